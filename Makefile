@@ -1,0 +1,47 @@
+# One entry point for every task. `make run` and `make test` are all a fresh machine needs.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+LISTEN ?= 127.0.0.1:50051
+
+.PHONY: venv run test unit lint protos check-protos bench stubs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+venv: $(STAMP)
+
+## The sidecar on an embedded Redis (no Redis URL needed).
+run: venv
+	$(BIN)/quota-sidecar serve --listen $(LISTEN)
+
+## Lint, the generated-code check, then every test against a real Redis and a real server.
+test: venv lint check-protos
+	$(BIN)/pytest -q
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## Regenerate the Python code from protos/ (committed; never edited by hand).
+protos: venv
+	$(BIN)/python scripts/gen_protos.py quota_sidecar/v1
+
+## Regenerate into a scratch folder and fail on any difference from what is committed.
+check-protos: venv
+	rm -rf .gen-check && mkdir -p .gen-check
+	$(BIN)/python scripts/gen_protos.py .gen-check
+	diff -r -x __pycache__ .gen-check quota_sidecar/v1 || (echo "generated code is stale: run 'make protos'" && exit 1)
+	rm -rf .gen-check
+
+clean:
+	rm -rf $(VENV) .gen-check .pytest_cache .mypy_cache .ruff_cache
