@@ -1,0 +1,1 @@
+"""The quota engine: the QuotaService facade over rate limits, costs and alerts."""

@@ -1,0 +1,78 @@
+"""The one exception tree of quota-sidecar.
+
+    QuotaSidecarError
+     ├── InvalidInput            bad input from a caller; names the field   → INVALID_ARGUMENT
+     │    ├── IdempotencyConflict  same idempotency key, different payload   → INVALID_ARGUMENT
+     │    └── ConfigError          a bad quota file; names the line and field
+     ├── NotFound                the named quota, override or hold is absent → NOT_FOUND
+     ├── StoreUnavailable        Redis cannot be reached                     → UNAVAILABLE
+     │    └── StoreTimeout         Redis did not answer within the timeout
+     └── QuotaExceeded           raised by client-side guards on a denial    → (client only)
+
+Driver exceptions never escape the store layer: they are wrapped with `raise ... from exc`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+__all__ = [
+    "ConfigError",
+    "IdempotencyConflict",
+    "InvalidInput",
+    "NotFound",
+    "QuotaExceeded",
+    "QuotaSidecarError",
+    "StoreTimeout",
+    "StoreUnavailable",
+]
+
+
+class QuotaSidecarError(Exception):
+    """The base of every error quota-sidecar raises on purpose."""
+
+
+class InvalidInput(QuotaSidecarError, ValueError):
+    """A caller sent something that cannot be accepted. `field` names the offending input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class IdempotencyConflict(InvalidInput):
+    """The idempotency key was already used for a different payload."""
+
+
+class ConfigError(InvalidInput):
+    """A quota file is invalid. `line` is 1-based, or None when the file does not parse at all."""
+
+    def __init__(self, field: str, message: str, *, source: str = "", line: int | None = None):
+        where = f"{source}:{line}: " if line is not None else (f"{source}: " if source else "")
+        super().__init__(field, message)
+        self.args = (f"{where}{field}: {message}",)
+        self.source = source
+        self.line = line
+
+
+class NotFound(QuotaSidecarError, LookupError):
+    """The quota, override or reservation named does not exist."""
+
+
+class StoreUnavailable(QuotaSidecarError):
+    """The store (Redis) cannot be reached."""
+
+
+class StoreTimeout(StoreUnavailable):
+    """The store did not answer within the configured timeout."""
+
+
+class QuotaExceeded(QuotaSidecarError):
+    """A guarded call was denied. Carries the machine-readable code and when to retry."""
+
+    def __init__(self, code: str, reason: str, retry_after: timedelta | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.retry_after = retry_after

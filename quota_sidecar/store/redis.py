@@ -1,0 +1,128 @@
+"""The connection to Redis and the registry of Lua scripts.
+
+Every operation of the engine is one script call (EVALSHA, reloaded on NOSCRIPT by redis-py's
+Script object), bounded by a timeout so a slow or dead Redis never hangs a caller. Driver
+exceptions are wrapped in StoreUnavailable / StoreTimeout here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from quota_sidecar.errors import InvalidInput, StoreTimeout, StoreUnavailable
+from quota_sidecar.store.embedded import EmbeddedRedis, default_data_dir
+
+__all__ = ["DEFAULT_TIMEOUT", "Store", "resolve_redis_url"]
+
+log = logging.getLogger(__name__)
+DEFAULT_TIMEOUT = 0.05  # seconds; a sidecar answers in about a millisecond or not at all
+_PRELUDE = "_lib.lua"
+_URL_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://")
+
+
+def _script_source(name: str) -> str:
+    folder = resources.files("quota_sidecar.store") / "scripts"
+    # Every script starts with the shared helpers, since Redis scripts cannot import each other.
+    return (folder / _PRELUDE).read_text() + "\n" + (folder / name).read_text()
+
+
+def resolve_redis_url(url: str | None, data_dir: Path | None = None) -> tuple[str, EmbeddedRedis | None]:
+    """The URL to use: the one given, else QUOTA_SIDECAR_REDIS_URL, else an embedded Redis."""
+    url = url or os.environ.get("QUOTA_SIDECAR_REDIS_URL") or None
+    if url:
+        if not url.startswith(_URL_SCHEMES):
+            raise InvalidInput("redis_url", f"must start with one of {', '.join(_URL_SCHEMES)}")
+        return url, None
+    embedded = EmbeddedRedis(data_dir or default_data_dir())
+    return embedded.start(), embedded
+
+
+class Store:
+    """A Redis client, the loaded scripts, and the timeout applied to every call."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis | RedisCluster,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        embedded: EmbeddedRedis | None = None,
+    ) -> None:
+        self.client = client
+        self.timeout = timeout
+        self.embedded = embedded
+        self.is_cluster = isinstance(client, RedisCluster)
+        self._scripts: dict[str, AsyncScript] = {}
+
+    @classmethod
+    def from_url(
+        cls, url: str | None = None, *, timeout: float = DEFAULT_TIMEOUT, data_dir: Path | None = None
+    ) -> Store:
+        resolved, embedded = resolve_redis_url(url, data_dir)
+        client: aioredis.Redis | RedisCluster
+        if resolved.startswith("redis+cluster://"):
+            client = RedisCluster.from_url(
+                "redis://" + resolved.removeprefix("redis+cluster://"), decode_responses=True
+            )
+        else:
+            client = aioredis.Redis.from_url(
+                resolved, decode_responses=True, socket_connect_timeout=1.0, max_connections=512
+            )
+        return cls(client, timeout=timeout, embedded=embedded)
+
+    def script(self, name: str) -> AsyncScript:
+        """The registered script from store/scripts/NAME (loaded once, called by EVALSHA)."""
+        found = self._scripts.get(name)
+        if found is None:
+            found = self.client.register_script(_script_source(name))
+            self._scripts[name] = found
+        return found
+
+    async def run(
+        self, name: str, keys: Sequence[str], args: Sequence[Any], timeout: float | None = None
+    ) -> Any:
+        """Run one script atomically, in one round trip, within the timeout."""
+        script = self.script(name)
+        return await self.call(lambda: script(keys=list(keys), args=list(args)), timeout)
+
+    async def call(self, operation: Any, timeout: float | None = None) -> Any:
+        """Await `operation()` within the timeout, wrapping driver failures."""
+        try:
+            async with asyncio.timeout(self.timeout if timeout is None else timeout):
+                return await operation()
+        except TimeoutError as exc:
+            raise StoreTimeout("Redis did not answer in time") from exc
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+        except ResponseError as exc:
+            message = str(exc)
+            if "LOADING" in message or "BUSY" in message or "MASTERDOWN" in message:
+                raise StoreUnavailable(message) from exc
+            raise
+        except RedisError as exc:
+            raise StoreUnavailable(f"Redis failed: {exc}") from exc
+
+    async def ping(self, timeout: float = 1.0) -> bool:
+        """True when Redis answers."""
+        try:
+            await self.call(self.client.ping, timeout)
+        except StoreUnavailable:
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        if self.embedded is not None:
+            self.embedded.stop()

@@ -1,0 +1,1 @@
+"""Test support: real Redis servers started and stopped by the tests."""
