@@ -1,0 +1,1 @@
+"""Alerts: the shared stream format, live delivery, handlers and webhooks."""

@@ -1,0 +1,109 @@
+"""The format of alert entries in Redis Streams, shared by the Lua scripts that raise alerts
+inside a record or check (store/scripts/_lib.lua, `emit_alert`) and the Python that raises admin
+events and reads the streams. Keep both sides in step.
+
+Every alert is appended twice, in the same atomic step:
+  * to ALERTS_STREAM ("qs:alerts"), which every replica tails (MINID retention: 7 days);
+  * to the subject's own stream "qs:{scope:identifier}:alerts" (MAXLEN ~ SUBJECT_STREAM_MAXLEN),
+    which `QuotaAlertService.check_quota_alerts` reads without scanning everyone's alerts.
+
+Entry fields (all strings):
+  k  kind          AlertKind value, e.g. "THRESHOLD_WARNING"
+  sv severity      Severity value: "INFO" | "WARNING" | "CRITICAL"
+  s  scope         QuotaScope value, e.g. "user"
+  i  identifier
+  l  limit         LimitKind value or "" (e.g. "cost_daily")
+  p  percent       threshold percent, "0" when none
+  u  used          usage in the limit's unit (nanos for cost limits)
+  lv limit value   the limit in force
+  pe period        e.g. "day:2026-11-28", "month:2026-11", "" when none
+  t  time          milliseconds since the epoch (the engine's clock)
+  m  message       a human-readable sentence
+The entry id ("<ms>-<seq>", assigned by Redis) is the alert id and the resume cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from quota_sidecar.clock import from_ms
+from quota_sidecar.models import LimitKind, Subject, parse_scope
+from quota_sidecar.results import Alert, AlertKind, Severity
+
+__all__ = [
+    "ALERTS_STREAM",
+    "RETENTION_MS",
+    "SUBJECT_STREAM_MAXLEN",
+    "SUBJECT_STREAM_TTL_MS",
+    "decode_alert",
+    "encode_alert",
+    "subject_stream",
+]
+
+ALERTS_STREAM = "qs:alerts"
+RETENTION_MS = 7 * 24 * 3600 * 1000
+SUBJECT_STREAM_MAXLEN = 1000
+SUBJECT_STREAM_TTL_MS = 35 * 24 * 3600 * 1000
+
+SEVERITY_OF = {
+    AlertKind.THRESHOLD_WARNING: Severity.WARNING,
+    AlertKind.EXHAUSTED: Severity.CRITICAL,
+    AlertKind.PER_REQUEST_LIMIT_EXCEEDED: Severity.CRITICAL,
+    AlertKind.RESOLVED: Severity.INFO,
+    AlertKind.OVERRIDE_GRANTED: Severity.INFO,
+    AlertKind.OVERRIDE_REVOKED: Severity.INFO,
+    AlertKind.OVERRIDE_EXPIRED: Severity.INFO,
+    AlertKind.QUOTA_CHANGED: Severity.INFO,
+    AlertKind.USAGE_RESET: Severity.INFO,
+}
+
+
+def subject_stream(subject: Subject) -> str:
+    """The per-subject alert stream (same hash tag as the subject's other keys)."""
+    return f"qs:{{{subject.scope.value}:{subject.identifier}}}:alerts"
+
+
+def encode_alert(
+    kind: AlertKind,
+    subject: Subject,
+    now_ms: int,
+    message: str,
+    *,
+    limit: LimitKind | None = None,
+    percent: int = 0,
+    used: int = 0,
+    limit_value: int = 0,
+    period: str = "",
+) -> dict[str, str]:
+    """The stream fields of an alert raised from Python (admin events)."""
+    return {
+        "k": kind.value,
+        "sv": SEVERITY_OF[kind].value,
+        "s": subject.scope.value,
+        "i": subject.identifier,
+        "l": limit.value if limit else "",
+        "p": str(percent),
+        "u": str(used),
+        "lv": str(limit_value),
+        "pe": period,
+        "t": str(now_ms),
+        "m": message,
+    }
+
+
+def decode_alert(entry_id: str, fields: Mapping[str, str]) -> Alert:
+    """An Alert from a stream entry."""
+    limit = fields.get("l", "")
+    return Alert(
+        id=entry_id,
+        kind=AlertKind(fields["k"]),
+        severity=Severity(fields["sv"]),
+        subject=Subject(parse_scope(fields["s"]), fields["i"]),
+        time=from_ms(int(fields["t"])),
+        limit=LimitKind(limit) if limit else None,
+        threshold_percent=int(fields.get("p", "0")),
+        used=int(fields.get("u", "0")),
+        limit_value=int(fields.get("lv", "0")),
+        period=fields.get("pe", ""),
+        message=fields.get("m", ""),
+    )
