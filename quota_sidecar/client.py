@@ -1,0 +1,431 @@
+"""QuotaClient: the QuotaService API over gRPC, so the seed's examples run against a sidecar.
+
+    client = QuotaClient("127.0.0.1:50051", token="...")
+    client.register_quota(user_quota)                    # no await needed, as in the seed
+    result = await client.check_quota(scope=QuotaScope.USER, identifier="user-123",
+                                      estimated_cost=0.05)
+
+It returns the same domain types as the in-process engine (CheckResult, RecordResult, Usage,
+Alert, QuotaConfig) and raises the same errors: InvalidInput (naming the field) for
+INVALID_ARGUMENT, NotFound for NOT_FOUND, SidecarUnavailable (a StoreUnavailable) when the
+sidecar cannot be reached, SidecarTimeout (a StoreTimeout) when a deadline passes, SidecarError
+for any other status. Money goes in as Decimal/float/int/str dollars and travels as nanos.
+
+Design:
+  * One grpc.aio channel, opened lazily in the running event loop and reused by every call
+    made from that loop (a channel cannot move between loops; a new loop gets a new channel).
+  * Every unary call has a deadline (`timeout`, per attempt). Alert streams are long-lived and
+    have none unless asked for.
+  * UNAVAILABLE is retried a bounded number of times with exponential backoff. RecordUsage is
+    sent with the same idempotency key on every attempt (one is generated per record_usage call
+    when the caller gives none), so a record whose reply was lost counts once. A retried check
+    whose first reply was lost may have consumed one request in the rate windows (and its hold
+    expires with its lease): the error is on the safe side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from quota_sidecar import client_convert as convert
+from quota_sidecar.client_guard import QuotaGuard
+from quota_sidecar.client_pending import PendingCall, run_blocking_put
+from quota_sidecar.client_transport import (
+    CHANNEL_OPTIONS,
+    RetryPolicy,
+    SidecarError,
+    SidecarTimeout,
+    SidecarUnavailable,
+    TlsOptions,
+)
+from quota_sidecar.client_transport import error_from_rpc as _error
+from quota_sidecar.errors import InvalidInput, NotFound
+from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, parse_scope
+from quota_sidecar.money import Money, check_nanos, to_nanos
+from quota_sidecar.results import Alert, AlertKind, CheckResult, RecordResult, Severity, Usage
+from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
+
+# How many holds' subjects a client remembers for release_reservation(id).
+_REMEMBERED_HOLDS = 10_000
+
+__all__ = [
+    "QuotaClient",
+    "RetryPolicy",
+    "SidecarError",
+    "SidecarTimeout",
+    "SidecarUnavailable",
+    "TlsOptions",
+]
+
+
+def _subjects(
+    scope: QuotaScope | str | None, identifier: str | None, subjects: Sequence[Subject] | None
+) -> list[Subject]:
+    """The seed's (scope, identifier) pair and/or an explicit list of subjects."""
+    named: list[Subject] = []
+    if scope is not None or identifier is not None:
+        if scope is None or identifier is None:
+            raise InvalidInput("scope" if scope is None else "identifier", "give both or neither")
+        named.append(Subject(parse_scope(scope), identifier))
+    named.extend(subjects or ())
+    if not named:
+        raise InvalidInput("subjects", "name a scope and identifier, or pass subjects")
+    return named
+
+
+class QuotaClient:
+    """An async client of one quota sidecar; see the module docstring."""
+
+    def __init__(
+        self,
+        target: str,
+        token: str | None = None,
+        tls: TlsOptions | None = None,
+        timeout: float = 5.0,
+        *,
+        admin_token: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.target = target
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._tls = tls
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        admin = admin_token or token
+        self._admin_metadata = (("authorization", f"Bearer {admin}"),) if admin else ()
+        self._channel: grpc.aio.Channel | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._quota: Any = None
+        self._admin: Any = None
+        self._pending: set[PendingCall[QuotaConfig]] = set()
+        # The subjects of the holds this client took, so release_reservation(id) can name them
+        # (RecordUsage wants subjects). Bounded: the oldest are forgotten first.
+        self._hold_subjects: OrderedDict[str, list[Subject]] = OrderedDict()
+
+    # --- connection ----------------------------------------------------------------------------
+    def _options(self) -> list[tuple[str, Any]]:
+        options: list[tuple[str, Any]] = list(CHANNEL_OPTIONS)
+        if self._tls is not None and self._tls.server_name:
+            options.append(("grpc.ssl_target_name_override", self._tls.server_name))
+        return options
+
+    def _stubs(self) -> tuple[Any, Any]:
+        loop = asyncio.get_running_loop()
+        if self._channel is None or self._loop is not loop:
+            if self._tls is None:
+                channel = grpc.aio.insecure_channel(self.target, options=self._options())
+            else:
+                channel = grpc.aio.secure_channel(
+                    self.target, self._tls.credentials(), options=self._options()
+                )
+            self._channel, self._loop = channel, loop
+            self._quota = quota_pb2_grpc.QuotaServiceStub(channel)
+            self._admin = admin_pb2_grpc.QuotaAdminServiceStub(channel)
+        return self._quota, self._admin
+
+    async def close(self) -> None:
+        """Wait for unawaited registrations, then close the channel."""
+        await self._settle_pending(raise_errors=False)
+        if self._channel is not None and self._loop is asyncio.get_running_loop():
+            await self._channel.close()
+        self._channel = self._loop = None
+
+    async def __aenter__(self) -> QuotaClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _settle_pending(self, *, raise_errors: bool = True) -> None:
+        """Let registrations made without await finish before any later call is sent, so the
+        seed's `register_quota(q)` followed by `await check_quota(...)` sees the quota. A
+        failed registration nobody awaited is raised here, once, rather than lost."""
+        while self._pending:
+            batch = list(self._pending)
+            errors = [await pending.wait() for pending in batch]
+            self._pending.difference_update(batch)
+            for pending, error in zip(batch, errors, strict=True):
+                if error is not None and raise_errors and pending.claim_unobserved_error():
+                    raise error
+
+    async def _unary(
+        self,
+        rpc: str,
+        request: Any,
+        *,
+        admin: bool = False,
+        timeout: float | None = None,  # noqa: ASYNC109 (a gRPC deadline per attempt)
+        settle: bool = True,
+    ) -> Any:
+        if settle:
+            await self._settle_pending()
+        quota, admin_stub = self._stubs()
+        method = getattr(admin_stub if admin else quota, rpc)
+        metadata = self._admin_metadata if admin else self._metadata
+        for attempt in range(self.retry.attempts):
+            try:
+                return await method(request, timeout=timeout or self.timeout, metadata=metadata)
+            except grpc.aio.AioRpcError as exc:
+                last = attempt + 1 == self.retry.attempts
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or last:
+                    raise _error(exc) from exc
+            await asyncio.sleep(self.retry.backoff(attempt))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    # --- configuration -------------------------------------------------------------------------
+    def register_quota(
+        self, config: QuotaConfig, *, actor: str = "api", reason: str = ""
+    ) -> PendingCall[QuotaConfig]:
+        """Store a quota (admin PutQuota). Works without await, as the seed calls it: inside an
+        event loop the call starts at once and every later call of this client waits for it;
+        without a loop it is made before this returns. Await the result for the stored config."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return PendingCall.finished(
+                lambda: self._blocking_put(config, actor=actor, reason=reason)
+            )
+        pending = PendingCall.start(self._put(config, actor=actor, reason=reason))
+        self._pending.add(pending)
+        return pending
+
+    def _blocking_put(self, config: QuotaConfig, *, actor: str, reason: str) -> QuotaConfig:
+        request = admin_pb2.PutQuotaRequest(
+            config=convert.config_to_proto(config), actor=actor, reason=reason
+        )
+        credentials = None if self._tls is None else self._tls.credentials()
+        try:
+            response = run_blocking_put(
+                self.target,
+                request,
+                credentials=credentials,
+                options=self._options(),
+                metadata=self._admin_metadata,
+                timeout=self.timeout,
+            )
+        except grpc.RpcError as exc:
+            raise _error(exc) from exc
+        return convert.config_from_proto(response.config)
+
+    async def _put(self, config: QuotaConfig, *, actor: str, reason: str) -> QuotaConfig:
+        stored, _created = await self._put_quota(config, actor=actor, reason=reason)
+        return stored
+
+    async def _put_quota(
+        self, config: QuotaConfig, *, actor: str, reason: str
+    ) -> tuple[QuotaConfig, bool]:
+        request = admin_pb2.PutQuotaRequest(
+            config=convert.config_to_proto(config), actor=actor, reason=reason
+        )
+        # Not settled first: this is itself one of the pending registrations.
+        response = await self._unary("PutQuota", request, admin=True, settle=False)
+        return convert.config_from_proto(response.config), bool(response.created)
+
+    async def put_quota(
+        self, config: QuotaConfig, *, actor: str = "api", reason: str = ""
+    ) -> tuple[QuotaConfig, bool]:
+        """Create or replace a quota; returns (stored config with its version, created)."""
+        await self._settle_pending()
+        return await self._put_quota(config, actor=actor, reason=reason)
+
+    async def get_quota(self, subject: Subject) -> QuotaConfig | None:
+        request = admin_pb2.GetQuotaRequest(subject=convert.subject_to_proto(subject))
+        try:
+            response = await self._unary("GetQuota", request, admin=True)
+        except NotFound:
+            return None
+        return convert.config_from_proto(response.config)
+
+    async def delete_quota(self, subject: Subject, *, actor: str, reason: str = "") -> QuotaConfig:
+        """Raises NotFound when the subject has no quota."""
+        request = admin_pb2.DeleteQuotaRequest(
+            subject=convert.subject_to_proto(subject), actor=actor, reason=reason
+        )
+        response = await self._unary("DeleteQuota", request, admin=True)
+        return convert.config_from_proto(response.deleted)
+
+    async def reset_usage(
+        self, subject: Subject, *, actor: str, reason: str = ""
+    ) -> tuple[int, int]:
+        """Clear usage; returns (cost today, cost this month) in nanos as they were."""
+        request = admin_pb2.ResetUsageRequest(
+            subject=convert.subject_to_proto(subject), actor=actor, reason=reason
+        )
+        response = await self._unary("ResetUsage", request, admin=True)
+        return int(response.cost_today_nanos), int(response.cost_this_month_nanos)
+
+    # --- data plane ----------------------------------------------------------------------------
+    async def check_quota(
+        self,
+        scope: QuotaScope | str | None = None,
+        identifier: str | None = None,
+        estimated_cost: Money = 0,
+        *,
+        subjects: Sequence[Subject] | None = None,
+        estimated_cost_nanos: int | None = None,
+        estimated_tokens: int = 0,
+        tool_name: str = "",
+        provider: str = "",
+        reserve: bool = False,
+        request_id: str = "",
+        reservation_lease: timedelta | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (a gRPC deadline per attempt)
+    ) -> CheckResult:
+        """May this call happen now? With reserve=True an allowed check holds the estimate."""
+        nanos = (
+            to_nanos(estimated_cost, "estimated_cost")
+            if estimated_cost_nanos is None
+            else check_nanos(estimated_cost_nanos, "estimated_cost_nanos")
+        )
+        request = quota_pb2.CheckQuotaRequest(
+            subjects=[convert.subject_to_proto(s) for s in _subjects(scope, identifier, subjects)],
+            estimated_cost_nanos=nanos,
+            estimated_tokens=estimated_tokens,
+            tool_name=tool_name,
+            provider=provider,
+            reserve=reserve,
+            request_id=request_id,
+        )
+        if reservation_lease is not None:
+            request.reservation_lease.CopyFrom(convert.duration_to_proto(reservation_lease))
+        response = await self._unary("CheckQuota", request, timeout=timeout)
+        result = convert.check_result_from_proto(response)
+        if result.reservation_id:
+            self._remember_hold(result.reservation_id, _subjects(scope, identifier, subjects))
+        return result
+
+    def _remember_hold(self, reservation_id: str, subjects: list[Subject]) -> None:
+        self._hold_subjects[reservation_id] = subjects
+        while len(self._hold_subjects) > _REMEMBERED_HOLDS:
+            self._hold_subjects.popitem(last=False)
+
+    async def record_usage(
+        self,
+        scope: QuotaScope | str | None = None,
+        identifier: str | None = None,
+        cost: Money = 0,
+        provider: str = "",
+        tool_name: str = "",
+        *,
+        subjects: Sequence[Subject] | None = None,
+        cost_nanos: int | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        idempotency_key: str = "",
+        reservation_id: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (a gRPC deadline per attempt)
+    ) -> RecordResult:
+        """Record what a call really cost, settling its hold when reservation_id is given."""
+        nanos = to_nanos(cost, "cost") if cost_nanos is None else check_nanos(cost_nanos, "cost")
+        request = quota_pb2.RecordUsageRequest(
+            subjects=[convert.subject_to_proto(s) for s in _subjects(scope, identifier, subjects)],
+            cost_nanos=nanos,
+            provider=provider,
+            tool_name=tool_name,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            # The same key on every retry of this call: the server counts it once.
+            idempotency_key=idempotency_key or f"qc-{uuid.uuid4().hex}",
+            reservation_id=reservation_id or "",
+        )
+        response = await self._unary("RecordUsage", request, timeout=timeout)
+        if reservation_id:
+            self._hold_subjects.pop(reservation_id, None)
+        return convert.record_result_from_proto(response)
+
+    async def release_reservation(
+        self, reservation_id: str, *, subjects: Sequence[Subject] | None = None
+    ) -> bool:
+        """Return a hold without recording anything; False when it was already gone.
+        `subjects` default to those of the check that took the hold, when this client took it."""
+        named: Sequence[Subject] = subjects or self._hold_subjects.get(reservation_id) or ()
+        request = quota_pb2.RecordUsageRequest(
+            subjects=[convert.subject_to_proto(s) for s in named],
+            reservation_id=reservation_id,
+            release=True,
+        )
+        try:
+            await self._unary("RecordUsage", request)
+        except NotFound:
+            return False
+        finally:
+            self._hold_subjects.pop(reservation_id, None)
+        return True
+
+    async def get_quota_usage(self, scope: QuotaScope | str, identifier: str) -> Usage:
+        return await self.get_usage(Subject(parse_scope(scope), identifier))
+
+    async def get_usage(self, subject: Subject) -> Usage:
+        request = quota_pb2.GetUsageRequest(subject=convert.subject_to_proto(subject))
+        return convert.usage_from_proto(await self._unary("GetUsage", request))
+
+    def guard(
+        self,
+        *,
+        user_id: str,
+        tool_name: str,
+        provider: str = "",
+        estimated_cost: Money = 0,
+        estimated_tokens: int = 0,
+    ) -> QuotaGuard:
+        """`async with client.guard(...) as g:` — see quota_sidecar.client_guard."""
+        return QuotaGuard(
+            self,
+            user_id=user_id,
+            tool_name=tool_name,
+            provider=provider,
+            estimated_cost=estimated_cost,
+            estimated_tokens=estimated_tokens,
+        )
+
+    # --- alerts --------------------------------------------------------------------------------
+    async def subscribe_alerts(
+        self,
+        *,
+        scopes: Sequence[QuotaScope | str] = (),
+        identifiers: Sequence[str] = (),
+        kinds: Sequence[AlertKind] = (),
+        min_severity: Severity | None = None,
+        cursor: str = "",
+        reconnects: int = 5,
+        timeout: float | None = None,  # noqa: ASYNC109 (a gRPC deadline for the whole stream)
+    ) -> AsyncIterator[Alert]:
+        """Alerts from the shared stream: a replay after `cursor` ("0": all retained; "": live
+        only), then live ones. When the connection drops it reconnects (up to `reconnects` times
+        in a row) and resumes after the last alert or heartbeat seen: no loss, no duplicates."""
+        await self._settle_pending()
+        quota, _admin = self._stubs()
+        failures = 0
+        while True:
+            request = quota_pb2.StreamAlertsRequest(
+                scopes=[convert.enum_to_proto(parse_scope(s)) for s in scopes],  # type: ignore[misc]
+                identifiers=list(identifiers),
+                kinds=[convert.enum_to_proto(k) for k in kinds],  # type: ignore[misc]
+                min_severity=convert.enum_to_proto(min_severity),  # type: ignore[arg-type]
+                cursor=cursor,
+            )
+            call = quota.StreamAlerts(request, timeout=timeout, metadata=self._metadata)
+            try:
+                async for event in call:
+                    failures = 0
+                    if event.HasField("alert"):
+                        cursor = event.alert.id
+                        yield convert.alert_from_proto(event.alert)
+                    elif event.heartbeat.cursor:
+                        cursor = event.heartbeat.cursor
+                return  # the server ended the stream
+            except grpc.aio.AioRpcError as exc:
+                failures += 1
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or failures > reconnects:
+                    raise _error(exc) from exc
+            finally:
+                call.cancel()
+            await asyncio.sleep(self.retry.backoff(failures - 1))

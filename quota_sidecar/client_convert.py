@@ -1,0 +1,307 @@
+"""Proto ⇄ domain conversion for the client side of the wire.
+
+The client sends requests built from domain types and turns every response back into the same
+domain types the engine returns (quota_sidecar.models / quota_sidecar.results), so code written
+against the in-process QuotaService runs unchanged against a remote sidecar.
+
+The enums are mapped by name: the domain enum member `X` of a kind is the contract's
+`<PREFIX>_X` (QuotaScope.USER ⇄ SCOPE_USER, LimitKind.COST_DAILY ⇄ LIMIT_KIND_COST_DAILY, ...),
+so the two cannot drift apart without a KeyError in the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from quota_sidecar.models import (
+    CostQuota,
+    DenialCode,
+    FailureMode,
+    LimitKind,
+    QuotaConfig,
+    QuotaScope,
+    RateLimitConfig,
+    Subject,
+)
+from quota_sidecar.money import from_nanos, to_nanos
+from quota_sidecar.results import (
+    Alert,
+    AlertKind,
+    BreakdownEntry,
+    CheckResult,
+    LimitStatus,
+    RecordResult,
+    Severity,
+    ThresholdWarning,
+    Usage,
+    UsageTotals,
+)
+from quota_sidecar.v1 import quota_pb2, types_pb2
+
+__all__ = [
+    "alert_from_proto",
+    "check_result_from_proto",
+    "config_from_proto",
+    "config_to_proto",
+    "duration_to_proto",
+    "enum_from_proto",
+    "enum_to_proto",
+    "record_result_from_proto",
+    "subject_from_proto",
+    "subject_to_proto",
+    "usage_from_proto",
+]
+
+E = TypeVar("E", bound=StrEnum)
+
+# The contract's prefix of each domain enum's values.
+_PREFIX: dict[type[StrEnum], tuple[str, Any]] = {
+    QuotaScope: ("SCOPE_", types_pb2.Scope),
+    LimitKind: ("LIMIT_KIND_", types_pb2.LimitKind),
+    FailureMode: ("FAILURE_MODE_", types_pb2.FailureMode),
+    AlertKind: ("ALERT_KIND_", types_pb2.AlertKind),
+    Severity: ("SEVERITY_", types_pb2.Severity),
+    DenialCode: ("DENIAL_CODE_", quota_pb2.DenialCode),
+}
+
+
+def enum_to_proto(member: StrEnum | None) -> int:
+    """A domain enum member as the contract's number; None → the UNSPECIFIED zero."""
+    if member is None:
+        return 0
+    prefix, wrapper = _PREFIX[type(member)]
+    return int(wrapper.Value(prefix + member.name))
+
+
+def enum_from_proto(kind: type[E], number: int) -> E | None:
+    """The contract's number as a domain member; UNSPECIFIED (or a newer unknown value) → None."""
+    prefix, wrapper = _PREFIX[kind]
+    try:
+        name: str = wrapper.Name(number)
+    except ValueError:
+        return None  # a value from a newer server: treat it as unspecified rather than crash
+    member_name = name.removeprefix(prefix)
+    return kind[member_name] if member_name in kind.__members__ else None
+
+
+def _require(kind: type[E], number: int, what: str) -> E:
+    member = enum_from_proto(kind, number)
+    if member is None:
+        raise ValueError(f"the server sent an unspecified {what}")
+    return member
+
+
+# --- time ---------------------------------------------------------------------------------------
+def _time(message: Message, field: str) -> datetime | None:
+    if not message.HasField(field):
+        return None
+    stamp: Timestamp = getattr(message, field)
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def _span(message: Message, field: str) -> timedelta | None:
+    if not message.HasField(field):
+        return None
+    duration: Duration = getattr(message, field)
+    return duration.ToTimedelta()
+
+
+def duration_to_proto(span: timedelta) -> Duration:
+    duration = Duration()
+    duration.FromTimedelta(span)
+    return duration
+
+
+# --- subjects and configuration -----------------------------------------------------------------
+def subject_to_proto(subject: Subject) -> types_pb2.Subject:
+    return types_pb2.Subject(scope=enum_to_proto(subject.scope), identifier=subject.identifier)  # type: ignore[arg-type]
+
+
+def subject_from_proto(message: types_pb2.Subject) -> Subject:
+    return Subject(_require(QuotaScope, message.scope, "scope"), message.identifier)
+
+
+def _optional_subject(message: Message, field: str) -> Subject | None:
+    return subject_from_proto(getattr(message, field)) if message.HasField(field) else None
+
+
+def config_to_proto(config: QuotaConfig) -> types_pb2.QuotaConfig:
+    """A QuotaConfig as PutQuota wants it (version and updated_at are the server's to set)."""
+    rates = config.rate_limits
+    rate_fields: dict[str, Any] = {k.value: v for k, v in rates.limits().items()}
+    costs = config.cost_quota
+    cost_fields: dict[str, Any] = {
+        f"{name}_nanos": to_nanos(value, f"cost_quota.{name}")
+        for name in ("daily_limit", "monthly_limit", "per_request_limit")
+        if (value := getattr(costs, name)) is not None
+    }
+    return types_pb2.QuotaConfig(
+        subject=subject_to_proto(config.subject),
+        rate_limits=types_pb2.RateLimits(
+            **rate_fields,
+            failure_mode=enum_to_proto(rates.failure_mode),  # type: ignore[arg-type]
+        ),
+        cost_quota=types_pb2.CostQuota(
+            **cost_fields,
+            reset_hour=costs.reset_hour,
+            time_zone=costs.time_zone,
+            failure_mode=enum_to_proto(costs.failure_mode),  # type: ignore[arg-type]
+        ),
+        alert_thresholds=list(config.alert_thresholds),
+        shadow_mode=config.shadow_mode,
+        description=config.description,
+    )
+
+
+def config_from_proto(message: types_pb2.QuotaConfig) -> QuotaConfig:
+    subject = subject_from_proto(message.subject)
+    rates = message.rate_limits
+    rate_limits = RateLimitConfig(
+        **{k: getattr(rates, k) for k in _RATE_FIELDS if rates.HasField(k)},  # type: ignore[arg-type]
+        failure_mode=enum_from_proto(FailureMode, rates.failure_mode) or FailureMode.OPEN,
+    )
+    costs = message.cost_quota
+    money: dict[str, Decimal] = {
+        name: from_nanos(getattr(costs, f"{name}_nanos"))
+        for name in ("daily_limit", "monthly_limit", "per_request_limit")
+        if costs.HasField(f"{name}_nanos")  # type: ignore[arg-type]
+    }
+    cost_quota = CostQuota(
+        **money,
+        reset_hour=costs.reset_hour,
+        time_zone=costs.time_zone or "UTC",
+        failure_mode=enum_from_proto(FailureMode, costs.failure_mode) or FailureMode.CLOSED,
+    )
+    return QuotaConfig(
+        scope=subject.scope,
+        identifier=subject.identifier,
+        rate_limits=rate_limits,
+        cost_quota=cost_quota,
+        alert_thresholds=tuple(int(t) for t in message.alert_thresholds),
+        shadow_mode=message.shadow_mode,
+        description=message.description,
+        version=message.version,
+        updated_at=_time(message, "updated_at"),
+    )
+
+
+_RATE_FIELDS = (
+    "requests_per_minute",
+    "requests_per_hour",
+    "requests_per_day",
+    "tokens_per_minute",
+    "tokens_per_day",
+)
+
+
+# --- results ------------------------------------------------------------------------------------
+def _limit_status(message: types_pb2.LimitStatus) -> LimitStatus:
+    return LimitStatus(
+        subject=subject_from_proto(message.subject),
+        limit=_require(LimitKind, message.limit, "limit kind"),
+        limit_value=message.limit_value,
+        used=message.used,
+        held=message.held,
+        remaining=message.remaining,
+        reset_at=_time(message, "reset_at"),
+        window=_span(message, "window"),
+    )
+
+
+def _warning(message: types_pb2.ThresholdWarning) -> ThresholdWarning:
+    return ThresholdWarning(
+        subject=subject_from_proto(message.subject),
+        limit=_require(LimitKind, message.limit, "limit kind"),
+        percent=message.percent,
+        used=message.used,
+        limit_value=message.limit_value,
+    )
+
+
+def check_result_from_proto(message: quota_pb2.CheckQuotaResponse) -> CheckResult:
+    return CheckResult(
+        allowed=message.allowed,
+        code=enum_from_proto(DenialCode, message.code),
+        reason=message.reason,
+        denied_subject=_optional_subject(message, "denied_subject"),
+        denied_limit=enum_from_proto(LimitKind, message.denied_limit),
+        denied_window=_span(message, "denied_window"),
+        limits=tuple(_limit_status(s) for s in message.limits),
+        retry_after=_span(message, "retry_after"),
+        reset_at=_time(message, "reset_at"),
+        warnings=tuple(_warning(w) for w in message.warnings),
+        reservation_id=message.reservation_id or None,
+        decided_without_store=message.decided_without_store,
+        shadow_denied=message.shadow_denied,
+    )
+
+
+def alert_from_proto(message: types_pb2.Alert) -> Alert:
+    return Alert(
+        id=message.id,
+        kind=_require(AlertKind, message.kind, "alert kind"),
+        severity=enum_from_proto(Severity, message.severity) or Severity.INFO,
+        subject=subject_from_proto(message.subject),
+        time=_time(message, "time") or datetime.fromtimestamp(0, UTC),
+        limit=enum_from_proto(LimitKind, message.limit),
+        threshold_percent=message.threshold_percent,
+        used=message.used,
+        limit_value=message.limit_value,
+        period=message.period,
+        message=message.message,
+    )
+
+
+def _totals(message: quota_pb2.UsageTotals) -> UsageTotals:
+    return UsageTotals(
+        subject=subject_from_proto(message.subject),
+        cost_today_nanos=message.cost_today_nanos,
+        cost_this_month_nanos=message.cost_this_month_nanos,
+        requests_today=message.requests_today,
+        tokens_today=message.tokens_today,
+    )
+
+
+def record_result_from_proto(message: quota_pb2.RecordUsageResponse) -> RecordResult:
+    return RecordResult(
+        recorded=message.recorded,
+        duplicate=message.duplicate,
+        totals=tuple(_totals(t) for t in message.totals),
+        alerts=tuple(alert_from_proto(a) for a in message.alerts),
+    )
+
+
+def _breakdown(entries: Iterable[quota_pb2.BreakdownEntry]) -> tuple[BreakdownEntry, ...]:
+    return tuple(BreakdownEntry(e.name, e.cost_nanos, e.requests) for e in entries)
+
+
+def usage_from_proto(message: quota_pb2.GetUsageResponse) -> Usage:
+    return Usage(
+        subject=subject_from_proto(message.subject),
+        cost_today_nanos=message.cost_today_nanos,
+        cost_this_month_nanos=message.cost_this_month_nanos,
+        held_nanos=message.held_nanos,
+        requests_today=message.requests_today,
+        tokens_today=message.tokens_today,
+        requests_last_minute=message.requests_last_minute,
+        requests_last_hour=message.requests_last_hour,
+        requests_last_day=message.requests_last_day,
+        tokens_last_minute=message.tokens_last_minute,
+        tokens_last_day=message.tokens_last_day,
+        limits=tuple(_limit_status(s) for s in message.limits),
+        day_resets_at=_time(message, "day_resets_at"),
+        month_resets_at=_time(message, "month_resets_at"),
+        by_provider_today=_breakdown(message.by_provider_today),
+        by_tool_today=_breakdown(message.by_tool_today),
+        by_provider_month=_breakdown(message.by_provider_month),
+        by_tool_month=_breakdown(message.by_tool_month),
+        config=config_from_proto(message.config) if message.HasField("config") else None,
+    )

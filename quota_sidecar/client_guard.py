@@ -1,0 +1,200 @@
+"""`guard` and the ToolExecutor quota checker: the two shapes an agent wraps around a call.
+
+Both work with anything that has the QuotaService API: the remote `QuotaClient` or the
+in-process `QuotaService` engine, so the same agent code runs with or without a sidecar.
+
+    async with client.guard(user_id="u1", tool_name="createIssues", provider="openai",
+                            estimated_cost=0.05) as g:
+        result = await run_the_tool()
+        await g.record(cost=0.042, input_tokens=812, output_tokens=95)
+
+On entry the user, the tool and (when given) the provider are checked together with a hold of
+the estimated cost; a denial raises QuotaExceeded(code, reason, retry_after) and the block does
+not run. `g.record(...)` settles the hold to the actual cost. If the block raises, or ends
+without `record`, the hold is released: the call is taken not to have cost anything (a hold
+that cannot be released, for example because the sidecar is down, expires with its lease).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import Protocol
+
+from quota_sidecar.errors import QuotaExceeded, QuotaSidecarError
+from quota_sidecar.models import QuotaScope, Subject
+from quota_sidecar.money import Money
+from quota_sidecar.results import CheckResult, RecordResult
+
+__all__ = [
+    "QuotaApi",
+    "QuotaChecker",
+    "QuotaGuard",
+    "guard_subjects",
+    "make_quota_checker",
+    "raise_if_denied",
+]
+
+log = logging.getLogger(__name__)
+
+
+class QuotaApi(Protocol):
+    """The part of the QuotaService API that guards and checkers use (engine or client)."""
+
+    async def check_quota(
+        self,
+        scope: QuotaScope | str | None = None,
+        identifier: str | None = None,
+        estimated_cost: Money = 0,
+        *,
+        subjects: Sequence[Subject] | None = None,
+        estimated_tokens: int = 0,
+        tool_name: str = "",
+        provider: str = "",
+        reserve: bool = False,
+    ) -> CheckResult: ...
+
+    async def record_usage(
+        self,
+        scope: QuotaScope | str | None = None,
+        identifier: str | None = None,
+        cost: Money = 0,
+        provider: str = "",
+        tool_name: str = "",
+        *,
+        subjects: Sequence[Subject] | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        idempotency_key: str = "",
+        reservation_id: str | None = None,
+    ) -> RecordResult: ...
+
+    async def release_reservation(self, reservation_id: str) -> bool: ...
+
+
+QuotaChecker = Callable[[str, str, float], Awaitable[CheckResult]]
+
+
+def raise_if_denied(result: CheckResult) -> CheckResult:
+    """Raise QuotaExceeded carrying the code, reason and retry_after of a denied check."""
+    if not result.allowed:
+        code = result.code.value if result.code is not None else "DENIED"
+        raise QuotaExceeded(code, result.reason or "quota exceeded", result.retry_after)
+    return result
+
+
+def guard_subjects(user_id: str, tool_name: str, provider: str = "") -> list[Subject]:
+    """user + tool (+ provider): the subjects a guarded call is checked and charged against."""
+    subjects = [Subject(QuotaScope.USER, user_id), Subject(QuotaScope.TOOL, tool_name)]
+    if provider:
+        subjects.append(Subject(QuotaScope.PROVIDER, provider))
+    return subjects
+
+
+class QuotaGuard:
+    """An async context manager around one guarded call; see the module docstring."""
+
+    def __init__(
+        self,
+        api: QuotaApi,
+        *,
+        user_id: str,
+        tool_name: str,
+        provider: str = "",
+        estimated_cost: Money = 0,
+        estimated_tokens: int = 0,
+    ) -> None:
+        self._api = api
+        self.subjects = guard_subjects(user_id, tool_name, provider)
+        self.tool_name = tool_name
+        self.provider = provider
+        self._estimated_cost = estimated_cost
+        self._estimated_tokens = estimated_tokens
+        # One key for this guarded call, so a retried record never counts twice.
+        self._idempotency_key = f"guard-{uuid.uuid4().hex}"
+        self.check: CheckResult | None = None
+        self.recorded: RecordResult | None = None
+
+    @property
+    def reservation_id(self) -> str | None:
+        return self.check.reservation_id if self.check is not None else None
+
+    async def __aenter__(self) -> QuotaGuard:
+        result = await self._api.check_quota(
+            subjects=self.subjects,
+            estimated_cost=self._estimated_cost,
+            estimated_tokens=self._estimated_tokens,
+            tool_name=self.tool_name,
+            provider=self.provider,
+            reserve=True,
+        )
+        self.check = raise_if_denied(result)
+        return self
+
+    async def record(
+        self, cost: Money = 0, *, input_tokens: int = 0, output_tokens: int = 0
+    ) -> RecordResult:
+        """Settle the hold to the actual cost and tokens. Once per guard."""
+        if self.check is None:
+            raise RuntimeError("record() is only valid inside `async with guard(...)`")
+        if self.recorded is not None:
+            raise RuntimeError("this guarded call was already recorded")
+        self.recorded = await self._api.record_usage(
+            subjects=self.subjects,
+            cost=cost,
+            provider=self.provider,
+            tool_name=self.tool_name,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            idempotency_key=self._idempotency_key,
+            reservation_id=self.reservation_id,
+        )
+        return self.recorded
+
+    async def release(self) -> bool:
+        """Return the hold without recording anything (what leaving the block unrecorded does)."""
+        reservation_id = self.reservation_id
+        if reservation_id is None or self.recorded is not None:
+            return False
+        self.recorded = RecordResult(recorded=False, duplicate=False)  # nothing left to settle
+        return await self._api.release_reservation(reservation_id)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.recorded is not None:
+            return
+        if exc is None:
+            await self.release()
+            return
+        try:
+            await self.release()
+        except QuotaSidecarError:
+            # The block's own exception matters more; the hold will expire with its lease.
+            log.warning("could not release hold %s", self.reservation_id, exc_info=True)
+
+
+def make_quota_checker(api: QuotaApi, *, check_tool: bool = True) -> QuotaChecker:
+    """The `check_quota(tool_name, user_id, estimated_cost)` coroutine of the seed's
+    "Integration with ToolExecutor" example, for `ToolExecutor(quotaChecker=...)`.
+
+    It checks the user (and, with check_tool, the tool too, in the same atomic check, so a
+    tool quota such as "createIssues: 10 per minute" applies) and raises QuotaExceeded, whose
+    message is the denial reason, when the call must not run. It returns the CheckResult.
+    """
+
+    async def check_quota(tool_name: str, user_id: str, estimated_cost: float) -> CheckResult:
+        subjects = [Subject(QuotaScope.USER, user_id)]
+        if check_tool:
+            subjects.append(Subject(QuotaScope.TOOL, tool_name))
+        result = await api.check_quota(
+            subjects=subjects, estimated_cost=estimated_cost, tool_name=tool_name
+        )
+        return raise_if_denied(result)
+
+    return check_quota
