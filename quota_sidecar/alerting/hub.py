@@ -31,7 +31,7 @@ from quota_sidecar.errors import QuotaSidecarError
 from quota_sidecar.results import Alert
 from quota_sidecar.store.redis import Store
 
-__all__ = ["AlertHub", "Heartbeat", "SubscriberTooSlow", "read_entries"]
+__all__ = ["AlertHub", "Heartbeat", "SubscriberTooSlow", "decode_entry", "read_entries"]
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ async def read_entries(
     return [(entry_id, fields) for entry_id, fields in reply]
 
 
-def _decode(entry_id: str, fields: Mapping[str, str]) -> Alert | None:
+def decode_entry(entry_id: str, fields: Mapping[str, str]) -> Alert | None:
     try:
         return decode_alert(entry_id, fields)
     except (KeyError, ValueError) as exc:  # a malformed entry must not stop delivery
@@ -156,7 +156,7 @@ class AlertHub:
             page = await read_entries(self._store, self._stream, after, until=until)
             for entry_id, fields in page:
                 after = entry_id
-                alert = _decode(entry_id, fields)
+                alert = decode_entry(entry_id, fields)
                 yield (alert if alert is not None and flt.matches(alert) else None), after
             if len(page) < PAGE:
                 return
@@ -216,7 +216,7 @@ class AlertHub:
     def _dispatch(self, entry_id: str, fields: Mapping[str, str]) -> None:
         """Hand one entry to every subscriber; never waits (synchronous by design)."""
         self._position = entry_id
-        alert = _decode(entry_id, fields)
+        alert = decode_entry(entry_id, fields)
         for sub in list(self._subscribers):
             if alert is None or not sub.filter.matches(alert):
                 if sub.queue.empty():
