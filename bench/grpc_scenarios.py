@@ -1,0 +1,204 @@
+"""Scenarios a, b and e, and the `serve --workers N` scaling: load over gRPC from h2load.
+
+a. CheckQuota on the sidecar (user + tool, minute/hour/day windows, daily + monthly budgets).
+b. The same bytes against the no-op grpc.aio server: the framework ceiling.
+e. RecordUsage and GetUsage throughput on the sidecar.
+
+Runs are interleaved (sidecar, no-op, sidecar, ...) so drift on the machine hits both sides
+alike. Every run also reads Redis INFO commandstats, so a response that did not reach Redis
+(a fallback decided without the store) would show as fewer script calls than requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+
+from bench.common import BENCH_TOOL, BENCH_USER, Settings, command_calls, command_delta, median_of
+from bench.loaders import LoadResult, run_load
+from bench.procs import ServerProcess, python_module
+from quota_sidecar.v1 import quota_pb2, types_pb2
+
+__all__ = [
+    "CHECK",
+    "GET_USAGE",
+    "RECORD",
+    "check_request",
+    "record_request",
+    "run_grpc_scenarios",
+    "sidecar_process",
+]
+
+SERVICE = "/quota_sidecar.v1.QuotaService/"
+CHECK = SERVICE + "CheckQuota"
+RECORD = SERVICE + "RecordUsage"
+GET_USAGE = SERVICE + "GetUsage"
+
+
+def _subjects() -> list[types_pb2.Subject]:
+    return [
+        types_pb2.Subject(scope=types_pb2.SCOPE_USER, identifier=BENCH_USER),
+        types_pb2.Subject(scope=types_pb2.SCOPE_TOOL, identifier=BENCH_TOOL),
+    ]
+
+
+def check_request() -> bytes:
+    return quota_pb2.CheckQuotaRequest(
+        subjects=_subjects(), estimated_cost_nanos=1000, tool_name=BENCH_TOOL, provider="openai"
+    ).SerializeToString()
+
+
+def record_request() -> bytes:
+    return quota_pb2.RecordUsageRequest(
+        subjects=_subjects(),
+        cost_nanos=1000,
+        provider="openai",
+        tool_name=BENCH_TOOL,
+        input_tokens=100,
+        output_tokens=50,
+    ).SerializeToString()
+
+
+def get_usage_request() -> bytes:
+    return quota_pb2.GetUsageRequest(subject=_subjects()[0]).SerializeToString()
+
+
+def sidecar_process(settings: Settings, name: str = "sidecar", workers: int = 1) -> ServerProcess:
+    argv = python_module("quota_sidecar", "serve", "--listen", "127.0.0.1:0")
+    if workers > 1:
+        argv += ["--workers", str(workers)]
+    return ServerProcess(name, argv, env={"QUOTA_SIDECAR_REDIS_URL": settings.redis_url})
+
+
+def verify(target: str, method: str, message: bytes) -> dict[str, Any]:
+    """One call with a real client: the bytes h2load will send must succeed, and allow."""
+    with grpc.insecure_channel(target) as channel:
+        raw = channel.unary_unary(method)(message, timeout=5)
+    if method == CHECK:
+        response = quota_pb2.CheckQuotaResponse.FromString(raw)
+        if not response.allowed or response.decided_without_store:
+            raise RuntimeError(f"the bench check is not a plain allowed check: {response}")
+        return {"allowed": response.allowed, "limits_reported": len(response.limits)}
+    return {"bytes": len(raw)}
+
+
+def _measured(
+    settings: Settings, server: ServerProcess, method: str, message: bytes, in_flight: int
+) -> dict[str, Any]:
+    client = settings.redis()
+    before = command_calls(client)
+    result: LoadResult = run_load(
+        server.target,
+        method,
+        message,
+        in_flight=in_flight,
+        seconds=settings.seconds,
+        server_pids=[server.pid],
+    )
+    delta = command_delta(before, command_calls(client))
+    client.close()
+    row = result.as_dict()
+    scripts = sum(v for k, v in delta.items() if k in ("evalsha", "eval", "fcall"))
+    row["redis_commands_per_request"] = sum(delta.values()) / max(1, result.requests)
+    row["script_calls_per_request"] = scripts / max(1, result.requests)
+    return row
+
+
+def _median_row(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    keys = ("qps", "p50_ms", "p99_ms", "p999_ms", "loader_cpu_s", "server_cpu_s",
+            "redis_commands_per_request", "script_calls_per_request")  # fmt: skip
+    out: dict[str, Any] = {k: median_of([r[k] for r in rows]) for k in keys}
+    out["in_flight"] = rows[0]["in_flight"]
+    out["loader"] = rows[0]["loader"]
+    out["errors"] = sum(r["errors"] for r in rows)
+    out["requests"] = sum(r["requests"] for r in rows)
+    out["runs_qps"] = [round(r["qps"], 1) for r in rows]
+    return out
+
+
+def _warm(settings: Settings, server: ServerProcess, method: str, message: bytes, n: int) -> None:
+    run_load(
+        server.target,
+        method,
+        message,
+        in_flight=n,
+        seconds=settings.warmup_seconds,
+        server_pids=[server.pid],
+    )
+
+
+def run_grpc_scenarios(settings: Settings) -> dict[str, Any]:
+    """a, b and e with one sidecar and one no-op server, then the workers scaling."""
+    check = check_request()
+    sidecar = sidecar_process(settings).start()
+    noop = ServerProcess("noop", python_module("bench.noop_server")).start()
+    servers = {"sidecar": sidecar, "noop": noop}
+    out: dict[str, Any] = {"verify": {}}
+    try:
+        for name, server in servers.items():
+            out["verify"][name] = verify(server.target, CHECK, check)
+            _warm(settings, server, CHECK, check, 64)
+        raw: dict[str, dict[int, list[dict[str, Any]]]] = {
+            name: {n: [] for n in settings.levels} for name in servers
+        }
+        for repeat in range(settings.repeats):
+            for n in settings.levels:
+                for name, server in servers.items():
+                    _warm(settings, server, CHECK, check, n)
+                    row = _measured(settings, server, CHECK, check, n)
+                    raw[name][n].append(row)
+                    print(
+                        f"  a/b {name} in_flight={n} run {repeat + 1}: "
+                        f"{row['qps']:.0f} qps p99 {row['p99_ms']:.2f} ms",
+                        flush=True,
+                    )
+        for name in servers:
+            out[name] = [_median_row(raw[name][n]) for n in settings.levels]
+        pairs = zip(out["sidecar"], out["noop"], strict=True)
+        out["sidecar_over_noop"] = {str(a["in_flight"]): a["qps"] / b["qps"] for a, b in pairs}
+        noop.stop()
+        out["usage_rpcs"] = _usage_rpcs(settings, sidecar)
+    finally:
+        sidecar.stop()
+        noop.stop()
+    out["workers"] = _workers_scaling(settings, out["sidecar"])
+    return out
+
+
+def _usage_rpcs(settings: Settings, sidecar: ServerProcess) -> dict[str, Any]:
+    """Scenario e: RecordUsage and GetUsage at 64 in flight."""
+    results: dict[str, Any] = {}
+    for label, method, message in (
+        ("RecordUsage", RECORD, record_request()),
+        ("GetUsage", GET_USAGE, get_usage_request()),
+    ):
+        verify(sidecar.target, method, message)
+        _warm(settings, sidecar, method, message, 64)
+        rows = [_measured(settings, sidecar, method, message, 64) for _ in range(settings.repeats)]
+        results[label] = _median_row(rows)
+        print(f"  e {label}: {results[label]['qps']:.0f} qps", flush=True)
+    return results
+
+
+def _workers_scaling(settings: Settings, single: list[dict[str, Any]]) -> dict[str, Any]:
+    """CheckQuota at 64 in flight on `serve --workers 2` (SO_REUSEPORT) against one process."""
+    one = next((r for r in single if r["in_flight"] == 64), single[-1])
+    result: dict[str, Any] = {"1": one}
+    check = check_request()
+    try:
+        server = sidecar_process(settings, "sidecar-2-workers", workers=2).start()
+    except RuntimeError as exc:
+        result["error"] = str(exc).splitlines()[0]
+        return result
+    try:
+        verify(server.target, CHECK, check)
+        _warm(settings, server, CHECK, check, 64)
+        rows = [_measured(settings, server, CHECK, check, 64) for _ in range(settings.repeats)]
+        result["2"] = _median_row(rows)
+        result["speedup"] = result["2"]["qps"] / one["qps"]
+        print(f"  workers=2: {result['2']['qps']:.0f} qps", flush=True)
+    finally:
+        server.stop()
+    return result

