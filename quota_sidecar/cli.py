@@ -1,0 +1,265 @@
+"""The `quota-sidecar` command: serve | validate | usage | admin … | alerts.
+
+Every `serve` flag also reads an environment variable, QUOTA_SIDECAR_<FLAG> (for example
+--redis-url ← QUOTA_SIDECAR_REDIS_URL); a flag given on the command line wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from quota_sidecar.config import load_quota_file
+from quota_sidecar.errors import ConfigError, InvalidInput
+
+__all__ = ["build_parser", "main"]
+
+log = logging.getLogger("quota_sidecar.cli")
+ENV_PREFIX = "QUOTA_SIDECAR_"
+
+
+def _env_name(flag: str) -> str:
+    return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
+
+
+def _add(parser: argparse.ArgumentParser, flag: str, help: str, **kwargs: Any) -> None:
+    """A flag whose default comes from QUOTA_SIDECAR_<FLAG>, documented in --help."""
+    env = _env_name(flag)
+    default = os.environ.get(env, kwargs.pop("default", None))
+    suffix = f" [env {env}" + ("; default %(default)s]" if default is not None else "]")
+    parser.add_argument(flag, default=default, help=help + suffix, **kwargs)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
+    return value
+
+
+def _add_serve(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="run the sidecar",
+        description="Run the quota sidecar: gRPC QuotaService and QuotaAdminService, health and "
+        "reflection. Without --redis-url it starts an embedded Redis that keeps its data in "
+        "--data-dir. Every flag can also be set by the environment variable shown. The admin "
+        "token can also be given directly as QUOTA_SIDECAR_ADMIN_TOKEN, the data-plane token "
+        "as QUOTA_SIDECAR_DATA_TOKEN.",
+    )
+    _add(p, "--listen", "HOST:PORT to serve gRPC on (port 0 picks a free one)",
+         default="127.0.0.1:50051")  # fmt: skip
+    _add(p, "--redis-url", "redis://, rediss://, unix:// or redis+cluster:// URL of the store "
+         "(unset: an embedded Redis under --data-dir)")  # fmt: skip
+    _add(p, "--config", "YAML quota file, applied at start and whenever it changes", type=Path)
+    _add(p, "--data-dir", "where the embedded Redis keeps its files", type=Path, default="data")
+    _add(p, "--metrics-listen", "HOST:PORT for Prometheus /metrics (unset: no endpoint)")
+    _add(p, "--admin-token-file", "file holding the admin bearer token (without one the admin "
+         "API is closed)", type=Path)  # fmt: skip
+    _add(p, "--data-token-file", "file holding the bearer token QuotaService calls must send "
+         "(unset: no token needed)", type=Path)  # fmt: skip
+    _add(p, "--tls-cert", "server certificate (PEM); enables TLS", type=Path)
+    _add(p, "--tls-key", "server private key (PEM)", type=Path)
+    _add(p, "--tls-client-ca", "CA (PEM) that client certificates must chain to; enables mTLS",
+         type=Path)  # fmt: skip
+    _add(p, "--store-timeout-ms", "how long one Redis operation may take", type=_positive_int,
+         default="50")  # fmt: skip
+    _add(p, "--hold-lease-seconds", "how long an unsettled reservation lives by default",
+         type=_positive_int, default="300")  # fmt: skip
+    _add(p, "--grace-seconds", "on SIGTERM, how long in-flight calls may take to finish",
+         type=float, default="10")  # fmt: skip
+    _add(p, "--max-message-bytes", "largest request or response message", type=_positive_int,
+         default=str(4 * 1024 * 1024))  # fmt: skip
+    _add(p, "--max-metadata-bytes", "largest request metadata (headers)", type=_positive_int,
+         default=str(16 * 1024))  # fmt: skip
+    _add(p, "--max-concurrent-rpcs", "calls served at once; more get RESOURCE_EXHAUSTED",
+         type=_positive_int, default="1000")  # fmt: skip
+    _add(p, "--log-format", "text or json", choices=["text", "json"], default="text")
+    _add(p, "--log-level", "DEBUG, INFO, WARNING or ERROR", default="INFO",
+         type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"])  # fmt: skip
+    _add(p, "--workers", "server processes sharing the port (SO_REUSEPORT) and one Redis",
+         type=_positive_int, default="1")  # fmt: skip
+    p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=_run_serve)
+
+
+def _options_from_args(args: argparse.Namespace) -> Any:
+    from quota_sidecar.server.app import ServerOptions
+    from quota_sidecar.server.auth import load_token
+
+    return ServerOptions(
+        listen=args.listen,
+        redis_url=args.redis_url or None,
+        config_path=args.config,
+        data_dir=args.data_dir,
+        metrics_listen=args.metrics_listen or None,
+        admin_token=load_token(
+            os.environ.get("QUOTA_SIDECAR_ADMIN_TOKEN"), args.admin_token_file, "admin_token_file"
+        ),
+        data_token=load_token(
+            os.environ.get("QUOTA_SIDECAR_DATA_TOKEN"), args.data_token_file, "data_token_file"
+        ),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
+        store_timeout=args.store_timeout_ms / 1000,
+        hold_lease=timedelta(seconds=args.hold_lease_seconds),
+        grace=args.grace_seconds,
+        max_message_bytes=args.max_message_bytes,
+        max_metadata_bytes=args.max_metadata_bytes,
+        max_concurrent_rpcs=args.max_concurrent_rpcs,
+        reuse_port=args.reuse_port,
+    )
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from quota_sidecar.server.logs import configure_logging
+
+    configure_logging(args.log_format, args.log_level)
+    try:
+        options = _options_from_args(args)
+        if args.workers > 1:
+            return _run_workers(args, options)
+        return _run_loop(options)
+    except InvalidInput as exc:  # ConfigError included: a bad flag, token file or quota file
+        print(f"quota-sidecar: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run_loop(options: Any) -> int:
+    from quota_sidecar.server.app import serve
+
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is optional on some platforms
+        return asyncio.run(serve(options))
+    return int(uvloop.run(serve(options)))
+
+
+def _run_workers(args: argparse.Namespace, options: Any) -> int:
+    """N copies of `serve` on one port (SO_REUSEPORT) and one Redis. With the embedded Redis
+    this parent starts it and the workers share it. Only worker 0 watches the quota file (the
+    quotas live in Redis, so one writer is enough and webhooks are not sent N times); worker k
+    serves metrics on the metrics port + k."""
+    from quota_sidecar.server.app import parse_listen
+    from quota_sidecar.store.embedded import EmbeddedRedis
+
+    _host, port = parse_listen(options.listen)
+    if port == 0:
+        raise ConfigError("listen", "--workers needs a fixed port, not 0")
+    embedded = None
+    redis_url = options.redis_url or os.environ.get("QUOTA_SIDECAR_REDIS_URL")
+    if not redis_url:
+        embedded = EmbeddedRedis(options.data_dir)
+        redis_url = embedded.start()
+    env = dict(os.environ)
+    for name, token in (("ADMIN", options.admin_token), ("DATA", options.data_token)):
+        if token:  # through the environment, so tokens never show in `ps`
+            env[f"QUOTA_SIDECAR_{name}_TOKEN"] = token
+    children = []
+    for k in range(args.workers):
+        argv = [sys.executable, "-m", "quota_sidecar", "serve", "--workers", "1", "--reuse-port",
+                "--listen", options.listen, "--redis-url", redis_url,
+                "--data-dir", str(options.data_dir),
+                "--store-timeout-ms", str(args.store_timeout_ms),
+                "--hold-lease-seconds", str(args.hold_lease_seconds),
+                "--grace-seconds", str(args.grace_seconds),
+                "--max-message-bytes", str(args.max_message_bytes),
+                "--max-metadata-bytes", str(args.max_metadata_bytes),
+                "--max-concurrent-rpcs", str(args.max_concurrent_rpcs),
+                "--log-format", args.log_format, "--log-level", args.log_level]  # fmt: skip
+        for flag, value in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key),
+                            ("--tls-client-ca", args.tls_client_ca)):  # fmt: skip
+            if value:
+                argv += [flag, str(value)]
+        if k == 0 and args.config:
+            argv += ["--config", str(args.config)]
+        if args.metrics_listen:
+            metrics_host, metrics_port = parse_listen(args.metrics_listen, "metrics_listen")
+            argv += [
+                "--metrics-listen",
+                f"{metrics_host}:{metrics_port + k if metrics_port else 0}",
+            ]
+        children.append(subprocess.Popen(argv, env=env))
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [child.wait() for child in children]
+    if embedded is not None:
+        embedded.stop()
+    log.info("workers exited with %s", codes)
+    return 0 if all(code == 0 for code in codes) else 1
+
+
+def _add_validate(subparsers: Any) -> None:
+    p = subparsers.add_parser("validate", help="check a quota file without starting anything")
+    p.add_argument("file", type=Path, help="the YAML quota file")
+    p.set_defaults(func=_run_validate)
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    try:
+        configs = load_quota_file(args.file)
+    except ConfigError as exc:
+        print(f"invalid: {exc}", file=sys.stderr)
+        return 1
+    print(f"ok: {args.file} configures {len(configs)} quota(s)")
+    for config in configs:
+        print(f"  {config.subject}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="quota-sidecar",
+        description="Rate limits and cost quotas for LLM agents, over gRPC, on Redis.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_serve(subparsers)
+    _add_validate(subparsers)
+    from quota_sidecar.cli_admin import add_admin_command, add_usage_command
+
+    add_usage_command(subparsers)
+    add_admin_command(subparsers)
+    try:
+        from quota_sidecar.alerting.cli import add_alerts_command
+    except ModuleNotFoundError as exc:  # the alerting package may land later than the CLI
+        if exc.name is None or not exc.name.startswith("quota_sidecar.alerting"):
+            raise
+    else:
+        add_alerts_command(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result = args.func(args)
+    if inspect.iscoroutine(result):
+        result = asyncio.run(result)
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

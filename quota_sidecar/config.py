@@ -1,0 +1,350 @@
+"""The YAML quota file, and the watcher that applies it to the store when it changes.
+
+    quotas:
+      - scope: user
+        identifier: alice
+        description: "interactive user"
+        rate_limits: {requests_per_minute: 60, tokens_per_day: 2000000, failure_mode: open}
+        cost_quota: {daily_limit: 5.00, monthly_limit: 100, per_request_limit: 0.50,
+                     reset_hour: 0, time_zone: Europe/Berlin, failure_mode: closed}
+        alert_thresholds: [80, 90, 95]
+        shadow_mode: false
+    webhooks: ...        # read by the alerting module; ignored here
+
+Money is in dollars and read from the YAML text itself (never through float), so `0.10` is
+exactly 100_000_000 nanos. Every error is a ConfigError naming the file, the line and the field
+(for example `quotas.yaml:7: quotas[0].cost_quota.time_zone: is not an IANA time zone`);
+unknown keys are errors, so a typo never silently removes a limit.
+
+Reloading: the file's quotas are written through QuotaService.put_quota (actor "config-file"),
+skipping the ones already stored unchanged, so replicas that read the same file do not churn
+versions or alerts. A quota that this process loaded from the file and that later vanishes from
+it is deleted. Quotas created through the admin API, and quotas the file named before this
+process started, are never deleted by the file: the file adds and updates, and removes only
+what it itself put there during this process's life.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from quota_sidecar.errors import ConfigError, InvalidInput, NotFound, StoreUnavailable
+from quota_sidecar.models import CostQuota, QuotaConfig, RateLimitConfig, Subject
+
+if TYPE_CHECKING:
+    from quota_sidecar.engine.service import QuotaService
+
+__all__ = ["CONFIG_ACTOR", "QuotaFileWatcher", "load_quota_file", "parse_quota_text"]
+
+log = logging.getLogger(__name__)
+CONFIG_ACTOR = "config-file"
+_TOP_KEYS = {"quotas", "webhooks"}
+_QUOTA_KEYS = {
+    "scope",
+    "identifier",
+    "rate_limits",
+    "cost_quota",
+    "alert_thresholds",
+    "shadow_mode",
+    "description",
+}
+_RATE_KEYS = {
+    "requests_per_minute",
+    "requests_per_hour",
+    "requests_per_day",
+    "tokens_per_minute",
+    "tokens_per_day",
+    "failure_mode",
+}
+_MONEY_KEYS = {"daily_limit", "monthly_limit", "per_request_limit"}
+_COST_KEYS = _MONEY_KEYS | {"reset_hour", "time_zone", "failure_mode"}
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_STR_TAG = "tag:yaml.org,2002:str"
+_NULL_TAG = "tag:yaml.org,2002:null"
+
+
+def load_quota_file(path: Path | str) -> list[QuotaConfig]:
+    """Every quota in the file, or ConfigError naming the line and field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("file", f"cannot read the quota file: {exc}", source=str(path)) from None
+    return parse_quota_text(text, source=str(path))
+
+
+class _Parser:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.lines: dict[str, int] = {}  # field path -> 1-based line, to place domain errors
+        self._constructor = yaml.constructor.SafeConstructor()
+
+    def error(self, field: str, message: str, node: Node | None) -> ConfigError:
+        line = node.start_mark.line + 1 if node is not None else None
+        return ConfigError(field, message, source=self.source, line=line)
+
+    def mapping(self, node: Node, path: str, allowed: set[str]) -> dict[str, Node]:
+        if not isinstance(node, MappingNode):
+            raise self.error(path or "(top level)", "must be a mapping of key: value", node)
+        found: dict[str, Node] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, ScalarNode) else None
+            field = f"{path}.{key}" if path else str(key)
+            if not isinstance(key, str) or key not in allowed:
+                names = ", ".join(sorted(allowed))
+                raise self.error(field, f"unknown key (expected one of: {names})", key_node)
+            if key in found:
+                raise self.error(field, "appears twice", key_node)
+            found[key] = value_node
+            self.lines[field] = value_node.start_mark.line + 1
+        return found
+
+    def value(self, node: Node, field: str) -> Any:
+        if not isinstance(node, ScalarNode | SequenceNode):
+            raise self.error(field, "must be a value, not a mapping", node)
+        return self._constructor.construct_object(node, deep=True)
+
+    def typed(self, node: Node, field: str, kind: Any, what: str) -> Any:
+        found = self.value(node, field)
+        if isinstance(found, bool) and kind is not bool:
+            raise self.error(field, f"must be {what}, got {found!r}", node)
+        if not isinstance(found, kind):
+            raise self.error(field, f"must be {what}, got {found!r}", node)
+        return found
+
+    def money(self, node: Node, field: str) -> Decimal | None:
+        if isinstance(node, ScalarNode) and node.tag == _NULL_TAG:
+            return None
+        if not isinstance(node, ScalarNode) or node.tag not in (_INT_TAG, _FLOAT_TAG, _STR_TAG):
+            raise self.error(field, "must be an amount of dollars such as 5.00", node)
+        try:
+            # The YAML text itself, so 0.1 stays exactly one tenth (no float on the way).
+            return Decimal(node.value.replace("_", ""))
+        except InvalidOperation:
+            raise self.error(field, f"is not an amount of dollars: {node.value!r}", node) from None
+
+    def quota(self, node: Node, path: str) -> QuotaConfig:
+        fields = self.mapping(node, path, _QUOTA_KEYS)
+        for required in ("scope", "identifier"):
+            if required not in fields:
+                raise self.error(f"{path}.{required}", "is required", node)
+        kwargs: dict[str, Any] = {
+            "scope": self.typed(fields["scope"], f"{path}.scope", str, "a scope name"),
+            "identifier": self.typed(
+                fields["identifier"], f"{path}.identifier", str | int, "an identifier"
+            ),
+        }
+        kwargs["identifier"] = str(kwargs["identifier"])
+        if "rate_limits" in fields:
+            kwargs["rate_limits"] = self.rate_limits(fields["rate_limits"], f"{path}.rate_limits")
+        if "cost_quota" in fields:
+            kwargs["cost_quota"] = self.cost_quota(fields["cost_quota"], f"{path}.cost_quota")
+        if "alert_thresholds" in fields:
+            thresholds = self.typed(
+                fields["alert_thresholds"], f"{path}.alert_thresholds", list, "a list of percents"
+            )
+            kwargs["alert_thresholds"] = tuple(thresholds)
+        if "shadow_mode" in fields:
+            kwargs["shadow_mode"] = self.typed(
+                fields["shadow_mode"], f"{path}.shadow_mode", bool, "true or false"
+            )
+        if "description" in fields:
+            kwargs["description"] = self.typed(
+                fields["description"], f"{path}.description", str, "text"
+            )
+        config: QuotaConfig = self.construct(QuotaConfig, kwargs, path, node)
+        return config
+
+    def rate_limits(self, node: Node, path: str) -> RateLimitConfig:
+        fields = self.mapping(node, path, _RATE_KEYS)
+        kwargs: dict[str, Any] = {}
+        for key, value in fields.items():
+            if key == "failure_mode":
+                kwargs[key] = self.typed(value, f"{path}.{key}", str, "open or closed")
+            else:
+                kwargs[key] = self.typed(value, f"{path}.{key}", int | type(None), "a whole number")
+        rates: RateLimitConfig = self.construct(
+            RateLimitConfig, kwargs, path.rsplit(".", 1)[0], node
+        )
+        return rates
+
+    def cost_quota(self, node: Node, path: str) -> CostQuota:
+        fields = self.mapping(node, path, _COST_KEYS)
+        kwargs: dict[str, Any] = {}
+        for key, value in fields.items():
+            field = f"{path}.{key}"
+            if key in _MONEY_KEYS:
+                kwargs[key] = self.money(value, field)
+            elif key == "reset_hour":
+                kwargs[key] = self.typed(value, field, int, "an hour 0-23")
+            else:
+                kwargs[key] = self.typed(value, field, str, "text")
+        cost: CostQuota = self.construct(CostQuota, kwargs, path.rsplit(".", 1)[0], node)
+        return cost
+
+    def construct(
+        self, cls: Callable[..., Any], kwargs: dict[str, Any], path: str, node: Node
+    ) -> Any:
+        """Build a domain object; its InvalidInput names a field, which we place on its line."""
+        try:
+            return cls(**kwargs)
+        except ConfigError:
+            raise
+        except InvalidInput as exc:
+            field = f"{path}.{exc.field}"
+            line = self.lines.get(field, node.start_mark.line + 1)
+            raise ConfigError(field, exc.message, source=self.source, line=line) from None
+
+
+def parse_quota_text(text: str, source: str = "<quota file>") -> list[QuotaConfig]:
+    """Every quota in a YAML document (see the module docstring for the format)."""
+    parser = _Parser(source)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        message = f"is not valid YAML: {exc.problem or exc.context}"
+        raise ConfigError("yaml", message, source=source, line=line) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError("yaml", f"is not valid YAML: {exc}", source=source) from None
+    if root is None:
+        return []  # an empty file configures nothing
+    top = parser.mapping(root, "", _TOP_KEYS)
+    quotas_node = top.get("quotas")
+    if quotas_node is None or (
+        isinstance(quotas_node, ScalarNode) and quotas_node.tag == _NULL_TAG
+    ):
+        return []
+    if not isinstance(quotas_node, SequenceNode):
+        raise parser.error(
+            "quotas", "must be a list of quotas (each starting with '- ')", quotas_node
+        )
+    configs: list[QuotaConfig] = []
+    seen: dict[Subject, int] = {}
+    for index, item in enumerate(quotas_node.value):
+        config = parser.quota(item, f"quotas[{index}]")
+        if config.subject in seen:
+            raise parser.error(
+                f"quotas[{index}]",
+                f"repeats {config.subject}, already configured by quotas[{seen[config.subject]}]",
+                item,
+            )
+        seen[config.subject] = index
+        configs.append(config)
+    return configs
+
+
+def _comparable(config: QuotaConfig) -> QuotaConfig:
+    return dataclasses.replace(config, version=0, updated_at=None)
+
+
+class QuotaFileWatcher:
+    """Applies the quota file at start and again whenever it changes (polling its mtime)."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        service: QuotaService,
+        *,
+        interval: float = 1.0,
+        on_result: Callable[[str], None] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.interval = interval
+        self._service = service
+        self._on_result = on_result or (lambda _result: None)
+        self._applied_stamp: tuple[int, int, int] | None = None
+        self._seen_stamp: tuple[int, int, int] | None = None
+        self._owned: set[Subject] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.last_error: ConfigError | None = None
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    async def load_initial(self) -> list[QuotaConfig]:
+        """Load and apply the file at start. A bad file raises ConfigError (start must fail);
+        an unreachable store is logged and retried by the poll loop."""
+        configs = load_quota_file(self.path)
+        self._seen_stamp = self._stamp()
+        await self._apply(configs, self._seen_stamp)
+        return configs
+
+    async def check_now(self) -> str | None:
+        """One poll: apply the file if it changed. Returns "ok", "invalid", "store_unavailable",
+        or None when there was nothing to do."""
+        stamp = self._stamp()
+        if stamp == self._applied_stamp or (stamp == self._seen_stamp and self.last_error):
+            return None
+        self._seen_stamp = stamp
+        try:
+            configs = load_quota_file(self.path)
+        except ConfigError as exc:
+            self.last_error = exc
+            log.error("quota file rejected, the last good config stays in force: %s", exc)
+            self._on_result("invalid")
+            return "invalid"
+        return await self._apply(configs, stamp)
+
+    async def _apply(self, configs: list[QuotaConfig], stamp: tuple[int, int, int] | None) -> str:
+        try:
+            for config in configs:
+                stored = await self._service.get_quota(config.subject)
+                if stored is None or _comparable(stored) != _comparable(config):
+                    await self._service.put_quota(
+                        config, actor=CONFIG_ACTOR, reason=f"quota file {self.path}"
+                    )
+            wanted = {config.subject for config in configs}
+            for subject in sorted(self._owned - wanted, key=str):
+                with contextlib.suppress(NotFound):
+                    await self._service.delete_quota(
+                        subject, actor=CONFIG_ACTOR, reason=f"removed from {self.path}"
+                    )
+        except StoreUnavailable as exc:
+            # Not the file's fault: leave it unapplied so the next poll tries again.
+            log.warning("quota file not applied, the store is unavailable: %s", exc)
+            self._seen_stamp = None
+            self._on_result("store_unavailable")
+            return "store_unavailable"
+        self._owned = wanted
+        self._applied_stamp = stamp
+        self.last_error = None
+        log.info("quota file %s applied: %d quotas", self.path, len(configs))
+        self._on_result("ok")
+        return "ok"
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="quota-file-watcher")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.check_now()
+            except Exception:  # the watcher must outlive any one bad reload
+                log.exception("quota file reload failed")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

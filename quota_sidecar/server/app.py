@@ -1,0 +1,326 @@
+"""Build and run the sidecar's grpc.aio server.
+
+One `Sidecar` owns everything a running server needs: the store, the engine, the gRPC server
+(QuotaService, QuotaAdminService, grpc.health.v1, reflection), the metrics endpoint, the
+quota-file watcher, the alert streamer and the webhooks. `serve()` runs one until SIGTERM or
+SIGINT and then shuts down in order:
+
+  1. health turns NOT_SERVING, so load balancers stop sending;
+  2. open alert streams are ended with a status (clients resume from their cursor elsewhere);
+  3. the server stops accepting calls; in-flight calls get the grace period to finish;
+  4. the watcher, webhooks, metrics endpoint and store connection are closed; exit code 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import inspect
+import logging
+import signal
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from quota_sidecar.clock import Clock
+from quota_sidecar.config import QuotaFileWatcher
+from quota_sidecar.engine.service import EngineSettings, QuotaService
+from quota_sidecar.errors import ConfigError
+from quota_sidecar.server.admin_servicer import AdminServicer
+from quota_sidecar.server.auth import AuthPolicy
+from quota_sidecar.server.interceptors import SidecarInterceptor
+from quota_sidecar.server.metrics import Metrics, MetricsServer
+from quota_sidecar.server.quota_servicer import AlertSource, QuotaServicer
+from quota_sidecar.store.redis import Store
+from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
+
+__all__ = ["ServerOptions", "Sidecar", "parse_listen", "serve"]
+
+log = logging.getLogger(__name__)
+QUOTA_SERVICE = quota_pb2.DESCRIPTOR.services_by_name["QuotaService"].full_name
+ADMIN_SERVICE = admin_pb2.DESCRIPTOR.services_by_name["QuotaAdminService"].full_name
+_SERVING = health_pb2.HealthCheckResponse.SERVING
+_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+@dataclass
+class ServerOptions:
+    """Everything `serve` can be told; the CLI fills it from flags and environment variables."""
+
+    listen: str = "127.0.0.1:50051"
+    redis_url: str | None = None
+    config_path: Path | None = None
+    data_dir: Path = Path("data")
+    metrics_listen: str | None = None
+    admin_token: str | None = None
+    data_token: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    store_timeout: float = 0.05
+    hold_lease: timedelta = timedelta(minutes=5)
+    grace: float = 10.0
+    max_message_bytes: int = 4 * 1024 * 1024
+    max_metadata_bytes: int = 16 * 1024
+    max_concurrent_rpcs: int | None = 1000
+    reuse_port: bool = False
+    health_interval: float = 1.0
+    config_interval: float = 1.0
+    alert_heartbeat: float = 15.0
+    clock: Clock | None = field(default=None, repr=False)
+
+
+def parse_listen(address: str, what: str = "listen") -> tuple[str, int]:
+    """HOST:PORT (IPv6 as [::1]:PORT) to (host, port)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(what, f"expected HOST:PORT, got {address!r}")
+    return host, int(port)
+
+
+def _optional_module(name: str) -> Any | None:
+    """A module another part of the project provides, or None while it has not landed yet.
+    Only the module's own absence is tolerated; an error inside it still surfaces."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and name.startswith(exc.name):
+            return None
+        raise
+
+
+class Sidecar:
+    """A running (or runnable) sidecar server. `async with Sidecar(options)` starts and stops."""
+
+    def __init__(self, options: ServerOptions) -> None:
+        self.options = options
+        self.metrics = Metrics()
+        self.health = health.aio.HealthServicer()
+        self.port = 0
+        self.store: Store | None = None
+        self._service: QuotaService | None = None
+        self._server: aio.Server | None = None
+        self._metrics_server: MetricsServer | None = None
+        self._watcher: QuotaFileWatcher | None = None
+        self._alerts: Any | None = None
+        self._webhooks: Any | None = None
+        self._health_task: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
+
+    @property
+    def service(self) -> QuotaService:
+        if self._service is None:
+            raise RuntimeError("the sidecar is not started")
+        return self._service
+
+    @property
+    def host(self) -> str:
+        return parse_listen(self.options.listen)[0]
+
+    @property
+    def target(self) -> str:
+        """The address clients dial, for example 127.0.0.1:50051."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def metrics_port(self) -> int | None:
+        return self._metrics_server.port if self._metrics_server else None
+
+    async def __aenter__(self) -> Sidecar:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- start -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        opts = self.options
+        host, port = parse_listen(opts.listen)
+        self.store = Store.from_url(
+            opts.redis_url, timeout=opts.store_timeout, data_dir=opts.data_dir
+        )
+        settings = EngineSettings(
+            store_timeout=opts.store_timeout, hold_lease=opts.hold_lease, data_dir=opts.data_dir
+        )
+        self._service = QuotaService(store=self.store, clock=opts.clock, settings=settings)
+        await self._set_health(serving=False)
+        if opts.config_path is not None:
+            self._watcher = QuotaFileWatcher(
+                opts.config_path,
+                self._service,
+                interval=opts.config_interval,
+                on_result=self.metrics.config_result,
+            )
+            await self._watcher.load_initial()  # a bad file stops the start here
+        self._alerts = self._make_alert_streamer(self.store)
+        self._server = self._make_server()
+        self.port = self._bind(host, port)
+        await self._server.start()
+        self._health_task = asyncio.create_task(self._watch_store(), name="store-health")
+        if self._watcher is not None:
+            self._watcher.start()
+        self._webhooks = await self._start_webhooks(self.store)
+        if opts.metrics_listen:
+            metrics_host, metrics_port = parse_listen(opts.metrics_listen, "metrics_listen")
+            self._metrics_server = MetricsServer(self.metrics, metrics_host, metrics_port)
+        log.info("listening on %s", self.target)
+
+    def _make_alert_streamer(self, store: Store) -> AlertSource | None:
+        module = _optional_module("quota_sidecar.server.alert_stream")
+        if module is None:
+            log.warning("StreamAlerts is unavailable: quota_sidecar.server.alert_stream is missing")
+            return None
+        streamer: AlertSource = module.AlertStreamer(
+            store, heartbeat_interval=self.options.alert_heartbeat
+        )
+        return streamer
+
+    async def _start_webhooks(self, store: Store) -> Any | None:
+        # Webhooks belong to the alerting package, which may not be installed in every build;
+        # the guarded import keeps the server usable without it.
+        module = _optional_module("quota_sidecar.alerting.webhook")
+        if module is None or self.options.config_path is None:
+            return None
+        started = module.start_webhooks(self.options.config_path, store)
+        return await started if inspect.isawaitable(started) else started
+
+    def _make_server(self) -> aio.Server:
+        opts = self.options
+        server = aio.server(
+            interceptors=[
+                SidecarInterceptor(AuthPolicy(opts.admin_token, opts.data_token), self.metrics)
+            ],
+            options=[
+                ("grpc.max_receive_message_length", opts.max_message_bytes),
+                ("grpc.max_send_message_length", opts.max_message_bytes),
+                ("grpc.max_metadata_size", opts.max_metadata_bytes),
+                # gRPC enables SO_REUSEPORT by default; a sidecar must fail loudly when its port
+                # is taken, so it is on only when several workers share the port on purpose.
+                ("grpc.so_reuseport", 1 if opts.reuse_port else 0),
+            ],
+            maximum_concurrent_rpcs=opts.max_concurrent_rpcs,
+        )
+        quota_pb2_grpc.add_QuotaServiceServicer_to_server(
+            QuotaServicer(
+                self.service,
+                self.metrics,
+                self._alerts,
+                default_lease_seconds=opts.hold_lease.total_seconds(),
+            ),
+            server,
+        )
+        admin_pb2_grpc.add_QuotaAdminServiceServicer_to_server(AdminServicer(self.service), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        reflection.enable_server_reflection(
+            (QUOTA_SERVICE, ADMIN_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        return server
+
+    def _bind(self, host: str, port: int) -> int:
+        assert self._server is not None
+        opts = self.options
+        address = f"{host}:{port}"
+        if opts.tls_cert is None and opts.tls_key is None:
+            bound = self._server.add_insecure_port(address)
+        else:
+            if opts.tls_cert is None or opts.tls_key is None:
+                raise ConfigError("tls_cert", "TLS needs both --tls-cert and --tls-key")
+            ca = opts.tls_client_ca.read_bytes() if opts.tls_client_ca else None
+            credentials = grpc.ssl_server_credentials(
+                [(opts.tls_key.read_bytes(), opts.tls_cert.read_bytes())],
+                root_certificates=ca,
+                require_client_auth=ca is not None,
+            )
+            bound = self._server.add_secure_port(address, credentials)
+        if not bound:
+            raise ConfigError("listen", f"cannot listen on {address} (in use or not local?)")
+        return int(bound)
+
+    # --- health ----------------------------------------------------------------------------
+    async def _set_health(self, *, serving: bool) -> None:
+        status = _SERVING if serving else _NOT_SERVING
+        self.metrics.store_up.set(1 if serving else 0)
+        for name in ("", QUOTA_SERVICE, ADMIN_SERVICE):
+            await self.health.set(name, status)
+
+    async def check_store(self) -> bool:
+        """Probe the store once and publish the result as the health status."""
+        assert self.store is not None
+        up = await self.store.ping(timeout=max(self.options.store_timeout, 0.5))
+        await self._set_health(serving=up)
+        return up
+
+    async def _watch_store(self) -> None:
+        last: bool | None = None
+        while True:
+            try:
+                up = await self.check_store()
+            except Exception:  # a probe must never kill the loop
+                log.exception("store health probe failed")
+                up = False
+            if up != last:
+                (log.info if up else log.error)("store is %s", "reachable" if up else "UNREACHABLE")
+                last = up
+            await asyncio.sleep(self.options.health_interval)
+
+    # --- stop ------------------------------------------------------------------------------
+    async def stop(self, grace: float | None = None) -> None:
+        """Drain and close everything (safe to call twice)."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        grace = self.options.grace if grace is None else grace
+        await self.health.enter_graceful_shutdown()
+        if self._alerts is not None and hasattr(self._alerts, "close"):
+            await self._alerts.close()
+        if self._server is not None:
+            await self._server.stop(grace)
+        for task in (self._health_task,):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._watcher is not None:
+            await self._watcher.close()
+        if self._webhooks is not None:
+            await self._webhooks.close()
+        if self._metrics_server is not None:
+            self._metrics_server.close()
+        if self._service is not None:
+            with contextlib.suppress(Exception):
+                await self._service.close()
+        if self.store is not None:
+            await self.store.close()
+        log.info("stopped")
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+
+async def serve(options: ServerOptions, *, announce: bool = True) -> int:
+    """Run a sidecar until SIGTERM or SIGINT; returns the process exit code (0 on a clean stop)."""
+    sidecar = Sidecar(options)
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop_requested.set)
+    try:
+        await sidecar.start()
+    except BaseException:
+        await sidecar.stop(grace=0)
+        raise
+    if announce:
+        # Tests and scripts read the bound port from this line (the listen port may be 0).
+        print(f"listening on {sidecar.target}", flush=True)
+    await stop_requested.wait()
+    log.info("signal received: draining for up to %.1fs", options.grace)
+    await sidecar.stop()
+    return 0

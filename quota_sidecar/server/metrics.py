@@ -1,0 +1,155 @@
+"""Prometheus metrics of one sidecar. Each server owns its own registry (so several servers in one
+test process do not collide) and serves it on --metrics-listen when that is given."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
+
+from quota_sidecar.models import Subject
+from quota_sidecar.results import Alert, CheckResult
+
+__all__ = ["Metrics", "MetricsServer"]
+
+log = logging.getLogger(__name__)
+# Sidecar calls take about a millisecond; the buckets resolve that range, plus slow outliers.
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    """Every metric the server exports, on a private registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.checks = Counter(
+            "quota_sidecar_checks",
+            "CheckQuota decisions, once per subject checked, by the subject's scope and result "
+            "(allowed, shadow_denied or the denial code)",
+            ["scope", "result"],
+            registry=r,
+        )
+        self.rpc_latency = Histogram(
+            "quota_sidecar_rpc_duration_seconds",
+            "Server-side latency of each RPC (streams: until the stream ends)",
+            ["method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.rpcs = Counter(
+            "quota_sidecar_rpcs",
+            "RPCs handled, by method and gRPC status",
+            ["method", "code"],
+            registry=r,
+        )
+        self.store_errors = Counter(
+            "quota_sidecar_store_errors",
+            "Store (Redis) failures seen by RPCs: kind is unavailable or timeout",
+            ["kind"],
+            registry=r,
+        )
+        self.store_up = Gauge(
+            "quota_sidecar_store_up", "1 while the store answers the health probe", registry=r
+        )
+        self.holds_open = Gauge(
+            "quota_sidecar_holds_open",
+            "Holds taken through this server that are neither settled nor past their lease",
+            registry=r,
+        )
+        self.alerts_raised = Counter(
+            "quota_sidecar_alerts_raised",
+            "Alerts raised by RecordUsage calls on this server, by kind",
+            ["kind"],
+            registry=r,
+        )
+        self.config_reloads = Counter(
+            "quota_sidecar_config_reloads", "Quota files loaded and applied", registry=r
+        )
+        self.config_reload_errors = Counter(
+            "quota_sidecar_config_reload_errors",
+            "Quota files rejected (reason=invalid) or not applied (reason=store_unavailable)",
+            ["reason"],
+            registry=r,
+        )
+        self._holds: dict[str, float] = {}  # reservation id -> monotonic lease end
+        self._holds_lock = threading.Lock()
+
+    # --- recorders -------------------------------------------------------------------------
+    def record_check(self, subjects: Iterable[Subject], result: CheckResult) -> None:
+        if result.allowed:
+            outcome = "shadow_denied" if result.shadow_denied else "allowed"
+        else:
+            outcome = result.code.value if result.code else "denied"
+        for subject in subjects:
+            self.checks.labels(subject.scope.value, outcome).inc()
+        if result.decided_without_store:
+            self.store_errors.labels("unavailable").inc()
+
+    def record_alerts(self, alerts: Iterable[Alert]) -> None:
+        for alert in alerts:
+            self.alerts_raised.labels(alert.kind.value).inc()
+
+    def hold_opened(self, reservation_id: str, lease_seconds: float) -> None:
+        with self._holds_lock:
+            self._holds[reservation_id] = time.monotonic() + lease_seconds
+        self._refresh_holds()
+
+    def hold_closed(self, reservation_id: str) -> None:
+        with self._holds_lock:
+            self._holds.pop(reservation_id, None)
+        self._refresh_holds()
+
+    def _refresh_holds(self) -> None:
+        # Holds that ran out of lease are returned by the store on its own; forget them here.
+        now = time.monotonic()
+        with self._holds_lock:
+            for rid in [rid for rid, end in self._holds.items() if end <= now]:
+                del self._holds[rid]
+            self.holds_open.set(len(self._holds))
+
+    def config_result(self, result: str) -> None:
+        """Called by the quota-file watcher: "ok", "invalid" or "store_unavailable"."""
+        if result == "ok":
+            self.config_reloads.inc()
+        else:
+            self.config_reload_errors.labels(result).inc()
+
+    # --- reading ---------------------------------------------------------------------------
+    def scrape(self) -> str:
+        """The exposition text, as an HTTP scrape would see it."""
+        self._refresh_holds()
+        return generate_latest(self.registry).decode()
+
+    def value(self, name: str, **labels: str) -> float:
+        """One sample's value (0 when absent), for tests and the CLI."""
+        self._refresh_holds()
+        found = self.registry.get_sample_value(name, labels)
+        return 0.0 if found is None else float(found)
+
+
+class MetricsServer:
+    """The /metrics HTTP endpoint on its own thread."""
+
+    def __init__(self, metrics: Metrics, host: str, port: int) -> None:
+        self._server: Any
+        self._server, self._thread = start_http_server(port, addr=host, registry=metrics.registry)
+        self.host = host
+        self.port = int(self._server.server_port)
+        log.info("metrics on http://%s:%d/metrics", host, self.port)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

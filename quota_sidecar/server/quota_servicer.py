@@ -1,0 +1,156 @@
+"""QuotaService over gRPC: translate the request, call the engine, translate the result. Errors
+are mapped to status codes by the interceptor, not here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from grpc import aio
+
+from quota_sidecar.engine.service import QuotaService
+from quota_sidecar.errors import InvalidInput
+from quota_sidecar.money import check_nanos
+from quota_sidecar.server import convert
+from quota_sidecar.server.metrics import Metrics
+from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc
+
+__all__ = ["AlertSource", "QuotaServicer"]
+
+
+class AlertSource(Protocol):
+    """What StreamAlerts delegates to (quota_sidecar.server.alert_stream.AlertStreamer)."""
+
+    def stream(
+        self, request: quota_pb2.StreamAlertsRequest, context: aio.ServicerContext
+    ) -> AsyncIterator[quota_pb2.StreamAlertsResponse]: ...
+
+
+class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
+    """The data plane: CheckQuota, RecordUsage, GetUsage, StreamAlerts."""
+
+    def __init__(
+        self,
+        service: QuotaService,
+        metrics: Metrics,
+        alerts: AlertSource | None,
+        *,
+        default_lease_seconds: float,
+    ) -> None:
+        self._service = service
+        self._metrics = metrics
+        self._alerts = alerts
+        self._default_lease = default_lease_seconds
+
+    async def CheckQuota(
+        self, request: quota_pb2.CheckQuotaRequest, context: aio.ServicerContext
+    ) -> quota_pb2.CheckQuotaResponse:
+        subjects = convert.subjects_from_proto(request.subjects)
+        lease = convert.lease_from_proto(request)
+        result = await self._service.check_quota(
+            subjects=subjects,
+            estimated_cost_nanos=check_nanos(request.estimated_cost_nanos, "estimated_cost_nanos"),
+            estimated_tokens=convert.check_count(request.estimated_tokens, "estimated_tokens"),
+            tool_name=convert.check_short_text(request.tool_name, "tool_name"),
+            provider=convert.check_short_text(request.provider, "provider"),
+            reserve=request.reserve,
+            request_id=convert.check_short_text(request.request_id, "request_id"),
+            reservation_lease=lease,
+        )
+        self._metrics.record_check(subjects, result)
+        if result.reservation_id:
+            seconds = lease.total_seconds() if lease is not None else self._default_lease
+            self._metrics.hold_opened(result.reservation_id, seconds)
+        return quota_pb2.CheckQuotaResponse(
+            allowed=result.allowed,
+            code=convert.denial_to_proto(result.code),
+            reason=result.reason,
+            denied_subject=(
+                convert.subject_to_proto(result.denied_subject) if result.denied_subject else None
+            ),
+            denied_limit=convert.limit_to_proto(result.denied_limit),
+            denied_window=convert.duration_to_proto(result.denied_window),
+            limits=[convert.limit_status_to_proto(s) for s in result.limits],
+            retry_after=convert.duration_to_proto(result.retry_after),
+            reset_at=convert.timestamp_to_proto(result.reset_at),
+            warnings=[convert.warning_to_proto(w) for w in result.warnings],
+            reservation_id=result.reservation_id or "",
+            decided_without_store=result.decided_without_store,
+            shadow_denied=result.shadow_denied,
+        )
+
+    async def RecordUsage(
+        self, request: quota_pb2.RecordUsageRequest, context: aio.ServicerContext
+    ) -> quota_pb2.RecordUsageResponse:
+        subjects = convert.subjects_from_proto(request.subjects)
+        reservation_id = convert.reservation_id_from_proto(request.reservation_id)
+        cost = check_nanos(request.cost_nanos, "cost_nanos")
+        input_tokens = convert.check_count(request.input_tokens, "input_tokens")
+        output_tokens = convert.check_count(request.output_tokens, "output_tokens")
+        tool_name = convert.check_short_text(request.tool_name, "tool_name")
+        provider = convert.check_short_text(request.provider, "provider")
+        idempotency_key = convert.check_short_text(request.idempotency_key, "idempotency_key")
+        if request.release:
+            if reservation_id is None:
+                raise InvalidInput("reservation_id", "is required when release is true")
+            if cost or input_tokens or output_tokens:
+                raise InvalidInput(
+                    "release", "a release records nothing: cost and tokens must be 0"
+                )
+            await self._service.release_reservation(reservation_id)
+            self._metrics.hold_closed(reservation_id)
+            return quota_pb2.RecordUsageResponse(recorded=False, duplicate=False)
+        result = await self._service.record_usage(
+            subjects=subjects,
+            cost_nanos=cost,
+            provider=provider,
+            tool_name=tool_name,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            idempotency_key=idempotency_key,
+            reservation_id=reservation_id,
+        )
+        if reservation_id is not None:
+            self._metrics.hold_closed(reservation_id)
+        self._metrics.record_alerts(result.alerts)
+        return quota_pb2.RecordUsageResponse(
+            recorded=result.recorded,
+            duplicate=result.duplicate,
+            totals=[convert.totals_to_proto(t) for t in result.totals],
+            alerts=[convert.alert_to_proto(a) for a in result.alerts],
+        )
+
+    async def GetUsage(
+        self, request: quota_pb2.GetUsageRequest, context: aio.ServicerContext
+    ) -> quota_pb2.GetUsageResponse:
+        subject = convert.required_subject_from_proto(request)
+        usage = await self._service.get_usage(subject)
+        return quota_pb2.GetUsageResponse(
+            subject=convert.subject_to_proto(usage.subject),
+            cost_today_nanos=usage.cost_today_nanos,
+            cost_this_month_nanos=usage.cost_this_month_nanos,
+            held_nanos=usage.held_nanos,
+            requests_today=usage.requests_today,
+            tokens_today=usage.tokens_today,
+            requests_last_minute=usage.requests_last_minute,
+            requests_last_hour=usage.requests_last_hour,
+            requests_last_day=usage.requests_last_day,
+            tokens_last_minute=usage.tokens_last_minute,
+            tokens_last_day=usage.tokens_last_day,
+            limits=[convert.limit_status_to_proto(s) for s in usage.limits],
+            day_resets_at=convert.timestamp_to_proto(usage.day_resets_at),
+            month_resets_at=convert.timestamp_to_proto(usage.month_resets_at),
+            by_provider_today=convert.breakdown_to_proto(usage.by_provider_today),
+            by_tool_today=convert.breakdown_to_proto(usage.by_tool_today),
+            by_provider_month=convert.breakdown_to_proto(usage.by_provider_month),
+            by_tool_month=convert.breakdown_to_proto(usage.by_tool_month),
+            config=convert.config_to_proto(usage.config) if usage.config else None,
+        )
+
+    async def StreamAlerts(
+        self, request: quota_pb2.StreamAlertsRequest, context: aio.ServicerContext
+    ) -> AsyncIterator[quota_pb2.StreamAlertsResponse]:
+        if self._alerts is None:
+            raise NotImplementedError("StreamAlerts needs quota_sidecar.server.alert_stream")
+        async for item in self._alerts.stream(request, context):
+            yield item
