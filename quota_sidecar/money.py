@@ -14,6 +14,8 @@ __all__ = [
     "MAX_AMOUNT_NANOS",
     "NANOS_PER_DOLLAR",
     "Money",
+    "check_nanos",
+    "format_dollars",
     "from_nanos",
     "to_nanos",
 ]
@@ -54,3 +56,10 @@ def check_nanos(nanos: int, field: str, *, maximum: int = MAX_AMOUNT_NANOS) -> i
 def from_nanos(nanos: int) -> Decimal:
     """Nanos to exact dollars."""
     return Decimal(nanos).scaleb(-9)
+
+
+def format_dollars(nanos: int) -> str:
+    """"$85.00", "$0.05", "$0.000001": at least cents, and every digit that is not zero."""
+    whole, frac = divmod(abs(nanos), NANOS_PER_DOLLAR)
+    digits = f"{frac:09d}".rstrip("0").ljust(2, "0")
+    return f"{'-' if nanos < 0 else ''}${whole}.{digits}"

@@ -1,25 +1,43 @@
-"""QuotaService: the facade the seed's examples and the gRPC servicers both use. (STUB: the
-signatures are final; the bodies land with the engine.)"""
+"""QuotaService: the facade that the seed's examples and the gRPC servicers both use.
+
+    QuotaService
+     ├─ RateLimitManager   admission: windows and budgets, atomically (check.lua)
+     ├─ CostTracker        records, holds, idempotency, usage (record.lua, usage.lua)
+     ├─ ConfigRepository   quotas in Redis, cached with their version
+     └─ OverrideManager    overrides, resets, resolved thresholds
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import threading
+from collections.abc import Generator, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
-from quota_sidecar.clock import Clock
-from quota_sidecar.models import QuotaConfig, QuotaScope, Subject
-from quota_sidecar.money import Money
-from quota_sidecar.results import (
-    AuditEvent,
-    CheckResult,
-    Override,
-    RecordResult,
-    Usage,
+from quota_sidecar.clock import Clock, SystemClock
+from quota_sidecar.engine.audit import list_audit_events
+from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.costs import CostTracker
+from quota_sidecar.engine.overrides import OverrideManager
+from quota_sidecar.engine.rate_limits import RateLimitManager
+from quota_sidecar.engine.validation import (
+    check_label,
+    check_lease,
+    check_tokens,
+    money_nanos,
+    resolve_subjects,
 )
-from quota_sidecar.store.redis import Store
+from quota_sidecar.errors import InvalidInput
+from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, parse_scope
+from quota_sidecar.money import Money
+from quota_sidecar.results import AuditEvent, CheckResult, Override, RecordResult, Usage
+from quota_sidecar.store.redis import DEFAULT_TIMEOUT, Store
 
-__all__ = ["EngineSettings", "QuotaService"]
+__all__ = ["EngineSettings", "QuotaService", "Registration"]
+
+T = TypeVar("T")
 
 
 class EngineSettings:
@@ -28,13 +46,36 @@ class EngineSettings:
     def __init__(
         self,
         *,
-        store_timeout: float = 0.05,
+        store_timeout: float = DEFAULT_TIMEOUT,
         hold_lease: timedelta = timedelta(minutes=5),
         data_dir: Path | None = None,
     ) -> None:
         self.store_timeout = store_timeout
         self.hold_lease = hold_lease
         self.data_dir = data_dir
+
+
+class Registration:
+    """What `register_quota` returns: already under way, and awaitable for its result.
+
+    The seed calls `quota_service.register_quota(config)` without await. Inside a running
+    event loop the write starts as a task, and the engine's next call waits for it, so a check
+    right after a registration always sees it. Without a running loop it is written at once.
+    """
+
+    def __init__(self, task: asyncio.Task[QuotaConfig] | None, done: QuotaConfig | None) -> None:
+        self._task = task
+        self._done = done
+
+    def __await__(self) -> Generator[Any, None, QuotaConfig]:
+        if self._task is not None:
+            return self._task.__await__()
+        assert self._done is not None
+        return _ready(self._done).__await__()
+
+
+async def _ready(value: T) -> T:
+    return value
 
 
 class QuotaService:
@@ -48,34 +89,93 @@ class QuotaService:
         clock: Clock | None = None,
         settings: EngineSettings | None = None,
     ) -> None:
-        raise NotImplementedError
+        self.settings = settings or EngineSettings()
+        self._store = store or Store.from_url(
+            redis_url, timeout=self.settings.store_timeout, data_dir=self.settings.data_dir
+        )
+        self._redis_url = redis_url
+        self.clock: Clock = clock or SystemClock()
+        self.configs = ConfigRepository(self._store, self.clock)
+        self.rate_limits = RateLimitManager(self._store, self.configs, self.clock)
+        self.costs = CostTracker(self._store, self.configs, self.clock)
+        self.overrides = OverrideManager(self._store, self.configs, self.costs, self.clock)
+        self._pending: set[asyncio.Task[QuotaConfig]] = set()
 
     @property
     def store(self) -> Store:
-        raise NotImplementedError
+        return self._store
+
+    async def _settled(self) -> None:
+        """Wait for registrations started without await, so calls see them."""
+        if self._pending:
+            await asyncio.gather(*list(self._pending))
 
     # --- configuration -------------------------------------------------------------------
-    def register_quota(self, config: QuotaConfig) -> object:
+    def register_quota(self, config: QuotaConfig) -> Registration:
         """Store a quota. Works without await (as the seed calls it) and is also awaitable."""
-        raise NotImplementedError
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return Registration(None, self._register_without_loop(config))
+        task = asyncio.ensure_future(self._put_registered(config))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        return Registration(task, None)
+
+    async def _put_registered(self, config: QuotaConfig) -> QuotaConfig:
+        stored, _ = await self.put_quota(config, actor="register_quota")
+        return stored
+
+    def _register_without_loop(self, config: QuotaConfig) -> QuotaConfig:
+        # The async client belongs to the loop that will later use it, so this one-off write
+        # runs on a private connection in a private loop, in a thread.
+        url = self._store.embedded.url if self._store.embedded else self._redis_url
+        result: list[QuotaConfig] = []
+        errors: list[BaseException] = []
+
+        async def write() -> None:
+            store = Store.from_url(url, timeout=2.0) if url else None
+            private = ConfigRepository(store or self._store, self.clock)
+            try:
+                stored, _ = await private.put(config, actor="register_quota", reason="")
+                result.append(stored)
+            finally:
+                if store is not None:
+                    await store.client.aclose()
+
+        def run() -> None:
+            try:
+                asyncio.run(write())
+            except BaseException as exc:  # handed to the caller's thread below
+                errors.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+        if errors:
+            raise errors[0]
+        return result[0]
 
     async def put_quota(
         self, config: QuotaConfig, *, actor: str = "api", reason: str = ""
     ) -> tuple[QuotaConfig, bool]:
         """Create or replace a quota; returns (stored config with its version, created)."""
-        raise NotImplementedError
+        return await self.configs.put(config, actor=actor, reason=reason)
 
     async def get_quota(self, subject: Subject) -> QuotaConfig | None:
-        raise NotImplementedError
+        await self._settled()
+        return await self.configs.get(subject)
 
     async def list_quotas(
         self, scope: QuotaScope | None = None, page_size: int = 100, page_token: str = ""
     ) -> tuple[list[QuotaConfig], str]:
-        raise NotImplementedError
+        await self._settled()
+        return await self.configs.list(scope, page_size, page_token)
 
     async def delete_quota(self, subject: Subject, *, actor: str, reason: str = "") -> QuotaConfig:
         """Raises NotFound when the subject has no quota."""
-        raise NotImplementedError
+        await self._settled()
+        return await self.configs.delete(subject, actor=actor, reason=reason)
 
     # --- data plane ----------------------------------------------------------------------
     async def check_quota(
@@ -93,7 +193,21 @@ class QuotaService:
         request_id: str = "",
         reservation_lease: timedelta | None = None,
     ) -> CheckResult:
-        raise NotImplementedError
+        targets = resolve_subjects(scope, identifier, subjects)
+        cost = money_nanos(estimated_cost, estimated_cost_nanos, "estimated_cost")
+        check_tokens(estimated_tokens, "estimated_tokens")
+        check_label(tool_name, "tool_name")
+        check_label(provider, "provider")
+        check_label(request_id, "request_id")
+        lease = check_lease(reservation_lease, self.settings.hold_lease)
+        await self._settled()
+        return await self.rate_limits.check(
+            targets,
+            estimated_cost_nanos=cost,
+            estimated_tokens=estimated_tokens,
+            reserve=reserve,
+            lease=lease,
+        )
 
     async def record_usage(
         self,
@@ -110,42 +224,65 @@ class QuotaService:
         idempotency_key: str = "",
         reservation_id: str | None = None,
     ) -> RecordResult:
-        raise NotImplementedError
+        targets = resolve_subjects(scope, identifier, subjects)
+        amount = money_nanos(cost, cost_nanos, "cost")
+        check_tokens(input_tokens, "input_tokens")
+        check_tokens(output_tokens, "output_tokens")
+        check_label(provider, "provider")
+        check_label(tool_name, "tool_name")
+        check_label(idempotency_key, "idempotency_key")
+        await self._settled()
+        return await self.costs.record(
+            targets,
+            cost_nanos=amount,
+            provider=provider,
+            tool_name=tool_name,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            idempotency_key=idempotency_key,
+            reservation_id=reservation_id or None,
+        )
 
     async def release_reservation(self, reservation_id: str) -> bool:
         """Return a hold without recording anything; False when it was already gone."""
-        raise NotImplementedError
+        if not reservation_id:
+            raise InvalidInput("reservation_id", "is required")
+        return await self.costs.release(reservation_id)
 
     async def get_quota_usage(self, scope: QuotaScope | str, identifier: str) -> Usage:
-        raise NotImplementedError
+        return await self.get_usage(Subject(parse_scope(scope), identifier))
 
     async def get_usage(self, subject: Subject) -> Usage:
-        raise NotImplementedError
+        await self._settled()
+        return await self.costs.usage(subject)
 
     # --- admin ---------------------------------------------------------------------------
     async def grant_override(self, override: Override) -> Override:
-        raise NotImplementedError
+        return await self.overrides.grant(override)
 
     async def revoke_override(
         self, subject: Subject, override_id: str, *, actor: str, reason: str = ""
     ) -> Override:
-        raise NotImplementedError
+        return await self.overrides.revoke(subject, override_id, actor=actor, reason=reason)
 
     async def list_overrides(self, subject: Subject) -> list[Override]:
-        raise NotImplementedError
+        return await self.overrides.list(subject)
 
     async def reset_usage(self, subject: Subject, *, actor: str, reason: str = "") -> tuple[int, int]:
         """Clear usage; returns (cost today, cost this month) in nanos as they were."""
-        raise NotImplementedError
+        return await self.overrides.reset(subject, actor=actor, reason=reason)
 
     async def list_audit_events(
         self, subject: Subject | None = None, page_size: int = 100, page_token: str = ""
     ) -> tuple[list[AuditEvent], str]:
-        raise NotImplementedError
+        return await list_audit_events(self._store, subject, page_size, page_token)
 
     # --- lifecycle -----------------------------------------------------------------------
     async def ping(self) -> bool:
-        raise NotImplementedError
+        return await self._store.ping()
 
     async def close(self) -> None:
-        raise NotImplementedError
+        await self._settled()
+        await self._store.close()
+
+

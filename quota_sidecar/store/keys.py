@@ -9,8 +9,10 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
     qs:{user:alice}:hexp         zset    open holds by expiry, to return expired ones
     qs:{user:alice}:ovr          hash    overrides in force: id -> "kind|limit|value|expiry|period"
     qs:{user:alice}:ovrmeta      hash    overrides' reason, actor and times as JSON
+    qs:{user:alice}:alerts       stream  the subject's own alerts (see alerting/codec.py)
     qs:{user:alice}:idem:<key>   string  an idempotency key's payload fingerprint (24 hours)
     qs:quotas                    zset    every configured subject, for listing (score 0)
+    qs:ovrexp                    zset    every override by expiry: "scope:identifier|id"
     qs:alerts                    stream  alerts, shared by every replica (7 days)
     qs:audit                     stream  the audit log of admin changes
 """
@@ -21,12 +23,22 @@ from dataclasses import dataclass
 
 from quota_sidecar.models import Subject
 
-__all__ = ["ALERTS", "AUDIT", "PREFIX", "QUOTA_INDEX", "SubjectKeys", "subject_keys"]
+__all__ = [
+    "ALERTS",
+    "AUDIT",
+    "KEYS_PER_SUBJECT",
+    "OVERRIDE_EXPIRY",
+    "PREFIX",
+    "QUOTA_INDEX",
+    "SubjectKeys",
+    "subject_keys",
+]
 
 PREFIX = "qs"
 QUOTA_INDEX = f"{PREFIX}:quotas"
 ALERTS = f"{PREFIX}:alerts"
 AUDIT = f"{PREFIX}:audit"
+OVERRIDE_EXPIRY = f"{PREFIX}:ovrexp"
 
 
 def tag(subject: Subject) -> str:
@@ -69,6 +81,10 @@ class SubjectKeys:
     def override_meta(self) -> str:
         return f"{self.base}:ovrmeta"
 
+    @property
+    def alerts(self) -> str:
+        return f"{self.base}:alerts"
+
     def idempotency(self, key: str) -> str:
         return f"{self.base}:idem:{key}"
 
@@ -82,10 +98,11 @@ class SubjectKeys:
             self.holds,
             self.hold_expiry,
             self.overrides,
+            self.alerts,
         ]
 
 
-KEYS_PER_SUBJECT = 7
+KEYS_PER_SUBJECT = 8
 
 
 def subject_keys(subject: Subject) -> SubjectKeys:

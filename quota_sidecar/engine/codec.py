@@ -1,0 +1,66 @@
+"""Quota configurations as stored in Redis: a JSON document plus a version in the subject's
+`cfg` hash. The JSON uses dollars as decimal strings, so nothing is lost in either direction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from quota_sidecar.clock import from_ms
+from quota_sidecar.models import CostQuota, QuotaConfig, RateLimitConfig
+
+__all__ = ["config_from_json", "config_to_dict", "config_to_json"]
+
+
+def config_to_dict(config: QuotaConfig) -> dict[str, Any]:
+    """A JSON-ready dict of the config (also the audit log's before/after values)."""
+    rate = config.rate_limits
+    cost = config.cost_quota
+    return {
+        "scope": config.scope.value,
+        "identifier": config.identifier,
+        "rate_limits": {
+            **{kind.value: value for kind, value in rate.limits().items()},
+            "failure_mode": rate.failure_mode.value,
+        },
+        "cost_quota": {
+            "daily_limit": _dollars(cost.daily_limit),
+            "monthly_limit": _dollars(cost.monthly_limit),
+            "per_request_limit": _dollars(cost.per_request_limit),
+            "reset_hour": cost.reset_hour,
+            "time_zone": cost.time_zone,
+            "failure_mode": cost.failure_mode.value,
+        },
+        "alert_thresholds": list(config.alert_thresholds),
+        "shadow_mode": config.shadow_mode,
+        "description": config.description,
+        "version": config.version,
+    }
+
+
+def _dollars(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def config_to_json(config: QuotaConfig) -> str:
+    return json.dumps(config_to_dict(config), sort_keys=True, separators=(",", ":"))
+
+
+def config_from_json(document: str, version: int, updated_ms: int | None) -> QuotaConfig:
+    data: Mapping[str, Any] = json.loads(document)
+    rate = dict(data.get("rate_limits") or {})
+    cost = {k: v for k, v in (data.get("cost_quota") or {}).items() if v is not None}
+    updated: datetime | None = from_ms(updated_ms) if updated_ms else None
+    return QuotaConfig(
+        scope=data["scope"],
+        identifier=data["identifier"],
+        rate_limits=RateLimitConfig(**rate),
+        cost_quota=CostQuota(**cost),
+        alert_thresholds=tuple(data.get("alert_thresholds") or ()),
+        shadow_mode=bool(data.get("shadow_mode", False)),
+        description=str(data.get("description", "")),
+        version=version,
+        updated_at=updated,
+    )

@@ -1,0 +1,189 @@
+"""CostTracker: cost accounting. Records actual spend (always, even past a limit), settles and
+releases holds, dedupes by idempotency key, and reads usage with the provider and tool
+breakdown. Each operation is one script call."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from quota_sidecar.clock import Clock, from_ms
+from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.plan import SubjectPlan, plan_subject, plan_subjects
+from quota_sidecar.engine.replies import decode_alerts, decode_totals, window_length
+from quota_sidecar.engine.reservations import decode_reservation
+from quota_sidecar.errors import IdempotencyConflict, InvalidInput, StoreUnavailable
+from quota_sidecar.models import LimitKind, Subject
+from quota_sidecar.results import BreakdownEntry, LimitStatus, RecordResult, Usage
+from quota_sidecar.store.keys import ALERTS, subject_keys
+from quota_sidecar.store.redis import Store
+
+__all__ = ["DEDUPE_WINDOW_MS", "CostTracker"]
+
+DEDUPE_WINDOW_MS = 24 * 3600 * 1000
+_STALE_RETRIES = 3
+_MAX_KEY = 128
+
+
+class CostTracker:
+    """Budgets and cost accounting on Redis."""
+
+    def __init__(self, store: Store, configs: ConfigRepository, clock: Clock) -> None:
+        self._store = store
+        self._configs = configs
+        self._clock = clock
+
+    async def record(
+        self,
+        subjects: Sequence[Subject],
+        *,
+        cost_nanos: int,
+        provider: str = "",
+        tool_name: str = "",
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        idempotency_key: str = "",
+        reservation_id: str | None = None,
+        release: bool = False,
+    ) -> RecordResult:
+        reply, plans = await self._record(
+            subjects, cost_nanos, provider, tool_name, input_tokens, output_tokens,
+            idempotency_key, reservation_id, release,
+        )  # fmt: skip
+        return RecordResult(
+            recorded=reply[0] == "ok",
+            duplicate=reply[0] == "duplicate",
+            totals=decode_totals(reply[2], plans),
+            alerts=decode_alerts(reply[3]),
+        )
+
+    async def _record(
+        self,
+        subjects: Sequence[Subject],
+        cost_nanos: int,
+        provider: str,
+        tool_name: str,
+        input_tokens: int,
+        output_tokens: int,
+        idempotency_key: str,
+        reservation_id: str | None,
+        release: bool,
+    ) -> tuple[list[Any], list[SubjectPlan]]:
+        hold_id = ""
+        if reservation_id:
+            hold_id, _ = decode_reservation(reservation_id)
+        if len(idempotency_key) > _MAX_KEY:
+            raise InvalidInput("idempotency_key", f"is longer than {_MAX_KEY} characters")
+        payload = "\x1f".join(
+            [*(str(s) for s in subjects), str(cost_nanos), provider, tool_name]
+            + [str(input_tokens), str(output_tokens), reservation_id or ""]
+        )
+        fingerprint = hashlib.sha256(payload.encode()).hexdigest()[:32] if idempotency_key else ""
+        # The dedupe key lives on the first subject's slot, with the rest of the record.
+        idem_key = subject_keys(subjects[0]).idempotency(idempotency_key or "-")
+        for _ in range(_STALE_RETRIES):
+            now = self._clock.now_ms()
+            plans = plan_subjects(subjects, await self._configs.get_many(subjects), now)
+            keys = [k for p in plans for k in p.keys] + [idem_key]
+            shared = not self._store.is_cluster
+            if shared:
+                keys.append(ALERTS)
+            args: list[Any] = [now, cost_nanos, input_tokens, output_tokens, fingerprint]
+            args += [DEDUPE_WINDOW_MS, hold_id, int(release), provider, tool_name, len(plans)]
+            args += [int(shared), *(a for p in plans for a in p.args)]
+            reply = await self._store.run("record.lua", keys, args)
+            status = reply[0]
+            if status == "conflict":
+                raise IdempotencyConflict(
+                    "idempotency_key", "was already used for a different payload"
+                )
+            if status != "stale":
+                return reply, plans
+            await self._configs.reload([subjects[int(i) - 1] for i in reply[1]])
+        raise StoreUnavailable("quota configuration kept changing during the record")
+
+    async def release(self, reservation_id: str) -> bool:
+        """Return a hold; False when it had already been settled, released or expired."""
+        _, subjects = decode_reservation(reservation_id)
+        reply, _ = await self._record(subjects, 0, "", "", 0, 0, "", reservation_id, True)
+        return int(reply[1]) > 0
+
+    async def usage(self, subject: Subject) -> Usage:
+        for _ in range(_STALE_RETRIES):
+            now = self._clock.now_ms()
+            (cached,) = await self._configs.get_many([subject])
+            plan = plan_subject(subject, cached, now)
+            reply = await self._store.run("usage.lua", plan.keys, [now, *plan.args])
+            if reply[0] != "stale":
+                break
+            await self._configs.reload([subject])
+        else:
+            raise StoreUnavailable("quota configuration kept changing during the read")
+        _, day_flat, month_flat, held, rings_flat, limits_flat, _block, _bypass = reply
+        day, month = _pairs(day_flat), _pairs(month_flat)
+        rings = {
+            LimitKind(rings_flat[i]): (int(rings_flat[i + 1]), int(rings_flat[i + 2]))
+            for i in range(0, len(rings_flat), 3)
+        }
+        limits = {LimitKind(limits_flat[i]): int(limits_flat[i + 1]) for i in range(0, len(limits_flat), 2)}
+        held = int(held)
+        statuses = []
+        for kind, value in limits.items():
+            if kind.window is not None:
+                used, reset_ms = rings[kind]
+                item_held = 0
+            elif kind is LimitKind.COST_PER_REQUEST:
+                used, reset_ms, item_held = 0, 0, 0
+            else:
+                period = plan.day if kind is LimitKind.COST_DAILY else plan.month
+                source = day if kind is LimitKind.COST_DAILY else month
+                used, reset_ms, item_held = int(source.get("c", 0)), period.end_ms, held
+            statuses.append(
+                LimitStatus(
+                    subject=subject,
+                    limit=kind,
+                    limit_value=value,
+                    used=used,
+                    held=item_held,
+                    remaining=max(0, value - used - item_held),
+                    reset_at=from_ms(reset_ms) if reset_ms > 0 else None,
+                    window=window_length(kind, plan),
+                )
+            )
+        return Usage(
+            subject=subject,
+            cost_today_nanos=int(day.get("c", 0)),
+            cost_this_month_nanos=int(month.get("c", 0)),
+            held_nanos=held,
+            requests_today=int(day.get("r", 0)),
+            tokens_today=int(day.get("ti", 0)) + int(day.get("to", 0)),
+            requests_last_minute=rings[LimitKind.REQUESTS_PER_MINUTE][0],
+            requests_last_hour=rings[LimitKind.REQUESTS_PER_HOUR][0],
+            requests_last_day=rings[LimitKind.REQUESTS_PER_DAY][0],
+            tokens_last_minute=rings[LimitKind.TOKENS_PER_MINUTE][0],
+            tokens_last_day=rings[LimitKind.TOKENS_PER_DAY][0],
+            limits=tuple(statuses),
+            day_resets_at=plan.day.end,
+            month_resets_at=plan.month.end,
+            by_provider_today=_breakdown(day, "p"),
+            by_tool_today=_breakdown(day, "t"),
+            by_provider_month=_breakdown(month, "p"),
+            by_tool_month=_breakdown(month, "t"),
+            config=cached.config,
+        )
+
+
+def _pairs(flat: Sequence[str]) -> dict[str, str]:
+    return dict(zip(flat[0::2], flat[1::2], strict=True))
+
+
+def _breakdown(fields: Mapping[str, str], kind: str) -> tuple[BreakdownEntry, ...]:
+    """Entries from "<kind>:<name>" (cost) and "<kind>n:<name>" (calls), costliest first."""
+    prefix, count_prefix = f"{kind}:", f"{kind}n:"
+    entries = [
+        BreakdownEntry(name[len(prefix) :], int(value), int(fields.get(count_prefix + name[len(prefix) :], 0)))
+        for name, value in fields.items()
+        if name.startswith(prefix)
+    ]
+    return tuple(sorted(entries, key=lambda e: (-e.cost_nanos, e.name)))

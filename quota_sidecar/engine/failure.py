@@ -1,0 +1,65 @@
+"""What a check answers when the store cannot be reached in time: explicit, per quota.
+
+Each quota says how its rate limits and its cost budgets fail (defaults: rate limits open,
+cost budgets closed). With Redis down the engine still knows the configs it has cached:
+  * a per-request limit needs no store, so it is still enforced;
+  * a subject whose quota has a budget failing closed (or rate limits failing closed) denies
+    with STORE_UNAVAILABLE;
+  * a subject known to have no quota allows;
+  * a subject the engine has never seen denies: its quota might hold a budget, and money fails
+    closed by default.
+The result always says decided_without_store=True.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from quota_sidecar.engine.configs import CachedConfig
+from quota_sidecar.models import DenialCode, FailureMode, LimitKind, Subject
+from quota_sidecar.results import CheckResult
+
+__all__ = ["decide_without_store"]
+
+_BUDGETS = (LimitKind.COST_DAILY, LimitKind.COST_MONTHLY)
+
+
+def decide_without_store(
+    subjects: Sequence[Subject], cached: Sequence[CachedConfig | None], estimated_cost_nanos: int
+) -> CheckResult:
+    for subject, entry in zip(subjects, cached, strict=True):
+        if entry is None:
+            return _deny(subject, f"the store is unreachable and the quota of {subject} is unknown")
+        config = entry.config
+        if config is None or config.shadow_mode:
+            continue
+        limits = config.limits()
+        per_request = limits.get(LimitKind.COST_PER_REQUEST)
+        if per_request is not None and estimated_cost_nanos > per_request:
+            return CheckResult(
+                allowed=False,
+                code=DenialCode.PER_REQUEST_LIMIT_EXCEEDED,
+                reason=f"estimated cost is above the per-request limit of {subject}",
+                denied_subject=subject,
+                denied_limit=LimitKind.COST_PER_REQUEST,
+                decided_without_store=True,
+            )
+        has_budget = any(k in limits for k in _BUDGETS)
+        if has_budget and config.cost_quota.failure_mode is FailureMode.CLOSED:
+            return _deny(subject, f"the store is unreachable; the budgets of {subject} fail closed")
+        has_rate = bool(config.rate_limits.limits())
+        if has_rate and config.rate_limits.failure_mode is FailureMode.CLOSED:
+            return _deny(
+                subject, f"the store is unreachable; the rate limits of {subject} fail closed"
+            )
+    return CheckResult(allowed=True, decided_without_store=True)
+
+
+def _deny(subject: Subject, reason: str) -> CheckResult:
+    return CheckResult(
+        allowed=False,
+        code=DenialCode.STORE_UNAVAILABLE,
+        reason=reason,
+        denied_subject=subject,
+        decided_without_store=True,
+    )

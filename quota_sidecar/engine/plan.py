@@ -1,0 +1,95 @@
+"""Turns subjects and their cached configs into the KEYS and ARGV of the Lua scripts.
+
+The per-subject layout (17 values) is the one _lib.lua's `subject()` reads: version, scope,
+identifier, day id, day end, month id, month end, shadow, thresholds, then the eight limits
+in LIMIT_ORDER ("" for none). Periods are computed here because they need the IANA zone
+database, which Lua does not have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from quota_sidecar.engine.configs import CachedConfig
+from quota_sidecar.models import DEFAULT_THRESHOLDS, LimitKind, Subject
+from quota_sidecar.periods import Period, day_period, month_period
+from quota_sidecar.store.keys import subject_keys
+
+__all__ = ["LIMIT_ORDER", "SUBJECT_ARGS", "SubjectPlan", "plan_subjects"]
+
+LIMIT_ORDER = (
+    LimitKind.REQUESTS_PER_MINUTE,
+    LimitKind.REQUESTS_PER_HOUR,
+    LimitKind.REQUESTS_PER_DAY,
+    LimitKind.TOKENS_PER_MINUTE,
+    LimitKind.TOKENS_PER_DAY,
+    LimitKind.COST_PER_REQUEST,
+    LimitKind.COST_DAILY,
+    LimitKind.COST_MONTHLY,
+)
+SUBJECT_ARGS = 17
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectPlan:
+    """One subject as a script sees it."""
+
+    subject: Subject
+    cached: CachedConfig
+    day: Period
+    month: Period
+    keys: list[str]
+    args: list[str | int]
+
+
+_period_cache: dict[tuple[int, str], tuple[Period, Period]] = {}
+
+
+def _periods(now_ms: int, reset_hour: int, time_zone: str) -> tuple[Period, Period]:
+    # Periods change once a day; remember the last pair per zone instead of redoing zoneinfo
+    # arithmetic on every check.
+    key = (reset_hour, time_zone)
+    found = _period_cache.get(key)
+    if found and found[0].start_ms <= now_ms < found[0].end_ms and now_ms < found[1].end_ms:
+        return found
+    pair = (day_period(now_ms, reset_hour, time_zone), month_period(now_ms, reset_hour, time_zone))
+    if len(_period_cache) > 4096:
+        _period_cache.clear()
+    _period_cache[key] = pair
+    return pair
+
+
+def plan_subject(subject: Subject, cached: CachedConfig, now_ms: int) -> SubjectPlan:
+    config = cached.config
+    if config is None:
+        day, month = _periods(now_ms, 0, "UTC")
+        thresholds: Sequence[int] = DEFAULT_THRESHOLDS
+        limits: dict[LimitKind, int] = {}
+        shadow = False
+    else:
+        cost = config.cost_quota
+        day, month = _periods(now_ms, cost.reset_hour, cost.time_zone)
+        thresholds = config.alert_thresholds
+        limits = config.limits()
+        shadow = config.shadow_mode
+    keys = subject_keys(subject).script_keys(day.id, month.id)
+    args: list[str | int] = [
+        cached.version,
+        subject.scope.value,
+        subject.identifier,
+        day.id,
+        day.end_ms,
+        month.id,
+        month.end_ms,
+        "1" if shadow else "0",
+        ",".join(str(t) for t in thresholds),
+        *(limits.get(kind, "") for kind in LIMIT_ORDER),
+    ]
+    return SubjectPlan(subject, cached, day, month, keys, args)
+
+
+def plan_subjects(
+    subjects: Sequence[Subject], cached: Sequence[CachedConfig], now_ms: int
+) -> list[SubjectPlan]:
+    return [plan_subject(s, c, now_ms) for s, c in zip(subjects, cached, strict=True)]

@@ -1,0 +1,157 @@
+"""RateLimitManager: admission. One check.lua call decides every subject's request and token
+windows together with its budgets (block, bypass, per-request limit, daily and monthly
+budgets), so a check across several subjects is atomic and consumes nothing when denied.
+
+The window algorithm (see periods.py): sliding windows of SUB_BUCKETS buckets. Guarantee: no
+interval of length T ever contains more admitted requests than the limit; capacity freed by old
+requests returns at most T/SUB_BUCKETS later than an exact sliding log would return it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from quota_sidecar.clock import Clock, from_ms
+from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.failure import decide_without_store
+from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
+from quota_sidecar.engine.replies import (
+    decode_statuses,
+    decode_warnings,
+    window_length,
+)
+from quota_sidecar.engine.reservations import encode_reservation, new_hold_id
+from quota_sidecar.errors import StoreUnavailable
+from quota_sidecar.models import DenialCode, LimitKind, Subject
+from quota_sidecar.money import format_dollars
+from quota_sidecar.results import CheckResult
+from quota_sidecar.store.keys import ALERTS
+from quota_sidecar.store.redis import Store
+
+__all__ = ["RateLimitManager"]
+
+log = logging.getLogger(__name__)
+_STALE_RETRIES = 3
+
+
+class RateLimitManager:
+    """Runs checks. Alerts a check raises (request and token budgets per day, per-request
+    limits) go to the alert streams inside the script; the check result does not carry them."""
+
+    def __init__(self, store: Store, configs: ConfigRepository, clock: Clock) -> None:
+        self._store = store
+        self._configs = configs
+        self._clock = clock
+
+    async def check(
+        self,
+        subjects: Sequence[Subject],
+        *,
+        estimated_cost_nanos: int = 0,
+        estimated_tokens: int = 0,
+        reserve: bool = False,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> CheckResult:
+        try:
+            return await self._check(subjects, estimated_cost_nanos, estimated_tokens, reserve, lease)
+        except StoreUnavailable as exc:
+            log.warning("check decided without the store: %s", exc)
+            cached = [self._configs.cached(s) for s in subjects]
+            return decide_without_store(subjects, cached, estimated_cost_nanos)
+
+    async def _check(
+        self,
+        subjects: Sequence[Subject],
+        cost: int,
+        tokens: int,
+        reserve: bool,
+        lease: timedelta,
+    ) -> CheckResult:
+        hold_id = new_hold_id() if reserve else ""
+        for _ in range(_STALE_RETRIES):
+            now = self._clock.now_ms()
+            plans = plan_subjects(subjects, await self._configs.get_many(subjects), now)
+            keys = [k for p in plans for k in p.keys]
+            shared = not self._store.is_cluster
+            if shared:
+                keys.append(ALERTS)
+            args: list[Any] = [now, cost, tokens, int(reserve), hold_id, _ms(lease), len(plans)]
+            args += [int(shared), *(a for p in plans for a in p.args)]
+            reply = await self._store.run("check.lua", keys, args)
+            if reply[0] != "stale":
+                return self._decode(reply, plans, subjects, now)
+            await self._configs.reload([subjects[int(i) - 1] for i in reply[1]])
+        raise StoreUnavailable("quota configuration kept changing during the check")
+
+    def _decode(
+        self, reply: list[Any], plans: list[SubjectPlan], subjects: Sequence[Subject], now: int
+    ) -> CheckResult:
+        verdict, code, index, limit, retry_ms, reset_ms, shadow, hold_id = reply[:8]
+        statuses = decode_statuses(reply[8], plans)
+        warnings = decode_warnings(reply[9], plans)
+        reservation = encode_reservation(hold_id, subjects) if hold_id else None
+        if not code:
+            return CheckResult(
+                allowed=True,
+                limits=statuses,
+                warnings=warnings,
+                reservation_id=reservation,
+            )
+        plan = plans[int(index) - 1]
+        kind = LimitKind(limit) if limit else None
+        denial = DenialCode(code)
+        return CheckResult(
+            allowed=verdict == "ok",
+            code=denial if verdict == "deny" else None,
+            reason=_reason(denial, plan.subject, kind, statuses, int(retry_ms), verdict),
+            denied_subject=plan.subject,
+            denied_limit=kind,
+            denied_window=window_length(kind, plan) if kind else None,
+            limits=statuses,
+            retry_after=timedelta(milliseconds=int(retry_ms)) if int(retry_ms) >= 0 else None,
+            reset_at=from_ms(int(reset_ms)) if int(reset_ms) > 0 else None,
+            warnings=warnings,
+            reservation_id=reservation,
+            shadow_denied=bool(int(shadow)),
+        )
+
+
+def _ms(delta: timedelta) -> int:
+    return int(delta / timedelta(milliseconds=1))
+
+
+def _reason(
+    code: DenialCode,
+    subject: Subject,
+    limit: LimitKind | None,
+    statuses: Sequence[Any],
+    retry_ms: int,
+    verdict: str,
+) -> str:
+    prefix = "shadow mode would deny: " if verdict != "deny" else ""
+    status = next((s for s in statuses if s.subject == subject and s.limit == limit), None)
+    if code is DenialCode.BLOCKED:
+        text = f"{subject} is blocked by an admin override"
+    elif code is DenialCode.PER_REQUEST_LIMIT_EXCEEDED and status is not None:
+        text = (
+            f"estimated cost {format_dollars(status.used)} is above the per-request limit "
+            f"{format_dollars(status.limit_value)} of {subject}"
+        )
+    elif code is DenialCode.BUDGET_EXHAUSTED and status is not None and limit is not None:
+        text = (
+            f"{limit.value.replace('_', ' ')} budget of {subject} exhausted: "
+            f"{format_dollars(status.used)} spent and {format_dollars(status.held)} held "
+            f"of {format_dollars(status.limit_value)}"
+        )
+    elif limit is not None and status is not None:
+        wait = f"; retry in {retry_ms / 1000:.3f}s" if retry_ms >= 0 else ""
+        text = (
+            f"{limit.value.replace('_', ' ')} limit of {subject} reached "
+            f"({status.used} of {status.limit_value}){wait}"
+        )
+    else:
+        text = f"{code.value} for {subject}"
+    return prefix + text

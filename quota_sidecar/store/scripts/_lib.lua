@@ -1,0 +1,245 @@
+-- Shared helpers, prepended to every script by store/redis.py (Redis scripts cannot import).
+--
+-- Conventions of every script:
+--   KEYS: KEYS_PER_SUBJECT (8) keys for each subject, in store/keys.py's script_keys() order:
+--         cfg, rw, day, month, holds, hexp, ovr, alerts; then the script's own extra keys.
+--   ARGV: a script header, then SUBJECT_ARGS (17) values per subject, laid out by
+--         engine/plan.py: version, scope, identifier, day id, day end ms, month id,
+--         month end ms, shadow ("1"/"0"), thresholds ("80,90,95"), then the limits
+--         rpm rph rpd tpm tpd cpr cd cm ("" = none).
+--   Replies are nested arrays of strings and integers (never JSON: Lua prints large numbers
+--   as 1.2e+14, and money must stay exact). Amounts stay below 2^53, so doubles are exact.
+
+local KEYS_PER_SUBJECT = 8
+local SUBJECT_ARGS = 17
+local SUB_BUCKETS = 10
+local WINDOW_MS = { m = 60000, h = 3600000, d = 86400000 }
+local PERIOD_GRACE_MS = 3600000
+local ALERT_RETENTION_MS = 7 * 24 * 3600 * 1000
+local SUBJECT_ALERTS_MAXLEN = 1000
+local SUBJECT_ALERTS_TTL_MS = 35 * 24 * 3600 * 1000
+local BREAKDOWN_CAP = 200
+
+-- Limit codes, in ARGV order, with the ring (metric, window) of the rate limits.
+local LIMITS = {
+  { name = 'requests_per_minute', ring = 'rm', window = 'm' },
+  { name = 'requests_per_hour', ring = 'rh', window = 'h' },
+  { name = 'requests_per_day', ring = 'rd', window = 'd' },
+  { name = 'tokens_per_minute', ring = 'tm', window = 'm' },
+  { name = 'tokens_per_day', ring = 'td', window = 'd' },
+  { name = 'cost_per_request' },
+  { name = 'cost_daily' },
+  { name = 'cost_monthly' },
+}
+
+local function int(value)
+  return tonumber(value) or 0
+end
+
+-- Exact "used >= ceil(limit * pct / 100)" without overflowing 2^53 in the product.
+local function reaches(used, limit, pct)
+  local q = math.floor(limit / 100)
+  local r = limit - q * 100
+  return used >= q * pct + math.ceil(r * pct / 100)
+end
+
+-- One subject's keys and arguments. `head` is how many ARGV precede the subject blocks.
+local function subject(i, head)
+  local k = (i - 1) * KEYS_PER_SUBJECT
+  local a = head + (i - 1) * SUBJECT_ARGS
+  local s = {
+    index = i,
+    cfg = KEYS[k + 1], rw = KEYS[k + 2], day = KEYS[k + 3], month = KEYS[k + 4],
+    holds = KEYS[k + 5], hexp = KEYS[k + 6], ovr = KEYS[k + 7], alerts = KEYS[k + 8],
+    version = ARGV[a + 1], scope = ARGV[a + 2], identifier = ARGV[a + 3],
+    day_id = ARGV[a + 4], day_end = int(ARGV[a + 5]),
+    month_id = ARGV[a + 6], month_end = int(ARGV[a + 7]),
+    shadow = ARGV[a + 8] == '1', thresholds = {}, limits = {},
+  }
+  for t in string.gmatch(ARGV[a + 9], '%d+') do
+    s.thresholds[#s.thresholds + 1] = tonumber(t)
+  end
+  for j, spec in ipairs(LIMITS) do
+    local v = ARGV[a + 9 + j]
+    if v ~= '' then s.limits[spec.name] = tonumber(v) end
+  end
+  return s
+end
+
+-- The stored config version must match the one the caller planned with; else it re-plans.
+local function stale(s)
+  local v = redis.call('HGET', s.cfg, 'v') or '0'
+  return v ~= s.version
+end
+
+-- Overrides in force: block/bypass expiries, raised limits, bonus credit of this period.
+-- Expired entries are ignored here; the expiry sweeper deletes them and raises the event.
+local function apply_overrides(s, now)
+  local raw = redis.call('HGETALL', s.ovr)
+  s.bonus = { cost_daily = 0, cost_monthly = 0 }
+  for n = 2, #raw, 2 do
+    local kind, limit, value, expiry, period =
+      string.match(raw[n], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|?(.*)$')
+    expiry = int(expiry)
+    if kind and expiry > now then
+      if kind == 'BLOCK' then
+        s.block = math.max(s.block or 0, expiry)
+      elseif kind == 'BYPASS' then
+        s.bypass = math.max(s.bypass or 0, expiry)
+      elseif kind == 'RAISE_LIMIT' then
+        s.limits[limit] = math.max(s.limits[limit] or 0, int(value))
+      elseif kind == 'BONUS_CREDIT' then
+        if (limit == 'cost_daily' and period == 'day:' .. s.day_id)
+          or (limit == 'cost_monthly' and period == 'month:' .. s.month_id) then
+          s.bonus[limit] = s.bonus[limit] + int(value)
+        end
+      end
+    end
+  end
+  for name, extra in pairs(s.bonus) do
+    if s.limits[name] and extra > 0 then s.limits[name] = s.limits[name] + extra end
+  end
+end
+
+-- Return expired holds to the budget, then read what is still held.
+local function held(s, now)
+  local due = redis.call('ZRANGEBYSCORE', s.hexp, '-inf', now)
+  for _, id in ipairs(due) do
+    local hold = redis.call('HGET', s.holds, id)
+    if hold then
+      local cost = int(string.match(hold, '^(%d+)'))
+      redis.call('HINCRBY', s.holds, '_sum', -cost)
+      redis.call('HDEL', s.holds, id)
+    end
+    redis.call('ZREM', s.hexp, id)
+  end
+  return int(redis.call('HGET', s.holds, '_sum'))
+end
+
+-- A sliding-window ring: SUB_BUCKETS + 1 slots of WINDOW/SUB_BUCKETS each, plus the index of
+-- the newest bucket written ("<ring>:b"). Slots newer than that index hold stale counts.
+local function ring_read(s, ring, window, now)
+  local g = WINDOW_MS[window] / SUB_BUCKETS
+  local fields = { ring .. ':b' }
+  for slot = 0, SUB_BUCKETS do fields[#fields + 1] = ring .. ':' .. slot end
+  local vals = redis.call('HMGET', s.rw, unpack(fields))
+  local base = tonumber(vals[1])
+  local idx = math.floor(now / g)
+  local r = { ring = ring, g = g, base = base, cur = math.max(idx, base or idx), sum = 0, buckets = {} }
+  if base and base >= r.cur - SUB_BUCKETS then
+    for b = r.cur - SUB_BUCKETS, base do
+      local c = int(vals[2 + (b % (SUB_BUCKETS + 1))])
+      r.buckets[#r.buckets + 1] = { b, c }
+      r.sum = r.sum + c
+    end
+  end
+  if r.sum < 0 then r.sum = 0 end
+  return r
+end
+
+-- Add `amount` to the bucket `at` (default: the current one), clearing stale slots first.
+local function ring_add(s, r, amount, at)
+  local target = at or r.cur
+  if not r.base or r.cur > r.base then
+    local from = r.base and math.max(r.base + 1, r.cur - SUB_BUCKETS) or (r.cur - SUB_BUCKETS)
+    local clear = {}
+    for b = from, r.cur do
+      clear[#clear + 1] = r.ring .. ':' .. (b % (SUB_BUCKETS + 1))
+      clear[#clear + 1] = 0
+    end
+    clear[#clear + 1] = r.ring .. ':b'
+    clear[#clear + 1] = r.cur
+    redis.call('HSET', s.rw, unpack(clear))
+    r.base = r.cur
+  end
+  if target < r.cur - SUB_BUCKETS then return end -- that bucket has left the window
+  redis.call('HINCRBY', s.rw, r.ring .. ':' .. (target % (SUB_BUCKETS + 1)), amount)
+  r.sum = r.sum + amount
+end
+
+-- When the counted span will hold at most `target`: the instant enough old buckets have left.
+local function ring_free_at(r, target)
+  if target < 0 then return nil end
+  local sum = r.sum
+  for _, bucket in ipairs(r.buckets) do
+    sum = sum - bucket[2]
+    if sum <= target then return (bucket[1] + SUB_BUCKETS + 1) * r.g end
+  end
+  return nil
+end
+
+-- When the oldest non-empty bucket leaves the window (the status's reset time).
+local function ring_reset_at(r)
+  for _, bucket in ipairs(r.buckets) do
+    if bucket[2] > 0 then return (bucket[1] + SUB_BUCKETS + 1) * r.g end
+  end
+  return 0
+end
+
+local function expire_period(key, end_ms)
+  redis.call('PEXPIREAT', key, end_ms + PERIOD_GRACE_MS)
+end
+
+-- Append an alert to the shared stream (when given) and to the subject's stream, with one id.
+local function emit_alert(s, global_stream, now, kind, severity, limit, pct, used, limit_value,
+                          period, message)
+  local fields = {
+    'k', kind, 'sv', severity, 's', s.scope, 'i', s.identifier, 'l', limit,
+    'p', pct, 'u', used, 'lv', limit_value, 'pe', period, 't', now, 'm', message,
+  }
+  local id
+  if global_stream ~= '' then
+    id = redis.call('XADD', global_stream, 'MINID', '~', now - ALERT_RETENTION_MS, '*',
+      unpack(fields))
+    redis.call('XADD', s.alerts, 'MAXLEN', '~', SUBJECT_ALERTS_MAXLEN, id, unpack(fields))
+  else
+    id = redis.call('XADD', s.alerts, 'MAXLEN', '~', SUBJECT_ALERTS_MAXLEN, '*', unpack(fields))
+  end
+  redis.call('PEXPIRE', s.alerts, SUBJECT_ALERTS_TTL_MS)
+  local reply = { id }
+  for _, f in ipairs(fields) do reply[#reply + 1] = tostring(f) end
+  return reply
+end
+
+-- "$85.00", "$0.05", "$0.000001", as money.format_dollars writes them.
+local function dollars(nanos)
+  local digits = string.gsub(string.format('%09d', nanos % 1e9), '0+$', '')
+  if #digits < 2 then digits = digits .. string.rep('0', 2 - #digits) end
+  return string.format('$%d.%s', math.floor(nanos / 1e9), digits)
+end
+
+-- Claim every threshold (and exhaustion at 100) that `used` reaches, once per period: the
+-- claim is an HSETNX in the period hash, so concurrent records on any replica claim it once.
+local function claim_thresholds(s, global_stream, now, period_key, period, limit, used, limit_value,
+                                alerts)
+  if not limit_value or limit_value <= 0 then return end
+  local levels = {}
+  for _, t in ipairs(s.thresholds) do levels[#levels + 1] = t end
+  levels[#levels + 1] = 100
+  for _, pct in ipairs(levels) do
+    if reaches(used, limit_value, pct)
+      and redis.call('HSETNX', period_key, 'a:' .. limit .. ':' .. pct, now) == 1 then
+      local kind, severity = 'THRESHOLD_WARNING', 'WARNING'
+      if pct == 100 then kind, severity = 'EXHAUSTED', 'CRITICAL' end
+      local shown_used, shown_limit = tostring(used), tostring(limit_value)
+      if string.sub(limit, 1, 5) == 'cost_' then
+        shown_used, shown_limit = dollars(used), dollars(limit_value)
+      end
+      local message = string.format('%s:%s reached %d%% of %s (%s of %s) in %s', s.scope,
+        s.identifier, pct, limit, shown_used, shown_limit, period)
+      alerts[#alerts + 1] = emit_alert(s, global_stream, now, kind, severity, limit, pct, used,
+        limit_value, period, message)
+    end
+  end
+end
+
+-- The highest threshold (or 100) that `used` reaches, for the warnings in force.
+local function warning_level(s, used, limit_value)
+  if not limit_value or limit_value <= 0 then return nil end
+  if reaches(used, limit_value, 100) then return 100 end
+  local level
+  for _, t in ipairs(s.thresholds) do
+    if reaches(used, limit_value, t) then level = t end
+  end
+  return level
+end

@@ -1,0 +1,104 @@
+-- record.lua: RecordUsage for N subjects, atomically: dedupe by idempotency key, settle (or
+-- release) the hold, add the actual cost and tokens to the day and month with the breakdown by
+-- provider and tool, and claim the thresholds the new totals reach (each alert once per period).
+--
+-- KEYS: 8 per subject, then the idempotency key, then the shared alert stream when ARGV[12]=='1'.
+-- ARGV: now_ms, cost nanos, input tokens, output tokens, payload fingerprint ('' = no dedupe),
+--       dedupe ttl ms, hold id ('' = none), release ('1'/'0'), provider, tool, N,
+--       use shared stream ('1'/'0'), then 17 per subject.
+-- Reply: {'stale', {indexes}} | {'conflict'} |
+--        {'ok'|'duplicate'|'released', settled holds, totals, alerts}
+--   totals: flat {index, cost today, cost this month, requests today, tokens today} * n
+local HEAD = 12
+local now, cost = int(ARGV[1]), int(ARGV[2])
+local tokens_in, tokens_out = int(ARGV[3]), int(ARGV[4])
+local fingerprint, dedupe_ttl, hold_id = ARGV[5], int(ARGV[6]), ARGV[7]
+local release, provider, tool, n = ARGV[8] == '1', ARGV[9], ARGV[10], int(ARGV[11])
+local idem_key = KEYS[n * KEYS_PER_SUBJECT + 1]
+local global_stream = ''
+if ARGV[12] == '1' then global_stream = KEYS[n * KEYS_PER_SUBJECT + 2] end
+
+local subjects, stale_list = {}, {}
+for i = 1, n do
+  subjects[i] = subject(i, HEAD)
+  if stale(subjects[i]) then stale_list[#stale_list + 1] = i end
+end
+
+local function totals()
+  local out = {}
+  for _, s in ipairs(subjects) do
+    local day = redis.call('HMGET', s.day, 'c', 'r', 'ti', 'to')
+    local month = int(redis.call('HGET', s.month, 'c'))
+    for _, v in ipairs({ s.index, int(day[1]), month, int(day[2]), int(day[3]) + int(day[4]) }) do
+      out[#out + 1] = v
+    end
+  end
+  return out
+end
+
+if fingerprint ~= '' then
+  local seen = redis.call('GET', idem_key)
+  if seen then
+    if seen ~= fingerprint then return { 'conflict' } end
+    return { 'duplicate', 0, totals(), {} }
+  end
+end
+if #stale_list > 0 then return { 'stale', stale_list } end
+
+-- Add to a breakdown field, folding names beyond the cap into "(other)" so a period hash
+-- cannot grow without bound however many distinct tools a caller invents.
+local function add_breakdown(key, kind, name)
+  if name == '' then return end
+  if redis.call('HEXISTS', key, kind .. ':' .. name) == 0 then
+    if redis.call('HINCRBY', key, 'n' .. kind, 1) > BREAKDOWN_CAP then name = '(other)' end
+  end
+  redis.call('HINCRBY', key, kind .. ':' .. name, cost)
+  redis.call('HINCRBY', key, kind .. 'n:' .. name, 1)
+end
+
+local settled, alerts = 0, {}
+for _, s in ipairs(subjects) do
+  apply_overrides(s, now)
+  held(s, now)
+  local hold = hold_id ~= '' and redis.call('HGET', s.holds, hold_id)
+  if hold then
+    local held_cost, held_tokens, _, placed = string.match(hold, '^(%d+)|(%d+)|(%d+)|(%d+)')
+    redis.call('HDEL', s.holds, hold_id)
+    redis.call('ZREM', s.hexp, hold_id)
+    redis.call('HINCRBY', s.holds, '_sum', -int(held_cost))
+    settled = settled + 1
+    -- The check charged the estimated tokens; correct the token windows to the actual count.
+    local delta = tokens_in + tokens_out - int(held_tokens)
+    if release then delta = -int(held_tokens) end
+    for _, spec in ipairs(LIMITS) do
+      if delta ~= 0 and spec.ring and spec.ring:sub(1, 1) == 't' and s.limits[spec.name] then
+        local r = ring_read(s, spec.ring, spec.window, now)
+        local at
+        if delta < 0 then at = math.floor(int(placed) / r.g) end
+        ring_add(s, r, delta, at)
+      end
+    end
+  end
+  if not release then
+    for _, period in ipairs({ { s.day, s.day_end }, { s.month, s.month_end } }) do
+      local key = period[1]
+      redis.call('HINCRBY', key, 'c', cost)
+      redis.call('HINCRBY', key, 'n', 1)
+      if tokens_in > 0 then redis.call('HINCRBY', key, 'ti', tokens_in) end
+      if tokens_out > 0 then redis.call('HINCRBY', key, 'to', tokens_out) end
+      add_breakdown(key, 'p', provider)
+      add_breakdown(key, 't', tool)
+      expire_period(key, period[2])
+    end
+    local day_cost = int(redis.call('HGET', s.day, 'c'))
+    local month_cost = int(redis.call('HGET', s.month, 'c'))
+    claim_thresholds(s, global_stream, now, s.day, 'day:' .. s.day_id, 'cost_daily', day_cost,
+      s.limits.cost_daily, alerts)
+    claim_thresholds(s, global_stream, now, s.month, 'month:' .. s.month_id, 'cost_monthly',
+      month_cost, s.limits.cost_monthly, alerts)
+  end
+end
+
+if release then return { 'released', settled, totals(), alerts } end
+if fingerprint ~= '' then redis.call('SET', idem_key, fingerprint, 'PX', dedupe_ttl) end
+return { 'ok', settled, totals(), alerts }

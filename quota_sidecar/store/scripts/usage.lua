@@ -1,0 +1,28 @@
+-- usage.lua: GetUsage for one subject. Returns expired holds to the budget on the way.
+--
+-- KEYS: the subject's 8 keys.  ARGV: now_ms, then the subject's 17 values.
+-- Reply: {'stale'} | {'ok', day fields (flat HGETALL), month fields, held nanos,
+--         rings: flat {limit, sum, reset_at ms} for the five rate limits,
+--         limits in force: flat {limit, value}, block expiry ms, bypass expiry ms}
+local HEAD = 1
+local now = int(ARGV[1])
+local s = subject(1, HEAD)
+if stale(s) then return { 'stale' } end
+apply_overrides(s, now)
+local held_now = held(s, now)
+local rings = {}
+for _, spec in ipairs(LIMITS) do
+  if spec.ring then
+    local r = ring_read(s, spec.ring, spec.window, now)
+    for _, v in ipairs({ spec.name, r.sum, ring_reset_at(r) }) do rings[#rings + 1] = v end
+  end
+end
+local limits = {}
+for _, spec in ipairs(LIMITS) do
+  if s.limits[spec.name] then
+    limits[#limits + 1] = spec.name
+    limits[#limits + 1] = s.limits[spec.name]
+  end
+end
+return { 'ok', redis.call('HGETALL', s.day), redis.call('HGETALL', s.month), held_now, rings,
+  limits, s.block or 0, s.bypass or 0 }
