@@ -46,7 +46,7 @@ from redis.exceptions import ResponseError
 from quota_sidecar.alerting.codec import ALERTS_STREAM
 from quota_sidecar.alerting.filters import AlertFilter
 from quota_sidecar.alerting.hub import decode_entry
-from quota_sidecar.errors import ConfigError, InvalidInput
+from quota_sidecar.errors import ConfigError, InvalidInput, StoreUnavailable
 from quota_sidecar.money import from_nanos
 from quota_sidecar.results import Alert
 from quota_sidecar.store.redis import Store
@@ -269,7 +269,9 @@ class WebhookRunner:
                 ),
                 1.0,
             )
-        except ResponseError as exc:
+        except (ResponseError, StoreUnavailable) as exc:
+            # The group exists already (another replica, or an earlier start). Store.call may
+            # report the reply as StoreUnavailable, since it treats "BUSY..." replies as busy.
             if "BUSYGROUP" not in str(exc):
                 raise
 
