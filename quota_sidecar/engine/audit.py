@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 
 from quota_sidecar.alerting.codec import (
     ALERTS_STREAM,
@@ -34,7 +35,7 @@ _SCAN_BATCH = 500
 
 
 def append_audit(
-    pipe: Pipeline,
+    pipe: Pipeline | ClusterPipeline,
     *,
     now_ms: int,
     action: str,
@@ -114,7 +115,9 @@ async def list_audit_events(
     events: list[AuditEvent] = []
     while len(events) < page_size:
         batch = await store.call(
-            lambda upper=upper: store.client.xrevrange(AUDIT, max=upper, min="-", count=_SCAN_BATCH),
+            lambda upper=upper: store.client.xrevrange(
+                AUDIT, max=upper, min="-", count=_SCAN_BATCH
+            ),
             timeout=2.0,
         )
         if not batch:

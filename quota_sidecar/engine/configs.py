@@ -67,7 +67,7 @@ class ConfigRepository:
             pipe = self._store.client.pipeline(transaction=False)
             for s in subjects:
                 pipe.hmget(subject_keys(s).config, ["v", "j", "u"])
-            return await pipe.execute()  # type: ignore[no-any-return]
+            return await pipe.execute()
 
         rows = await self._store.call(load)
         for s, (version, document, updated) in zip(subjects, rows, strict=True):
@@ -111,7 +111,7 @@ class ConfigRepository:
                 before=config_to_dict(before) if before else None,
                 after=config_to_dict(config),
             )
-            return await pipe.execute()  # type: ignore[no-any-return]
+            return await pipe.execute()
 
         results = await self._store.call(write, _ADMIN_TIMEOUT)
         version = int(str(results[0]))
@@ -144,7 +144,7 @@ class ConfigRepository:
                 before=config_to_dict(before),
                 after=None,
             )
-            return await pipe.execute()  # type: ignore[no-any-return]
+            return await pipe.execute()
 
         results = await self._store.call(write, _ADMIN_TIMEOUT)
         self._remember(subject, CachedConfig(None, str(results[0])))

@@ -48,9 +48,16 @@ class CostTracker:
         release: bool = False,
     ) -> RecordResult:
         reply, plans = await self._record(
-            subjects, cost_nanos, provider, tool_name, input_tokens, output_tokens,
-            idempotency_key, reservation_id, release,
-        )  # fmt: skip
+            subjects,
+            cost_nanos=cost_nanos,
+            provider=provider,
+            tool_name=tool_name,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            idempotency_key=idempotency_key,
+            reservation_id=reservation_id,
+            release=release,
+        )
         return RecordResult(
             recorded=reply[0] == "ok",
             duplicate=reply[0] == "duplicate",
@@ -61,6 +68,7 @@ class CostTracker:
     async def _record(
         self,
         subjects: Sequence[Subject],
+        *,
         cost_nanos: int,
         provider: str,
         tool_name: str,
@@ -75,10 +83,8 @@ class CostTracker:
             hold_id, _ = decode_reservation(reservation_id)
         if len(idempotency_key) > _MAX_KEY:
             raise InvalidInput("idempotency_key", f"is longer than {_MAX_KEY} characters")
-        payload = "\x1f".join(
-            [*(str(s) for s in subjects), str(cost_nanos), provider, tool_name]
-            + [str(input_tokens), str(output_tokens), reservation_id or ""]
-        )
+        parts = [str(cost_nanos), provider, tool_name, str(input_tokens), str(output_tokens)]
+        payload = "\x1f".join([*(str(s) for s in subjects), *parts, reservation_id or ""])
         fingerprint = hashlib.sha256(payload.encode()).hexdigest()[:32] if idempotency_key else ""
         # The dedupe key lives on the first subject's slot, with the rest of the record.
         idem_key = subject_keys(subjects[0]).idempotency(idempotency_key or "-")
@@ -106,7 +112,17 @@ class CostTracker:
     async def release(self, reservation_id: str) -> bool:
         """Return a hold; False when it had already been settled, released or expired."""
         _, subjects = decode_reservation(reservation_id)
-        reply, _ = await self._record(subjects, 0, "", "", 0, 0, "", reservation_id, True)
+        reply, _ = await self._record(
+            subjects,
+            cost_nanos=0,
+            provider="",
+            tool_name="",
+            input_tokens=0,
+            output_tokens=0,
+            idempotency_key="",
+            reservation_id=reservation_id,
+            release=True,
+        )
         return int(reply[1]) > 0
 
     async def usage(self, subject: Subject) -> Usage:
@@ -126,7 +142,10 @@ class CostTracker:
             LimitKind(rings_flat[i]): (int(rings_flat[i + 1]), int(rings_flat[i + 2]))
             for i in range(0, len(rings_flat), 3)
         }
-        limits = {LimitKind(limits_flat[i]): int(limits_flat[i + 1]) for i in range(0, len(limits_flat), 2)}
+        limits = {
+            LimitKind(limits_flat[i]): int(limits_flat[i + 1])
+            for i in range(0, len(limits_flat), 2)
+        }
         held = int(held)
         statuses = []
         for kind, value in limits.items():
@@ -182,7 +201,9 @@ def _breakdown(fields: Mapping[str, str], kind: str) -> tuple[BreakdownEntry, ..
     """Entries from "<kind>:<name>" (cost) and "<kind>n:<name>" (calls), costliest first."""
     prefix, count_prefix = f"{kind}:", f"{kind}n:"
     entries = [
-        BreakdownEntry(name[len(prefix) :], int(value), int(fields.get(count_prefix + name[len(prefix) :], 0)))
+        BreakdownEntry(
+            name[len(prefix) :], int(value), int(fields.get(count_prefix + name[len(prefix) :], 0))
+        )
         for name, value in fields.items()
         if name.startswith(prefix)
     ]

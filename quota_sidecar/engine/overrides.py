@@ -124,7 +124,7 @@ class OverrideManager:
         expiry = to_ms(granted.expires_at)
         limit = granted.limit.value if granted.limit else ""
         keys = subject_keys(subject)
-        keep_until = max([expiry, *(to_ms(o.expires_at) for o in await self.list(subject))])
+        keep_until = max([expiry, *(to_ms(o.expires_at) for o in await self.in_force(subject))])
 
         async def write() -> object:
             pipe = self._store.client.pipeline(transaction=not self._store.is_cluster)
@@ -195,14 +195,16 @@ class OverrideManager:
         await publish_alert(self._store, AlertKind.OVERRIDE_REVOKED, subject, now, message)
         return revoked
 
-    async def list(self, subject: Subject) -> list[Override]:
+    async def in_force(self, subject: Subject) -> list[Override]:
         """Overrides in force, soonest expiry first."""
         meta: dict[str, str] = await self._store.call(
             lambda: self._store.client.hgetall(subject_keys(subject).override_meta),
             _ADMIN_TIMEOUT,
         )
         now = self._clock.now_ms()
-        live = [o for o in (_from_json(subject, d) for d in meta.values()) if to_ms(o.expires_at) > now]
+        live = [
+            o for o in (_from_json(subject, d) for d in meta.values()) if to_ms(o.expires_at) > now
+        ]
         return sorted(live, key=lambda o: (o.expires_at, o.id))
 
     async def reset(self, subject: Subject, *, actor: str, reason: str) -> tuple[int, int]:
@@ -239,7 +241,7 @@ class OverrideManager:
         message = f"usage of {subject} reset by {actor}"
         await publish_alert(self._store, AlertKind.USAGE_RESET, subject, now, message)
         for limit, pct, period in claims:
-            await self._publish_resolved(subject, now, limit, pct, 0, period)
+            await self._publish_resolved(subject, now, limit=limit, pct=pct, used=0, period=period)
         return before.cost_today_nanos, before.cost_this_month_nanos
 
     async def _claims(self, plan: SubjectPlan) -> list[tuple[str, int, str]]:
@@ -252,10 +254,12 @@ class OverrideManager:
             pipe = self._store.client.pipeline(transaction=False)
             for key, _ in periods:
                 pipe.hkeys(key)
-            return await pipe.execute()  # type: ignore[no-any-return]
+            return await pipe.execute()
 
         found = []
-        for (_, period), fields in zip(periods, await self._store.call(read, _ADMIN_TIMEOUT), strict=True):
+        for (_, period), fields in zip(
+            periods, await self._store.call(read, _ADMIN_TIMEOUT), strict=True
+        ):
             for field in fields:
                 if field.startswith("a:") and not field.startswith("a:cost_per_request"):
                     _, limit, pct = field.split(":")
@@ -263,7 +267,7 @@ class OverrideManager:
         return found
 
     async def _publish_resolved(
-        self, subject: Subject, now: int, limit: str, pct: int, used: int, period: str
+        self, subject: Subject, now: int, *, limit: str, pct: int, used: int, period: str
     ) -> None:
         message = f"{subject} is back under {pct}% of {limit} in {period}"
         await publish_alert(
@@ -287,4 +291,6 @@ class OverrideManager:
             field = f"a:{limit}:{pct}"
             if await self._store.call(lambda k=key, f=field: self._store.client.hdel(k, f)):
                 used = status.used if status else 0
-                await self._publish_resolved(subject, now, limit, pct, used, period)
+                await self._publish_resolved(
+                    subject, now, limit=limit, pct=pct, used=used, period=period
+                )

@@ -56,7 +56,9 @@ class RateLimitManager:
         lease: timedelta = timedelta(minutes=5),
     ) -> CheckResult:
         try:
-            return await self._check(subjects, estimated_cost_nanos, estimated_tokens, reserve, lease)
+            return await self._check(
+                subjects, estimated_cost_nanos, estimated_tokens, reserve, lease
+            )
         except StoreUnavailable as exc:
             log.warning("check decided without the store: %s", exc)
             cached = [self._configs.cached(s) for s in subjects]
@@ -106,7 +108,14 @@ class RateLimitManager:
         return CheckResult(
             allowed=verdict == "ok",
             code=denial if verdict == "deny" else None,
-            reason=_reason(denial, plan.subject, kind, statuses, int(retry_ms), verdict),
+            reason=_reason(
+                denial,
+                subject=plan.subject,
+                limit=kind,
+                statuses=statuses,
+                retry_ms=int(retry_ms),
+                verdict=verdict,
+            ),
             denied_subject=plan.subject,
             denied_limit=kind,
             denied_window=window_length(kind, plan) if kind else None,
@@ -125,6 +134,7 @@ def _ms(delta: timedelta) -> int:
 
 def _reason(
     code: DenialCode,
+    *,
     subject: Subject,
     limit: LimitKind | None,
     statuses: Sequence[Any],

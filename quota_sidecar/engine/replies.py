@@ -32,10 +32,10 @@ def _rows(flat: Sequence[Any], width: int) -> list[Sequence[Any]]:
 
 def decode_statuses(flat: Sequence[Any], plans: Sequence[SubjectPlan]) -> tuple[LimitStatus, ...]:
     out = []
-    for index, name, limit_value, used, held, reset_ms in _rows(flat, 6):
+    for index, name, raw_limit, raw_used, raw_held, reset_ms in _rows(flat, 6):
         plan = plans[int(index) - 1]
         kind = LimitKind(name)
-        limit_value, used, held = int(limit_value), int(used), int(held)
+        limit_value, used, held = int(raw_limit), int(raw_used), int(raw_held)
         out.append(
             LimitStatus(
                 subject=plan.subject,

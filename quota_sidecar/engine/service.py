@@ -1,10 +1,10 @@
 """QuotaService: the facade that the seed's examples and the gRPC servicers both use.
 
-    QuotaService
-     ├─ RateLimitManager   admission: windows and budgets, atomically (check.lua)
-     ├─ CostTracker        records, holds, idempotency, usage (record.lua, usage.lua)
-     ├─ ConfigRepository   quotas in Redis, cached with their version
-     └─ OverrideManager    overrides, resets, resolved thresholds
+QuotaService
+ ├─ RateLimitManager   admission: windows and budgets, atomically (check.lua)
+ ├─ CostTracker        records, holds, idempotency, usage (record.lua, usage.lua)
+ ├─ ConfigRepository   quotas in Redis, cached with their version
+ └─ OverrideManager    overrides, resets, resolved thresholds
 """
 
 from __future__ import annotations
@@ -266,9 +266,11 @@ class QuotaService:
         return await self.overrides.revoke(subject, override_id, actor=actor, reason=reason)
 
     async def list_overrides(self, subject: Subject) -> list[Override]:
-        return await self.overrides.list(subject)
+        return await self.overrides.in_force(subject)
 
-    async def reset_usage(self, subject: Subject, *, actor: str, reason: str = "") -> tuple[int, int]:
+    async def reset_usage(
+        self, subject: Subject, *, actor: str, reason: str = ""
+    ) -> tuple[int, int]:
         """Clear usage; returns (cost today, cost this month) in nanos as they were."""
         return await self.overrides.reset(subject, actor=actor, reason=reason)
 
@@ -284,5 +286,3 @@ class QuotaService:
     async def close(self) -> None:
         await self._settled()
         await self._store.close()
-
-

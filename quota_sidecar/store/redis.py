@@ -39,7 +39,9 @@ def _script_source(name: str) -> str:
     return (folder / _PRELUDE).read_text() + "\n" + (folder / name).read_text()
 
 
-def resolve_redis_url(url: str | None, data_dir: Path | None = None) -> tuple[str, EmbeddedRedis | None]:
+def resolve_redis_url(
+    url: str | None, data_dir: Path | None = None
+) -> tuple[str, EmbeddedRedis | None]:
     """The URL to use: the one given, else QUOTA_SIDECAR_REDIS_URL, else an embedded Redis."""
     url = url or os.environ.get("QUOTA_SIDECAR_REDIS_URL") or None
     if url:
@@ -68,7 +70,11 @@ class Store:
 
     @classmethod
     def from_url(
-        cls, url: str | None = None, *, timeout: float = DEFAULT_TIMEOUT, data_dir: Path | None = None
+        cls,
+        url: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        data_dir: Path | None = None,
     ) -> Store:
         resolved, embedded = resolve_redis_url(url, data_dir)
         client: aioredis.Redis | RedisCluster
