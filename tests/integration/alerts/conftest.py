@@ -6,6 +6,7 @@ needed)."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -64,7 +65,7 @@ class _StreamOnly(quota_pb2_grpc.QuotaServiceServicer):
     def __init__(self, streamer: AlertStreamer) -> None:
         self.streamer = streamer
 
-    async def StreamAlerts(  # noqa: N802 - the gRPC method name
+    async def StreamAlerts(
         self, request: quota_pb2.StreamAlertsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[quota_pb2.StreamAlertsResponse]:
         async for event in self.streamer.stream(request, context):
@@ -125,8 +126,18 @@ async def read_alerts(
     return alerts
 
 
-async def wait_for_subscribers(streamer: AlertStreamer, count: int = 1) -> None:
-    """Wait until the streamer has attached `count` live subscribers (async set-up, polled)."""
-    async with asyncio.timeout(5):
-        while streamer.open_streams < count:
+async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
+    """Poll a condition of asynchronous delivery (sync or async predicate) until it holds."""
+    async with asyncio.timeout(timeout):
+        while True:
+            result = predicate()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return
             await asyncio.sleep(0.005)
+
+
+async def wait_for_subscribers(streamer: AlertStreamer, count: int = 1) -> None:
+    """Wait until the streamer has attached `count` live subscribers."""
+    await until(lambda: streamer.open_streams >= count)

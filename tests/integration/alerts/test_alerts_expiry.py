@@ -14,6 +14,7 @@ from quota_sidecar.models import LimitKind, QuotaScope, Subject
 from quota_sidecar.results import AlertKind
 from quota_sidecar.store.keys import OVERRIDE_EXPIRY, subject_keys
 from quota_sidecar.store.redis import Store
+from tests.integration.alerts.conftest import until
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -73,9 +74,11 @@ async def test_a_revoked_override_does_not_expire_again(redis_url: str) -> None:
     await store.client.hdel(subject_keys(alice).overrides, "gone")  # revoked, index left behind
     clock.advance(timedelta(minutes=2))
     sweeper = OverrideExpirySweeper(store, clock, interval=0.01).start()
-    async with asyncio.timeout(5):
-        while await store.client.zcard(OVERRIDE_EXPIRY):
-            await asyncio.sleep(0.01)
+
+    async def index_drained() -> bool:
+        return int(await store.client.zcard(OVERRIDE_EXPIRY)) == 0
+
+    await until(index_drained)
     await sweeper.close()
     assert await store.client.xlen(ALERTS_STREAM) == 0
     await store.close()

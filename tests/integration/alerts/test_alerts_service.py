@@ -14,7 +14,7 @@ from quota_sidecar.errors import InvalidInput
 from quota_sidecar.models import QuotaScope
 from quota_sidecar.results import Alert, AlertKind
 from quota_sidecar.store.redis import Store
-from tests.integration.alerts.conftest import RaiseAlert
+from tests.integration.alerts.conftest import RaiseAlert, until
 
 
 async def test_check_returns_new_alerts_once_even_across_instances(
@@ -113,9 +113,8 @@ async def test_subscribe_tails_live_alerts_with_filters(
                 return
 
     task = asyncio.create_task(follow())
-    async with asyncio.timeout(5):  # wait until attached to the live tail
-        while service._hub is None or service._hub.subscriber_count == 0:
-            await asyncio.sleep(0.005)
+    # Wait until attached to the live tail.
+    await until(lambda: service._hub is not None and service._hub.subscriber_count > 0)
     await raise_alert(AlertKind.EXHAUSTED, identifier="erin", percent=100)  # other identifier
     await raise_alert(AlertKind.THRESHOLD_WARNING, identifier="dave")  # not severe enough
     wanted = [

@@ -18,7 +18,7 @@ from quota_sidecar.alerting.webhook import load_webhooks, start_webhooks
 from quota_sidecar.errors import ConfigError
 from quota_sidecar.results import AlertKind
 from quota_sidecar.store.redis import Store
-from tests.integration.alerts.conftest import RaiseAlert
+from tests.integration.alerts.conftest import RaiseAlert, until
 
 SECRET = "s3cret-for-tests"
 
@@ -33,7 +33,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with receiver.lock:
                     receiver.requests.append((dict(self.headers.items()), body))
@@ -56,9 +56,7 @@ class Receiver:
         self.thread.join()
 
     async def wait_for(self, count: int) -> list[tuple[dict[str, str], bytes]]:
-        async with asyncio.timeout(10):
-            while len(self.requests) < count:
-                await asyncio.sleep(0.01)
+        await until(lambda: len(self.requests) >= count, timeout=10)
         with self.lock:
             return list(self.requests)
 
