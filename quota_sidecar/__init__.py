@@ -1,5 +1,85 @@
-"""quota-sidecar: rate limits and cost quotas for LLM agents, over gRPC, on Redis."""
+"""quota-sidecar: rate limits and cost quotas for LLM agents, over gRPC, on Redis.
+
+The seed's examples work with `from quota_sidecar import ...` in place of `from quota import`.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from quota_sidecar.clock import Clock, ManualClock, SystemClock
+from quota_sidecar.engine.costs import CostTracker
+from quota_sidecar.engine.rate_limits import RateLimitManager
+from quota_sidecar.engine.service import EngineSettings, QuotaService
+from quota_sidecar.errors import (
+    ConfigError,
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+    QuotaExceeded,
+    QuotaSidecarError,
+    StoreTimeout,
+    StoreUnavailable,
+)
+from quota_sidecar.models import (
+    CostQuota,
+    DenialCode,
+    FailureMode,
+    LimitKind,
+    QuotaConfig,
+    QuotaScope,
+    RateLimitConfig,
+    Subject,
+)
+from quota_sidecar.results import (
+    Alert,
+    AlertKind,
+    AuditEvent,
+    BreakdownEntry,
+    CheckResult,
+    LimitStatus,
+    Override,
+    OverrideKind,
+    RecordResult,
+    Severity,
+    ThresholdWarning,
+    Usage,
+    UsageTotals,
+)
+
+__all__ = [
+    "Alert",
+    "AlertKind",
+    "AuditEvent",
+    "BreakdownEntry",
+    "CheckResult",
+    "Clock",
+    "ConfigError",
+    "CostQuota",
+    "CostTracker",
+    "DenialCode",
+    "EngineSettings",
+    "FailureMode",
+    "IdempotencyConflict",
+    "InvalidInput",
+    "LimitKind",
+    "LimitStatus",
+    "ManualClock",
+    "NotFound",
+    "Override",
+    "OverrideKind",
+    "QuotaConfig",
+    "QuotaExceeded",
+    "QuotaScope",
+    "QuotaService",
+    "QuotaSidecarError",
+    "RateLimitConfig",
+    "RateLimitManager",
+    "RecordResult",
+    "Severity",
+    "StoreTimeout",
+    "StoreUnavailable",
+    "Subject",
+    "SystemClock",
+    "ThresholdWarning",
+    "Usage",
+    "UsageTotals",
+]

@@ -179,7 +179,9 @@ def _failure_mode(value: object, section: str) -> FailureMode:
     try:
         return FailureMode(str(value).lower())
     except ValueError:
-        raise InvalidInput(f"{section}.failure_mode", f"must be open or closed: {value!r}") from None
+        raise InvalidInput(
+            f"{section}.failure_mode", f"must be open or closed: {value!r}"
+        ) from None
 
 
 def _money_or_none(value: Money | None, field_name: str) -> Decimal | None:

@@ -59,7 +59,7 @@ def from_nanos(nanos: int) -> Decimal:
 
 
 def format_dollars(nanos: int) -> str:
-    """"$85.00", "$0.05", "$0.000001": at least cents, and every digit that is not zero."""
+    """ "$85.00", "$0.05", "$0.000001": at least cents, and every digit that is not zero."""
     whole, frac = divmod(abs(nanos), NANOS_PER_DOLLAR)
     digits = f"{frac:09d}".rstrip("0").ljust(2, "0")
     return f"{'-' if nanos < 0 else ''}${whole}.{digits}"

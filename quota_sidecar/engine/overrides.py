@@ -131,8 +131,8 @@ class OverrideManager:
             spec = f"{granted.kind.value}|{limit}|{granted.value}|{expiry}|{period}"
             pipe.hset(keys.overrides, granted.id, spec)
             pipe.hset(keys.override_meta, granted.id, _to_json(granted))
-            pipe.pexpireat(keys.overrides, keep_until + 60_000)
-            pipe.pexpireat(keys.override_meta, keep_until + 60_000)
+            pipe.pexpire(keys.overrides, keep_until - now + 60_000)
+            pipe.pexpire(keys.override_meta, keep_until - now + 60_000)
             pipe.zadd(OVERRIDE_EXPIRY, {f"{subject}|{granted.id}": expiry})
             append_audit(
                 pipe,

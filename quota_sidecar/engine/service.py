@@ -93,7 +93,6 @@ class QuotaService:
         self._store = store or Store.from_url(
             redis_url, timeout=self.settings.store_timeout, data_dir=self.settings.data_dir
         )
-        self._redis_url = redis_url
         self.clock: Clock = clock or SystemClock()
         self.configs = ConfigRepository(self._store, self.clock)
         self.rate_limits = RateLimitManager(self._store, self.configs, self.clock)
@@ -129,19 +128,20 @@ class QuotaService:
     def _register_without_loop(self, config: QuotaConfig) -> QuotaConfig:
         # The async client belongs to the loop that will later use it, so this one-off write
         # runs on a private connection in a private loop, in a thread.
-        url = self._store.embedded.url if self._store.embedded else self._redis_url
+        url = self._store.url
+        if url is None:
+            raise InvalidInput("register_quota", "await it: this store has no URL to reach it by")
         result: list[QuotaConfig] = []
         errors: list[BaseException] = []
 
         async def write() -> None:
-            store = Store.from_url(url, timeout=2.0) if url else None
-            private = ConfigRepository(store or self._store, self.clock)
+            store = Store.from_url(url, timeout=2.0)
             try:
+                private = ConfigRepository(store, self.clock)
                 stored, _ = await private.put(config, actor="register_quota", reason="")
                 result.append(stored)
             finally:
-                if store is not None:
-                    await store.client.aclose()
+                await store.client.aclose()
 
         def run() -> None:
             try:

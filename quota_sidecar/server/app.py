@@ -164,6 +164,7 @@ class Sidecar:
         self._server = self._make_server()
         self.port = self._bind(host, port)
         await self._server.start()
+        await self.check_store()  # so health is right from the first call, not a probe later
         self._health_task = asyncio.create_task(self._watch_store(), name="store-health")
         if self._watcher is not None:
             self._watcher.start()
@@ -178,8 +179,9 @@ class Sidecar:
         if module is None:
             log.warning("StreamAlerts is unavailable: quota_sidecar.server.alert_stream is missing")
             return None
+        extra = {"clock": self.options.clock} if self.options.clock is not None else {}
         streamer: AlertSource = module.AlertStreamer(
-            store, heartbeat_interval=self.options.alert_heartbeat
+            store, heartbeat_interval=self.options.alert_heartbeat, **extra
         )
         return streamer
 

@@ -61,8 +61,10 @@ class Store:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         embedded: EmbeddedRedis | None = None,
+        url: str | None = None,
     ) -> None:
         self.client = client
+        self.url = url
         self.timeout = timeout
         self.embedded = embedded
         self.is_cluster = isinstance(client, RedisCluster)
@@ -86,7 +88,7 @@ class Store:
             client = aioredis.Redis.from_url(
                 resolved, decode_responses=True, socket_connect_timeout=1.0, max_connections=512
             )
-        return cls(client, timeout=timeout, embedded=embedded)
+        return cls(client, timeout=timeout, embedded=embedded, url=resolved)
 
     def script(self, name: str) -> AsyncScript:
         """The registered script from store/scripts/NAME (loaded once, called by EVALSHA)."""

@@ -176,8 +176,9 @@ local function ring_reset_at(r)
   return 0
 end
 
-local function expire_period(key, end_ms)
-  redis.call('PEXPIREAT', key, end_ms + PERIOD_GRACE_MS)
+-- Relative TTLs only: the engine's clock (injectable, maybe skewed) is not Redis's clock.
+local function expire_period(key, now, end_ms)
+  redis.call('PEXPIRE', key, math.max(end_ms - now, 0) + PERIOD_GRACE_MS)
 end
 
 -- Append an alert to the shared stream (when given) and to the subject's stream, with one id.

@@ -46,7 +46,7 @@ local function evaluate(s)
   if cpr and est > cpr then
     -- Alerted once per subject and quota day, like every other alert.
     if redis.call('HSETNX', s.day, 'a:cost_per_request:100', now) == 1 then
-      expire_period(s.day, s.day_end)
+      expire_period(s.day, now, s.day_end)
       local message = string.format('%s:%s asked for %s, above its per-request limit of %s',
         s.scope, s.identifier, dollars(est), dollars(cpr))
       alerts[#alerts + 1] = emit_alert(s, global_stream, now, 'PER_REQUEST_LIMIT_EXCEEDED',
@@ -112,9 +112,9 @@ if not denial then
       redis.call('PEXPIRE', s.rw, longest + longest / SUB_BUCKETS + 60000)
     end
     redis.call('HINCRBY', s.day, 'r', 1)
-    expire_period(s.day, s.day_end)
+    expire_period(s.day, now, s.day_end)
     redis.call('HINCRBY', s.month, 'r', 1)
-    expire_period(s.month, s.month_end)
+    expire_period(s.month, now, s.month_end)
     if reserve then
       local expiry = now + lease
       redis.call('HSET', s.holds, hold_id, est .. '|' .. tokens .. '|' .. expiry .. '|' .. now)

@@ -88,7 +88,7 @@ for _, s in ipairs(subjects) do
       if tokens_out > 0 then redis.call('HINCRBY', key, 'to', tokens_out) end
       add_breakdown(key, 'p', provider)
       add_breakdown(key, 't', tool)
-      expire_period(key, period[2])
+      expire_period(key, now, period[2])
     end
     local day_cost = int(redis.call('HGET', s.day, 'c'))
     local month_cost = int(redis.call('HGET', s.month, 'c'))
