@@ -28,6 +28,7 @@ from quota_sidecar.store.embedded import EmbeddedRedis, default_data_dir
 __all__ = ["DEFAULT_TIMEOUT", "Store", "resolve_redis_url"]
 
 log = logging.getLogger(__name__)
+MAX_CONNECTIONS = 128
 DEFAULT_TIMEOUT = 0.05  # seconds; a sidecar answers in about a millisecond or not at all
 _PRELUDE = "_lib.lua"
 _URL_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://")
@@ -85,9 +86,16 @@ class Store:
                 "redis://" + resolved.removeprefix("redis+cluster://"), decode_responses=True
             )
         else:
-            client = aioredis.Redis.from_url(
-                resolved, decode_responses=True, socket_connect_timeout=1.0, max_connections=512
+            # A blocking pool: a burst beyond the pool waits for a connection (within the call's
+            # timeout) instead of failing at once with "Too many connections".
+            pool = aioredis.BlockingConnectionPool.from_url(
+                resolved,
+                decode_responses=True,
+                socket_connect_timeout=1.0,
+                max_connections=MAX_CONNECTIONS,
+                timeout=None,
             )
+            client = aioredis.Redis.from_pool(pool)  # the client owns and closes the pool
         return cls(client, timeout=timeout, embedded=embedded, url=resolved)
 
     def script(self, name: str) -> AsyncScript:

@@ -58,7 +58,9 @@ async def test_no_sliding_minute_ever_holds_more_than_the_limit(
     assert any(t <= boundary - 1_000 + 66_000 for t in admitted[60:])
 
 
-async def test_retry_after_is_when_capacity_returns(engine: QuotaService, clock: ManualClock) -> None:
+async def test_retry_after_is_when_capacity_returns(
+    engine: QuotaService, clock: ManualClock
+) -> None:
     await _quota(engine, "retry", requests_per_minute=2)
     for _ in range(2):
         assert (await engine.check_quota(scope="user", identifier="retry")).allowed
@@ -72,7 +74,9 @@ async def test_retry_after_is_when_capacity_returns(engine: QuotaService, clock:
     assert (await engine.check_quota(scope="user", identifier="retry")).allowed
 
 
-async def test_hour_and_day_windows_count_together(engine: QuotaService, clock: ManualClock) -> None:
+async def test_hour_and_day_windows_count_together(
+    engine: QuotaService, clock: ManualClock
+) -> None:
     await _quota(engine, "multi", requests_per_minute=5, requests_per_hour=7)
     allowed = 0
     for _ in range(4):
