@@ -25,6 +25,7 @@ __all__ = [
     "closed_loop",
     "command_calls",
     "command_delta",
+    "configure_bench_quotas",
     "median_of",
     "self_cpu",
 ]
@@ -40,7 +41,7 @@ class Settings:
     redis_url: str
     redis_pid: int
     repeats: int = 3
-    seconds: float = 1.5
+    seconds: float = 1.0
     warmup_seconds: float = 0.3
     levels: Sequence[int] = (1, 16, 64, 256)
     subjects: int = 100_000
@@ -52,7 +53,7 @@ class Settings:
         return redis.Redis.from_url(self.redis_url, decode_responses=True)
 
 
-def bench_quota(scope: str, identifier: str, *, daily: str = "1000000") -> Any:
+def bench_quota(scope: str, identifier: str, *, daily: str = "10000") -> Any:
     """A quota with minute/hour/day request windows and daily + monthly budgets, set so high
     that the load is always allowed (an allowed check is the expensive path: it consumes)."""
     from quota_sidecar.models import CostQuota, QuotaConfig, RateLimitConfig
@@ -66,6 +67,18 @@ def bench_quota(scope: str, identifier: str, *, daily: str = "1000000") -> Any:
         cost_quota=CostQuota(daily_limit=Decimal(daily), monthly_limit=Decimal(daily) * 30),
         description="bench",
     )
+
+
+async def configure_bench_quotas(redis_url: str, *subjects: tuple[str, str]) -> None:
+    """Store the bench quota of each (scope, identifier) through the engine, as an admin would."""
+    from quota_sidecar.engine.service import QuotaService
+
+    engine = QuotaService(redis_url)
+    try:
+        for scope, identifier in subjects or (("user", BENCH_USER), ("tool", BENCH_TOOL)):
+            await engine.put_quota(bench_quota(scope, identifier), actor="bench")
+    finally:
+        await engine.close()
 
 
 def self_cpu() -> float:

@@ -40,7 +40,7 @@ async def _measure(
 ) -> dict[str, dict[str, float]]:
     """Warm each contender, then run them in turn `repeats` times; keep the median run."""
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
-    seconds = settings.seconds / 1.5  # in-process runs need less time to settle
+    seconds = settings.seconds
     for operation in contenders.values():
         await closed_loop(
             operation, settings.engine_concurrency, settings.warmup_seconds, settings.redis_pid

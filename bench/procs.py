@@ -7,6 +7,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["CpuMeter", "ServerProcess", "process_tree_cpu", "python_module", "start_private_redis"]
+__all__ = [
+    "CpuMeter",
+    "ServerProcess",
+    "free_port",
+    "process_tree_cpu",
+    "python_module",
+    "start_private_redis",
+]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _LISTENING = re.compile(r"listening on (\S+):(\d+)")
@@ -74,6 +82,12 @@ class CpuMeter:
         return self.seconds
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def start_private_redis() -> object:
     """A redis-server of our own on a free port: the bench never touches the machine's Redis."""
     sys.path.insert(0, str(REPO))
@@ -93,7 +107,8 @@ class ServerProcess:
         self.target = ""
         self.output: list[str] = []
 
-    def start(self, timeout: float = 30.0) -> ServerProcess:
+    def start(self, timeout: float = 30.0, listeners: int = 1) -> ServerProcess:
+        """Start and wait for `listeners` announcements (one per worker process)."""
         self.process = subprocess.Popen(
             self.argv,
             cwd=REPO,
@@ -104,6 +119,7 @@ class ServerProcess:
             start_new_session=True,  # so stop() can signal the workers too
         )
         found = threading.Event()
+        announced = 0
 
         def pump() -> None:
             assert self.process is not None and self.process.stdout is not None
@@ -112,8 +128,11 @@ class ServerProcess:
                     self.output.append(line.rstrip())
                 match = _LISTENING.search(line)
                 if match and not found.is_set():
+                    nonlocal announced
+                    announced += 1
                     self.target = f"{match.group(1)}:{match.group(2)}"
-                    found.set()
+                    if announced >= listeners:
+                        found.set()
 
         threading.Thread(target=pump, daemon=True).start()
         deadline = time.monotonic() + timeout

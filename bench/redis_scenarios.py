@@ -1,7 +1,8 @@
 """Scenario g: Redis round trips per RPC, and Redis memory per active subject.
 
-Round trips: CONFIG RESETSTAT, then sequential calls over gRPC, then INFO commandstats: the
-commands Redis ran (by name) divided by the calls. A script call (EVALSHA) is one round trip.
+Round trips: sequential calls over gRPC under Redis MONITOR, which tells the commands a client
+sent (each one a round trip, unless pipelined) from those its Lua scripts ran inside Redis.
+INFO commandstats cannot: it counts the commands inside a script as well.
 
 Memory: on the private Redis, emptied first, INFO memory used_memory is read before, after
 storing one quota per subject, and after a check and a record for each of them (all through the
@@ -12,12 +13,17 @@ per active subject; the keys of one subject are listed with MEMORY USAGE to show
 from __future__ import annotations
 
 import asyncio
+import itertools
+import multiprocessing
+import threading
 import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import grpc
 
-from bench.common import Settings, bench_quota, command_calls, command_delta
+from bench.common import Settings, bench_quota, configure_bench_quotas
 from bench.grpc_scenarios import (
     CHECK,
     GET_USAGE,
@@ -29,15 +35,61 @@ from bench.grpc_scenarios import (
     verify,
 )
 
-__all__ = ["run_memory_async", "run_round_trips"]
+__all__ = ["run_memory", "run_round_trips"]
 
 _CALLS = 1000
 
 
+class _Monitor:
+    """Counts the commands Redis runs, by MONITOR: a client's own commands (its round trips)
+    apart from the commands its scripts run inside Redis (source "lua")."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._connection = settings.redis()
+        self._monitor = self._connection.monitor()
+        self._monitor.__enter__()
+        self._client: Counter[str] = Counter()
+        self._in_script: Counter[str] = Counter()
+        self._marker = ""
+        self._seen: tuple[Counter[str], Counter[str]] | None = None
+        self._done = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for command in self._monitor.listen():
+            text = str(command.get("command", ""))
+            if self._marker and text == f"ECHO {self._marker}":
+                # Everything before the marker is counted: hand it over and start afresh.
+                self._seen = (self._client, self._in_script)
+                self._client, self._in_script = Counter(), Counter()
+                self._done.set()
+                continue
+            name = text.split(" ", 1)[0].lower()
+            if command.get("client_type") == "lua":
+                self._in_script[name] += 1
+            else:
+                self._client[name] += 1
+
+    def mark(self, probe: Any, label: str) -> tuple[Counter[str], Counter[str]]:
+        """The commands counted since the previous mark: (sent by clients, run by scripts)."""
+        self._marker = f"bench-mark-{label}"
+        self._done.clear()
+        probe.echo(self._marker)
+        if not self._done.wait(10) or self._seen is None:
+            raise RuntimeError("MONITOR did not see the marker")
+        return self._seen
+
+    def close(self) -> None:
+        self._connection.close()
+
+
 def run_round_trips(settings: Settings) -> dict[str, Any]:
+    """Sequential calls under MONITOR; our own ECHO markers are left out of the counts."""
+    asyncio.run(configure_bench_quotas(settings.redis_url))
     sidecar = sidecar_process(settings, "sidecar-round-trips").start()
-    client = settings.redis()
-    out: dict[str, Any] = {"calls": _CALLS}
+    probe = settings.redis()
+    monitor = _Monitor(settings)
+    out: dict[str, Any] = {"calls": _CALLS, "method": "MONITOR"}
     try:
         with grpc.insecure_channel(sidecar.target) as channel:
             for label, method, message in (
@@ -49,68 +101,80 @@ def run_round_trips(settings: Settings) -> dict[str, Any]:
                 call = channel.unary_unary(method)
                 for _ in range(20):  # warm: scripts loaded, configs cached, connections open
                     call(message, timeout=5)
-                client.config_resetstat()
-                before = command_calls(client)
+                monitor.mark(probe, f"{label}-start")
                 for _ in range(_CALLS):
                     call(message, timeout=5)
-                delta = command_delta(before, command_calls(client))
-                per_call = {k: round(v / _CALLS, 3) for k, v in sorted(delta.items())}
+                client, inside = monitor.mark(probe, f"{label}-end")
                 out[label] = {
-                    "commands_per_call": round(sum(delta.values()) / _CALLS, 3),
-                    "script_calls_per_call": round(
-                        sum(v for k, v in delta.items() if k in ("evalsha", "eval", "fcall"))
-                        / _CALLS,
-                        3,
-                    ),
-                    "by_command": per_call,
+                    "commands_per_call": round(sum(client.values()) / _CALLS, 3),
+                    "by_command": {k: round(v / _CALLS, 3) for k, v in sorted(client.items())},
+                    "script_internal_commands_per_call": round(sum(inside.values()) / _CALLS, 2),
                 }
-                print(f"  g {label}: {per_call}", flush=True)
+                print(f"  g {label}: {out[label]['by_command']}", flush=True)
     finally:
-        client.close()
+        monitor.close()
+        probe.close()
         sidecar.stop()
     return out
 
 
-async def _populate(settings: Settings, count: int) -> dict[str, Any]:
-    from quota_sidecar.engine.service import QuotaService
+_POPULATE_PROCESSES = 2  # one engine process per core: populating is not what is measured
+
+
+def _populate_range(redis_url: str, phase: str, start: int, stop: int) -> None:
+    """One process's share of a phase: configs, checks or records for users start..stop-1."""
+    import uvloop
+
+    from quota_sidecar.engine.service import EngineSettings, QuotaService
     from quota_sidecar.models import QuotaScope, Subject
 
-    engine = QuotaService(settings.redis_url)
+    async def run() -> None:
+        # A generous store timeout: with hundreds of calls queued in one event loop the default
+        # 50 ms would turn some calls into fallbacks that write nothing.
+        engine = QuotaService(redis_url, settings=EngineSettings(store_timeout=10.0))
+        gate = asyncio.Semaphore(128)
+
+        async def one(i: int) -> None:
+            user = [Subject(QuotaScope.USER, f"mem-{i}")]
+            async with gate:
+                if phase == "configs":
+                    quota = bench_quota("user", f"mem-{i}", daily="100")
+                    await engine.put_quota(quota, actor="bench")
+                elif phase == "checks":
+                    await engine.check_quota(
+                        subjects=user, estimated_cost_nanos=1000, tool_name="search"
+                    )
+                else:
+                    await engine.record_usage(
+                        subjects=user, cost_nanos=1000, provider="openai", tool_name="search",
+                        input_tokens=100, output_tokens=50,
+                    )  # fmt: skip
+
+        await asyncio.gather(*(one(i) for i in range(start, stop)))
+        await engine.close()
+
+    uvloop.run(run())
+
+
+def _populate(settings: Settings, count: int) -> dict[str, Any]:
     client = settings.redis()
     client.flushall()  # our private redis-server only; never the machine's
     client.memory_purge()
-    gate = asyncio.Semaphore(256)
-
-    async def each(operation: Any) -> None:
-        async def one(i: int) -> None:
-            async with gate:
-                await operation(i)
-
-        await asyncio.gather(*(one(i) for i in range(count)))
-
-    def user(i: int) -> list[Subject]:
-        return [Subject(QuotaScope.USER, f"mem-{i}")]
-
-    async def configure(i: int) -> None:
-        await engine.put_quota(bench_quota("user", f"mem-{i}", daily="100"), actor="bench")
-
-    async def check(i: int) -> None:
-        await engine.check_quota(subjects=user(i), estimated_cost_nanos=1000, tool_name="search")
-
-    async def record(i: int) -> None:
-        await engine.record_usage(
-            subjects=user(i), cost_nanos=1000, provider="openai", tool_name="search",
-            input_tokens=100, output_tokens=50,
-        )  # fmt: skip
-
+    bounds = [count * k // _POPULATE_PROCESSES for k in range(_POPULATE_PROCESSES + 1)]
     phases: dict[str, Any] = {"subjects": count}
     used = [int(client.info("memory")["used_memory"])]
-    for name, operation in (("configs", configure), ("checks", check), ("records", record)):
-        started = time.perf_counter()
-        await each(operation)
-        phases[f"{name}_seconds"] = round(time.perf_counter() - started, 2)
-        used.append(int(client.info("memory")["used_memory"]))
-    await engine.close()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(_POPULATE_PROCESSES, mp_context=context) as pool:
+        for phase in ("configs", "checks", "records"):
+            started = time.perf_counter()
+            shares = [
+                pool.submit(_populate_range, settings.redis_url, phase, lo, hi)
+                for lo, hi in itertools.pairwise(bounds)
+            ]
+            for share in shares:
+                share.result()
+            phases[f"{phase}_seconds"] = round(time.perf_counter() - started, 2)
+            used.append(int(client.info("memory")["used_memory"]))
     phases["bytes_per_subject_config"] = (used[1] - used[0]) / count
     phases["bytes_per_subject_state"] = (used[3] - used[1]) / count
     phases["bytes_per_subject_total"] = (used[3] - used[0]) / count
@@ -127,7 +191,7 @@ async def _populate(settings: Settings, count: int) -> dict[str, Any]:
     return phases
 
 
-async def run_memory_async(settings: Settings) -> dict[str, Any]:
-    result = await _populate(settings, settings.subjects)
+def run_memory(settings: Settings) -> dict[str, Any]:
+    result = _populate(settings, settings.subjects)
     print(f"  g memory: {result['bytes_per_subject_total']:.0f} B/subject", flush=True)
     return result

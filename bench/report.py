@@ -124,7 +124,7 @@ def _markdown(results: dict[str, Any], png_name: str | None) -> str:
             "## a/b. CheckQuota over gRPC vs the no-op grpc.aio server",
             "",
             "| in flight | sidecar QPS | no-op QPS | a/b | sidecar p50 / p99 / p999 ms "
-            "| no-op p50 / p99 / p999 ms | sidecar CPU s | loader CPU s | Redis cmds/call |",
+            "| no-op p50 / p99 / p999 ms | sidecar CPU s | loader CPU s | EVALSHA/call |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for a, b in zip(grpc["sidecar"], grpc["noop"], strict=True):
@@ -133,7 +133,7 @@ def _markdown(results: dict[str, Any], png_name: str | None) -> str:
                 f"{a['qps'] / b['qps']:.2f} | {a['p50_ms']:.2f} / {a['p99_ms']:.2f} / "
                 f"{a['p999_ms']:.2f} | {b['p50_ms']:.2f} / {b['p99_ms']:.2f} / {b['p999_ms']:.2f} "
                 f"| {a['server_cpu_s']:.2f} | {a['loader_cpu_s']:.2f} | "
-                f"{a['redis_commands_per_request']:.2f} |"
+                f"{a['script_calls_per_request']:.2f} |"
             )
         if png_name:
             lines += ["", f"![latency percentiles vs concurrency]({png_name})"]
@@ -146,15 +146,17 @@ def _markdown(results: dict[str, Any], png_name: str | None) -> str:
             ]
         elif "error" in workers:
             lines += ["", f"`serve --workers 2`: not measured ({workers['error']})."]
+        if grpc.get("usage_rpcs_error"):
+            lines += ["", f"RecordUsage/GetUsage: not measured ({grpc['usage_rpcs_error']})."]
         usage = grpc.get("usage_rpcs", {})
         if usage:
             lines += ["", "## e. RecordUsage and GetUsage at 64 in flight", "",
-                      "| RPC | QPS | p50 ms | p99 ms | server CPU s | Redis cmds/call |",
+                      "| RPC | QPS | p50 ms | p99 ms | server CPU s | EVALSHA/call |",
                       "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
             for name, r in usage.items():
                 lines.append(
                     f"| {name} | {r['qps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-                    f"{r['server_cpu_s']:.2f} | {r['redis_commands_per_request']:.2f} |"
+                    f"{r['server_cpu_s']:.2f} | {r['script_calls_per_request']:.2f} |"
                 )
     for key, title, pairs in (
         ("engine", "c. Engine in-process vs raw EVALSHA (store ceiling)",
@@ -178,6 +180,10 @@ def _markdown(results: dict[str, Any], png_name: str | None) -> str:
             )
         ratios = [f"{k} = {v:.2f}" for k, v in section.items() if "_over_" in k]
         lines += ["", "Ratios: " + ", ".join(ratios) + "."]
+        fallbacks = section.get("engine_not_allowed_or_fallback")
+        if fallbacks:
+            lines += ["", f"{fallbacks} engine checks were not plain allowed answers (decided "
+                      "without the store after the 50 ms store timeout, or denied)."]  # fmt: skip
     alerts = results.get("alerts")
     if alerts and "error" not in alerts:
         lines += ["", "## f. Alert delivery (RecordUsage on A to StreamAlerts on B)", "",

@@ -15,6 +15,7 @@ import asyncio
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -46,7 +47,7 @@ def _scenario(name: str, settings: Any) -> Callable[[], dict[str, Any]]:
         "peer": lambda: _run_async(engine_scenarios.run_engine_vs_limits(settings)),
         "alerts": lambda: _run_async(alert_scenario.run_alerts(settings)),
         "round_trips": lambda: redis_scenarios.run_round_trips(settings),
-        "memory": lambda: _run_async(redis_scenarios.run_memory_async(settings)),
+        "memory": lambda: redis_scenarios.run_memory(settings),
     }
     return table[name]
 
@@ -99,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     from bench.procs import start_private_redis
     from bench.report import write_report
 
+    # A plain SIGTERM would skip the `finally` below and leave the private Redis running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.perf_counter()
     server: Any = start_private_redis()
     settings = Settings(redis_url=server.url, redis_pid=server.process.pid)
