@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -88,7 +89,7 @@ async def test_a_slow_redis_is_bounded_by_the_timeout(disposable_redis: RedisPro
     # A script that keeps Redis busy for a second: every other client waits meanwhile.
     sleeper = threading.Thread(target=lambda: blocker.eval(BUSY_FOR_ONE_SECOND, 0))
     sleeper.start()
-    time.sleep(0.1)  # let the busy script reach the server before the check is sent
+    await asyncio.sleep(0.1)  # let the busy script reach the server before the check is sent
     started = time.monotonic()
     result = await engine.check_quota(scope="user", identifier="open")
     elapsed = time.monotonic() - started
