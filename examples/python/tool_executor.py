@@ -2,6 +2,9 @@
 
     python examples/python/tool_executor.py [TARGET]     (or QUOTA_SIDECAR_TARGET=host:port)
 
+Tokens, when the sidecar asks for them: QUOTA_SIDECAR_TOKEN (data plane) and
+QUOTA_SIDECAR_ADMIN_TOKEN (to register the quotas; defaults to QUOTA_SIDECAR_TOKEN).
+
 The seed imports `ToolExecutor` from `openapi_tools`, which is not a package here, so a minimal
 stand-in with the same constructor (`enableAuditLog`, `quotaChecker`) is defined below: before
 it runs a tool it awaits `quotaChecker(tool_name, user_id, estimated_cost)`, which raises on a
@@ -56,7 +59,11 @@ class ToolExecutor:
 async def main(target: str, user_id: str = "user-123") -> list[str]:
     """Run the example against the sidecar at `target`; returns the lines it printed."""
     lines: list[str] = []
-    async with QuotaClient(target, token=os.environ.get("QUOTA_SIDECAR_TOKEN")) as quota_service:
+    token, admin_token = (
+        os.environ.get("QUOTA_SIDECAR_TOKEN"),
+        os.environ.get("QUOTA_SIDECAR_ADMIN_TOKEN"),
+    )
+    async with QuotaClient(target, token=token, admin_token=admin_token) as quota_service:
         quota_service.register_quota(
             QuotaConfig(
                 scope=QuotaScope.USER,
