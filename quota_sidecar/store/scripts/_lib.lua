@@ -18,7 +18,7 @@ local PERIOD_GRACE_MS = 3600000
 local ALERT_RETENTION_MS = 7 * 24 * 3600 * 1000
 local SUBJECT_ALERTS_MAXLEN = 1000
 local SUBJECT_ALERTS_TTL_MS = 35 * 24 * 3600 * 1000
-local BREAKDOWN_CAP = 200
+local BREAKDOWN_CAP = 500 -- fields in one period hash, about 120 providers and tools
 
 -- Limit codes, in ARGV order, with the ring (metric, window) of the rate limits.
 local LIMITS = {
@@ -137,19 +137,19 @@ local function ring_read(s, ring, window, now)
   return r
 end
 
--- Add `amount` to the bucket `at` (default: the current one), clearing stale slots first.
+-- Add `amount` to the bucket `at` (default: the current one). Slots that the window has
+-- moved past are deleted, not zeroed, so a quiet subject keeps only the slots it uses.
 local function ring_add(s, r, amount, at)
   local target = at or r.cur
   if not r.base or r.cur > r.base then
-    local from = r.base and math.max(r.base + 1, r.cur - SUB_BUCKETS) or (r.cur - SUB_BUCKETS)
-    local clear = {}
-    for b = from, r.cur do
-      clear[#clear + 1] = r.ring .. ':' .. (b % (SUB_BUCKETS + 1))
-      clear[#clear + 1] = 0
+    if r.base then
+      local stale = {}
+      for b = math.max(r.base + 1, r.cur - SUB_BUCKETS), r.cur do
+        stale[#stale + 1] = r.ring .. ':' .. (b % (SUB_BUCKETS + 1))
+      end
+      redis.call('HDEL', s.rw, unpack(stale))
     end
-    clear[#clear + 1] = r.ring .. ':b'
-    clear[#clear + 1] = r.cur
-    redis.call('HSET', s.rw, unpack(clear))
+    redis.call('HSET', s.rw, r.ring .. ':b', r.cur)
     r.base = r.cur
   end
   if target < r.cur - SUB_BUCKETS then return end -- that bucket has left the window

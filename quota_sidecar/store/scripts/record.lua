@@ -45,12 +45,13 @@ if fingerprint ~= '' then
 end
 if #stale_list > 0 then return { 'stale', stale_list } end
 
--- Add to a breakdown field, folding names beyond the cap into "(other)" so a period hash
--- cannot grow without bound however many distinct tools a caller invents.
+-- Add to a breakdown field, folding new names into "(other)" once the period hash is full,
+-- so it cannot grow without bound however many distinct tools a caller invents.
 local function add_breakdown(key, kind, name)
   if name == '' then return end
-  if redis.call('HEXISTS', key, kind .. ':' .. name) == 0 then
-    if redis.call('HINCRBY', key, 'n' .. kind, 1) > BREAKDOWN_CAP then name = '(other)' end
+  if redis.call('HEXISTS', key, kind .. ':' .. name) == 0
+    and redis.call('HLEN', key) >= BREAKDOWN_CAP then
+    name = '(other)'
   end
   redis.call('HINCRBY', key, kind .. ':' .. name, cost)
   redis.call('HINCRBY', key, kind .. 'n:' .. name, 1)
@@ -83,7 +84,6 @@ for _, s in ipairs(subjects) do
     for _, period in ipairs({ { s.day, s.day_end }, { s.month, s.month_end } }) do
       local key = period[1]
       redis.call('HINCRBY', key, 'c', cost)
-      redis.call('HINCRBY', key, 'n', 1)
       if tokens_in > 0 then redis.call('HINCRBY', key, 'ti', tokens_in) end
       if tokens_out > 0 then redis.call('HINCRBY', key, 'to', tokens_out) end
       add_breakdown(key, 'p', provider)
