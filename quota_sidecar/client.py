@@ -162,7 +162,7 @@ class QuotaClient:
         request: Any,
         *,
         admin: bool = False,
-        timeout: float | None = None,  # noqa: ASYNC109 (a gRPC deadline per attempt)
+        timeout: float | None = None,  # a gRPC deadline per attempt
         settle: bool = True,
     ) -> Any:
         if settle:
@@ -277,7 +277,7 @@ class QuotaClient:
         reserve: bool = False,
         request_id: str = "",
         reservation_lease: timedelta | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 (a gRPC deadline per attempt)
+        timeout: float | None = None,  # a gRPC deadline per attempt
     ) -> CheckResult:
         """May this call happen now? With reserve=True an allowed check holds the estimate."""
         nanos = (
@@ -321,7 +321,7 @@ class QuotaClient:
         output_tokens: int = 0,
         idempotency_key: str = "",
         reservation_id: str | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 (a gRPC deadline per attempt)
+        timeout: float | None = None,  # a gRPC deadline per attempt
     ) -> RecordResult:
         """Record what a call really cost, settling its hold when reservation_id is given."""
         nanos = to_nanos(cost, "cost") if cost_nanos is None else check_nanos(cost_nanos, "cost")
@@ -396,7 +396,7 @@ class QuotaClient:
         min_severity: Severity | None = None,
         cursor: str = "",
         reconnects: int = 5,
-        timeout: float | None = None,  # noqa: ASYNC109 (a gRPC deadline for the whole stream)
+        timeout: float | None = None,  # a gRPC deadline for the whole stream
     ) -> AsyncIterator[Alert]:
         """Alerts from the shared stream: a replay after `cursor` ("0": all retained; "": live
         only), then live ones. When the connection drops it reconnects (up to `reconnects` times

@@ -72,10 +72,10 @@ async def test_guard_denial_by_the_tool_rate_limit_carries_retry_after(
     await client.register_quota(
         QuotaConfig(QuotaScope.TOOL, "createIssues", rate_limits=RateLimitConfig(1))
     )
-    async with client.guard(user_id=user_id, tool_name="createIssues") as g:
-        await g.record(cost=0)
+    async with client.guard(user_id=user_id, tool_name="createIssues", estimated_cost=0.01) as g:
+        await g.record(cost=0.01)
     with pytest.raises(QuotaExceeded) as denied:
-        async with client.guard(user_id=user_id, tool_name="createIssues"):
+        async with client.guard(user_id=user_id, tool_name="createIssues", estimated_cost=0.01):
             pass
     assert denied.value.code == "RATE_LIMITED"
     assert denied.value.retry_after is not None and denied.value.retry_after.total_seconds() > 0
@@ -113,3 +113,16 @@ async def test_release_reservation_of_a_plain_check(client: QuotaClient, user_id
     assert (await client.get_quota_usage("user", user_id)).held == Decimal("0.5")
     assert await client.release_reservation(result.reservation_id)
     assert (await client.get_quota_usage("user", user_id)).held_nanos == 0
+
+
+async def test_guard_without_an_estimate_settles_and_releases(
+    client: QuotaClient, user_id: str
+) -> None:
+    """A hold of $0 (no estimate given) is settled and released like any other."""
+    async with client.guard(user_id=user_id, tool_name="search") as g:
+        await g.record(cost=0.02)
+    async with client.guard(user_id=user_id, tool_name="search"):
+        pass
+    usage = await client.get_quota_usage("user", user_id)
+    assert usage.cost_today == Decimal("0.02") and usage.held_nanos == 0
+    assert usage.requests_today == 2
