@@ -293,9 +293,8 @@ class QuotaClient:
             provider=provider,
             reserve=reserve,
             request_id=request_id,
+            reservation_lease=convert.duration_to_proto(reservation_lease),
         )
-        if reservation_lease is not None:
-            request.reservation_lease.CopyFrom(convert.duration_to_proto(reservation_lease))
         response = await self._unary("CheckQuota", request, timeout=timeout)
         result = convert.check_result_from_proto(response)
         if result.reservation_id:

@@ -1,5 +1,10 @@
 """Proto ⇄ domain conversion for the client side of the wire.
 
+The directions the server also needs (subjects, QuotaConfig and durations to and from proto)
+are the server's own functions from quota_sidecar.server.convert, re-exported here; this module
+adds the other direction of the responses (CheckResult, RecordResult, Usage, Alert from proto)
+and the name-based enum mapping the client's requests and filters use.
+
 The client sends requests built from domain types and turns every response back into the same
 domain types the engine returns (quota_sidecar.models / quota_sidecar.results), so code written
 against the in-process QuotaService runs unchanged against a remote sidecar.
@@ -12,8 +17,8 @@ so the two cannot drift apart without a KeyError in the tests.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -22,16 +27,13 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from quota_sidecar.models import (
-    CostQuota,
     DenialCode,
     FailureMode,
     LimitKind,
     QuotaConfig,
     QuotaScope,
-    RateLimitConfig,
     Subject,
 )
-from quota_sidecar.money import from_nanos, to_nanos
 from quota_sidecar.results import (
     Alert,
     AlertKind,
@@ -43,6 +45,15 @@ from quota_sidecar.results import (
     ThresholdWarning,
     Usage,
     UsageTotals,
+)
+from quota_sidecar.server.convert import (
+    config_from_proto as _config_request_from_proto,
+)
+from quota_sidecar.server.convert import (
+    config_to_proto,
+    duration_to_proto,
+    subject_from_proto,
+    subject_to_proto,
 )
 from quota_sidecar.v1 import quota_pb2, types_pb2
 
@@ -114,92 +125,16 @@ def _span(message: Message, field: str) -> timedelta | None:
     return duration.ToTimedelta()
 
 
-def duration_to_proto(span: timedelta) -> Duration:
-    duration = Duration()
-    duration.FromTimedelta(span)
-    return duration
-
-
 # --- subjects and configuration -----------------------------------------------------------------
-def subject_to_proto(subject: Subject) -> types_pb2.Subject:
-    return types_pb2.Subject(scope=enum_to_proto(subject.scope), identifier=subject.identifier)  # type: ignore[arg-type]
-
-
-def subject_from_proto(message: types_pb2.Subject) -> Subject:
-    return Subject(_require(QuotaScope, message.scope, "scope"), message.identifier)
-
-
 def _optional_subject(message: Message, field: str) -> Subject | None:
     return subject_from_proto(getattr(message, field)) if message.HasField(field) else None
 
 
-def config_to_proto(config: QuotaConfig) -> types_pb2.QuotaConfig:
-    """A QuotaConfig as PutQuota wants it (version and updated_at are the server's to set)."""
-    rates = config.rate_limits
-    rate_fields: dict[str, Any] = {k.value: v for k, v in rates.limits().items()}
-    costs = config.cost_quota
-    cost_fields: dict[str, Any] = {
-        f"{name}_nanos": to_nanos(value, f"cost_quota.{name}")
-        for name in ("daily_limit", "monthly_limit", "per_request_limit")
-        if (value := getattr(costs, name)) is not None
-    }
-    return types_pb2.QuotaConfig(
-        subject=subject_to_proto(config.subject),
-        rate_limits=types_pb2.RateLimits(
-            **rate_fields,
-            failure_mode=enum_to_proto(rates.failure_mode),  # type: ignore[arg-type]
-        ),
-        cost_quota=types_pb2.CostQuota(
-            **cost_fields,
-            reset_hour=costs.reset_hour,
-            time_zone=costs.time_zone,
-            failure_mode=enum_to_proto(costs.failure_mode),  # type: ignore[arg-type]
-        ),
-        alert_thresholds=list(config.alert_thresholds),
-        shadow_mode=config.shadow_mode,
-        description=config.description,
-    )
-
-
 def config_from_proto(message: types_pb2.QuotaConfig) -> QuotaConfig:
-    subject = subject_from_proto(message.subject)
-    rates = message.rate_limits
-    rate_limits = RateLimitConfig(
-        **{k: getattr(rates, k) for k in _RATE_FIELDS if rates.HasField(k)},  # type: ignore[arg-type]
-        failure_mode=enum_from_proto(FailureMode, rates.failure_mode) or FailureMode.OPEN,
-    )
-    costs = message.cost_quota
-    money: dict[str, Decimal] = {
-        name: from_nanos(getattr(costs, f"{name}_nanos"))
-        for name in ("daily_limit", "monthly_limit", "per_request_limit")
-        if costs.HasField(f"{name}_nanos")  # type: ignore[arg-type]
-    }
-    cost_quota = CostQuota(
-        **money,
-        reset_hour=costs.reset_hour,
-        time_zone=costs.time_zone or "UTC",
-        failure_mode=enum_from_proto(FailureMode, costs.failure_mode) or FailureMode.CLOSED,
-    )
-    return QuotaConfig(
-        scope=subject.scope,
-        identifier=subject.identifier,
-        rate_limits=rate_limits,
-        cost_quota=cost_quota,
-        alert_thresholds=tuple(int(t) for t in message.alert_thresholds),
-        shadow_mode=message.shadow_mode,
-        description=message.description,
-        version=message.version,
-        updated_at=_time(message, "updated_at"),
-    )
-
-
-_RATE_FIELDS = (
-    "requests_per_minute",
-    "requests_per_hour",
-    "requests_per_day",
-    "tokens_per_minute",
-    "tokens_per_day",
-)
+    """A stored quota as the server returns it: the server's own request-side conversion,
+    plus the two fields it ignores on requests but sets on replies (version, updated_at)."""
+    config = _config_request_from_proto(message)
+    return replace(config, version=message.version, updated_at=_time(message, "updated_at"))
 
 
 # --- results ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from decimal import Decimal
 import pytest
 
 from quota_sidecar.client import QuotaClient
+from quota_sidecar.errors import IdempotencyConflict
 from quota_sidecar.server.app import Sidecar
 
 from .conftest import DATA_TOKEN
@@ -124,5 +125,8 @@ async def test_each_record_call_gets_its_own_key(client: QuotaClient, user_id: s
     same_key = await client.record_usage("user", user_id, cost=0.1, idempotency_key="k-1")
     repeat = await client.record_usage("user", user_id, cost=0.1, idempotency_key="k-1")
     assert same_key.recorded and repeat.duplicate
+    with pytest.raises(IdempotencyConflict) as conflict:
+        await client.record_usage("user", user_id, cost=0.2, idempotency_key="k-1")
+    assert conflict.value.field == "idempotency_key"
     usage = await client.get_quota_usage("user", user_id)
     assert usage.cost_today == Decimal("0.3")
