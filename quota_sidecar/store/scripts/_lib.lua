@@ -108,7 +108,7 @@ local function held(s, now)
     local hold = redis.call('HGET', s.holds, id)
     if hold then
       local cost = int(string.match(hold, '^(%d+)'))
-      redis.call('HINCRBY', s.holds, '_sum', -cost)
+      redis.call('HINCRBY', s.holds, '_sum', 0 - cost) -- never -0: Redis rejects "-0"
       redis.call('HDEL', s.holds, id)
     end
     redis.call('ZREM', s.hexp, id)

@@ -66,11 +66,11 @@ for _, s in ipairs(subjects) do
     local held_cost, held_tokens, _, placed = string.match(hold, '^(%d+)|(%d+)|(%d+)|(%d+)')
     redis.call('HDEL', s.holds, hold_id)
     redis.call('ZREM', s.hexp, hold_id)
-    redis.call('HINCRBY', s.holds, '_sum', -int(held_cost))
+    redis.call('HINCRBY', s.holds, '_sum', 0 - int(held_cost)) -- never -0
     settled = settled + 1
     -- The check charged the estimated tokens; correct the token windows to the actual count.
     local delta = tokens_in + tokens_out - int(held_tokens)
-    if release then delta = -int(held_tokens) end
+    if release then delta = 0 - int(held_tokens) end
     for _, spec in ipairs(LIMITS) do
       if delta ~= 0 and spec.ring and spec.ring:sub(1, 1) == 't' and s.limits[spec.name] then
         local r = ring_read(s, spec.ring, spec.window, now)

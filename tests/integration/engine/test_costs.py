@@ -204,3 +204,15 @@ async def test_breakdown_by_provider_and_tool(engine: QuotaService) -> None:
         ("openai", 3, 2),
     ]
     assert [(e.name, e.cost) for e in usage.by_tool_month] == [("chat", 5), ("embed", 2)]
+
+
+async def test_a_hold_of_nothing_settles_and_releases(engine: QuotaService) -> None:
+    """Lua turns -0 into "-0", which HINCRBY rejects; a $0 hold must still work."""
+    first = await engine.check_quota(scope="user", identifier="zero", reserve=True)
+    second = await engine.check_quota(scope="user", identifier="zero", reserve=True)
+    assert first.reservation_id and second.reservation_id
+    assert await engine.release_reservation(first.reservation_id)
+    settled = await engine.record_usage(
+        scope="user", identifier="zero", cost=0, reservation_id=second.reservation_id
+    )
+    assert settled.recorded and (await engine.get_quota_usage("user", "zero")).held == 0
