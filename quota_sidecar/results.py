@@ -148,6 +148,7 @@ class RecordResult:
     duplicate: bool
     totals: tuple[UsageTotals, ...] = ()
     alerts: tuple[Alert, ...] = ()
+    hold_settled: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -233,7 +233,9 @@ class RecordUsageRequest(_message.Message):
     """
     @_builtins.property
     def subjects(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.Subject]:
-        """The subjects the usage is charged to, normally the same ones that were checked. 1 to 8."""
+        """The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
+        May be empty when release is true: the reservation id names its subjects.
+        """
 
     def __init__(
         self,
@@ -306,10 +308,15 @@ class RecordUsageResponse(_message.Message):
     DUPLICATE_FIELD_NUMBER: _builtins.int
     TOTALS_FIELD_NUMBER: _builtins.int
     ALERTS_FIELD_NUMBER: _builtins.int
+    HOLD_SETTLED_FIELD_NUMBER: _builtins.int
     recorded: _builtins.bool
     """True when this call recorded the usage (false for a duplicate or a release)."""
     duplicate: _builtins.bool
     """True when the idempotency key was seen before; nothing was added again."""
+    hold_settled: _builtins.bool
+    """True when reservation_id named a hold that was still open and this call settled or
+    released it; false when it had already been settled, released or had expired.
+    """
     @_builtins.property
     def totals(self) -> _containers.RepeatedCompositeFieldContainer[Global___UsageTotals]:
         """The totals of every subject after the record."""
@@ -325,10 +332,11 @@ class RecordUsageResponse(_message.Message):
         duplicate: _builtins.bool = ...,
         totals: _abc.Iterable[Global___UsageTotals] | None = ...,
         alerts: _abc.Iterable[_types_pb2.Alert] | None = ...,
+        hold_settled: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "duplicate", b"duplicate", "recorded", b"recorded", "totals", b"totals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "duplicate", b"duplicate", "hold_settled", b"hold_settled", "recorded", b"recorded", "totals", b"totals"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
