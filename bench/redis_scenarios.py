@@ -13,6 +13,7 @@ per active subject; the keys of one subject are listed with MEMORY USAGE to show
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import multiprocessing
 import threading
@@ -22,6 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import grpc
+import redis
 
 from bench.common import Settings, bench_quota, configure_bench_quotas
 from bench.grpc_scenarios import (
@@ -56,6 +58,10 @@ class _Monitor:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
+        with contextlib.suppress(redis.ConnectionError):  # close() ends the MONITOR connection
+            self._count()
+
+    def _count(self) -> None:
         for command in self._monitor.listen():
             text = str(command.get("command", ""))
             if self._marker and text == f"ECHO {self._marker}":
@@ -126,29 +132,39 @@ def _populate_range(redis_url: str, phase: str, start: int, stop: int) -> None:
     import uvloop
 
     from quota_sidecar.engine.service import EngineSettings, QuotaService
+    from quota_sidecar.errors import StoreUnavailable
     from quota_sidecar.models import QuotaScope, Subject
 
     async def run() -> None:
         # A generous store timeout: with hundreds of calls queued in one event loop the default
         # 50 ms would turn some calls into fallbacks that write nothing.
         engine = QuotaService(redis_url, settings=EngineSettings(store_timeout=10.0))
-        gate = asyncio.Semaphore(128)
+        gate = asyncio.Semaphore(32)  # enough to keep Redis busy; more only queues in Python
 
         async def one(i: int) -> None:
-            user = [Subject(QuotaScope.USER, f"mem-{i}")]
             async with gate:
-                if phase == "configs":
-                    quota = bench_quota("user", f"mem-{i}", daily="100")
-                    await engine.put_quota(quota, actor="bench")
-                elif phase == "checks":
-                    await engine.check_quota(
-                        subjects=user, estimated_cost_nanos=1000, tool_name="search"
-                    )
-                else:
-                    await engine.record_usage(
-                        subjects=user, cost_nanos=1000, provider="openai", tool_name="search",
-                        input_tokens=100, output_tokens=50,
-                    )  # fmt: skip
+                for attempt in range(5):  # a connect can time out on a loaded 2-core machine
+                    try:
+                        return await one_call(i)
+                    except StoreUnavailable:
+                        if attempt == 4:
+                            raise
+                return None
+
+        async def one_call(i: int) -> None:
+            user = [Subject(QuotaScope.USER, f"mem-{i}")]
+            if phase == "configs":
+                quota = bench_quota("user", f"mem-{i}", daily="100")
+                await engine.put_quota(quota, actor="bench")
+            elif phase == "checks":
+                await engine.check_quota(
+                    subjects=user, estimated_cost_nanos=1000, tool_name="search"
+                )
+            else:
+                await engine.record_usage(
+                    subjects=user, cost_nanos=1000, provider="openai", tool_name="search",
+                    input_tokens=100, output_tokens=50,
+                )  # fmt: skip
 
         await asyncio.gather(*(one(i) for i in range(start, stop)))
         await engine.close()

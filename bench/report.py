@@ -43,6 +43,8 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
          _get(results, "peer", "ours_over_best_limits"), lambda v: v >= 2.0),
         ("Redis bytes per active subject (config + state)", "<= 1024",
          _get(results, "memory", "bytes_per_subject_total"), lambda v: v <= 1024),
+        ("Redis bytes per active subject (state of checks + records only)", "<= 1024",
+         _get(results, "memory", "bytes_per_subject_state"), lambda v: v <= 1024),
         ("Alert delivery p99 across replicas (ms)", "<= 100",
          _get(results, "alerts", "p99_ms") if _get(results, "alerts", "samples") else None,
          lambda v: v <= 100),
@@ -107,7 +109,10 @@ def _markdown(results: dict[str, Any], png_name: str | None) -> str:
         f"Machine: {meta['cpus']} CPUs, Python {meta['python']}, Redis {meta['redis_version']}, "
         f"grpcio {meta['grpcio']}; loader: {meta['loader']}. {meta['repeats']} runs of "
         f"{meta['seconds']} s per point after warm-up; medians reported. "
-        f"Whole run: {meta['elapsed_s']:.0f} s. Reproduce with `make bench`.",
+        f"Whole run: {meta['elapsed_s']:.0f} s. 1-minute load average at start "
+        f"{meta['load_average_at_start']:.2f}, at end {meta['load_average_at_end']:.2f} (above "
+        "about 1 on this machine means other work shared the cores with the bench). "
+        "Reproduce with `make bench`.",
         "",
         "## Targets",
         "",
@@ -118,6 +123,9 @@ def _markdown(results: dict[str, Any], png_name: str | None) -> str:
         met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
         lines.append(f"| {t['target']} | {t['goal']} | {_fmt(t['measured'])} | {met} |")
     lines += ["", *results.get("findings", []), ""]
+    if results.get("analysis"):
+        lines += ["## Analysis (added by hand after this run; profiles with cProfile)", "",
+                  *results["analysis"], ""]  # fmt: skip
     grpc = results.get("grpc", {})
     if grpc.get("sidecar"):
         lines += [

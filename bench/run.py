@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import shutil
@@ -90,7 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
     parser.add_argument("--subjects", type=int, default=None, help="subjects for the memory test")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--rewrite", type=Path, help="only rewrite the md + png of a results JSON")
     args = parser.parse_args(argv)
+    if args.rewrite:
+        from bench.report import write_report
+
+        md = write_report(json.loads(args.rewrite.read_text()), args.rewrite.parent)
+        print(f"bench: rewrote {md}")
+        return 0
     os.chdir(REPO)
     sys.path.insert(0, str(REPO))
 
@@ -125,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             "levels": list(settings.levels),
             "subjects": settings.subjects,
             "quick": args.quick,
+            "load_average_at_start": os.getloadavg()[0],
         }
     }
     client.close()
@@ -142,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.cleanup()
     results["meta"]["elapsed_s"] = time.perf_counter() - started
+    results["meta"]["load_average_at_end"] = os.getloadavg()[0]
     results["findings"] = _findings(results)
     md = write_report(results, args.out)
     print(md.read_text())
