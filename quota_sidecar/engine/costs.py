@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from quota_sidecar.clock import Clock, from_ms
+from quota_sidecar.engine.cluster import record_across_slots
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.plan import SubjectPlan, plan_subject, plan_subjects
 from quota_sidecar.engine.replies import decode_alerts, decode_totals, window_length
@@ -98,7 +99,13 @@ class CostTracker:
             args: list[Any] = [now, cost_nanos, input_tokens, output_tokens, fingerprint]
             args += [DEDUPE_WINDOW_MS, hold_id, int(release), provider, tool_name, len(plans)]
             args += [int(shared), *(a for p in plans for a in p.args)]
-            reply = await self._store.run("record.lua", keys, args)
+            if self._store.is_cluster:  # subjects may span slots: see engine/cluster.py
+                head, key = args[:10], idempotency_key
+                reply = await record_across_slots(
+                    self._store, self._configs, plans, now=now, head=head, idempotency_key=key
+                )
+            else:
+                reply = await self._store.run("record.lua", keys, args)
             status = reply[0]
             if status == "conflict":
                 raise IdempotencyConflict(

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from quota_sidecar.clock import Clock, from_ms
+from quota_sidecar.engine.cluster import check_across_slots
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.failure import decide_without_store
 from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
@@ -82,7 +83,10 @@ class RateLimitManager:
                 keys.append(ALERTS)
             args: list[Any] = [now, cost, tokens, int(reserve), hold_id, _ms(lease), len(plans)]
             args += [int(shared), *(a for p in plans for a in p.args)]
-            reply = await self._store.run("check.lua", keys, args)
+            if self._store.is_cluster:  # subjects may span slots: see engine/cluster.py
+                reply = await check_across_slots(self._store, plans, head=args[:6])
+            else:
+                reply = await self._store.run("check.lua", keys, args)
             if reply[0] != "stale":
                 return self._decode(reply, plans, subjects, now)
             await self._configs.reload([subjects[int(i) - 1] for i in reply[1]])

@@ -1,0 +1,413 @@
+"""Checks and records on Redis Cluster, where one call's subjects may live on several slots.
+
+Every subject's keys share one hash tag (`qs:{scope:identifier}:…`), so one subject always lives
+on one slot, but different subjects usually do not. A single Redis runs a whole multi-subject
+check in one check.lua call; a cluster refuses such a call (CROSSSLOT). Here the subjects are
+grouped by slot and each group runs its own script call, in ascending slot order.
+
+Checks: admit slot group by slot group, compensate on a later denial.
+  Each group's check.lua call is atomic and conditional: it admits (and consumes) only if every
+  subject of the group is under all its limits *including what is already consumed*. So:
+  * No limit is ever exceeded. A limit is only ever checked and charged inside one atomic
+    script on its own slot; nothing is charged without that check, and a refund only gives
+    back what the same check charged.
+  * A denial leaves no net consumption. When group k denies, groups 1..k-1 have consumed; each
+    of them runs refund.lua, which subtracts exactly what check.lua added for the same `now`:
+    one request (and the estimated tokens) in the windows it charged, the day's and month's
+    request counters, and the hold (with reserve). Group k consumed nothing; later groups were
+    never asked. The same happens when a later group answers "stale" (the caller re-plans and
+    retries) or fails with an error (the error is raised after the refunds; as on a single
+    Redis, a call that timed out may or may not have consumed on its own slot).
+  * The one visible effect: between a group's consume and its refund (one round trip), a
+    concurrent check may see the extra usage and be denied: a false denial, never an
+    overspend. Taking groups in one global order (by slot) keeps two concurrent checks from
+    each holding the other's last unit in opposite order.
+  * If a refund itself cannot reach Redis (the node died in that instant), the consumption
+    stays: an over-count that denies early, logged as an error, never an overspend. Request
+    windows forget it within their window; the day's request counter keeps it.
+  * A denied result names the first denying group in slot order (a single Redis names the most
+    binding denial among all subjects); its `limits` are those of the subjects evaluated, as
+    they stand after the refunds. Threshold alerts that a compensated group raised stay raised:
+    the usage was real for a moment, and un-claiming could drop an alert a concurrent check
+    relied on.
+
+Records: one record.lua call per slot group, each deduplicating on its own idempotency key,
+  placed on its group's first subject's slot (for the group holding the caller's first subject
+  that is the very key a single Redis uses). A record that fails midway (a node unreachable)
+  leaves some groups recorded; retried with the same idempotency key, the recorded groups answer
+  "duplicate" and only the missing ones count. Without an idempotency key a retry would count
+  the recorded groups twice: give a key to records that may be retried. Settling or releasing a
+  hold works the same way: each group settles its own subjects' hold entries.
+
+Alerts: on a cluster the scripts cannot reach the shared stream `qs:alerts` (another slot), so
+  they append to the subject's own stream only and return the entries; `publish_alerts` then
+  XADDs each to `qs:alerts`, where StreamAlerts and webhooks read them. The shared stream assigns
+  its own entry id, which replaces the subject stream's id in what a record returns.
+
+A cluster check or record with all its subjects on one slot is still exactly one script call
+(plus the XADD of any alert it raised).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.crc import key_slot
+
+from quota_sidecar.alerting.codec import ALERTS_STREAM, RETENTION_MS
+from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
+from quota_sidecar.errors import StoreTimeout, StoreUnavailable
+from quota_sidecar.models import LimitKind
+from quota_sidecar.store.keys import subject_keys
+from quota_sidecar.store.redis import Store
+
+__all__ = [
+    "MAX_IN_FLIGHT",
+    "SlotGroup",
+    "check_across_slots",
+    "publish_alerts",
+    "record_across_slots",
+    "slot_groups",
+]
+
+log = logging.getLogger(__name__)
+_STALE_RETRIES = 3
+_PUBLISH_TIMEOUT = 2.0  # seconds; alerts are off the hot path
+_STATUS_WIDTH, _WARNING_WIDTH, _TOTALS_WIDTH = 6, 5, 5
+_background: set[asyncio.Task[None]] = set()  # refunds that outlive a cancelled caller
+MAX_IN_FLIGHT = 64  # below the client's 100 connections per node: room for other calls
+_gates: weakref.WeakKeyDictionary[Store, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+@dataclass(slots=True)
+class SlotGroup:
+    """The subjects of one call that live on one cluster slot, with their positions (0-based)
+    in the caller's list of plans."""
+
+    slot: int
+    positions: list[int]
+    plans: list[SubjectPlan]
+
+    @property
+    def keys(self) -> list[str]:
+        return [k for p in self.plans for k in p.keys]
+
+    @property
+    def args(self) -> list[str | int]:
+        return [a for p in self.plans for a in p.args]
+
+    def global_index(self, local: Any) -> int:
+        """The caller's 1-based subject index of a script's 1-based index."""
+        return self.positions[int(local) - 1] + 1
+
+
+def slot_groups(plans: Sequence[SubjectPlan]) -> list[SlotGroup]:
+    """The plans grouped by slot, groups in ascending slot order (the one global order)."""
+    groups: dict[int, SlotGroup] = {}
+    for position, plan in enumerate(plans):
+        slot = key_slot(plan.keys[0].encode())
+        group = groups.setdefault(slot, SlotGroup(slot, [], []))
+        group.positions.append(position)
+        group.plans.append(plan)
+    return [groups[slot] for slot in sorted(groups)]
+
+
+# --- checks ------------------------------------------------------------------------------
+
+
+async def check_across_slots(
+    store: Store, plans: Sequence[SubjectPlan], *, head: Sequence[Any]
+) -> list[Any]:
+    """check.lua per slot group, compensating admitted groups on a later denial. `head` is
+    check.lua's ARGV before N (now, estimated cost, estimated tokens, reserve, hold id, lease).
+    Returns a reply in check.lua's format with the caller's subject indexes."""
+    async with _admitted_to(store):
+        return await _check(store, plans, head)
+
+
+async def _check(store: Store, plans: Sequence[SubjectPlan], head: Sequence[Any]) -> list[Any]:
+    now, cost, tokens = int(head[0]), int(head[1]), int(head[2])
+    reserve, hold_id = str(head[3]) == "1", str(head[4])
+    admitted: list[tuple[SlotGroup, list[Any]]] = []
+    alerts: list[list[str]] = []
+    refund = _Refund(store, now=now, tokens=tokens, reserve=reserve, hold_id=hold_id)
+    try:
+        for group in slot_groups(plans):
+            args = [*head, len(group.plans), 0, *group.args]
+            reply = await store.run("check.lua", group.keys, args)
+            if reply[0] == "stale":
+                await refund.all(_taken(admitted))
+                return ["stale", [group.global_index(i) for i in reply[1]]]
+            alerts += reply[10]
+            if reply[0] == "deny":
+                consumed = _taken(admitted)
+                await refund.all(consumed)
+                await publish_alerts(store, alerts)
+                return _denial(group, reply, consumed, cost=cost, tokens=tokens, reserve=reserve)
+            admitted.append((group, reply))
+    except BaseException:
+        # A failed or cancelled call: give back what was consumed, even if we are cancelled.
+        task = asyncio.ensure_future(refund.all(admitted))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+        await asyncio.shield(task)
+        raise
+    await publish_alerts(store, alerts)
+    return _admission(admitted, hold_id if reserve else "")
+
+
+def _taken(admitted: list[tuple[SlotGroup, list[Any]]]) -> list[tuple[SlotGroup, list[Any]]]:
+    """Empty the list and return its contents, so no path refunds a group twice."""
+    taken = list(admitted)
+    admitted.clear()
+    return taken
+
+
+class _Refund:
+    """Runs refund.lua for admitted groups, with the check's `now`, tokens and hold."""
+
+    def __init__(self, store: Store, *, now: int, tokens: int, reserve: bool, hold_id: str):
+        self._store = store
+        self._head: list[Any] = [now, tokens, int(reserve), hold_id]
+
+    async def all(self, admitted: Sequence[tuple[SlotGroup, list[Any]]]) -> None:
+        # One after another: an operation holds at most one connection per node (see
+        # _admitted_to); refunds are rare, so the extra round trips cost little.
+        for group, reply in admitted:
+            await self._one(group, reply)
+
+    async def _one(self, group: SlotGroup, reply: list[Any]) -> None:
+        charged: list[list[str]] = [[] for _ in group.plans]
+        for row in _rows(reply[8], _STATUS_WIDTH):
+            if LimitKind(row[1]).window is not None:
+                charged[int(row[0]) - 1].append(str(row[1]))
+        args = [*self._head, len(group.plans), *(",".join(names) for names in charged)]
+        try:
+            await self._store.run("refund.lua", group.keys, args, timeout=_PUBLISH_TIMEOUT)
+        except StoreUnavailable as exc:  # StoreTimeout included
+            log.error(
+                "could not refund a compensated check on slot %d (subjects %s): %s; the "
+                "consumption stays (an over-count, never an overspend)",
+                group.slot,
+                ", ".join(str(p.subject) for p in group.plans),
+                exc,
+            )
+
+
+def _admission(admitted: Sequence[tuple[SlotGroup, list[Any]]], hold_id: str) -> list[Any]:
+    """Every group admitted: all statuses and warnings, and the first shadow denial if any."""
+    statuses: list[Any] = []
+    warnings: list[Any] = []
+    chosen: tuple[SlotGroup, list[Any]] | None = None
+    for group, reply in admitted:
+        statuses += _reindex(group, reply[8], _STATUS_WIDTH)
+        warnings += _reindex(group, reply[9], _WARNING_WIDTH)
+        if chosen is None and reply[1]:
+            chosen = (group, reply)
+    statuses, warnings = _ordered(statuses, _STATUS_WIDTH), _ordered(warnings, _WARNING_WIDTH)
+    if chosen is None:
+        return ["ok", "", 0, "", 0, 0, 0, hold_id, statuses, warnings, []]
+    group, reply = chosen
+    index = group.global_index(reply[2])
+    return ["ok", reply[1], index, *reply[3:6], 1, hold_id, statuses, warnings, []]
+
+
+def _denial(
+    denying: SlotGroup,
+    reply: list[Any],
+    admitted: Sequence[tuple[SlotGroup, list[Any]]],
+    *,
+    cost: int,
+    tokens: int,
+    reserve: bool,
+) -> list[Any]:
+    """The denying group's verdict; the admitted groups' statuses as they are after refund."""
+    statuses: list[Any] = []
+    for group, admitted_reply in admitted:
+        for row in _rows(_reindex(group, admitted_reply[8], _STATUS_WIDTH), _STATUS_WIDTH):
+            statuses += _refunded_status(list(row), cost=cost, tokens=tokens, reserve=reserve)
+    statuses = _ordered(statuses + _reindex(denying, reply[8], _STATUS_WIDTH), _STATUS_WIDTH)
+    warnings = _reindex(denying, reply[9], _WARNING_WIDTH)
+    index = denying.global_index(reply[2])
+    return ["deny", reply[1], index, *reply[3:6], 0, "", statuses, warnings, []]
+
+
+def _refunded_status(row: list[Any], *, cost: int, tokens: int, reserve: bool) -> list[Any]:
+    """A status row of an admitted group, less what the refund gave back."""
+    index, name, limit, used, held, reset_ms = row
+    kind = LimitKind(name)
+    if kind.window is not None:
+        charged = 1 if name.startswith("requests_") else tokens
+        used = max(0, int(used) - charged)
+        if used == 0:
+            reset_ms = 0  # the window held only this check's charge
+    elif reserve and kind in (LimitKind.COST_DAILY, LimitKind.COST_MONTHLY):
+        held = max(0, int(held) - cost)
+    return [index, name, limit, used, held, reset_ms]
+
+
+# --- records -----------------------------------------------------------------------------
+
+
+async def record_across_slots(
+    store: Store,
+    configs: ConfigRepository,
+    plans: list[SubjectPlan],
+    *,
+    now: int,
+    head: Sequence[Any],
+    idempotency_key: str,
+) -> list[Any]:
+    """record.lua per slot group, each with its own idempotency key. `head` is record.lua's
+    ARGV before N (now, cost, tokens in/out, fingerprint, dedupe ttl, hold id, release,
+    provider, tool). Returns a reply in record.lua's format with the caller's indexes (never
+    "stale": a group re-plans on its own, since earlier groups may already have recorded);
+    updates `plans` in place when a group re-plans."""
+    async with _admitted_to(store):
+        return await _record(store, configs, plans, now=now, head=head, key=idempotency_key)
+
+
+async def _record(
+    store: Store,
+    configs: ConfigRepository,
+    plans: list[SubjectPlan],
+    *,
+    now: int,
+    head: Sequence[Any],
+    key: str,
+) -> list[Any]:
+    fingerprint, release = str(head[4]), str(head[7]) == "1"
+    groups = slot_groups(plans)
+    idem_keys = [subject_keys(g.plans[0].subject).idempotency(key or "-") for g in groups]
+    if fingerprint and await _conflicts(store, idem_keys, fingerprint):
+        return ["conflict"]
+    replies: list[tuple[SlotGroup, list[Any]]] = []
+    for group, idem_key in zip(groups, idem_keys, strict=True):
+        reply = await _record_group(
+            store, configs, plans, group, now=now, head=head, idem_key=idem_key
+        )
+        if reply[0] == "conflict":  # another record took the key since _conflicts looked
+            return ["conflict"]
+        replies.append((group, reply))
+    alerts = await publish_alerts(store, [a for _, reply in replies for a in reply[3]])
+    statuses = [str(reply[0]) for _, reply in replies]
+    if release:
+        verdict = "released"
+    elif "ok" in statuses:
+        verdict = "ok"  # a retry that completed the groups a failed attempt had missed
+    else:
+        verdict = "duplicate"
+    settled = sum(int(reply[1]) for _, reply in replies)
+    totals = [v for group, reply in replies for v in _reindex(group, reply[2], _TOTALS_WIDTH)]
+    totals = _ordered(totals, _TOTALS_WIDTH)
+    return [verdict, settled, totals, alerts]
+
+
+async def _conflicts(store: Store, idem_keys: Sequence[str], fingerprint: str) -> bool:
+    """True when any group's idempotency key holds another payload's fingerprint, checked
+    before any group records, so a conflict does not leave some groups recorded."""
+
+    async def read() -> list[Any]:
+        pipe = store.client.pipeline(transaction=False)
+        for key in idem_keys:
+            pipe.get(key)
+        return list(await pipe.execute())
+
+    seen = await store.call(read)
+    return any(value is not None and value != fingerprint for value in seen)
+
+
+async def _record_group(
+    store: Store,
+    configs: ConfigRepository,
+    plans: list[SubjectPlan],
+    group: SlotGroup,
+    *,
+    now: int,
+    head: Sequence[Any],
+    idem_key: str,
+) -> list[Any]:
+    for _ in range(_STALE_RETRIES):
+        args = [*head, len(group.plans), 0, *group.args]
+        reply: list[Any] = await store.run("record.lua", [*group.keys, idem_key], args)
+        if reply[0] != "stale":
+            return reply
+        stale = [group.plans[int(i) - 1].subject for i in reply[1]]
+        await configs.reload(stale)
+        subjects = [p.subject for p in group.plans]
+        group.plans = plan_subjects(subjects, await configs.get_many(subjects), now)
+        for position, plan in zip(group.positions, group.plans, strict=True):
+            plans[position] = plan
+    raise StoreUnavailable("quota configuration kept changing during the record")
+
+
+# --- alerts and helpers ------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _admitted_to(store: Store) -> AsyncIterator[None]:
+    """Bound the cluster operations in flight per store. redis-py's async cluster client keeps
+    at most 100 connections per node and fails at once (MaxConnectionsError) beyond them,
+    where the single-Redis pool waits; so a burst queues here instead, within the store's
+    timeout. A whole operation holds one permit, so it is never held up between consuming
+    and refunding, and holds at most one connection per node at a time."""
+    gate = _gates.get(store)
+    if gate is None:
+        gate = _gates[store] = asyncio.Semaphore(MAX_IN_FLIGHT)
+    try:
+        async with asyncio.timeout(store.timeout):
+            await gate.acquire()
+    except TimeoutError as exc:
+        raise StoreTimeout("too many cluster operations in flight") from exc
+    try:
+        yield
+    finally:
+        gate.release()
+
+
+async def publish_alerts(store: Store, entries: Sequence[Sequence[str]]) -> list[list[str]]:
+    """XADD alerts that scripts appended to subjects' own streams to the shared stream, and
+    return them with the shared stream's ids. A failure is logged, not raised: the operation
+    itself has happened, and the alert stays readable in the subject's stream."""
+    if not entries:
+        return []
+
+    async def append() -> list[Any]:
+        pipe = store.client.pipeline(transaction=False)
+        for entry in entries:
+            fields = dict(zip(entry[1::2], entry[2::2], strict=True))
+            minid = str(int(fields["t"]) - RETENTION_MS)
+            pipe.xadd(ALERTS_STREAM, fields, minid=minid, approximate=True)  # type: ignore[arg-type]
+        return list(await pipe.execute())
+
+    try:
+        ids = await store.call(append, _PUBLISH_TIMEOUT)
+    except StoreUnavailable as exc:
+        log.error("could not publish %d alert(s) to %s: %s", len(entries), ALERTS_STREAM, exc)
+        return [list(entry) for entry in entries]
+    return [[str(new_id), *entry[1:]] for new_id, entry in zip(ids, entries, strict=True)]
+
+
+def _rows(flat: Sequence[Any], width: int) -> list[Sequence[Any]]:
+    return [flat[i : i + width] for i in range(0, len(flat), width)]
+
+
+def _ordered(flat: Sequence[Any], width: int) -> list[Any]:
+    """Rows in the caller's subject order (stable), as a single Redis returns them."""
+    rows = sorted(_rows(flat, width), key=lambda row: int(row[0]))
+    return [v for row in rows for v in row]
+
+
+def _reindex(group: SlotGroup, flat: Sequence[Any], width: int) -> list[Any]:
+    """A flat reply list whose rows start with a subject index, with the caller's indexes."""
+    out: list[Any] = []
+    for row in _rows(flat, width):
+        out += [group.global_index(row[0]), *row[1:]]
+    return out

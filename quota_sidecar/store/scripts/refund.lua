@@ -1,0 +1,60 @@
+-- refund.lua: undo exactly what check.lua consumed for N subjects of one cluster slot, when a
+-- multi-slot check (engine/cluster.py) was denied by a later slot group after this group had
+-- been admitted. Used on Redis Cluster only; a single Redis never needs it.
+--
+-- What an admitted check.lua consumed for each subject, and what this script undoes:
+--   * one request in each request ring the subject had a limit for, and the estimated tokens in
+--     each token ring (when tokens > 0): the same amount, negated, in the bucket of the same
+--     `now` (see the note below);
+--   * one request in the day's and the month's 'r' counter;
+--   * with reserve: the hold entry, its cost in the holds' _sum and its member in hexp.
+-- Threshold claims (HSETNX 'a:...') are left as they are: the usage they report was real for a
+-- moment, and un-claiming could lose the alert a concurrent check relied on.
+--
+-- Bucket note: check.lua adds to bucket max(floor(now / g), newest bucket written). Refunding at
+-- floor(now / g) is that same bucket unless another replica's clock ran ahead; then the refund
+-- lands in an older bucket, which only over-counts (the charge outlives its refund by at most a
+-- sub-bucket), never under-counts, so a limit can never be exceeded because of a refund.
+--
+-- KEYS: 8 per subject (see _lib.lua).
+-- ARGV: now_ms, estimated tokens, reserve ('1'/'0'), hold id, N, then per subject one value:
+--       the comma-separated names of the rate limits the check consumed in (e.g.
+--       "requests_per_minute,tokens_per_day"), exactly the rate limits its status reported.
+-- Reply: number of subjects refunded.
+local HEAD = 5
+local now, tokens = int(ARGV[1]), int(ARGV[2])
+local reserve, hold_id, n = ARGV[3] == '1', ARGV[4], int(ARGV[5])
+
+local function refund_counter(key)
+  -- Never create a period hash (it would have no TTL): a missing one has nothing to refund.
+  if redis.call('EXISTS', key) == 1 then redis.call('HINCRBY', key, 'r', -1) end
+end
+
+for i = 1, n do
+  local k = (i - 1) * KEYS_PER_SUBJECT
+  local s = { rw = KEYS[k + 2], day = KEYS[k + 3], month = KEYS[k + 4], holds = KEYS[k + 5],
+    hexp = KEYS[k + 6] }
+  local consumed = {}
+  for name in string.gmatch(ARGV[HEAD + i], '[%w_]+') do consumed[name] = true end
+  for _, spec in ipairs(LIMITS) do
+    if spec.ring and consumed[spec.name] then
+      local amount = tokens
+      if spec.ring:sub(1, 1) == 'r' then amount = 1 end
+      if amount > 0 then
+        local r = ring_read(s, spec.ring, spec.window, now)
+        ring_add(s, r, 0 - amount, math.floor(now / r.g))
+      end
+    end
+  end
+  refund_counter(s.day)
+  refund_counter(s.month)
+  if reserve then
+    local hold = redis.call('HGET', s.holds, hold_id)
+    if hold then
+      redis.call('HINCRBY', s.holds, '_sum', 0 - int(string.match(hold, '^(%d+)'))) -- never -0
+      redis.call('HDEL', s.holds, hold_id)
+    end
+    redis.call('ZREM', s.hexp, hold_id)
+  end
+end
+return n

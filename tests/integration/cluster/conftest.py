@@ -1,0 +1,206 @@
+"""A real three-master Redis Cluster for the session, started from the machine's redis-server,
+and engines on it with a controlled clock.
+
+Each node runs with its own nodes.conf in a private directory, no persistence, on a free port;
+`redis-cli --cluster create` assigns the 16384 slots; the fixture waits until every node reports
+`cluster_state:ok`. Tests flush every master before they start.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pytest
+import redis
+from redis.crc import key_slot
+
+from quota_sidecar.clock import ManualClock
+from quota_sidecar.engine.service import EngineSettings, QuotaService
+from quota_sidecar.models import QuotaScope, Subject
+from quota_sidecar.store.keys import subject_keys
+from tests.support.redis_servers import free_port
+
+__all__ = ["START", "ClusterFactory", "RedisCluster", "slot_of", "spread"]
+
+START = datetime(2026, 11, 18, 12, 0, 0, tzinfo=UTC)
+MASTERS = 3
+_READY_SECONDS = 30
+
+ClusterFactory = Callable[..., QuotaService]
+
+
+class RedisCluster:
+    """MASTERS redis-server processes in cluster mode, joined into one cluster."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="qs-test-cluster-"))
+        self.ports: list[int] = []
+        self.bus_ports: list[int] = []
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self._logs: list[BinaryIO] = []
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.ports[0]}"
+
+    def start(self) -> RedisCluster:
+        server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+        if server is None or cli is None:
+            raise RuntimeError("redis-server and redis-cli must be on PATH to start a cluster")
+        # Explicit bus ports: the default (port + 10000) may be taken, or above 65535.
+        taken: set[int] = set()
+        while len(taken) < 2 * MASTERS:
+            taken.add(free_port())
+        chosen = sorted(taken)
+        self.ports, self.bus_ports = chosen[:MASTERS], chosen[MASTERS:]
+        for port, bus_port in zip(self.ports, self.bus_ports, strict=True):
+            log = (self.dir / f"redis-{port}.log").open("wb")
+            self._logs.append(log)
+            self.processes.append(
+                subprocess.Popen(
+                    [
+                        *(server, "--port", str(port), "--bind", "127.0.0.1"),
+                        *("--cluster-enabled", "yes", "--cluster-port", str(bus_port)),
+                        *("--cluster-config-file", str(self.dir / f"nodes-{port}.conf")),
+                        *("--dir", str(self.dir), "--save", "", "--appendonly", "no"),
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        for port in self.ports:
+            self._wait(port, lambda client: bool(client.ping()), "answer PING")
+        create = subprocess.run(
+            [
+                *(cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports)),
+                *("--cluster-replicas", "0", "--cluster-yes"),
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=_READY_SECONDS,
+        )
+        if create.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {create.stdout}{create.stderr}")
+        for port in self.ports:
+            self._wait(port, _cluster_ok, "report cluster_state:ok")
+        return self
+
+    def _wait(self, port: int, ready: Callable[[redis.Redis], bool], what: str) -> None:
+        client = redis.Redis(port=port, socket_connect_timeout=0.2, decode_responses=True)
+        deadline = time.monotonic() + _READY_SECONDS
+        try:
+            while time.monotonic() < deadline:
+                if any(p.poll() is not None for p in self.processes):
+                    break  # a node exited: its log says why
+                try:
+                    if ready(client):
+                        return
+                except redis.ConnectionError:
+                    pass
+                time.sleep(0.05)  # polling a starting process, not waiting for time to pass
+        finally:
+            client.close()
+        log = (self.dir / f"redis-{port}.log").read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"cluster node 127.0.0.1:{port} did not {what}; its log:\n{log}")
+
+    def port_of(self, slot: int) -> int:
+        """The port of the master serving `slot`."""
+        client = redis.Redis(port=self.ports[0], decode_responses=True)
+        try:
+            slots: list[list[Any]] = client.execute_command("CLUSTER", "SLOTS")  # type: ignore[no-untyped-call]
+            for start, end, master, *_ in slots:
+                if int(start) <= slot <= int(end):
+                    return int(master[1])
+        finally:
+            client.close()
+        raise LookupError(f"no master serves slot {slot}")
+
+    def flush(self) -> None:
+        for port in self.ports:
+            client = redis.Redis(port=port)
+            client.flushall()
+            client.close()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _cluster_ok(client: redis.Redis) -> bool:
+    info = str(client.execute_command("CLUSTER", "INFO"))  # type: ignore[no-untyped-call]
+    return "cluster_state:ok" in info
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    cluster = RedisCluster()
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster_url(redis_cluster: RedisCluster) -> str:
+    """The cluster's URL (redis+cluster://…), every master flushed for this test."""
+    redis_cluster.flush()
+    return redis_cluster.url
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+async def make_engine(cluster_url: str, clock: ManualClock) -> AsyncIterator[ClusterFactory]:
+    """Engines on the cluster sharing one clock (several = several replicas)."""
+    made: list[QuotaService] = []
+
+    def build(**settings: object) -> QuotaService:
+        options = {"store_timeout": 15.0, **settings}
+        engine = QuotaService(cluster_url, clock=clock, settings=EngineSettings(**options))  # type: ignore[arg-type]
+        made.append(engine)
+        return engine
+
+    yield build
+    for engine in made:
+        await engine.close()
+
+
+@pytest.fixture
+async def engine(make_engine: ClusterFactory) -> QuotaService:
+    return make_engine()
+
+
+def slot_of(subject: Subject) -> int:
+    """The cluster slot of a subject (all its keys share one hash tag)."""
+    return int(key_slot(subject_keys(subject).config.encode()))
+
+
+def spread(scope: QuotaScope, prefix: str, count: int) -> list[Subject]:
+    """`count` subjects of `scope` on pairwise different thirds of the slot space (so on
+    different masters of a three-master cluster made by redis-cli), in ascending slot order."""
+    third = 16384 // 3
+    found: dict[int, Subject] = {}
+    n = 0
+    while len(found) < count:
+        subject = Subject(scope, f"{prefix}-{n}")
+        found.setdefault(min(slot_of(subject) // third, 2), subject)
+        n += 1
+    return sorted(found.values(), key=slot_of)
