@@ -3,15 +3,14 @@
 -- Conventions of every script:
 --   KEYS: KEYS_PER_SUBJECT (8) keys for each subject, in store/keys.py's script_keys() order:
 --         cfg, rw, day, month, holds, hexp, ovr, alerts; then the script's own extra keys.
---   ARGV: a script header, then SUBJECT_ARGS (17) values per subject, laid out by
---         engine/plan.py: version, scope, identifier, day id, day end ms, month id,
+--   ARGV: a script header, then ONE value per subject, built by engine/plan.py: the
+--         space-separated fields version, scope, identifier, day id, day end ms, month id,
 --         month end ms, shadow ("1"/"0"), thresholds ("80,90,95"), then the limits
---         rpm rph rpd tpm tpd cpr cd cm ("" = none).
+--         rpm rph rpd tpm tpd cpr cd cm ("-" = none).
 --   Replies are nested arrays of strings and integers (never JSON: Lua prints large numbers
 --   as 1.2e+14, and money must stay exact). Amounts stay below 2^53, so doubles are exact.
 
 local KEYS_PER_SUBJECT = 8
-local SUBJECT_ARGS = 17
 local SUB_BUCKETS = 10
 local WINDOW_MS = { m = 60000, h = 3600000, d = 86400000 }
 local PERIOD_GRACE_MS = 3600000
@@ -43,25 +42,26 @@ local function reaches(used, limit, pct)
   return used >= q * pct + math.ceil(r * pct / 100)
 end
 
--- One subject's keys and arguments. `head` is how many ARGV precede the subject blocks.
+-- One subject's keys and its one argument: space-separated fields (see engine/plan.py).
+-- `head` is how many ARGV precede the subject arguments.
 local function subject(i, head)
   local k = (i - 1) * KEYS_PER_SUBJECT
-  local a = head + (i - 1) * SUBJECT_ARGS
+  local f = {}
+  for word in string.gmatch(ARGV[head + i], '%S+') do f[#f + 1] = word end
   local s = {
     index = i,
     cfg = KEYS[k + 1], rw = KEYS[k + 2], day = KEYS[k + 3], month = KEYS[k + 4],
     holds = KEYS[k + 5], hexp = KEYS[k + 6], ovr = KEYS[k + 7], alerts = KEYS[k + 8],
-    version = ARGV[a + 1], scope = ARGV[a + 2], identifier = ARGV[a + 3],
-    day_id = ARGV[a + 4], day_end = int(ARGV[a + 5]),
-    month_id = ARGV[a + 6], month_end = int(ARGV[a + 7]),
-    shadow = ARGV[a + 8] == '1', thresholds = {}, limits = {},
+    version = f[1], scope = f[2], identifier = f[3],
+    day_id = f[4], day_end = int(f[5]), month_id = f[6], month_end = int(f[7]),
+    shadow = f[8] == '1', thresholds = {}, limits = {},
   }
-  for t in string.gmatch(ARGV[a + 9], '%d+') do
+  for t in string.gmatch(f[9], '%d+') do
     s.thresholds[#s.thresholds + 1] = tonumber(t)
   end
   for j, spec in ipairs(LIMITS) do
-    local v = ARGV[a + 9 + j]
-    if v ~= '' then s.limits[spec.name] = tonumber(v) end
+    local v = f[9 + j]
+    if v ~= '-' then s.limits[spec.name] = tonumber(v) end
   end
   return s
 end

@@ -4,7 +4,7 @@
 --
 -- KEYS: 8 per subject (see _lib.lua), then the shared alert stream when ARGV[8] == '1'.
 -- ARGV: now_ms, estimated cost nanos, estimated tokens, reserve ('1'/'0'), hold id,
---       lease ms, N, use shared stream ('1'/'0'), then 17 per subject.
+--       lease ms, N, use shared stream ('1'/'0'), then one per subject.
 -- Reply: {'stale', {subject indexes}} when a config changed since the caller planned, else
 --   {'ok'|'deny', code, denied subject index (0 = none), denied limit, retry_after ms (-1 =
 --    never), reset_at ms, shadow denied (0/1), hold id, statuses, warnings, alerts}

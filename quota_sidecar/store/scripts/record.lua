@@ -5,7 +5,7 @@
 -- KEYS: 8 per subject, then the idempotency key, then the shared alert stream when ARGV[12]=='1'.
 -- ARGV: now_ms, cost nanos, input tokens, output tokens, payload fingerprint ('' = no dedupe),
 --       dedupe ttl ms, hold id ('' = none), release ('1'/'0'), provider, tool, N,
---       use shared stream ('1'/'0'), then 17 per subject.
+--       use shared stream ('1'/'0'), then one per subject.
 -- Reply: {'stale', {indexes}} | {'conflict'} |
 --        {'ok'|'duplicate'|'released', settled holds, totals, alerts}
 --   totals: flat {index, cost today, cost this month, requests today, tokens today} * n

@@ -1,6 +1,6 @@
 -- usage.lua: GetUsage for one subject. Returns expired holds to the budget on the way.
 --
--- KEYS: the subject's 8 keys.  ARGV: now_ms, then the subject's 17 values.
+-- KEYS: the subject's 8 keys.  ARGV: now_ms, then the subject's one value.
 -- Reply: {'stale'} | {'ok', day fields (flat HGETALL), month fields, held nanos,
 --         rings: flat {limit, sum, reset_at ms} for the five rate limits,
 --         limits in force: flat {limit, value}, block expiry ms, bypass expiry ms}
