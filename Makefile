@@ -45,3 +45,13 @@ check-protos: venv
 
 clean:
 	rm -rf $(VENV) .gen-check .pytest_cache .mypy_cache .ruff_cache
+
+## Clients for other languages from protos/ into gen/<lang>/ (git-ignored); lists what it skipped.
+stubs: venv
+	bash scripts/gen_stubs.sh gen
+
+## Benchmarks (not part of `make test`): bench/results/<date>.{json,md,png}. Installs what it needs.
+bench: venv
+	$(BIN)/python -c "import limits, matplotlib" 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]'
+	sh bench/ensure_loader.sh
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
