@@ -5,6 +5,16 @@ The seed's examples work with `from quota_sidecar import ...` in place of `from 
 
 from __future__ import annotations
 
+from quota_sidecar.client import (
+    QuotaClient,
+    RetryPolicy,
+    SidecarError,
+    SidecarTimeout,
+    SidecarUnavailable,
+    TlsOptions,
+)
+from quota_sidecar.client_guard import QuotaGuard, make_quota_checker
+from quota_sidecar.client_sync import SyncQuotaClient
 from quota_sidecar.clock import Clock, ManualClock, SystemClock
 from quota_sidecar.engine.costs import CostTracker
 from quota_sidecar.engine.rate_limits import RateLimitManager
@@ -66,20 +76,29 @@ __all__ = [
     "NotFound",
     "Override",
     "OverrideKind",
+    "QuotaClient",
     "QuotaConfig",
     "QuotaExceeded",
+    "QuotaGuard",
     "QuotaScope",
     "QuotaService",
     "QuotaSidecarError",
     "RateLimitConfig",
     "RateLimitManager",
     "RecordResult",
+    "RetryPolicy",
     "Severity",
+    "SidecarError",
+    "SidecarTimeout",
+    "SidecarUnavailable",
     "StoreTimeout",
     "StoreUnavailable",
     "Subject",
+    "SyncQuotaClient",
     "SystemClock",
     "ThresholdWarning",
+    "TlsOptions",
     "Usage",
     "UsageTotals",
+    "make_quota_checker",
 ]
