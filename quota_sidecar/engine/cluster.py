@@ -36,8 +36,11 @@ Records: one record.lua call per slot group, each deduplicating on its own idemp
   that is the very key a single Redis uses). A record that fails midway (a node unreachable)
   leaves some groups recorded; retried with the same idempotency key, the recorded groups answer
   "duplicate" and only the missing ones count. Without an idempotency key a retry would count
-  the recorded groups twice: give a key to records that may be retried. Settling or releasing a
-  hold works the same way: each group settles its own subjects' hold entries.
+  the recorded groups twice: give a key to records that may be retried. A payload conflict is
+  found by the first group (nothing recorded) unless the key was used before with another set
+  of subjects that shares only later groups; then the earlier groups of this call have
+  recorded when the conflict is raised. Settling or releasing a hold works the same way: each
+  group settles its own subjects' hold entries.
 
 Alerts: on a cluster the scripts cannot reach the shared stream `qs:alerts` (another slot), so
   they append to the subject's own stream only and return the entries; `publish_alerts` then
@@ -283,17 +286,15 @@ async def _record(
     head: Sequence[Any],
     key: str,
 ) -> list[Any]:
-    fingerprint, release = str(head[4]), str(head[7]) == "1"
+    release = str(head[7]) == "1"
     groups = slot_groups(plans)
     idem_keys = [subject_keys(g.plans[0].subject).idempotency(key or "-") for g in groups]
-    if fingerprint and await _conflicts(store, idem_keys, fingerprint):
-        return ["conflict"]
     replies: list[tuple[SlotGroup, list[Any]]] = []
     for group, idem_key in zip(groups, idem_keys, strict=True):
         reply = await _record_group(
             store, configs, plans, group, now=now, head=head, idem_key=idem_key
         )
-        if reply[0] == "conflict":  # another record took the key since _conflicts looked
+        if reply[0] == "conflict":
             return ["conflict"]
         replies.append((group, reply))
     alerts = await publish_alerts(store, [a for _, reply in replies for a in reply[3]])
@@ -308,20 +309,6 @@ async def _record(
     totals = [v for group, reply in replies for v in _reindex(group, reply[2], _TOTALS_WIDTH)]
     totals = _ordered(totals, _TOTALS_WIDTH)
     return [verdict, settled, totals, alerts]
-
-
-async def _conflicts(store: Store, idem_keys: Sequence[str], fingerprint: str) -> bool:
-    """True when any group's idempotency key holds another payload's fingerprint, checked
-    before any group records, so a conflict does not leave some groups recorded."""
-
-    async def read() -> list[Any]:
-        pipe = store.client.pipeline(transaction=False)
-        for key in idem_keys:
-            pipe.get(key)
-        return list(await pipe.execute())
-
-    seen = await store.call(read)
-    return any(value is not None and value != fingerprint for value in seen)
 
 
 async def _record_group(

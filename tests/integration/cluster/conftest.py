@@ -54,27 +54,14 @@ class RedisCluster:
         server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
         if server is None or cli is None:
             raise RuntimeError("redis-server and redis-cli must be on PATH to start a cluster")
+        self._server = server
         # Explicit bus ports: the default (port + 10000) may be taken, or above 65535.
         taken: set[int] = set()
         while len(taken) < 2 * MASTERS:
             taken.add(free_port())
         chosen = sorted(taken)
         self.ports, self.bus_ports = chosen[:MASTERS], chosen[MASTERS:]
-        for port, bus_port in zip(self.ports, self.bus_ports, strict=True):
-            log = (self.dir / f"redis-{port}.log").open("wb")
-            self._logs.append(log)
-            self.processes.append(
-                subprocess.Popen(
-                    [
-                        *(server, "--port", str(port), "--bind", "127.0.0.1"),
-                        *("--cluster-enabled", "yes", "--cluster-port", str(bus_port)),
-                        *("--cluster-config-file", str(self.dir / f"nodes-{port}.conf")),
-                        *("--dir", str(self.dir), "--save", "", "--appendonly", "no"),
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+        self.processes = [self._spawn(i) for i in range(MASTERS)]
         for port in self.ports:
             self._wait(port, lambda client: bool(client.ping()), "answer PING")
         create = subprocess.run(
@@ -93,13 +80,41 @@ class RedisCluster:
             self._wait(port, _cluster_ok, "report cluster_state:ok")
         return self
 
+    def _spawn(self, index: int) -> subprocess.Popen[bytes]:
+        port, bus_port = self.ports[index], self.bus_ports[index]
+        log = (self.dir / f"redis-{port}.log").open("ab")
+        self._logs.append(log)
+        return subprocess.Popen(
+            [
+                *(self._server, "--port", str(port), "--bind", "127.0.0.1"),
+                *("--cluster-enabled", "yes", "--cluster-port", str(bus_port)),
+                *("--cluster-config-file", str(self.dir / f"nodes-{port}.conf")),
+                *("--dir", str(self.dir), "--save", "", "--appendonly", "no"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill(self, port: int) -> None:
+        """Kill one master (its slots become unreachable; nothing is persisted)."""
+        process = self.processes[self.ports.index(port)]
+        process.kill()
+        process.wait()
+
+    def revive(self, port: int) -> None:
+        """Restart a killed master from its nodes.conf: it takes its slots back, empty."""
+        index = self.ports.index(port)
+        self.processes[index] = self._spawn(index)
+        for each in self.ports:
+            self._wait(each, _cluster_ok, "report cluster_state:ok")
+
     def _wait(self, port: int, ready: Callable[[redis.Redis], bool], what: str) -> None:
         client = redis.Redis(port=port, socket_connect_timeout=0.2, decode_responses=True)
         deadline = time.monotonic() + _READY_SECONDS
         try:
             while time.monotonic() < deadline:
-                if any(p.poll() is not None for p in self.processes):
-                    break  # a node exited: its log says why
+                if self.processes[self.ports.index(port)].poll() is not None:
+                    break  # the node exited: its log says why
                 try:
                     if ready(client):
                         return
