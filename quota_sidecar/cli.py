@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import inspect
 import logging
 import os
@@ -133,6 +134,8 @@ def _run_serve(args: argparse.Namespace) -> int:
     from quota_sidecar.server.logs import configure_logging
 
     configure_logging(args.log_format, args.log_level)
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: how to see where a server hangs.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         options = _options_from_args(args)
         if args.workers > 1:
@@ -197,7 +200,7 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
                 "--metrics-listen",
                 f"{metrics_host}:{metrics_port + k if metrics_port else 0}",
             ]
-        children.append(subprocess.Popen(argv, env=env))
+        children.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True))
 
     def forward(signum: int, _frame: object) -> None:
         for child in children:
@@ -206,7 +209,18 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    # Announce the port only once every worker listens (each prints one line when it does), so
+    # a supervisor that signals right after the announcement never catches a worker mid-start.
+    ready = [child.stdout.readline() if child.stdout else "" for child in children]
+    if all(line.startswith("listening on ") for line in ready):
+        print(f"listening on {options.listen}", flush=True)
+    else:
+        log.error("a worker failed to start; stopping the others")
+        forward(signal.SIGTERM, None)
     codes = [child.wait() for child in children]
+    for child in children:
+        if child.stdout:
+            child.stdout.close()
     if embedded is not None:
         embedded.stop()
     log.info("workers exited with %s", codes)

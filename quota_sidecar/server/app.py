@@ -227,9 +227,18 @@ class Sidecar:
         return server
 
     def _bind(self, host: str, port: int) -> int:
+        address = f"{host}:{port}"
+        try:
+            bound = self._add_port(address)
+        except RuntimeError as exc:  # grpc raises when nothing could be bound
+            raise ConfigError("listen", f"cannot listen on {address}: {exc}") from None
+        if not bound:
+            raise ConfigError("listen", f"cannot listen on {address} (in use or not local?)")
+        return int(bound)
+
+    def _add_port(self, address: str) -> int:
         assert self._server is not None
         opts = self.options
-        address = f"{host}:{port}"
         if opts.tls_cert is None and opts.tls_key is None:
             bound = self._server.add_insecure_port(address)
         else:
@@ -242,8 +251,6 @@ class Sidecar:
                 require_client_auth=ca is not None,
             )
             bound = self._server.add_secure_port(address, credentials)
-        if not bound:
-            raise ConfigError("listen", f"cannot listen on {address} (in use or not local?)")
         return int(bound)
 
     # --- health ----------------------------------------------------------------------------
@@ -262,13 +269,15 @@ class Sidecar:
 
     async def _watch_store(self) -> None:
         last: bool | None = None
-        while True:
+        # The stop flag, not only cancellation, ends the loop: a cancel that lands inside the
+        # Redis driver's connection handling can be absorbed there, and stop must not hang on it.
+        while not self._stopped.is_set():
             try:
                 up = await self.check_store()
             except Exception:  # a probe must never kill the loop
                 log.exception("store health probe failed")
                 up = False
-            if up != last:
+            if up != last and not self._stopped.is_set():
                 (log.info if up else log.error)("store is %s", "reachable" if up else "UNREACHABLE")
                 last = up
             await asyncio.sleep(self.options.health_interval)
@@ -283,22 +292,26 @@ class Sidecar:
         await self.health.enter_graceful_shutdown()
         if self._alerts is not None and hasattr(self._alerts, "close"):
             await self._alerts.close()
+        log.debug("alert streams closed")
         if self._server is not None:
             await self._server.stop(grace)
-        for task in (self._health_task,):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        log.debug("grpc server stopped")
+        if self._health_task is not None:
+            self._health_task.cancel()
+            # Bounded: the flag ends the loop after at most one more probe.
+            await asyncio.wait({self._health_task}, timeout=self.options.store_timeout + 1.0)
+        log.debug("health probe stopped")
         if self._watcher is not None:
             await self._watcher.close()
         if self._webhooks is not None:
             await self._webhooks.close()
         if self._metrics_server is not None:
             self._metrics_server.close()
+        log.debug("watcher, webhooks and metrics closed")
         if self._service is not None:
             with contextlib.suppress(Exception):
                 await self._service.close()
+        log.debug("engine closed")
         if self.store is not None:
             await self.store.close()
         log.info("stopped")
