@@ -1,54 +1,47 @@
 """Checks and records on Redis Cluster, where one call's subjects may live on several slots.
 
-Every subject's keys share one hash tag (`qs:{scope:identifier}:…`), so one subject always lives
-on one slot, but different subjects usually do not. A single Redis runs a whole multi-subject
-check in one check.lua call; a cluster refuses such a call (CROSSSLOT). Here the subjects are
-grouped by slot and each group runs its own script call, in ascending slot order.
+Each subject's keys share one hash tag (`qs:{scope:identifier}:…`), so a subject lives on one
+slot, but different subjects usually do not, and a cluster refuses a script whose keys span
+slots (CROSSSLOT). So the subjects are grouped by slot, one script call per group, groups
+taken in ascending slot order.
 
-Checks: admit slot group by slot group, compensate on a later denial.
-  Each group's check.lua call is atomic and conditional: it admits (and consumes) only if every
-  subject of the group is under all its limits *including what is already consumed*. So:
-  * No limit is ever exceeded. A limit is only ever checked and charged inside one atomic
-    script on its own slot; nothing is charged without that check, and a refund only gives
-    back what the same check charged.
+Checks: admit group by group, compensate on a later denial. Each group's check.lua call is
+atomic and conditional: it consumes only if every subject of the group is under all its limits,
+counting everything already consumed. Therefore:
+  * No limit is ever exceeded: a limit is only charged inside the atomic script that checks it,
+    and a refund gives back only what the same check charged.
   * A denial leaves no net consumption. When group k denies, groups 1..k-1 have consumed; each
-    of them runs refund.lua, which subtracts exactly what check.lua added for the same `now`:
-    one request (and the estimated tokens) in the windows it charged, the day's and month's
-    request counters, and the hold (with reserve). Group k consumed nothing; later groups were
-    never asked. The same happens when a later group answers "stale" (the caller re-plans and
-    retries) or fails with an error (the error is raised after the refunds; as on a single
-    Redis, a call that timed out may or may not have consumed on its own slot).
-  * The one visible effect: between a group's consume and its refund (one round trip), a
+    runs refund.lua, which subtracts exactly what check.lua added at the same `now`: a request
+    (and the estimated tokens) in the windows it charged, the day's and month's request
+    counters, and the hold. Group k consumed nothing; later groups were never asked. The same
+    holds when a later group answers "stale" (the caller re-plans and retries) or fails (the
+    error is raised after the refunds; as on a single Redis, a call that timed out may have
+    consumed on its own slot). Refunds run to the end even if the caller is cancelled.
+  * The visible effect: between a group's consume and its refund (a round trip or two), a
     concurrent check may see the extra usage and be denied: a false denial, never an
-    overspend. Taking groups in one global order (by slot) keeps two concurrent checks from
-    each holding the other's last unit in opposite order.
-  * If a refund itself cannot reach Redis (the node died in that instant), the consumption
-    stays: an over-count that denies early, logged as an error, never an overspend. Request
-    windows forget it within their window; the day's request counter keeps it.
+    overspend. One global order keeps two checks from taking each other's last unit in
+    opposite order and both being denied.
+  * A refund that cannot reach Redis (the node died in that instant) is logged; the charge
+    stays: an over-count, never an overspend (windows forget it; the day counter keeps it).
   * A denied result names the first denying group in slot order (a single Redis names the most
-    binding denial among all subjects); its `limits` are those of the subjects evaluated, as
-    they stand after the refunds. Threshold alerts that a compensated group raised stay raised:
-    the usage was real for a moment, and un-claiming could drop an alert a concurrent check
-    relied on.
+    binding denial of all subjects); its `limits` show the subjects evaluated, after refund.
+    Threshold alerts a compensated group raised stay raised: the usage was real for a moment.
 
-Records: one record.lua call per slot group, each deduplicating on its own idempotency key,
-  placed on its group's first subject's slot (for the group holding the caller's first subject
-  that is the very key a single Redis uses). A record that fails midway (a node unreachable)
-  leaves some groups recorded; retried with the same idempotency key, the recorded groups answer
-  "duplicate" and only the missing ones count. Without an idempotency key a retry would count
-  the recorded groups twice: give a key to records that may be retried. A payload conflict is
-  found by the first group (nothing recorded) unless the key was used before with another set
-  of subjects that shares only later groups; then the earlier groups of this call have
-  recorded when the conflict is raised. Settling or releasing a hold works the same way: each
-  group settles its own subjects' hold entries.
+Records: record.lua per group, each deduplicating on its own idempotency key on its first
+subject's slot (for the group of the caller's first subject, the key a single Redis uses). A
+record that fails midway leaves some groups recorded; retried with the same idempotency key,
+those answer "duplicate" and only the missing groups count. Without a key a retry counts the
+recorded groups twice. A payload conflict is found by the first group, before anything is
+recorded, unless the key was used before with other subjects sharing only later groups. Each
+group settles or releases its own subjects' hold entries.
 
-Alerts: on a cluster the scripts cannot reach the shared stream `qs:alerts` (another slot), so
-  they append to the subject's own stream only and return the entries; `publish_alerts` then
-  XADDs each to `qs:alerts`, where StreamAlerts and webhooks read them. The shared stream assigns
-  its own entry id, which replaces the subject stream's id in what a record returns.
+Alerts: scripts on a cluster cannot reach `qs:alerts` (another slot), so they append to the
+subject's own stream and return the entries; `publish_alerts` XADDs them to `qs:alerts` (for
+StreamAlerts and webhooks), whose new ids replace the subject stream's in what a record
+returns. An alert whose script reply was lost (a timeout) stays in the subject's stream only.
 
-A cluster check or record with all its subjects on one slot is still exactly one script call
-(plus the XADD of any alert it raised).
+On a cluster every check and record comes here; with all subjects on one slot it is still one
+script call (plus the XADD of any alert raised).
 """
 
 from __future__ import annotations
@@ -152,17 +145,13 @@ async def _check(store: Store, plans: Sequence[SubjectPlan], head: Sequence[Any]
             if reply[0] == "deny":
                 consumed = _taken(admitted)
                 await refund.all(consumed)
-                await publish_alerts(store, alerts)
                 return _denial(group, reply, consumed, cost=cost, tokens=tokens, reserve=reserve)
             admitted.append((group, reply))
     except BaseException:
-        # A failed or cancelled call: give back what was consumed, even if we are cancelled.
-        task = asyncio.ensure_future(refund.all(admitted))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
-        await asyncio.shield(task)
+        await refund.all(_taken(admitted))  # a failed or cancelled call gives back all it took
         raise
-    await publish_alerts(store, alerts)
+    finally:
+        await publish_alerts(store, alerts)  # after the refunds: they come first
     return _admission(admitted, hold_id if reserve else "")
 
 
@@ -181,6 +170,14 @@ class _Refund:
         self._head: list[Any] = [now, tokens, int(reserve), hold_id]
 
     async def all(self, admitted: Sequence[tuple[SlotGroup, list[Any]]]) -> None:
+        """Refund every group, to the end even if the caller is cancelled meanwhile."""
+        if admitted:
+            task = asyncio.ensure_future(self._each(admitted))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+            await asyncio.shield(task)
+
+    async def _each(self, admitted: Sequence[tuple[SlotGroup, list[Any]]]) -> None:
         # One after another: an operation holds at most one connection per node (see
         # _admitted_to); refunds are rare, so the extra round trips cost little.
         for group, reply in admitted:
@@ -290,14 +287,17 @@ async def _record(
     groups = slot_groups(plans)
     idem_keys = [subject_keys(g.plans[0].subject).idempotency(key or "-") for g in groups]
     replies: list[tuple[SlotGroup, list[Any]]] = []
+    alerts: list[list[str]] = []
     for group, idem_key in zip(groups, idem_keys, strict=True):
         reply = await _record_group(
             store, configs, plans, group, now=now, head=head, idem_key=idem_key
         )
         if reply[0] == "conflict":
             return ["conflict"]
+        # Published before the next group runs: a retry after a later group fails answers
+        # "duplicate" here and would not raise these alerts again.
+        alerts += await publish_alerts(store, reply[3])
         replies.append((group, reply))
-    alerts = await publish_alerts(store, [a for _, reply in replies for a in reply[3]])
     statuses = [str(reply[0]) for _, reply in replies]
     if release:
         verdict = "released"
