@@ -253,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_serve(subparsers)
     _add_validate(subparsers)
-    from quota_sidecar.cli_admin import add_admin_command, add_usage_command
+    from quota_sidecar.cli_admin import add_admin_command
+    from quota_sidecar.cli_remote import add_usage_command
 
     add_usage_command(subparsers)
     add_admin_command(subparsers)

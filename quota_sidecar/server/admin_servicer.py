@@ -7,7 +7,7 @@ from grpc import aio
 
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.errors import InvalidInput, NotFound
-from quota_sidecar.server import convert
+from quota_sidecar.server import convert, convert_admin
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 
 __all__ = ["AdminServicer"]
@@ -68,8 +68,10 @@ class AdminServicer(admin_pb2_grpc.QuotaAdminServiceServicer):
     ) -> admin_pb2.GrantOverrideResponse:
         if not request.HasField("override"):
             raise InvalidInput("override", "is required")
-        granted = await self._service.grant_override(convert.override_from_proto(request.override))
-        return admin_pb2.GrantOverrideResponse(override=convert.override_to_proto(granted))
+        granted = await self._service.grant_override(
+            convert_admin.override_from_proto(request.override)
+        )
+        return admin_pb2.GrantOverrideResponse(override=convert_admin.override_to_proto(granted))
 
     async def RevokeOverride(
         self, request: admin_pb2.RevokeOverrideRequest, context: aio.ServicerContext
@@ -81,7 +83,7 @@ class AdminServicer(admin_pb2_grpc.QuotaAdminServiceServicer):
         revoked = await self._service.revoke_override(
             subject, override_id, actor=actor, reason=reason
         )
-        return admin_pb2.RevokeOverrideResponse(revoked=convert.override_to_proto(revoked))
+        return admin_pb2.RevokeOverrideResponse(revoked=convert_admin.override_to_proto(revoked))
 
     async def ListOverrides(
         self, request: admin_pb2.ListOverridesRequest, context: aio.ServicerContext
@@ -89,7 +91,7 @@ class AdminServicer(admin_pb2_grpc.QuotaAdminServiceServicer):
         subject = convert.required_subject_from_proto(request)
         overrides = await self._service.list_overrides(subject)
         return admin_pb2.ListOverridesResponse(
-            overrides=[convert.override_to_proto(o) for o in overrides]
+            overrides=[convert_admin.override_to_proto(o) for o in overrides]
         )
 
     async def ResetUsage(
@@ -109,5 +111,5 @@ class AdminServicer(admin_pb2_grpc.QuotaAdminServiceServicer):
             subject, convert.page_size_from_proto(request.page_size), request.page_token
         )
         return admin_pb2.ListAuditEventsResponse(
-            events=[convert.audit_to_proto(e) for e in events], next_page_token=token
+            events=[convert_admin.audit_to_proto(e) for e in events], next_page_token=token
         )

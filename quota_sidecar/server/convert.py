@@ -6,10 +6,8 @@ engine's.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -33,20 +31,16 @@ from quota_sidecar.models import (
 from quota_sidecar.money import check_nanos, from_nanos
 from quota_sidecar.results import (
     Alert,
-    AuditEvent,
     BreakdownEntry,
     LimitStatus,
-    Override,
-    OverrideKind,
     ThresholdWarning,
     UsageTotals,
 )
-from quota_sidecar.v1 import admin_pb2, quota_pb2, types_pb2
+from quota_sidecar.v1 import quota_pb2, types_pb2
 
 __all__ = [
     "MAX_SUBJECTS",
     "alert_to_proto",
-    "audit_to_proto",
     "breakdown_to_proto",
     "check_count",
     "check_short_text",
@@ -54,13 +48,13 @@ __all__ = [
     "config_to_proto",
     "denial_to_proto",
     "duration_to_proto",
+    "failure_mode_from_proto",
+    "failure_mode_to_proto",
     "lease_from_proto",
     "limit_from_proto",
     "limit_status_to_proto",
     "limit_to_proto",
     "optional_subject_from_proto",
-    "override_from_proto",
-    "override_to_proto",
     "page_size_from_proto",
     "required_subject_from_proto",
     "reservation_id_from_proto",
@@ -179,7 +173,7 @@ def limit_to_proto(limit: LimitKind | None) -> types_pb2.LimitKind.ValueType:
     return types_pb2.LimitKind.Value("LIMIT_KIND_" + limit.value.upper())
 
 
-def _failure_mode_from_proto(value: int, default: FailureMode, field: str) -> FailureMode:
+def failure_mode_from_proto(value: int, default: FailureMode, field: str) -> FailureMode:
     if value == types_pb2.FAILURE_MODE_UNSPECIFIED:
         return default
     if value == types_pb2.FAILURE_MODE_OPEN:
@@ -189,7 +183,7 @@ def _failure_mode_from_proto(value: int, default: FailureMode, field: str) -> Fa
     raise InvalidInput(field, f"unknown failure mode {value}")
 
 
-def _failure_mode_to_proto(mode: FailureMode) -> types_pb2.FailureMode.ValueType:
+def failure_mode_to_proto(mode: FailureMode) -> types_pb2.FailureMode.ValueType:
     if mode is FailureMode.OPEN:
         return types_pb2.FAILURE_MODE_OPEN
     return types_pb2.FAILURE_MODE_CLOSED
@@ -199,16 +193,6 @@ def denial_to_proto(code: DenialCode | None) -> quota_pb2.DenialCode.ValueType:
     if code is None:
         return quota_pb2.DENIAL_CODE_UNSPECIFIED
     return quota_pb2.DenialCode.Value("DENIAL_CODE_" + code.value)
-
-
-def _override_kind_from_proto(value: int, field: str) -> OverrideKind:
-    if value == admin_pb2.OVERRIDE_KIND_UNSPECIFIED:
-        raise InvalidInput(field, "must be set (OVERRIDE_KIND_BLOCK, ...)")
-    try:
-        name = admin_pb2.OverrideKind.Name(value)  # type: ignore[arg-type]
-    except ValueError:
-        raise InvalidInput(field, f"unknown override kind {value}") from None
-    return OverrideKind(name.removeprefix("OVERRIDE_KIND_"))
 
 
 # --- subjects --------------------------------------------------------------------------------
@@ -291,7 +275,7 @@ def config_from_proto(config: types_pb2.QuotaConfig, field: str = "config") -> Q
                         "tokens_per_day",
                     )
                 },
-                failure_mode=_failure_mode_from_proto(
+                failure_mode=failure_mode_from_proto(
                     rates.failure_mode, FailureMode.OPEN, f"{rate_field}.failure_mode"
                 ),
             ),
@@ -301,7 +285,7 @@ def config_from_proto(config: types_pb2.QuotaConfig, field: str = "config") -> Q
                 per_request_limit=_optional_dollars(costs, "per_request_limit_nanos", cost_field),
                 reset_hour=costs.reset_hour,
                 time_zone=costs.time_zone or "UTC",
-                failure_mode=_failure_mode_from_proto(
+                failure_mode=failure_mode_from_proto(
                     costs.failure_mode, FailureMode.CLOSED, f"{cost_field}.failure_mode"
                 ),
             ),
@@ -326,12 +310,12 @@ def config_to_proto(config: QuotaConfig) -> types_pb2.QuotaConfig:
             requests_per_day=rates.requests_per_day,
             tokens_per_minute=rates.tokens_per_minute,
             tokens_per_day=rates.tokens_per_day,
-            failure_mode=_failure_mode_to_proto(rates.failure_mode),
+            failure_mode=failure_mode_to_proto(rates.failure_mode),
         ),
         cost_quota=types_pb2.CostQuota(
             reset_hour=costs.reset_hour,
             time_zone=costs.time_zone,
-            failure_mode=_failure_mode_to_proto(costs.failure_mode),
+            failure_mode=failure_mode_to_proto(costs.failure_mode),
         ),
         alert_thresholds=list(config.alert_thresholds),
         shadow_mode=config.shadow_mode,
@@ -404,67 +388,3 @@ def breakdown_to_proto(entries: Iterable[BreakdownEntry]) -> list[quota_pb2.Brea
         quota_pb2.BreakdownEntry(name=e.name, cost_nanos=e.cost_nanos, requests=e.requests)
         for e in entries
     ]
-
-
-# --- overrides and audit ---------------------------------------------------------------------
-def override_from_proto(override: admin_pb2.Override, field: str = "override") -> Override:
-    subject = required_subject_from_proto(override, "subject", field)
-    kind = _override_kind_from_proto(override.kind, f"{field}.kind")
-    limit: LimitKind | None = None
-    if kind in (OverrideKind.RAISE_LIMIT, OverrideKind.BONUS_CREDIT):
-        limit = limit_from_proto(override.limit, f"{field}.limit")
-        if kind is OverrideKind.BONUS_CREDIT and limit not in (
-            LimitKind.COST_DAILY,
-            LimitKind.COST_MONTHLY,
-        ):
-            raise InvalidInput(
-                f"{field}.limit", "bonus credit applies to COST_DAILY or COST_MONTHLY"
-            )
-        if limit.is_cost:
-            check_nanos(override.value, f"{field}.value")
-        else:
-            check_count(override.value, f"{field}.value")
-    if not override.HasField("expires_at"):
-        raise InvalidInput(f"{field}.expires_at", "is required")
-    return Override(
-        subject=subject,
-        kind=kind,
-        expires_at=timestamp_from_proto(override.expires_at),
-        reason=check_short_text(override.reason, f"{field}.reason", required=True),
-        actor=check_short_text(override.actor, f"{field}.actor", required=True),
-        limit=limit,
-        value=override.value if limit is not None else 0,
-    )
-
-
-def override_to_proto(override: Override) -> admin_pb2.Override:
-    return admin_pb2.Override(
-        id=override.id,
-        subject=subject_to_proto(override.subject),
-        kind=admin_pb2.OverrideKind.Value("OVERRIDE_KIND_" + override.kind.value),
-        limit=limit_to_proto(override.limit),
-        value=override.value,
-        expires_at=timestamp_to_proto(override.expires_at),
-        reason=override.reason,
-        actor=override.actor,
-        created_at=timestamp_to_proto(override.created_at),
-    )
-
-
-def _json(value: object) -> str:
-    if is_dataclass(value) and not isinstance(value, type):
-        value = asdict(value)
-    return json.dumps(value, default=str, sort_keys=True)
-
-
-def audit_to_proto(event: AuditEvent) -> admin_pb2.AuditEvent:
-    return admin_pb2.AuditEvent(
-        id=event.id,
-        time=timestamp_to_proto(event.time),
-        actor=event.actor,
-        action=event.action,
-        subject=subject_to_proto(event.subject) if event.subject else None,
-        reason=event.reason,
-        before_json=_json(event.before),
-        after_json=_json(event.after),
-    )

@@ -19,7 +19,7 @@ from quota_sidecar.models import (
     Subject,
 )
 from quota_sidecar.results import Alert, AlertKind, Override, OverrideKind, Severity
-from quota_sidecar.server import convert
+from quota_sidecar.server import convert, convert_admin
 from quota_sidecar.v1 import admin_pb2, quota_pb2, types_pb2
 
 ALICE = types_pb2.Subject(scope=types_pb2.SCOPE_USER, identifier="alice")
@@ -150,8 +150,8 @@ def test_overrides_round_trip_and_need_kind_expiry_reason_and_actor() -> None:
         limit=LimitKind.COST_DAILY,
         value=5_000_000_000,
     )
-    assert convert.override_from_proto(convert.override_to_proto(override)) == override
-    good = convert.override_to_proto(override)
+    assert convert_admin.override_from_proto(convert_admin.override_to_proto(override)) == override
+    good = convert_admin.override_to_proto(override)
     for name, field in (
         ("kind", "override.kind"),
         ("expires_at", "override.expires_at"),
@@ -163,11 +163,11 @@ def test_overrides_round_trip_and_need_kind_expiry_reason_and_actor() -> None:
         broken.CopyFrom(good)
         broken.ClearField(name)  # type: ignore[arg-type]
         with pytest.raises(InvalidInput) as caught:
-            convert.override_from_proto(broken)
+            convert_admin.override_from_proto(broken)
         assert caught.value.field == field
     good.limit = types_pb2.LIMIT_KIND_REQUESTS_PER_MINUTE
     with pytest.raises(InvalidInput, match="bonus credit"):
-        convert.override_from_proto(good)
+        convert_admin.override_from_proto(good)
 
 
 def test_results_carry_enums_times_and_money_across() -> None:
