@@ -201,3 +201,25 @@ async def test_reserve_and_settle_across_slots(engine: QuotaService) -> None:
     for subject in (user, tool):
         usage = await engine.get_usage(subject)
         assert (usage.held_nanos, usage.cost_today_nanos) == (0, 600_000_000)
+
+
+async def test_concurrent_reserving_checks_hold_exactly_the_budget(engine: QuotaService) -> None:
+    """300 concurrent reserving checks of $0.10 against a $10 budget on the subject that sorts
+    last: exactly 100 hold, and the other subject ends holding exactly their $10 (the 200
+    denied checks' holds there were refunded)."""
+    other, budgeted = spread(QuotaScope.TENANT, "holds", 2)
+    await _configure(engine, other, rpm=10_000, daily="1000")
+    await _configure(engine, budgeted, rpm=10_000, daily="10")
+
+    results = await asyncio.gather(
+        *(
+            engine.check_quota(subjects=[budgeted, other], estimated_cost=0.1, reserve=True)
+            for _ in range(300)
+        )
+    )
+
+    assert Counter(r.allowed for r in results) == Counter({True: 100, False: 200})
+    assert {r.code for r in results if not r.allowed} == {DenialCode.BUDGET_EXHAUSTED}
+    for subject in (other, budgeted):
+        usage = await engine.get_usage(subject)
+        assert (usage.held_nanos, usage.requests_today) == (10_000_000_000, 100), subject
