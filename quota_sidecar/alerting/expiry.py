@@ -14,7 +14,6 @@ its own, so the sweeper only tidies up and tells people.)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from redis.commands.core import AsyncScript
@@ -82,6 +81,7 @@ class OverrideExpirySweeper:
         self._interval = interval
         self._script: AsyncScript | None = None
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     def start(self) -> OverrideExpirySweeper:
         if self._task is None:
@@ -89,17 +89,21 @@ class OverrideExpirySweeper:
         return self
 
     async def close(self) -> None:
+        # The flag as well as the cancel: the Redis driver may turn a cancel that lands
+        # mid-command into a connection error, which the loop would otherwise carry on past.
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait([self._task], timeout=5.0)
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 await self.sweep_once()
             except Exception as exc:  # a bad sweep must not stop the next one
+                if self._closing:
+                    return
                 log.warning("override expiry sweep failed: %s", exc)
             await asyncio.sleep(self._interval)
 

@@ -235,6 +235,7 @@ class AlertHub:
             with contextlib.suppress(asyncio.QueueFull):
                 sub.queue.put_nowait(None)
         if self._reader is not None:
+            # The loop also checks the flag: the Redis driver may turn a cancel that lands
+            # mid-command into a connection error, which the loop would otherwise retry.
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
+            await asyncio.wait([self._reader], timeout=5.0)

@@ -24,7 +24,6 @@ worker thread), so no extra dependency is needed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -224,6 +223,7 @@ class WebhookRunner:
         self._block_ms = block_ms
         self._consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
 
     def start(self) -> WebhookRunner:
         for hook in self.webhooks:
@@ -233,18 +233,23 @@ class WebhookRunner:
 
     async def close(self) -> None:
         """Stop delivering; alerts in flight stay unacknowledged and are retried later."""
+        # The flag as well as the cancel: the Redis driver may turn a cancel that lands
+        # mid-command into a connection error, which the loop would otherwise retry.
+        self._closing = True
         for task in self._tasks:
             task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5.0)
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.error("webhook task failed: %s", task.exception())
         self._tasks.clear()
 
     async def _run(self, hook: WebhookConfig) -> None:
         backoff = 0.05
         loop = asyncio.get_running_loop()
         next_claim = 0.0
-        while True:
+        while not self._closing:
             try:
                 await self._ensure_group(hook)
                 if loop.time() >= next_claim:
@@ -257,6 +262,8 @@ class WebhookRunner:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis down, or anything else: keep the webhook alive
+                if self._closing:
+                    return
                 log.warning("webhook %s: %s; retrying in %.2fs", hook.name, exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -331,7 +338,7 @@ class WebhookRunner:
             log.warning(
                 "webhook %s: alert %s got %s (try %d)", hook.name, alert.id, status, attempt
             )
-            if attempt < hook.max_attempts:
+            if attempt < hook.max_attempts and not self._closing:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
         # Left pending: any replica retries it after `retry_after` seconds (XAUTOCLAIM).
