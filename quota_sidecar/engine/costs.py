@@ -64,6 +64,7 @@ class CostTracker:
             duplicate=reply[0] == "duplicate",
             totals=decode_totals(reply[2], plans),
             alerts=decode_alerts(reply[3]),
+            hold_settled=int(reply[1]) > 0,
         )
 
     async def _record(
