@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import sys
 from typing import Any, TextIO
 
@@ -22,6 +21,7 @@ import grpc
 from quota_sidecar.alerting.filters import AlertFilter, validate_cursor
 from quota_sidecar.alerting.proto import alert_from_proto, filter_to_request
 from quota_sidecar.alerting.webhook import alert_payload
+from quota_sidecar.cli_remote import connection_flags
 from quota_sidecar.errors import InvalidInput
 from quota_sidecar.money import from_nanos
 from quota_sidecar.results import Alert
@@ -29,7 +29,6 @@ from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc
 
 __all__ = ["add_alerts_command", "format_alert", "run_alerts_command"]
 
-DEFAULT_TARGET = "127.0.0.1:50051"
 _RESUMABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
 
@@ -42,17 +41,7 @@ def add_alerts_command(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--follow", "-f", action="store_true", help="keep printing live alerts")
-    parser.add_argument(
-        "--target",
-        default=os.environ.get("QUOTA_SIDECAR_TARGET", DEFAULT_TARGET),
-        help="host:port of the sidecar (env QUOTA_SIDECAR_TARGET; default %(default)s)",
-    )
-    parser.add_argument(
-        "--token",
-        default=os.environ.get("QUOTA_SIDECAR_TOKEN"),
-        help="data-plane bearer token (env QUOTA_SIDECAR_TOKEN)",
-    )
-    parser.add_argument("--tls", action="store_true", help="connect with TLS (system roots)")
+    connection_flags(parser, "QUOTA_SIDECAR_DATA_TOKEN")  # --target --token --tls...
     parser.add_argument("--scope", action="append", default=[], help="only this scope (repeat)")
     parser.add_argument(
         "--identifier", action="append", default=[], help="only this identifier (repeat)"
@@ -115,10 +104,7 @@ async def _stream(
     args: argparse.Namespace, flt: AlertFilter, cursor: str | None, out: TextIO
 ) -> int:
     metadata = (("authorization", f"Bearer {args.token}"),) if args.token else ()
-    if args.tls:
-        channel = grpc.aio.secure_channel(args.target, grpc.ssl_channel_credentials())
-    else:
-        channel = grpc.aio.insecure_channel(args.target)
+    channel = _channel(args)
     delay = 0.2
     async with channel:
         stub = quota_pb2_grpc.QuotaServiceStub(channel)
@@ -145,6 +131,18 @@ async def _stream(
                     continue
                 print(f"quota-sidecar alerts: {exc.code().name}: {exc.details()}", file=sys.stderr)
                 return 1
+
+
+def _channel(args: argparse.Namespace) -> grpc.aio.Channel:
+    """An asyncio channel with the same TLS flags as the other remote commands."""
+    if args.tls or args.tls_ca or args.tls_cert:
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=args.tls_ca.read_bytes() if args.tls_ca else None,
+            private_key=args.tls_key.read_bytes() if args.tls_key else None,
+            certificate_chain=args.tls_cert.read_bytes() if args.tls_cert else None,
+        )
+        return grpc.aio.secure_channel(args.target, credentials)
+    return grpc.aio.insecure_channel(args.target)
 
 
 def _print_event(
