@@ -5,6 +5,7 @@ The seed's examples work with `from quota_sidecar import ...` in place of `from 
 
 from __future__ import annotations
 
+from quota_sidecar.alerting.service import QuotaAlertService
 from quota_sidecar.client import (
     QuotaClient,
     RetryPolicy,
@@ -76,6 +77,7 @@ __all__ = [
     "NotFound",
     "Override",
     "OverrideKind",
+    "QuotaAlertService",
     "QuotaClient",
     "QuotaConfig",
     "QuotaExceeded",

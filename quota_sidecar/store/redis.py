@@ -124,7 +124,8 @@ class Store:
             raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
         except ResponseError as exc:
             message = str(exc)
-            if "LOADING" in message or "BUSY" in message or "MASTERDOWN" in message:
+            # Only a server that cannot answer now; BUSYGROUP and the like are real errors.
+            if message.startswith(("LOADING", "BUSY ", "MASTERDOWN")):
                 raise StoreUnavailable(message) from exc
             raise
         except RedisError as exc:
