@@ -65,13 +65,19 @@ def append_audit(
     )
 
 
+# Only alerts about a subject's own budgets go to its stream (check_quota_alerts reads it);
+# admin events go to the shared stream alone. A stream costs Redis about 4.7 KB from its first
+# entry, which every configured subject would otherwise pay for its QUOTA_CHANGED event.
+_SUBJECT_STREAM_KINDS = frozenset({AlertKind.RESOLVED})
+
+
 async def publish_alert(
     store: Store, kind: AlertKind, subject: Subject, now_ms: int, message: str, **detail: Any
 ) -> str:
-    """Append an alert to the shared stream, then to the subject's stream under the same id
-    (as the Lua scripts do), and return the id."""
+    """Append an alert to the shared stream and, for budget alerts, to the subject's stream
+    under the same id (as the Lua scripts do); return the id."""
     fields: dict[Any, Any] = encode_alert(kind, subject, now_ms, message, **detail)
-    own = subject_stream(subject)
+    own = subject_stream(subject) if kind in _SUBJECT_STREAM_KINDS else None
 
     async def append() -> str:
         entry_id = str(
@@ -79,10 +85,11 @@ async def publish_alert(
                 ALERTS_STREAM, fields, minid=str(now_ms - RETENTION_MS), approximate=True
             )
         )
-        pipe = store.client.pipeline(transaction=False)
-        pipe.xadd(own, fields, id=entry_id, maxlen=SUBJECT_STREAM_MAXLEN, approximate=True)
-        pipe.pexpire(own, SUBJECT_STREAM_TTL_MS)
-        await pipe.execute()
+        if own is not None:
+            pipe = store.client.pipeline(transaction=False)
+            pipe.xadd(own, fields, id=entry_id, maxlen=SUBJECT_STREAM_MAXLEN, approximate=True)
+            pipe.pexpire(own, SUBJECT_STREAM_TTL_MS)
+            await pipe.execute()
         return entry_id
 
     result: str = await store.call(append, 2.0)
