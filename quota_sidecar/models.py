@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from quota_sidecar.errors import InvalidInput
-from quota_sidecar.money import Money, from_nanos, to_nanos
+from quota_sidecar.money import MAX_LIMIT_NANOS, Money, from_nanos, to_nanos
 from quota_sidecar.periods import Window, zone
 
 __all__ = [
@@ -185,7 +185,9 @@ def _failure_mode(value: object, section: str) -> FailureMode:
 
 
 def _money_or_none(value: Money | None, field_name: str) -> Decimal | None:
-    return None if value is None else from_nanos(to_nanos(value, field_name))
+    if value is None:
+        return None
+    return from_nanos(to_nanos(value, field_name, maximum=MAX_LIMIT_NANOS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +223,7 @@ class CostQuota:
             (LimitKind.COST_DAILY, self.daily_limit),
             (LimitKind.COST_MONTHLY, self.monthly_limit),
         )
-        return {k: to_nanos(v, k.value) for k, v in pairs if v is not None}
+        return {k: to_nanos(v, k.value, maximum=MAX_LIMIT_NANOS) for k, v in pairs if v is not None}
 
 
 @dataclass(frozen=True, slots=True)

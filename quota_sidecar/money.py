@@ -12,6 +12,7 @@ from quota_sidecar.errors import InvalidInput
 
 __all__ = [
     "MAX_AMOUNT_NANOS",
+    "MAX_LIMIT_NANOS",
     "NANOS_PER_DOLLAR",
     "Money",
     "check_nanos",
@@ -24,6 +25,9 @@ NANOS_PER_DOLLAR = 1_000_000_000
 # One million dollars. Larger amounts are a bug in the caller, not a real LLM or tool call, and
 # keeping amounts this small leaves every sum far inside Lua's exact integer range (2**53).
 MAX_AMOUNT_NANOS = 1_000_000 * NANOS_PER_DOLLAR
+# Nine million dollars: budgets and totals stay below 2**53 nanos, where the Lua scripts'
+# double-precision numbers are still exact integers.
+MAX_LIMIT_NANOS = 9_000_000 * NANOS_PER_DOLLAR
 _ONE_NANO = Decimal("1e-9")
 
 Money = Decimal | int | float | str

@@ -25,7 +25,7 @@ from quota_sidecar.engine.costs import CostTracker
 from quota_sidecar.engine.plan import SubjectPlan, plan_subject
 from quota_sidecar.errors import InvalidInput, NotFound
 from quota_sidecar.models import LimitKind, Subject
-from quota_sidecar.money import MAX_AMOUNT_NANOS
+from quota_sidecar.money import MAX_LIMIT_NANOS
 from quota_sidecar.results import AlertKind, Override, OverrideKind
 from quota_sidecar.store.keys import OVERRIDE_EXPIRY, subject_keys
 from quota_sidecar.store.redis import Store
@@ -46,12 +46,12 @@ def _validate(override: Override, now_ms: int) -> None:
     if override.kind is OverrideKind.RAISE_LIMIT:
         if override.limit is None:
             raise InvalidInput("override.limit", "is required to raise a limit")
-        if not 0 <= override.value <= MAX_AMOUNT_NANOS:
+        if not 0 <= override.value <= MAX_LIMIT_NANOS:
             raise InvalidInput("override.value", "must be a limit between 0 and the maximum")
     if override.kind is OverrideKind.BONUS_CREDIT:
         if override.limit not in _BONUS_LIMITS:
             raise InvalidInput("override.limit", "a bonus credits cost_daily or cost_monthly")
-        if not 0 < override.value <= MAX_AMOUNT_NANOS:
+        if not 0 < override.value <= MAX_LIMIT_NANOS:
             raise InvalidInput("override.value", "must be a positive amount of nanos")
 
 

@@ -101,8 +101,11 @@ local function apply_overrides(s, now)
   end
 end
 
--- Return expired holds to the budget, then read what is still held.
-local function held(s, now)
+-- Return expired holds to the budget, then read what is still held. With nothing held and
+-- no hold being taken or settled (`force`), the expiry index need not be read at all.
+local function held(s, now, force)
+  local sum = int(redis.call('HGET', s.holds, '_sum'))
+  if sum <= 0 and not force then return sum end
   local due = redis.call('ZRANGEBYSCORE', s.hexp, '-inf', now)
   for _, id in ipairs(due) do
     local hold = redis.call('HGET', s.holds, id)
@@ -110,51 +113,100 @@ local function held(s, now)
       local cost = int(string.match(hold, '^(%d+)'))
       redis.call('HINCRBY', s.holds, '_sum', 0 - cost) -- never -0: Redis rejects "-0"
       redis.call('HDEL', s.holds, id)
+      sum = sum - cost
     end
     redis.call('ZREM', s.hexp, id)
   end
-  return int(redis.call('HGET', s.holds, '_sum'))
+  return sum
 end
 
--- A sliding-window ring: SUB_BUCKETS + 1 slots of WINDOW/SUB_BUCKETS each, plus the index of
--- the newest bucket written ("<ring>:b"). Slots newer than that index hold stale counts.
-local function ring_read(s, ring, window, now)
-  local g = WINDOW_MS[window] / SUB_BUCKETS
-  local fields = { ring .. ':b' }
-  for slot = 0, SUB_BUCKETS do fields[#fields + 1] = ring .. ':' .. slot end
-  local vals = redis.call('HMGET', s.rw, unpack(fields))
-  local base = tonumber(vals[1])
-  local idx = math.floor(now / g)
-  local r = { ring = ring, g = g, base = base, cur = math.max(idx, base or idx), sum = 0, buckets = {} }
-  if base and base >= r.cur - SUB_BUCKETS then
-    for b = r.cur - SUB_BUCKETS, base do
-      local c = int(vals[2 + (b % (SUB_BUCKETS + 1))])
-      r.buckets[#r.buckets + 1] = { b, c }
-      r.sum = r.sum + c
-    end
+-- Sliding-window rings. Each is SUB_BUCKETS + 1 slots ("<ring>:<slot>") of WINDOW/SUB_BUCKETS
+-- each, plus the index of the newest bucket written ("<ring>:b"); slots newer than that index
+-- hold stale counts. A subject's rings are read in one HMGET and written in one HSET (plus an
+-- HDEL when a window moves on) by flush_rings; slots the window has left are deleted, not
+-- zeroed, so a quiet subject keeps only the slots it uses.
+local RING_SPECS = {}
+for _, spec in ipairs(LIMITS) do
+  if spec.ring then RING_SPECS[#RING_SPECS + 1] = spec end
+end
+
+local function read_rings(s, specs, now)
+  s.rings, s.rw_set, s.rw_del = s.rings or {}, s.rw_set or {}, s.rw_del or {}
+  if #specs == 0 then return end
+  local fields = {}
+  for _, spec in ipairs(specs) do
+    fields[#fields + 1] = spec.ring .. ':b'
+    for slot = 0, SUB_BUCKETS do fields[#fields + 1] = spec.ring .. ':' .. slot end
   end
-  if r.sum < 0 then r.sum = 0 end
-  return r
+  local vals = redis.call('HMGET', s.rw, unpack(fields))
+  for j, spec in ipairs(specs) do
+    local o = (j - 1) * (SUB_BUCKETS + 2)
+    local g = WINDOW_MS[spec.window] / SUB_BUCKETS
+    local base = tonumber(vals[o + 1])
+    local idx = math.floor(now / g)
+    local r = { ring = spec.ring, g = g, base = base, cur = math.max(idx, base or idx), sum = 0,
+      buckets = {}, slots = {} }
+    if base and base >= r.cur - SUB_BUCKETS then
+      for b = r.cur - SUB_BUCKETS, base do
+        local slot = b % (SUB_BUCKETS + 1)
+        local c = int(vals[o + 2 + slot])
+        r.slots[slot] = c
+        r.buckets[#r.buckets + 1] = { b, c }
+        r.sum = r.sum + c
+      end
+    end
+    if r.sum < 0 then r.sum = 0 end
+    s.rings[spec.name] = r
+  end
 end
 
--- Add `amount` to the bucket `at` (default: the current one). Slots that the window has
--- moved past are deleted, not zeroed, so a quiet subject keeps only the slots it uses.
+-- Add `amount` to the bucket `at` (default: the current one); written by flush_rings.
 local function ring_add(s, r, amount, at)
   local target = at or r.cur
   if not r.base or r.cur > r.base then
     if r.base then
-      local stale = {}
       for b = math.max(r.base + 1, r.cur - SUB_BUCKETS), r.cur do
-        stale[#stale + 1] = r.ring .. ':' .. (b % (SUB_BUCKETS + 1))
+        local slot = b % (SUB_BUCKETS + 1)
+        s.rw_del[r.ring .. ':' .. slot] = true
+        r.slots[slot] = nil
       end
-      redis.call('HDEL', s.rw, unpack(stale))
     end
-    redis.call('HSET', s.rw, r.ring .. ':b', r.cur)
+    s.rw_set[r.ring .. ':b'] = r.cur
     r.base = r.cur
+    s.rw_rolled = true
   end
   if target < r.cur - SUB_BUCKETS then return end -- that bucket has left the window
-  redis.call('HINCRBY', s.rw, r.ring .. ':' .. (target % (SUB_BUCKETS + 1)), amount)
+  local slot = target % (SUB_BUCKETS + 1)
+  local field = r.ring .. ':' .. slot
+  r.slots[slot] = (r.slots[slot] or 0) + amount
+  s.rw_set[field] = r.slots[slot]
+  s.rw_del[field] = nil
   r.sum = r.sum + amount
+end
+
+-- Write what ring_add queued. The TTL (the longest window + 10 % + a minute) is renewed only
+-- when a window moved to a new bucket: a bucket's first write outlives its whole window.
+local function flush_rings(s, ttl)
+  local del, set = {}, {}
+  for field in pairs(s.rw_del or {}) do del[#del + 1] = field end
+  for field, value in pairs(s.rw_set or {}) do
+    set[#set + 1] = field
+    set[#set + 1] = value
+  end
+  if #del > 0 then redis.call('HDEL', s.rw, unpack(del)) end
+  if #set > 0 then redis.call('HSET', s.rw, unpack(set)) end
+  if s.rw_rolled and ttl and ttl > 0 then redis.call('PEXPIRE', s.rw, ttl) end
+  s.rw_set, s.rw_del, s.rw_rolled = {}, {}, false
+end
+
+-- The TTL of the rings hash: its longest configured window, plus one bucket, plus a minute.
+local function rings_ttl(s)
+  local longest = 0
+  for _, spec in ipairs(RING_SPECS) do
+    if s.limits[spec.name] then longest = math.max(longest, WINDOW_MS[spec.window]) end
+  end
+  if longest == 0 then return 0 end
+  return longest + longest / SUB_BUCKETS + 60000
 end
 
 -- When the counted span will hold at most `target`: the instant enough old buckets have left.
@@ -170,13 +222,14 @@ end
 
 -- When the oldest non-empty bucket leaves the window (the status's reset time).
 local function ring_reset_at(r)
-  for _, bucket in ipairs(r.buckets) do
-    if bucket[2] > 0 then return (bucket[1] + SUB_BUCKETS + 1) * r.g end
+  for b = r.cur - SUB_BUCKETS, r.cur do
+    if (r.slots[b % (SUB_BUCKETS + 1)] or 0) > 0 then
+      return (b + SUB_BUCKETS + 1) * r.g
+    end
   end
   return 0
 end
 
--- Relative TTLs only: the engine's clock (injectable, maybe skewed) is not Redis's clock.
 local function expire_period(key, now, end_ms)
   redis.call('PEXPIRE', key, math.max(end_ms - now, 0) + PERIOD_GRACE_MS)
 end

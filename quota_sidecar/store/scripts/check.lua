@@ -83,38 +83,30 @@ end
 
 for _, s in ipairs(subjects) do
   apply_overrides(s, now)
-  s.held = held(s, now)
+  s.held = held(s, now, reserve)
   s.cost_day = int(redis.call('HGET', s.day, 'c'))
   s.cost_month = int(redis.call('HGET', s.month, 'c'))
-  s.rings = {}
-  for _, spec in ipairs(LIMITS) do
-    if spec.ring and s.limits[spec.name] then
-      s.rings[spec.name] = ring_read(s, spec.ring, spec.window, now)
-    end
+  local specs = {}
+  for _, spec in ipairs(RING_SPECS) do
+    if s.limits[spec.name] then specs[#specs + 1] = spec end
   end
+  read_rings(s, specs, now)
   local d = evaluate(s)
   if d then consider(s, d) end
 end
 
 if not denial then
   for _, s in ipairs(subjects) do
-    local longest = 0
-    for _, spec in ipairs(LIMITS) do
-      local r = s.rings[spec.name]
-      if r then
-        local amount = tokens
-        if spec.ring:sub(1, 1) == 'r' then amount = 1 end
-        if amount > 0 then ring_add(s, r, amount) end
-        longest = math.max(longest, WINDOW_MS[spec.window])
-      end
+    for name, r in pairs(s.rings) do
+      local amount = tokens
+      if r.ring:sub(1, 1) == 'r' then amount = 1 end
+      if amount > 0 then ring_add(s, r, amount) end
     end
-    if longest > 0 then
-      redis.call('PEXPIRE', s.rw, longest + longest / SUB_BUCKETS + 60000)
+    flush_rings(s, rings_ttl(s))
+    if redis.call('HINCRBY', s.day, 'r', 1) == 1 then expire_period(s.day, now, s.day_end) end
+    if redis.call('HINCRBY', s.month, 'r', 1) == 1 then
+      expire_period(s.month, now, s.month_end)
     end
-    redis.call('HINCRBY', s.day, 'r', 1)
-    expire_period(s.day, now, s.day_end)
-    redis.call('HINCRBY', s.month, 'r', 1)
-    expire_period(s.month, now, s.month_end)
     if reserve then
       local expiry = now + lease
       redis.call('HSET', s.holds, hold_id, est .. '|' .. tokens .. '|' .. expiry .. '|' .. now)

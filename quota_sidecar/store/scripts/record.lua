@@ -60,7 +60,7 @@ end
 local settled, alerts = 0, {}
 for _, s in ipairs(subjects) do
   apply_overrides(s, now)
-  held(s, now)
+  held(s, now, hold_id ~= '')
   local hold = hold_id ~= '' and redis.call('HGET', s.holds, hold_id)
   if hold then
     local held_cost, held_tokens, _, placed = string.match(hold, '^(%d+)|(%d+)|(%d+)|(%d+)')
@@ -71,24 +71,31 @@ for _, s in ipairs(subjects) do
     -- The check charged the estimated tokens; correct the token windows to the actual count.
     local delta = tokens_in + tokens_out - int(held_tokens)
     if release then delta = 0 - int(held_tokens) end
-    for _, spec in ipairs(LIMITS) do
-      if delta ~= 0 and spec.ring and spec.ring:sub(1, 1) == 't' and s.limits[spec.name] then
-        local r = ring_read(s, spec.ring, spec.window, now)
-        local at
-        if delta < 0 then at = math.floor(int(placed) / r.g) end
-        ring_add(s, r, delta, at)
+    local specs = {}
+    for _, spec in ipairs(RING_SPECS) do
+      if delta ~= 0 and spec.ring:sub(1, 1) == 't' and s.limits[spec.name] then
+        specs[#specs + 1] = spec
       end
     end
+    read_rings(s, specs, now)
+    for _, spec in ipairs(specs) do
+      local r = s.rings[spec.name]
+      -- A smaller actual count is taken back where the estimate was charged; a larger one
+      -- is charged now.
+      local at
+      if delta < 0 then at = math.floor(int(placed) / r.g) end
+      ring_add(s, r, delta, at)
+    end
+    flush_rings(s, rings_ttl(s))
   end
   if not release then
     for _, period in ipairs({ { s.day, s.day_end }, { s.month, s.month_end } }) do
       local key = period[1]
-      redis.call('HINCRBY', key, 'c', cost)
+      if redis.call('HINCRBY', key, 'c', cost) == cost then expire_period(key, now, period[2]) end
       if tokens_in > 0 then redis.call('HINCRBY', key, 'ti', tokens_in) end
       if tokens_out > 0 then redis.call('HINCRBY', key, 'to', tokens_out) end
       add_breakdown(key, 'p', provider)
       add_breakdown(key, 't', tool)
-      expire_period(key, now, period[2])
     end
     local day_cost = int(redis.call('HGET', s.day, 'c'))
     local month_cost = int(redis.call('HGET', s.month, 'c'))

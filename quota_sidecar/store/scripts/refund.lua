@@ -41,11 +41,13 @@ for i = 1, n do
       local amount = tokens
       if spec.ring:sub(1, 1) == 'r' then amount = 1 end
       if amount > 0 then
-        local r = ring_read(s, spec.ring, spec.window, now)
+        read_rings(s, { spec }, now)
+        local r = s.rings[spec.name]
         ring_add(s, r, 0 - amount, math.floor(now / r.g))
       end
     end
   end
+  flush_rings(s, nil)
   refund_counter(s.day)
   refund_counter(s.month)
   if reserve then

@@ -9,13 +9,12 @@ local now = int(ARGV[1])
 local s = subject(1, HEAD)
 if stale(s) then return { 'stale' } end
 apply_overrides(s, now)
-local held_now = held(s, now)
+local held_now = held(s, now, true)
 local rings = {}
-for _, spec in ipairs(LIMITS) do
-  if spec.ring then
-    local r = ring_read(s, spec.ring, spec.window, now)
-    for _, v in ipairs({ spec.name, r.sum, ring_reset_at(r) }) do rings[#rings + 1] = v end
-  end
+read_rings(s, RING_SPECS, now)
+for _, spec in ipairs(RING_SPECS) do
+  local r = s.rings[spec.name]
+  for _, v in ipairs({ spec.name, r.sum, ring_reset_at(r) }) do rings[#rings + 1] = v end
 end
 local limits = {}
 for _, spec in ipairs(LIMITS) do
