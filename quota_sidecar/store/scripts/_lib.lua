@@ -130,13 +130,22 @@ for _, spec in ipairs(LIMITS) do
   if spec.ring then RING_SPECS[#RING_SPECS + 1] = spec end
 end
 
+-- Field names of every ring (SUB_BUCKETS + 1 slots), written out so no call builds them:
+-- [1] is the newest-bucket index, [2 + slot] the slot's count.
+local RING_FIELDS = {
+  rm = { 'rm:b', 'rm:0', 'rm:1', 'rm:2', 'rm:3', 'rm:4', 'rm:5', 'rm:6', 'rm:7', 'rm:8', 'rm:9', 'rm:10' },
+  rh = { 'rh:b', 'rh:0', 'rh:1', 'rh:2', 'rh:3', 'rh:4', 'rh:5', 'rh:6', 'rh:7', 'rh:8', 'rh:9', 'rh:10' },
+  rd = { 'rd:b', 'rd:0', 'rd:1', 'rd:2', 'rd:3', 'rd:4', 'rd:5', 'rd:6', 'rd:7', 'rd:8', 'rd:9', 'rd:10' },
+  tm = { 'tm:b', 'tm:0', 'tm:1', 'tm:2', 'tm:3', 'tm:4', 'tm:5', 'tm:6', 'tm:7', 'tm:8', 'tm:9', 'tm:10' },
+  td = { 'td:b', 'td:0', 'td:1', 'td:2', 'td:3', 'td:4', 'td:5', 'td:6', 'td:7', 'td:8', 'td:9', 'td:10' },
+}
+
 local function read_rings(s, specs, now)
   s.rings, s.rw_set, s.rw_del = s.rings or {}, s.rw_set or {}, s.rw_del or {}
   if #specs == 0 then return end
   local fields = {}
   for _, spec in ipairs(specs) do
-    fields[#fields + 1] = spec.ring .. ':b'
-    for slot = 0, SUB_BUCKETS do fields[#fields + 1] = spec.ring .. ':' .. slot end
+    for _, field in ipairs(RING_FIELDS[spec.ring]) do fields[#fields + 1] = field end
   end
   local vals = redis.call('HMGET', s.rw, unpack(fields))
   for j, spec in ipairs(specs) do
@@ -167,17 +176,17 @@ local function ring_add(s, r, amount, at)
     if r.base then
       for b = math.max(r.base + 1, r.cur - SUB_BUCKETS), r.cur do
         local slot = b % (SUB_BUCKETS + 1)
-        s.rw_del[r.ring .. ':' .. slot] = true
+        s.rw_del[RING_FIELDS[r.ring][2 + slot]] = true
         r.slots[slot] = nil
       end
     end
-    s.rw_set[r.ring .. ':b'] = r.cur
+    s.rw_set[RING_FIELDS[r.ring][1]] = r.cur
     r.base = r.cur
     s.rw_rolled = true
   end
   if target < r.cur - SUB_BUCKETS then return end -- that bucket has left the window
   local slot = target % (SUB_BUCKETS + 1)
-  local field = r.ring .. ':' .. slot
+  local field = RING_FIELDS[r.ring][2 + slot]
   r.slots[slot] = (r.slots[slot] or 0) + amount
   s.rw_set[field] = r.slots[slot]
   s.rw_del[field] = nil
