@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -54,7 +53,6 @@ from quota_sidecar.results import Alert, AlertKind, CheckResult, RecordResult, S
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
 
 # How many holds' subjects a client remembers for release_reservation(id).
-_REMEMBERED_HOLDS = 10_000
 
 __all__ = [
     "QuotaClient",
@@ -108,7 +106,6 @@ class QuotaClient:
         self._pending: set[PendingCall[QuotaConfig]] = set()
         # The subjects of the holds this client took, so release_reservation(id) can name them
         # (RecordUsage wants subjects). Bounded: the oldest are forgotten first.
-        self._hold_subjects: OrderedDict[str, list[Subject]] = OrderedDict()
 
     # --- connection ----------------------------------------------------------------------------
     def _options(self) -> list[tuple[str, Any]]:
@@ -296,15 +293,7 @@ class QuotaClient:
             reservation_lease=convert.duration_to_proto(reservation_lease),
         )
         response = await self._unary("CheckQuota", request, timeout=timeout)
-        result = convert.check_result_from_proto(response)
-        if result.reservation_id:
-            self._remember_hold(result.reservation_id, _subjects(scope, identifier, subjects))
-        return result
-
-    def _remember_hold(self, reservation_id: str, subjects: list[Subject]) -> None:
-        self._hold_subjects[reservation_id] = subjects
-        while len(self._hold_subjects) > _REMEMBERED_HOLDS:
-            self._hold_subjects.popitem(last=False)
+        return convert.check_result_from_proto(response)
 
     async def record_usage(
         self,
@@ -336,28 +325,14 @@ class QuotaClient:
             reservation_id=reservation_id or "",
         )
         response = await self._unary("RecordUsage", request, timeout=timeout)
-        if reservation_id:
-            self._hold_subjects.pop(reservation_id, None)
         return convert.record_result_from_proto(response)
 
-    async def release_reservation(
-        self, reservation_id: str, *, subjects: Sequence[Subject] | None = None
-    ) -> bool:
-        """Return a hold without recording anything; False when it was already gone.
-        `subjects` default to those of the check that took the hold, when this client took it."""
-        named: Sequence[Subject] = subjects or self._hold_subjects.get(reservation_id) or ()
-        request = quota_pb2.RecordUsageRequest(
-            subjects=[convert.subject_to_proto(s) for s in named],
-            reservation_id=reservation_id,
-            release=True,
-        )
-        try:
-            await self._unary("RecordUsage", request)
-        except NotFound:
-            return False
-        finally:
-            self._hold_subjects.pop(reservation_id, None)
-        return True
+    async def release_reservation(self, reservation_id: str) -> bool:
+        """Return a hold without recording anything; False when it was already settled,
+        released or expired. The reservation id names its subjects, so any client can."""
+        request = quota_pb2.RecordUsageRequest(reservation_id=reservation_id, release=True)
+        response = await self._unary("RecordUsage", request)
+        return bool(response.hold_settled)
 
     async def get_quota_usage(self, scope: QuotaScope | str, identifier: str) -> Usage:
         return await self.get_usage(Subject(parse_scope(scope), identifier))

@@ -15,29 +15,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import inspect
 import logging
 import signal
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from quota_sidecar.alerting.expiry import OverrideExpirySweeper
+from quota_sidecar.alerting.webhook import WebhookRunner, start_webhooks
 from quota_sidecar.clock import Clock
 from quota_sidecar.config import QuotaFileWatcher
 from quota_sidecar.engine.service import EngineSettings, QuotaService
 from quota_sidecar.errors import ConfigError
 from quota_sidecar.server.admin_servicer import AdminServicer
+from quota_sidecar.server.alert_stream import AlertStreamer
 from quota_sidecar.server.auth import AuthPolicy
 from quota_sidecar.server.interceptors import SidecarInterceptor
 from quota_sidecar.server.metrics import Metrics, MetricsServer
-from quota_sidecar.server.quota_servicer import AlertSource, QuotaServicer
+from quota_sidecar.server.quota_servicer import QuotaServicer
 from quota_sidecar.store.redis import Store
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
 
@@ -85,17 +85,6 @@ def parse_listen(address: str, what: str = "listen") -> tuple[str, int]:
     return host, int(port)
 
 
-def _optional_module(name: str) -> Any | None:
-    """A module another part of the project provides, or None while it has not landed yet.
-    Only the module's own absence is tolerated; an error inside it still surfaces."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and name.startswith(exc.name):
-            return None
-        raise
-
-
 class Sidecar:
     """A running (or runnable) sidecar server. `async with Sidecar(options)` starts and stops."""
 
@@ -109,8 +98,9 @@ class Sidecar:
         self._server: aio.Server | None = None
         self._metrics_server: MetricsServer | None = None
         self._watcher: QuotaFileWatcher | None = None
-        self._alerts: Any | None = None
-        self._webhooks: Any | None = None
+        self._alerts: AlertStreamer | None = None
+        self._webhooks: WebhookRunner | None = None
+        self._sweeper: OverrideExpirySweeper | None = None
         self._health_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
 
@@ -168,31 +158,19 @@ class Sidecar:
         self._health_task = asyncio.create_task(self._watch_store(), name="store-health")
         if self._watcher is not None:
             self._watcher.start()
-        self._webhooks = await self._start_webhooks(self.store)
+        self._webhooks = await start_webhooks(opts.config_path, self.store)
+        # Every replica sweeps: the sweep claims each due override atomically, so exactly one
+        # replica announces its expiry.
+        self._sweeper = OverrideExpirySweeper(self.store, opts.clock, interval=1.0).start()
         if opts.metrics_listen:
             metrics_host, metrics_port = parse_listen(opts.metrics_listen, "metrics_listen")
             self._metrics_server = MetricsServer(self.metrics, metrics_host, metrics_port)
         log.info("listening on %s", self.target)
 
-    def _make_alert_streamer(self, store: Store) -> AlertSource | None:
-        module = _optional_module("quota_sidecar.server.alert_stream")
-        if module is None:
-            log.warning("StreamAlerts is unavailable: quota_sidecar.server.alert_stream is missing")
-            return None
-        extra = {"clock": self.options.clock} if self.options.clock is not None else {}
-        streamer: AlertSource = module.AlertStreamer(
-            store, heartbeat_interval=self.options.alert_heartbeat, **extra
+    def _make_alert_streamer(self, store: Store) -> AlertStreamer:
+        return AlertStreamer(
+            store, heartbeat_interval=self.options.alert_heartbeat, clock=self.options.clock
         )
-        return streamer
-
-    async def _start_webhooks(self, store: Store) -> Any | None:
-        # Webhooks belong to the alerting package, which may not be installed in every build;
-        # the guarded import keeps the server usable without it.
-        module = _optional_module("quota_sidecar.alerting.webhook")
-        if module is None or self.options.config_path is None:
-            return None
-        started = module.start_webhooks(self.options.config_path, store)
-        return await started if inspect.isawaitable(started) else started
 
     def _make_server(self) -> aio.Server:
         opts = self.options
@@ -290,7 +268,7 @@ class Sidecar:
         self._stopped.set()
         grace = self.options.grace if grace is None else grace
         await self.health.enter_graceful_shutdown()
-        if self._alerts is not None and hasattr(self._alerts, "close"):
+        if self._alerts is not None:
             await self._alerts.close()
         log.debug("alert streams closed")
         if self._server is not None:
@@ -305,6 +283,8 @@ class Sidecar:
             await self._watcher.close()
         if self._webhooks is not None:
             await self._webhooks.close()
+        if self._sweeper is not None:
+            await self._sweeper.close()
         if self._metrics_server is not None:
             self._metrics_server.close()
         log.debug("watcher, webhooks and metrics closed")

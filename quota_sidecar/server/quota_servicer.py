@@ -82,7 +82,6 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
     async def RecordUsage(
         self, request: quota_pb2.RecordUsageRequest, context: aio.ServicerContext
     ) -> quota_pb2.RecordUsageResponse:
-        subjects = convert.subjects_from_proto(request.subjects)
         reservation_id = convert.reservation_id_from_proto(request.reservation_id)
         cost = check_nanos(request.cost_nanos, "cost_nanos")
         input_tokens = convert.check_count(request.input_tokens, "input_tokens")
@@ -97,9 +96,11 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
                 raise InvalidInput(
                     "release", "a release records nothing: cost and tokens must be 0"
                 )
-            await self._service.release_reservation(reservation_id)
+            # The reservation id names its subjects, so a release needs no subjects.
+            settled = await self._service.release_reservation(reservation_id)
             self._metrics.hold_closed(reservation_id)
-            return quota_pb2.RecordUsageResponse(recorded=False, duplicate=False)
+            return quota_pb2.RecordUsageResponse(hold_settled=settled)
+        subjects = convert.subjects_from_proto(request.subjects)
         result = await self._service.record_usage(
             subjects=subjects,
             cost_nanos=cost,
@@ -118,6 +119,7 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             duplicate=result.duplicate,
             totals=[convert.totals_to_proto(t) for t in result.totals],
             alerts=[convert.alert_to_proto(a) for a in result.alerts],
+            hold_settled=result.hold_settled,
         )
 
     async def GetUsage(

@@ -38,16 +38,16 @@ class RedisProcess:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def _options(self) -> list[str]:
+        # An ephemeral server: loopback only, nothing saved.
+        return [
+            *("--port", str(self.port), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", "no", "--dir", str(self.dir)),
+        ]
+
     def start(self) -> RedisProcess:
         self.process = subprocess.Popen(
-            [
-                server_binary(),
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", str(self.dir),
-            ],  # fmt: skip
+            [server_binary(), *self._options()],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
