@@ -169,9 +169,32 @@ async def test_a_release_returns_the_hold(
             subjects=[ALICE], reservation_id=check.reservation_id, release=True
         )
     )
-    assert not released.recorded
+    assert not released.recorded and released.hold_settled
     usage = await quota.GetUsage(quota_pb2.GetUsageRequest(subject=ALICE))
     assert (usage.held_nanos, usage.cost_today_nanos) == (0, 0)
+    # The reservation id names its subjects: a release needs nothing else, and says when the
+    # hold was already gone.
+    again = await quota.RecordUsage(
+        quota_pb2.RecordUsageRequest(reservation_id=check.reservation_id, release=True)
+    )
+    assert not again.hold_settled
+
+
+async def test_a_settle_says_whether_the_hold_was_open(
+    quota: quota_pb2_grpc.QuotaServiceStub, admin: admin_pb2_grpc.QuotaAdminServiceStub
+) -> None:
+    await put_alice(admin)
+    check = await quota.CheckQuota(
+        quota_pb2.CheckQuotaRequest(subjects=[ALICE], estimated_cost_nanos=DOLLAR, reserve=True)
+    )
+    record = quota_pb2.RecordUsageRequest(
+        subjects=[ALICE], cost_nanos=DOLLAR // 2, reservation_id=check.reservation_id
+    )
+    first = await quota.RecordUsage(record)
+    record.idempotency_key = "second"
+    second = await quota.RecordUsage(record)
+    assert (first.recorded, first.hold_settled) == (True, True)
+    assert (second.recorded, second.hold_settled) == (True, False)
 
 
 async def test_a_denial_says_who_what_and_when(
