@@ -113,12 +113,16 @@ def page_size_from_proto(value: int, field: str = "page_size") -> int:
     return value
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp_to_proto(when: datetime | None) -> Timestamp | None:
+    # Plain arithmetic: Timestamp.FromDatetime is several times slower, and every check
+    # answers with a reset time per limit.
     if when is None:
         return None
-    stamp = Timestamp()
-    stamp.FromDatetime(when.astimezone(UTC))
-    return stamp
+    delta = when - _EPOCH
+    return Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000)
 
 
 def timestamp_from_proto(stamp: Timestamp) -> datetime:
@@ -128,9 +132,10 @@ def timestamp_from_proto(stamp: Timestamp) -> datetime:
 def duration_to_proto(span: timedelta | None) -> Duration | None:
     if span is None:
         return None
-    duration = Duration()
-    duration.FromTimedelta(span)
-    return duration
+    seconds = span.days * 86_400 + span.seconds
+    if seconds < 0 and span.microseconds:  # Duration wants seconds and nanos of one sign
+        return Duration(seconds=seconds + 1, nanos=(span.microseconds - 1_000_000) * 1000)
+    return Duration(seconds=seconds, nanos=span.microseconds * 1000)
 
 
 def lease_from_proto(request: quota_pb2.CheckQuotaRequest) -> timedelta | None:
@@ -153,8 +158,11 @@ def scope_from_proto(value: int, field: str = "scope") -> QuotaScope:
     return QuotaScope(name.removeprefix("SCOPE_").lower())
 
 
+_SCOPES = {scope: types_pb2.Scope.Value("SCOPE_" + scope.value.upper()) for scope in QuotaScope}
+
+
 def scope_to_proto(scope: QuotaScope) -> types_pb2.Scope.ValueType:
-    return types_pb2.Scope.Value("SCOPE_" + scope.value.upper())
+    return _SCOPES[scope]
 
 
 def limit_from_proto(value: int, field: str = "limit") -> LimitKind:
@@ -167,10 +175,15 @@ def limit_from_proto(value: int, field: str = "limit") -> LimitKind:
     return LimitKind(name.removeprefix("LIMIT_KIND_").lower())
 
 
+_LIMITS = {
+    kind: types_pb2.LimitKind.Value("LIMIT_KIND_" + kind.value.upper()) for kind in LimitKind
+}
+
+
 def limit_to_proto(limit: LimitKind | None) -> types_pb2.LimitKind.ValueType:
     if limit is None:
         return types_pb2.LIMIT_KIND_UNSPECIFIED
-    return types_pb2.LimitKind.Value("LIMIT_KIND_" + limit.value.upper())
+    return _LIMITS[limit]
 
 
 def failure_mode_from_proto(value: int, default: FailureMode, field: str) -> FailureMode:

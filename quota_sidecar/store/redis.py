@@ -29,6 +29,9 @@ __all__ = ["DEFAULT_TIMEOUT", "Store", "resolve_redis_url"]
 
 log = logging.getLogger(__name__)
 MAX_CONNECTIONS = 128
+MAX_SCRIPTS_IN_FLIGHT = 32
+_TURN_WAIT_MIN = 1.0  # seconds
+_TURN_WAIT_FACTOR = 20
 DEFAULT_TIMEOUT = 0.05  # seconds; a sidecar answers in about a millisecond or not at all
 _PRELUDE = "_lib.lua"
 _URL_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://")
@@ -70,6 +73,7 @@ class Store:
         self.embedded = embedded
         self.is_cluster = isinstance(client, RedisCluster)
         self._scripts: dict[str, AsyncScript] = {}
+        self._turns = asyncio.Semaphore(MAX_SCRIPTS_IN_FLIGHT)
 
     @classmethod
     def from_url(
@@ -109,9 +113,25 @@ class Store:
     async def run(
         self, name: str, keys: Sequence[str], args: Sequence[Any], timeout: float | None = None
     ) -> Any:
-        """Run one script atomically, in one round trip, within the timeout."""
+        """Run one script atomically, in one round trip, within the timeout.
+
+        The timeout is there to notice a slow or dead Redis. When many calls are in flight
+        the event loop itself becomes the wait, and a saturated sidecar would look like a slow
+        Redis and start deciding checks without it. So at most MAX_SCRIPTS_IN_FLIGHT scripts
+        run at once, and the timeout starts when a call gets its turn; the wait for a turn is
+        bounded separately (an overloaded sidecar then answers StoreTimeout, not a hang).
+        """
         script = self.script(name)
-        return await self.call(lambda: script(keys=list(keys), args=list(args)), timeout)
+        limit = self.timeout if timeout is None else timeout
+        try:
+            async with asyncio.timeout(max(_TURN_WAIT_MIN, _TURN_WAIT_FACTOR * limit)):
+                await self._turns.acquire()
+        except TimeoutError as exc:
+            raise StoreTimeout("too many store calls are waiting") from exc
+        try:
+            return await self.call(lambda: script(keys=list(keys), args=list(args)), limit)
+        finally:
+            self._turns.release()
 
     async def call(self, operation: Any, timeout: float | None = None) -> Any:
         """Await `operation()` within the timeout, wrapping driver failures."""
