@@ -146,7 +146,7 @@ def subject_proto(text: str) -> types_pb2.Subject:
 def add_usage_command(subparsers: Any) -> None:
     p = subparsers.add_parser("usage", help="print a subject's usage, limits and resets")
     p.add_argument("subject", help="SCOPE:IDENTIFIER, for example user:alice")
-    connection_flags(p, "QUOTA_SIDECAR_TOKEN")
+    connection_flags(p, "QUOTA_SIDECAR_DATA_TOKEN")
     p.set_defaults(func=run_remote(_usage))
 
 

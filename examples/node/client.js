@@ -12,7 +12,7 @@
 //   node client.js [--target 127.0.0.1:50051] [--user user-123] [--tool createIssues]
 //                  [--provider openai] [--estimate 0.05] [--cost 0.04] [--alerts 0]
 //                  [--cursor 0] [--wait 10]
-// Environment: QUOTA_SIDECAR_TARGET (the target), QUOTA_SIDECAR_TOKEN (the data-plane token).
+// Environment: QUOTA_SIDECAR_TARGET (the target), QUOTA_SIDECAR_DATA_TOKEN (the data-plane token).
 //
 // Money is exact: dollars given as decimal strings are turned into integer nano-dollars
 // without floating point, and int64 fields are read as strings (longs: String).
@@ -29,7 +29,7 @@ const CALL_DEADLINE_MS = 5000;
 function parseArgs(argv) {
   const options = {
     target: process.env.QUOTA_SIDECAR_TARGET || '127.0.0.1:50051',
-    token: process.env.QUOTA_SIDECAR_TOKEN || '',
+    token: process.env.QUOTA_SIDECAR_DATA_TOKEN || '',
     user: 'user-123',
     tool: 'createIssues',
     provider: '',

@@ -2,8 +2,8 @@
 
     python examples/python/tool_executor.py [TARGET]     (or QUOTA_SIDECAR_TARGET=host:port)
 
-Tokens, when the sidecar asks for them: QUOTA_SIDECAR_TOKEN (data plane) and
-QUOTA_SIDECAR_ADMIN_TOKEN (to register the quotas; defaults to QUOTA_SIDECAR_TOKEN).
+Tokens, when the sidecar asks for them: QUOTA_SIDECAR_DATA_TOKEN (data plane) and
+QUOTA_SIDECAR_ADMIN_TOKEN (to register the quotas; defaults to QUOTA_SIDECAR_DATA_TOKEN).
 
 The seed imports `ToolExecutor` from `openapi_tools`, which is not a package here, so a minimal
 stand-in with the same constructor (`enableAuditLog`, `quotaChecker`) is defined below: before
@@ -60,7 +60,7 @@ async def main(target: str, user_id: str = "user-123") -> list[str]:
     """Run the example against the sidecar at `target`; returns the lines it printed."""
     lines: list[str] = []
     token, admin_token = (
-        os.environ.get("QUOTA_SIDECAR_TOKEN"),
+        os.environ.get("QUOTA_SIDECAR_DATA_TOKEN"),
         os.environ.get("QUOTA_SIDECAR_ADMIN_TOKEN"),
     )
     async with QuotaClient(target, token=token, admin_token=admin_token) as quota_service:

@@ -86,7 +86,7 @@ def test_node_client_checks_records_reads_usage_and_follows_alerts(
              "--cost", "0.85", "--alerts", "2", "--cursor", "0", "--wait", "20"],
             check=False,  # the return code is asserted below, with stderr
             cwd=NODE_EXAMPLE,
-            env={"PATH": str(Path(node).parent), "QUOTA_SIDECAR_TOKEN": DATA_TOKEN},
+            env={"PATH": str(Path(node).parent), "QUOTA_SIDECAR_DATA_TOKEN": DATA_TOKEN},
             capture_output=True,
             text=True,
             timeout=120,

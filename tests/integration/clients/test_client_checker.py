@@ -96,7 +96,7 @@ def load_example() -> ModuleType:
 async def test_the_tool_executor_example_runs(
     sidecar: Sidecar, user_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("QUOTA_SIDECAR_TOKEN", DATA_TOKEN)
+    monkeypatch.setenv("QUOTA_SIDECAR_DATA_TOKEN", DATA_TOKEN)
     monkeypatch.setenv("QUOTA_SIDECAR_ADMIN_TOKEN", ADMIN_TOKEN)
     example = load_example()
     lines = await example.main(sidecar.target, user_id)
