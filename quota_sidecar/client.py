@@ -46,7 +46,8 @@ from quota_sidecar.client_transport import (
     TlsOptions,
 )
 from quota_sidecar.client_transport import error_from_rpc as _error
-from quota_sidecar.errors import InvalidInput, NotFound
+from quota_sidecar.engine.validation import resolve_subjects
+from quota_sidecar.errors import NotFound
 from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, parse_scope
 from quota_sidecar.money import Money, check_nanos, to_nanos
 from quota_sidecar.results import Alert, AlertKind, CheckResult, RecordResult, Severity, Usage
@@ -62,21 +63,6 @@ __all__ = [
     "SidecarUnavailable",
     "TlsOptions",
 ]
-
-
-def _subjects(
-    scope: QuotaScope | str | None, identifier: str | None, subjects: Sequence[Subject] | None
-) -> list[Subject]:
-    """The seed's (scope, identifier) pair and/or an explicit list of subjects."""
-    named: list[Subject] = []
-    if scope is not None or identifier is not None:
-        if scope is None or identifier is None:
-            raise InvalidInput("scope" if scope is None else "identifier", "give both or neither")
-        named.append(Subject(parse_scope(scope), identifier))
-    named.extend(subjects or ())
-    if not named:
-        raise InvalidInput("subjects", "name a scope and identifier, or pass subjects")
-    return named
 
 
 class QuotaClient:
@@ -282,8 +268,9 @@ class QuotaClient:
             if estimated_cost_nanos is None
             else check_nanos(estimated_cost_nanos, "estimated_cost_nanos")
         )
+        targets = resolve_subjects(scope, identifier, subjects)
         request = quota_pb2.CheckQuotaRequest(
-            subjects=[convert.subject_to_proto(s) for s in _subjects(scope, identifier, subjects)],
+            subjects=[convert.subject_to_proto(s) for s in targets],
             estimated_cost_nanos=nanos,
             estimated_tokens=estimated_tokens,
             tool_name=tool_name,
@@ -313,8 +300,9 @@ class QuotaClient:
     ) -> RecordResult:
         """Record what a call really cost, settling its hold when reservation_id is given."""
         nanos = to_nanos(cost, "cost") if cost_nanos is None else check_nanos(cost_nanos, "cost")
+        targets = resolve_subjects(scope, identifier, subjects)
         request = quota_pb2.RecordUsageRequest(
-            subjects=[convert.subject_to_proto(s) for s in _subjects(scope, identifier, subjects)],
+            subjects=[convert.subject_to_proto(s) for s in targets],
             cost_nanos=nanos,
             provider=provider,
             tool_name=tool_name,
