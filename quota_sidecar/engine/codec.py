@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from quota_sidecar.clock import from_ms
-from quota_sidecar.models import CostQuota, QuotaConfig, RateLimitConfig
+from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope, RateLimitConfig
 
 __all__ = ["config_from_json", "config_to_dict", "config_to_json"]
 
@@ -40,12 +41,40 @@ def config_to_dict(config: QuotaConfig) -> dict[str, Any]:
     }
 
 
-def _dollars(value: object) -> str | None:
-    return None if value is None else str(value)
+def _dollars(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+_DEFAULTS = config_to_dict(QuotaConfig(scope=QuotaScope.GLOBAL, identifier="*"))
 
 
 def config_to_json(config: QuotaConfig) -> str:
-    return json.dumps(config_to_dict(config), sort_keys=True, separators=(",", ":"))
+    """The stored document: only what differs from the defaults, since every configured
+    subject keeps one in Redis (the version lives beside it, in the hash's `v` field)."""
+    full = config_to_dict(config)
+    compact: dict[str, Any] = {"scope": full["scope"], "identifier": full["identifier"]}
+    for section in ("rate_limits", "cost_quota"):
+        values = {
+            k: _short(k, v)
+            for k, v in full[section].items()
+            if v is not None and v != _DEFAULTS[section].get(k)
+        }
+        if values:
+            compact[section] = values
+    for name in ("alert_thresholds", "shadow_mode", "description"):
+        if full[name] != _DEFAULTS[name]:
+            compact[name] = full[name]
+    return json.dumps(compact, sort_keys=True, separators=(",", ":"))
+
+
+_MONEY_FIELDS = ("daily_limit", "monthly_limit", "per_request_limit")
+
+
+def _short(name: str, value: object) -> object:
+    # "100.000000000" -> "100": the same exact amount in fewer bytes.
+    if name in _MONEY_FIELDS and isinstance(value, str):
+        return format(Decimal(value).normalize(), "f")
+    return value
 
 
 def config_from_json(document: str, version: int, updated_ms: int | None) -> QuotaConfig:
