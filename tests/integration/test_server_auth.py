@@ -3,8 +3,6 @@ the optional data-plane token, health and reflection always open, and TLS/mTLS."
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import grpc
@@ -13,6 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from quota_sidecar.models import Subject
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc, types_pb2
+from tests.support.certs import make_test_certs
 from tests.support.sidecar import ADMIN_TOKEN, running_sidecar
 
 ALICE = types_pb2.Subject(scope=types_pb2.SCOPE_USER, identifier="alice")
@@ -105,26 +104,8 @@ async def test_without_a_data_token_quota_service_is_open(redis_url: str) -> Non
         assert reply.allowed
 
 
-def _make_certs(folder: Path) -> None:
-    """A CA, a server certificate for 127.0.0.1/localhost and a client certificate."""
-
-    def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
-
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
-        "-keyout", "ca.key", "-out", "ca.pem")  # fmt: skip
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    for name in ("server", "client"):
-        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
-            "-keyout", f"{name}.key", "-out", f"{name}.csr")  # fmt: skip
-        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "2", "-extfile", "san.ext",
-            "-out", f"{name}.pem")  # fmt: skip
-
-
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 async def test_mutual_tls(redis_url: str, tmp_path: Path) -> None:
-    _make_certs(tmp_path)
+    make_test_certs(tmp_path)
     async with running_sidecar(
         redis_url,
         tls_cert=tmp_path / "server.pem",

@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from quota_sidecar.client import QuotaClient, RetryPolicy, SidecarUnavailable, TlsOptions
 from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope
+from tests.support.certs import make_test_certs
 from tests.support.sidecar import ADMIN_TOKEN, running_sidecar
 
 
-def make_certs(folder: Path) -> None:
-    """A CA, a server certificate for 127.0.0.1/localhost and a client certificate."""
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", "/CN=test-ca", "-keyout", "ca.key", "-out", "ca.pem")  # fmt: skip
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    for name in ("server", "client"):
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
-                "-keyout", f"{name}.key", "-out", f"{name}.csr")  # fmt: skip
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "2", "-extfile", "san.ext",
-                "-out", f"{name}.pem")  # fmt: skip
-
-
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 async def test_client_over_mutual_tls(redis_url: str, tmp_path: Path) -> None:
-    make_certs(tmp_path)
+    make_test_certs(tmp_path)
     async with running_sidecar(
         redis_url,
         data_dir=tmp_path,
