@@ -212,6 +212,7 @@ def record_result_from_proto(message: quota_pb2.RecordUsageResponse) -> RecordRe
         totals=tuple(_totals(t) for t in message.totals),
         alerts=tuple(alert_from_proto(a) for a in message.alerts),
         hold_settled=message.hold_settled,
+        spooled=message.spooled,
     )
 
 

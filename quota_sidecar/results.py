@@ -149,6 +149,7 @@ class RecordResult:
     totals: tuple[UsageTotals, ...] = ()
     alerts: tuple[Alert, ...] = ()
     hold_settled: bool = False
+    spooled: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,9 @@ QuotaService
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import uuid
 from collections.abc import Generator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +24,7 @@ from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.costs import CostTracker
 from quota_sidecar.engine.overrides import OverrideManager
 from quota_sidecar.engine.rate_limits import RateLimitManager
+from quota_sidecar.engine.spool import RecordSpool, SpooledRecord
 from quota_sidecar.engine.validation import (
     check_label,
     check_lease,
@@ -29,7 +32,7 @@ from quota_sidecar.engine.validation import (
     money_nanos,
     resolve_subjects,
 )
-from quota_sidecar.errors import InvalidInput
+from quota_sidecar.errors import InvalidInput, StoreUnavailable
 from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, parse_scope
 from quota_sidecar.money import Money
 from quota_sidecar.results import AuditEvent, CheckResult, Override, RecordResult, Usage
@@ -38,6 +41,7 @@ from quota_sidecar.store.redis import DEFAULT_TIMEOUT, Store
 __all__ = ["EngineSettings", "QuotaService", "Registration"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class EngineSettings:
@@ -49,10 +53,14 @@ class EngineSettings:
         store_timeout: float = DEFAULT_TIMEOUT,
         hold_lease: timedelta = timedelta(minutes=5),
         data_dir: Path | None = None,
+        spool_dir: Path | None = None,
     ) -> None:
         self.store_timeout = store_timeout
         self.hold_lease = hold_lease
         self.data_dir = data_dir
+        # Where records wait while the store is unreachable; None: such records raise
+        # StoreUnavailable instead (the caller retries with the same idempotency key).
+        self.spool_dir = spool_dir
 
 
 class Registration:
@@ -99,6 +107,8 @@ class QuotaService:
         self.costs = CostTracker(self._store, self.configs, self.clock)
         self.overrides = OverrideManager(self._store, self.configs, self.costs, self.clock)
         self._pending: set[asyncio.Task[QuotaConfig]] = set()
+        spool_dir = self.settings.spool_dir
+        self.spool = RecordSpool(spool_dir) if spool_dir is not None else None
 
     @property
     def store(self) -> Store:
@@ -232,16 +242,46 @@ class QuotaService:
         check_label(tool_name, "tool_name")
         check_label(idempotency_key, "idempotency_key")
         await self._settled()
+        entry: SpooledRecord = {
+            "subjects": [str(s) for s in targets],
+            "cost_nanos": amount,
+            "provider": provider,
+            "tool_name": tool_name,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "idempotency_key": idempotency_key,
+            "reservation_id": reservation_id or None,
+        }
+        try:
+            return await self._record(entry)
+        except StoreUnavailable:
+            if self.spool is None:
+                raise
+        # The store is away: keep the record on disk, keyed so its replay counts once.
+        entry["idempotency_key"] = idempotency_key or f"spool-{uuid.uuid4().hex}"
+        self.spool.append(entry)
+        return RecordResult(recorded=False, duplicate=False, spooled=True)
+
+    async def _record(self, entry: SpooledRecord) -> RecordResult:
         return await self.costs.record(
-            targets,
-            cost_nanos=amount,
-            provider=provider,
-            tool_name=tool_name,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            idempotency_key=idempotency_key,
-            reservation_id=reservation_id or None,
+            [Subject.parse(name) for name in entry["subjects"]],
+            cost_nanos=entry["cost_nanos"],
+            provider=entry["provider"],
+            tool_name=entry["tool_name"],
+            input_tokens=entry["input_tokens"],
+            output_tokens=entry["output_tokens"],
+            idempotency_key=entry["idempotency_key"],
+            reservation_id=entry["reservation_id"],
         )
+
+    async def replay_spool(self) -> int:
+        """Record what the spool holds (a no-op without one); StoreUnavailable if the store is
+        still away. Returns how many spooled records were recorded."""
+        if self.spool is None or not self.spool.waiting():
+            return 0
+        replayed = await self.spool.replay(self._record)
+        log.info("recorded %d spooled records", replayed)
+        return replayed
 
     async def release_reservation(self, reservation_id: str) -> bool:
         """Return a hold without recording anything; False when it was already gone."""
@@ -285,4 +325,6 @@ class QuotaService:
 
     async def close(self) -> None:
         await self._settled()
+        if self.spool is not None:
+            self.spool.close()
         await self._store.close()

@@ -31,7 +31,7 @@ from quota_sidecar.alerting.webhook import WebhookRunner, start_webhooks
 from quota_sidecar.clock import Clock
 from quota_sidecar.config import QuotaFileWatcher
 from quota_sidecar.engine.service import EngineSettings, QuotaService
-from quota_sidecar.errors import ConfigError
+from quota_sidecar.errors import ConfigError, StoreUnavailable
 from quota_sidecar.server.admin_servicer import AdminServicer
 from quota_sidecar.server.alert_stream import AlertStreamer
 from quota_sidecar.server.auth import AuthPolicy
@@ -138,7 +138,10 @@ class Sidecar:
             opts.redis_url, timeout=opts.store_timeout, data_dir=opts.data_dir
         )
         settings = EngineSettings(
-            store_timeout=opts.store_timeout, hold_lease=opts.hold_lease, data_dir=opts.data_dir
+            store_timeout=opts.store_timeout,
+            hold_lease=opts.hold_lease,
+            data_dir=opts.data_dir,
+            spool_dir=opts.data_dir / "spool",  # records wait here while Redis is away
         )
         self._service = QuotaService(store=self.store, clock=opts.clock, settings=settings)
         await self._set_health(serving=False)
@@ -258,7 +261,17 @@ class Sidecar:
             if up != last and not self._stopped.is_set():
                 (log.info if up else log.error)("store is %s", "reachable" if up else "UNREACHABLE")
                 last = up
+            if up:
+                await self._replay_spool()
             await asyncio.sleep(self.options.health_interval)
+
+    async def _replay_spool(self) -> None:
+        try:
+            await self.service.replay_spool()
+        except StoreUnavailable:
+            pass  # away again: the next probe tries once more
+        except Exception:  # the loop must go on; the records stay on disk
+            log.exception("replaying the record spool failed")
 
     # --- stop ------------------------------------------------------------------------------
     async def stop(self, grace: float | None = None) -> None:

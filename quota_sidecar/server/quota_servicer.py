@@ -120,6 +120,7 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             totals=[convert.totals_to_proto(t) for t in result.totals],
             alerts=[convert.alert_to_proto(a) for a in result.alerts],
             hold_settled=result.hold_settled,
+            spooled=result.spooled,
         )
 
     async def GetUsage(

@@ -309,6 +309,7 @@ class RecordUsageResponse(_message.Message):
     TOTALS_FIELD_NUMBER: _builtins.int
     ALERTS_FIELD_NUMBER: _builtins.int
     HOLD_SETTLED_FIELD_NUMBER: _builtins.int
+    SPOOLED_FIELD_NUMBER: _builtins.int
     recorded: _builtins.bool
     """True when this call recorded the usage (false for a duplicate or a release)."""
     duplicate: _builtins.bool
@@ -316,6 +317,11 @@ class RecordUsageResponse(_message.Message):
     hold_settled: _builtins.bool
     """True when reservation_id named a hold that was still open and this call settled or
     released it; false when it had already been settled, released or had expired.
+    """
+    spooled: _builtins.bool
+    """True when the store was unreachable and the usage was written to the sidecar's local spool
+    instead: it is recorded, exactly once by its idempotency key, when the store returns.
+    recorded is false and totals are empty in that case.
     """
     @_builtins.property
     def totals(self) -> _containers.RepeatedCompositeFieldContainer[Global___UsageTotals]:
@@ -333,10 +339,11 @@ class RecordUsageResponse(_message.Message):
         totals: _abc.Iterable[Global___UsageTotals] | None = ...,
         alerts: _abc.Iterable[_types_pb2.Alert] | None = ...,
         hold_settled: _builtins.bool = ...,
+        spooled: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "duplicate", b"duplicate", "hold_settled", b"hold_settled", "recorded", b"recorded", "totals", b"totals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "duplicate", b"duplicate", "hold_settled", b"hold_settled", "recorded", b"recorded", "spooled", b"spooled", "totals", b"totals"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
