@@ -8,6 +8,7 @@ exceptions are wrapped in StoreUnavailable / StoreTimeout here and nowhere else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Sequence
@@ -141,6 +142,7 @@ class Store:
         except TimeoutError as exc:
             raise StoreTimeout("Redis did not answer in time") from exc
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            await self._drop_idle_connections()
             raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
         except ResponseError as exc:
             message = str(exc)
@@ -150,6 +152,15 @@ class Store:
             raise
         except RedisError as exc:
             raise StoreUnavailable(f"Redis failed: {exc}") from exc
+
+    async def _drop_idle_connections(self) -> None:
+        # One broken connection means Redis went away (or restarted): the idle ones in the pool
+        # are most likely broken too, and each would fail one more call after Redis is back.
+        # Drop them, so calls after a restart start on fresh connections. In-use ones are left
+        # to their callers.
+        if isinstance(self.client, aioredis.Redis):
+            with contextlib.suppress(Exception):
+                await self.client.connection_pool.disconnect(inuse_connections=False)
 
     async def ping(self, timeout: float = 1.0) -> bool:
         """True when Redis answers."""
