@@ -3,6 +3,7 @@ test process do not collide) and serves it on --metrics-listen when that is give
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
@@ -84,6 +85,7 @@ class Metrics:
             registry=r,
         )
         self._holds: dict[str, float] = {}  # reservation id -> monotonic lease end
+        self._hold_ends: list[tuple[float, str]] = []  # a heap of the same, soonest first
         self._holds_lock = threading.Lock()
 
     # --- recorders -------------------------------------------------------------------------
@@ -102,8 +104,10 @@ class Metrics:
             self.alerts_raised.labels(alert.kind.value).inc()
 
     def hold_opened(self, reservation_id: str, lease_seconds: float) -> None:
+        end = time.monotonic() + lease_seconds
         with self._holds_lock:
-            self._holds[reservation_id] = time.monotonic() + lease_seconds
+            self._holds[reservation_id] = end
+            heapq.heappush(self._hold_ends, (end, reservation_id))
         self._refresh_holds()
 
     def hold_closed(self, reservation_id: str) -> None:
@@ -113,10 +117,18 @@ class Metrics:
 
     def _refresh_holds(self) -> None:
         # Holds that ran out of lease are returned by the store on its own; forget them here.
+        # The heap makes this O(log n) per call however many holds are open (a scan of every
+        # open hold on every check would not be).
         now = time.monotonic()
         with self._holds_lock:
-            for rid in [rid for rid, end in self._holds.items() if end <= now]:
-                del self._holds[rid]
+            while self._hold_ends and self._hold_ends[0][0] <= now:
+                end, rid = heapq.heappop(self._hold_ends)
+                if self._holds.get(rid) == end:
+                    del self._holds[rid]
+            if len(self._hold_ends) > 2 * len(self._holds) + 1024:
+                # Settled holds linger in the heap until their lease; compact now and then.
+                self._hold_ends = [(end, rid) for rid, end in self._holds.items()]
+                heapq.heapify(self._hold_ends)
             self.holds_open.set(len(self._holds))
 
     def config_result(self, result: str) -> None:
