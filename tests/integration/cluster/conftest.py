@@ -22,9 +22,10 @@ import redis
 from redis.crc import key_slot
 
 from quota_sidecar.clock import ManualClock
-from quota_sidecar.engine.service import EngineSettings, QuotaService
+from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.models import QuotaScope, Subject
 from quota_sidecar.store.keys import subject_keys
+from tests.support.engines import engine_factory
 from tests.support.redis_servers import free_port
 
 __all__ = ["START", "ClusterFactory", "RedisCluster", "slot_of", "spread"]
@@ -185,17 +186,8 @@ def clock() -> ManualClock:
 @pytest.fixture
 async def make_engine(cluster_url: str, clock: ManualClock) -> AsyncIterator[ClusterFactory]:
     """Engines on the cluster sharing one clock (several = several replicas)."""
-    made: list[QuotaService] = []
-
-    def build(**settings: object) -> QuotaService:
-        options = {"store_timeout": 15.0, **settings}
-        engine = QuotaService(cluster_url, clock=clock, settings=EngineSettings(**options))  # type: ignore[arg-type]
-        made.append(engine)
-        return engine
-
-    yield build
-    for engine in made:
-        await engine.close()
+    async with engine_factory(cluster_url, clock) as build:
+        yield build
 
 
 @pytest.fixture

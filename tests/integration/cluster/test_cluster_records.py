@@ -17,6 +17,7 @@ from quota_sidecar.errors import IdempotencyConflict, StoreUnavailable
 from quota_sidecar.models import Subject
 from quota_sidecar.results import Alert, AlertKind
 from tests.integration.cluster.conftest import ClusterFactory, RedisCluster, slot_of, spread
+from tests.support.seed import QUICK_START_OUTPUT, seed_quick_start
 
 
 async def _budget(
@@ -156,60 +157,11 @@ async def test_alerts_raised_by_a_check_reach_the_shared_stream(engine: QuotaSer
 async def test_seed_quick_start_on_the_cluster(
     cluster_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The seed README's Quick Start as written (`from quota_sidecar import`), with
-    QUOTA_SIDECAR_REDIS_URL naming the cluster."""
+    """The seed README's Quick Start as written, with QUOTA_SIDECAR_REDIS_URL naming the
+    cluster."""
     monkeypatch.setenv("QUOTA_SIDECAR_REDIS_URL", cluster_url)
-
-    # Initialize service
-    quota_service = QuotaService()
-
-    # Configure user quota
-    user_quota = QuotaConfig(
-        scope=QuotaScope.USER,
-        identifier="user-123",
-        rate_limits=RateLimitConfig(
-            requests_per_minute=60, requests_per_hour=1000, requests_per_day=10000
-        ),
-        cost_quota=CostQuota(
-            daily_limit=100.0,  # type: ignore[arg-type]  # the seed passes floats
-            monthly_limit=2000.0,  # type: ignore[arg-type]
-            reset_hour=0,  # Reset at midnight UTC
-        ),
-    )
-
-    quota_service.register_quota(user_quota)
-
-    # Check quota before execution
-    result = await quota_service.check_quota(
-        scope=QuotaScope.USER, identifier="user-123", estimated_cost=0.05
-    )
-
-    if result.allowed:
-        # Execute tool
-        # ...
-        # Record actual cost
-        await quota_service.record_usage(
-            scope=QuotaScope.USER,
-            identifier="user-123",
-            cost=0.05,
-            provider="openai",
-            tool_name="createIssues",
-        )
-    else:
-        raise Exception(f"Quota exceeded: {result.reason}")
-
-    # Check Quota Usage (the seed's third example)
-    usage = await quota_service.get_quota_usage(scope=QuotaScope.USER, identifier="user-123")
-
-    print(f"Cost today: ${usage.cost_today:.2f}")
-    print(f"Cost this month: ${usage.cost_this_month:.2f}")
-    print(f"Requests today: {usage.requests_today}")
-
-    assert capsys.readouterr().out.splitlines() == [
-        "Cost today: $0.05",
-        "Cost this month: $0.05",
-        "Requests today: 1",
-    ]
+    quota_service = await seed_quick_start()
+    assert capsys.readouterr().out.splitlines() == QUICK_START_OUTPUT
     assert quota_service.store.is_cluster
     await quota_service.close()
 
