@@ -148,36 +148,34 @@ def lease_from_proto(request: quota_pb2.CheckQuotaRequest) -> timedelta | None:
 
 
 # --- enums -----------------------------------------------------------------------------------
+_SCOPES = {scope: types_pb2.Scope.Value("SCOPE_" + scope.value.upper()) for scope in QuotaScope}
+_SCOPE_OF = {value: scope for scope, value in _SCOPES.items()}
+
+
 def scope_from_proto(value: int, field: str = "scope") -> QuotaScope:
     if value == types_pb2.SCOPE_UNSPECIFIED:
         raise InvalidInput(field, "must be set (SCOPE_USER, SCOPE_TOOL, ...)")
-    try:
-        name = types_pb2.Scope.Name(value)  # type: ignore[arg-type]
-    except ValueError:
-        raise InvalidInput(field, f"unknown scope {value}") from None
-    return QuotaScope(name.removeprefix("SCOPE_").lower())
-
-
-_SCOPES = {scope: types_pb2.Scope.Value("SCOPE_" + scope.value.upper()) for scope in QuotaScope}
+    if value not in _SCOPE_OF:
+        raise InvalidInput(field, f"unknown scope {value}")
+    return _SCOPE_OF[value]  # type: ignore[index]
 
 
 def scope_to_proto(scope: QuotaScope) -> types_pb2.Scope.ValueType:
     return _SCOPES[scope]
 
 
-def limit_from_proto(value: int, field: str = "limit") -> LimitKind:
-    if value == types_pb2.LIMIT_KIND_UNSPECIFIED:
-        raise InvalidInput(field, "must be set (LIMIT_KIND_COST_DAILY, ...)")
-    try:
-        name = types_pb2.LimitKind.Name(value)  # type: ignore[arg-type]
-    except ValueError:
-        raise InvalidInput(field, f"unknown limit {value}") from None
-    return LimitKind(name.removeprefix("LIMIT_KIND_").lower())
-
-
 _LIMITS = {
     kind: types_pb2.LimitKind.Value("LIMIT_KIND_" + kind.value.upper()) for kind in LimitKind
 }
+_LIMIT_OF = {value: kind for kind, value in _LIMITS.items()}
+
+
+def limit_from_proto(value: int, field: str = "limit") -> LimitKind:
+    if value == types_pb2.LIMIT_KIND_UNSPECIFIED:
+        raise InvalidInput(field, "must be set (LIMIT_KIND_COST_DAILY, ...)")
+    if value not in _LIMIT_OF:
+        raise InvalidInput(field, f"unknown limit {value}")
+    return _LIMIT_OF[value]  # type: ignore[index]
 
 
 def limit_to_proto(limit: LimitKind | None) -> types_pb2.LimitKind.ValueType:
