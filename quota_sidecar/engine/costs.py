@@ -144,7 +144,7 @@ class CostTracker:
             await self._configs.reload([subject])
         else:
             raise StoreUnavailable("quota configuration kept changing during the read")
-        _, day_flat, month_flat, held, rings_flat, limits_flat, _block, _bypass = reply
+        _, day_flat, month_flat, held, rings_flat, limits_flat = reply
         day, month = _pairs(day_flat), _pairs(month_flat)
         rings = {
             LimitKind(rings_flat[i]): (int(rings_flat[i + 1]), int(rings_flat[i + 2]))

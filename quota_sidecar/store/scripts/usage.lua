@@ -3,7 +3,7 @@
 -- KEYS: the subject's 8 keys.  ARGV: now_ms, then the subject's one value.
 -- Reply: {'stale'} | {'ok', day fields (flat HGETALL), month fields, held nanos,
 --         rings: flat {limit, sum, reset_at ms} for the five rate limits,
---         limits in force: flat {limit, value}, block expiry ms, bypass expiry ms}
+--         limits in force: flat {limit, value}}
 local HEAD = 1
 local now = int(ARGV[1])
 local s = subject(1, HEAD)
@@ -24,4 +24,4 @@ for _, spec in ipairs(LIMITS) do
   end
 end
 return { 'ok', redis.call('HGETALL', s.day), redis.call('HGETALL', s.month), held_now, rings,
-  limits, s.block or 0, s.bypass or 0 }
+  limits }
