@@ -22,9 +22,11 @@ from quota_sidecar.engine.rate_limits import RateLimitManager
 from quota_sidecar.engine.service import EngineSettings, QuotaService
 from quota_sidecar.errors import (
     ConfigError,
+    DeadlineExceeded,
     IdempotencyConflict,
     InvalidInput,
     NotFound,
+    Overloaded,
     QuotaExceeded,
     QuotaSidecarError,
     StoreTimeout,
@@ -66,6 +68,7 @@ __all__ = [
     "ConfigError",
     "CostQuota",
     "CostTracker",
+    "DeadlineExceeded",
     "DenialCode",
     "EngineSettings",
     "FailureMode",
@@ -75,6 +78,7 @@ __all__ = [
     "LimitStatus",
     "ManualClock",
     "NotFound",
+    "Overloaded",
     "Override",
     "OverrideKind",
     "QuotaAlertService",

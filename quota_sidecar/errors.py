@@ -5,8 +5,11 @@
      │    ├── IdempotencyConflict  same idempotency key, different payload   → INVALID_ARGUMENT
      │    └── ConfigError          a bad quota file; names the line and field
      ├── NotFound                the named quota, override or hold is absent → NOT_FOUND
-     ├── StoreUnavailable        Redis cannot be reached                     → UNAVAILABLE
-     │    └── StoreTimeout         Redis did not answer within the timeout
+     ├── StoreUnavailable        the store is in its unreachable state       → UNAVAILABLE
+     │    └── StoreTimeout         a probe went unanswered on the wire
+     ├── Overloaded              this sidecar's queue is full; nothing was done → RESOURCE_EXHAUSTED
+     ├── DeadlineExceeded        the caller's timeout passed first; nothing was
+     │                           counted (a sent check is undone)           → DEADLINE_EXCEEDED
      └── QuotaExceeded           raised by client-side guards on a denial    → (client only)
 
 Driver exceptions never escape the store layer: they are wrapped with `raise ... from exc`.
@@ -18,9 +21,11 @@ from datetime import timedelta
 
 __all__ = [
     "ConfigError",
+    "DeadlineExceeded",
     "IdempotencyConflict",
     "InvalidInput",
     "NotFound",
+    "Overloaded",
     "QuotaExceeded",
     "QuotaSidecarError",
     "StoreTimeout",
@@ -66,6 +71,23 @@ class StoreUnavailable(QuotaSidecarError):
 
 class StoreTimeout(StoreUnavailable):
     """The store did not answer within the configured timeout."""
+
+
+class Overloaded(QuotaSidecarError):
+    """This process has more work waiting than its queue holds. Nothing was sent to the store;
+    the call may be retried (with the same idempotency key)."""
+
+
+class DeadlineExceeded(QuotaSidecarError, TimeoutError):
+    """The caller's timeout passed before the store answered, while the store was reachable.
+
+    Nothing was counted: a call still waiting its turn was never sent, and a check already sent
+    is undone by its check id. A record carries its idempotency key, so retrying it is safe.
+    """
+
+    def __init__(self, message: str, *, idempotency_key: str = "") -> None:
+        super().__init__(message)
+        self.idempotency_key = idempotency_key
 
 
 class QuotaExceeded(QuotaSidecarError):

@@ -4,6 +4,8 @@ status codes:
     InvalidInput (and IdempotencyConflict, ConfigError)  → INVALID_ARGUMENT  "field: message"
     NotFound                                             → NOT_FOUND
     StoreUnavailable / StoreTimeout                      → UNAVAILABLE
+    Overloaded                                           → RESOURCE_EXHAUSTED (retryable)
+    DeadlineExceeded                                     → DEADLINE_EXCEEDED
     NotImplementedError                                  → UNIMPLEMENTED
     anything else                                        → INTERNAL, a generic message; the
                                                            traceback goes to the log only
@@ -21,7 +23,14 @@ from typing import Any
 import grpc
 from grpc import aio
 
-from quota_sidecar.errors import InvalidInput, NotFound, StoreTimeout, StoreUnavailable
+from quota_sidecar.errors import (
+    DeadlineExceeded,
+    InvalidInput,
+    NotFound,
+    Overloaded,
+    StoreTimeout,
+    StoreUnavailable,
+)
 from quota_sidecar.server.auth import ADMIN_SERVICE_PREFIX, DATA_SERVICE_PREFIX, AuthPolicy
 from quota_sidecar.server.metrics import Metrics
 
@@ -41,6 +50,10 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.UNAVAILABLE, "the store (Redis) did not answer in time"
     if isinstance(exc, StoreUnavailable):
         return grpc.StatusCode.UNAVAILABLE, "the store (Redis) is unavailable"
+    if isinstance(exc, Overloaded):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED, f"the sidecar is overloaded, retry: {exc}"
+    if isinstance(exc, DeadlineExceeded):
+        return grpc.StatusCode.DEADLINE_EXCEEDED, str(exc) or "deadline exceeded"
     if isinstance(exc, NotImplementedError):
         return grpc.StatusCode.UNIMPLEMENTED, "not implemented yet"
     return grpc.StatusCode.INTERNAL, "internal error"
