@@ -66,7 +66,19 @@ class NotFound(QuotaSidecarError, LookupError):
 
 
 class StoreUnavailable(QuotaSidecarError):
-    """The store (Redis) cannot be reached."""
+    """The store (Redis) cannot be reached.
+
+    `maybe_applied` is True when the operation had been sent before the store went away, so it
+    may have taken effect: the engine undoes such a check by its id, and a record is kept (or
+    retried) under its idempotency key.
+    """
+
+    def __init__(
+        self, message: str, *, maybe_applied: bool = False, idempotency_key: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.maybe_applied = maybe_applied
+        self.idempotency_key = idempotency_key  # a record's, so its retry counts once
 
 
 class StoreTimeout(StoreUnavailable):
@@ -85,8 +97,11 @@ class DeadlineExceeded(QuotaSidecarError, TimeoutError):
     is undone by its check id. A record carries its idempotency key, so retrying it is safe.
     """
 
-    def __init__(self, message: str, *, idempotency_key: str = "") -> None:
+    def __init__(
+        self, message: str, *, maybe_applied: bool = False, idempotency_key: str = ""
+    ) -> None:
         super().__init__(message)
+        self.maybe_applied = maybe_applied
         self.idempotency_key = idempotency_key
 
 

@@ -150,6 +150,7 @@ class RecordResult:
     alerts: tuple[Alert, ...] = ()
     hold_settled: bool = False
     spooled: bool = False
+    idempotency_key: str = ""  # the caller's, or the one generated for a record without one
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,11 +50,13 @@ class ConfigRepository:
         """The cached entry, without I/O (used to decide failure modes with the store down)."""
         return self._cache.get(subject)
 
-    async def get_many(self, subjects: Sequence[Subject]) -> list[CachedConfig]:
+    async def get_many(
+        self, subjects: Sequence[Subject], *, timeout: float | None = None
+    ) -> list[CachedConfig]:
         """Cached entries, loading the missing ones in one pipelined round trip."""
         missing = [s for s in subjects if s not in self._cache]
         if missing:
-            await self.reload(missing)
+            await self.reload(missing, timeout=timeout)
         found = []
         for s in subjects:
             entry = self._cache[s]
@@ -62,14 +64,14 @@ class ConfigRepository:
             found.append(entry)
         return found
 
-    async def reload(self, subjects: Sequence[Subject]) -> None:
+    async def reload(self, subjects: Sequence[Subject], *, timeout: float | None = None) -> None:
         async def load() -> list[list[str | None]]:
             pipe = self._store.client.pipeline(transaction=False)
             for s in subjects:
                 pipe.hmget(subject_keys(s).config, ["v", "j", "u"])
             return await pipe.execute()
 
-        rows = await self._store.call(load)
+        rows = await self._store.call(load, timeout)
         for s, (version, document, updated) in zip(subjects, rows, strict=True):
             config = (
                 config_from_json(document, int(version or 0), int(updated or 0))
@@ -85,7 +87,8 @@ class ConfigRepository:
             self._cache.popitem(last=False)
 
     async def get(self, subject: Subject) -> QuotaConfig | None:
-        await self.reload([subject])
+        # Reads for admin calls and for put/delete: not the hot path, so the admin timeout.
+        await self.reload([subject], timeout=_ADMIN_TIMEOUT)
         return self._cache[subject].config
 
     async def put(
@@ -169,7 +172,7 @@ class ConfigRepository:
             _ADMIN_TIMEOUT,
         )
         subjects = [Subject.parse(name) for name in names[:page_size]]
-        await self.reload(subjects)
+        await self.reload(subjects, timeout=_ADMIN_TIMEOUT)
         configs = [c for s in subjects if (c := self._cache[s].config) is not None]
         next_token = names[page_size - 1] if len(names) > page_size else ""
         return configs, next_token

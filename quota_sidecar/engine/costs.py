@@ -47,6 +47,7 @@ class CostTracker:
         idempotency_key: str = "",
         reservation_id: str | None = None,
         release: bool = False,
+        timeout: float | None = None,
     ) -> RecordResult:
         reply, plans = await self._record(
             subjects,
@@ -58,6 +59,7 @@ class CostTracker:
             idempotency_key=idempotency_key,
             reservation_id=reservation_id,
             release=release,
+            timeout=timeout,
         )
         return RecordResult(
             recorded=reply[0] == "ok",
@@ -79,6 +81,7 @@ class CostTracker:
         idempotency_key: str,
         reservation_id: str | None,
         release: bool,
+        timeout: float | None = None,
     ) -> tuple[list[Any], list[SubjectPlan]]:
         hold_id = ""
         if reservation_id:
@@ -92,7 +95,8 @@ class CostTracker:
         idem_key = subject_keys(subjects[0]).idempotency(idempotency_key or "-")
         for _ in range(_STALE_RETRIES):
             now = self._clock.now_ms()
-            plans = plan_subjects(subjects, await self._configs.get_many(subjects), now)
+            cached = await self._configs.get_many(subjects, timeout=timeout)
+            plans = plan_subjects(subjects, cached, now)
             keys = [k for p in plans for k in p.keys] + [idem_key]
             shared = not self._store.is_cluster
             if shared:
@@ -106,7 +110,7 @@ class CostTracker:
                     self._store, self._configs, plans, now=now, head=head, idempotency_key=key
                 )
             else:
-                reply = await self._store.run("record.lua", keys, args)
+                reply = await self._store.run("record.lua", keys, args, timeout=timeout)
             status = reply[0]
             if status == "conflict":
                 raise IdempotencyConflict(

@@ -9,6 +9,7 @@ requests returns at most T/SUB_BUCKETS later than an exact sliding log would ret
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -25,11 +26,12 @@ from quota_sidecar.engine.replies import (
     window_length,
 )
 from quota_sidecar.engine.reservations import encode_reservation, new_hold_id
-from quota_sidecar.errors import StoreUnavailable
+from quota_sidecar.engine.undo import CheckUndoer, new_check_id
+from quota_sidecar.errors import DeadlineExceeded, StoreUnavailable
 from quota_sidecar.models import DenialCode, LimitKind, Subject
 from quota_sidecar.money import format_dollars
 from quota_sidecar.results import CheckResult
-from quota_sidecar.store.keys import ALERTS
+from quota_sidecar.store.keys import ALERTS, subject_keys
 from quota_sidecar.store.redis import Store
 
 __all__ = ["RateLimitManager"]
@@ -46,6 +48,11 @@ class RateLimitManager:
         self._store = store
         self._configs = configs
         self._clock = clock
+        self._undo = CheckUndoer(store)
+
+    async def close(self) -> None:
+        """Send the undos still waiting (bounded)."""
+        await self._undo.close()
 
     async def check(
         self,
@@ -55,12 +62,18 @@ class RateLimitManager:
         estimated_tokens: int = 0,
         reserve: bool = False,
         lease: timedelta = timedelta(minutes=5),
+        timeout: float | None = None,
     ) -> CheckResult:
+        """Decide a check in Redis. Only while the store is unreachable is it decided without
+        it, by the quotas' failure modes; a busy store or a passed timeout never decides (see
+        store/redis.py). Overloaded and DeadlineExceeded reach the caller with nothing held."""
         try:
             return await self._check(
-                subjects, estimated_cost_nanos, estimated_tokens, reserve, lease
+                subjects, estimated_cost_nanos, estimated_tokens, reserve, lease, timeout=timeout
             )
         except StoreUnavailable as exc:
+            if self._store.reachable:
+                raise  # Redis answered that it cannot serve now: nothing ran, nothing decided
             log.warning("check decided without the store: %s", exc)
             cached = [self._configs.cached(s) for s in subjects]
             return decide_without_store(subjects, cached, estimated_cost_nanos)
@@ -72,24 +85,38 @@ class RateLimitManager:
         tokens: int,
         reserve: bool,
         lease: timedelta,
+        *,
+        timeout: float | None,
     ) -> CheckResult:
         hold_id = new_hold_id() if reserve else ""
+        deadline = _deadline(timeout)
         for _ in range(_STALE_RETRIES):
             now = self._clock.now_ms()
-            plans = plan_subjects(subjects, await self._configs.get_many(subjects), now)
+            cached = await self._configs.get_many(subjects, timeout=_left(deadline))
+            plans = plan_subjects(subjects, cached, now)
+            check_id = "" if self._store.is_cluster else new_check_id()
             keys = [k for p in plans for k in p.keys]
             shared = not self._store.is_cluster
             if shared:
-                keys.append(ALERTS)
-            args: list[Any] = [now, cost, tokens, int(reserve), hold_id, _ms(lease), len(plans)]
-            args += [int(shared), *(a for p in plans for a in p.args)]
-            if self._store.is_cluster:  # subjects may span slots: see engine/cluster.py
-                reply = await check_across_slots(self._store, plans, head=args[:6])
-            else:
-                reply = await self._store.run("check.lua", keys, args)
+                keys += [ALERTS, subject_keys(subjects[0]).check_marks]
+            args: list[Any] = [now, cost, tokens, int(reserve), hold_id, _ms(lease), check_id]
+            args += [len(plans), int(shared), *(a for p in plans for a in p.args)]
+            try:
+                if self._store.is_cluster:  # subjects may span slots: see engine/cluster.py
+                    reply = await check_across_slots(self._store, plans, head=args[:7])
+                else:
+                    reply = await self._store.run("check.lua", keys, args, timeout=_left(deadline))
+            except (StoreUnavailable, DeadlineExceeded) as exc:
+                if exc.maybe_applied and check_id:
+                    self._undo.undo(
+                        plans, now=now, tokens=tokens, hold_id=hold_id, check_id=check_id
+                    )
+                raise
             if reply[0] != "stale":
                 return self._decode(reply, plans, subjects, now)
-            await self._configs.reload([subjects[int(i) - 1] for i in reply[1]])
+            await self._configs.reload(
+                [subjects[int(i) - 1] for i in reply[1]], timeout=_left(deadline)
+            )
         raise StoreUnavailable("quota configuration kept changing during the check")
 
     def _decode(
@@ -130,6 +157,15 @@ class RateLimitManager:
             reservation_id=reservation,
             shadow_denied=bool(int(shadow)),
         )
+
+
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else asyncio.get_running_loop().time() + timeout
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds left before the caller's deadline (None: no deadline)."""
+    return None if deadline is None else max(0.0, deadline - asyncio.get_running_loop().time())
 
 
 def _ms(delta: timedelta) -> int:

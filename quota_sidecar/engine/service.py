@@ -10,6 +10,8 @@ QuotaService
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import threading
 import uuid
@@ -32,15 +34,16 @@ from quota_sidecar.engine.validation import (
     money_nanos,
     resolve_subjects,
 )
-from quota_sidecar.errors import InvalidInput, StoreUnavailable
+from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreUnavailable
 from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, parse_scope
 from quota_sidecar.money import Money
 from quota_sidecar.results import AuditEvent, CheckResult, Override, RecordResult, Usage
 from quota_sidecar.store.redis import DEFAULT_TIMEOUT, Store
 
-__all__ = ["EngineSettings", "QuotaService", "Registration"]
+__all__ = ["GENERATED_KEY_PREFIX", "EngineSettings", "QuotaService", "Registration"]
 
 T = TypeVar("T")
+GENERATED_KEY_PREFIX = "gen-"  # idempotency keys the engine made for records that had none
 log = logging.getLogger(__name__)
 
 
@@ -86,6 +89,14 @@ async def _ready(value: T) -> T:
     return value
 
 
+def _with_key(exc: StoreUnavailable | DeadlineExceeded, key: str) -> Exception:
+    """The error a record raises without a spool, naming the key its retry must reuse."""
+    message = f"{exc} (retry with idempotency_key={key!r}: it counts once)"
+    if isinstance(exc, DeadlineExceeded):
+        return DeadlineExceeded(message, maybe_applied=exc.maybe_applied, idempotency_key=key)
+    return StoreUnavailable(message, maybe_applied=exc.maybe_applied, idempotency_key=key)
+
+
 class QuotaService:
     """Checks and records quota usage on Redis; every replica on one Redis shares all state."""
 
@@ -107,6 +118,7 @@ class QuotaService:
         self.costs = CostTracker(self._store, self.configs, self.clock)
         self.overrides = OverrideManager(self._store, self.configs, self.costs, self.clock)
         self._pending: set[asyncio.Task[QuotaConfig]] = set()
+        self._last_registration: asyncio.Task[QuotaConfig] | None = None
         spool_dir = self.settings.spool_dir
         self.spool = RecordSpool(spool_dir) if spool_dir is not None else None
 
@@ -126,12 +138,19 @@ class QuotaService:
             asyncio.get_running_loop()
         except RuntimeError:
             return Registration(None, self._register_without_loop(config))
-        task = asyncio.ensure_future(self._put_registered(config))
+        # One after another, in call order, so the last registration is the one that stays.
+        task = asyncio.ensure_future(self._put_registered(config, self._last_registration))
+        self._last_registration = task
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
         return Registration(task, None)
 
-    async def _put_registered(self, config: QuotaConfig) -> QuotaConfig:
+    async def _put_registered(
+        self, config: QuotaConfig, previous: asyncio.Task[QuotaConfig] | None
+    ) -> QuotaConfig:
+        if previous is not None:
+            with contextlib.suppress(Exception):  # its failure is its own caller's to see
+                await asyncio.shield(previous)
         stored, _ = await self.put_quota(config, actor="register_quota")
         return stored
 
@@ -202,7 +221,11 @@ class QuotaService:
         reserve: bool = False,
         request_id: str = "",
         reservation_lease: timedelta | None = None,
+        timeout: float | None = None,
     ) -> CheckResult:
+        """Decide a check (see RateLimitManager.check). `timeout` bounds the wait in seconds
+        (None: as long as the store is reachable): past it, DeadlineExceeded with nothing held
+        or counted."""
         targets = resolve_subjects(scope, identifier, subjects)
         cost = money_nanos(estimated_cost, estimated_cost_nanos, "estimated_cost")
         check_tokens(estimated_tokens, "estimated_tokens")
@@ -217,6 +240,7 @@ class QuotaService:
             estimated_tokens=estimated_tokens,
             reserve=reserve,
             lease=lease,
+            timeout=timeout,
         )
 
     async def record_usage(
@@ -233,7 +257,13 @@ class QuotaService:
         output_tokens: int = 0,
         idempotency_key: str = "",
         reservation_id: str | None = None,
+        timeout: float | None = None,
     ) -> RecordResult:
+        """Record what a call cost. Every record carries an idempotency key (a generated one
+        when none is given, returned in the result), which a retry and the spool reuse, so a
+        record counts exactly once whatever fails. With a spool, a record the store could not
+        confirm (unreachable, or `timeout` passed) is kept on disk and answered spooled=True;
+        without one, the error carries the key to retry with."""
         targets = resolve_subjects(scope, identifier, subjects)
         amount = money_nanos(cost, cost_nanos, "cost")
         check_tokens(input_tokens, "input_tokens")
@@ -242,6 +272,7 @@ class QuotaService:
         check_label(tool_name, "tool_name")
         check_label(idempotency_key, "idempotency_key")
         await self._settled()
+        key = idempotency_key or f"{GENERATED_KEY_PREFIX}{uuid.uuid4().hex}"
         entry: SpooledRecord = {
             "subjects": [str(s) for s in targets],
             "cost_nanos": amount,
@@ -249,21 +280,21 @@ class QuotaService:
             "tool_name": tool_name,
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
-            "idempotency_key": idempotency_key,
+            "idempotency_key": key,
             "reservation_id": reservation_id or None,
         }
         try:
-            return await self._record(entry)
-        except StoreUnavailable:
+            return await self._record(entry, timeout)
+        except (StoreUnavailable, DeadlineExceeded) as exc:
             if self.spool is None:
-                raise
-        # The store is away: keep the record on disk, keyed so its replay counts once.
-        entry["idempotency_key"] = idempotency_key or f"spool-{uuid.uuid4().hex}"
+                raise _with_key(exc, key) from exc
+        # Unconfirmed: keep the record on disk under the same key, so it counts exactly once
+        # whether or not the store applied it.
         self.spool.append(entry)
-        return RecordResult(recorded=False, duplicate=False, spooled=True)
+        return RecordResult(recorded=False, duplicate=False, spooled=True, idempotency_key=key)
 
-    async def _record(self, entry: SpooledRecord) -> RecordResult:
-        return await self.costs.record(
+    async def _record(self, entry: SpooledRecord, timeout: float | None = None) -> RecordResult:
+        result = await self.costs.record(
             [Subject.parse(name) for name in entry["subjects"]],
             cost_nanos=entry["cost_nanos"],
             provider=entry["provider"],
@@ -272,7 +303,9 @@ class QuotaService:
             output_tokens=entry["output_tokens"],
             idempotency_key=entry["idempotency_key"],
             reservation_id=entry["reservation_id"],
+            timeout=timeout,
         )
+        return dataclasses.replace(result, idempotency_key=entry["idempotency_key"])
 
     async def replay_spool(self) -> int:
         """Record what the spool holds (a no-op without one); StoreUnavailable if the store is
@@ -325,6 +358,7 @@ class QuotaService:
 
     async def close(self) -> None:
         await self._settled()
+        await self.rate_limits.close()
         if self.spool is not None:
             self.spool.close()
         await self._store.close()

@@ -38,7 +38,7 @@ from quota_sidecar.server.auth import AuthPolicy
 from quota_sidecar.server.interceptors import SidecarInterceptor
 from quota_sidecar.server.metrics import Metrics, MetricsServer
 from quota_sidecar.server.quota_servicer import QuotaServicer
-from quota_sidecar.store.redis import Store
+from quota_sidecar.store.redis import DEFAULT_TIMEOUT, Store
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
 
 __all__ = ["ServerOptions", "Sidecar", "parse_listen", "serve"]
@@ -64,7 +64,7 @@ class ServerOptions:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
-    store_timeout: float = 0.05
+    store_timeout: float = DEFAULT_TIMEOUT
     hold_lease: timedelta = timedelta(minutes=5)
     grace: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024
@@ -103,6 +103,8 @@ class Sidecar:
         self._sweeper: OverrideExpirySweeper | None = None
         self._health_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
+        self._replay_now = asyncio.Event()
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def service(self) -> QuotaService:
@@ -144,6 +146,7 @@ class Sidecar:
             spool_dir=opts.data_dir / "spool",  # records wait here while Redis is away
         )
         self._service = QuotaService(store=self.store, clock=opts.clock, settings=settings)
+        self.store.on_state_change(self._store_state_changed)
         await self._set_health(serving=False)
         if opts.config_path is not None:
             self._watcher = QuotaFileWatcher(
@@ -242,28 +245,39 @@ class Sidecar:
             await self.health.set(name, status)
 
     async def check_store(self) -> bool:
-        """Probe the store once and publish the result as the health status."""
+        """Probe the store once; the store's state, and so health, follow the answer."""
         assert self.store is not None
-        up = await self.store.ping(timeout=max(self.options.store_timeout, 0.5))
-        await self._set_health(serving=up)
+        up = await self.store.ping()
+        await self._publish_health()
         return up
 
+    def _store_state_changed(self, reachable: bool) -> None:
+        # Health follows the store's state (store/redis.py) at once: NOT_SERVING while Redis
+        # is unreachable, so a load balancer stops sending before the failure modes decide.
+        if not self._stopped.is_set():
+            task = asyncio.get_running_loop().create_task(self._publish_health())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        if reachable:
+            self._replay_now.set()
+
+    async def _publish_health(self) -> None:
+        assert self.store is not None
+        if not self._stopped.is_set():
+            await self._set_health(serving=self.store.reachable)
+
     async def _watch_store(self) -> None:
-        last: bool | None = None
-        # The stop flag, not only cancellation, ends the loop: a cancel that lands inside the
-        # Redis driver's connection handling can be absorbed there, and stop must not hang on it.
+        # Replays the spool when the store comes back, and every health_interval after that
+        # while records wait. The stop flag, not only cancellation, ends the loop: a cancel that
+        # lands inside the Redis driver's connection handling can be absorbed there.
+        assert self.store is not None
         while not self._stopped.is_set():
-            try:
-                up = await self.check_store()
-            except Exception:  # a probe must never kill the loop
-                log.exception("store health probe failed")
-                up = False
-            if up != last and not self._stopped.is_set():
-                (log.info if up else log.error)("store is %s", "reachable" if up else "UNREACHABLE")
-                last = up
-            if up:
+            if self.store.reachable:
                 await self._replay_spool()
-            await asyncio.sleep(self.options.health_interval)
+            self._replay_now.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.options.health_interval):
+                    await self._replay_now.wait()
 
     async def _replay_spool(self) -> None:
         try:
@@ -290,7 +304,7 @@ class Sidecar:
         if self._health_task is not None:
             self._health_task.cancel()
             # Bounded: the flag ends the loop after at most one more probe.
-            await asyncio.wait({self._health_task}, timeout=self.options.store_timeout + 1.0)
+            await asyncio.wait({self._health_task}, timeout=1.0)
         log.debug("health probe stopped")
         if self._watcher is not None:
             await self._watcher.close()

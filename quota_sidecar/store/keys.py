@@ -10,6 +10,7 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
     qs:{user:alice}:ovr          hash    overrides in force: id -> "kind|limit|value|expiry|period"
     qs:{user:alice}:ovrmeta      hash    overrides' reason, actor and times as JSON
     qs:{user:alice}:alerts       stream  the subject's own alerts (see alerting/codec.py)
+    qs:{user:alice}:ck           zset    ids of recent checks (60 s), so a lost reply can be undone
     qs:{user:alice}:idem:<key>   string  an idempotency key's payload fingerprint (24 hours)
     qs:quotas                    zset    every configured subject, for listing (score 0)
     qs:ovrexp                    zset    every override by expiry: "scope:identifier|id"
@@ -84,6 +85,10 @@ class SubjectKeys:
     @property
     def alerts(self) -> str:
         return f"{self.base}:alerts"
+
+    @property
+    def check_marks(self) -> str:
+        return f"{self.base}:ck"
 
     def idempotency(self, key: str) -> str:
         return f"{self.base}:idem:{key}"

@@ -1,8 +1,19 @@
-"""The connection to Redis and the registry of Lua scripts.
+"""The connection to Redis, the registry of Lua scripts, and the store's state.
 
 Every operation of the engine is one script call (EVALSHA, reloaded on NOSCRIPT by redis-py's
-Script object), bounded by a timeout so a slow or dead Redis never hangs a caller. Driver
-exceptions are wrapped in StoreUnavailable / StoreTimeout here and nowhere else.
+Script object). Driver exceptions are wrapped here and nowhere else.
+
+Overload is not outage. The store is in one of two states:
+  * reachable: calls wait for Redis, however long a burst makes them queue. At most
+    MAX_SCRIPTS_IN_FLIGHT scripts are in flight; the others wait in a queue of at most
+    `max_queue` calls, past which a call is refused at once with Overloaded (nothing sent). A
+    caller may bound its own wait with `timeout=`: DeadlineExceeded, never a decision.
+  * unreachable: entered when a connection fails or a probe goes unanswered on the wire (see
+    probe.py: PING every `timeout` seconds from a thread, `timeout` to answer), so a dead or
+    stopped Redis is noticed within about 2 x `timeout`. Entering it ends every call in flight
+    at once with StoreUnavailable (maybe_applied=True for calls already sent), and new calls
+    fail at once, so the engine applies the quotas' failure modes. It is left when a probe
+    answers.
 """
 
 from __future__ import annotations
@@ -11,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,17 +34,26 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from quota_sidecar.errors import InvalidInput, StoreTimeout, StoreUnavailable
+from quota_sidecar.errors import (
+    DeadlineExceeded,
+    InvalidInput,
+    Overloaded,
+    StoreUnavailable,
+)
 from quota_sidecar.store.embedded import EmbeddedRedis, default_data_dir
+from quota_sidecar.store.probe import Prober, probe_url
 
-__all__ = ["DEFAULT_TIMEOUT", "Store", "resolve_redis_url"]
+__all__ = ["DEFAULT_MAX_QUEUE", "DEFAULT_TIMEOUT", "Store", "resolve_redis_url"]
 
 log = logging.getLogger(__name__)
 MAX_CONNECTIONS = 128
 MAX_SCRIPTS_IN_FLIGHT = 32
-_TURN_WAIT_MIN = 1.0  # seconds
-_TURN_WAIT_FACTOR = 20
-DEFAULT_TIMEOUT = 0.05  # seconds; a sidecar answers in about a millisecond or not at all
+DEFAULT_MAX_QUEUE = 10_000  # calls waiting for a turn, past which Overloaded
+# Seconds a probe may go unanswered (and the interval between probes). Generous enough that a
+# loaded machine's scheduling hiccup is not an outage; a dead Redis is noticed in about twice it.
+DEFAULT_TIMEOUT = 0.25
+_CONNECT_TIMEOUT = 30.0  # seconds
+_BUSY_REPLIES = ("LOADING", "BUSY ", "MASTERDOWN")
 _PRELUDE = "_lib.lua"
 _URL_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://")
 
@@ -58,7 +78,7 @@ def resolve_redis_url(
 
 
 class Store:
-    """A Redis client, the loaded scripts, and the timeout applied to every call."""
+    """A Redis client, the loaded scripts, the call queue and the store's state."""
 
     def __init__(
         self,
@@ -67,14 +87,23 @@ class Store:
         timeout: float = DEFAULT_TIMEOUT,
         embedded: EmbeddedRedis | None = None,
         url: str | None = None,
+        max_queue: int = DEFAULT_MAX_QUEUE,
     ) -> None:
         self.client = client
         self.url = url
-        self.timeout = timeout
+        self.timeout = timeout  # the probe's: see the module docstring
+        self.max_queue = max_queue
         self.embedded = embedded
         self.is_cluster = isinstance(client, RedisCluster)
         self._scripts: dict[str, AsyncScript] = {}
         self._turns = asyncio.Semaphore(MAX_SCRIPTS_IN_FLIGHT)
+        self._waiting = 0
+        self._reachable = True
+        self._reason = ""
+        self._listeners: list[Callable[[bool], None]] = []
+        self._in_flight: set[asyncio.Timeout] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._prober: Prober | None = None
 
     @classmethod
     def from_url(
@@ -83,6 +112,7 @@ class Store:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         data_dir: Path | None = None,
+        max_queue: int = DEFAULT_MAX_QUEUE,
     ) -> Store:
         resolved, embedded = resolve_redis_url(url, data_dir)
         client: aioredis.Redis | RedisCluster
@@ -91,18 +121,80 @@ class Store:
                 "redis://" + resolved.removeprefix("redis+cluster://"), decode_responses=True
             )
         else:
-            # A blocking pool: a burst beyond the pool waits for a connection (within the call's
-            # timeout) instead of failing at once with "Too many connections".
+            # A blocking pool: a burst beyond the pool waits for a connection instead of
+            # failing at once with "Too many connections".
             pool = aioredis.BlockingConnectionPool.from_url(
                 resolved,
                 decode_responses=True,
-                socket_connect_timeout=1.0,
+                # Measured on the event loop, so a burst would trip a short one: reachability
+                # is the probe's to judge, this only bounds a connect nobody answers.
+                socket_connect_timeout=_CONNECT_TIMEOUT,
                 max_connections=MAX_CONNECTIONS,
                 timeout=None,
             )
             client = aioredis.Redis.from_pool(pool)  # the client owns and closes the pool
-        return cls(client, timeout=timeout, embedded=embedded, url=resolved)
+        return cls(client, timeout=timeout, embedded=embedded, url=resolved, max_queue=max_queue)
 
+    # --- state -----------------------------------------------------------------------------
+    @property
+    def reachable(self) -> bool:
+        """False while the store is in its unreachable state (see the module docstring)."""
+        return self._reachable
+
+    @property
+    def queued(self) -> int:
+        """Calls waiting for a turn now."""
+        return self._waiting
+
+    def on_state_change(self, listener: Callable[[bool], None]) -> None:
+        """Call `listener(reachable)` on the event loop at every change of state."""
+        self._listeners.append(listener)
+
+    def _bind_loop(self) -> None:
+        # The probe reports to the loop that uses the store; started on first use, since a
+        # store may be built before any loop runs.
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            return
+        self._loop = loop
+        if self._prober is not None:
+            self._prober.stop()
+        if self.url is not None:
+            self._prober = Prober(
+                self.url, timeout=self.timeout, interval=self.timeout, report=self._report
+            ).start()
+
+    def _report(self, ok: bool, reason: str) -> None:
+        """From the probe's thread: hand the result to the loop (RuntimeError once it closed)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            raise RuntimeError("the store's event loop is closed")
+        loop.call_soon_threadsafe(self._observe, ok, reason)
+
+    def _observe(self, ok: bool, reason: str) -> None:
+        if ok == self._reachable:
+            return
+        self._reachable, self._reason = ok, reason
+        if ok:
+            log.warning("store is reachable again")
+        else:
+            log.error("store is UNREACHABLE (%s): deciding by the quotas' failure modes", reason)
+            now = asyncio.get_running_loop().time()
+            for pending in list(self._in_flight):
+                with contextlib.suppress(RuntimeError):  # already expiring on its own
+                    pending.reschedule(now)
+        for listener in list(self._listeners):
+            try:
+                listener(ok)
+            except Exception:  # one listener must not stop the others
+                log.exception("store state listener failed")
+
+    def _connection_failed(self, reason: str) -> None:
+        self._observe(False, reason)
+        if self._prober is not None:
+            self._prober.wake()  # so a restarted Redis is found again at once
+
+    # --- calls -----------------------------------------------------------------------------
     def script(self, name: str) -> AsyncScript:
         """The registered script from store/scripts/NAME (loaded once, called by EVALSHA)."""
         found = self._scripts.get(name)
@@ -114,44 +206,73 @@ class Store:
     async def run(
         self, name: str, keys: Sequence[str], args: Sequence[Any], timeout: float | None = None
     ) -> Any:
-        """Run one script atomically, in one round trip, within the timeout.
+        """Run one script atomically, in one round trip, after waiting for a turn.
 
-        The timeout is there to notice a slow or dead Redis. When many calls are in flight
-        the event loop itself becomes the wait, and a saturated sidecar would look like a slow
-        Redis and start deciding checks without it. So at most MAX_SCRIPTS_IN_FLIGHT scripts
-        run at once, and the timeout starts when a call gets its turn; the wait for a turn is
-        bounded separately (an overloaded sidecar then answers StoreTimeout, not a hang).
+        `timeout` bounds this caller's whole wait (None: wait as long as the store is
+        reachable). Raises Overloaded when the queue is full, DeadlineExceeded when the timeout
+        passes first, StoreUnavailable when the store is or becomes unreachable; each says in
+        `maybe_applied` whether the script had been sent.
         """
         script = self.script(name)
-        limit = self.timeout if timeout is None else timeout
+        self._bind_loop()
+        self._refuse_if_unreachable()
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        if self._turns.locked() and self._waiting >= self.max_queue:
+            raise Overloaded(f"{self._waiting} store calls are already waiting")
+        self._waiting += 1
         try:
-            async with asyncio.timeout(max(_TURN_WAIT_MIN, _TURN_WAIT_FACTOR * limit)):
-                await self._turns.acquire()
-        except TimeoutError as exc:
-            raise StoreTimeout("too many store calls are waiting") from exc
+            await self._within(self._turns.acquire(), deadline, sent=False)
+        finally:
+            self._waiting -= 1
         try:
-            return await self.call(lambda: script(keys=list(keys), args=list(args)), limit)
+            self._refuse_if_unreachable()
+            return await self._within(script(keys=list(keys), args=list(args)), deadline)
         finally:
             self._turns.release()
 
     async def call(self, operation: Any, timeout: float | None = None) -> Any:
-        """Await `operation()` within the timeout, wrapping driver failures."""
+        """Await `operation()` (a pipeline, a command) under the same rules as `run`, without
+        waiting for a turn."""
+        self._bind_loop()
+        self._refuse_if_unreachable()
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        return await self._within(operation(), deadline)
+
+    def _refuse_if_unreachable(self) -> None:
+        if not self._reachable:
+            raise StoreUnavailable(f"Redis is unreachable: {self._reason}")
+
+    async def _within(
+        self, step: Awaitable[Any], deadline: float | None, *, sent: bool = True
+    ) -> Any:
         try:
-            async with asyncio.timeout(self.timeout if timeout is None else timeout):
-                return await operation()
+            async with asyncio.timeout_at(deadline) as pending:
+                self._in_flight.add(pending)
+                try:
+                    return await step
+                finally:
+                    self._in_flight.discard(pending)
         except TimeoutError as exc:
-            raise StoreTimeout("Redis did not answer in time") from exc
+            if not self._reachable:
+                raise StoreUnavailable(
+                    f"Redis is unreachable: {self._reason}", maybe_applied=sent
+                ) from exc
+            what = "before Redis answered" if sent else "while the call waited for its turn"
+            raise DeadlineExceeded(f"the timeout passed {what}", maybe_applied=sent) from exc
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             await self._drop_idle_connections()
-            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+            self._connection_failed(f"{type(exc).__name__}: {exc}")
+            raise StoreUnavailable(f"Redis is unreachable: {exc}", maybe_applied=sent) from exc
         except ResponseError as exc:
             message = str(exc)
-            # Only a server that cannot answer now; BUSYGROUP and the like are real errors.
-            if message.startswith(("LOADING", "BUSY ", "MASTERDOWN")):
+            # A server that cannot answer now ran nothing; BUSYGROUP and the like are errors.
+            if message.startswith(_BUSY_REPLIES):
+                if self._prober is not None:
+                    self._prober.wake()
                 raise StoreUnavailable(message) from exc
             raise
         except RedisError as exc:
-            raise StoreUnavailable(f"Redis failed: {exc}") from exc
+            raise StoreUnavailable(f"Redis failed: {exc}", maybe_applied=sent) from exc
 
     async def _drop_idle_connections(self) -> None:
         # One broken connection means Redis went away (or restarted): the idle ones in the pool
@@ -162,15 +283,19 @@ class Store:
             with contextlib.suppress(Exception):
                 await self.client.connection_pool.disconnect(inuse_connections=False)
 
-    async def ping(self, timeout: float = 1.0) -> bool:
-        """True when Redis answers."""
-        try:
-            await self.call(self.client.ping, timeout)
-        except StoreUnavailable:
-            return False
-        return True
+    async def ping(self, timeout: float | None = None) -> bool:
+        """Probe now, on a fresh connection off the event loop; updates the state."""
+        self._bind_loop()
+        if self.url is None:
+            return self._reachable
+        ok, reason = await asyncio.to_thread(probe_url, self.url, timeout or self.timeout)
+        self._observe(ok, reason)
+        return ok
 
     async def close(self) -> None:
+        prober, self._prober = self._prober, None
+        if prober is not None:
+            await asyncio.to_thread(prober.stop)
         await self.client.aclose()
         if self.embedded is not None:
             self.embedded.stop()

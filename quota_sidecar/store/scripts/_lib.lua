@@ -18,6 +18,9 @@ local ALERT_RETENTION_MS = 7 * 24 * 3600 * 1000
 local SUBJECT_ALERTS_MAXLEN = 1000
 local SUBJECT_ALERTS_TTL_MS = 35 * 24 * 3600 * 1000
 local BREAKDOWN_CAP = 500 -- fields in one period hash, about 120 providers and tools
+-- How long an admitted check's id stays undoable (check.lua, refund.lua): an undo is sent as soon
+-- as the store answers again, and the check it undoes ran no earlier than that.
+local CHECK_MARK_TTL_MS = 60000
 
 -- Limit codes, in ARGV order, with the ring (metric, window) of the rate limits.
 local LIMITS = {

@@ -2,20 +2,32 @@
 -- consumes one request, the estimated tokens (and, with reserve, holds the estimated cost), or
 -- nothing is consumed anywhere.
 --
--- KEYS: 8 per subject (see _lib.lua), then the shared alert stream when ARGV[8] == '1'.
+-- KEYS: 8 per subject (see _lib.lua), then the shared alert stream when ARGV[9] == '1', then
+--       the first subject's check marks when a check id is given.
 -- ARGV: now_ms, estimated cost nanos, estimated tokens, reserve ('1'/'0'), hold id,
---       lease ms, N, use shared stream ('1'/'0'), then one per subject.
--- Reply: {'stale', {subject indexes}} when a config changed since the caller planned, else
+--       lease ms, check id ('' = none), N, use shared stream ('1'/'0'), then one per subject.
+-- Check marks (a zset, id -> now): an admitted check leaves its id for CHECK_MARK_TTL_MS, so
+--   a check whose reply was lost can be undone by refund.lua; an undo that comes first leaves
+--   'x:<id>', and the check, when it still arrives, consumes nothing and answers {'undone'}.
+-- Reply: {'undone'} (see above) | {'stale', {subject indexes}} when a config changed since the
+--   caller planned, else
 --   {'ok'|'deny', code, denied subject index (0 = none), denied limit, retry_after ms (-1 =
 --    never), reset_at ms, shadow denied (0/1), hold id, statuses, warnings, alerts}
 --   statuses: flat {index, limit, limit value, used, held, reset_at ms} * n
 --   warnings: flat {index, limit, percent, used, limit value} * n
 --   alerts:   {{id, field, value, ...}, ...}
-local HEAD = 8
+local HEAD = 9
 local now, est, tokens = int(ARGV[1]), int(ARGV[2]), int(ARGV[3])
-local reserve, hold_id, lease, n = ARGV[4] == '1', ARGV[5], int(ARGV[6]), int(ARGV[7])
+local reserve, hold_id, lease = ARGV[4] == '1', ARGV[5], int(ARGV[6])
+local check_id, n = ARGV[7], int(ARGV[8])
+local extra = n * KEYS_PER_SUBJECT
 local global_stream = ''
-if ARGV[8] == '1' then global_stream = KEYS[n * KEYS_PER_SUBJECT + 1] end
+if ARGV[9] == '1' then
+  global_stream = KEYS[extra + 1]
+  extra = extra + 1
+end
+local marks = check_id ~= '' and KEYS[extra + 1] or nil
+if marks and redis.call('ZSCORE', marks, 'x:' .. check_id) then return { 'undone' } end
 
 local subjects, stale_list = {}, {}
 for i = 1, n do
@@ -96,6 +108,11 @@ for _, s in ipairs(subjects) do
 end
 
 if not denial then
+  if marks then
+    redis.call('ZADD', marks, now, check_id)
+    redis.call('ZREMRANGEBYSCORE', marks, '-inf', now - CHECK_MARK_TTL_MS)
+    redis.call('PEXPIRE', marks, CHECK_MARK_TTL_MS)
+  end
   for _, s in ipairs(subjects) do
     for name, r in pairs(s.rings) do
       local amount = tokens

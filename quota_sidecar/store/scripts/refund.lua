@@ -16,14 +16,27 @@
 -- lands in an older bucket, which only over-counts (the charge outlives its refund by at most a
 -- sub-bucket), never under-counts, so a limit can never be exceeded because of a refund.
 --
--- KEYS: 8 per subject (see _lib.lua).
--- ARGV: now_ms, estimated tokens, reserve ('1'/'0'), hold id, N, then per subject one value:
---       the comma-separated names of the rate limits the check consumed in (e.g.
---       "requests_per_minute,tokens_per_day"), exactly the rate limits its status reported.
+-- It also undoes a check whose reply was lost (engine/undo.py), on a single Redis too: given the
+-- check's id and its first subject's check marks (see check.lua), it refunds only when the check
+-- is marked as admitted, and leaves 'x:<id>' so that a check still on its way consumes nothing.
+--
+-- KEYS: 8 per subject (see _lib.lua), then the check marks when a check id is given.
+-- ARGV: now_ms (the check's), estimated tokens, reserve ('1'/'0'), hold id, N, then per subject
+--       one value: the comma-separated names of the rate limits the check consumed in (e.g.
+--       "requests_per_minute,tokens_per_day"), then the check id ('' or absent = none).
 -- Reply: number of subjects refunded.
 local HEAD = 5
 local now, tokens = int(ARGV[1]), int(ARGV[2])
 local reserve, hold_id, n = ARGV[3] == '1', ARGV[4], int(ARGV[5])
+local check_id = ARGV[HEAD + n + 1] or ''
+if check_id ~= '' then
+  local marks = KEYS[n * KEYS_PER_SUBJECT + 1]
+  local admitted = redis.call('ZSCORE', marks, check_id)
+  redis.call('ZADD', marks, now, 'x:' .. check_id)
+  redis.call('PEXPIRE', marks, CHECK_MARK_TTL_MS)
+  if not admitted then return 0 end
+  redis.call('ZREM', marks, check_id)
+end
 
 local function refund_counter(key)
   -- Never create a period hash (it would have no TTL): a missing one has nothing to refund.

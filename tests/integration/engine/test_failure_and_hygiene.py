@@ -68,6 +68,7 @@ async def test_redis_down_fails_open_or_closed_per_quota(disposable_redis: Redis
     with pytest.raises(StoreUnavailable):
         await engine.record_usage(scope="user", identifier="open", cost=1)
     disposable_redis.start()
+    assert await engine.ping()  # the store is reachable again once a probe answers
     assert (
         await engine.check_quota(scope="user", identifier="closed")
     ).decided_without_store is False

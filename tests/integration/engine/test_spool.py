@@ -33,6 +33,7 @@ async def test_spooled_records_are_replayed_once(
     with pytest.raises(StoreUnavailable):
         await engine.replay_spool()  # still down: nothing lost, nothing recorded
     disposable_redis.start()
+    assert await engine.ping()  # the store is reachable again once a probe answers
     assert await engine.replay_spool() == 4
     assert await engine.replay_spool() == 0
     usage = await engine.get_quota_usage("user", "alice")

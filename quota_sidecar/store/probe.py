@@ -1,0 +1,116 @@
+"""The store's reachability probe: a PING on its own connection, in its own thread.
+
+"Unreachable" must mean that Redis did not answer on the wire, never that this process was too
+busy to read the answer. A probe on the event loop cannot tell the two apart: under a burst, the
+loop itself is the wait. So the probe runs in a thread, on a blocking socket whose timeout the
+kernel enforces (poll), and only reports its verdict to the loop.
+
+One probe is sent every `interval`; it fails when no answer arrives within `timeout` or the
+connection fails. The owner is told of every probe's result (`report(ok, reason)`), from this
+thread; it hops to its event loop itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+
+import redis
+from redis.cluster import RedisCluster
+
+__all__ = ["Prober", "probe_url"]
+
+log = logging.getLogger(__name__)
+
+
+class Prober:
+    """Pings Redis every `interval` seconds from a daemon thread until stopped."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float,
+        interval: float,
+        report: Callable[[bool, str], None],
+    ) -> None:
+        self._url = url
+        self._timeout = timeout
+        self._interval = interval
+        self._report = report
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="quota-store-probe", daemon=True)
+        self._client: redis.Redis | RedisCluster | None = None
+
+    def start(self) -> Prober:
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        """Probe now instead of at the next interval (a call just saw a connection fail)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=self._timeout + 1.0)
+        self._close_client()
+
+    def probe_once(self) -> tuple[bool, str]:
+        """One PING; (answered, why not). Blocking: call it from a thread."""
+        try:
+            client = self._connect()
+            if isinstance(client, RedisCluster):
+                client.ping(target_nodes=RedisCluster.ALL_NODES)
+            else:
+                client.ping()
+        except redis.exceptions.ResponseError as exc:
+            # LOADING, BUSY, MASTERDOWN: Redis answered, but cannot serve calls now.
+            return False, str(exc)
+        except (redis.exceptions.RedisError, OSError) as exc:
+            self._close_client()  # a fresh connection next time
+            return False, f"{type(exc).__name__}: {exc}"
+        return True, ""
+
+    def _connect(self) -> redis.Redis | RedisCluster:
+        if self._client is None:
+            options = {"socket_timeout": self._timeout, "socket_connect_timeout": self._timeout}
+            if self._url.startswith("redis+cluster://"):
+                url = "redis://" + self._url.removeprefix("redis+cluster://")
+                self._client = RedisCluster.from_url(url, **options)
+            else:
+                self._client = redis.Redis.from_url(
+                    self._url, single_connection_client=True, **options
+                )
+        return self._client
+
+    def _close_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            ok, reason = self.probe_once()
+            if self._stop.is_set():
+                break
+            try:
+                self._report(ok, reason)
+            except RuntimeError:  # the loop it reports to is closed: nobody is listening
+                break
+            self._wake.wait(self._interval)
+            self._wake.clear()
+
+
+def probe_url(url: str, timeout: float) -> tuple[bool, str]:
+    """One probe on a fresh connection; (answered, why not). Blocking: call it from a thread."""
+    prober = Prober(url, timeout=timeout, interval=timeout, report=lambda ok, why: None)
+    try:
+        return prober.probe_once()
+    finally:
+        prober.stop()
