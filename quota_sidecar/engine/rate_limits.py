@@ -50,6 +50,11 @@ class RateLimitManager:
         self._clock = clock
         self._undo = CheckUndoer(store)
 
+    @property
+    def undos_pending(self) -> int:
+        """Checks whose replies were lost, waiting to be undone."""
+        return self._undo.pending
+
     async def close(self) -> None:
         """Send the undos still waiting (bounded)."""
         await self._undo.close()
@@ -74,7 +79,8 @@ class RateLimitManager:
         except StoreUnavailable as exc:
             if self._store.reachable:
                 raise  # Redis answered that it cannot serve now: nothing ran, nothing decided
-            log.warning("check decided without the store: %s", exc)
+            # Logged once per outage by the store; per check only at debug, to spare the log.
+            log.debug("check decided without the store: %s", exc)
             cached = [self._configs.cached(s) for s in subjects]
             return decide_without_store(subjects, cached, estimated_cost_nanos)
 

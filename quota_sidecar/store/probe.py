@@ -95,16 +95,19 @@ class Prober:
                 client.close()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            ok, reason = self.probe_once()
-            if self._stop.is_set():
-                break
-            try:
-                self._report(ok, reason)
-            except RuntimeError:  # the loop it reports to is closed: nobody is listening
-                break
-            self._wake.wait(self._interval)
-            self._wake.clear()
+        try:
+            while not self._stop.is_set():
+                ok, reason = self.probe_once()
+                if self._stop.is_set():
+                    break
+                try:
+                    self._report(ok, reason)
+                except RuntimeError:  # the loop it reports to is closed: nobody is listening
+                    break
+                self._wake.wait(self._interval)
+                self._wake.clear()
+        finally:
+            self._close_client()
 
 
 def probe_url(url: str, timeout: float) -> tuple[bool, str]:

@@ -81,6 +81,7 @@ async def test_a_retry_after_a_partial_failure_completes_the_missing_group(
             await engine.record_usage(subjects=[low, high], cost=0.5, idempotency_key="k")
     finally:
         redis_cluster.revive(high_port)  # back with its slots, and empty (no persistence)
+    assert await engine.ping()  # the store is reachable again once a probe answers
     assert (await engine.get_usage(low)).cost_today_nanos == 500_000_000
     assert (await engine.get_usage(high)).cost_today_nanos == 0
 
