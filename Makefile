@@ -46,7 +46,8 @@ check-protos: venv
 clean:
 	rm -rf $(VENV) .gen-check .pytest_cache .mypy_cache .ruff_cache
 
-## Clients for other languages from protos/ into gen/<lang>/ (git-ignored); lists what it skipped.
+## Clients for other languages from protos/ into gen/<lang>/ (git-ignored): Python, Node.js, C++,
+## Java, Go (a module with its go.mod), Ruby, PHP, C#; lists what it skipped and how to install it.
 stubs: venv
 	bash scripts/gen_stubs.sh gen
 

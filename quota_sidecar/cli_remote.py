@@ -172,7 +172,7 @@ def _usage(args: argparse.Namespace, channel: grpc.Channel) -> int:
         for s in u.limits:
             rows.append([
                 types_pb2.LimitKind.Name(s.limit).removeprefix("LIMIT_KIND_").lower(),
-                amount_text(s.limit, s.limit_value), amount_text(s.limit, s.used),
+                amount_text(s.limit, s.limit_amount), amount_text(s.limit, s.used),
                 amount_text(s.limit, s.held), amount_text(s.limit, s.remaining),
                 when_text(s.reset_at, now),
             ])  # fmt: skip

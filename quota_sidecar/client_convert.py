@@ -142,7 +142,7 @@ def _limit_status(message: types_pb2.LimitStatus) -> LimitStatus:
     return LimitStatus(
         subject=subject_from_proto(message.subject),
         limit=_require(LimitKind, message.limit, "limit kind"),
-        limit_value=message.limit_value,
+        limit_value=message.limit_amount,
         used=message.used,
         held=message.held,
         remaining=message.remaining,
@@ -157,7 +157,7 @@ def _warning(message: types_pb2.ThresholdWarning) -> ThresholdWarning:
         limit=_require(LimitKind, message.limit, "limit kind"),
         percent=message.percent,
         used=message.used,
-        limit_value=message.limit_value,
+        limit_value=message.limit_amount,
     )
 
 
@@ -189,7 +189,7 @@ def alert_from_proto(message: types_pb2.Alert) -> Alert:
         limit=enum_from_proto(LimitKind, message.limit),
         threshold_percent=message.threshold_percent,
         used=message.used,
-        limit_value=message.limit_value,
+        limit_value=message.limit_amount,
         period=message.period,
         message=message.message,
     )

@@ -44,7 +44,7 @@ def alert_to_proto(alert: Alert) -> types_pb2.Alert:
         ),
         threshold_percent=alert.threshold_percent,
         used=alert.used,
-        limit_value=alert.limit_value,
+        limit_amount=alert.limit_value,
         period=alert.period,
         time=_timestamp(alert.time),
         message=alert.message,
@@ -66,7 +66,7 @@ def alert_from_proto(message: types_pb2.Alert) -> Alert:
         limit=None if limit_name == "UNSPECIFIED" else LimitKind(limit_name.lower()),
         threshold_percent=message.threshold_percent,
         used=message.used,
-        limit_value=message.limit_value,
+        limit_value=message.limit_amount,
         period=message.period,
         message=message.message,
     )

@@ -349,7 +349,7 @@ def limit_status_to_proto(status: LimitStatus) -> types_pb2.LimitStatus:
     return types_pb2.LimitStatus(
         subject=subject_to_proto(status.subject),
         limit=limit_to_proto(status.limit),
-        limit_value=status.limit_value,
+        limit_amount=status.limit_value,
         used=status.used,
         held=status.held,
         remaining=status.remaining,
@@ -364,7 +364,7 @@ def warning_to_proto(warning: ThresholdWarning) -> types_pb2.ThresholdWarning:
         limit=limit_to_proto(warning.limit),
         percent=warning.percent,
         used=warning.used,
-        limit_value=warning.limit_value,
+        limit_amount=warning.limit_value,
     )
 
 
@@ -377,7 +377,7 @@ def alert_to_proto(alert: Alert) -> types_pb2.Alert:
         limit=limit_to_proto(alert.limit),
         threshold_percent=alert.threshold_percent,
         used=alert.used,
-        limit_value=alert.limit_value,
+        limit_amount=alert.limit_value,
         period=alert.period,
         time=timestamp_to_proto(alert.time),
         message=alert.message,

@@ -8,6 +8,9 @@ Conventions that hold across the whole v1 contract:
     field ever carries money. Fields that hold money end in `_nanos`.
   * Time is google.protobuf.Timestamp (instants) and google.protobuf.Duration (spans).
   * An unset optional limit means "no limit"; a limit of 0 means "nothing is allowed".
+  * No field is named <other field>_value, _count, _list, _map, _bytes, _builder or
+    _or_builder: generators derive those accessors from other fields (Java makes
+    getLimitValue() for the enum field `limit`), so the amount of a limit is `limit_amount`.
 """
 
 from collections import abc as _abc
@@ -426,7 +429,7 @@ class LimitStatus(_message.Message):
 
     SUBJECT_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
-    LIMIT_VALUE_FIELD_NUMBER: _builtins.int
+    LIMIT_AMOUNT_FIELD_NUMBER: _builtins.int
     USED_FIELD_NUMBER: _builtins.int
     HELD_FIELD_NUMBER: _builtins.int
     REMAINING_FIELD_NUMBER: _builtins.int
@@ -434,16 +437,16 @@ class LimitStatus(_message.Message):
     WINDOW_FIELD_NUMBER: _builtins.int
     limit: Global___LimitKind.ValueType
     """Which limit."""
-    limit_value: _builtins.int
+    limit_amount: _builtins.int
     """The limit in force, including raised limits and bonus credit. Nanos for cost limits,
     counts for request and token limits.
     """
     used: _builtins.int
-    """Used so far in the window or period (same unit as limit_value)."""
+    """Used so far in the window or period (same unit as limit_amount)."""
     held: _builtins.int
-    """Held by open reservations (cost limits only; same unit as limit_value)."""
+    """Held by open reservations (cost limits only; same unit as limit_amount)."""
     remaining: _builtins.int
-    """limit_value - used - held, never below zero."""
+    """limit_amount - used - held, never below zero."""
     @_builtins.property
     def subject(self) -> Global___Subject:
         """The subject the limit belongs to."""
@@ -461,7 +464,7 @@ class LimitStatus(_message.Message):
         *,
         subject: Global___Subject | None = ...,
         limit: Global___LimitKind.ValueType = ...,
-        limit_value: _builtins.int = ...,
+        limit_amount: _builtins.int = ...,
         used: _builtins.int = ...,
         held: _builtins.int = ...,
         remaining: _builtins.int = ...,
@@ -470,7 +473,7 @@ class LimitStatus(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["reset_at", b"reset_at", "subject", b"subject", "window", b"window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["held", b"held", "limit", b"limit", "limit_value", b"limit_value", "remaining", b"remaining", "reset_at", b"reset_at", "subject", b"subject", "used", b"used", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["held", b"held", "limit", b"limit", "limit_amount", b"limit_amount", "remaining", b"remaining", "reset_at", b"reset_at", "subject", b"subject", "used", b"used", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -486,14 +489,14 @@ class ThresholdWarning(_message.Message):
     LIMIT_FIELD_NUMBER: _builtins.int
     PERCENT_FIELD_NUMBER: _builtins.int
     USED_FIELD_NUMBER: _builtins.int
-    LIMIT_VALUE_FIELD_NUMBER: _builtins.int
+    LIMIT_AMOUNT_FIELD_NUMBER: _builtins.int
     limit: Global___LimitKind.ValueType
     """The budget."""
     percent: _builtins.int
     """The highest configured threshold percentage reached (or 100 when exhausted)."""
     used: _builtins.int
     """Usage (including holds) in the budget's unit."""
-    limit_value: _builtins.int
+    limit_amount: _builtins.int
     """The budget in force."""
     @_builtins.property
     def subject(self) -> Global___Subject:
@@ -506,11 +509,11 @@ class ThresholdWarning(_message.Message):
         limit: Global___LimitKind.ValueType = ...,
         percent: _builtins.int = ...,
         used: _builtins.int = ...,
-        limit_value: _builtins.int = ...,
+        limit_amount: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "limit_value", b"limit_value", "percent", b"percent", "subject", b"subject", "used", b"used"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "limit_amount", b"limit_amount", "percent", b"percent", "subject", b"subject", "used", b"used"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -529,7 +532,7 @@ class Alert(_message.Message):
     LIMIT_FIELD_NUMBER: _builtins.int
     THRESHOLD_PERCENT_FIELD_NUMBER: _builtins.int
     USED_FIELD_NUMBER: _builtins.int
-    LIMIT_VALUE_FIELD_NUMBER: _builtins.int
+    LIMIT_AMOUNT_FIELD_NUMBER: _builtins.int
     PERIOD_FIELD_NUMBER: _builtins.int
     TIME_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
@@ -547,7 +550,7 @@ class Alert(_message.Message):
     """The threshold percentage crossed (threshold warnings; 100 for exhaustion)."""
     used: _builtins.int
     """Usage in the limit's unit when the alert fired."""
-    limit_value: _builtins.int
+    limit_amount: _builtins.int
     """The limit in force when the alert fired."""
     period: _builtins.str
     """The period the alert belongs to, for example "day:2026-11-28" or "month:2026-11"."""
@@ -571,14 +574,14 @@ class Alert(_message.Message):
         limit: Global___LimitKind.ValueType = ...,
         threshold_percent: _builtins.int = ...,
         used: _builtins.int = ...,
-        limit_value: _builtins.int = ...,
+        limit_amount: _builtins.int = ...,
         period: _builtins.str = ...,
         time: _timestamp_pb2.Timestamp | None = ...,
         message: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "kind", b"kind", "limit", b"limit", "limit_value", b"limit_value", "message", b"message", "period", b"period", "severity", b"severity", "subject", b"subject", "threshold_percent", b"threshold_percent", "time", b"time", "used", b"used"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "kind", b"kind", "limit", b"limit", "limit_amount", b"limit_amount", "message", b"message", "period", b"period", "severity", b"severity", "subject", b"subject", "threshold_percent", b"threshold_percent", "time", b"time", "used", b"used"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -8,6 +8,9 @@ Conventions that hold across the whole v1 contract:
     field ever carries money. Fields that hold money end in `_nanos`.
   * Time is google.protobuf.Timestamp (instants) and google.protobuf.Duration (spans).
   * An unset optional limit means "no limit"; a limit of 0 means "nothing is allowed".
+  * No field is named <other field>_value, _count, _list, _map, _bytes, _builder or
+    _or_builder: generators derive those accessors from other fields (Java makes
+    getLimitValue() for the enum field `limit`), so the amount of a limit is `limit_amount`.
 """
 
 from collections import abc as _abc

@@ -114,7 +114,7 @@ async def test_check_reserve_record_and_get_usage(
     assert check.allowed and check.code == quota_pb2.DENIAL_CODE_UNSPECIFIED
     assert check.reservation_id
     daily = next(s for s in check.limits if s.limit == types_pb2.LIMIT_KIND_COST_DAILY)
-    assert (daily.limit_value, daily.held, daily.remaining) == (5 * DOLLAR, DOLLAR, 4 * DOLLAR)
+    assert (daily.limit_amount, daily.held, daily.remaining) == (5 * DOLLAR, DOLLAR, 4 * DOLLAR)
 
     record = await quota.RecordUsage(
         quota_pb2.RecordUsageRequest(
