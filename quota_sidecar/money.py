@@ -77,7 +77,7 @@ def _exact_nanos(dollars: Decimal, field: str, amount: Money, maximum: int) -> i
     # More digits than the maximum has: refused before building a huge integer.
     if len(significant) + shift > len(str(maximum)):
         raise InvalidInput(field, f"is absurdly large ({_shown(amount)} dollars)")
-    return int(significant) * 10**shift
+    return int(significant + "0" * shift)
 
 
 def _shown(amount: object) -> str:
