@@ -48,6 +48,8 @@ QUOTA_SERVICE = quota_pb2.DESCRIPTOR.services_by_name["QuotaService"].full_name
 ADMIN_SERVICE = admin_pb2.DESCRIPTOR.services_by_name["QuotaAdminService"].full_name
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+# Calls gRPC core may hold before the server takes them (see _make_server).
+_PENDING_BACKLOG = 100_000
 
 
 @dataclass
@@ -179,17 +181,31 @@ class Sidecar:
         opts = self.options
         server = aio.server(
             interceptors=[
-                SidecarInterceptor(AuthPolicy(opts.admin_token, opts.data_token), self.metrics)
+                SidecarInterceptor(
+                    AuthPolicy(opts.admin_token, opts.data_token),
+                    self.metrics,
+                    max_in_flight=opts.max_concurrent_rpcs,
+                )
             ],
             options=[
                 ("grpc.max_receive_message_length", opts.max_message_bytes),
                 ("grpc.max_send_message_length", opts.max_message_bytes),
+                # The soft limit alone refuses only some calls between it and the (larger)
+                # default hard limit; with both equal, metadata over the limit is always
+                # RESOURCE_EXHAUSTED, at the transport, the status gRPC gives every size limit.
                 ("grpc.max_metadata_size", opts.max_metadata_bytes),
+                ("grpc.absolute_max_metadata_size", opts.max_metadata_bytes),
+                # gRPC core cancels calls that wait unrequested past its pending backlog (1000
+                # soft, 3000 hard by default): a burst then gets CANCELLED, health checks and
+                # admin calls included. The interceptor sheds instead, with RESOURCE_EXHAUSTED
+                # and only on the data plane; this backlog is just the memory bound behind it.
+                ("grpc.server.max_pending_requests", _PENDING_BACKLOG),
+                ("grpc.server.max_pending_requests_hard_limit", _PENDING_BACKLOG),
                 # gRPC enables SO_REUSEPORT by default; a sidecar must fail loudly when its port
                 # is taken, so it is on only when several workers share the port on purpose.
                 ("grpc.so_reuseport", 1 if opts.reuse_port else 0),
             ],
-            maximum_concurrent_rpcs=opts.max_concurrent_rpcs,
+            # Not maximum_concurrent_rpcs: it counts health, admin and open streams alike.
         )
         quota_pb2_grpc.add_QuotaServiceServicer_to_server(
             QuotaServicer(
