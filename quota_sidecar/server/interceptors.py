@@ -106,8 +106,9 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         self._auth = auth
         self._metrics = metrics
         self._max_in_flight = max_in_flight
-        # Only the event loop's thread touches this, so a plain int is enough.
+        # Only the event loop's thread touches these, so plain numbers are enough.
         self._in_flight = 0
+        self.last_arrival = time.monotonic()  # of our services' calls; shutdown drains by it
 
     @property
     def in_flight(self) -> int:
@@ -123,6 +124,7 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         method: str = handler_call_details.method
         if handler is None or not method.startswith(_OURS):
             return handler  # health, reflection and unknown methods pass untouched
+        self.last_arrival = time.monotonic()
         denial = self._auth.check(method, handler_call_details.invocation_metadata)
         name = method.rsplit("/", 1)[-1]
         shed = method.startswith(DATA_SERVICE_PREFIX)
