@@ -89,9 +89,11 @@ def _add_serve(subparsers: Any) -> None:
          type=float, default="10")  # fmt: skip
     _add(p, "--max-message-bytes", "largest request or response message", type=_positive_int,
          default=str(4 * 1024 * 1024))  # fmt: skip
-    _add(p, "--max-metadata-bytes", "largest request metadata (headers)", type=_positive_int,
+    _add(p, "--max-metadata-bytes", "largest request metadata (headers); larger is always "
+         "refused with RESOURCE_EXHAUSTED", type=_positive_int,
          default=str(16 * 1024))  # fmt: skip
-    _add(p, "--max-concurrent-rpcs", "calls served at once; more get RESOURCE_EXHAUSTED",
+    _add(p, "--max-concurrent-rpcs", "QuotaService calls served at once; more get "
+         "RESOURCE_EXHAUSTED (retryable). Admin, health and alert streams are not counted",
          type=_positive_int, default="1000")  # fmt: skip
     _add(p, "--log-format", "text or json", choices=["text", "json"], default="text")
     _add(p, "--log-level", "DEBUG, INFO, WARNING or ERROR", default="INFO",

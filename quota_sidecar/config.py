@@ -16,6 +16,13 @@ exactly 100_000_000 nanos. Every error is a ConfigError naming the file, the lin
 (for example `quotas.yaml:7: quotas[0].cost_quota.time_zone: is not an IANA time zone`);
 unknown keys are errors, so a typo never silently removes a limit.
 
+Hostile files are refused before they cost memory or time: a file over MAX_FILE_BYTES (4 MiB,
+room for tens of thousands of quotas) is not read, and a document is composed (never
+constructed) first and refused if it holds more than MAX_NODES nodes with its aliases counted
+as the nodes they stand for, so a "billion laughs" alias bomb fails in microseconds instead of
+expanding. Deep nesting and self-referencing anchors are refused the same way. The watcher
+parses off the event loop, so even a legal 4 MiB file never stalls the calls being served.
+
 Reloading: the file's quotas are written through QuotaService.put_quota (actor "config-file"),
 skipping the ones already stored unchanged, so replicas that read the same file do not churn
 versions or alerts. A quota that this process loaded from the file and that later vanishes from
@@ -39,13 +46,21 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from quota_sidecar.config_yaml import MAX_NODES, compose_bounded, shown
 from quota_sidecar.errors import ConfigError, InvalidInput, NotFound, StoreUnavailable
 from quota_sidecar.models import CostQuota, QuotaConfig, RateLimitConfig, Subject
 
 if TYPE_CHECKING:
     from quota_sidecar.engine.service import QuotaService
 
-__all__ = ["CONFIG_ACTOR", "QuotaFileWatcher", "load_quota_file", "parse_quota_text"]
+__all__ = [
+    "CONFIG_ACTOR",
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "QuotaFileWatcher",
+    "load_quota_file",
+    "parse_quota_text",
+]
 
 log = logging.getLogger(__name__)
 CONFIG_ACTOR = "config-file"
@@ -73,15 +88,25 @@ _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 _STR_TAG = "tag:yaml.org,2002:str"
 _NULL_TAG = "tag:yaml.org,2002:null"
+MAX_FILE_BYTES = 4 * 1024 * 1024
 
 
 def load_quota_file(path: Path | str) -> list[QuotaConfig]:
     """Every quota in the file, or ConfigError naming the line and field."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)  # never more than the bound into memory
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("file", f"cannot read the quota file: {exc}", source=str(path)) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(
+            "file",
+            f"is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; split it or trim it",
+            source=str(path),
+            line=1,
+        )
     return parse_quota_text(text, source=str(path))
 
 
@@ -119,10 +144,18 @@ class _Parser:
     def typed(self, node: Node, field: str, kind: Any, what: str) -> Any:
         found = self.value(node, field)
         if isinstance(found, bool) and kind is not bool:
-            raise self.error(field, f"must be {what}, got {found!r}", node)
+            raise self.error(field, f"must be {what}, got {shown(found)}", node)
         if not isinstance(found, kind):
-            raise self.error(field, f"must be {what}, got {found!r}", node)
+            raise self.error(field, f"must be {what}, got {shown(found)}", node)
         return found
+
+    def thresholds(self, node: Node, field: str) -> tuple[int, ...]:
+        if not isinstance(node, SequenceNode):
+            raise self.error(field, "must be a list of percents such as [80, 90, 95]", node)
+        return tuple(
+            self.typed(item, f"{field}[{index}]", int, "a whole percent 1-99")
+            for index, item in enumerate(node.value)
+        )
 
     def money(self, node: Node, field: str) -> Decimal | None:
         if isinstance(node, ScalarNode) and node.tag == _NULL_TAG:
@@ -133,7 +166,8 @@ class _Parser:
             # The YAML text itself, so 0.1 stays exactly one tenth (no float on the way).
             return Decimal(node.value.replace("_", ""))
         except InvalidOperation:
-            raise self.error(field, f"is not an amount of dollars: {node.value!r}", node) from None
+            message = f"is not an amount of dollars: {shown(node.value)}"
+            raise self.error(field, message, node) from None
 
     def quota(self, node: Node, path: str) -> QuotaConfig:
         fields = self.mapping(node, path, _QUOTA_KEYS)
@@ -152,10 +186,9 @@ class _Parser:
         if "cost_quota" in fields:
             kwargs["cost_quota"] = self.cost_quota(fields["cost_quota"], f"{path}.cost_quota")
         if "alert_thresholds" in fields:
-            thresholds = self.typed(
-                fields["alert_thresholds"], f"{path}.alert_thresholds", list, "a list of percents"
+            kwargs["alert_thresholds"] = self.thresholds(
+                fields["alert_thresholds"], f"{path}.alert_thresholds"
             )
-            kwargs["alert_thresholds"] = tuple(thresholds)
         if "shadow_mode" in fields:
             kwargs["shadow_mode"] = self.typed(
                 fields["shadow_mode"], f"{path}.shadow_mode", bool, "true or false"
@@ -206,20 +239,18 @@ class _Parser:
             field = f"{path}.{exc.field}"
             line = self.lines.get(field, node.start_mark.line + 1)
             raise ConfigError(field, exc.message, source=self.source, line=line) from None
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            # A domain check that did not expect this shape of value: still the file's fault,
+            # so a ConfigError at the entry, never a traceback.
+            raise self.error(path, f"is not a valid entry: {shown(str(exc))}", node) from None
 
 
-def parse_quota_text(text: str, source: str = "<quota file>") -> list[QuotaConfig]:
+def parse_quota_text(
+    text: str, source: str = "<quota file>", *, max_nodes: int = MAX_NODES
+) -> list[QuotaConfig]:
     """Every quota in a YAML document (see the module docstring for the format)."""
     parser = _Parser(source)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        message = f"is not valid YAML: {exc.problem or exc.context}"
-        raise ConfigError("yaml", message, source=source, line=line) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError("yaml", f"is not valid YAML: {exc}", source=source) from None
+    root = compose_bounded(text, source, max_nodes)
     if root is None:
         return []  # an empty file configures nothing
     top = parser.mapping(root, "", _TOP_KEYS)
@@ -270,6 +301,9 @@ class QuotaFileWatcher:
         self._seen_stamp: tuple[int, int, int] | None = None
         self._owned: set[Subject] = set()
         self._task: asyncio.Task[None] | None = None
+        # Checked between quotas and polls: a cancel can be absorbed inside the Redis driver,
+        # and shutdown must not wait for a 3000-quota apply (or loop on after one).
+        self._closing = False
         self.last_error: ConfigError | None = None
 
     def _stamp(self) -> tuple[int, int, int] | None:
@@ -282,7 +316,7 @@ class QuotaFileWatcher:
     async def load_initial(self) -> list[QuotaConfig]:
         """Load and apply the file at start. A bad file raises ConfigError (start must fail);
         an unreachable store is logged and retried by the poll loop."""
-        configs = load_quota_file(self.path)
+        configs = await asyncio.to_thread(load_quota_file, self.path)
         self._seen_stamp = self._stamp()
         await self._apply(configs, self._seen_stamp)
         return configs
@@ -295,7 +329,8 @@ class QuotaFileWatcher:
             return None
         self._seen_stamp = stamp
         try:
-            configs = load_quota_file(self.path)
+            # Off the event loop: parsing a large file must not stall the calls being served.
+            configs = await asyncio.to_thread(load_quota_file, self.path)
         except ConfigError as exc:
             self.last_error = exc
             log.error("quota file rejected, the last good config stays in force: %s", exc)
@@ -306,6 +341,9 @@ class QuotaFileWatcher:
     async def _apply(self, configs: list[QuotaConfig], stamp: tuple[int, int, int] | None) -> str:
         try:
             for config in configs:
+                if self._closing:
+                    log.info("quota file %s: apply interrupted by shutdown", self.path)
+                    return "closing"
                 stored = await self._service.get_quota(config.subject)
                 if stored is None or _comparable(stored) != _comparable(config):
                     await self._service.put_quota(
@@ -335,16 +373,23 @@ class QuotaFileWatcher:
             self._task = asyncio.create_task(self._run(), name="quota-file-watcher")
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             await asyncio.sleep(self.interval)
             try:
                 await self.check_now()
             except Exception:  # the watcher must outlive any one bad reload
                 log.exception("quota file reload failed")
 
-    async def close(self) -> None:
+    def request_close(self) -> None:
+        """Stop between two quotas: an apply in progress (at start or reload) returns early."""
+        self._closing = True
+
+    async def close(self, timeout: float = 2.0) -> None:
+        """Stop the watcher, waiting at most `timeout` for the quota being written."""
+        self.request_close()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task}, timeout=timeout)
+            if not task.done():
+                log.warning("the quota-file watcher did not stop within %.1fs", timeout)

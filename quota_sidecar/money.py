@@ -1,12 +1,20 @@
 """Exact money: integer nano-dollars inside, `Decimal` at the Python edge, never float arithmetic.
 
 A float from a caller (the seed API passes `0.05`) is converted through the Decimal of its
-shortest decimal string, so `0.1` means exactly 100_000_000 nanos, not 0.1000000000000000055.
+shortest decimal string (`repr`), so `0.1` means exactly 100_000_000 nanos, not
+0.1000000000000000055. That string is what the caller typed, so it is held to the same rule as
+text: at most 9 decimal places.
+
+Exact or refused: an amount finer than one nano-dollar (`"0.0000000001"`, `1.0000000005`) is
+InvalidInput, never rounded; so are NaN, sNaN, infinities, negatives and amounts past the
+maximum, however far past (`"1e999999"` is refused before any Decimal arithmetic could raise
+decimal.Overflow). The conversion reads the Decimal's digits and exponent and never uses a
+Decimal context, so no precision or exponent limit can round or trap on the way.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from quota_sidecar.errors import InvalidInput
 
@@ -28,7 +36,8 @@ MAX_AMOUNT_NANOS = 1_000_000 * NANOS_PER_DOLLAR
 # Nine million dollars: budgets and totals stay below 2**53 nanos, where the Lua scripts'
 # double-precision numbers are still exact integers.
 MAX_LIMIT_NANOS = 9_000_000 * NANOS_PER_DOLLAR
-_ONE_NANO = Decimal("1e-9")
+_NANO_PLACES = 9
+_SHOWN = 40  # characters of a bad amount quoted back in an error message
 
 Money = Decimal | int | float | str
 
@@ -40,12 +49,40 @@ def to_nanos(amount: Money, field: str, *, maximum: int = MAX_AMOUNT_NANOS) -> i
     try:
         # repr(float) is the shortest string that round-trips, so Decimal sees what was typed.
         dollars = Decimal(repr(amount)) if isinstance(amount, float) else Decimal(amount)
-    except (InvalidOperation, TypeError, ValueError):
-        raise InvalidInput(field, f"is not a number of dollars: {amount!r}") from None
+    except (InvalidOperation, TypeError, ValueError, ArithmeticError):
+        raise InvalidInput(field, f"is not a number of dollars: {_shown(amount)}") from None
     if not dollars.is_finite():
-        raise InvalidInput(field, f"must be finite, got {amount!r}")
-    nanos = int((dollars / _ONE_NANO).to_integral_value(rounding=ROUND_HALF_EVEN))
-    return check_nanos(nanos, field, maximum=maximum)
+        raise InvalidInput(field, f"must be finite, got {_shown(amount)}")
+    return check_nanos(_exact_nanos(dollars, field, amount, maximum), field, maximum=maximum)
+
+
+def _exact_nanos(dollars: Decimal, field: str, amount: Money, maximum: int) -> int:
+    """coefficient * 10**(exponent + 9), computed from the digits without a Decimal context."""
+    sign, digit_tuple, exponent = dollars.as_tuple()
+    assert isinstance(exponent, int)  # finite, checked by the caller
+    digits = "".join(map(str, digit_tuple))
+    significant = digits.rstrip("0")
+    if not significant:
+        return 0  # 0, -0, 0e999999: zero at any exponent
+    exponent += len(digits) - len(significant)  # trailing zeros are exact: drop them
+    if sign:
+        raise InvalidInput(field, f"must not be negative, got {_shown(amount)}")
+    shift = exponent + _NANO_PLACES
+    if shift < 0:
+        raise InvalidInput(
+            field,
+            f"has more than {_NANO_PLACES} decimal places (finer than one nano-dollar), "
+            f"got {_shown(amount)}; money is exact, never rounded",
+        )
+    # More digits than the maximum has: refused before building a huge integer.
+    if len(significant) + shift > len(str(maximum)):
+        raise InvalidInput(field, f"is absurdly large ({_shown(amount)} dollars)")
+    return int(significant + "0" * shift)
+
+
+def _shown(amount: object) -> str:
+    text = repr(amount)
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}... ({len(text)} characters)"
 
 
 def check_nanos(nanos: int, field: str, *, maximum: int = MAX_AMOUNT_NANOS) -> int:

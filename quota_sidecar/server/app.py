@@ -6,9 +6,16 @@ quota-file watcher, the alert streamer and the webhooks. `serve()` runs one unti
 SIGINT and then shuts down in order:
 
   1. health turns NOT_SERVING, so load balancers stop sending;
-  2. open alert streams are ended with a status (clients resume from their cursor elsewhere);
-  3. the server stops accepting calls; in-flight calls get the grace period to finish;
-  4. the watcher, webhooks, metrics endpoint and store connection are closed; exit code 0.
+  2. open alert streams are ended with a status (clients resume from their cursor elsewhere),
+     and a quota-file apply in progress stops between two quotas;
+  3. calls already sent are drained: the server keeps taking calls until none has arrived for
+     a moment (within the grace period), because gRPC core CANCELs every call still queued
+     unrequested when the server stops, and those calls were sent before the signal;
+  4. the server stops accepting calls; in-flight calls get the rest of the grace period;
+  5. the watcher, webhooks, metrics endpoint and store connection are closed; exit code 0.
+
+A signal during start (the quota file may take seconds to apply) stops the start instead.
+Every step is bounded, so shutdown ends within the grace period plus a few fixed timeouts.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -48,6 +56,10 @@ QUOTA_SERVICE = quota_pb2.DESCRIPTOR.services_by_name["QuotaService"].full_name
 ADMIN_SERVICE = admin_pb2.DESCRIPTOR.services_by_name["QuotaAdminService"].full_name
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+# Calls gRPC core may hold before the server takes them (see _make_server).
+_PENDING_BACKLOG = 100_000
+# Shutdown drain: the queue of sent calls is empty once none has arrived for this long.
+_DRAIN_QUIET = 0.25
 
 
 @dataclass
@@ -102,6 +114,8 @@ class Sidecar:
         self._webhooks: WebhookRunner | None = None
         self._sweeper: OverrideExpirySweeper | None = None
         self._health_task: asyncio.Task[None] | None = None
+        self._interceptor: SidecarInterceptor | None = None
+        self._aborting = False
         self._stopped = asyncio.Event()
         self._replay_now = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
@@ -156,6 +170,8 @@ class Sidecar:
                 on_result=self.metrics.config_result,
             )
             await self._watcher.load_initial()  # a bad file stops the start here
+            if self._aborting:  # a signal arrived while the file was being applied
+                raise asyncio.CancelledError
         self._alerts = self._make_alert_streamer(self.store)
         self._server = self._make_server()
         self.port = self._bind(host, port)
@@ -180,19 +196,32 @@ class Sidecar:
 
     def _make_server(self) -> aio.Server:
         opts = self.options
+        self._interceptor = SidecarInterceptor(
+            AuthPolicy(opts.admin_token, opts.data_token),
+            self.metrics,
+            max_in_flight=opts.max_concurrent_rpcs,
+        )
         server = aio.server(
-            interceptors=[
-                SidecarInterceptor(AuthPolicy(opts.admin_token, opts.data_token), self.metrics)
-            ],
+            interceptors=[self._interceptor],
             options=[
                 ("grpc.max_receive_message_length", opts.max_message_bytes),
                 ("grpc.max_send_message_length", opts.max_message_bytes),
+                # The soft limit alone refuses only some calls between it and the (larger)
+                # default hard limit; with both equal, metadata over the limit is always
+                # RESOURCE_EXHAUSTED, at the transport, the status gRPC gives every size limit.
                 ("grpc.max_metadata_size", opts.max_metadata_bytes),
+                ("grpc.absolute_max_metadata_size", opts.max_metadata_bytes),
+                # gRPC core cancels calls that wait unrequested past its pending backlog (1000
+                # soft, 3000 hard by default): a burst then gets CANCELLED, health checks and
+                # admin calls included. The interceptor sheds instead, with RESOURCE_EXHAUSTED
+                # and only on the data plane; this backlog is just the memory bound behind it.
+                ("grpc.server.max_pending_requests", _PENDING_BACKLOG),
+                ("grpc.server.max_pending_requests_hard_limit", _PENDING_BACKLOG),
                 # gRPC enables SO_REUSEPORT by default; a sidecar must fail loudly when its port
                 # is taken, so it is on only when several workers share the port on purpose.
                 ("grpc.so_reuseport", 1 if opts.reuse_port else 0),
             ],
-            maximum_concurrent_rpcs=opts.max_concurrent_rpcs,
+            # Not maximum_concurrent_rpcs: it counts health, admin and open streams alike.
         )
         quota_pb2_grpc.add_QuotaServiceServicer_to_server(
             QuotaServicer(
@@ -288,18 +317,29 @@ class Sidecar:
             log.exception("replaying the record spool failed")
 
     # --- stop ------------------------------------------------------------------------------
+    def abort_start(self) -> None:
+        """A signal during start: make a start in progress give up at its next step."""
+        self._aborting = True
+        if self._watcher is not None:
+            self._watcher.request_close()
+
     async def stop(self, grace: float | None = None) -> None:
         """Drain and close everything (safe to call twice)."""
         if self._stopped.is_set():
             return
         self._stopped.set()
         grace = self.options.grace if grace is None else grace
+        deadline = asyncio.get_running_loop().time() + grace
         await self.health.enter_graceful_shutdown()
+        if self._watcher is not None:
+            self._watcher.request_close()  # an apply in progress stops between two quotas
         if self._alerts is not None:
             await self._alerts.close()
         log.debug("alert streams closed")
         if self._server is not None:
-            await self._server.stop(grace)
+            await self._drain(deadline)
+            remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+            await self._server.stop(remaining)
         log.debug("grpc server stopped")
         if self._health_task is not None:
             self._health_task.cancel()
@@ -323,6 +363,20 @@ class Sidecar:
             await self.store.close()
         log.info("stopped")
 
+    async def _drain(self, deadline: float) -> None:
+        """Serve the calls already sent until none has arrived for _DRAIN_QUIET (or the grace
+        period is over). Calls still queued inside gRPC core when it stops get CANCELLED."""
+        interceptor = self._interceptor
+        if interceptor is None:
+            return
+        loop = asyncio.get_running_loop()
+        while loop.time() < deadline:
+            quiet_for = time.monotonic() - interceptor.last_arrival
+            if quiet_for >= _DRAIN_QUIET:
+                return
+            await asyncio.sleep(min(_DRAIN_QUIET - quiet_for, max(0.0, deadline - loop.time())))
+        log.warning("calls were still arriving when the grace period ended")
+
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
 
@@ -334,8 +388,20 @@ async def serve(options: ServerOptions, *, announce: bool = True) -> int:
     stop_requested = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop_requested.set)
+    starting = asyncio.create_task(sidecar.start(), name="sidecar-start")
+    signalled = asyncio.create_task(stop_requested.wait(), name="stop-requested")
+    await asyncio.wait({starting, signalled}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        log.info("signal received during start: stopping")
+        sidecar.abort_start()
+        starting.cancel()
+        # Bounded: the watcher gives up between two quotas even if a cancel is absorbed.
+        await asyncio.wait({starting}, timeout=options.grace)
+        await sidecar.stop(grace=0)
+        return 0
+    signalled.cancel()
     try:
-        await sidecar.start()
+        starting.result()
     except BaseException:
         await sidecar.stop(grace=0)
         raise

@@ -11,6 +11,19 @@ status codes:
                                                            traceback goes to the log only
 
 Servicers therefore never catch domain errors themselves.
+
+Two more refusals happen here, before a servicer runs:
+
+* Load shedding. At most `max_in_flight` (--max-concurrent-rpcs) QuotaService unary calls run at
+  once; one more is answered RESOURCE_EXHAUSTED at once ("overloaded, retry"), having done
+  nothing, so a flood is shed with an explicit, retryable status and never decided without
+  Redis. Admin calls, health, reflection and open StreamAlerts streams are not counted, so an
+  operator and the load balancer's probe are still answered during a data-plane flood, and any
+  number of idle alert subscribers never starve the checks. (gRPC's own
+  maximum_concurrent_rpcs counted all of those alike; it is not used.)
+* Undecodable requests. Bytes that do not parse as the request message (corrupt wire format,
+  invalid UTF-8 in a string field) are INVALID_ARGUMENT naming the request, not the INTERNAL
+  that gRPC answers when a deserializer raises.
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc import aio
 
 from quota_sidecar.errors import (
@@ -59,12 +73,47 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     return grpc.StatusCode.INTERNAL, "internal error"
 
 
-class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
-    """Auth, metrics and error mapping around every QuotaService / QuotaAdminService handler."""
+class _Undecodable:
+    """What the deserializer hands on instead of raising, so the call can answer
+    INVALID_ARGUMENT (a raising deserializer makes gRPC answer INTERNAL)."""
 
-    def __init__(self, auth: AuthPolicy, metrics: Metrics) -> None:
+    __slots__ = ("problem",)
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except (DecodeError, UnicodeDecodeError, ValueError) as exc:
+            return _Undecodable(str(exc) or type(exc).__name__)
+
+    return deserialize
+
+
+class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
+    """Auth, load shedding, metrics and error mapping around every QuotaService /
+    QuotaAdminService handler."""
+
+    def __init__(
+        self, auth: AuthPolicy, metrics: Metrics, max_in_flight: int | None = None
+    ) -> None:
         self._auth = auth
         self._metrics = metrics
+        self._max_in_flight = max_in_flight
+        # Only the event loop's thread touches these, so plain numbers are enough.
+        self._in_flight = 0
+        self.last_arrival = time.monotonic()  # of our services' calls; shutdown drains by it
+
+    @property
+    def in_flight(self) -> int:
+        """Data-plane unary calls running now (the count that --max-concurrent-rpcs bounds)."""
+        return self._in_flight
 
     async def intercept_service(
         self,
@@ -75,30 +124,55 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         method: str = handler_call_details.method
         if handler is None or not method.startswith(_OURS):
             return handler  # health, reflection and unknown methods pass untouched
+        self.last_arrival = time.monotonic()
         denial = self._auth.check(method, handler_call_details.invocation_metadata)
         name = method.rsplit("/", 1)[-1]
+        shed = method.startswith(DATA_SERVICE_PREFIX)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(handler.unary_unary, name, denial),
-                request_deserializer=handler.request_deserializer,
+                self._unary(handler.unary_unary, name, denial, shed=shed),
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 self._stream(handler.unary_stream, name, denial),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         return handler  # the contract has no client-streaming RPCs
 
-    def _unary(self, behavior: Any, name: str, denial: Any) -> Any:
+    def _refusal(
+        self, request: Any, name: str, denial: Any, *, shed: bool
+    ) -> tuple[grpc.StatusCode, str] | None:
+        """Why the call is answered before its servicer runs: auth, bytes, then load."""
+        if denial is not None:
+            return denial.code, denial.message
+        if isinstance(request, _Undecodable):
+            problem = f"the bytes are not a valid {name} request ({request.problem})"
+            return grpc.StatusCode.INVALID_ARGUMENT, f"request: {problem}"
+        limit = self._max_in_flight
+        if not shed or limit is None or self._in_flight < limit:
+            return None
+        return grpc.StatusCode.RESOURCE_EXHAUSTED, (
+            f"the sidecar is overloaded ({limit} calls in flight, --max-concurrent-rpcs); "
+            "nothing was done: retry with backoff"
+        )
+
+    def _unary(self, behavior: Any, name: str, denial: Any, *, shed: bool) -> Any:
         async def call(request: Any, context: aio.ServicerContext) -> Any:
             started = time.perf_counter()
             code = grpc.StatusCode.OK
+            admitted = False
             try:
-                if denial is not None:
-                    code = denial.code
-                    await context.abort(denial.code, denial.message)
+                refusal = self._refusal(request, name, denial, shed=shed)
+                if refusal is not None:
+                    code = refusal[0]
+                    await context.abort(*refusal)
+                if shed:
+                    admitted = True
+                    self._in_flight += 1
+                    self._metrics.rpcs_in_flight.inc()
                 return await behavior(request, context)
             except aio.AbortError:
                 code = _code_of(context, code)
@@ -107,6 +181,9 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
                 code, message = self._classify(exc, name)
                 await context.abort(code, message)
             finally:
+                if admitted:
+                    self._in_flight -= 1
+                    self._metrics.rpcs_in_flight.dec()
                 self._observe(name, code, started)
 
         return call
@@ -115,10 +192,12 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         async def call(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
             started = time.perf_counter()
             code = grpc.StatusCode.OK
+            self._metrics.streams_open.inc()
             try:
-                if denial is not None:
-                    code = denial.code
-                    await context.abort(denial.code, denial.message)
+                refusal = self._refusal(request, name, denial, shed=False)
+                if refusal is not None:
+                    code = refusal[0]
+                    await context.abort(*refusal)
                 async for item in behavior(request, context):
                     yield item
             except aio.AbortError:
@@ -128,6 +207,7 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
                 code, message = self._classify(exc, name)
                 await context.abort(code, message)
             finally:
+                self._metrics.streams_open.dec()
                 self._observe(name, code, started)
 
         return call

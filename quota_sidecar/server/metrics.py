@@ -55,6 +55,16 @@ class Metrics:
             ["method", "code"],
             registry=r,
         )
+        self.rpcs_in_flight = Gauge(
+            "quota_sidecar_rpcs_in_flight",
+            "QuotaService unary calls running now; past --max-concurrent-rpcs they are shed",
+            registry=r,
+        )
+        self.streams_open = Gauge(
+            "quota_sidecar_streams_open",
+            "Open StreamAlerts streams (not counted against --max-concurrent-rpcs)",
+            registry=r,
+        )
         self.store_errors = Counter(
             "quota_sidecar_store_errors",
             "Store (Redis) failures seen by RPCs: kind is unavailable or timeout",
