@@ -12,7 +12,7 @@ from quota_sidecar.clock import Clock, from_ms
 from quota_sidecar.engine.cluster import record_across_slots
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.plan import SubjectPlan, plan_subject, plan_subjects
-from quota_sidecar.engine.replies import decode_alerts, decode_totals, window_length
+from quota_sidecar.engine.replies import decode_alerts, decode_totals, exact_int, window_length
 from quota_sidecar.engine.reservations import decode_reservation
 from quota_sidecar.errors import IdempotencyConflict, InvalidInput, StoreUnavailable
 from quota_sidecar.models import LimitKind, Subject
@@ -64,7 +64,7 @@ class CostTracker:
             duplicate=reply[0] == "duplicate",
             totals=decode_totals(reply[2], plans),
             alerts=decode_alerts(reply[3]),
-            hold_settled=int(reply[1]) > 0,
+            hold_settled=exact_int(reply[1]) > 0,
         )
 
     async def _record(
@@ -131,7 +131,7 @@ class CostTracker:
             reservation_id=reservation_id,
             release=True,
         )
-        return int(reply[1]) > 0
+        return exact_int(reply[1]) > 0
 
     async def usage(self, subject: Subject) -> Usage:
         for _ in range(_STALE_RETRIES):
@@ -147,14 +147,14 @@ class CostTracker:
         _, day_flat, month_flat, held, rings_flat, limits_flat = reply
         day, month = _pairs(day_flat), _pairs(month_flat)
         rings = {
-            LimitKind(rings_flat[i]): (int(rings_flat[i + 1]), int(rings_flat[i + 2]))
+            LimitKind(rings_flat[i]): (exact_int(rings_flat[i + 1]), exact_int(rings_flat[i + 2]))
             for i in range(0, len(rings_flat), 3)
         }
         limits = {
-            LimitKind(limits_flat[i]): int(limits_flat[i + 1])
+            LimitKind(limits_flat[i]): exact_int(limits_flat[i + 1])
             for i in range(0, len(limits_flat), 2)
         }
-        held = int(held)
+        held = exact_int(held)
         statuses = []
         for kind, value in limits.items():
             if kind.window is not None:
@@ -165,7 +165,7 @@ class CostTracker:
             else:
                 period = plan.day if kind is LimitKind.COST_DAILY else plan.month
                 source = day if kind is LimitKind.COST_DAILY else month
-                used, reset_ms, item_held = int(source.get("c", 0)), period.end_ms, held
+                used, reset_ms, item_held = exact_int(source.get("c", 0)), period.end_ms, held
             statuses.append(
                 LimitStatus(
                     subject=subject,
@@ -180,11 +180,11 @@ class CostTracker:
             )
         return Usage(
             subject=subject,
-            cost_today_nanos=int(day.get("c", 0)),
-            cost_this_month_nanos=int(month.get("c", 0)),
+            cost_today_nanos=exact_int(day.get("c", 0)),
+            cost_this_month_nanos=exact_int(month.get("c", 0)),
             held_nanos=held,
-            requests_today=int(day.get("r", 0)),
-            tokens_today=int(day.get("ti", 0)) + int(day.get("to", 0)),
+            requests_today=exact_int(day.get("r", 0)),
+            tokens_today=exact_int(day.get("ti", 0)) + exact_int(day.get("to", 0)),
             requests_last_minute=rings[LimitKind.REQUESTS_PER_MINUTE][0],
             requests_last_hour=rings[LimitKind.REQUESTS_PER_HOUR][0],
             requests_last_day=rings[LimitKind.REQUESTS_PER_DAY][0],
@@ -210,7 +210,9 @@ def _breakdown(fields: Mapping[str, str], kind: str) -> tuple[BreakdownEntry, ..
     prefix, count_prefix = f"{kind}:", f"{kind}n:"
     entries = [
         BreakdownEntry(
-            name[len(prefix) :], int(value), int(fields.get(count_prefix + name[len(prefix) :], 0))
+            name[len(prefix) :],
+            exact_int(value),
+            exact_int(fields.get(count_prefix + name[len(prefix) :], 0)),
         )
         for name, value in fields.items()
         if name.startswith(prefix)

@@ -9,6 +9,9 @@
 --         rpm rph rpd tpm tpd cpr cd cm ("-" = none).
 --   Replies are nested arrays of strings and integers (never JSON: Lua prints large numbers
 --   as 1.2e+14, and money must stay exact). Amounts stay below 2^53, so doubles are exact.
+--   Every number that becomes text (a hold, an alert field, a reply string) goes through
+--   itoa(): Lua 5.1's tostring() and `..` use %.14g, which turns 1e14 nanos ($100,000) into
+--   "1e+14". Integer replies are exact already (Redis converts a Lua number to an integer).
 
 local KEYS_PER_SUBJECT = 8
 local SUB_BUCKETS = 10
@@ -33,6 +36,20 @@ local LIMITS = {
 
 local function int(value)
   return tonumber(value) or 0
+end
+
+-- The exact decimal text of an integer (below 2^53); anything else is a bug, never rounded.
+local function itoa(n)
+  if type(n) ~= 'number' or n ~= math.floor(n) then
+    error('quota-sidecar: not an integer: ' .. tostring(n))
+  end
+  return string.format('%d', n)
+end
+
+-- Text for a reply or a stream field: numbers as exact integer text, strings as they are.
+local function text(v)
+  if type(v) == 'number' then return itoa(v) end
+  return v
 end
 
 -- Exact "used >= ceil(limit * pct / 100)" without overflowing 2^53 in the product.
@@ -248,11 +265,12 @@ local function emit_alert(s, global_stream, now, kind, severity, limit, pct, use
                           period, message)
   local fields = {
     'k', kind, 'sv', severity, 's', s.scope, 'i', s.identifier, 'l', limit,
-    'p', pct, 'u', used, 'lv', limit_value, 'pe', period, 't', now, 'm', message,
+    'p', itoa(pct), 'u', itoa(used), 'lv', itoa(limit_value), 'pe', period, 't', itoa(now),
+    'm', message,
   }
   local id
   if global_stream ~= '' then
-    id = redis.call('XADD', global_stream, 'MINID', '~', now - ALERT_RETENTION_MS, '*',
+    id = redis.call('XADD', global_stream, 'MINID', '~', itoa(now - ALERT_RETENTION_MS), '*',
       unpack(fields))
     redis.call('XADD', s.alerts, 'MAXLEN', '~', SUBJECT_ALERTS_MAXLEN, id, unpack(fields))
   else
@@ -260,7 +278,7 @@ local function emit_alert(s, global_stream, now, kind, severity, limit, pct, use
   end
   redis.call('PEXPIRE', s.alerts, SUBJECT_ALERTS_TTL_MS)
   local reply = { id }
-  for _, f in ipairs(fields) do reply[#reply + 1] = tostring(f) end
+  for _, f in ipairs(fields) do reply[#reply + 1] = f end
   return reply
 end
 
@@ -281,10 +299,10 @@ local function claim_thresholds(s, global_stream, now, period_key, period, limit
   levels[#levels + 1] = 100
   for _, pct in ipairs(levels) do
     if reaches(used, limit_value, pct)
-      and redis.call('HSETNX', period_key, 'a:' .. limit .. ':' .. pct, now) == 1 then
+      and redis.call('HSETNX', period_key, 'a:' .. limit .. ':' .. itoa(pct), now) == 1 then
       local kind, severity = 'THRESHOLD_WARNING', 'WARNING'
       if pct == 100 then kind, severity = 'EXHAUSTED', 'CRITICAL' end
-      local shown_used, shown_limit = tostring(used), tostring(limit_value)
+      local shown_used, shown_limit = itoa(used), itoa(limit_value)
       if string.sub(limit, 1, 5) == 'cost_' then
         shown_used, shown_limit = dollars(used), dollars(limit_value)
       end

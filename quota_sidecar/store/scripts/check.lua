@@ -109,7 +109,8 @@ if not denial then
     end
     if reserve then
       local expiry = now + lease
-      redis.call('HSET', s.holds, hold_id, est .. '|' .. tokens .. '|' .. expiry .. '|' .. now)
+      redis.call('HSET', s.holds, hold_id,
+        itoa(est) .. '|' .. itoa(tokens) .. '|' .. itoa(expiry) .. '|' .. itoa(now))
       redis.call('HINCRBY', s.holds, '_sum', est)
       redis.call('ZADD', s.hexp, expiry, hold_id)
       for _, key in ipairs({ s.holds, s.hexp }) do

@@ -24,12 +24,14 @@ for i = 1, n do
   if stale(subjects[i]) then stale_list[#stale_list + 1] = i end
 end
 
+-- Counters as Redis holds them (exact int64 text), not as Lua doubles.
 local function totals()
   local out = {}
   for _, s in ipairs(subjects) do
     local day = redis.call('HMGET', s.day, 'c', 'r', 'ti', 'to')
-    local month = int(redis.call('HGET', s.month, 'c'))
-    for _, v in ipairs({ s.index, int(day[1]), month, int(day[2]), int(day[3]) + int(day[4]) }) do
+    local month = redis.call('HGET', s.month, 'c') or '0'
+    local tokens = itoa(int(day[3]) + int(day[4]))
+    for _, v in ipairs({ s.index, day[1] or '0', month, day[2] or '0', tokens }) do
       out[#out + 1] = v
     end
   end
