@@ -171,7 +171,7 @@ local function read_rings(s, specs, now)
     local base = tonumber(vals[o + 1])
     local idx = math.floor(now / g)
     local r = { ring = spec.ring, g = g, base = base, cur = math.max(idx, base or idx), sum = 0,
-      buckets = {}, slots = {} }
+      buckets = {}, slots = {}, now = now }
     if base and base >= r.cur - SUB_BUCKETS then
       for b = r.cur - SUB_BUCKETS, base do
         local slot = b % (SUB_BUCKETS + 1)
@@ -197,6 +197,9 @@ local function ring_add(s, r, amount, at)
         r.slots[slot] = nil
       end
     end
+    -- A new ring (first write, or after a reset deleted the hash) notes when it began, so a
+    -- settle can tell whether the charge it would take back is still in this ring.
+    if not r.base then s.rw_set[r.ring .. ':c'] = r.now end
     s.rw_set[RING_FIELDS[r.ring][1]] = r.cur
     r.base = r.cur
     s.rw_rolled = true
@@ -208,6 +211,16 @@ local function ring_add(s, r, amount, at)
   s.rw_set[field] = r.slots[slot]
   s.rw_del[field] = nil
   r.sum = r.sum + amount
+end
+
+-- Take back up to `amount` from bucket `at`: never more than it still holds (a reset or a
+-- rolled window may have dropped the charge, or others' charges may have replaced it), so a
+-- credit never reaches usage it did not come from, and no count goes below zero.
+local function ring_credit(s, r, amount, at)
+  if amount <= 0 or not r.base or at > r.base or at < r.cur - SUB_BUCKETS then return end
+  local have = r.slots[at % (SUB_BUCKETS + 1)] or 0
+  local take = math.min(amount, have)
+  if take > 0 then ring_add(s, r, 0 - take, at) end
 end
 
 -- Write what ring_add queued. The TTL (the longest window + 10 % + a minute) is renewed only

@@ -97,10 +97,12 @@ end
 
 if not denial then
   for _, s in ipairs(subjects) do
+    local charged = {} -- the token rings this check charges, kept in the hold for its settle
     for name, r in pairs(s.rings) do
       local amount = tokens
       if r.ring:sub(1, 1) == 'r' then amount = 1 end
       if amount > 0 then ring_add(s, r, amount) end
+      if amount > 0 and r.ring:sub(1, 1) == 't' then charged[#charged + 1] = r.ring end
     end
     flush_rings(s, rings_ttl(s))
     if redis.call('HINCRBY', s.day, 'r', 1) == 1 then expire_period(s.day, now, s.day_end) end
@@ -109,8 +111,8 @@ if not denial then
     end
     if reserve then
       local expiry = now + lease
-      redis.call('HSET', s.holds, hold_id,
-        itoa(est) .. '|' .. itoa(tokens) .. '|' .. itoa(expiry) .. '|' .. itoa(now))
+      redis.call('HSET', s.holds, hold_id, itoa(est) .. '|' .. itoa(tokens) .. '|'
+        .. itoa(expiry) .. '|' .. itoa(now) .. '|' .. table.concat(charged, ','))
       redis.call('HINCRBY', s.holds, '_sum', est)
       redis.call('ZADD', s.hexp, expiry, hold_id)
       for _, key in ipairs({ s.holds, s.hexp }) do

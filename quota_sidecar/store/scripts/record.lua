@@ -59,6 +59,46 @@ local function add_breakdown(key, kind, name)
   redis.call('HINCRBY', key, kind .. 'n:' .. name, 1)
 end
 
+-- The check charged the estimated tokens to the token rings the hold lists (a hold written
+-- before the list existed: every token ring with a limit). Correct those rings to the actual
+-- count: a larger actual is charged now; a smaller one is taken back from the bucket the
+-- estimate went to, only if that ring is the one charged (not begun after the hold, as after a
+-- usage reset) and never more than the bucket still holds.
+local function correct_tokens(s, hold, estimated, placed)
+  local actual = tokens_in + tokens_out
+  if release then actual = 0 end
+  local delta = actual - estimated
+  if delta == 0 then return end
+  local listed = string.match(hold, '^[^|]*|[^|]*|[^|]*|[^|]*|(.*)$')
+  local charged = {}
+  if listed then
+    for ring in string.gmatch(listed, '%a+') do charged[ring] = true end
+  end
+  local specs = {}
+  for _, spec in ipairs(RING_SPECS) do
+    if spec.ring:sub(1, 1) == 't' and s.limits[spec.name] and (charged[spec.ring] or not listed) then
+      specs[#specs + 1] = spec
+    end
+  end
+  if #specs == 0 then return end
+  read_rings(s, specs, now)
+  local began = {}
+  if delta < 0 then
+    local fields = {}
+    for _, spec in ipairs(specs) do fields[#fields + 1] = spec.ring .. ':c' end
+    began = redis.call('HMGET', s.rw, unpack(fields))
+  end
+  for j, spec in ipairs(specs) do
+    local r = s.rings[spec.name]
+    if delta > 0 then
+      ring_add(s, r, delta)
+    elseif not began[j] or int(began[j]) <= placed then -- no stamp: a ring from before stamps
+      ring_credit(s, r, 0 - delta, math.floor(placed / r.g))
+    end
+  end
+  flush_rings(s, rings_ttl(s))
+end
+
 local settled, alerts = 0, {}
 for _, s in ipairs(subjects) do
   apply_overrides(s, now)
@@ -70,25 +110,7 @@ for _, s in ipairs(subjects) do
     redis.call('ZREM', s.hexp, hold_id)
     redis.call('HINCRBY', s.holds, '_sum', 0 - int(held_cost)) -- never -0
     settled = settled + 1
-    -- The check charged the estimated tokens; correct the token windows to the actual count.
-    local delta = tokens_in + tokens_out - int(held_tokens)
-    if release then delta = 0 - int(held_tokens) end
-    local specs = {}
-    for _, spec in ipairs(RING_SPECS) do
-      if delta ~= 0 and spec.ring:sub(1, 1) == 't' and s.limits[spec.name] then
-        specs[#specs + 1] = spec
-      end
-    end
-    read_rings(s, specs, now)
-    for _, spec in ipairs(specs) do
-      local r = s.rings[spec.name]
-      -- A smaller actual count is taken back where the estimate was charged; a larger one
-      -- is charged now.
-      local at
-      if delta < 0 then at = math.floor(int(placed) / r.g) end
-      ring_add(s, r, delta, at)
-    end
-    flush_rings(s, rings_ttl(s))
+    correct_tokens(s, hold, int(held_tokens), int(placed))
   end
   if not release then
     for _, period in ipairs({ { s.day, s.day_end }, { s.month, s.month_end } }) do
