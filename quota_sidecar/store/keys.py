@@ -2,7 +2,7 @@
 one subject lives on one cluster slot; a TTL on every key, set by the script that writes it.
 
     qs:{user:alice}:cfg          hash    the subject's quota (v = version, j = JSON, limits)
-    qs:{user:alice}:rw           hash    sliding-window rings (requests and tokens; <ring>:c = begun)
+    qs:{user:alice}:rw           hash    sliding-window rings; "<ring>:c" = when it began
     qs:{user:alice}:d:2026-11-28 hash    the quota day: cost, requests, tokens, breakdown, claims
     qs:{user:alice}:M:2026-11    hash    the quota month: the same fields
     qs:{user:alice}:holds        hash    open holds: id -> "cost|tokens|expiry|placed|tm,td"; _sum
