@@ -104,7 +104,9 @@ local function apply_overrides(s, now)
       elseif kind == 'BYPASS' then
         s.bypass = math.max(s.bypass or 0, expiry)
       elseif kind == 'RAISE_LIMIT' then
-        s.limits[limit] = math.max(s.limits[limit] or 0, int(value))
+        -- Only a limit the config still has: the config may have dropped it since the grant,
+        -- and a raise must never create (tighten) a limit.
+        if s.limits[limit] then s.limits[limit] = math.max(s.limits[limit], int(value)) end
       elseif kind == 'BONUS_CREDIT' then
         if (limit == 'cost_daily' and period == 'day:' .. s.day_id)
           or (limit == 'cost_monthly' and period == 'month:' .. s.month_id) then
