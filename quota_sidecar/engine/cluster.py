@@ -25,6 +25,8 @@ counting everything already consumed. Therefore:
     stays: an over-count, never an overspend (windows forget it; the day counter keeps it).
   * A denied result names the first denying group in slot order (a single Redis names the most
     binding denial of all subjects); its `limits` show the subjects evaluated, after refund.
+    Its retry_after is, as on a single Redis, the latest over every denying limit: the groups
+    after the denying one are evaluated dry (check.lua's 'dry': nothing consumed or alerted).
     Threshold alerts a compensated group raised stay raised: the usage was real for a moment.
 
 Records: record.lua per group, each deduplicating on its own idempotency key on its first
@@ -135,7 +137,8 @@ async def _check(store: Store, plans: Sequence[SubjectPlan], head: Sequence[Any]
     alerts: list[list[str]] = []
     refund = _Refund(store, now=now, tokens=tokens, reserve=reserve, hold_id=hold_id)
     try:
-        for group in slot_groups(plans):
+        groups = slot_groups(plans)
+        for position, group in enumerate(groups):
             args = [*head, len(group.plans), 0, *group.args]
             reply = await store.run("check.lua", group.keys, args)
             if reply[0] == "stale":
@@ -145,7 +148,9 @@ async def _check(store: Store, plans: Sequence[SubjectPlan], head: Sequence[Any]
             if reply[0] == "deny":
                 consumed = _taken(admitted)
                 await refund.all(consumed)
-                return _denial(group, reply, consumed, cost=cost, tokens=tokens, reserve=reserve)
+                denied = _denial(group, reply, consumed, cost=cost, tokens=tokens, reserve=reserve)
+                denied[4] = await _latest_retry(store, groups[position + 1 :], head, reply[4])
+                return denied
             admitted.append((group, reply))
     except BaseException:
         await refund.all(_taken(admitted))  # a failed or cancelled call gives back all it took
@@ -153,6 +158,28 @@ async def _check(store: Store, plans: Sequence[SubjectPlan], head: Sequence[Any]
     finally:
         await publish_alerts(store, alerts)  # after the refunds: they come first
     return _admission(admitted, hold_id if reserve else "")
+
+
+async def _latest_retry(
+    store: Store, later: Sequence[SlotGroup], head: Sequence[Any], retry_ms: Any
+) -> int:
+    """retry_after is when the same check could pass: the latest over every denying limit of
+    every subject, as on a single Redis. The groups after the denying one were not asked, so
+    each is evaluated dry (nothing consumed, held or alerted). -1 (never) wins over any wait;
+    a group that cannot answer (stale, failed) adds nothing: the wait is then a lower bound."""
+    latest = int(retry_ms)
+    for group in later:
+        if latest == -1:
+            break
+        args = [*head, len(group.plans), 0, *group.args, "dry"]
+        try:
+            reply = await store.run("check.lua", group.keys, args)
+        except StoreUnavailable:
+            break
+        if reply[0] == "deny":
+            wait = int(reply[4])
+            latest = -1 if wait == -1 else max(latest, wait)
+    return latest
 
 
 def _taken(admitted: list[tuple[SlotGroup, list[Any]]]) -> list[tuple[SlotGroup, list[Any]]]:

@@ -76,7 +76,8 @@ local function correct_tokens(s, hold, estimated, placed)
   end
   local specs = {}
   for _, spec in ipairs(RING_SPECS) do
-    if spec.ring:sub(1, 1) == 't' and s.limits[spec.name] and (charged[spec.ring] or not listed) then
+    local listed_here = charged[spec.ring] or not listed
+    if spec.ring:sub(1, 1) == 't' and s.limits[spec.name] and listed_here then
       specs[#specs + 1] = spec
     end
   end
