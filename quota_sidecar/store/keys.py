@@ -12,6 +12,10 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
     qs:{user:alice}:alerts       stream  the subject's own alerts (see alerting/codec.py)
     qs:{user:alice}:idem:<key>   string  an idempotency key's payload fingerprint (24 hours)
     qs:quotas                    zset    every configured subject, for listing (score 0)
+
+Caller strings in key names (identifiers, idempotency keys) have '%', '{' and '}'
+percent-encoded (`encode`), so the hash tag is always exactly the subject: "user:a}b" is
+qs:{user:a%7Db}:…, never a key on user:a's slot.
     qs:ovrexp                    zset    every override by expiry: "scope:identifier|id"
     qs:alerts                    stream  alerts, shared by every replica (7 days)
     qs:audit                     stream  the audit log of admin changes
@@ -31,6 +35,8 @@ __all__ = [
     "PREFIX",
     "QUOTA_INDEX",
     "SubjectKeys",
+    "encode",
+    "hash_tag",
     "subject_keys",
 ]
 
@@ -41,8 +47,20 @@ AUDIT = f"{PREFIX}:audit"
 OVERRIDE_EXPIRY = f"{PREFIX}:ovrexp"
 
 
+def encode(text: str) -> str:
+    """A caller's string as it goes into a key name: '%', '{' and '}' percent-encoded, so it
+    can neither close its subject's hash tag nor open another, and distinct strings stay
+    distinct. Ordinary identifiers and keys are unchanged."""
+    return text.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+
+
+def hash_tag(subject: Subject) -> str:
+    """What Redis Cluster hashes for every key of the subject: exactly "scope:identifier"."""
+    return f"{subject.scope.value}:{encode(subject.identifier)}"
+
+
 def tag(subject: Subject) -> str:
-    return f"{PREFIX}:{{{subject.scope.value}:{subject.identifier}}}"
+    return f"{PREFIX}:{{{hash_tag(subject)}}}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +104,7 @@ class SubjectKeys:
         return f"{self.base}:alerts"
 
     def idempotency(self, key: str) -> str:
-        return f"{self.base}:idem:{key}"
+        return f"{self.base}:idem:{encode(key)}"
 
     def script_keys(self, day_id: str, month_id: str) -> list[str]:
         """KEYS for one subject in the check/record/usage scripts (KEYS_PER_SUBJECT of them)."""
