@@ -29,8 +29,9 @@ counting everything already consumed. Therefore:
     after the denying one are evaluated dry (check.lua's 'dry': nothing consumed or alerted).
     Threshold alerts a compensated group raised stay raised: the usage was real for a moment.
 
-Records: record.lua per group, each deduplicating on its own idempotency key on its first
-subject's slot (for the group of the caller's first subject, the key a single Redis uses). A
+Records: record.lua per group, each deduplicating on its own idempotency key on the slot of
+its least subject by name (store/keys.idempotency_home), so the same subjects in any order use
+the same keys (for the group of the least subject of all, the key a single Redis uses). A
 record that fails midway leaves some groups recorded; retried with the same idempotency key,
 those answer "duplicate" and only the missing groups count. Without a key a retry counts the
 recorded groups twice. A payload conflict is found by the first group, before anything is
@@ -63,7 +64,7 @@ from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
 from quota_sidecar.errors import StoreTimeout, StoreUnavailable
 from quota_sidecar.models import LimitKind
-from quota_sidecar.store.keys import subject_keys
+from quota_sidecar.store.keys import idempotency_home, subject_keys
 from quota_sidecar.store.redis import Store
 
 __all__ = [
@@ -312,7 +313,10 @@ async def _record(
 ) -> list[Any]:
     release = str(head[7]) == "1"
     groups = slot_groups(plans)
-    idem_keys = [subject_keys(g.plans[0].subject).idempotency(key or "-") for g in groups]
+    idem_keys = [
+        subject_keys(idempotency_home(p.subject for p in g.plans)).idempotency(key or "-")
+        for g in groups
+    ]
     replies: list[tuple[SlotGroup, list[Any]]] = []
     alerts: list[list[str]] = []
     for group, idem_key in zip(groups, idem_keys, strict=True):

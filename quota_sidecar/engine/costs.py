@@ -17,7 +17,7 @@ from quota_sidecar.engine.reservations import decode_reservation
 from quota_sidecar.errors import IdempotencyConflict, InvalidInput, StoreUnavailable
 from quota_sidecar.models import LimitKind, Subject
 from quota_sidecar.results import BreakdownEntry, LimitStatus, RecordResult, Usage
-from quota_sidecar.store.keys import ALERTS, subject_keys
+from quota_sidecar.store.keys import ALERTS, idempotency_home, subject_keys
 from quota_sidecar.store.redis import Store
 
 __all__ = ["DEDUPE_WINDOW_MS", "CostTracker"]
@@ -86,10 +86,12 @@ class CostTracker:
         if len(idempotency_key) > _MAX_KEY:
             raise InvalidInput("idempotency_key", f"is longer than {_MAX_KEY} characters")
         parts = [str(cost_nanos), provider, tool_name, str(input_tokens), str(output_tokens)]
-        payload = "\x1f".join([*(str(s) for s in subjects), *parts, reservation_id or ""])
+        # The subjects in any order are the same record: sorted in the fingerprint, and the
+        # dedupe key on the slot of the least subject, with the rest of the record.
+        names = sorted(str(s) for s in subjects)
+        payload = "\x1f".join([*names, *parts, reservation_id or ""])
         fingerprint = hashlib.sha256(payload.encode()).hexdigest()[:32] if idempotency_key else ""
-        # The dedupe key lives on the first subject's slot, with the rest of the record.
-        idem_key = subject_keys(subjects[0]).idempotency(idempotency_key or "-")
+        idem_key = subject_keys(idempotency_home(subjects)).idempotency(idempotency_key or "-")
         for _ in range(_STALE_RETRIES):
             now = self._clock.now_ms()
             plans = plan_subjects(subjects, await self._configs.get_many(subjects), now)

@@ -23,6 +23,7 @@ qs:{user:a%7Db}:…, never a key on user:a's slot.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from quota_sidecar.models import Subject
@@ -37,6 +38,7 @@ __all__ = [
     "SubjectKeys",
     "encode",
     "hash_tag",
+    "idempotency_home",
     "subject_keys",
 ]
 
@@ -125,3 +127,9 @@ KEYS_PER_SUBJECT = 8
 
 def subject_keys(subject: Subject) -> SubjectKeys:
     return SubjectKeys(tag(subject))
+
+
+def idempotency_home(subjects: Iterable[Subject]) -> Subject:
+    """The subject whose slot keeps an idempotency key for these subjects: the least by name,
+    so the same subjects in any order find the same key."""
+    return min(subjects, key=str)

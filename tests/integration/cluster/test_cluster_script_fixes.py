@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, QuotaService, RateLimitConfig
 from quota_sidecar.clock import ManualClock
+from quota_sidecar.errors import IdempotencyConflict
 from quota_sidecar.models import Subject
 from tests.integration.cluster.conftest import spread
 
@@ -45,3 +48,16 @@ async def test_no_retry_after_when_a_later_group_can_never_pass(engine: QuotaSer
     assert (await engine.check_quota(subjects=[first, second])).allowed
     denied = await engine.check_quota(subjects=[first, second], estimated_cost=2)
     assert not denied.allowed and denied.retry_after is None
+
+
+async def test_the_same_key_with_the_subjects_reordered_counts_once(
+    engine: QuotaService,
+) -> None:
+    subjects = spread(QuotaScope.USER, "order", 3)
+    first = await engine.record_usage(subjects=subjects, cost=1, idempotency_key="k")
+    again = await engine.record_usage(subjects=subjects[::-1], cost=1, idempotency_key="k")
+    assert first.recorded and again.duplicate and not again.recorded
+    for subject in subjects:
+        assert (await engine.get_usage(subject)).cost_today_nanos == 10**9
+    with pytest.raises(IdempotencyConflict):
+        await engine.record_usage(subjects=subjects[1:], cost=1, idempotency_key="k")
