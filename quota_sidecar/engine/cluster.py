@@ -292,14 +292,18 @@ async def record_across_slots(
     now: int,
     head: Sequence[Any],
     idempotency_key: str,
+    named: int,
 ) -> list[Any]:
     """record.lua per slot group, each with its own idempotency key. `head` is record.lua's
     ARGV before N (now, cost, tokens in/out, fingerprint, dedupe ttl, hold id, release,
-    provider, tool). Returns a reply in record.lua's format with the caller's indexes (never
-    "stale": a group re-plans on its own, since earlier groups may already have recorded);
-    updates `plans` in place when a group re-plans."""
+    provider, tool); the plans after the first `named` only release their holds. Returns a
+    reply in record.lua's format with the caller's indexes (never "stale": a group re-plans on
+    its own, since earlier groups may already have recorded); updates `plans` in place when a
+    group re-plans."""
     async with _admitted_to(store):
-        return await _record(store, configs, plans, now=now, head=head, key=idempotency_key)
+        return await _record(
+            store, configs, plans, now=now, head=head, key=idempotency_key, named=named
+        )
 
 
 async def _record(
@@ -310,9 +314,12 @@ async def _record(
     now: int,
     head: Sequence[Any],
     key: str,
+    named: int,
 ) -> list[Any]:
     release = str(head[7]) == "1"
-    groups = slot_groups(plans)
+    # Groups with a subject the record names first: a conflict is then found before any hold
+    # of the other subjects is released.
+    groups = sorted(slot_groups(plans), key=lambda g: g.positions[0] >= named)
     idem_keys = [
         subject_keys(idempotency_home(p.subject for p in g.plans)).idempotency(key or "-")
         for g in groups
@@ -320,9 +327,11 @@ async def _record(
     replies: list[tuple[SlotGroup, list[Any]]] = []
     alerts: list[list[str]] = []
     for group, idem_key in zip(groups, idem_keys, strict=True):
+        only_released = sum(1 for p in group.positions if p >= named)
         reply = await _record_group(
-            store, configs, plans, group, now=now, head=head, idem_key=idem_key
-        )
+            store, configs, plans, group, now=now, head=head, idem_key=idem_key,
+            only_released=only_released,
+        )  # fmt: skip
         if reply[0] == "conflict":
             return ["conflict"]
         # Published before the next group runs: a retry after a later group fails answers
@@ -351,9 +360,10 @@ async def _record_group(
     now: int,
     head: Sequence[Any],
     idem_key: str,
+    only_released: int,
 ) -> list[Any]:
     for _ in range(_STALE_RETRIES):
-        args = [*head, len(group.plans), 0, *group.args]
+        args = [*head, len(group.plans), 0, only_released, *group.args]
         reply: list[Any] = await store.run("record.lua", [*group.keys, idem_key], args)
         if reply[0] != "stale":
             return reply

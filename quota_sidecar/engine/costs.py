@@ -80,9 +80,13 @@ class CostTracker:
         reservation_id: str | None,
         release: bool,
     ) -> tuple[list[Any], list[SubjectPlan]]:
-        hold_id = ""
+        hold_id, others = "", []
         if reservation_id:
-            hold_id, _ = decode_reservation(reservation_id)
+            hold_id, reserved = decode_reservation(reservation_id)
+            # Settling a reservation settles all of it: its subjects that the record does not
+            # name have their holds released (nothing charged), in the same script call.
+            others = [s for s in reserved if s not in subjects]
+        targets = [*subjects, *others]
         if len(idempotency_key) > _MAX_KEY:
             raise InvalidInput("idempotency_key", f"is longer than {_MAX_KEY} characters")
         parts = [str(cost_nanos), provider, tool_name, str(input_tokens), str(output_tokens)]
@@ -94,18 +98,24 @@ class CostTracker:
         idem_key = subject_keys(idempotency_home(subjects)).idempotency(idempotency_key or "-")
         for _ in range(_STALE_RETRIES):
             now = self._clock.now_ms()
-            plans = plan_subjects(subjects, await self._configs.get_many(subjects), now)
+            plans = plan_subjects(targets, await self._configs.get_many(targets), now)
             keys = [k for p in plans for k in p.keys] + [idem_key]
             shared = not self._store.is_cluster
             if shared:
                 keys.append(ALERTS)
             args: list[Any] = [now, cost_nanos, input_tokens, output_tokens, fingerprint]
             args += [DEDUPE_WINDOW_MS, hold_id, int(release), provider, tool_name, len(plans)]
-            args += [int(shared), *(a for p in plans for a in p.args)]
+            args += [int(shared), len(others), *(a for p in plans for a in p.args)]
             if self._store.is_cluster:  # subjects may span slots: see engine/cluster.py
                 head, key = args[:10], idempotency_key
                 reply = await record_across_slots(
-                    self._store, self._configs, plans, now=now, head=head, idempotency_key=key
+                    self._store,
+                    self._configs,
+                    plans,
+                    now=now,
+                    head=head,
+                    idempotency_key=key,
+                    named=len(subjects),
                 )
             else:
                 reply = await self._store.run("record.lua", keys, args)
@@ -116,7 +126,7 @@ class CostTracker:
                 )
             if status != "stale":
                 return reply, plans
-            await self._configs.reload([subjects[int(i) - 1] for i in reply[1]])
+            await self._configs.reload([targets[int(i) - 1] for i in reply[1]])
         raise StoreUnavailable("quota configuration kept changing during the record")
 
     async def release(self, reservation_id: str) -> bool:

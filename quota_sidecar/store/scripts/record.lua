@@ -5,11 +5,13 @@
 -- KEYS: 8 per subject, then the idempotency key, then the shared alert stream when ARGV[12]=='1'.
 -- ARGV: now_ms, cost nanos, input tokens, output tokens, payload fingerprint ('' = no dedupe),
 --       dedupe ttl ms, hold id ('' = none), release ('1'/'0'), provider, tool, N,
---       use shared stream ('1'/'0'), then one per subject.
+--       use shared stream ('1'/'0'), M, then one per subject. The last M subjects are the
+--       reservation's subjects the record does not name: their holds are released, nothing
+--       is charged to them and they have no totals (settling a reservation settles all of it).
 -- Reply: {'stale', {indexes}} | {'conflict'} |
 --        {'ok'|'duplicate'|'released', settled holds, totals, alerts}
---   totals: flat {index, cost today, cost this month, requests today, tokens today} * n
-local HEAD = 12
+--   totals: flat {index, cost today, cost this month, requests today, tokens today} * (N - M)
+local HEAD = 13
 local now, cost = int(ARGV[1]), int(ARGV[2])
 local tokens_in, tokens_out = int(ARGV[3]), int(ARGV[4])
 local fingerprint, dedupe_ttl, hold_id = ARGV[5], int(ARGV[6]), ARGV[7]
@@ -17,6 +19,7 @@ local release, provider, tool, n = ARGV[8] == '1', ARGV[9], ARGV[10], int(ARGV[1
 local idem_key = KEYS[n * KEYS_PER_SUBJECT + 1]
 local global_stream = ''
 if ARGV[12] == '1' then global_stream = KEYS[n * KEYS_PER_SUBJECT + 2] end
+local named = n - int(ARGV[13])
 
 local subjects, stale_list = {}, {}
 for i = 1, n do
@@ -27,7 +30,8 @@ end
 -- Counters as Redis holds them (exact int64 text), not as Lua doubles.
 local function totals()
   local out = {}
-  for _, s in ipairs(subjects) do
+  for i = 1, named do
+    local s = subjects[i]
     local day = redis.call('HMGET', s.day, 'c', 'r', 'ti', 'to')
     local month = redis.call('HGET', s.month, 'c') or '0'
     local tokens = itoa(int(day[3]) + int(day[4]))
@@ -64,9 +68,9 @@ end
 -- count: a larger actual is charged now; a smaller one is taken back from the bucket the
 -- estimate went to, only if that ring is the one charged (not begun after the hold, as after a
 -- usage reset) and never more than the bucket still holds.
-local function correct_tokens(s, hold, estimated, placed)
+local function correct_tokens(s, hold, estimated, placed, released)
   local actual = tokens_in + tokens_out
-  if release then actual = 0 end
+  if released then actual = 0 end
   local delta = actual - estimated
   if delta == 0 then return end
   local listed = string.match(hold, '^[^|]*|[^|]*|[^|]*|[^|]*|(.*)$')
@@ -102,6 +106,7 @@ end
 
 local settled, alerts = 0, {}
 for _, s in ipairs(subjects) do
+  local released = release or s.index > named
   apply_overrides(s, now)
   held(s, now, hold_id ~= '')
   local hold = hold_id ~= '' and redis.call('HGET', s.holds, hold_id)
@@ -111,9 +116,9 @@ for _, s in ipairs(subjects) do
     redis.call('ZREM', s.hexp, hold_id)
     redis.call('HINCRBY', s.holds, '_sum', 0 - int(held_cost)) -- never -0
     settled = settled + 1
-    correct_tokens(s, hold, int(held_tokens), int(placed))
+    correct_tokens(s, hold, int(held_tokens), int(placed), released)
   end
-  if not release then
+  if not released then
     for _, period in ipairs({ { s.day, s.day_end }, { s.month, s.month_end } }) do
       local key = period[1]
       if redis.call('HINCRBY', key, 'c', cost) == cost then expire_period(key, now, period[2]) end

@@ -61,3 +61,31 @@ async def test_the_same_key_with_the_subjects_reordered_counts_once(
         assert (await engine.get_usage(subject)).cost_today_nanos == 10**9
     with pytest.raises(IdempotencyConflict):
         await engine.record_usage(subjects=subjects[1:], cost=1, idempotency_key="k")
+
+
+async def test_a_record_naming_some_subjects_releases_the_others(engine: QuotaService) -> None:
+    subjects = spread(QuotaScope.USER, "partial", 3)
+    for subject in subjects:
+        await _quota(
+            engine,
+            subject,
+            rate_limits=RateLimitConfig(tokens_per_minute=1000),
+            cost_quota=CostQuota(daily_limit=10),
+        )
+    held = await engine.check_quota(
+        subjects=subjects, estimated_cost=1, estimated_tokens=300, reserve=True
+    )
+    assert held.allowed and held.reservation_id
+    named = subjects[1]
+    result = await engine.record_usage(
+        subjects=[named], cost="0.5", input_tokens=100, reservation_id=held.reservation_id
+    )
+    assert result.recorded and result.hold_settled
+    assert [t.subject for t in result.totals] == [named]
+    for subject in subjects:
+        usage = await engine.get_usage(subject)
+        charged = subject == named
+        assert usage.held_nanos == 0
+        assert usage.cost_today_nanos == (10**9 // 2 if charged else 0)
+        assert usage.tokens_last_minute == (100 if charged else 0)
+    assert not await engine.release_reservation(held.reservation_id)
