@@ -62,6 +62,7 @@ from redis.crc import key_slot
 from quota_sidecar.alerting.codec import ALERTS_STREAM, RETENTION_MS
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
+from quota_sidecar.engine.replies import exact_int
 from quota_sidecar.errors import StoreTimeout, StoreUnavailable
 from quota_sidecar.models import LimitKind
 from quota_sidecar.store.keys import idempotency_home, subject_keys
@@ -104,7 +105,7 @@ class SlotGroup:
 
     def global_index(self, local: Any) -> int:
         """The caller's 1-based subject index of a script's 1-based index."""
-        return self.positions[int(local) - 1] + 1
+        return self.positions[exact_int(local) - 1] + 1
 
 
 def slot_groups(plans: Sequence[SubjectPlan]) -> list[SlotGroup]:
@@ -168,7 +169,7 @@ async def _latest_retry(
     every subject, as on a single Redis. The groups after the denying one were not asked, so
     each is evaluated dry (nothing consumed, held or alerted). -1 (never) wins over any wait;
     a group that cannot answer (stale, failed) adds nothing: the wait is then a lower bound."""
-    latest = int(retry_ms)
+    latest = exact_int(retry_ms)
     for group in later:
         if latest == -1:
             break
@@ -178,7 +179,7 @@ async def _latest_retry(
         except StoreUnavailable:
             break
         if reply[0] == "deny":
-            wait = int(reply[4])
+            wait = exact_int(reply[4])
             latest = -1 if wait == -1 else max(latest, wait)
     return latest
 
@@ -215,7 +216,7 @@ class _Refund:
         charged: list[list[str]] = [[] for _ in group.plans]
         for row in _rows(reply[8], _STATUS_WIDTH):
             if LimitKind(row[1]).window is not None:
-                charged[int(row[0]) - 1].append(str(row[1]))
+                charged[exact_int(row[0]) - 1].append(str(row[1]))
         args = [*self._head, len(group.plans), *(",".join(names) for names in charged)]
         try:
             await self._store.run("refund.lua", group.keys, args, timeout=_PUBLISH_TIMEOUT)
@@ -273,11 +274,11 @@ def _refunded_status(row: list[Any], *, cost: int, tokens: int, reserve: bool) -
     kind = LimitKind(name)
     if kind.window is not None:
         charged = 1 if name.startswith("requests_") else tokens
-        used = max(0, int(used) - charged)
+        used = max(0, exact_int(used) - charged)
         if used == 0:
             reset_ms = 0  # the window held only this check's charge
     elif reserve and kind in (LimitKind.COST_DAILY, LimitKind.COST_MONTHLY):
-        held = max(0, int(held) - cost)
+        held = max(0, exact_int(held) - cost)
     return [index, name, limit, used, held, reset_ms]
 
 
@@ -345,7 +346,7 @@ async def _record(
         verdict = "ok"  # a retry that completed the groups a failed attempt had missed
     else:
         verdict = "duplicate"
-    settled = sum(int(reply[1]) for _, reply in replies)
+    settled = sum(exact_int(reply[1]) for _, reply in replies)
     totals = [v for group, reply in replies for v in _reindex(group, reply[2], _TOTALS_WIDTH)]
     totals = _ordered(totals, _TOTALS_WIDTH)
     return [verdict, settled, totals, alerts]
@@ -367,7 +368,7 @@ async def _record_group(
         reply: list[Any] = await store.run("record.lua", [*group.keys, idem_key], args)
         if reply[0] != "stale":
             return reply
-        stale = [group.plans[int(i) - 1].subject for i in reply[1]]
+        stale = [group.plans[exact_int(i) - 1].subject for i in reply[1]]
         await configs.reload(stale)
         subjects = [p.subject for p in group.plans]
         group.plans = plan_subjects(subjects, await configs.get_many(subjects), now)
@@ -411,7 +412,7 @@ async def publish_alerts(store: Store, entries: Sequence[Sequence[str]]) -> list
         pipe = store.client.pipeline(transaction=False)
         for entry in entries:
             fields = dict(zip(entry[1::2], entry[2::2], strict=True))
-            minid = str(int(fields["t"]) - RETENTION_MS)
+            minid = str(exact_int(fields["t"]) - RETENTION_MS)
             pipe.xadd(ALERTS_STREAM, fields, minid=minid, approximate=True)  # type: ignore[arg-type]
         return list(await pipe.execute())
 
@@ -429,7 +430,7 @@ def _rows(flat: Sequence[Any], width: int) -> list[Sequence[Any]]:
 
 def _ordered(flat: Sequence[Any], width: int) -> list[Any]:
     """Rows in the caller's subject order (stable), as a single Redis returns them."""
-    rows = sorted(_rows(flat, width), key=lambda row: int(row[0]))
+    rows = sorted(_rows(flat, width), key=lambda row: exact_int(row[0]))
     return [v for row in rows for v in row]
 
 
