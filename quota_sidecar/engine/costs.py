@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from quota_sidecar.clock import Clock, from_ms
-from quota_sidecar.engine.cluster import record_across_slots
+from quota_sidecar.engine.cluster_records import record_across_slots
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.plan import SubjectPlan, plan_subject, plan_subjects
 from quota_sidecar.engine.replies import decode_alerts, decode_totals, exact_int, window_length
