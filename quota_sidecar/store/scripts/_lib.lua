@@ -46,12 +46,6 @@ local function itoa(n)
   return string.format('%d', n)
 end
 
--- Text for a reply or a stream field: numbers as exact integer text, strings as they are.
-local function text(v)
-  if type(v) == 'number' then return itoa(v) end
-  return v
-end
-
 -- Exact "used >= ceil(limit * pct / 100)" without overflowing 2^53 in the product.
 local function reaches(used, limit, pct)
   local q = math.floor(limit / 100)
