@@ -9,8 +9,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import redis.asyncio as aioredis
 
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, Subject
+from quota_sidecar.alerting.codec import ALERTS_STREAM, decode_alert
 from quota_sidecar.clock import ManualClock
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.results import AlertKind
@@ -115,3 +117,26 @@ async def test_an_expired_million_dollar_hold_returns_exactly(
     assert held.allowed
     clock.advance(2)
     assert (await engine.get_usage(BIG)).held_nanos == 0
+
+
+async def test_a_million_dollar_per_request_alert_is_exact(
+    engine: QuotaService, any_redis_url: str
+) -> None:
+    await engine.register_quota(
+        QuotaConfig(
+            scope=QuotaScope.USER,
+            identifier="big",
+            cost_quota=CostQuota(per_request_limit="999999.999999999"),
+        )
+    )
+    denied = await engine.check_quota(subjects=[BIG], estimated_cost=1_000_000)
+    assert denied.code == "PER_REQUEST_LIMIT_EXCEEDED"
+    client = aioredis.Redis.from_url(any_redis_url, decode_responses=True)
+    try:
+        entries = await client.xrange(ALERTS_STREAM)
+    finally:
+        await client.aclose()
+    alerts = [decode_alert(entry_id, fields) for entry_id, fields in entries]
+    (alert,) = [a for a in alerts if a.kind is AlertKind.PER_REQUEST_LIMIT_EXCEEDED]
+    assert alert.used == 1_000_000 * NANOS
+    assert alert.limit_value == 999_999_999_999_999
