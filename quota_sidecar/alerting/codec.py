@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from quota_sidecar.clock import from_ms
 from quota_sidecar.models import LimitKind, Subject, parse_scope
 from quota_sidecar.results import Alert, AlertKind, Severity
+from quota_sidecar.store.keys import subject_keys
 
 __all__ = [
     "ALERTS_STREAM",
@@ -60,7 +61,7 @@ SEVERITY_OF = {
 
 def subject_stream(subject: Subject) -> str:
     """The per-subject alert stream (same hash tag as the subject's other keys)."""
-    return f"qs:{{{subject.scope.value}:{subject.identifier}}}:alerts"
+    return subject_keys(subject).alerts
 
 
 def encode_alert(

@@ -25,15 +25,11 @@ counting everything already consumed. Therefore:
     stays: an over-count, never an overspend (windows forget it; the day counter keeps it).
   * A denied result names the first denying group in slot order (a single Redis names the most
     binding denial of all subjects); its `limits` show the subjects evaluated, after refund.
+    Its retry_after is, as on a single Redis, the latest over every denying limit: the groups
+    after the denying one are evaluated dry (check.lua's 'dry': nothing consumed or alerted).
     Threshold alerts a compensated group raised stay raised: the usage was real for a moment.
 
-Records: record.lua per group, each deduplicating on its own idempotency key on its first
-subject's slot (for the group of the caller's first subject, the key a single Redis uses). A
-record that fails midway leaves some groups recorded; retried with the same idempotency key,
-those answer "duplicate" and only the missing groups count. Without a key a retry counts the
-recorded groups twice. A payload conflict is found by the first group, before anything is
-recorded, unless the key was used before with other subjects sharing only later groups. Each
-group settles or releases its own subjects' hold entries.
+Records: see engine/cluster_records.py.
 
 Alerts: scripts on a cluster cannot reach `qs:alerts` (another slot), so they append to the
 subject's own stream and return the entries; `publish_alerts` XADDs them to `qs:alerts` (for
@@ -57,26 +53,29 @@ from typing import Any
 from redis.crc import key_slot
 
 from quota_sidecar.alerting.codec import ALERTS_STREAM, RETENTION_MS
-from quota_sidecar.engine.configs import ConfigRepository
-from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
+from quota_sidecar.engine.plan import SubjectPlan
+from quota_sidecar.engine.replies import exact_int
 from quota_sidecar.errors import StoreTimeout, StoreUnavailable
 from quota_sidecar.models import LimitKind
-from quota_sidecar.store.keys import subject_keys
 from quota_sidecar.store.redis import Store
 
 __all__ = [
     "MAX_IN_FLIGHT",
+    "STALE_RETRIES",
+    "TOTALS_WIDTH",
     "SlotGroup",
+    "admitted_to",
     "check_across_slots",
+    "ordered",
     "publish_alerts",
-    "record_across_slots",
+    "reindex",
     "slot_groups",
 ]
 
 log = logging.getLogger(__name__)
-_STALE_RETRIES = 3
+STALE_RETRIES = 3
 _PUBLISH_TIMEOUT = 2.0  # seconds; alerts are off the hot path
-_STATUS_WIDTH, _WARNING_WIDTH, _TOTALS_WIDTH = 6, 5, 5
+_STATUS_WIDTH, _WARNING_WIDTH, TOTALS_WIDTH = 6, 5, 5
 _background: set[asyncio.Task[None]] = set()  # refunds that outlive a cancelled caller
 MAX_IN_FLIGHT = 64  # below the client's 100 connections per node: room for other calls
 _gates: weakref.WeakKeyDictionary[Store, asyncio.Semaphore] = weakref.WeakKeyDictionary()
@@ -101,7 +100,7 @@ class SlotGroup:
 
     def global_index(self, local: Any) -> int:
         """The caller's 1-based subject index of a script's 1-based index."""
-        return self.positions[int(local) - 1] + 1
+        return self.positions[exact_int(local) - 1] + 1
 
 
 def slot_groups(plans: Sequence[SubjectPlan]) -> list[SlotGroup]:
@@ -124,7 +123,7 @@ async def check_across_slots(
     """check.lua per slot group, compensating admitted groups on a later denial. `head` is
     check.lua's ARGV before N (now, estimated cost, estimated tokens, reserve, hold id, lease).
     Returns a reply in check.lua's format with the caller's subject indexes."""
-    async with _admitted_to(store):
+    async with admitted_to(store):
         return await _check(store, plans, head)
 
 
@@ -135,7 +134,8 @@ async def _check(store: Store, plans: Sequence[SubjectPlan], head: Sequence[Any]
     alerts: list[list[str]] = []
     refund = _Refund(store, now=now, tokens=tokens, reserve=reserve, hold_id=hold_id)
     try:
-        for group in slot_groups(plans):
+        groups = slot_groups(plans)
+        for position, group in enumerate(groups):
             args = [*head, len(group.plans), 0, *group.args]
             reply = await store.run("check.lua", group.keys, args)
             if reply[0] == "stale":
@@ -145,7 +145,9 @@ async def _check(store: Store, plans: Sequence[SubjectPlan], head: Sequence[Any]
             if reply[0] == "deny":
                 consumed = _taken(admitted)
                 await refund.all(consumed)
-                return _denial(group, reply, consumed, cost=cost, tokens=tokens, reserve=reserve)
+                denied = _denial(group, reply, consumed, cost=cost, tokens=tokens, reserve=reserve)
+                denied[4] = await _latest_retry(store, groups[position + 1 :], head, reply[4])
+                return denied
             admitted.append((group, reply))
     except BaseException:
         await refund.all(_taken(admitted))  # a failed or cancelled call gives back all it took
@@ -153,6 +155,28 @@ async def _check(store: Store, plans: Sequence[SubjectPlan], head: Sequence[Any]
     finally:
         await publish_alerts(store, alerts)  # after the refunds: they come first
     return _admission(admitted, hold_id if reserve else "")
+
+
+async def _latest_retry(
+    store: Store, later: Sequence[SlotGroup], head: Sequence[Any], retry_ms: Any
+) -> int:
+    """retry_after is when the same check could pass: the latest over every denying limit of
+    every subject, as on a single Redis. The groups after the denying one were not asked, so
+    each is evaluated dry (nothing consumed, held or alerted). -1 (never) wins over any wait;
+    a group that cannot answer (stale, failed) adds nothing: the wait is then a lower bound."""
+    latest = exact_int(retry_ms)
+    for group in later:
+        if latest == -1:
+            break
+        args = [*head, len(group.plans), 0, *group.args, "dry"]
+        try:
+            reply = await store.run("check.lua", group.keys, args)
+        except StoreUnavailable:
+            break
+        if reply[0] == "deny":
+            wait = exact_int(reply[4])
+            latest = -1 if wait == -1 else max(latest, wait)
+    return latest
 
 
 def _taken(admitted: list[tuple[SlotGroup, list[Any]]]) -> list[tuple[SlotGroup, list[Any]]]:
@@ -179,7 +203,7 @@ class _Refund:
 
     async def _each(self, admitted: Sequence[tuple[SlotGroup, list[Any]]]) -> None:
         # One after another: an operation holds at most one connection per node (see
-        # _admitted_to); refunds are rare, so the extra round trips cost little.
+        # admitted_to); refunds are rare, so the extra round trips cost little.
         for group, reply in admitted:
             await self._one(group, reply)
 
@@ -187,7 +211,7 @@ class _Refund:
         charged: list[list[str]] = [[] for _ in group.plans]
         for row in _rows(reply[8], _STATUS_WIDTH):
             if LimitKind(row[1]).window is not None:
-                charged[int(row[0]) - 1].append(str(row[1]))
+                charged[exact_int(row[0]) - 1].append(str(row[1]))
         args = [*self._head, len(group.plans), *(",".join(names) for names in charged)]
         try:
             await self._store.run("refund.lua", group.keys, args, timeout=_PUBLISH_TIMEOUT)
@@ -207,11 +231,11 @@ def _admission(admitted: Sequence[tuple[SlotGroup, list[Any]]], hold_id: str) ->
     warnings: list[Any] = []
     chosen: tuple[SlotGroup, list[Any]] | None = None
     for group, reply in admitted:
-        statuses += _reindex(group, reply[8], _STATUS_WIDTH)
-        warnings += _reindex(group, reply[9], _WARNING_WIDTH)
+        statuses += reindex(group, reply[8], _STATUS_WIDTH)
+        warnings += reindex(group, reply[9], _WARNING_WIDTH)
         if chosen is None and reply[1]:
             chosen = (group, reply)
-    statuses, warnings = _ordered(statuses, _STATUS_WIDTH), _ordered(warnings, _WARNING_WIDTH)
+    statuses, warnings = ordered(statuses, _STATUS_WIDTH), ordered(warnings, _WARNING_WIDTH)
     if chosen is None:
         return ["ok", "", 0, "", 0, 0, 0, hold_id, statuses, warnings, []]
     group, reply = chosen
@@ -231,10 +255,10 @@ def _denial(
     """The denying group's verdict; the admitted groups' statuses as they are after refund."""
     statuses: list[Any] = []
     for group, admitted_reply in admitted:
-        for row in _rows(_reindex(group, admitted_reply[8], _STATUS_WIDTH), _STATUS_WIDTH):
+        for row in _rows(reindex(group, admitted_reply[8], _STATUS_WIDTH), _STATUS_WIDTH):
             statuses += _refunded_status(list(row), cost=cost, tokens=tokens, reserve=reserve)
-    statuses = _ordered(statuses + _reindex(denying, reply[8], _STATUS_WIDTH), _STATUS_WIDTH)
-    warnings = _reindex(denying, reply[9], _WARNING_WIDTH)
+    statuses = ordered(statuses + reindex(denying, reply[8], _STATUS_WIDTH), _STATUS_WIDTH)
+    warnings = reindex(denying, reply[9], _WARNING_WIDTH)
     index = denying.global_index(reply[2])
     return ["deny", reply[1], index, *reply[3:6], 0, "", statuses, warnings, []]
 
@@ -245,101 +269,19 @@ def _refunded_status(row: list[Any], *, cost: int, tokens: int, reserve: bool) -
     kind = LimitKind(name)
     if kind.window is not None:
         charged = 1 if name.startswith("requests_") else tokens
-        used = max(0, int(used) - charged)
+        used = max(0, exact_int(used) - charged)
         if used == 0:
             reset_ms = 0  # the window held only this check's charge
     elif reserve and kind in (LimitKind.COST_DAILY, LimitKind.COST_MONTHLY):
-        held = max(0, int(held) - cost)
+        held = max(0, exact_int(held) - cost)
     return [index, name, limit, used, held, reset_ms]
-
-
-# --- records -----------------------------------------------------------------------------
-
-
-async def record_across_slots(
-    store: Store,
-    configs: ConfigRepository,
-    plans: list[SubjectPlan],
-    *,
-    now: int,
-    head: Sequence[Any],
-    idempotency_key: str,
-) -> list[Any]:
-    """record.lua per slot group, each with its own idempotency key. `head` is record.lua's
-    ARGV before N (now, cost, tokens in/out, fingerprint, dedupe ttl, hold id, release,
-    provider, tool). Returns a reply in record.lua's format with the caller's indexes (never
-    "stale": a group re-plans on its own, since earlier groups may already have recorded);
-    updates `plans` in place when a group re-plans."""
-    async with _admitted_to(store):
-        return await _record(store, configs, plans, now=now, head=head, key=idempotency_key)
-
-
-async def _record(
-    store: Store,
-    configs: ConfigRepository,
-    plans: list[SubjectPlan],
-    *,
-    now: int,
-    head: Sequence[Any],
-    key: str,
-) -> list[Any]:
-    release = str(head[7]) == "1"
-    groups = slot_groups(plans)
-    idem_keys = [subject_keys(g.plans[0].subject).idempotency(key or "-") for g in groups]
-    replies: list[tuple[SlotGroup, list[Any]]] = []
-    alerts: list[list[str]] = []
-    for group, idem_key in zip(groups, idem_keys, strict=True):
-        reply = await _record_group(
-            store, configs, plans, group, now=now, head=head, idem_key=idem_key
-        )
-        if reply[0] == "conflict":
-            return ["conflict"]
-        # Published before the next group runs: a retry after a later group fails answers
-        # "duplicate" here and would not raise these alerts again.
-        alerts += await publish_alerts(store, reply[3])
-        replies.append((group, reply))
-    statuses = [str(reply[0]) for _, reply in replies]
-    if release:
-        verdict = "released"
-    elif "ok" in statuses:
-        verdict = "ok"  # a retry that completed the groups a failed attempt had missed
-    else:
-        verdict = "duplicate"
-    settled = sum(int(reply[1]) for _, reply in replies)
-    totals = [v for group, reply in replies for v in _reindex(group, reply[2], _TOTALS_WIDTH)]
-    totals = _ordered(totals, _TOTALS_WIDTH)
-    return [verdict, settled, totals, alerts]
-
-
-async def _record_group(
-    store: Store,
-    configs: ConfigRepository,
-    plans: list[SubjectPlan],
-    group: SlotGroup,
-    *,
-    now: int,
-    head: Sequence[Any],
-    idem_key: str,
-) -> list[Any]:
-    for _ in range(_STALE_RETRIES):
-        args = [*head, len(group.plans), 0, *group.args]
-        reply: list[Any] = await store.run("record.lua", [*group.keys, idem_key], args)
-        if reply[0] != "stale":
-            return reply
-        stale = [group.plans[int(i) - 1].subject for i in reply[1]]
-        await configs.reload(stale)
-        subjects = [p.subject for p in group.plans]
-        group.plans = plan_subjects(subjects, await configs.get_many(subjects), now)
-        for position, plan in zip(group.positions, group.plans, strict=True):
-            plans[position] = plan
-    raise StoreUnavailable("quota configuration kept changing during the record")
 
 
 # --- alerts and helpers ------------------------------------------------------------------
 
 
 @contextlib.asynccontextmanager
-async def _admitted_to(store: Store) -> AsyncIterator[None]:
+async def admitted_to(store: Store) -> AsyncIterator[None]:
     """Bound the cluster operations in flight per store. redis-py's async cluster client keeps
     at most 100 connections per node and fails at once (MaxConnectionsError) beyond them,
     where the single-Redis pool waits; so a burst queues here instead, within the store's
@@ -370,7 +312,7 @@ async def publish_alerts(store: Store, entries: Sequence[Sequence[str]]) -> list
         pipe = store.client.pipeline(transaction=False)
         for entry in entries:
             fields = dict(zip(entry[1::2], entry[2::2], strict=True))
-            minid = str(int(fields["t"]) - RETENTION_MS)
+            minid = str(exact_int(fields["t"]) - RETENTION_MS)
             pipe.xadd(ALERTS_STREAM, fields, minid=minid, approximate=True)  # type: ignore[arg-type]
         return list(await pipe.execute())
 
@@ -386,13 +328,13 @@ def _rows(flat: Sequence[Any], width: int) -> list[Sequence[Any]]:
     return [flat[i : i + width] for i in range(0, len(flat), width)]
 
 
-def _ordered(flat: Sequence[Any], width: int) -> list[Any]:
+def ordered(flat: Sequence[Any], width: int) -> list[Any]:
     """Rows in the caller's subject order (stable), as a single Redis returns them."""
-    rows = sorted(_rows(flat, width), key=lambda row: int(row[0]))
+    rows = sorted(_rows(flat, width), key=lambda row: exact_int(row[0]))
     return [v for row in rows for v in row]
 
 
-def _reindex(group: SlotGroup, flat: Sequence[Any], width: int) -> list[Any]:
+def reindex(group: SlotGroup, flat: Sequence[Any], width: int) -> list[Any]:
     """A flat reply list whose rows start with a subject index, with the caller's indexes."""
     out: list[Any] = []
     for row in _rows(flat, width):

@@ -9,15 +9,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from quota_sidecar.clock import Clock, from_ms
-from quota_sidecar.engine.cluster import record_across_slots
+from quota_sidecar.engine.cluster_records import record_across_slots
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.plan import SubjectPlan, plan_subject, plan_subjects
-from quota_sidecar.engine.replies import decode_alerts, decode_totals, window_length
+from quota_sidecar.engine.replies import decode_alerts, decode_totals, exact_int, window_length
 from quota_sidecar.engine.reservations import decode_reservation
 from quota_sidecar.errors import IdempotencyConflict, InvalidInput, StoreUnavailable
 from quota_sidecar.models import LimitKind, Subject
 from quota_sidecar.results import BreakdownEntry, LimitStatus, RecordResult, Usage
-from quota_sidecar.store.keys import ALERTS, subject_keys
+from quota_sidecar.store.keys import ALERTS, idempotency_home, subject_keys
 from quota_sidecar.store.redis import Store
 
 __all__ = ["DEDUPE_WINDOW_MS", "CostTracker"]
@@ -66,7 +66,7 @@ class CostTracker:
             duplicate=reply[0] == "duplicate",
             totals=decode_totals(reply[2], plans),
             alerts=decode_alerts(reply[3]),
-            hold_settled=int(reply[1]) > 0,
+            hold_settled=exact_int(reply[1]) > 0,
         )
 
     async def _record(
@@ -83,31 +83,43 @@ class CostTracker:
         release: bool,
         timeout: float | None = None,
     ) -> tuple[list[Any], list[SubjectPlan]]:
-        hold_id = ""
+        hold_id, others = "", []
         if reservation_id:
-            hold_id, _ = decode_reservation(reservation_id)
+            hold_id, reserved = decode_reservation(reservation_id)
+            # Settling a reservation settles all of it: its subjects that the record does not
+            # name have their holds released (nothing charged), in the same script call.
+            others = [s for s in reserved if s not in subjects]
+        targets = [*subjects, *others]
         if len(idempotency_key) > _MAX_KEY:
             raise InvalidInput("idempotency_key", f"is longer than {_MAX_KEY} characters")
         parts = [str(cost_nanos), provider, tool_name, str(input_tokens), str(output_tokens)]
-        payload = "\x1f".join([*(str(s) for s in subjects), *parts, reservation_id or ""])
+        # The subjects in any order are the same record: sorted in the fingerprint, and the
+        # dedupe key on the slot of the least subject, with the rest of the record.
+        names = sorted(str(s) for s in subjects)
+        payload = "\x1f".join([*names, *parts, reservation_id or ""])
         fingerprint = hashlib.sha256(payload.encode()).hexdigest()[:32] if idempotency_key else ""
-        # The dedupe key lives on the first subject's slot, with the rest of the record.
-        idem_key = subject_keys(subjects[0]).idempotency(idempotency_key or "-")
+        idem_key = subject_keys(idempotency_home(subjects)).idempotency(idempotency_key or "-")
         for _ in range(_STALE_RETRIES):
             now = self._clock.now_ms()
-            cached = await self._configs.get_many(subjects, timeout=timeout)
-            plans = plan_subjects(subjects, cached, now)
+            cached = await self._configs.get_many(targets, timeout=timeout)
+            plans = plan_subjects(targets, cached, now)
             keys = [k for p in plans for k in p.keys] + [idem_key]
             shared = not self._store.is_cluster
             if shared:
                 keys.append(ALERTS)
             args: list[Any] = [now, cost_nanos, input_tokens, output_tokens, fingerprint]
             args += [DEDUPE_WINDOW_MS, hold_id, int(release), provider, tool_name, len(plans)]
-            args += [int(shared), *(a for p in plans for a in p.args)]
+            args += [int(shared), len(others), *(a for p in plans for a in p.args)]
             if self._store.is_cluster:  # subjects may span slots: see engine/cluster.py
                 head, key = args[:10], idempotency_key
                 reply = await record_across_slots(
-                    self._store, self._configs, plans, now=now, head=head, idempotency_key=key
+                    self._store,
+                    self._configs,
+                    plans,
+                    now=now,
+                    head=head,
+                    idempotency_key=key,
+                    named=len(subjects),
                 )
             else:
                 reply = await self._store.run("record.lua", keys, args, timeout=timeout)
@@ -118,7 +130,7 @@ class CostTracker:
                 )
             if status != "stale":
                 return reply, plans
-            await self._configs.reload([subjects[int(i) - 1] for i in reply[1]])
+            await self._configs.reload([targets[int(i) - 1] for i in reply[1]])
         raise StoreUnavailable("quota configuration kept changing during the record")
 
     async def release(self, reservation_id: str) -> bool:
@@ -135,7 +147,7 @@ class CostTracker:
             reservation_id=reservation_id,
             release=True,
         )
-        return int(reply[1]) > 0
+        return exact_int(reply[1]) > 0
 
     async def usage(self, subject: Subject) -> Usage:
         for _ in range(_STALE_RETRIES):
@@ -151,14 +163,14 @@ class CostTracker:
         _, day_flat, month_flat, held, rings_flat, limits_flat = reply
         day, month = _pairs(day_flat), _pairs(month_flat)
         rings = {
-            LimitKind(rings_flat[i]): (int(rings_flat[i + 1]), int(rings_flat[i + 2]))
+            LimitKind(rings_flat[i]): (exact_int(rings_flat[i + 1]), exact_int(rings_flat[i + 2]))
             for i in range(0, len(rings_flat), 3)
         }
         limits = {
-            LimitKind(limits_flat[i]): int(limits_flat[i + 1])
+            LimitKind(limits_flat[i]): exact_int(limits_flat[i + 1])
             for i in range(0, len(limits_flat), 2)
         }
-        held = int(held)
+        held = exact_int(held)
         statuses = []
         for kind, value in limits.items():
             if kind.window is not None:
@@ -169,7 +181,7 @@ class CostTracker:
             else:
                 period = plan.day if kind is LimitKind.COST_DAILY else plan.month
                 source = day if kind is LimitKind.COST_DAILY else month
-                used, reset_ms, item_held = int(source.get("c", 0)), period.end_ms, held
+                used, reset_ms, item_held = exact_int(source.get("c", 0)), period.end_ms, held
             statuses.append(
                 LimitStatus(
                     subject=subject,
@@ -184,11 +196,11 @@ class CostTracker:
             )
         return Usage(
             subject=subject,
-            cost_today_nanos=int(day.get("c", 0)),
-            cost_this_month_nanos=int(month.get("c", 0)),
+            cost_today_nanos=exact_int(day.get("c", 0)),
+            cost_this_month_nanos=exact_int(month.get("c", 0)),
             held_nanos=held,
-            requests_today=int(day.get("r", 0)),
-            tokens_today=int(day.get("ti", 0)) + int(day.get("to", 0)),
+            requests_today=exact_int(day.get("r", 0)),
+            tokens_today=exact_int(day.get("ti", 0)) + exact_int(day.get("to", 0)),
             requests_last_minute=rings[LimitKind.REQUESTS_PER_MINUTE][0],
             requests_last_hour=rings[LimitKind.REQUESTS_PER_HOUR][0],
             requests_last_day=rings[LimitKind.REQUESTS_PER_DAY][0],
@@ -214,7 +226,9 @@ def _breakdown(fields: Mapping[str, str], kind: str) -> tuple[BreakdownEntry, ..
     prefix, count_prefix = f"{kind}:", f"{kind}n:"
     entries = [
         BreakdownEntry(
-            name[len(prefix) :], int(value), int(fields.get(count_prefix + name[len(prefix) :], 0))
+            name[len(prefix) :],
+            exact_int(value),
+            exact_int(fields.get(count_prefix + name[len(prefix) :], 0)),
         )
         for name, value in fields.items()
         if name.startswith(prefix)

@@ -55,6 +55,21 @@ def _validate(override: Override, now_ms: int) -> None:
             raise InvalidInput("override.value", "must be a positive amount of nanos")
 
 
+def _check_raise(override: Override, plan: SubjectPlan) -> None:
+    """A raise only ever loosens a limit the quota has: raising an unlimited limit would
+    create one (an unlimited requests-per-minute "raised" to 2 throttles the user)."""
+    config = plan.cached.config
+    current = config.limits().get(override.limit) if config and override.limit else None
+    if current is None:
+        raise InvalidInput(
+            "override.limit", f"{plan.subject} has no {override.limit} limit to raise"
+        )
+    if override.value <= current:
+        raise InvalidInput(
+            "override.value", f"must be above the current {override.limit} limit of {current}"
+        )
+
+
 def _to_json(override: Override) -> str:
     return json.dumps(
         {
@@ -106,6 +121,8 @@ class OverrideManager:
         _validate(override, now)
         subject = override.subject
         plan = await self._plan(subject, now)
+        if override.kind is OverrideKind.RAISE_LIMIT:
+            _check_raise(override, plan)
         period = ""
         if override.kind is OverrideKind.BONUS_CREDIT:
             daily = override.limit is LimitKind.COST_DAILY

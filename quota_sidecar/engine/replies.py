@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -12,7 +13,30 @@ from quota_sidecar.engine.plan import SubjectPlan
 from quota_sidecar.models import LimitKind
 from quota_sidecar.results import Alert, LimitStatus, ThresholdWarning, UsageTotals
 
-__all__ = ["decode_alerts", "decode_statuses", "decode_totals", "decode_warnings", "window_length"]
+__all__ = [
+    "decode_alerts",
+    "decode_statuses",
+    "decode_totals",
+    "decode_warnings",
+    "exact_int",
+    "window_length",
+]
+
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def exact_int(value: Any) -> int:
+    """An integer from a script reply: an integer reply, or integer text ("123", "-4"). Never
+    through float: "1.7e+14" or 1.5 is a script bug to surface, not a number to round."""
+    if isinstance(value, bool):
+        raise ValueError(f"not an integer reply: {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
+        return int(value)
+    raise ValueError(f"not an integer reply: {value!r}")
 
 
 def window_length(kind: LimitKind, plan: SubjectPlan) -> timedelta | None:
@@ -33,9 +57,9 @@ def _rows(flat: Sequence[Any], width: int) -> list[Sequence[Any]]:
 def decode_statuses(flat: Sequence[Any], plans: Sequence[SubjectPlan]) -> tuple[LimitStatus, ...]:
     out = []
     for index, name, raw_limit, raw_used, raw_held, reset_ms in _rows(flat, 6):
-        plan = plans[int(index) - 1]
+        plan = plans[exact_int(index) - 1]
         kind = LimitKind(name)
-        limit_value, used, held = int(raw_limit), int(raw_used), int(raw_held)
+        limit_value, used, held = exact_int(raw_limit), exact_int(raw_used), exact_int(raw_held)
         out.append(
             LimitStatus(
                 subject=plan.subject,
@@ -44,7 +68,7 @@ def decode_statuses(flat: Sequence[Any], plans: Sequence[SubjectPlan]) -> tuple[
                 used=used,
                 held=held,
                 remaining=max(0, limit_value - used - held),
-                reset_at=from_ms(int(reset_ms)) if int(reset_ms) > 0 else None,
+                reset_at=from_ms(exact_int(reset_ms)) if exact_int(reset_ms) > 0 else None,
                 window=window_length(kind, plan),
             )
         )
@@ -56,11 +80,11 @@ def decode_warnings(
 ) -> tuple[ThresholdWarning, ...]:
     return tuple(
         ThresholdWarning(
-            subject=plans[int(index) - 1].subject,
+            subject=plans[exact_int(index) - 1].subject,
             limit=LimitKind(name),
-            percent=int(percent),
-            used=int(used),
-            limit_value=int(limit_value),
+            percent=exact_int(percent),
+            used=exact_int(used),
+            limit_value=exact_int(limit_value),
         )
         for index, name, percent, used, limit_value in _rows(flat, 5)
     )
@@ -77,11 +101,11 @@ def decode_alerts(entries: Sequence[Sequence[str]]) -> tuple[Alert, ...]:
 def decode_totals(flat: Sequence[Any], plans: Sequence[SubjectPlan]) -> tuple[UsageTotals, ...]:
     return tuple(
         UsageTotals(
-            subject=plans[int(index) - 1].subject,
-            cost_today_nanos=int(cost_day),
-            cost_this_month_nanos=int(cost_month),
-            requests_today=int(requests),
-            tokens_today=int(tokens),
+            subject=plans[exact_int(index) - 1].subject,
+            cost_today_nanos=exact_int(cost_day),
+            cost_this_month_nanos=exact_int(cost_month),
+            requests_today=exact_int(requests),
+            tokens_today=exact_int(tokens),
         )
         for index, cost_day, cost_month, requests, tokens in _rows(flat, 5)
     )

@@ -2,10 +2,10 @@
 one subject lives on one cluster slot; a TTL on every key, set by the script that writes it.
 
     qs:{user:alice}:cfg          hash    the subject's quota (v = version, j = JSON, limits)
-    qs:{user:alice}:rw           hash    sliding-window rings (requests and tokens)
+    qs:{user:alice}:rw           hash    sliding-window rings; "<ring>:c" = when it began
     qs:{user:alice}:d:2026-11-28 hash    the quota day: cost, requests, tokens, breakdown, claims
     qs:{user:alice}:M:2026-11    hash    the quota month: the same fields
-    qs:{user:alice}:holds        hash    open holds: id -> "cost|tokens|expiry_ms"; _sum
+    qs:{user:alice}:holds        hash    open holds: id -> "cost|tokens|expiry|placed|tm,td"; _sum
     qs:{user:alice}:hexp         zset    open holds by expiry, to return expired ones
     qs:{user:alice}:ovr          hash    overrides in force: id -> "kind|limit|value|expiry|period"
     qs:{user:alice}:ovrmeta      hash    overrides' reason, actor and times as JSON
@@ -13,6 +13,10 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
     qs:{user:alice}:ck           zset    ids of recent checks (60 s), so a lost reply can be undone
     qs:{user:alice}:idem:<key>   string  an idempotency key's payload fingerprint (24 hours)
     qs:quotas                    zset    every configured subject, for listing (score 0)
+
+Caller strings in key names (identifiers, idempotency keys) have '%', '{' and '}'
+percent-encoded (`encode`), so the hash tag is always exactly the subject: "user:a}b" is
+qs:{user:a%7Db}:…, never a key on user:a's slot.
     qs:ovrexp                    zset    every override by expiry: "scope:identifier|id"
     qs:alerts                    stream  alerts, shared by every replica (7 days)
     qs:audit                     stream  the audit log of admin changes
@@ -20,6 +24,7 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from quota_sidecar.models import Subject
@@ -32,6 +37,9 @@ __all__ = [
     "PREFIX",
     "QUOTA_INDEX",
     "SubjectKeys",
+    "encode",
+    "hash_tag",
+    "idempotency_home",
     "subject_keys",
 ]
 
@@ -42,8 +50,20 @@ AUDIT = f"{PREFIX}:audit"
 OVERRIDE_EXPIRY = f"{PREFIX}:ovrexp"
 
 
+def encode(text: str) -> str:
+    """A caller's string as it goes into a key name: '%', '{' and '}' percent-encoded, so it
+    can neither close its subject's hash tag nor open another, and distinct strings stay
+    distinct. Ordinary identifiers and keys are unchanged."""
+    return text.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+
+
+def hash_tag(subject: Subject) -> str:
+    """What Redis Cluster hashes for every key of the subject: exactly "scope:identifier"."""
+    return f"{subject.scope.value}:{encode(subject.identifier)}"
+
+
 def tag(subject: Subject) -> str:
-    return f"{PREFIX}:{{{subject.scope.value}:{subject.identifier}}}"
+    return f"{PREFIX}:{{{hash_tag(subject)}}}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +111,7 @@ class SubjectKeys:
         return f"{self.base}:ck"
 
     def idempotency(self, key: str) -> str:
-        return f"{self.base}:idem:{key}"
+        return f"{self.base}:idem:{encode(key)}"
 
     def script_keys(self, day_id: str, month_id: str) -> list[str]:
         """KEYS for one subject in the check/record/usage scripts (KEYS_PER_SUBJECT of them)."""
@@ -112,3 +132,9 @@ KEYS_PER_SUBJECT = 8
 
 def subject_keys(subject: Subject) -> SubjectKeys:
     return SubjectKeys(tag(subject))
+
+
+def idempotency_home(subjects: Iterable[Subject]) -> Subject:
+    """The subject whose slot keeps an idempotency key for these subjects: the least by name,
+    so the same subjects in any order find the same key."""
+    return min(subjects, key=str)

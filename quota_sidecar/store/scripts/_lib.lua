@@ -9,6 +9,9 @@
 --         rpm rph rpd tpm tpd cpr cd cm ("-" = none).
 --   Replies are nested arrays of strings and integers (never JSON: Lua prints large numbers
 --   as 1.2e+14, and money must stay exact). Amounts stay below 2^53, so doubles are exact.
+--   Every number that becomes text (a hold, an alert field, a reply string) goes through
+--   itoa(): Lua 5.1's tostring() and `..` use %.14g, which turns 1e14 nanos ($100,000) into
+--   "1e+14". Integer replies are exact already (Redis converts a Lua number to an integer).
 
 local KEYS_PER_SUBJECT = 8
 local SUB_BUCKETS = 10
@@ -36,6 +39,14 @@ local LIMITS = {
 
 local function int(value)
   return tonumber(value) or 0
+end
+
+-- The exact decimal text of an integer (below 2^53); anything else is a bug, never rounded.
+local function itoa(n)
+  if type(n) ~= 'number' or n ~= math.floor(n) then
+    error('quota-sidecar: not an integer: ' .. tostring(n))
+  end
+  return string.format('%d', n)
 end
 
 -- Exact "used >= ceil(limit * pct / 100)" without overflowing 2^53 in the product.
@@ -90,7 +101,9 @@ local function apply_overrides(s, now)
       elseif kind == 'BYPASS' then
         s.bypass = math.max(s.bypass or 0, expiry)
       elseif kind == 'RAISE_LIMIT' then
-        s.limits[limit] = math.max(s.limits[limit] or 0, int(value))
+        -- Only a limit the config still has: the config may have dropped it since the grant,
+        -- and a raise must never create (tighten) a limit.
+        if s.limits[limit] then s.limits[limit] = math.max(s.limits[limit], int(value)) end
       elseif kind == 'BONUS_CREDIT' then
         if (limit == 'cost_daily' and period == 'day:' .. s.day_id)
           or (limit == 'cost_monthly' and period == 'month:' .. s.month_id) then
@@ -157,7 +170,7 @@ local function read_rings(s, specs, now)
     local base = tonumber(vals[o + 1])
     local idx = math.floor(now / g)
     local r = { ring = spec.ring, g = g, base = base, cur = math.max(idx, base or idx), sum = 0,
-      buckets = {}, slots = {} }
+      buckets = {}, slots = {}, now = now }
     if base and base >= r.cur - SUB_BUCKETS then
       for b = r.cur - SUB_BUCKETS, base do
         local slot = b % (SUB_BUCKETS + 1)
@@ -183,6 +196,9 @@ local function ring_add(s, r, amount, at)
         r.slots[slot] = nil
       end
     end
+    -- A new ring (first write, or after a reset deleted the hash) notes when it began, so a
+    -- settle can tell whether the charge it would take back is still in this ring.
+    if not r.base then s.rw_set[r.ring .. ':c'] = r.now end
     s.rw_set[RING_FIELDS[r.ring][1]] = r.cur
     r.base = r.cur
     s.rw_rolled = true
@@ -194,6 +210,16 @@ local function ring_add(s, r, amount, at)
   s.rw_set[field] = r.slots[slot]
   s.rw_del[field] = nil
   r.sum = r.sum + amount
+end
+
+-- Take back up to `amount` from bucket `at`: never more than it still holds (a reset or a
+-- rolled window may have dropped the charge, or others' charges may have replaced it), so a
+-- credit never reaches usage it did not come from, and no count goes below zero.
+local function ring_credit(s, r, amount, at)
+  if amount <= 0 or not r.base or at > r.base or at < r.cur - SUB_BUCKETS then return end
+  local have = r.slots[at % (SUB_BUCKETS + 1)] or 0
+  local take = math.min(amount, have)
+  if take > 0 then ring_add(s, r, 0 - take, at) end
 end
 
 -- Write what ring_add queued. The TTL (the longest window + 10 % + a minute) is renewed only
@@ -251,11 +277,12 @@ local function emit_alert(s, global_stream, now, kind, severity, limit, pct, use
                           period, message)
   local fields = {
     'k', kind, 'sv', severity, 's', s.scope, 'i', s.identifier, 'l', limit,
-    'p', pct, 'u', used, 'lv', limit_value, 'pe', period, 't', now, 'm', message,
+    'p', itoa(pct), 'u', itoa(used), 'lv', itoa(limit_value), 'pe', period, 't', itoa(now),
+    'm', message,
   }
   local id
   if global_stream ~= '' then
-    id = redis.call('XADD', global_stream, 'MINID', '~', now - ALERT_RETENTION_MS, '*',
+    id = redis.call('XADD', global_stream, 'MINID', '~', itoa(now - ALERT_RETENTION_MS), '*',
       unpack(fields))
     redis.call('XADD', s.alerts, 'MAXLEN', '~', SUBJECT_ALERTS_MAXLEN, id, unpack(fields))
   else
@@ -263,7 +290,7 @@ local function emit_alert(s, global_stream, now, kind, severity, limit, pct, use
   end
   redis.call('PEXPIRE', s.alerts, SUBJECT_ALERTS_TTL_MS)
   local reply = { id }
-  for _, f in ipairs(fields) do reply[#reply + 1] = tostring(f) end
+  for _, f in ipairs(fields) do reply[#reply + 1] = f end
   return reply
 end
 
@@ -284,10 +311,10 @@ local function claim_thresholds(s, global_stream, now, period_key, period, limit
   levels[#levels + 1] = 100
   for _, pct in ipairs(levels) do
     if reaches(used, limit_value, pct)
-      and redis.call('HSETNX', period_key, 'a:' .. limit .. ':' .. pct, now) == 1 then
+      and redis.call('HSETNX', period_key, 'a:' .. limit .. ':' .. itoa(pct), now) == 1 then
       local kind, severity = 'THRESHOLD_WARNING', 'WARNING'
       if pct == 100 then kind, severity = 'EXHAUSTED', 'CRITICAL' end
-      local shown_used, shown_limit = tostring(used), tostring(limit_value)
+      local shown_used, shown_limit = itoa(used), itoa(limit_value)
       if string.sub(limit, 1, 5) == 'cost_' then
         shown_used, shown_limit = dollars(used), dollars(limit_value)
       end

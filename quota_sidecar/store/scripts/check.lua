@@ -5,14 +5,16 @@
 -- KEYS: 8 per subject (see _lib.lua), then the shared alert stream when ARGV[9] == '1', then
 --       the first subject's check marks when a check id is given.
 -- ARGV: now_ms, estimated cost nanos, estimated tokens, reserve ('1'/'0'), hold id,
---       lease ms, check id ('' = none), N, use shared stream ('1'/'0'), then one per subject.
+--       lease ms, check id ('' = none), N, use shared stream ('1'/'0'), then one per subject,
+--       then optionally 'dry'.
 -- Check marks (a zset, id -> now): an admitted check leaves its id for CHECK_MARK_TTL_MS, so
 --   a check whose reply was lost can be undone by refund.lua; an undo that comes first leaves
 --   'x:<id>', and the check, when it still arrives, consumes nothing and answers {'undone'}.
 -- Reply: {'undone'} (see above) | {'stale', {subject indexes}} when a config changed since the
 --   caller planned, else
 --   {'ok'|'deny', code, denied subject index (0 = none), denied limit, retry_after ms (-1 =
---    never), reset_at ms, shadow denied (0/1), hold id, statuses, warnings, alerts}
+--    never; the latest over every denying limit of every subject), reset_at ms, shadow denied
+--    (0/1), hold id, statuses, warnings, alerts}
 --   statuses: flat {index, limit, limit value, used, held, reset_at ms} * n
 --   warnings: flat {index, limit, percent, used, limit value} * n
 --   alerts:   {{id, field, value, ...}, ...}
@@ -28,6 +30,9 @@ if ARGV[9] == '1' then
 end
 local marks = check_id ~= '' and KEYS[extra + 1] or nil
 if marks and redis.call('ZSCORE', marks, 'x:' .. check_id) then return { 'undone' } end
+-- An optional last argument 'dry': evaluate only (consume, hold and alert nothing), for the
+-- retry_after of slot groups after the one that denied (engine/cluster.py).
+local dry = ARGV[HEAD + n + 1] == 'dry'
 
 local subjects, stale_list = {}, {}
 for i = 1, n do
@@ -38,33 +43,63 @@ if #stale_list > 0 then return { 'stale', stale_list } end
 
 local RANK = { BLOCKED = 4, PER_REQUEST_LIMIT_EXCEEDED = 3, BUDGET_EXHAUSTED = 2, RATE_LIMITED = 1 }
 local denial, shadow_denial, alerts = nil, nil, {}
+-- When the same check could pass: the latest retry instant over EVERY denying limit of every
+-- subject (-1 = some denying limit never passes by waiting); one for the denying subjects,
+-- one for the shadow ones.
+local retry_at, shadow_retry_at = nil, nil
+
+-- Is instant b later than instant a (-1 = never, later than any)?
+local function is_later(a, b)
+  return a ~= -1 and (b == -1 or b > a)
+end
+
+local function latest(a, b)
+  if a == nil or is_later(a, b) then return b end
+  return a
+end
+
+-- Is denial b more binding than a: a stronger code, or the same code with a later retry.
+local function more_binding(a, b)
+  if not a then return true end
+  if RANK[b.code] ~= RANK[a.code] then return RANK[b.code] > RANK[a.code] end
+  return is_later(a.retry_at, b.retry_at)
+end
 
 local function consider(s, d)
   d.index = s.index
   if s.shadow then
-    shadow_denial = shadow_denial or d
-  elseif not denial or RANK[d.code] > RANK[denial.code] then
-    denial = d
+    if more_binding(shadow_denial, d) then shadow_denial = d end
+    shadow_retry_at = latest(shadow_retry_at, d.retry_latest)
+  else
+    if more_binding(denial, d) then denial = d end
+    retry_at = latest(retry_at, d.retry_latest)
   end
 end
 
--- The most binding denial of one subject: block, per-request, budgets, then rate windows.
+-- Every denying limit of one subject (block, per-request, budgets, rate windows); returns the
+-- most binding one, with `retry_latest` the latest retry instant over all of them.
 local function evaluate(s)
+  local found = {}
   if s.block then
-    return { code = 'BLOCKED', limit = '', retry_at = s.block, reset_at = s.block }
+    found[#found + 1] = { code = 'BLOCKED', limit = '', retry_at = s.block, reset_at = s.block }
   end
-  if s.bypass then return nil end
+  if s.bypass then -- a bypass skips every limit; only a block still denies
+    if found[1] then found[1].retry_latest = s.block end
+    return found[1]
+  end
   local cpr = s.limits.cost_per_request
   if cpr and est > cpr then
-    -- Alerted once per subject and quota day, like every other alert.
-    if redis.call('HSETNX', s.day, 'a:cost_per_request:100', now) == 1 then
+    -- Alerted once per subject and quota day, like every other alert (not while blocked).
+    if not s.block and not dry
+      and redis.call('HSETNX', s.day, 'a:cost_per_request:100', now) == 1 then
       expire_period(s.day, now, s.day_end)
       local message = string.format('%s:%s asked for %s, above its per-request limit of %s',
         s.scope, s.identifier, dollars(est), dollars(cpr))
       alerts[#alerts + 1] = emit_alert(s, global_stream, now, 'PER_REQUEST_LIMIT_EXCEEDED',
         'CRITICAL', 'cost_per_request', 100, est, cpr, 'day:' .. s.day_id, message)
     end
-    return { code = 'PER_REQUEST_LIMIT_EXCEEDED', limit = 'cost_per_request', retry_at = -1, reset_at = 0 }
+    found[#found + 1] = { code = 'PER_REQUEST_LIMIT_EXCEEDED', limit = 'cost_per_request',
+      retry_at = -1, reset_at = 0 }
   end
   local budgets = {
     { 'cost_daily', s.cost_day, s.day_end }, { 'cost_monthly', s.cost_month, s.month_end },
@@ -72,10 +107,10 @@ local function evaluate(s)
   for _, b in ipairs(budgets) do
     local limit = s.limits[b[1]]
     if limit and b[2] + s.held + est > limit then
-      return { code = 'BUDGET_EXHAUSTED', limit = b[1], retry_at = b[3], reset_at = b[3] }
+      found[#found + 1] = { code = 'BUDGET_EXHAUSTED', limit = b[1], retry_at = b[3],
+        reset_at = b[3] }
     end
   end
-  local worst
   for _, spec in ipairs(LIMITS) do
     local r = s.rings[spec.name]
     if r then
@@ -84,13 +119,18 @@ local function evaluate(s)
       local target = s.limits[spec.name] - math.max(need, 1)
       if r.sum > target then
         local free = ring_free_at(r, target) or -1
-        if not worst or free == -1 or (worst.retry_at ~= -1 and free > worst.retry_at) then
-          worst = { code = 'RATE_LIMITED', limit = spec.name, retry_at = free, reset_at = free }
-        end
+        found[#found + 1] = { code = 'RATE_LIMITED', limit = spec.name, retry_at = free,
+          reset_at = free }
       end
     end
   end
-  return worst
+  local chosen, retry = nil, nil
+  for _, d in ipairs(found) do
+    if more_binding(chosen, d) then chosen = d end
+    retry = latest(retry, d.retry_at)
+  end
+  if chosen then chosen.retry_latest = retry end
+  return chosen
 end
 
 for _, s in ipairs(subjects) do
@@ -107,17 +147,19 @@ for _, s in ipairs(subjects) do
   if d then consider(s, d) end
 end
 
-if not denial then
+if not denial and not dry then
   if marks then
     redis.call('ZADD', marks, now, check_id)
     redis.call('ZREMRANGEBYSCORE', marks, '-inf', now - CHECK_MARK_TTL_MS)
     redis.call('PEXPIRE', marks, CHECK_MARK_TTL_MS)
   end
   for _, s in ipairs(subjects) do
+    local charged = {} -- the token rings this check charges, kept in the hold for its settle
     for name, r in pairs(s.rings) do
       local amount = tokens
       if r.ring:sub(1, 1) == 'r' then amount = 1 end
       if amount > 0 then ring_add(s, r, amount) end
+      if amount > 0 and r.ring:sub(1, 1) == 't' then charged[#charged + 1] = r.ring end
     end
     flush_rings(s, rings_ttl(s))
     if redis.call('HINCRBY', s.day, 'r', 1) == 1 then expire_period(s.day, now, s.day_end) end
@@ -126,7 +168,8 @@ if not denial then
     end
     if reserve then
       local expiry = now + lease
-      redis.call('HSET', s.holds, hold_id, est .. '|' .. tokens .. '|' .. expiry .. '|' .. now)
+      redis.call('HSET', s.holds, hold_id, itoa(est) .. '|' .. itoa(tokens) .. '|'
+        .. itoa(expiry) .. '|' .. itoa(now) .. '|' .. table.concat(charged, ','))
       redis.call('HINCRBY', s.holds, '_sum', est)
       redis.call('ZADD', s.hexp, expiry, hold_id)
       for _, key in ipairs({ s.holds, s.hexp }) do
@@ -174,11 +217,13 @@ end
 local verdict, chosen, shadow = 'ok', denial, 0
 if denial then verdict = 'deny' elseif shadow_denial then chosen, shadow = shadow_denial, 1 end
 local held_id = ''
-if not denial and reserve then held_id = hold_id end
+if not denial and reserve and not dry then held_id = hold_id end
 if not chosen then
   return { verdict, '', 0, '', 0, 0, shadow, held_id, statuses, warnings, alerts }
 end
+local retry = shadow_retry_at
+if denial then retry = retry_at end
 local retry_after = -1
-if chosen.retry_at ~= -1 then retry_after = math.max(0, chosen.retry_at - now) end
+if retry ~= -1 then retry_after = math.max(0, retry - now) end
 return { verdict, chosen.code, chosen.index, chosen.limit, retry_after, chosen.reset_at, shadow,
   held_id, statuses, warnings, alerts }

@@ -5,11 +5,13 @@
 -- KEYS: 8 per subject, then the idempotency key, then the shared alert stream when ARGV[12]=='1'.
 -- ARGV: now_ms, cost nanos, input tokens, output tokens, payload fingerprint ('' = no dedupe),
 --       dedupe ttl ms, hold id ('' = none), release ('1'/'0'), provider, tool, N,
---       use shared stream ('1'/'0'), then one per subject.
+--       use shared stream ('1'/'0'), M, then one per subject. The last M subjects are the
+--       reservation's subjects the record does not name: their holds are released, nothing
+--       is charged to them and they have no totals (settling a reservation settles all of it).
 -- Reply: {'stale', {indexes}} | {'conflict'} |
 --        {'ok'|'duplicate'|'released', settled holds, totals, alerts}
---   totals: flat {index, cost today, cost this month, requests today, tokens today} * n
-local HEAD = 12
+--   totals: flat {index, cost today, cost this month, requests today, tokens today} * (N - M)
+local HEAD = 13
 local now, cost = int(ARGV[1]), int(ARGV[2])
 local tokens_in, tokens_out = int(ARGV[3]), int(ARGV[4])
 local fingerprint, dedupe_ttl, hold_id = ARGV[5], int(ARGV[6]), ARGV[7]
@@ -17,6 +19,7 @@ local release, provider, tool, n = ARGV[8] == '1', ARGV[9], ARGV[10], int(ARGV[1
 local idem_key = KEYS[n * KEYS_PER_SUBJECT + 1]
 local global_stream = ''
 if ARGV[12] == '1' then global_stream = KEYS[n * KEYS_PER_SUBJECT + 2] end
+local named = n - int(ARGV[13])
 
 local subjects, stale_list = {}, {}
 for i = 1, n do
@@ -24,12 +27,15 @@ for i = 1, n do
   if stale(subjects[i]) then stale_list[#stale_list + 1] = i end
 end
 
+-- Counters as Redis holds them (exact int64 text), not as Lua doubles.
 local function totals()
   local out = {}
-  for _, s in ipairs(subjects) do
+  for i = 1, named do
+    local s = subjects[i]
     local day = redis.call('HMGET', s.day, 'c', 'r', 'ti', 'to')
-    local month = int(redis.call('HGET', s.month, 'c'))
-    for _, v in ipairs({ s.index, int(day[1]), month, int(day[2]), int(day[3]) + int(day[4]) }) do
+    local month = redis.call('HGET', s.month, 'c') or '0'
+    local tokens = itoa(int(day[3]) + int(day[4]))
+    for _, v in ipairs({ s.index, day[1] or '0', month, day[2] or '0', tokens }) do
       out[#out + 1] = v
     end
   end
@@ -57,8 +63,50 @@ local function add_breakdown(key, kind, name)
   redis.call('HINCRBY', key, kind .. 'n:' .. name, 1)
 end
 
+-- The check charged the estimated tokens to the token rings the hold lists (a hold written
+-- before the list existed: every token ring with a limit). Correct those rings to the actual
+-- count: a larger actual is charged now; a smaller one is taken back from the bucket the
+-- estimate went to, only if that ring is the one charged (not begun after the hold, as after a
+-- usage reset) and never more than the bucket still holds.
+local function correct_tokens(s, hold, estimated, placed, released)
+  local actual = tokens_in + tokens_out
+  if released then actual = 0 end
+  local delta = actual - estimated
+  if delta == 0 then return end
+  local listed = string.match(hold, '^[^|]*|[^|]*|[^|]*|[^|]*|(.*)$')
+  local charged = {}
+  if listed then
+    for ring in string.gmatch(listed, '%a+') do charged[ring] = true end
+  end
+  local specs = {}
+  for _, spec in ipairs(RING_SPECS) do
+    local listed_here = charged[spec.ring] or not listed
+    if spec.ring:sub(1, 1) == 't' and s.limits[spec.name] and listed_here then
+      specs[#specs + 1] = spec
+    end
+  end
+  if #specs == 0 then return end
+  read_rings(s, specs, now)
+  local began = {}
+  if delta < 0 then
+    local fields = {}
+    for _, spec in ipairs(specs) do fields[#fields + 1] = spec.ring .. ':c' end
+    began = redis.call('HMGET', s.rw, unpack(fields))
+  end
+  for j, spec in ipairs(specs) do
+    local r = s.rings[spec.name]
+    if delta > 0 then
+      ring_add(s, r, delta)
+    elseif not began[j] or int(began[j]) <= placed then -- no stamp: a ring from before stamps
+      ring_credit(s, r, 0 - delta, math.floor(placed / r.g))
+    end
+  end
+  flush_rings(s, rings_ttl(s))
+end
+
 local settled, alerts = 0, {}
 for _, s in ipairs(subjects) do
+  local released = release or s.index > named
   apply_overrides(s, now)
   held(s, now, hold_id ~= '')
   local hold = hold_id ~= '' and redis.call('HGET', s.holds, hold_id)
@@ -68,27 +116,9 @@ for _, s in ipairs(subjects) do
     redis.call('ZREM', s.hexp, hold_id)
     redis.call('HINCRBY', s.holds, '_sum', 0 - int(held_cost)) -- never -0
     settled = settled + 1
-    -- The check charged the estimated tokens; correct the token windows to the actual count.
-    local delta = tokens_in + tokens_out - int(held_tokens)
-    if release then delta = 0 - int(held_tokens) end
-    local specs = {}
-    for _, spec in ipairs(RING_SPECS) do
-      if delta ~= 0 and spec.ring:sub(1, 1) == 't' and s.limits[spec.name] then
-        specs[#specs + 1] = spec
-      end
-    end
-    read_rings(s, specs, now)
-    for _, spec in ipairs(specs) do
-      local r = s.rings[spec.name]
-      -- A smaller actual count is taken back where the estimate was charged; a larger one
-      -- is charged now.
-      local at
-      if delta < 0 then at = math.floor(int(placed) / r.g) end
-      ring_add(s, r, delta, at)
-    end
-    flush_rings(s, rings_ttl(s))
+    correct_tokens(s, hold, int(held_tokens), int(placed), released)
   end
-  if not release then
+  if not released then
     for _, period in ipairs({ { s.day, s.day_end }, { s.month, s.month_end } }) do
       local key = period[1]
       if redis.call('HINCRBY', key, 'c', cost) == cost then expire_period(key, now, period[2]) end

@@ -5,7 +5,8 @@
 -- What an admitted check.lua consumed for each subject, and what this script undoes:
 --   * one request in each request ring the subject had a limit for, and the estimated tokens in
 --     each token ring (when tokens > 0): the same amount, negated, in the bucket of the same
---     `now` (see the note below);
+--     `now` (see the note below), never more than that bucket still holds (a usage reset in
+--     between may have cleared it), so no count goes below zero;
 --   * one request in the day's and the month's 'r' counter;
 --   * with reserve: the hold entry, its cost in the holds' _sum and its member in hexp.
 -- Threshold claims (HSETNX 'a:...') are left as they are: the usage they report was real for a
@@ -56,7 +57,7 @@ for i = 1, n do
       if amount > 0 then
         read_rings(s, { spec }, now)
         local r = s.rings[spec.name]
-        ring_add(s, r, 0 - amount, math.floor(now / r.g))
+        ring_credit(s, r, amount, math.floor(now / r.g))
       end
     end
   end

@@ -1,0 +1,130 @@
+"""Records on Redis Cluster, where one record's subjects may live on several slots (see
+engine/cluster.py for slot groups and checks).
+
+Records: record.lua per group, each deduplicating on its own idempotency key on the slot of
+its least subject by name (store/keys.idempotency_home), so the same subjects in any order use
+the same keys (for the group of the least subject of all, the key a single Redis uses). A
+record that fails midway leaves some groups recorded; retried with the same idempotency key,
+those answer "duplicate" and only the missing groups count. Without a key a retry counts the
+recorded groups twice. A payload conflict is found by the first group, before anything is
+recorded, unless the key was used before with other subjects sharing only later groups. Each
+group settles or releases its own subjects' hold entries; a group holding only subjects of the
+reservation that the record does not name just releases their holds, after the named groups.
+Alerts a group raises are published to the shared stream as on checks (engine/cluster.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from quota_sidecar.engine.cluster import (
+    STALE_RETRIES,
+    TOTALS_WIDTH,
+    SlotGroup,
+    admitted_to,
+    ordered,
+    publish_alerts,
+    reindex,
+    slot_groups,
+)
+from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
+from quota_sidecar.engine.replies import exact_int
+from quota_sidecar.errors import StoreUnavailable
+from quota_sidecar.store.keys import idempotency_home, subject_keys
+from quota_sidecar.store.redis import Store
+
+__all__ = ["record_across_slots"]
+
+
+async def record_across_slots(
+    store: Store,
+    configs: ConfigRepository,
+    plans: list[SubjectPlan],
+    *,
+    now: int,
+    head: Sequence[Any],
+    idempotency_key: str,
+    named: int,
+) -> list[Any]:
+    """record.lua per slot group, each with its own idempotency key. `head` is record.lua's
+    ARGV before N (now, cost, tokens in/out, fingerprint, dedupe ttl, hold id, release,
+    provider, tool); the plans after the first `named` only release their holds. Returns a
+    reply in record.lua's format with the caller's indexes (never "stale": a group re-plans on
+    its own, since earlier groups may already have recorded); updates `plans` in place when a
+    group re-plans."""
+    async with admitted_to(store):
+        return await _record(
+            store, configs, plans, now=now, head=head, key=idempotency_key, named=named
+        )
+
+
+async def _record(
+    store: Store,
+    configs: ConfigRepository,
+    plans: list[SubjectPlan],
+    *,
+    now: int,
+    head: Sequence[Any],
+    key: str,
+    named: int,
+) -> list[Any]:
+    release = str(head[7]) == "1"
+    # Groups with a subject the record names first: a conflict is then found before any hold
+    # of the other subjects is released.
+    groups = sorted(slot_groups(plans), key=lambda g: g.positions[0] >= named)
+    idem_keys = [
+        subject_keys(idempotency_home(p.subject for p in g.plans)).idempotency(key or "-")
+        for g in groups
+    ]
+    replies: list[tuple[SlotGroup, list[Any]]] = []
+    alerts: list[list[str]] = []
+    for group, idem_key in zip(groups, idem_keys, strict=True):
+        only_released = sum(1 for p in group.positions if p >= named)
+        reply = await _record_group(
+            store, configs, plans, group, now=now, head=head, idem_key=idem_key,
+            only_released=only_released,
+        )  # fmt: skip
+        if reply[0] == "conflict":
+            return ["conflict"]
+        # Published before the next group runs: a retry after a later group fails answers
+        # "duplicate" here and would not raise these alerts again.
+        alerts += await publish_alerts(store, reply[3])
+        replies.append((group, reply))
+    statuses = [str(reply[0]) for _, reply in replies]
+    if release:
+        verdict = "released"
+    elif "ok" in statuses:
+        verdict = "ok"  # a retry that completed the groups a failed attempt had missed
+    else:
+        verdict = "duplicate"
+    settled = sum(exact_int(reply[1]) for _, reply in replies)
+    totals = [v for group, reply in replies for v in reindex(group, reply[2], TOTALS_WIDTH)]
+    totals = ordered(totals, TOTALS_WIDTH)
+    return [verdict, settled, totals, alerts]
+
+
+async def _record_group(
+    store: Store,
+    configs: ConfigRepository,
+    plans: list[SubjectPlan],
+    group: SlotGroup,
+    *,
+    now: int,
+    head: Sequence[Any],
+    idem_key: str,
+    only_released: int,
+) -> list[Any]:
+    for _ in range(STALE_RETRIES):
+        args = [*head, len(group.plans), 0, only_released, *group.args]
+        reply: list[Any] = await store.run("record.lua", [*group.keys, idem_key], args)
+        if reply[0] != "stale":
+            return reply
+        stale = [group.plans[exact_int(i) - 1].subject for i in reply[1]]
+        await configs.reload(stale)
+        subjects = [p.subject for p in group.plans]
+        group.plans = plan_subjects(subjects, await configs.get_many(subjects), now)
+        for position, plan in zip(group.positions, group.plans, strict=True):
+            plans[position] = plan
+    raise StoreUnavailable("quota configuration kept changing during the record")
