@@ -55,7 +55,7 @@ from redis.crc import key_slot
 from quota_sidecar.alerting.codec import ALERTS_STREAM, RETENTION_MS
 from quota_sidecar.engine.plan import SubjectPlan
 from quota_sidecar.engine.replies import exact_int
-from quota_sidecar.errors import StoreTimeout, StoreUnavailable
+from quota_sidecar.errors import Overloaded, StoreUnavailable
 from quota_sidecar.models import LimitKind
 from quota_sidecar.store.redis import Store
 
@@ -78,7 +78,7 @@ _PUBLISH_TIMEOUT = 2.0  # seconds; alerts are off the hot path
 _STATUS_WIDTH, _WARNING_WIDTH, TOTALS_WIDTH = 6, 5, 5
 _background: set[asyncio.Task[None]] = set()  # refunds that outlive a cancelled caller
 MAX_IN_FLIGHT = 64  # below the client's 100 connections per node: room for other calls
-_gates: weakref.WeakKeyDictionary[Store, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+_gates: weakref.WeakKeyDictionary[Store, _Gate] = weakref.WeakKeyDictionary()
 
 
 @dataclass(slots=True)
@@ -284,21 +284,33 @@ def _refunded_status(row: list[Any], *, cost: int, tokens: int, reserve: bool) -
 async def admitted_to(store: Store) -> AsyncIterator[None]:
     """Bound the cluster operations in flight per store. redis-py's async cluster client keeps
     at most 100 connections per node and fails at once (MaxConnectionsError) beyond them,
-    where the single-Redis pool waits; so a burst queues here instead, within the store's
-    timeout. A whole operation holds one permit, so it is never held up between consuming
-    and refunding, and holds at most one connection per node at a time."""
+    where the single-Redis pool waits; so a burst queues here instead. Overload is not outage:
+    the wait is not timed (a saturated sidecar must not look like a slow Redis); past the
+    store's max_queue waiting operations, Overloaded. A whole operation holds one permit, so it
+    is never held up between consuming and refunding, and holds at most one connection per
+    node at a time."""
     gate = _gates.get(store)
     if gate is None:
-        gate = _gates[store] = asyncio.Semaphore(MAX_IN_FLIGHT)
+        gate = _gates[store] = _Gate(MAX_IN_FLIGHT)
+    if gate.locked() and gate.waiting >= store.max_queue:
+        raise Overloaded(f"{gate.waiting} cluster operations are already waiting")
+    gate.waiting += 1
     try:
-        async with asyncio.timeout(store.timeout):
-            await gate.acquire()
-    except TimeoutError as exc:
-        raise StoreTimeout("too many cluster operations in flight") from exc
+        await gate.acquire()
+    finally:
+        gate.waiting -= 1
     try:
         yield
     finally:
         gate.release()
+
+
+class _Gate(asyncio.Semaphore):
+    """A semaphore that counts its waiters."""
+
+    def __init__(self, value: int) -> None:
+        super().__init__(value)
+        self.waiting = 0
 
 
 async def publish_alerts(store: Store, entries: Sequence[Sequence[str]]) -> list[list[str]]:

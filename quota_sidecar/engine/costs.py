@@ -20,9 +20,14 @@ from quota_sidecar.results import BreakdownEntry, LimitStatus, RecordResult, Usa
 from quota_sidecar.store.keys import ALERTS, idempotency_home, subject_keys
 from quota_sidecar.store.redis import Store
 
-__all__ = ["DEDUPE_WINDOW_MS", "CostTracker"]
+__all__ = ["DEDUPE_WINDOW_MS", "GENERATED_DEDUPE_WINDOW_MS", "GENERATED_KEY_PREFIX", "CostTracker"]
 
 DEDUPE_WINDOW_MS = 24 * 3600 * 1000
+# Keys the engine generates for records sent without one (see QuotaService.record_usage) only
+# have to outlive a lost reply until its retry or spool replay, which follows as soon as the
+# store answers again; a shorter window spares Redis a day of keys for every such record.
+GENERATED_KEY_PREFIX = "gen-"
+GENERATED_DEDUPE_WINDOW_MS = 3600 * 1000
 _STALE_RETRIES = 3
 _MAX_KEY = 128
 
@@ -99,6 +104,8 @@ class CostTracker:
         payload = "\x1f".join([*names, *parts, reservation_id or ""])
         fingerprint = hashlib.sha256(payload.encode()).hexdigest()[:32] if idempotency_key else ""
         idem_key = subject_keys(idempotency_home(subjects)).idempotency(idempotency_key or "-")
+        generated = idempotency_key.startswith(GENERATED_KEY_PREFIX)
+        window = GENERATED_DEDUPE_WINDOW_MS if generated else DEDUPE_WINDOW_MS
         for _ in range(_STALE_RETRIES):
             now = self._clock.now_ms()
             cached = await self._configs.get_many(targets, timeout=timeout)
@@ -108,7 +115,7 @@ class CostTracker:
             if shared:
                 keys.append(ALERTS)
             args: list[Any] = [now, cost_nanos, input_tokens, output_tokens, fingerprint]
-            args += [DEDUPE_WINDOW_MS, hold_id, int(release), provider, tool_name, len(plans)]
+            args += [window, hold_id, int(release), provider, tool_name, len(plans)]
             args += [int(shared), len(others), *(a for p in plans for a in p.args)]
             if self._store.is_cluster:  # subjects may span slots: see engine/cluster.py
                 head, key = args[:10], idempotency_key

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from quota_sidecar.clock import Clock, SystemClock
 from quota_sidecar.engine.audit import list_audit_events
 from quota_sidecar.engine.configs import ConfigRepository
-from quota_sidecar.engine.costs import CostTracker
+from quota_sidecar.engine.costs import GENERATED_KEY_PREFIX, CostTracker
 from quota_sidecar.engine.overrides import OverrideManager
 from quota_sidecar.engine.rate_limits import RateLimitManager
 from quota_sidecar.engine.spool import RecordSpool, SpooledRecord
@@ -40,10 +40,9 @@ from quota_sidecar.money import Money
 from quota_sidecar.results import AuditEvent, CheckResult, Override, RecordResult, Usage
 from quota_sidecar.store.redis import DEFAULT_TIMEOUT, Store
 
-__all__ = ["GENERATED_KEY_PREFIX", "EngineSettings", "QuotaService", "Registration"]
+__all__ = ["EngineSettings", "QuotaService", "Registration"]
 
 T = TypeVar("T")
-GENERATED_KEY_PREFIX = "gen-"  # idempotency keys the engine made for records that had none
 log = logging.getLogger(__name__)
 
 

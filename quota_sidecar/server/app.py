@@ -118,6 +118,7 @@ class Sidecar:
         self._aborting = False
         self._stopped = asyncio.Event()
         self._replay_now = asyncio.Event()
+        self._health_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
 
     @property
@@ -292,8 +293,12 @@ class Sidecar:
 
     async def _publish_health(self) -> None:
         assert self.store is not None
-        if not self._stopped.is_set():
-            await self._set_health(serving=self.store.reachable)
+        async with self._health_lock:  # one publisher at a time, and the last state wins
+            while not self._stopped.is_set():
+                serving = self.store.reachable
+                await self._set_health(serving=serving)
+                if self.store.reachable == serving:
+                    break
 
     async def _watch_store(self) -> None:
         # Replays the spool when the store comes back, and every health_interval after that

@@ -56,6 +56,7 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             reserve=request.reserve,
             request_id=convert.check_short_text(request.request_id, "request_id"),
             reservation_lease=lease,
+            timeout=context.time_remaining(),  # the caller's deadline: past it, nothing held
         )
         self._metrics.record_check(subjects, result)
         if result.reservation_id:
@@ -110,6 +111,7 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             output_tokens=output_tokens,
             idempotency_key=idempotency_key,
             reservation_id=reservation_id,
+            timeout=context.time_remaining(),  # past the deadline it is spooled under its key
         )
         if reservation_id is not None:
             self._metrics.hold_closed(reservation_id)
@@ -121,6 +123,7 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             alerts=[convert.alert_to_proto(a) for a in result.alerts],
             hold_settled=result.hold_settled,
             spooled=result.spooled,
+            idempotency_key=result.idempotency_key,
         )
 
     async def GetUsage(

@@ -104,6 +104,7 @@ class Store:
         self._in_flight: set[asyncio.Timeout] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._prober: Prober | None = None
+        self._probing: asyncio.Future[tuple[bool, str]] | None = None
 
     @classmethod
     def from_url(
@@ -189,10 +190,14 @@ class Store:
             except Exception:  # one listener must not stop the others
                 log.exception("store state listener failed")
 
-    def _connection_failed(self, reason: str) -> None:
-        self._observe(False, reason)
-        if self._prober is not None:
-            self._prober.wake()  # so a restarted Redis is found again at once
+    async def _connection_failed(self, reason: str) -> None:
+        # A broken connection is a reason to look, not yet proof: after a Redis restart the
+        # pool's old connections fail once each while Redis answers fine. So probe at once on
+        # a fresh connection; only an unanswered probe enters the unreachable state.
+        if self.url is None:
+            self._observe(False, reason)
+        elif self._reachable:
+            await self.ping()
 
     # --- calls -----------------------------------------------------------------------------
     def script(self, name: str) -> AsyncScript:
@@ -261,7 +266,7 @@ class Store:
             raise DeadlineExceeded(f"the timeout passed {what}", maybe_applied=sent) from exc
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             await self._drop_idle_connections()
-            self._connection_failed(f"{type(exc).__name__}: {exc}")
+            await self._connection_failed(f"{type(exc).__name__}: {exc}")
             raise StoreUnavailable(f"Redis is unreachable: {exc}", maybe_applied=sent) from exc
         except ResponseError as exc:
             message = str(exc)
@@ -284,11 +289,16 @@ class Store:
                 await self.client.connection_pool.disconnect(inuse_connections=False)
 
     async def ping(self, timeout: float | None = None) -> bool:
-        """Probe now, on a fresh connection off the event loop; updates the state."""
+        """Probe now, on a fresh connection off the event loop; updates the state. Callers
+        that ask while a probe is under way share its answer."""
         self._bind_loop()
         if self.url is None:
             return self._reachable
-        ok, reason = await asyncio.to_thread(probe_url, self.url, timeout or self.timeout)
+        if self._probing is None or self._probing.done():
+            self._probing = asyncio.ensure_future(
+                asyncio.to_thread(probe_url, self.url, timeout or self.timeout)
+            )
+        ok, reason = await asyncio.shield(self._probing)
         self._observe(ok, reason)
         return ok
 

@@ -310,6 +310,7 @@ class RecordUsageResponse(_message.Message):
     ALERTS_FIELD_NUMBER: _builtins.int
     HOLD_SETTLED_FIELD_NUMBER: _builtins.int
     SPOOLED_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     recorded: _builtins.bool
     """True when this call recorded the usage (false for a duplicate or a release)."""
     duplicate: _builtins.bool
@@ -322,6 +323,10 @@ class RecordUsageResponse(_message.Message):
     """True when the store was unreachable and the usage was written to the sidecar's local spool
     instead: it is recorded, exactly once by its idempotency key, when the store returns.
     recorded is false and totals are empty in that case.
+    """
+    idempotency_key: _builtins.str
+    """The idempotency key this record counts under: the request's, or the one the sidecar
+    generated when the request had none. A retry that sends it again counts once.
     """
     @_builtins.property
     def totals(self) -> _containers.RepeatedCompositeFieldContainer[Global___UsageTotals]:
@@ -340,10 +345,11 @@ class RecordUsageResponse(_message.Message):
         alerts: _abc.Iterable[_types_pb2.Alert] | None = ...,
         hold_settled: _builtins.bool = ...,
         spooled: _builtins.bool = ...,
+        idempotency_key: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "duplicate", b"duplicate", "hold_settled", b"hold_settled", "recorded", b"recorded", "spooled", b"spooled", "totals", b"totals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "duplicate", b"duplicate", "hold_settled", b"hold_settled", "idempotency_key", b"idempotency_key", "recorded", b"recorded", "spooled", b"spooled", "totals", b"totals"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

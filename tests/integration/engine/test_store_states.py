@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -27,9 +26,8 @@ from quota_sidecar import (
 )
 from quota_sidecar.clock import ManualClock
 from quota_sidecar.engine.service import EngineSettings
-from quota_sidecar.models import Subject
-from quota_sidecar.store.keys import subject_keys
 from tests.support.redis_servers import RedisProcess
+from tests.support.waiting import until
 
 PROBE_TIMEOUT = 0.1
 RATES = QuotaConfig(
@@ -76,24 +74,9 @@ async def _engine(
     return engine
 
 
-async def _until(condition: object, what: str, limit: float = 10.0) -> float:
-    started = time.monotonic()
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() - started < limit, what
-        await asyncio.sleep(0.01)
-    return time.monotonic() - started
-
-
 async def _settled(engine: QuotaService) -> None:
-    await _until(lambda: engine.store.reachable, "the store did not come back")
-    await _until(lambda: engine.rate_limits.undos_pending == 0, "undos were not sent")
-
-
-def _requests_in_minute(url: str, identifier: str) -> int:
-    client = redis.Redis.from_url(url, decode_responses=True)
-    fields = client.hgetall(subject_keys(Subject(QuotaScope.USER, identifier)).windows)
-    client.close()
-    return sum(int(v) for k, v in fields.items() if k.startswith("rm:") and k != "rm:b")
+    await until(lambda: engine.store.reachable, "the store did not come back")
+    await until(lambda: engine.rate_limits.undos_pending == 0, "undos were not sent")
 
 
 async def test_sigstop_under_load_enters_unreachable_and_counts_nothing_twice(
@@ -109,9 +92,9 @@ async def test_sigstop_under_load_enters_unreachable_and_counts_nothing_twice(
             await asyncio.sleep(0)  # a decision without the store needs no I/O: let others run
 
     workers = [asyncio.create_task(load()) for _ in range(50)]
-    await _until(lambda: len(results) > 500, "no load")
+    await until(lambda: len(results) > 500, "no load")
     _pause(stoppable)
-    detected = await _until(lambda: not engine.store.reachable, "the stop was never noticed")
+    detected = await until(lambda: not engine.store.reachable, "the stop was never noticed")
     print(f"SIGSTOP noticed after {detected * 1000:.0f} ms (probe timeout {PROBE_TIMEOUT}s)")
     assert detected < 20 * PROBE_TIMEOUT
     # Unreachable: each quota's failure mode decides, at once.
@@ -134,7 +117,8 @@ async def test_sigstop_under_load_enters_unreachable_and_counts_nothing_twice(
     assert without > 0
     # Checks whose replies were lost in the stop were undone: Redis counts exactly the checks
     # that were decided by it.
-    assert _requests_in_minute(stoppable.url, "rates") == by_store
+    usage = await engine.get_quota_usage("user", "rates")
+    assert usage.requests_last_minute == by_store
     after = await engine.check_quota(scope="user", identifier="rates")
     assert after.allowed and not after.decided_without_store
     await engine.close()
