@@ -99,4 +99,6 @@ def test_bursts_from_4_processes_are_exact(redis_url: str, workers: int) -> None
         assert records["recorded"] + records["duplicate"] == calls, records
         assert records["spooled"] == records["gave_up"] == 0, records
         assert _usage(sidecar.target, "spender").cost_today_nanos == calls * 1_000_000
+        print(f"workers={workers}: checks {dict(checks)}, holds {dict(holds)}")
+        print(f"workers={workers}: records {dict(records)}")
         assert sidecar.terminate() == 0

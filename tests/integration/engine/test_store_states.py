@@ -189,3 +189,25 @@ async def test_a_record_lost_in_a_stop_is_spooled_under_its_key_and_counts_once(
     usage = await engine.get_quota_usage("user", "budget")
     assert usage.cost_today == Decimal(5)
     await engine.close()
+
+
+async def test_put_quota_on_a_slow_redis_uses_the_admin_timeout(
+    disposable_redis: RedisProcess,
+) -> None:
+    engine = await _engine(disposable_redis.url, timeout=3.0)
+    blocker = redis.Redis(port=disposable_redis.port)
+    busy = threading.Thread(target=lambda: blocker.eval(BUSY_HALF_A_SECOND, 0))
+    busy.start()
+    await asyncio.sleep(0.1)
+    # Reading the old config and writing the new one wait for the busy Redis (admin timeout
+    # 2 s), where the hot path's old 50 ms timeout used to fail the call.
+    stored, created = await engine.put_quota(
+        QuotaConfig(
+            scope=QuotaScope.USER, identifier="budget", cost_quota=CostQuota(daily_limit=20)
+        )
+    )
+    busy.join()
+    blocker.close()
+    assert not created
+    assert stored.cost_quota.daily_limit == 20
+    await engine.close()
