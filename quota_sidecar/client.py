@@ -46,12 +46,12 @@ from quota_sidecar.client_transport import (
     TlsOptions,
 )
 from quota_sidecar.client_transport import error_from_rpc as _error
-from quota_sidecar.engine.validation import resolve_subjects
 from quota_sidecar.errors import NotFound
 from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, parse_scope
 from quota_sidecar.money import Money, check_nanos, to_nanos
 from quota_sidecar.results import Alert, AlertKind, CheckResult, RecordResult, Severity, Usage
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
+from quota_sidecar.validation import resolve_subjects
 
 # How many holds' subjects a client remembers for release_reservation(id).
 

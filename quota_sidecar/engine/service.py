@@ -27,18 +27,18 @@ from quota_sidecar.engine.costs import GENERATED_KEY_PREFIX, CostTracker
 from quota_sidecar.engine.overrides import OverrideManager
 from quota_sidecar.engine.rate_limits import RateLimitManager
 from quota_sidecar.engine.spool import RecordSpool, SpooledRecord
-from quota_sidecar.engine.validation import (
+from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreUnavailable
+from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, parse_scope
+from quota_sidecar.money import Money
+from quota_sidecar.results import AuditEvent, CheckResult, Override, RecordResult, Usage
+from quota_sidecar.store.redis import DEFAULT_TIMEOUT, Store
+from quota_sidecar.validation import (
     check_label,
     check_lease,
     check_tokens,
     money_nanos,
     resolve_subjects,
 )
-from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreUnavailable
-from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, parse_scope
-from quota_sidecar.money import Money
-from quota_sidecar.results import AuditEvent, CheckResult, Override, RecordResult, Usage
-from quota_sidecar.store.redis import DEFAULT_TIMEOUT, Store
 
 __all__ = ["EngineSettings", "QuotaService", "Registration"]
 

@@ -37,7 +37,6 @@ from grpc_reflection.v1alpha import reflection
 from quota_sidecar.alerting.expiry import OverrideExpirySweeper
 from quota_sidecar.alerting.webhook import WebhookRunner, start_webhooks
 from quota_sidecar.clock import Clock
-from quota_sidecar.config import QuotaFileWatcher
 from quota_sidecar.engine.service import EngineSettings, QuotaService
 from quota_sidecar.errors import ConfigError, StoreUnavailable
 from quota_sidecar.server.admin_servicer import AdminServicer
@@ -45,6 +44,7 @@ from quota_sidecar.server.alert_stream import AlertStreamer
 from quota_sidecar.server.auth import AuthPolicy
 from quota_sidecar.server.interceptors import SidecarInterceptor
 from quota_sidecar.server.metrics import Metrics, MetricsServer
+from quota_sidecar.server.quota_file_watcher import QuotaFileWatcher
 from quota_sidecar.server.quota_servicer import QuotaServicer
 from quota_sidecar.store.redis import DEFAULT_TIMEOUT, Store
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc

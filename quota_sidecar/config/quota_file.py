@@ -1,4 +1,4 @@
-"""The YAML quota file, and the watcher that applies it to the store when it changes.
+"""The YAML quota file: parsed into QuotaConfig values, bounded against hostile input.
 
     quotas:
       - scope: user
@@ -20,44 +20,30 @@ Hostile files are refused before they cost memory or time: a file over MAX_FILE_
 room for tens of thousands of quotas) is not read, and a document is composed (never
 constructed) first and refused if it holds more than MAX_NODES nodes with its aliases counted
 as the nodes they stand for, so a "billion laughs" alias bomb fails in microseconds instead of
-expanding. Deep nesting and self-referencing anchors are refused the same way. The watcher
-parses off the event loop, so even a legal 4 MiB file never stalls the calls being served.
+expanding. Deep nesting and self-referencing anchors are refused the same way.
 
-Reloading: the file's quotas are written through QuotaService.put_quota (actor "config-file"),
-skipping the ones already stored unchanged, so replicas that read the same file do not churn
-versions or alerts. A quota that this process loaded from the file and that later vanishes from
-it is deleted. Quotas created through the admin API, and quotas the file named before this
-process started, are never deleted by the file: the file adds and updates, and removes only
-what it itself put there during this process's life.
+The watcher that applies the file to a running sidecar is quota_sidecar.server.quota_file_watcher.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import dataclasses
 import logging
-import os
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from quota_sidecar.config_yaml import MAX_NODES, compose_bounded, shown
-from quota_sidecar.errors import ConfigError, InvalidInput, NotFound, StoreUnavailable
+from quota_sidecar.config.bounded_yaml import MAX_NODES, compose_bounded, shown
+from quota_sidecar.errors import ConfigError, InvalidInput
 from quota_sidecar.models import CostQuota, QuotaConfig, RateLimitConfig, Subject
-
-if TYPE_CHECKING:
-    from quota_sidecar.engine.service import QuotaService
 
 __all__ = [
     "CONFIG_ACTOR",
     "MAX_FILE_BYTES",
     "MAX_NODES",
-    "QuotaFileWatcher",
     "load_quota_file",
     "parse_quota_text",
 ]
@@ -276,120 +262,3 @@ def parse_quota_text(
         seen[config.subject] = index
         configs.append(config)
     return configs
-
-
-def _comparable(config: QuotaConfig) -> QuotaConfig:
-    return dataclasses.replace(config, version=0, updated_at=None)
-
-
-class QuotaFileWatcher:
-    """Applies the quota file at start and again whenever it changes (polling its mtime)."""
-
-    def __init__(
-        self,
-        path: Path | str,
-        service: QuotaService,
-        *,
-        interval: float = 1.0,
-        on_result: Callable[[str], None] | None = None,
-    ) -> None:
-        self.path = Path(path)
-        self.interval = interval
-        self._service = service
-        self._on_result = on_result or (lambda _result: None)
-        self._applied_stamp: tuple[int, int, int] | None = None
-        self._seen_stamp: tuple[int, int, int] | None = None
-        self._owned: set[Subject] = set()
-        self._task: asyncio.Task[None] | None = None
-        # Checked between quotas and polls: a cancel can be absorbed inside the Redis driver,
-        # and shutdown must not wait for a 3000-quota apply (or loop on after one).
-        self._closing = False
-        self.last_error: ConfigError | None = None
-
-    def _stamp(self) -> tuple[int, int, int] | None:
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-    async def load_initial(self) -> list[QuotaConfig]:
-        """Load and apply the file at start. A bad file raises ConfigError (start must fail);
-        an unreachable store is logged and retried by the poll loop."""
-        configs = await asyncio.to_thread(load_quota_file, self.path)
-        self._seen_stamp = self._stamp()
-        await self._apply(configs, self._seen_stamp)
-        return configs
-
-    async def check_now(self) -> str | None:
-        """One poll: apply the file if it changed. Returns "ok", "invalid", "store_unavailable",
-        or None when there was nothing to do."""
-        stamp = self._stamp()
-        if stamp == self._applied_stamp or (stamp == self._seen_stamp and self.last_error):
-            return None
-        self._seen_stamp = stamp
-        try:
-            # Off the event loop: parsing a large file must not stall the calls being served.
-            configs = await asyncio.to_thread(load_quota_file, self.path)
-        except ConfigError as exc:
-            self.last_error = exc
-            log.error("quota file rejected, the last good config stays in force: %s", exc)
-            self._on_result("invalid")
-            return "invalid"
-        return await self._apply(configs, stamp)
-
-    async def _apply(self, configs: list[QuotaConfig], stamp: tuple[int, int, int] | None) -> str:
-        try:
-            for config in configs:
-                if self._closing:
-                    log.info("quota file %s: apply interrupted by shutdown", self.path)
-                    return "closing"
-                stored = await self._service.get_quota(config.subject)
-                if stored is None or _comparable(stored) != _comparable(config):
-                    await self._service.put_quota(
-                        config, actor=CONFIG_ACTOR, reason=f"quota file {self.path}"
-                    )
-            wanted = {config.subject for config in configs}
-            for subject in sorted(self._owned - wanted, key=str):
-                with contextlib.suppress(NotFound):
-                    await self._service.delete_quota(
-                        subject, actor=CONFIG_ACTOR, reason=f"removed from {self.path}"
-                    )
-        except StoreUnavailable as exc:
-            # Not the file's fault: leave it unapplied so the next poll tries again.
-            log.warning("quota file not applied, the store is unavailable: %s", exc)
-            self._seen_stamp = None
-            self._on_result("store_unavailable")
-            return "store_unavailable"
-        self._owned = wanted
-        self._applied_stamp = stamp
-        self.last_error = None
-        log.info("quota file %s applied: %d quotas", self.path, len(configs))
-        self._on_result("ok")
-        return "ok"
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="quota-file-watcher")
-
-    async def _run(self) -> None:
-        while not self._closing:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.check_now()
-            except Exception:  # the watcher must outlive any one bad reload
-                log.exception("quota file reload failed")
-
-    def request_close(self) -> None:
-        """Stop between two quotas: an apply in progress (at start or reload) returns early."""
-        self._closing = True
-
-    async def close(self, timeout: float = 2.0) -> None:
-        """Stop the watcher, waiting at most `timeout` for the quota being written."""
-        self.request_close()
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.wait({task}, timeout=timeout)
-            if not task.done():
-                log.warning("the quota-file watcher did not stop within %.1fs", timeout)

@@ -1,4 +1,5 @@
-"""Validation of the data-plane inputs, shared by the Python API and the gRPC servicers.
+"""Validation of the data-plane inputs, shared by the engine, the gRPC servicers and the remote
+client (which checks subjects before it sends). Part of the domain, so the client needs no engine.
 Every failure is InvalidInput naming the field, raised before anything is written."""
 
 from __future__ import annotations

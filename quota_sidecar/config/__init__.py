@@ -1,0 +1,16 @@
+"""The quota file (YAML): parsed and checked into QuotaConfig values, refusing hostile files.
+Part of the domain: imports only the domain modules (models, money, errors), never a layer;
+the server's watcher and the CLI's validate and admin commands use it.
+"""
+
+from __future__ import annotations
+
+from quota_sidecar.config.bounded_yaml import MAX_NODES
+from quota_sidecar.config.quota_file import (
+    CONFIG_ACTOR,
+    MAX_FILE_BYTES,
+    load_quota_file,
+    parse_quota_text,
+)
+
+__all__ = ["CONFIG_ACTOR", "MAX_FILE_BYTES", "MAX_NODES", "load_quota_file", "parse_quota_text"]
