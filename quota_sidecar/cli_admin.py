@@ -166,13 +166,13 @@ def _admin(channel: grpc.Channel) -> admin_pb2_grpc.QuotaAdminServiceStub:
 
 
 def _to_domain(message: types_pb2.QuotaConfig) -> QuotaConfig:
-    from quota_sidecar.server.convert import config_from_proto
+    from quota_sidecar.wire.configs import config_from_proto
 
     return config_from_proto(message)
 
 
 def _put_quota(args: argparse.Namespace, channel: grpc.Channel) -> int:
-    from quota_sidecar.server.convert import config_to_proto
+    from quota_sidecar.wire.configs import config_to_proto
 
     if (args.file is None) == (args.yaml is None):
         raise InvalidInput("file", "give a quota FILE or --yaml TEXT (one of them)")

@@ -34,7 +34,6 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from quota_sidecar import client_convert as convert
 from quota_sidecar.client_guard import QuotaGuard
 from quota_sidecar.client_pending import PendingCall, run_blocking_put
 from quota_sidecar.client_transport import (
@@ -52,6 +51,7 @@ from quota_sidecar.money import Money, check_nanos, to_nanos
 from quota_sidecar.results import Alert, AlertKind, CheckResult, RecordResult, Severity, Usage
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
 from quota_sidecar.validation import resolve_subjects
+from quota_sidecar.wire import replies as convert
 
 # How many holds' subjects a client remembers for release_reservation(id).
 

@@ -7,8 +7,8 @@ from grpc import aio
 
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.errors import InvalidInput, NotFound
-from quota_sidecar.server import convert, convert_admin
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, types_pb2
+from quota_sidecar.wire import admin, configs, fields
 
 __all__ = ["AdminServicer"]
 
@@ -24,20 +24,20 @@ class AdminServicer(admin_pb2_grpc.QuotaAdminServiceServicer):
     ) -> admin_pb2.PutQuotaResponse:
         if not request.HasField("config"):
             raise InvalidInput("config", "is required")
-        config = convert.config_from_proto(request.config)
-        actor = convert.check_short_text(request.actor, "actor", required=True)
-        reason = convert.check_short_text(request.reason, "reason")
+        config = configs.config_from_proto(request.config)
+        actor = fields.check_short_text(request.actor, "actor", required=True)
+        reason = fields.check_short_text(request.reason, "reason")
         stored, created = await self._service.put_quota(config, actor=actor, reason=reason)
-        return admin_pb2.PutQuotaResponse(config=convert.config_to_proto(stored), created=created)
+        return admin_pb2.PutQuotaResponse(config=configs.config_to_proto(stored), created=created)
 
     async def GetQuota(
         self, request: admin_pb2.GetQuotaRequest, context: aio.ServicerContext
     ) -> admin_pb2.GetQuotaResponse:
-        subject = convert.required_subject_from_proto(request)
+        subject = fields.required_subject_from_proto(request)
         config = await self._service.get_quota(subject)
         if config is None:
             raise NotFound(f"no quota is configured for {subject}")
-        return admin_pb2.GetQuotaResponse(config=convert.config_to_proto(config))
+        return admin_pb2.GetQuotaResponse(config=configs.config_to_proto(config))
 
     async def ListQuotas(
         self, request: admin_pb2.ListQuotasRequest, context: aio.ServicerContext
@@ -45,71 +45,69 @@ class AdminServicer(admin_pb2_grpc.QuotaAdminServiceServicer):
         scope = (
             None
             if request.scope == types_pb2.SCOPE_UNSPECIFIED
-            else convert.scope_from_proto(request.scope)
+            else fields.scope_from_proto(request.scope)
         )
-        configs, token = await self._service.list_quotas(
-            scope, convert.page_size_from_proto(request.page_size), request.page_token
+        stored, token = await self._service.list_quotas(
+            scope, fields.page_size_from_proto(request.page_size), request.page_token
         )
         return admin_pb2.ListQuotasResponse(
-            configs=[convert.config_to_proto(c) for c in configs], next_page_token=token
+            configs=[configs.config_to_proto(c) for c in stored], next_page_token=token
         )
 
     async def DeleteQuota(
         self, request: admin_pb2.DeleteQuotaRequest, context: aio.ServicerContext
     ) -> admin_pb2.DeleteQuotaResponse:
-        subject = convert.required_subject_from_proto(request)
-        actor = convert.check_short_text(request.actor, "actor", required=True)
-        reason = convert.check_short_text(request.reason, "reason")
+        subject = fields.required_subject_from_proto(request)
+        actor = fields.check_short_text(request.actor, "actor", required=True)
+        reason = fields.check_short_text(request.reason, "reason")
         deleted = await self._service.delete_quota(subject, actor=actor, reason=reason)
-        return admin_pb2.DeleteQuotaResponse(deleted=convert.config_to_proto(deleted))
+        return admin_pb2.DeleteQuotaResponse(deleted=configs.config_to_proto(deleted))
 
     async def GrantOverride(
         self, request: admin_pb2.GrantOverrideRequest, context: aio.ServicerContext
     ) -> admin_pb2.GrantOverrideResponse:
         if not request.HasField("override"):
             raise InvalidInput("override", "is required")
-        granted = await self._service.grant_override(
-            convert_admin.override_from_proto(request.override)
-        )
-        return admin_pb2.GrantOverrideResponse(override=convert_admin.override_to_proto(granted))
+        granted = await self._service.grant_override(admin.override_from_proto(request.override))
+        return admin_pb2.GrantOverrideResponse(override=admin.override_to_proto(granted))
 
     async def RevokeOverride(
         self, request: admin_pb2.RevokeOverrideRequest, context: aio.ServicerContext
     ) -> admin_pb2.RevokeOverrideResponse:
-        subject = convert.required_subject_from_proto(request)
-        override_id = convert.check_short_text(request.override_id, "override_id", required=True)
-        actor = convert.check_short_text(request.actor, "actor", required=True)
-        reason = convert.check_short_text(request.reason, "reason")
+        subject = fields.required_subject_from_proto(request)
+        override_id = fields.check_short_text(request.override_id, "override_id", required=True)
+        actor = fields.check_short_text(request.actor, "actor", required=True)
+        reason = fields.check_short_text(request.reason, "reason")
         revoked = await self._service.revoke_override(
             subject, override_id, actor=actor, reason=reason
         )
-        return admin_pb2.RevokeOverrideResponse(revoked=convert_admin.override_to_proto(revoked))
+        return admin_pb2.RevokeOverrideResponse(revoked=admin.override_to_proto(revoked))
 
     async def ListOverrides(
         self, request: admin_pb2.ListOverridesRequest, context: aio.ServicerContext
     ) -> admin_pb2.ListOverridesResponse:
-        subject = convert.required_subject_from_proto(request)
+        subject = fields.required_subject_from_proto(request)
         overrides = await self._service.list_overrides(subject)
         return admin_pb2.ListOverridesResponse(
-            overrides=[convert_admin.override_to_proto(o) for o in overrides]
+            overrides=[admin.override_to_proto(o) for o in overrides]
         )
 
     async def ResetUsage(
         self, request: admin_pb2.ResetUsageRequest, context: aio.ServicerContext
     ) -> admin_pb2.ResetUsageResponse:
-        subject = convert.required_subject_from_proto(request)
-        actor = convert.check_short_text(request.actor, "actor", required=True)
-        reason = convert.check_short_text(request.reason, "reason")
+        subject = fields.required_subject_from_proto(request)
+        actor = fields.check_short_text(request.actor, "actor", required=True)
+        reason = fields.check_short_text(request.reason, "reason")
         today, month = await self._service.reset_usage(subject, actor=actor, reason=reason)
         return admin_pb2.ResetUsageResponse(cost_today_nanos=today, cost_this_month_nanos=month)
 
     async def ListAuditEvents(
         self, request: admin_pb2.ListAuditEventsRequest, context: aio.ServicerContext
     ) -> admin_pb2.ListAuditEventsResponse:
-        subject = convert.optional_subject_from_proto(request)
+        subject = fields.optional_subject_from_proto(request)
         events, token = await self._service.list_audit_events(
-            subject, convert.page_size_from_proto(request.page_size), request.page_token
+            subject, fields.page_size_from_proto(request.page_size), request.page_token
         )
         return admin_pb2.ListAuditEventsResponse(
-            events=[convert_admin.audit_to_proto(e) for e in events], next_page_token=token
+            events=[admin.audit_to_proto(e) for e in events], next_page_token=token
         )

@@ -11,9 +11,9 @@ from grpc import aio
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.errors import InvalidInput
 from quota_sidecar.money import check_nanos
-from quota_sidecar.server import convert
 from quota_sidecar.server.metrics import Metrics
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc
+from quota_sidecar.wire import configs, fields, replies
 
 __all__ = ["AlertSource", "QuotaServicer"]
 
@@ -45,16 +45,16 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
     async def CheckQuota(
         self, request: quota_pb2.CheckQuotaRequest, context: aio.ServicerContext
     ) -> quota_pb2.CheckQuotaResponse:
-        subjects = convert.subjects_from_proto(request.subjects)
-        lease = convert.lease_from_proto(request)
+        subjects = fields.subjects_from_proto(request.subjects)
+        lease = fields.lease_from_proto(request)
         result = await self._service.check_quota(
             subjects=subjects,
             estimated_cost_nanos=check_nanos(request.estimated_cost_nanos, "estimated_cost_nanos"),
-            estimated_tokens=convert.check_count(request.estimated_tokens, "estimated_tokens"),
-            tool_name=convert.check_short_text(request.tool_name, "tool_name"),
-            provider=convert.check_short_text(request.provider, "provider"),
+            estimated_tokens=fields.check_count(request.estimated_tokens, "estimated_tokens"),
+            tool_name=fields.check_short_text(request.tool_name, "tool_name"),
+            provider=fields.check_short_text(request.provider, "provider"),
             reserve=request.reserve,
-            request_id=convert.check_short_text(request.request_id, "request_id"),
+            request_id=fields.check_short_text(request.request_id, "request_id"),
             reservation_lease=lease,
             timeout=context.time_remaining(),  # the caller's deadline: past it, nothing held
         )
@@ -64,17 +64,17 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             self._metrics.hold_opened(result.reservation_id, seconds)
         return quota_pb2.CheckQuotaResponse(
             allowed=result.allowed,
-            code=convert.denial_to_proto(result.code),
+            code=fields.denial_to_proto(result.code),
             reason=result.reason,
             denied_subject=(
-                convert.subject_to_proto(result.denied_subject) if result.denied_subject else None
+                fields.subject_to_proto(result.denied_subject) if result.denied_subject else None
             ),
-            denied_limit=convert.limit_to_proto(result.denied_limit),
-            denied_window=convert.duration_to_proto(result.denied_window),
-            limits=[convert.limit_status_to_proto(s) for s in result.limits],
-            retry_after=convert.duration_to_proto(result.retry_after),
-            reset_at=convert.timestamp_to_proto(result.reset_at),
-            warnings=[convert.warning_to_proto(w) for w in result.warnings],
+            denied_limit=fields.limit_to_proto(result.denied_limit),
+            denied_window=fields.duration_to_proto(result.denied_window),
+            limits=[replies.limit_status_to_proto(s) for s in result.limits],
+            retry_after=fields.duration_to_proto(result.retry_after),
+            reset_at=fields.timestamp_to_proto(result.reset_at),
+            warnings=[replies.warning_to_proto(w) for w in result.warnings],
             reservation_id=result.reservation_id or "",
             decided_without_store=result.decided_without_store,
             shadow_denied=result.shadow_denied,
@@ -83,13 +83,13 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
     async def RecordUsage(
         self, request: quota_pb2.RecordUsageRequest, context: aio.ServicerContext
     ) -> quota_pb2.RecordUsageResponse:
-        reservation_id = convert.reservation_id_from_proto(request.reservation_id)
+        reservation_id = fields.reservation_id_from_proto(request.reservation_id)
         cost = check_nanos(request.cost_nanos, "cost_nanos")
-        input_tokens = convert.check_count(request.input_tokens, "input_tokens")
-        output_tokens = convert.check_count(request.output_tokens, "output_tokens")
-        tool_name = convert.check_short_text(request.tool_name, "tool_name")
-        provider = convert.check_short_text(request.provider, "provider")
-        idempotency_key = convert.check_short_text(request.idempotency_key, "idempotency_key")
+        input_tokens = fields.check_count(request.input_tokens, "input_tokens")
+        output_tokens = fields.check_count(request.output_tokens, "output_tokens")
+        tool_name = fields.check_short_text(request.tool_name, "tool_name")
+        provider = fields.check_short_text(request.provider, "provider")
+        idempotency_key = fields.check_short_text(request.idempotency_key, "idempotency_key")
         if request.release:
             if reservation_id is None:
                 raise InvalidInput("reservation_id", "is required when release is true")
@@ -101,7 +101,7 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             settled = await self._service.release_reservation(reservation_id)
             self._metrics.hold_closed(reservation_id)
             return quota_pb2.RecordUsageResponse(hold_settled=settled)
-        subjects = convert.subjects_from_proto(request.subjects)
+        subjects = fields.subjects_from_proto(request.subjects)
         result = await self._service.record_usage(
             subjects=subjects,
             cost_nanos=cost,
@@ -119,8 +119,8 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
         return quota_pb2.RecordUsageResponse(
             recorded=result.recorded,
             duplicate=result.duplicate,
-            totals=[convert.totals_to_proto(t) for t in result.totals],
-            alerts=[convert.alert_to_proto(a) for a in result.alerts],
+            totals=[replies.totals_to_proto(t) for t in result.totals],
+            alerts=[replies.alert_to_proto(a) for a in result.alerts],
             hold_settled=result.hold_settled,
             spooled=result.spooled,
             idempotency_key=result.idempotency_key,
@@ -129,10 +129,10 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
     async def GetUsage(
         self, request: quota_pb2.GetUsageRequest, context: aio.ServicerContext
     ) -> quota_pb2.GetUsageResponse:
-        subject = convert.required_subject_from_proto(request)
+        subject = fields.required_subject_from_proto(request)
         usage = await self._service.get_usage(subject)
         return quota_pb2.GetUsageResponse(
-            subject=convert.subject_to_proto(usage.subject),
+            subject=fields.subject_to_proto(usage.subject),
             cost_today_nanos=usage.cost_today_nanos,
             cost_this_month_nanos=usage.cost_this_month_nanos,
             held_nanos=usage.held_nanos,
@@ -143,14 +143,14 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             requests_last_day=usage.requests_last_day,
             tokens_last_minute=usage.tokens_last_minute,
             tokens_last_day=usage.tokens_last_day,
-            limits=[convert.limit_status_to_proto(s) for s in usage.limits],
-            day_resets_at=convert.timestamp_to_proto(usage.day_resets_at),
-            month_resets_at=convert.timestamp_to_proto(usage.month_resets_at),
-            by_provider_today=convert.breakdown_to_proto(usage.by_provider_today),
-            by_tool_today=convert.breakdown_to_proto(usage.by_tool_today),
-            by_provider_month=convert.breakdown_to_proto(usage.by_provider_month),
-            by_tool_month=convert.breakdown_to_proto(usage.by_tool_month),
-            config=convert.config_to_proto(usage.config) if usage.config else None,
+            limits=[replies.limit_status_to_proto(s) for s in usage.limits],
+            day_resets_at=fields.timestamp_to_proto(usage.day_resets_at),
+            month_resets_at=fields.timestamp_to_proto(usage.month_resets_at),
+            by_provider_today=replies.breakdown_to_proto(usage.by_provider_today),
+            by_tool_today=replies.breakdown_to_proto(usage.by_tool_today),
+            by_provider_month=replies.breakdown_to_proto(usage.by_provider_month),
+            by_tool_month=replies.breakdown_to_proto(usage.by_tool_month),
+            config=configs.config_to_proto(usage.config) if usage.config else None,
         )
 
     async def StreamAlerts(

@@ -14,7 +14,6 @@ import grpc
 import grpc.aio
 import pytest
 
-from quota_sidecar import client_convert as convert
 from quota_sidecar.client_transport import (
     SidecarError,
     SidecarTimeout,
@@ -41,8 +40,9 @@ from quota_sidecar.results import (
     ThresholdWarning,
     UsageTotals,
 )
-from quota_sidecar.server import convert as server
 from quota_sidecar.v1 import quota_pb2
+from quota_sidecar.wire import configs, fields, replies
+from quota_sidecar.wire import replies as convert
 
 NOW = datetime(2026, 11, 28, 12, 30, tzinfo=UTC)
 ALICE = Subject(QuotaScope.USER, "alice")
@@ -79,7 +79,7 @@ def test_stored_config_keeps_version_and_update_time() -> None:
         version=7,
         updated_at=NOW,
     )
-    assert convert.config_from_proto(server.config_to_proto(config)) == config
+    assert convert.config_from_proto(configs.config_to_proto(config)) == config
 
 
 def test_check_result_from_the_servers_response() -> None:
@@ -89,15 +89,15 @@ def test_check_result_from_the_servers_response() -> None:
     warning = ThresholdWarning(ALICE, LimitKind.COST_DAILY, 80, 9 * 10**8, 10**9)
     response = quota_pb2.CheckQuotaResponse(
         allowed=False,
-        code=server.denial_to_proto(DenialCode.RATE_LIMITED),
+        code=fields.denial_to_proto(DenialCode.RATE_LIMITED),
         reason="rate limited",
-        denied_subject=server.subject_to_proto(SEARCH),
-        denied_limit=server.limit_to_proto(LimitKind.REQUESTS_PER_MINUTE),
-        denied_window=server.duration_to_proto(timedelta(minutes=1)),
-        limits=[server.limit_status_to_proto(status)],
-        retry_after=server.duration_to_proto(timedelta(seconds=12.5)),
-        reset_at=server.timestamp_to_proto(NOW),
-        warnings=[server.warning_to_proto(warning)],
+        denied_subject=fields.subject_to_proto(SEARCH),
+        denied_limit=fields.limit_to_proto(LimitKind.REQUESTS_PER_MINUTE),
+        denied_window=fields.duration_to_proto(timedelta(minutes=1)),
+        limits=[replies.limit_status_to_proto(status)],
+        retry_after=fields.duration_to_proto(timedelta(seconds=12.5)),
+        reset_at=fields.timestamp_to_proto(NOW),
+        warnings=[replies.warning_to_proto(warning)],
     )
     result = convert.check_result_from_proto(response)
     assert not result.allowed and result.code is DenialCode.RATE_LIMITED
@@ -130,8 +130,8 @@ def test_record_result_and_usage_from_the_servers_response() -> None:
     record = convert.record_result_from_proto(
         quota_pb2.RecordUsageResponse(
             recorded=True,
-            totals=[server.totals_to_proto(totals)],
-            alerts=[server.alert_to_proto(alert)],
+            totals=[replies.totals_to_proto(totals)],
+            alerts=[replies.alert_to_proto(alert)],
         )
     )
     assert record.recorded and not record.duplicate
@@ -140,12 +140,12 @@ def test_record_result_and_usage_from_the_servers_response() -> None:
     entries = (BreakdownEntry("openai", 5 * 10**8, 2),)
     usage = convert.usage_from_proto(
         quota_pb2.GetUsageResponse(
-            subject=server.subject_to_proto(ALICE),
+            subject=fields.subject_to_proto(ALICE),
             cost_today_nanos=50_000_000,
             held_nanos=7,
             requests_last_minute=4,
-            by_provider_today=server.breakdown_to_proto(entries),
-            day_resets_at=server.timestamp_to_proto(NOW),
+            by_provider_today=replies.breakdown_to_proto(entries),
+            day_resets_at=fields.timestamp_to_proto(NOW),
         )
     )
     assert usage.subject == ALICE and usage.cost_today == Decimal("0.05")

@@ -19,8 +19,8 @@ from quota_sidecar.models import (
     Subject,
 )
 from quota_sidecar.results import Alert, AlertKind, Override, OverrideKind, Severity
-from quota_sidecar.server import convert, convert_admin
 from quota_sidecar.v1 import admin_pb2, quota_pb2, types_pb2
+from quota_sidecar.wire import admin, configs, fields, replies
 
 ALICE = types_pb2.Subject(scope=types_pb2.SCOPE_USER, identifier="alice")
 
@@ -44,16 +44,16 @@ def test_a_full_config_survives_the_round_trip() -> None:
         shadow_mode=True,
         description="the whole org",
     )
-    message = convert.config_to_proto(config)
+    message = configs.config_to_proto(config)
     assert message.cost_quota.daily_limit_nanos == 100_000_000
     assert message.cost_quota.per_request_limit_nanos == 1
     assert message.rate_limits.HasField("requests_per_minute")  # 0 is a limit, not "none"
     assert not message.rate_limits.HasField("requests_per_hour")
-    assert convert.config_from_proto(message) == config
+    assert configs.config_from_proto(message) == config
 
 
 def test_failure_modes_default_open_for_rates_and_closed_for_costs() -> None:
-    config = convert.config_from_proto(types_pb2.QuotaConfig(subject=ALICE))
+    config = configs.config_from_proto(types_pb2.QuotaConfig(subject=ALICE))
     assert config.rate_limits.failure_mode is FailureMode.OPEN
     assert config.cost_quota.failure_mode is FailureMode.CLOSED
     assert config.cost_quota.time_zone == "UTC"
@@ -61,7 +61,7 @@ def test_failure_modes_default_open_for_rates_and_closed_for_costs() -> None:
 
 def test_subjects_are_parsed_in_order() -> None:
     tool = types_pb2.Subject(scope=types_pb2.SCOPE_TOOL, identifier="createIssues")
-    assert convert.subjects_from_proto([ALICE, tool]) == [
+    assert fields.subjects_from_proto([ALICE, tool]) == [
         Subject(QuotaScope.USER, "alice"),
         Subject(QuotaScope.TOOL, "createIssues"),
     ]
@@ -86,7 +86,7 @@ def _subject(scope: int = types_pb2.SCOPE_USER, identifier: str = "a") -> types_
 )
 def test_bad_subjects_name_the_field(subjects: list[types_pb2.Subject], field: str) -> None:
     with pytest.raises(InvalidInput) as caught:
-        convert.subjects_from_proto(subjects)
+        fields.subjects_from_proto(subjects)
     assert caught.value.field == field
 
 
@@ -135,7 +135,7 @@ def test_bad_subjects_name_the_field(subjects: list[types_pb2.Subject], field: s
 )
 def test_bad_configs_name_the_field(config: types_pb2.QuotaConfig, field: str) -> None:
     with pytest.raises(InvalidInput) as caught:
-        convert.config_from_proto(config)
+        configs.config_from_proto(config)
     assert caught.value.field == field
 
 
@@ -150,8 +150,8 @@ def test_overrides_round_trip_and_need_kind_expiry_reason_and_actor() -> None:
         limit=LimitKind.COST_DAILY,
         value=5_000_000_000,
     )
-    assert convert_admin.override_from_proto(convert_admin.override_to_proto(override)) == override
-    good = convert_admin.override_to_proto(override)
+    assert admin.override_from_proto(admin.override_to_proto(override)) == override
+    good = admin.override_to_proto(override)
     for name, field in (
         ("kind", "override.kind"),
         ("expires_at", "override.expires_at"),
@@ -163,11 +163,11 @@ def test_overrides_round_trip_and_need_kind_expiry_reason_and_actor() -> None:
         broken.CopyFrom(good)
         broken.ClearField(name)  # type: ignore[arg-type]
         with pytest.raises(InvalidInput) as caught:
-            convert_admin.override_from_proto(broken)
+            admin.override_from_proto(broken)
         assert caught.value.field == field
     good.limit = types_pb2.LIMIT_KIND_REQUESTS_PER_MINUTE
     with pytest.raises(InvalidInput, match="bonus credit"):
-        convert_admin.override_from_proto(good)
+        admin.override_from_proto(good)
 
 
 def test_results_carry_enums_times_and_money_across() -> None:
@@ -185,16 +185,16 @@ def test_results_carry_enums_times_and_money_across() -> None:
         period="month:2026-11",
         message="spent",
     )
-    message = convert.alert_to_proto(alert)
+    message = replies.alert_to_proto(alert)
     assert message.kind == types_pb2.ALERT_KIND_EXHAUSTED
     assert message.severity == types_pb2.SEVERITY_CRITICAL
     assert message.limit == types_pb2.LIMIT_KIND_COST_MONTHLY
     assert message.time.ToDatetime(tzinfo=UTC) == when
-    assert convert.denial_to_proto(DenialCode.BUDGET_EXHAUSTED) == (
+    assert fields.denial_to_proto(DenialCode.BUDGET_EXHAUSTED) == (
         quota_pb2.DENIAL_CODE_BUDGET_EXHAUSTED
     )
-    assert convert.denial_to_proto(None) == quota_pb2.DENIAL_CODE_UNSPECIFIED
-    duration = convert.duration_to_proto(timedelta(seconds=1.5))
+    assert fields.denial_to_proto(None) == quota_pb2.DENIAL_CODE_UNSPECIFIED
+    duration = fields.duration_to_proto(timedelta(seconds=1.5))
     assert duration is not None and duration.ToTimedelta() == timedelta(seconds=1.5)
 
 
@@ -203,15 +203,15 @@ def test_results_carry_enums_times_and_money_across() -> None:
 )
 def test_reservation_ids_are_screened(value: str, ok: bool) -> None:
     if ok:
-        assert convert.reservation_id_from_proto(value) == (value or None)
+        assert fields.reservation_id_from_proto(value) == (value or None)
     else:
         with pytest.raises(InvalidInput, match="reservation_id"):
-            convert.reservation_id_from_proto(value)
+            fields.reservation_id_from_proto(value)
 
 
 def test_page_sizes() -> None:
-    assert convert.page_size_from_proto(0) == 100
-    assert convert.page_size_from_proto(1000) == 1000
+    assert fields.page_size_from_proto(0) == 100
+    assert fields.page_size_from_proto(1000) == 1000
     for bad in (-1, 1001):
         with pytest.raises(InvalidInput, match="page_size"):
-            convert.page_size_from_proto(bad)
+            fields.page_size_from_proto(bad)

@@ -1,9 +1,9 @@
-"""Proto ⇄ domain conversion for the client side of the wire.
+"""Proto ⇄ domain translation of the replies: results to proto for the servicers, and back
+from proto (CheckResult, RecordResult, Usage, Alert, a stored QuotaConfig) for the client, with
+the name-based enum mapping the client's requests and filters use.
 
 The directions the server also needs (subjects, QuotaConfig and durations to and from proto)
-are the server's own functions from quota_sidecar.server.convert, re-exported here; this module
-adds the other direction of the responses (CheckResult, RecordResult, Usage, Alert from proto)
-and the name-based enum mapping the client's requests and filters use.
+are re-exported here from fields.py and configs.py, so the client has one module to read.
 
 The client sends requests built from domain types and turns every response back into the same
 domain types the engine returns (quota_sidecar.models / quota_sidecar.results), so code written
@@ -46,29 +46,34 @@ from quota_sidecar.results import (
     Usage,
     UsageTotals,
 )
-from quota_sidecar.server.convert import (
-    config_from_proto as _config_request_from_proto,
-)
-from quota_sidecar.server.convert import (
-    config_to_proto,
+from quota_sidecar.v1 import quota_pb2, types_pb2
+from quota_sidecar.wire.configs import config_from_proto as _config_request_from_proto
+from quota_sidecar.wire.configs import config_to_proto
+from quota_sidecar.wire.fields import (
     duration_to_proto,
+    limit_to_proto,
     subject_from_proto,
     subject_to_proto,
+    timestamp_to_proto,
 )
-from quota_sidecar.v1 import quota_pb2, types_pb2
 
 __all__ = [
     "alert_from_proto",
+    "alert_to_proto",
+    "breakdown_to_proto",
     "check_result_from_proto",
     "config_from_proto",
     "config_to_proto",
     "duration_to_proto",
     "enum_from_proto",
     "enum_to_proto",
+    "limit_status_to_proto",
     "record_result_from_proto",
     "subject_from_proto",
     "subject_to_proto",
+    "totals_to_proto",
     "usage_from_proto",
+    "warning_to_proto",
 ]
 
 E = TypeVar("E", bound=StrEnum)
@@ -110,7 +115,7 @@ def _require(kind: type[E], number: int, what: str) -> E:
     return member
 
 
-# --- time ---------------------------------------------------------------------------------------
+# --- time -----------------------------------------------------------------------------------------
 def _time(message: Message, field: str) -> datetime | None:
     if not message.HasField(field):
         return None
@@ -125,7 +130,7 @@ def _span(message: Message, field: str) -> timedelta | None:
     return duration.ToTimedelta()
 
 
-# --- subjects and configuration -----------------------------------------------------------------
+# --- subjects and configuration -------------------------------------------------------------------
 def _optional_subject(message: Message, field: str) -> Subject | None:
     return subject_from_proto(getattr(message, field)) if message.HasField(field) else None
 
@@ -137,7 +142,7 @@ def config_from_proto(message: types_pb2.QuotaConfig) -> QuotaConfig:
     return replace(config, version=message.version, updated_at=_time(message, "updated_at"))
 
 
-# --- results ------------------------------------------------------------------------------------
+# --- results from proto (the client) --------------------------------------------------------------
 def _limit_status(message: types_pb2.LimitStatus) -> LimitStatus:
     return LimitStatus(
         subject=subject_from_proto(message.subject),
@@ -242,3 +247,60 @@ def usage_from_proto(message: quota_pb2.GetUsageResponse) -> Usage:
         by_tool_month=_breakdown(message.by_tool_month),
         config=config_from_proto(message.config) if message.HasField("config") else None,
     )
+
+
+# --- results to proto (the servicers) -------------------------------------------------------------
+def limit_status_to_proto(status: LimitStatus) -> types_pb2.LimitStatus:
+    return types_pb2.LimitStatus(
+        subject=subject_to_proto(status.subject),
+        limit=limit_to_proto(status.limit),
+        limit_amount=status.limit_value,
+        used=status.used,
+        held=status.held,
+        remaining=status.remaining,
+        reset_at=timestamp_to_proto(status.reset_at),
+        window=duration_to_proto(status.window),
+    )
+
+
+def warning_to_proto(warning: ThresholdWarning) -> types_pb2.ThresholdWarning:
+    return types_pb2.ThresholdWarning(
+        subject=subject_to_proto(warning.subject),
+        limit=limit_to_proto(warning.limit),
+        percent=warning.percent,
+        used=warning.used,
+        limit_amount=warning.limit_value,
+    )
+
+
+def alert_to_proto(alert: Alert) -> types_pb2.Alert:
+    return types_pb2.Alert(
+        id=alert.id,
+        kind=types_pb2.AlertKind.Value("ALERT_KIND_" + alert.kind.value),
+        severity=types_pb2.Severity.Value("SEVERITY_" + alert.severity.value),
+        subject=subject_to_proto(alert.subject),
+        limit=limit_to_proto(alert.limit),
+        threshold_percent=alert.threshold_percent,
+        used=alert.used,
+        limit_amount=alert.limit_value,
+        period=alert.period,
+        time=timestamp_to_proto(alert.time),
+        message=alert.message,
+    )
+
+
+def totals_to_proto(totals: UsageTotals) -> quota_pb2.UsageTotals:
+    return quota_pb2.UsageTotals(
+        subject=subject_to_proto(totals.subject),
+        cost_today_nanos=totals.cost_today_nanos,
+        cost_this_month_nanos=totals.cost_this_month_nanos,
+        requests_today=totals.requests_today,
+        tokens_today=totals.tokens_today,
+    )
+
+
+def breakdown_to_proto(entries: Iterable[BreakdownEntry]) -> list[quota_pb2.BreakdownEntry]:
+    return [
+        quota_pb2.BreakdownEntry(name=e.name, cost_nanos=e.cost_nanos, requests=e.requests)
+        for e in entries
+    ]

@@ -1,15 +1,15 @@
-"""Proto ⇄ domain translation for the servicers. Nothing here decides anything: it names the
-proto field of every bad input (as InvalidInput, which the interceptor turns into
-INVALID_ARGUMENT) and copies values across. Validation that needs the store or the clock is the
-engine's.
+"""Proto ⇄ domain translation of the shared fields: counts, free text, ids, page sizes,
+timestamps, durations, enums and subjects. Nothing here decides anything: it names the proto
+field of every bad input (as InvalidInput, which the interceptor turns into INVALID_ARGUMENT)
+and copies values across. Validation that needs the store or the clock is the engine's.
+The conventions of every wire module.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from google.protobuf.duration_pb2 import Duration
@@ -18,41 +18,25 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from quota_sidecar.errors import InvalidInput
 from quota_sidecar.models import (
     MAX_COUNT_LIMIT,
-    CostQuota,
     DenialCode,
     FailureMode,
     LimitKind,
-    QuotaConfig,
     QuotaScope,
-    RateLimitConfig,
     Subject,
     validate_identifier,
-)
-from quota_sidecar.money import check_nanos, from_nanos
-from quota_sidecar.results import (
-    Alert,
-    BreakdownEntry,
-    LimitStatus,
-    ThresholdWarning,
-    UsageTotals,
 )
 from quota_sidecar.v1 import quota_pb2, types_pb2
 
 __all__ = [
     "MAX_SUBJECTS",
-    "alert_to_proto",
-    "breakdown_to_proto",
     "check_count",
     "check_short_text",
-    "config_from_proto",
-    "config_to_proto",
     "denial_to_proto",
     "duration_to_proto",
     "failure_mode_from_proto",
     "failure_mode_to_proto",
     "lease_from_proto",
     "limit_from_proto",
-    "limit_status_to_proto",
     "limit_to_proto",
     "optional_subject_from_proto",
     "page_size_from_proto",
@@ -65,8 +49,6 @@ __all__ = [
     "subjects_from_proto",
     "timestamp_from_proto",
     "timestamp_to_proto",
-    "totals_to_proto",
-    "warning_to_proto",
 ]
 
 MAX_SUBJECTS = 8
@@ -247,155 +229,3 @@ def subjects_from_proto(
 
 def subject_to_proto(subject: Subject) -> types_pb2.Subject:
     return types_pb2.Subject(scope=scope_to_proto(subject.scope), identifier=subject.identifier)
-
-
-# --- quota configuration ---------------------------------------------------------------------
-def _optional_count(message: Any, name: str, field: str) -> int | None:
-    if not message.HasField(name):
-        return None
-    return check_count(getattr(message, name), f"{field}.{name}")
-
-
-def _optional_dollars(message: Any, name: str, field: str) -> Decimal | None:
-    if not message.HasField(name):
-        return None
-    return from_nanos(check_nanos(getattr(message, name), f"{field}.{name}"))
-
-
-def config_from_proto(config: types_pb2.QuotaConfig, field: str = "config") -> QuotaConfig:
-    subject = required_subject_from_proto(config, "subject", field)
-    rates, costs = config.rate_limits, config.cost_quota
-    rate_field, cost_field = f"{field}.rate_limits", f"{field}.cost_quota"
-    if costs.time_zone and len(costs.time_zone) > MAX_TEXT:
-        raise InvalidInput(f"{cost_field}.time_zone", "is not an IANA time zone")
-    thresholds = tuple(config.alert_thresholds)
-    if len(thresholds) > 16:
-        raise InvalidInput(f"{field}.alert_thresholds", "at most 16 thresholds")
-    try:
-        return QuotaConfig(
-            scope=subject.scope,
-            identifier=subject.identifier,
-            rate_limits=RateLimitConfig(
-                **{
-                    name: _optional_count(rates, name, rate_field)
-                    for name in (
-                        "requests_per_minute",
-                        "requests_per_hour",
-                        "requests_per_day",
-                        "tokens_per_minute",
-                        "tokens_per_day",
-                    )
-                },
-                failure_mode=failure_mode_from_proto(
-                    rates.failure_mode, FailureMode.OPEN, f"{rate_field}.failure_mode"
-                ),
-            ),
-            cost_quota=CostQuota(
-                daily_limit=_optional_dollars(costs, "daily_limit_nanos", cost_field),
-                monthly_limit=_optional_dollars(costs, "monthly_limit_nanos", cost_field),
-                per_request_limit=_optional_dollars(costs, "per_request_limit_nanos", cost_field),
-                reset_hour=costs.reset_hour,
-                time_zone=costs.time_zone or "UTC",
-                failure_mode=failure_mode_from_proto(
-                    costs.failure_mode, FailureMode.CLOSED, f"{cost_field}.failure_mode"
-                ),
-            ),
-            alert_thresholds=thresholds,
-            shadow_mode=config.shadow_mode,
-            description=config.description,
-        )
-    except InvalidInput as exc:
-        # The domain names its fields after the dataclasses; say where they sit in the request.
-        if exc.field.startswith(field):
-            raise
-        raise InvalidInput(f"{field}.{exc.field}", exc.message) from None
-
-
-def config_to_proto(config: QuotaConfig) -> types_pb2.QuotaConfig:
-    rates, costs = config.rate_limits, config.cost_quota
-    message = types_pb2.QuotaConfig(
-        subject=subject_to_proto(config.subject),
-        rate_limits=types_pb2.RateLimits(
-            requests_per_minute=rates.requests_per_minute,
-            requests_per_hour=rates.requests_per_hour,
-            requests_per_day=rates.requests_per_day,
-            tokens_per_minute=rates.tokens_per_minute,
-            tokens_per_day=rates.tokens_per_day,
-            failure_mode=failure_mode_to_proto(rates.failure_mode),
-        ),
-        cost_quota=types_pb2.CostQuota(
-            reset_hour=costs.reset_hour,
-            time_zone=costs.time_zone,
-            failure_mode=failure_mode_to_proto(costs.failure_mode),
-        ),
-        alert_thresholds=list(config.alert_thresholds),
-        shadow_mode=config.shadow_mode,
-        description=config.description,
-        version=config.version,
-        updated_at=timestamp_to_proto(config.updated_at),
-    )
-    for kind, nanos in costs.limits_nanos().items():
-        name = {
-            LimitKind.COST_DAILY: "daily_limit_nanos",
-            LimitKind.COST_MONTHLY: "monthly_limit_nanos",
-            LimitKind.COST_PER_REQUEST: "per_request_limit_nanos",
-        }[kind]
-        setattr(message.cost_quota, name, nanos)
-    return message
-
-
-# --- results ---------------------------------------------------------------------------------
-def limit_status_to_proto(status: LimitStatus) -> types_pb2.LimitStatus:
-    return types_pb2.LimitStatus(
-        subject=subject_to_proto(status.subject),
-        limit=limit_to_proto(status.limit),
-        limit_amount=status.limit_value,
-        used=status.used,
-        held=status.held,
-        remaining=status.remaining,
-        reset_at=timestamp_to_proto(status.reset_at),
-        window=duration_to_proto(status.window),
-    )
-
-
-def warning_to_proto(warning: ThresholdWarning) -> types_pb2.ThresholdWarning:
-    return types_pb2.ThresholdWarning(
-        subject=subject_to_proto(warning.subject),
-        limit=limit_to_proto(warning.limit),
-        percent=warning.percent,
-        used=warning.used,
-        limit_amount=warning.limit_value,
-    )
-
-
-def alert_to_proto(alert: Alert) -> types_pb2.Alert:
-    return types_pb2.Alert(
-        id=alert.id,
-        kind=types_pb2.AlertKind.Value("ALERT_KIND_" + alert.kind.value),
-        severity=types_pb2.Severity.Value("SEVERITY_" + alert.severity.value),
-        subject=subject_to_proto(alert.subject),
-        limit=limit_to_proto(alert.limit),
-        threshold_percent=alert.threshold_percent,
-        used=alert.used,
-        limit_amount=alert.limit_value,
-        period=alert.period,
-        time=timestamp_to_proto(alert.time),
-        message=alert.message,
-    )
-
-
-def totals_to_proto(totals: UsageTotals) -> quota_pb2.UsageTotals:
-    return quota_pb2.UsageTotals(
-        subject=subject_to_proto(totals.subject),
-        cost_today_nanos=totals.cost_today_nanos,
-        cost_this_month_nanos=totals.cost_this_month_nanos,
-        requests_today=totals.requests_today,
-        tokens_today=totals.tokens_today,
-    )
-
-
-def breakdown_to_proto(entries: Iterable[BreakdownEntry]) -> list[quota_pb2.BreakdownEntry]:
-    return [
-        quota_pb2.BreakdownEntry(name=e.name, cost_nanos=e.cost_nanos, requests=e.requests)
-        for e in entries
-    ]

@@ -1,4 +1,4 @@
-"""Proto ⇄ domain translation of admin overrides and audit events (see convert.py for the
+"""Proto ⇄ domain translation of admin overrides and audit events (see fields.py for the
 conventions: every bad input is an InvalidInput naming its proto field)."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from quota_sidecar.errors import InvalidInput
 from quota_sidecar.models import LimitKind
 from quota_sidecar.money import check_nanos
 from quota_sidecar.results import AuditEvent, Override, OverrideKind
-from quota_sidecar.server.convert import (
+from quota_sidecar.v1 import admin_pb2
+from quota_sidecar.wire.fields import (
     check_count,
     check_short_text,
     limit_from_proto,
@@ -20,7 +21,6 @@ from quota_sidecar.server.convert import (
     timestamp_from_proto,
     timestamp_to_proto,
 )
-from quota_sidecar.v1 import admin_pb2
 
 __all__ = [
     "audit_to_proto",
