@@ -21,7 +21,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from quota_sidecar.config import CONFIG_ACTOR, load_quota_file
+# The module, not its function: the loader is looked up at each parse, so it can be observed.
+import quota_sidecar.config as quota_file
+from quota_sidecar.config import CONFIG_ACTOR
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.errors import ConfigError, NotFound, StoreUnavailable
 from quota_sidecar.models import QuotaConfig, Subject
@@ -69,7 +71,7 @@ class QuotaFileWatcher:
     async def load_initial(self) -> list[QuotaConfig]:
         """Load and apply the file at start. A bad file raises ConfigError (start must fail);
         an unreachable store is logged and retried by the poll loop."""
-        configs = await asyncio.to_thread(load_quota_file, self.path)
+        configs = await asyncio.to_thread(quota_file.load_quota_file, self.path)
         self._seen_stamp = self._stamp()
         await self._apply(configs, self._seen_stamp)
         return configs
@@ -83,7 +85,7 @@ class QuotaFileWatcher:
         self._seen_stamp = stamp
         try:
             # Off the event loop: parsing a large file must not stall the calls being served.
-            configs = await asyncio.to_thread(load_quota_file, self.path)
+            configs = await asyncio.to_thread(quota_file.load_quota_file, self.path)
         except ConfigError as exc:
             self.last_error = exc
             log.error("quota file rejected, the last good config stays in force: %s", exc)
