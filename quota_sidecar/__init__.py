@@ -14,8 +14,8 @@ from quota_sidecar.client import (
     SidecarUnavailable,
     TlsOptions,
 )
-from quota_sidecar.client_guard import QuotaGuard, make_quota_checker
-from quota_sidecar.client_sync import SyncQuotaClient
+from quota_sidecar.client.guard import QuotaGuard, make_quota_checker
+from quota_sidecar.client.sync import SyncQuotaClient
 from quota_sidecar.clock import Clock, ManualClock, SystemClock
 from quota_sidecar.engine.costs import CostTracker
 from quota_sidecar.engine.rate_limits import RateLimitManager

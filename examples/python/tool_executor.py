@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from quota_sidecar.client import QuotaClient
-from quota_sidecar.client_guard import QuotaChecker, make_quota_checker
+from quota_sidecar.client.guard import QuotaChecker, make_quota_checker
 from quota_sidecar.errors import QuotaExceeded
 from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope, RateLimitConfig
 

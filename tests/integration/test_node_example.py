@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from quota_sidecar.client_sync import SyncQuotaClient
+from quota_sidecar.client.sync import SyncQuotaClient
 from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope
 from tests.support.sidecar import ADMIN_TOKEN
 

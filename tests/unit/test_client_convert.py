@@ -14,7 +14,7 @@ import grpc
 import grpc.aio
 import pytest
 
-from quota_sidecar.client_transport import (
+from quota_sidecar.client.transport import (
     SidecarError,
     SidecarTimeout,
     SidecarUnavailable,

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from quota_sidecar.client_guard import QuotaApi, make_quota_checker
+from quota_sidecar.client.guard import QuotaApi, make_quota_checker
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.errors import QuotaExceeded
 from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope, RateLimitConfig

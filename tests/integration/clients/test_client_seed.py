@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from quota_sidecar.client import QuotaClient, SidecarError, SidecarUnavailable
-from quota_sidecar.client_transport import RetryPolicy
+from quota_sidecar.client.transport import RetryPolicy
 from quota_sidecar.errors import InvalidInput, NotFound, StoreUnavailable
 from quota_sidecar.models import (
     CostQuota,

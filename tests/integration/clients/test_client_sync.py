@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from quota_sidecar.client import QuotaClient
-from quota_sidecar.client_sync import SyncQuotaClient
+from quota_sidecar.client.sync import SyncQuotaClient
 from quota_sidecar.errors import InvalidInput, QuotaExceeded
 from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope, RateLimitConfig
 from quota_sidecar.results import AlertKind

@@ -22,8 +22,8 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from quota_sidecar.client import QuotaClient, RetryPolicy, TlsOptions
-from quota_sidecar.client_guard import QuotaGuard
+from quota_sidecar.client.guard import QuotaGuard
+from quota_sidecar.client.quota_client import QuotaClient, RetryPolicy, TlsOptions
 from quota_sidecar.models import QuotaConfig, QuotaScope
 from quota_sidecar.money import Money
 from quota_sidecar.results import Alert, AlertKind, CheckResult, RecordResult, Severity

@@ -34,9 +34,9 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from quota_sidecar.client_guard import QuotaGuard
-from quota_sidecar.client_pending import PendingCall, run_blocking_put
-from quota_sidecar.client_transport import (
+from quota_sidecar.client.guard import QuotaGuard
+from quota_sidecar.client.pending import PendingCall, run_blocking_put
+from quota_sidecar.client.transport import (
     CHANNEL_OPTIONS,
     RetryPolicy,
     SidecarError,
@@ -44,7 +44,7 @@ from quota_sidecar.client_transport import (
     SidecarUnavailable,
     TlsOptions,
 )
-from quota_sidecar.client_transport import error_from_rpc as _error
+from quota_sidecar.client.transport import error_from_rpc as _error
 from quota_sidecar.errors import NotFound
 from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, parse_scope
 from quota_sidecar.money import Money, check_nanos, to_nanos
@@ -338,7 +338,7 @@ class QuotaClient:
         estimated_cost: Money = 0,
         estimated_tokens: int = 0,
     ) -> QuotaGuard:
-        """`async with client.guard(...) as g:` — see quota_sidecar.client_guard."""
+        """`async with client.guard(...) as g:` — see quota_sidecar.client.guard."""
         return QuotaGuard(
             self,
             user_id=user_id,
