@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import grpc
 
-from quota_sidecar.alerting.cli import add_alerts_command, run_alerts_command
+from quota_sidecar.cli.alerts import add_alerts_command, run_alerts_command
 from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc, types_pb2
 from tests.integration.alerts.conftest import read_alerts, wait_for_subscribers

@@ -1,4 +1,4 @@
-"""The `quota-sidecar` command: serve | validate | usage | admin … | alerts.
+"""`quota-sidecar serve`: the sidecar in this process, or N worker processes on one port.
 
 Every `serve` flag also reads an environment variable, QUOTA_SIDECAR_<FLAG> (for example
 --redis-url ← QUOTA_SIDECAR_REDIS_URL); a flag given on the command line wins.
@@ -9,21 +9,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import faulthandler
-import inspect
 import logging
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from quota_sidecar.config import load_quota_file
 from quota_sidecar.errors import ConfigError, InvalidInput
 
-__all__ = ["build_parser", "main"]
+__all__ = ["add_serve_command"]
 
 log = logging.getLogger("quota_sidecar.cli")
 ENV_PREFIX = "QUOTA_SIDECAR_"
@@ -55,7 +52,7 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _add_serve(subparsers: Any) -> None:
+def add_serve_command(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "serve",
         help="run the sidecar",
@@ -228,56 +225,3 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
         embedded.stop()
     log.info("workers exited with %s", codes)
     return 0 if all(code == 0 for code in codes) else 1
-
-
-def _add_validate(subparsers: Any) -> None:
-    p = subparsers.add_parser("validate", help="check a quota file without starting anything")
-    p.add_argument("file", type=Path, help="the YAML quota file")
-    p.set_defaults(func=_run_validate)
-
-
-def _run_validate(args: argparse.Namespace) -> int:
-    try:
-        configs = load_quota_file(args.file)
-    except ConfigError as exc:
-        print(f"invalid: {exc}", file=sys.stderr)
-        return 1
-    print(f"ok: {args.file} configures {len(configs)} quota(s)")
-    for config in configs:
-        print(f"  {config.subject}")
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="quota-sidecar",
-        description="Rate limits and cost quotas for LLM agents, over gRPC, on Redis.",
-    )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add_serve(subparsers)
-    _add_validate(subparsers)
-    from quota_sidecar.cli_admin import add_admin_command
-    from quota_sidecar.cli_remote import add_usage_command
-
-    add_usage_command(subparsers)
-    add_admin_command(subparsers)
-    try:
-        from quota_sidecar.alerting.cli import add_alerts_command
-    except ModuleNotFoundError as exc:  # the alerting package may land later than the CLI
-        if exc.name is None or not exc.name.startswith("quota_sidecar.alerting"):
-            raise
-    else:
-        add_alerts_command(subparsers)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    result = args.func(args)
-    if inspect.iscoroutine(result):
-        result = asyncio.run(result)
-    return int(result or 0)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

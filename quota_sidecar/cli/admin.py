@@ -17,17 +17,8 @@ from typing import Any
 import grpc
 import yaml
 
-from quota_sidecar.cli_remote import (
-    amount_text,
-    call,
-    connection_flags,
-    format_dollars,
-    run_remote,
-    subject_proto,
-    subject_text,
-    table,
-    when_text,
-)
+from quota_sidecar.cli.connection import call, connection_flags, run_remote, subject_proto
+from quota_sidecar.cli.formatting import amount_text, format_dollars, subject_text, table, when_text
 from quota_sidecar.config import load_quota_file, parse_quota_text
 from quota_sidecar.errors import InvalidInput
 from quota_sidecar.models import LimitKind, QuotaConfig, QuotaScope

@@ -20,7 +20,7 @@ import grpc
 
 from quota_sidecar.alerting.filters import AlertFilter, validate_cursor
 from quota_sidecar.alerting.webhook import alert_payload
-from quota_sidecar.cli_remote import connection_flags
+from quota_sidecar.cli.connection import connection_flags
 from quota_sidecar.errors import InvalidInput
 from quota_sidecar.money import from_nanos
 from quota_sidecar.results import Alert
