@@ -102,8 +102,8 @@ def add_serve_command(subparsers: Any) -> None:
 
 
 def _options_from_args(args: argparse.Namespace) -> Any:
-    from quota_sidecar.server.app import ServerOptions
     from quota_sidecar.server.auth import load_token
+    from quota_sidecar.server.options import ServerOptions
 
     return ServerOptions(
         listen=args.listen,
@@ -161,7 +161,7 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
     this parent starts it and the workers share it. Only worker 0 watches the quota file (the
     quotas live in Redis, so one writer is enough and webhooks are not sent N times); worker k
     serves metrics on the metrics port + k."""
-    from quota_sidecar.server.app import parse_listen
+    from quota_sidecar.server.options import parse_listen
     from quota_sidecar.store.embedded import EmbeddedRedis
 
     _host, port = parse_listen(options.listen)

@@ -25,9 +25,6 @@ import contextlib
 import logging
 import signal
 import time
-from dataclasses import dataclass, field
-from datetime import timedelta
-from pathlib import Path
 
 import grpc
 from grpc import aio
@@ -36,7 +33,6 @@ from grpc_reflection.v1alpha import reflection
 
 from quota_sidecar.alerting.expiry import OverrideExpirySweeper
 from quota_sidecar.alerting.webhook import WebhookRunner, start_webhooks
-from quota_sidecar.clock import Clock
 from quota_sidecar.engine.service import EngineSettings, QuotaService
 from quota_sidecar.errors import ConfigError, StoreUnavailable
 from quota_sidecar.server.admin_servicer import AdminServicer
@@ -44,12 +40,13 @@ from quota_sidecar.server.alert_stream import AlertStreamer
 from quota_sidecar.server.auth import AuthPolicy
 from quota_sidecar.server.interceptors import SidecarInterceptor
 from quota_sidecar.server.metrics import Metrics, MetricsServer
+from quota_sidecar.server.options import ServerOptions, parse_listen
 from quota_sidecar.server.quota_file_watcher import QuotaFileWatcher
 from quota_sidecar.server.quota_servicer import QuotaServicer
-from quota_sidecar.store.redis import DEFAULT_TIMEOUT, Store
+from quota_sidecar.store.redis import Store
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
 
-__all__ = ["ServerOptions", "Sidecar", "parse_listen", "serve"]
+__all__ = ["Sidecar", "serve"]
 
 log = logging.getLogger(__name__)
 QUOTA_SERVICE = quota_pb2.DESCRIPTOR.services_by_name["QuotaService"].full_name
@@ -60,41 +57,6 @@ _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 _PENDING_BACKLOG = 100_000
 # Shutdown drain: the queue of sent calls is empty once none has arrived for this long.
 _DRAIN_QUIET = 0.25
-
-
-@dataclass
-class ServerOptions:
-    """Everything `serve` can be told; the CLI fills it from flags and environment variables."""
-
-    listen: str = "127.0.0.1:50051"
-    redis_url: str | None = None
-    config_path: Path | None = None
-    data_dir: Path = Path("data")
-    metrics_listen: str | None = None
-    admin_token: str | None = None
-    data_token: str | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    tls_client_ca: Path | None = None
-    store_timeout: float = DEFAULT_TIMEOUT
-    hold_lease: timedelta = timedelta(minutes=5)
-    grace: float = 10.0
-    max_message_bytes: int = 4 * 1024 * 1024
-    max_metadata_bytes: int = 16 * 1024
-    max_concurrent_rpcs: int | None = 1000
-    reuse_port: bool = False
-    health_interval: float = 1.0
-    config_interval: float = 1.0
-    alert_heartbeat: float = 15.0
-    clock: Clock | None = field(default=None, repr=False)
-
-
-def parse_listen(address: str, what: str = "listen") -> tuple[str, int]:
-    """HOST:PORT (IPv6 as [::1]:PORT) to (host, port)."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ConfigError(what, f"expected HOST:PORT, got {address!r}")
-    return host, int(port)
 
 
 class Sidecar:

@@ -33,7 +33,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from quota_sidecar.server.app import ServerOptions, Sidecar
+from quota_sidecar.server.app import Sidecar
+from quota_sidecar.server.options import ServerOptions
 
 __all__ = ["ADMIN_METADATA", "ADMIN_TOKEN", "SidecarProcess", "running_sidecar"]
 

@@ -1,0 +1,49 @@
+"""What a sidecar is told: ServerOptions (the CLI fills it from flags and environment
+variables; tests build it directly) and the HOST:PORT parser its addresses go through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from quota_sidecar.clock import Clock
+from quota_sidecar.errors import ConfigError
+from quota_sidecar.store.redis import DEFAULT_TIMEOUT
+
+__all__ = ["ServerOptions", "parse_listen"]
+
+
+@dataclass
+class ServerOptions:
+    """Everything `serve` can be told; the CLI fills it from flags and environment variables."""
+
+    listen: str = "127.0.0.1:50051"
+    redis_url: str | None = None
+    config_path: Path | None = None
+    data_dir: Path = Path("data")
+    metrics_listen: str | None = None
+    admin_token: str | None = None
+    data_token: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    store_timeout: float = DEFAULT_TIMEOUT
+    hold_lease: timedelta = timedelta(minutes=5)
+    grace: float = 10.0
+    max_message_bytes: int = 4 * 1024 * 1024
+    max_metadata_bytes: int = 16 * 1024
+    max_concurrent_rpcs: int | None = 1000
+    reuse_port: bool = False
+    health_interval: float = 1.0
+    config_interval: float = 1.0
+    alert_heartbeat: float = 15.0
+    clock: Clock | None = field(default=None, repr=False)
+
+
+def parse_listen(address: str, what: str = "listen") -> tuple[str, int]:
+    """HOST:PORT (IPv6 as [::1]:PORT) to (host, port)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(what, f"expected HOST:PORT, got {address!r}")
+    return host, int(port)
