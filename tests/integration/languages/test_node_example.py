@@ -25,7 +25,7 @@ from quota_sidecar.client.sync import SyncQuotaClient
 from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope
 from tests.support.sidecar import ADMIN_TOKEN
 
-NODE_EXAMPLE = Path(__file__).parents[2] / "examples" / "node"
+NODE_EXAMPLE = Path(__file__).parents[3] / "examples" / "node"
 DATA_TOKEN = "node-data-token"
 
 

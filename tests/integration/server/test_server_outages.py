@@ -14,7 +14,7 @@ import grpc
 from grpc_health.v1 import health_pb2
 
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc, types_pb2
-from tests.integration.test_server_redis_outage import health_becomes
+from tests.integration.server.test_server_redis_outage import health_becomes
 from tests.support.redis_servers import RedisProcess
 from tests.support.sidecar import ADMIN_METADATA, ADMIN_TOKEN, SidecarProcess, running_sidecar
 from tests.support.waiting import until

@@ -25,7 +25,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from quota_sidecar.v1 import admin_pb2, quota_pb2, types_pb2
 from tests.support.sidecar import ADMIN_TOKEN, SidecarProcess
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 DATA_TOKEN = "other-languages-data-token"
 INSTALL_HINT = "install the toolchains with scripts/ci_install_toolchains.sh (.ci/run does)"
 # What each build needs on PATH, and where Debian keeps the libraries it needs besides.
