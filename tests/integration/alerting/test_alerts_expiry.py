@@ -14,7 +14,7 @@ from quota_sidecar.models import LimitKind, QuotaScope, Subject
 from quota_sidecar.results import AlertKind
 from quota_sidecar.store.keys import OVERRIDE_EXPIRY, subject_keys
 from quota_sidecar.store.redis import Store
-from tests.integration.alerts.conftest import until
+from tests.integration.alerting.conftest import until
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

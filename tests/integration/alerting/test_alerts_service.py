@@ -14,7 +14,7 @@ from quota_sidecar.errors import InvalidInput
 from quota_sidecar.models import QuotaScope
 from quota_sidecar.results import Alert, AlertKind
 from quota_sidecar.store.redis import Store
-from tests.integration.alerts.conftest import RaiseAlert, until
+from tests.integration.alerting.conftest import RaiseAlert, until
 
 
 async def test_check_returns_new_alerts_once_even_across_instances(

@@ -15,7 +15,7 @@ from quota_sidecar.models import QuotaScope
 from quota_sidecar.results import Alert, AlertKind
 from quota_sidecar.store.redis import Store
 from quota_sidecar.v1 import quota_pb2, types_pb2
-from tests.integration.alerts.conftest import (
+from tests.integration.alerting.conftest import (
     RaiseAlert,
     StartServer,
     read_alerts,

@@ -18,7 +18,7 @@ from quota_sidecar.alerting.webhook import load_webhooks, start_webhooks
 from quota_sidecar.errors import ConfigError
 from quota_sidecar.results import AlertKind
 from quota_sidecar.store.redis import Store
-from tests.integration.alerts.conftest import RaiseAlert, until
+from tests.integration.alerting.conftest import RaiseAlert, until
 
 SECRET = "s3cret-for-tests"
 

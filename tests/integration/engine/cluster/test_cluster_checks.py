@@ -10,7 +10,7 @@ from decimal import Decimal
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, QuotaService, RateLimitConfig
 from quota_sidecar.models import DenialCode, LimitKind, Subject
 from quota_sidecar.results import Usage
-from tests.integration.cluster.conftest import ClusterFactory, RedisCluster, slot_of, spread
+from tests.integration.engine.cluster.conftest import ClusterFactory, RedisCluster, slot_of, spread
 
 
 async def _configure(

@@ -16,7 +16,7 @@ from quota_sidecar.alerting.hub import AlertHub
 from quota_sidecar.errors import IdempotencyConflict, StoreUnavailable
 from quota_sidecar.models import Subject
 from quota_sidecar.results import Alert, AlertKind
-from tests.integration.cluster.conftest import ClusterFactory, RedisCluster, slot_of, spread
+from tests.integration.engine.cluster.conftest import ClusterFactory, RedisCluster, slot_of, spread
 from tests.support.seed import QUICK_START_OUTPUT, seed_quick_start
 
 

@@ -12,7 +12,7 @@ from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, QuotaService, Rate
 from quota_sidecar.clock import ManualClock
 from quota_sidecar.errors import IdempotencyConflict
 from quota_sidecar.models import Subject
-from tests.integration.cluster.conftest import spread
+from tests.integration.engine.cluster.conftest import spread
 
 
 async def _quota(engine: QuotaService, subject: Subject, **parts: object) -> None:
