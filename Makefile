@@ -27,10 +27,12 @@ test: venv lint check-protos
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
+## Style, types, and the import contract of the layers ([tool.importlinter] in pyproject.toml).
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## Regenerate the Python code from protos/ (committed; never edited by hand).
 protos: venv

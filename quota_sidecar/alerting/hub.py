@@ -25,8 +25,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from quota_sidecar.alert_filters import AlertFilter, cursor_key, later_cursor
 from quota_sidecar.alerting.codec import ALERTS_STREAM, decode_alert
-from quota_sidecar.alerting.filters import AlertFilter, cursor_key, later_cursor
 from quota_sidecar.errors import QuotaSidecarError
 from quota_sidecar.results import Alert
 from quota_sidecar.store.redis import Store

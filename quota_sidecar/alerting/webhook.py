@@ -42,8 +42,8 @@ from typing import Any
 import yaml
 from redis.exceptions import ResponseError
 
+from quota_sidecar.alert_filters import AlertFilter
 from quota_sidecar.alerting.codec import ALERTS_STREAM
-from quota_sidecar.alerting.filters import AlertFilter
 from quota_sidecar.alerting.hub import decode_entry
 from quota_sidecar.errors import ConfigError, InvalidInput, StoreUnavailable
 from quota_sidecar.money import from_nanos

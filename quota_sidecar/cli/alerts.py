@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import grpc
 
-from quota_sidecar.alerting.filters import AlertFilter, validate_cursor
+from quota_sidecar.alert_filters import AlertFilter, validate_cursor
 from quota_sidecar.alerting.webhook import alert_payload
 from quota_sidecar.cli.connection import connection_flags
 from quota_sidecar.errors import InvalidInput

@@ -1,1 +1,4 @@
-"""The quota engine: the QuotaService facade over rate limits, costs and alerts."""
+"""The quota engine: the QuotaService facade over rate limits, costs, configs, overrides and the
+cluster path. May import `alerting`, `store` and the domain; knows nothing of protobuf, gRPC,
+the server or the client.
+"""

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from quota_sidecar.alerting.filters import AlertFilter, validate_cursor
+from quota_sidecar.alert_filters import AlertFilter, validate_cursor
 from quota_sidecar.clock import from_ms
 from quota_sidecar.errors import InvalidInput
 from quota_sidecar.models import LimitKind, QuotaScope, Subject

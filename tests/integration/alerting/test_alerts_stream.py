@@ -8,8 +8,8 @@ import asyncio
 import grpc
 import pytest
 
+from quota_sidecar.alert_filters import AlertFilter
 from quota_sidecar.alerting.codec import ALERTS_STREAM
-from quota_sidecar.alerting.filters import AlertFilter
 from quota_sidecar.alerting.hub import AlertHub, SubscriberTooSlow
 from quota_sidecar.models import QuotaScope
 from quota_sidecar.results import Alert, AlertKind

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, QuotaService, RateLimitConfig
+from quota_sidecar.alert_filters import AlertFilter
 from quota_sidecar.alerting.codec import ALERTS_STREAM, subject_stream
-from quota_sidecar.alerting.filters import AlertFilter
 from quota_sidecar.alerting.hub import AlertHub
 from quota_sidecar.errors import IdempotencyConflict, StoreUnavailable
 from quota_sidecar.models import Subject
