@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install, from Debian's archive, the toolchains the other-language smoke clients need
-# (tests/integration/test_other_languages.py, examples/<lang>/build.sh) and the Node example's.
+# (tests/integration/languages/test_other_languages.py, examples/<lang>/build.sh) and the Node example's.
 # Idempotent and quick when everything is there: a command already on PATH (a JDK or a Node.js
 # from elsewhere) or a library package already installed is left alone, and `apt-get update`
 # runs only when something is missing. A toolchain that cannot be installed fails CI with a
