@@ -189,6 +189,8 @@ class Usage:
     by_provider_month: tuple[BreakdownEntry, ...] = ()
     by_tool_month: tuple[BreakdownEntry, ...] = ()
     config: QuotaConfig | None = None
+    by_model_today: tuple[BreakdownEntry, ...] = ()  # names are "provider/model"
+    by_model_month: tuple[BreakdownEntry, ...] = ()
 
     @property
     def cost_today(self) -> Decimal:

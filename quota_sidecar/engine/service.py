@@ -24,6 +24,7 @@ from quota_sidecar.clock import Clock, SystemClock
 from quota_sidecar.engine.audit import list_audit_events
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.costs import GENERATED_KEY_PREFIX, CostTracker
+from quota_sidecar.engine.model_subject import model_name, with_model_subject
 from quota_sidecar.engine.overrides import OverrideManager
 from quota_sidecar.engine.rate_limits import RateLimitManager
 from quota_sidecar.engine.spool import RecordSpool, SpooledRecord
@@ -221,6 +222,8 @@ class QuotaService:
         request_id: str = "",
         reservation_lease: timedelta | None = None,
         timeout: float | None = None,
+        model: str = "",
+        skip_model_subject: bool = False,
     ) -> CheckResult:
         """Decide a check (see RateLimitManager.check). `timeout` bounds the wait in seconds
         (None: as long as the store is reachable): past it, DeadlineExceeded with nothing held
@@ -232,7 +235,10 @@ class QuotaService:
         check_label(provider, "provider")
         check_label(request_id, "request_id")
         lease = check_lease(reservation_lease, self.settings.hold_lease)
+        name = model_name(provider, model)
         await self._settled()
+        if not skip_model_subject:
+            targets = await with_model_subject(self.configs, targets, name, timeout=timeout)
         return await self.rate_limits.check(
             targets,
             estimated_cost_nanos=cost,
@@ -257,6 +263,8 @@ class QuotaService:
         idempotency_key: str = "",
         reservation_id: str | None = None,
         timeout: float | None = None,
+        model: str = "",
+        skip_model_subject: bool = False,
     ) -> RecordResult:
         """Record what a call cost. Every record carries an idempotency key (a generated one
         when none is given, returned in the result), which a retry and the spool reuse, so a
@@ -270,7 +278,10 @@ class QuotaService:
         check_label(provider, "provider")
         check_label(tool_name, "tool_name")
         check_label(idempotency_key, "idempotency_key")
+        name = model_name(provider, model)
         await self._settled()
+        if not skip_model_subject:
+            targets = await with_model_subject(self.configs, targets, name, timeout=timeout)
         key = idempotency_key or f"{GENERATED_KEY_PREFIX}{uuid.uuid4().hex}"
         entry: SpooledRecord = {
             "subjects": [str(s) for s in targets],
@@ -281,6 +292,7 @@ class QuotaService:
             "output_tokens": output_tokens,
             "idempotency_key": key,
             "reservation_id": reservation_id or None,
+            "model": name,
         }
         try:
             return await self._record(entry, timeout)
@@ -298,6 +310,7 @@ class QuotaService:
             cost_nanos=entry["cost_nanos"],
             provider=entry["provider"],
             tool_name=entry["tool_name"],
+            model=str(entry.get("model") or ""),  # absent in spools written before models
             input_tokens=entry["input_tokens"],
             output_tokens=entry["output_tokens"],
             idempotency_key=entry["idempotency_key"],
