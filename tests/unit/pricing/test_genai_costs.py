@@ -139,4 +139,4 @@ def test_a_fetched_snapshot_never_replaces_the_bundled_one() -> None:
 
 def test_naive_instants_are_refused(book: PriceBook) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        book.price("openai", "gpt-4o", datetime(2026, 1, 1))  # noqa: DTZ001
+        book.price("openai", "gpt-4o", datetime(2026, 1, 1))
