@@ -50,7 +50,11 @@ def parse_overrides(
     lines = lines or {}
 
     def error(field: str, message: str) -> ConfigError:
-        return ConfigError(field, message, source=source, line=lines.get(field))
+        # A missing key has no line of its own: place it on its entry's line.
+        place = field
+        while place not in lines and "." in place:
+            place = place.rsplit(".", 1)[0]
+        return ConfigError(field, message, source=source, line=lines.get(place))
 
     if data is None:
         return ()
