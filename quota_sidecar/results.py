@@ -151,6 +151,8 @@ class RecordResult:
     hold_settled: bool = False
     spooled: bool = False
     idempotency_key: str = ""  # the caller's, or the one generated for a record without one
+    priced_by: str = ""  # "caller", "override", "genai-prices <version>", "unpriced" or ""
+    cost_nanos: int = 0  # the cost recorded: the caller's, or the priced one
 
 
 @dataclass(frozen=True, slots=True)

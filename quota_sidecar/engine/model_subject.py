@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.validation import MAX_SUBJECTS, check_label
-from quota_sidecar.errors import InvalidInput
+from quota_sidecar.errors import InvalidInput, StoreUnavailable
 from quota_sidecar.models import QuotaScope, Subject
 
 __all__ = ["model_name", "with_model_subject"]
@@ -30,17 +30,27 @@ async def with_model_subject(
     subjects: Sequence[Subject],
     name: str,
     *,
+    include_if_unknown: bool,
     timeout: float | None = None,
 ) -> list[Subject]:
-    """`subjects`, plus the model's subject when it has a quota and is not named already."""
+    """`subjects`, plus the model's subject when it has a quota and is not named already.
+
+    With the store unreachable and the model's quota not cached, `include_if_unknown` decides:
+    a record includes it (it is spooled, and a subject without a quota just counts), a check
+    leaves it out (an unknown subject would deny the check by the failure modes)."""
     targets = list(subjects)
     if not name:
         return targets
     subject = Subject(QuotaScope.MODEL, name)
     if subject in targets:
         return targets
-    (cached,) = await configs.get_many([subject], timeout=timeout)
-    if cached.config is None:
+    try:
+        (cached,) = await configs.get_many([subject], timeout=timeout)
+        known = cached.config is not None
+    except StoreUnavailable:
+        entry = configs.cached(subject)
+        known = entry.config is not None if entry is not None else include_if_unknown
+    if not known:
         return targets
     if len(targets) >= MAX_SUBJECTS:
         raise InvalidInput(

@@ -17,6 +17,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from quota_sidecar.errors import InvalidInput
+from quota_sidecar.models import UnpricedPolicy  # the domain's: quotas carry it
 
 __all__ = [
     "DEFAULT_UNPRICED_POLICY",
@@ -30,12 +31,6 @@ __all__ = [
 
 # The DenialCode the lead adds to models.DenialCode and the contract for `deny`.
 UNPRICED_DENIAL_CODE = "UNPRICED_MODEL"
-
-
-class UnpricedPolicy(StrEnum):
-    DENY = "deny"
-    REQUIRE_COST = "require_cost"
-    ALLOW_ZERO = "allow_zero"
 
 
 DEFAULT_UNPRICED_POLICY = UnpricedPolicy.REQUIRE_COST
