@@ -27,6 +27,7 @@ __all__ = [
     "QuotaScope",
     "RateLimitConfig",
     "Subject",
+    "UnpricedPolicy",
 ]
 
 DEFAULT_THRESHOLDS = (80, 90, 95)
@@ -43,6 +44,7 @@ class QuotaScope(StrEnum):
     PROVIDER = "provider"
     TENANT = "tenant"
     GLOBAL = "global"
+    MODEL = "model"  # identified as "provider/model", for example "model:openai/gpt-4o"
 
 
 class FailureMode(StrEnum):
@@ -91,6 +93,15 @@ class DenialCode(StrEnum):
     PER_REQUEST_LIMIT_EXCEEDED = "PER_REQUEST_LIMIT_EXCEEDED"
     BLOCKED = "BLOCKED"
     STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
+    UNPRICED_MODEL = "UNPRICED_MODEL"
+
+
+class UnpricedPolicy(StrEnum):
+    """What a budget does with a call whose model has no price and that gave no cost."""
+
+    DENY = "deny"  # checks denied (UNPRICED_MODEL); records refused
+    REQUIRE_COST = "require_cost"  # refused, InvalidInput naming `model` (the default)
+    ALLOW_ZERO = "allow_zero"  # counted as $0
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +211,15 @@ class CostQuota:
     reset_hour: int = 0
     time_zone: str = "UTC"
     failure_mode: FailureMode = FailureMode.CLOSED
+    unpriced: UnpricedPolicy | None = None  # None: the sidecar's default
 
     def __post_init__(self) -> None:
+        if self.unpriced is not None:
+            try:
+                object.__setattr__(self, "unpriced", UnpricedPolicy(str(self.unpriced)))
+            except ValueError:
+                names = ", ".join(p.value for p in UnpricedPolicy)
+                raise InvalidInput("cost_quota.unpriced", f"must be one of {names}") from None
         for name in ("daily_limit", "monthly_limit", "per_request_limit"):
             value = _money_or_none(getattr(self, name), f"cost_quota.{name}")
             object.__setattr__(self, name, value)

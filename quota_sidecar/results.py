@@ -151,6 +151,8 @@ class RecordResult:
     hold_settled: bool = False
     spooled: bool = False
     idempotency_key: str = ""  # the caller's, or the one generated for a record without one
+    priced_by: str = ""  # "caller", "override", "genai-prices <version>", "unpriced" or ""
+    cost_nanos: int = 0  # the cost recorded: the caller's, or the priced one
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,8 @@ class Usage:
     by_provider_month: tuple[BreakdownEntry, ...] = ()
     by_tool_month: tuple[BreakdownEntry, ...] = ()
     config: QuotaConfig | None = None
+    by_model_today: tuple[BreakdownEntry, ...] = ()  # names are "provider/model"
+    by_model_month: tuple[BreakdownEntry, ...] = ()
 
     @property
     def cost_today(self) -> Decimal:

@@ -33,6 +33,7 @@ def config_to_dict(config: QuotaConfig) -> dict[str, Any]:
             "reset_hour": cost.reset_hour,
             "time_zone": cost.time_zone,
             "failure_mode": cost.failure_mode.value,
+            "unpriced": cost.unpriced.value if cost.unpriced is not None else None,
         },
         "alert_thresholds": list(config.alert_thresholds),
         "shadow_mode": config.shadow_mode,

@@ -47,6 +47,7 @@ class CostTracker:
         cost_nanos: int,
         provider: str = "",
         tool_name: str = "",
+        model: str = "",
         input_tokens: int = 0,
         output_tokens: int = 0,
         idempotency_key: str = "",
@@ -54,11 +55,13 @@ class CostTracker:
         release: bool = False,
         timeout: float | None = None,
     ) -> RecordResult:
+        """`model` is "provider/model" (or ""), for the breakdown."""
         reply, plans = await self._record(
             subjects,
             cost_nanos=cost_nanos,
             provider=provider,
             tool_name=tool_name,
+            model=model,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             idempotency_key=idempotency_key,
@@ -86,6 +89,7 @@ class CostTracker:
         idempotency_key: str,
         reservation_id: str | None,
         release: bool,
+        model: str = "",
         timeout: float | None = None,
     ) -> tuple[list[Any], list[SubjectPlan]]:
         hold_id, others = "", []
@@ -98,6 +102,7 @@ class CostTracker:
         if len(idempotency_key) > _MAX_KEY:
             raise InvalidInput("idempotency_key", f"is longer than {_MAX_KEY} characters")
         parts = [str(cost_nanos), provider, tool_name, str(input_tokens), str(output_tokens)]
+        parts += [model] if model else []  # records without a model keep their fingerprints
         # The subjects in any order are the same record: sorted in the fingerprint, and the
         # dedupe key on the slot of the least subject, with the rest of the record.
         names = sorted(str(s) for s in subjects)
@@ -115,10 +120,10 @@ class CostTracker:
             if shared:
                 keys.append(ALERTS)
             args: list[Any] = [now, cost_nanos, input_tokens, output_tokens, fingerprint]
-            args += [window, hold_id, int(release), provider, tool_name, len(plans)]
+            args += [window, hold_id, int(release), provider, tool_name, model, len(plans)]
             args += [int(shared), len(others), *(a for p in plans for a in p.args)]
             if self._store.is_cluster:  # subjects may span slots: see engine/cluster.py
-                head, key = args[:10], idempotency_key
+                head, key = args[:11], idempotency_key
                 reply = await record_across_slots(
                     self._store,
                     self._configs,
@@ -220,6 +225,8 @@ class CostTracker:
             by_tool_today=_breakdown(day, "t"),
             by_provider_month=_breakdown(month, "p"),
             by_tool_month=_breakdown(month, "t"),
+            by_model_today=_breakdown(day, "m"),
+            by_model_month=_breakdown(month, "m"),
             config=cached.config,
         )
 

@@ -22,14 +22,17 @@ from typing import Any, TypeVar
 
 from quota_sidecar.clock import Clock, SystemClock
 from quota_sidecar.engine.audit import list_audit_events
-from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.charges import UNKNOWN_BUDGET, Pricer, unpriced_denial
+from quota_sidecar.engine.configs import CachedConfig, ConfigRepository
 from quota_sidecar.engine.costs import GENERATED_KEY_PREFIX, CostTracker
+from quota_sidecar.engine.model_subject import model_name, with_model_subject
 from quota_sidecar.engine.overrides import OverrideManager
 from quota_sidecar.engine.rate_limits import RateLimitManager
 from quota_sidecar.engine.spool import RecordSpool, SpooledRecord
 from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreUnavailable
 from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, parse_scope
 from quota_sidecar.money import Money
+from quota_sidecar.pricing import TokenUsage
 from quota_sidecar.results import AuditEvent, CheckResult, Override, RecordResult, Usage
 from quota_sidecar.store.redis import DEFAULT_TIMEOUT, Store
 from quota_sidecar.validation import (
@@ -116,6 +119,7 @@ class QuotaService:
         self.rate_limits = RateLimitManager(self._store, self.configs, self.clock)
         self.costs = CostTracker(self._store, self.configs, self.clock)
         self.overrides = OverrideManager(self._store, self.configs, self.costs, self.clock)
+        self.pricer = Pricer(self.clock)
         self._pending: set[asyncio.Task[QuotaConfig]] = set()
         self._last_registration: asyncio.Task[QuotaConfig] | None = None
         spool_dir = self.settings.spool_dir
@@ -221,21 +225,43 @@ class QuotaService:
         request_id: str = "",
         reservation_lease: timedelta | None = None,
         timeout: float | None = None,
+        model: str = "",
+        skip_model_subject: bool = False,
+        estimated_input_tokens: int = 0,
+        estimated_output_tokens: int = 0,
     ) -> CheckResult:
         """Decide a check (see RateLimitManager.check). `timeout` bounds the wait in seconds
         (None: as long as the store is reachable): past it, DeadlineExceeded with nothing held
-        or counted."""
+        or counted. With a provider and model, estimated input and output tokens (say the
+        request's max_tokens) are priced instead of a dollar estimate; a hold reserves that."""
         targets = resolve_subjects(scope, identifier, subjects)
-        cost = money_nanos(estimated_cost, estimated_cost_nanos, "estimated_cost")
+        given = money_nanos(estimated_cost, estimated_cost_nanos, "estimated_cost")
         check_tokens(estimated_tokens, "estimated_tokens")
+        usage = TokenUsage(estimated_input_tokens, estimated_output_tokens)
+        estimated_tokens = estimated_tokens or usage.input_tokens + usage.output_tokens
         check_label(tool_name, "tool_name")
         check_label(provider, "provider")
         check_label(request_id, "request_id")
         lease = check_lease(reservation_lease, self.settings.hold_lease)
+        name = model_name(provider, model)
         await self._settled()
+        if not skip_model_subject:
+            targets = await with_model_subject(
+                self.configs, targets, name, include_if_unknown=False, timeout=timeout
+            )
+        charge = self.pricer.charge(
+            provider=provider,
+            model=model,
+            usage=usage,
+            cost_nanos=given if given or not usage.has_tokens else None,
+            configs=await self._configs_for_pricing(targets, timeout),
+            is_check=True,
+        )
+        if charge.denied_by is not None:
+            return unpriced_denial(charge.denied_by, name)
         return await self.rate_limits.check(
             targets,
-            estimated_cost_nanos=cost,
+            estimated_cost_nanos=charge.cost_nanos,
             estimated_tokens=estimated_tokens,
             reserve=reserve,
             lease=lease,
@@ -246,7 +272,7 @@ class QuotaService:
         self,
         scope: QuotaScope | str | None = None,
         identifier: str | None = None,
-        cost: Money = 0,
+        cost: Money | None = None,
         provider: str = "",
         tool_name: str = "",
         *,
@@ -254,23 +280,45 @@ class QuotaService:
         cost_nanos: int | None = None,
         input_tokens: int = 0,
         output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
         idempotency_key: str = "",
         reservation_id: str | None = None,
         timeout: float | None = None,
+        model: str = "",
+        skip_model_subject: bool = False,
     ) -> RecordResult:
         """Record what a call cost. Every record carries an idempotency key (a generated one
         when none is given, returned in the result), which a retry and the spool reuse, so a
         record counts exactly once whatever fails. With a spool, a record the store could not
         confirm (unreachable, or `timeout` passed) is kept on disk and answered spooled=True;
-        without one, the error carries the key to retry with."""
+        without one, the error carries the key to retry with. Without a cost, a record with a
+        provider, a model and tokens is priced (`priced_by` says how)."""
         targets = resolve_subjects(scope, identifier, subjects)
-        amount = money_nanos(cost, cost_nanos, "cost")
-        check_tokens(input_tokens, "input_tokens")
-        check_tokens(output_tokens, "output_tokens")
+        given = (
+            None
+            if cost is None and cost_nanos is None
+            else money_nanos(cost or 0, cost_nanos, "cost")
+        )
+        usage = TokenUsage(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)
         check_label(provider, "provider")
         check_label(tool_name, "tool_name")
         check_label(idempotency_key, "idempotency_key")
+        name = model_name(provider, model)
         await self._settled()
+        if not skip_model_subject:
+            targets = await with_model_subject(
+                self.configs, targets, name, include_if_unknown=True, timeout=timeout
+            )
+        charge = self.pricer.charge(
+            provider=provider,
+            model=model,
+            usage=usage,
+            cost_nanos=given,
+            configs=await self._configs_for_pricing(targets, timeout),
+            is_check=False,
+        )
+        amount = charge.cost_nanos
         key = idempotency_key or f"{GENERATED_KEY_PREFIX}{uuid.uuid4().hex}"
         entry: SpooledRecord = {
             "subjects": [str(s) for s in targets],
@@ -281,16 +329,30 @@ class QuotaService:
             "output_tokens": output_tokens,
             "idempotency_key": key,
             "reservation_id": reservation_id or None,
+            "model": name,
         }
         try:
-            return await self._record(entry, timeout)
+            result = await self._record(entry, timeout)
+            return dataclasses.replace(result, priced_by=charge.priced_by, cost_nanos=amount)
         except (StoreUnavailable, DeadlineExceeded) as exc:
             if self.spool is None:
                 raise _with_key(exc, key) from exc
         # Unconfirmed: keep the record on disk under the same key, so it counts exactly once
         # whether or not the store applied it.
         self.spool.append(entry)
-        return RecordResult(recorded=False, duplicate=False, spooled=True, idempotency_key=key)
+        spooled = RecordResult(recorded=False, duplicate=False, spooled=True, idempotency_key=key)
+        return dataclasses.replace(spooled, priced_by=charge.priced_by, cost_nanos=amount)
+
+    async def _configs_for_pricing(
+        self, subjects: Sequence[Subject], timeout: float | None
+    ) -> list[CachedConfig]:
+        """The quotas whose unpriced policies apply; the cached ones while the store is away
+        (an unknown quota then counts as having a budget under the default policy)."""
+        try:
+            return await self.configs.get_many(subjects, timeout=timeout)
+        except StoreUnavailable:
+            unknown = CachedConfig(UNKNOWN_BUDGET, "")
+            return [self.configs.cached(s) or unknown for s in subjects]
 
     async def _record(self, entry: SpooledRecord, timeout: float | None = None) -> RecordResult:
         result = await self.costs.record(
@@ -298,6 +360,7 @@ class QuotaService:
             cost_nanos=entry["cost_nanos"],
             provider=entry["provider"],
             tool_name=entry["tool_name"],
+            model=str(entry.get("model") or ""),  # absent in spools written before models
             input_tokens=entry["input_tokens"],
             output_tokens=entry["output_tokens"],
             idempotency_key=entry["idempotency_key"],

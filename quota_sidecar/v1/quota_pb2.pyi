@@ -40,6 +40,8 @@ class _DenialCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DenialCode
     """An admin blocked the subject; reset_at says when the block ends."""
     DENIAL_CODE_STORE_UNAVAILABLE: _DenialCode.ValueType  # 5
     """The store could not be reached and the quota's failure mode is closed."""
+    DENIAL_CODE_UNPRICED_MODEL: _DenialCode.ValueType  # 6
+    """The model has no price and a budget's unpriced policy is "deny" (see Prices in the README)."""
 
 class DenialCode(_DenialCode, metaclass=_DenialCodeEnumTypeWrapper):
     """Why a check was denied."""
@@ -56,6 +58,8 @@ DENIAL_CODE_BLOCKED: DenialCode.ValueType  # 4
 """An admin blocked the subject; reset_at says when the block ends."""
 DENIAL_CODE_STORE_UNAVAILABLE: DenialCode.ValueType  # 5
 """The store could not be reached and the quota's failure mode is closed."""
+DENIAL_CODE_UNPRICED_MODEL: DenialCode.ValueType  # 6
+"""The model has no price and a budget's unpriced policy is "deny" (see Prices in the README)."""
 Global___DenialCode: _TypeAlias = DenialCode  # noqa: Y015
 
 @_typing.final
@@ -72,6 +76,10 @@ class CheckQuotaRequest(_message.Message):
     RESERVE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     RESERVATION_LEASE_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    ESTIMATED_INPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    ESTIMATED_OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    SKIP_MODEL_SUBJECT_FIELD_NUMBER: _builtins.int
     estimated_cost_nanos: _builtins.int
     """The estimated cost of the call in nano-dollars; 0 or more."""
     estimated_tokens: _builtins.int
@@ -86,6 +94,19 @@ class CheckQuotaRequest(_message.Message):
     """
     request_id: _builtins.str
     """The caller's id for this check, echoed in logs (optional, at most 128 characters)."""
+    model: _builtins.str
+    """The model the call goes to, within provider, for example "gpt-4o" (optional). With a
+    provider, a quota of the subject model:<provider>/<model> joins the same atomic check
+    (unless skip_model_subject), and estimated tokens can be priced.
+    """
+    estimated_input_tokens: _builtins.int
+    """Instead of estimated_cost_nanos: the call's input and output tokens (for example its
+    max_tokens), priced by the sidecar for the provider and model. Their sum is also the
+    token estimate when estimated_tokens is 0.
+    """
+    estimated_output_tokens: _builtins.int
+    skip_model_subject: _builtins.bool
+    """When true, the model's own quota is not added to the check."""
     @_builtins.property
     def subjects(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.Subject]:
         """The subjects checked together, for example user + tool + provider. 1 to 8, no repeats."""
@@ -105,10 +126,14 @@ class CheckQuotaRequest(_message.Message):
         reserve: _builtins.bool = ...,
         request_id: _builtins.str = ...,
         reservation_lease: _duration_pb2.Duration | None = ...,
+        model: _builtins.str = ...,
+        estimated_input_tokens: _builtins.int = ...,
+        estimated_output_tokens: _builtins.int = ...,
+        skip_model_subject: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["reservation_lease", b"reservation_lease"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["estimated_cost_nanos", b"estimated_cost_nanos", "estimated_tokens", b"estimated_tokens", "provider", b"provider", "request_id", b"request_id", "reservation_lease", b"reservation_lease", "reserve", b"reserve", "subjects", b"subjects", "tool_name", b"tool_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["estimated_cost_nanos", b"estimated_cost_nanos", "estimated_input_tokens", b"estimated_input_tokens", "estimated_output_tokens", b"estimated_output_tokens", "estimated_tokens", b"estimated_tokens", "model", b"model", "provider", b"provider", "request_id", b"request_id", "reservation_lease", b"reservation_lease", "reserve", b"reserve", "skip_model_subject", b"skip_model_subject", "subjects", b"subjects", "tool_name", b"tool_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -211,8 +236,15 @@ class RecordUsageRequest(_message.Message):
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     RESERVATION_ID_FIELD_NUMBER: _builtins.int
     RELEASE_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    CACHE_READ_TOKENS_FIELD_NUMBER: _builtins.int
+    CACHE_WRITE_TOKENS_FIELD_NUMBER: _builtins.int
+    SKIP_MODEL_SUBJECT_FIELD_NUMBER: _builtins.int
     cost_nanos: _builtins.int
-    """The actual cost in nano-dollars; 0 or more. Recorded even past a limit."""
+    """The actual cost in nano-dollars; 0 or more. Recorded even past a limit. When it is not
+    set and the record names a provider, a model and tokens, the sidecar prices the tokens
+    (explicitly setting 0 means free). Clients that send no model are unaffected.
+    """
     provider: _builtins.str
     """The provider the call went to (optional; used for the breakdown)."""
     tool_name: _builtins.str
@@ -231,6 +263,18 @@ class RecordUsageRequest(_message.Message):
     """When true, the call did not happen: the hold named by reservation_id is returned and
     nothing is recorded. cost_nanos and the token counts must then be zero.
     """
+    model: _builtins.str
+    """The model the call went to, within provider (optional; used for the breakdown, the model
+    subject and pricing).
+    """
+    cache_read_tokens: _builtins.int
+    """Input tokens read from the provider's prompt cache, and written to it. They are PART of
+    input_tokens (as genai-prices counts them): input_tokens is the whole prompt, and
+    cache_read_tokens + cache_write_tokens <= input_tokens.
+    """
+    cache_write_tokens: _builtins.int
+    skip_model_subject: _builtins.bool
+    """When true, the model's own quota is not charged."""
     @_builtins.property
     def subjects(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.Subject]:
         """The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
@@ -241,7 +285,7 @@ class RecordUsageRequest(_message.Message):
         self,
         *,
         subjects: _abc.Iterable[_types_pb2.Subject] | None = ...,
-        cost_nanos: _builtins.int = ...,
+        cost_nanos: _builtins.int | None = ...,
         provider: _builtins.str = ...,
         tool_name: _builtins.str = ...,
         input_tokens: _builtins.int = ...,
@@ -249,12 +293,18 @@ class RecordUsageRequest(_message.Message):
         idempotency_key: _builtins.str = ...,
         reservation_id: _builtins.str = ...,
         release: _builtins.bool = ...,
+        model: _builtins.str = ...,
+        cache_read_tokens: _builtins.int = ...,
+        cache_write_tokens: _builtins.int = ...,
+        skip_model_subject: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_cost_nanos", b"_cost_nanos", "cost_nanos", b"cost_nanos"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost_nanos", b"cost_nanos", "idempotency_key", b"idempotency_key", "input_tokens", b"input_tokens", "output_tokens", b"output_tokens", "provider", b"provider", "release", b"release", "reservation_id", b"reservation_id", "subjects", b"subjects", "tool_name", b"tool_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_cost_nanos", b"_cost_nanos", "cache_read_tokens", b"cache_read_tokens", "cache_write_tokens", b"cache_write_tokens", "cost_nanos", b"cost_nanos", "idempotency_key", b"idempotency_key", "input_tokens", b"input_tokens", "model", b"model", "output_tokens", b"output_tokens", "provider", b"provider", "release", b"release", "reservation_id", b"reservation_id", "skip_model_subject", b"skip_model_subject", "subjects", b"subjects", "tool_name", b"tool_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__cost_nanos: _TypeAlias = _typing.Literal["cost_nanos"]  # noqa: Y015
+    _WhichOneofArgType__cost_nanos: _TypeAlias = _typing.Literal["_cost_nanos", b"_cost_nanos"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__cost_nanos) -> _WhichOneofReturnType__cost_nanos | None: ...
 
 Global___RecordUsageRequest: _TypeAlias = RecordUsageRequest  # noqa: Y015
 
@@ -311,6 +361,8 @@ class RecordUsageResponse(_message.Message):
     HOLD_SETTLED_FIELD_NUMBER: _builtins.int
     SPOOLED_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    PRICED_BY_FIELD_NUMBER: _builtins.int
+    COST_NANOS_FIELD_NUMBER: _builtins.int
     recorded: _builtins.bool
     """True when this call recorded the usage (false for a duplicate or a release)."""
     duplicate: _builtins.bool
@@ -328,6 +380,12 @@ class RecordUsageResponse(_message.Message):
     """The idempotency key this record counts under: the request's, or the one the sidecar
     generated when the request had none. A retry that sends it again counts once.
     """
+    priced_by: _builtins.str
+    """How the cost was priced: "caller" (cost_nanos given), "override" (the quota file's
+    prices), "genai-prices <version>", or "unpriced" (allowed at zero by the policy).
+    """
+    cost_nanos: _builtins.int
+    """The cost recorded, in nanos (cost_nanos, or the priced cost)."""
     @_builtins.property
     def totals(self) -> _containers.RepeatedCompositeFieldContainer[Global___UsageTotals]:
         """The totals of every subject after the record."""
@@ -346,10 +404,12 @@ class RecordUsageResponse(_message.Message):
         hold_settled: _builtins.bool = ...,
         spooled: _builtins.bool = ...,
         idempotency_key: _builtins.str = ...,
+        priced_by: _builtins.str = ...,
+        cost_nanos: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "duplicate", b"duplicate", "hold_settled", b"hold_settled", "idempotency_key", b"idempotency_key", "recorded", b"recorded", "spooled", b"spooled", "totals", b"totals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "cost_nanos", b"cost_nanos", "duplicate", b"duplicate", "hold_settled", b"hold_settled", "idempotency_key", b"idempotency_key", "priced_by", b"priced_by", "recorded", b"recorded", "spooled", b"spooled", "totals", b"totals"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -434,6 +494,8 @@ class GetUsageResponse(_message.Message):
     BY_PROVIDER_MONTH_FIELD_NUMBER: _builtins.int
     BY_TOOL_MONTH_FIELD_NUMBER: _builtins.int
     CONFIG_FIELD_NUMBER: _builtins.int
+    BY_MODEL_TODAY_FIELD_NUMBER: _builtins.int
+    BY_MODEL_MONTH_FIELD_NUMBER: _builtins.int
     cost_today_nanos: _builtins.int
     """Spend in the current quota day, in nanos."""
     cost_this_month_nanos: _builtins.int
@@ -490,6 +552,12 @@ class GetUsageResponse(_message.Message):
     def config(self) -> _types_pb2.QuotaConfig:
         """The quota in force, if one is configured."""
 
+    @_builtins.property
+    def by_model_today(self) -> _containers.RepeatedCompositeFieldContainer[Global___BreakdownEntry]:
+        """Spend and calls per model ("provider/model") in the current quota day and month."""
+
+    @_builtins.property
+    def by_model_month(self) -> _containers.RepeatedCompositeFieldContainer[Global___BreakdownEntry]: ...
     def __init__(
         self,
         *,
@@ -512,10 +580,12 @@ class GetUsageResponse(_message.Message):
         by_provider_month: _abc.Iterable[Global___BreakdownEntry] | None = ...,
         by_tool_month: _abc.Iterable[Global___BreakdownEntry] | None = ...,
         config: _types_pb2.QuotaConfig | None = ...,
+        by_model_today: _abc.Iterable[Global___BreakdownEntry] | None = ...,
+        by_model_month: _abc.Iterable[Global___BreakdownEntry] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "day_resets_at", b"day_resets_at", "month_resets_at", b"month_resets_at", "subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_provider_month", b"by_provider_month", "by_provider_today", b"by_provider_today", "by_tool_month", b"by_tool_month", "by_tool_today", b"by_tool_today", "config", b"config", "cost_this_month_nanos", b"cost_this_month_nanos", "cost_today_nanos", b"cost_today_nanos", "day_resets_at", b"day_resets_at", "held_nanos", b"held_nanos", "limits", b"limits", "month_resets_at", b"month_resets_at", "requests_last_day", b"requests_last_day", "requests_last_hour", b"requests_last_hour", "requests_last_minute", b"requests_last_minute", "requests_today", b"requests_today", "subject", b"subject", "tokens_last_day", b"tokens_last_day", "tokens_last_minute", b"tokens_last_minute", "tokens_today", b"tokens_today"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_model_month", b"by_model_month", "by_model_today", b"by_model_today", "by_provider_month", b"by_provider_month", "by_provider_today", b"by_provider_today", "by_tool_month", b"by_tool_month", "by_tool_today", b"by_tool_today", "config", b"config", "cost_this_month_nanos", b"cost_this_month_nanos", "cost_today_nanos", b"cost_today_nanos", "day_resets_at", b"day_resets_at", "held_nanos", b"held_nanos", "limits", b"limits", "month_resets_at", b"month_resets_at", "requests_last_day", b"requests_last_day", "requests_last_hour", b"requests_last_hour", "requests_last_minute", b"requests_last_minute", "requests_today", b"requests_today", "subject", b"subject", "tokens_last_day", b"tokens_last_day", "tokens_last_minute", b"tokens_last_minute", "tokens_today", b"tokens_today"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -49,6 +49,8 @@ class _ScopeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Scope.ValueType
     """A tenant (organisation) that groups users."""
     SCOPE_GLOBAL: _Scope.ValueType  # 5
     """The whole deployment. Its identifier is conventionally "*"."""
+    SCOPE_MODEL: _Scope.ValueType  # 6
+    """A model of a provider, identified as "provider/model", for example "openai/gpt-4o"."""
 
 class Scope(_Scope, metaclass=_ScopeEnumTypeWrapper):
     """The kind of thing a quota applies to."""
@@ -65,6 +67,8 @@ SCOPE_TENANT: Scope.ValueType  # 4
 """A tenant (organisation) that groups users."""
 SCOPE_GLOBAL: Scope.ValueType  # 5
 """The whole deployment. Its identifier is conventionally "*"."""
+SCOPE_MODEL: Scope.ValueType  # 6
+"""A model of a provider, identified as "provider/model", for example "openai/gpt-4o"."""
 Global___Scope: _TypeAlias = Scope  # noqa: Y015
 
 class _LimitKind:
@@ -138,6 +142,34 @@ FAILURE_MODE_OPEN: FailureMode.ValueType  # 1
 FAILURE_MODE_CLOSED: FailureMode.ValueType  # 2
 """Deny the call with DENIAL_CODE_STORE_UNAVAILABLE."""
 Global___FailureMode: _TypeAlias = FailureMode  # noqa: Y015
+
+class _UnpricedPolicy:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _UnpricedPolicyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_UnpricedPolicy.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    UNPRICED_POLICY_UNSPECIFIED: _UnpricedPolicy.ValueType  # 0
+    """The sidecar's default."""
+    UNPRICED_POLICY_DENY: _UnpricedPolicy.ValueType  # 1
+    """Checks are denied with DENIAL_CODE_UNPRICED_MODEL; records are refused (INVALID_ARGUMENT)."""
+    UNPRICED_POLICY_REQUIRE_COST: _UnpricedPolicy.ValueType  # 2
+    """The caller must give the cost: INVALID_ARGUMENT naming `model` otherwise."""
+    UNPRICED_POLICY_ALLOW_ZERO: _UnpricedPolicy.ValueType  # 3
+    """The call counts as costing $0."""
+
+class UnpricedPolicy(_UnpricedPolicy, metaclass=_UnpricedPolicyEnumTypeWrapper):
+    """What happens to a budget when a call's model has no price and no cost was given."""
+
+UNPRICED_POLICY_UNSPECIFIED: UnpricedPolicy.ValueType  # 0
+"""The sidecar's default."""
+UNPRICED_POLICY_DENY: UnpricedPolicy.ValueType  # 1
+"""Checks are denied with DENIAL_CODE_UNPRICED_MODEL; records are refused (INVALID_ARGUMENT)."""
+UNPRICED_POLICY_REQUIRE_COST: UnpricedPolicy.ValueType  # 2
+"""The caller must give the cost: INVALID_ARGUMENT naming `model` otherwise."""
+UNPRICED_POLICY_ALLOW_ZERO: UnpricedPolicy.ValueType  # 3
+"""The call counts as costing $0."""
+Global___UnpricedPolicy: _TypeAlias = UnpricedPolicy  # noqa: Y015
 
 class _AlertKind:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -318,6 +350,7 @@ class CostQuota(_message.Message):
     RESET_HOUR_FIELD_NUMBER: _builtins.int
     TIME_ZONE_FIELD_NUMBER: _builtins.int
     FAILURE_MODE_FIELD_NUMBER: _builtins.int
+    UNPRICED_FIELD_NUMBER: _builtins.int
     daily_limit_nanos: _builtins.int
     """Spend allowed in one quota day."""
     monthly_limit_nanos: _builtins.int
@@ -330,6 +363,10 @@ class CostQuota(_message.Message):
     """The IANA time zone of reset_hour, for example "Europe/Berlin". Empty means "UTC"."""
     failure_mode: Global___FailureMode.ValueType
     """What a check does with these budgets when the store is unreachable. Default: closed."""
+    unpriced: Global___UnpricedPolicy.ValueType
+    """What a call with tokens of a model that has no price does to these budgets.
+    Unspecified means the sidecar's default (the quota file's `unpriced:`, else require_cost).
+    """
     def __init__(
         self,
         *,
@@ -339,10 +376,11 @@ class CostQuota(_message.Message):
         reset_hour: _builtins.int = ...,
         time_zone: _builtins.str = ...,
         failure_mode: Global___FailureMode.ValueType = ...,
+        unpriced: Global___UnpricedPolicy.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_daily_limit_nanos", b"_daily_limit_nanos", "_monthly_limit_nanos", b"_monthly_limit_nanos", "_per_request_limit_nanos", b"_per_request_limit_nanos", "daily_limit_nanos", b"daily_limit_nanos", "monthly_limit_nanos", b"monthly_limit_nanos", "per_request_limit_nanos", b"per_request_limit_nanos"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_daily_limit_nanos", b"_daily_limit_nanos", "_monthly_limit_nanos", b"_monthly_limit_nanos", "_per_request_limit_nanos", b"_per_request_limit_nanos", "daily_limit_nanos", b"daily_limit_nanos", "failure_mode", b"failure_mode", "monthly_limit_nanos", b"monthly_limit_nanos", "per_request_limit_nanos", b"per_request_limit_nanos", "reset_hour", b"reset_hour", "time_zone", b"time_zone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_daily_limit_nanos", b"_daily_limit_nanos", "_monthly_limit_nanos", b"_monthly_limit_nanos", "_per_request_limit_nanos", b"_per_request_limit_nanos", "daily_limit_nanos", b"daily_limit_nanos", "failure_mode", b"failure_mode", "monthly_limit_nanos", b"monthly_limit_nanos", "per_request_limit_nanos", b"per_request_limit_nanos", "reset_hour", b"reset_hour", "time_zone", b"time_zone", "unpriced", b"unpriced"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__daily_limit_nanos: _TypeAlias = _typing.Literal["daily_limit_nanos"]  # noqa: Y015
     _WhichOneofArgType__daily_limit_nanos: _TypeAlias = _typing.Literal["_daily_limit_nanos", b"_daily_limit_nanos"]  # noqa: Y015

@@ -1,25 +1,27 @@
 -- record.lua: RecordUsage for N subjects, atomically: dedupe by idempotency key, settle (or
 -- release) the hold, add the actual cost and tokens to the day and month with the breakdown by
--- provider and tool, and claim the thresholds the new totals reach (each alert once per period).
+-- provider, tool and model, and claim the thresholds the new totals reach (each alert once per period).
 --
--- KEYS: 8 per subject, then the idempotency key, then the shared alert stream when ARGV[12]=='1'.
+-- KEYS: 8 per subject, then the idempotency key, then the shared alert stream when ARGV[13]=='1'.
 -- ARGV: now_ms, cost nanos, input tokens, output tokens, payload fingerprint ('' = no dedupe),
---       dedupe ttl ms, hold id ('' = none), release ('1'/'0'), provider, tool, N,
+--       dedupe ttl ms, hold id ('' = none), release ('1'/'0'), provider, tool,
+--       model ("provider/model" or ''), N,
 --       use shared stream ('1'/'0'), M, then one per subject. The last M subjects are the
 --       reservation's subjects the record does not name: their holds are released, nothing
 --       is charged to them and they have no totals (settling a reservation settles all of it).
 -- Reply: {'stale', {indexes}} | {'conflict'} |
 --        {'ok'|'duplicate'|'released', settled holds, totals, alerts}
 --   totals: flat {index, cost today, cost this month, requests today, tokens today} * (N - M)
-local HEAD = 13
+local HEAD = 14
 local now, cost = int(ARGV[1]), int(ARGV[2])
 local tokens_in, tokens_out = int(ARGV[3]), int(ARGV[4])
 local fingerprint, dedupe_ttl, hold_id = ARGV[5], int(ARGV[6]), ARGV[7]
-local release, provider, tool, n = ARGV[8] == '1', ARGV[9], ARGV[10], int(ARGV[11])
+local release, provider, tool = ARGV[8] == '1', ARGV[9], ARGV[10]
+local model, n = ARGV[11], int(ARGV[12])
 local idem_key = KEYS[n * KEYS_PER_SUBJECT + 1]
 local global_stream = ''
-if ARGV[12] == '1' then global_stream = KEYS[n * KEYS_PER_SUBJECT + 2] end
-local named = n - int(ARGV[13])
+if ARGV[13] == '1' then global_stream = KEYS[n * KEYS_PER_SUBJECT + 2] end
+local named = n - int(ARGV[14])
 
 local subjects, stale_list = {}, {}
 for i = 1, n do
@@ -126,6 +128,7 @@ for _, s in ipairs(subjects) do
       if tokens_out > 0 then redis.call('HINCRBY', key, 'to', tokens_out) end
       add_breakdown(key, 'p', provider)
       add_breakdown(key, 't', tool)
+      add_breakdown(key, 'm', model)
     end
     local day_cost = int(redis.call('HGET', s.day, 'c'))
     local month_cost = int(redis.call('HGET', s.month, 'c'))

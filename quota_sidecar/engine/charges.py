@@ -1,0 +1,126 @@
+"""What a call is charged: the caller's cost, else its tokens priced (pricing/), else the
+unpriced policy of the budgets it touches.
+
+Precedence: an explicit cost always wins, then a `prices:` override in force, then the bundled
+genai-prices snapshot. A model nothing prices is never silently free: each subject's quota
+says (`cost_quota.unpriced`, else the sidecar's default, `require_cost`), and only quotas with
+a budget have a say. Across several subjects the strictest policy applies
+(deny > require_cost > allow_zero).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from quota_sidecar.clock import Clock, from_ms
+from quota_sidecar.engine.configs import CachedConfig
+from quota_sidecar.models import (
+    CostQuota,
+    DenialCode,
+    LimitKind,
+    QuotaConfig,
+    QuotaScope,
+    Subject,
+    UnpricedPolicy,
+)
+from quota_sidecar.pricing import (
+    DEFAULT_UNPRICED_POLICY,
+    PriceBook,
+    PricingAction,
+    TokenUsage,
+    decide,
+    unpriced_error,
+)
+from quota_sidecar.results import CheckResult
+
+__all__ = ["UNKNOWN_BUDGET", "Charge", "Pricer", "unpriced_denial"]
+
+_BUDGETS = (LimitKind.COST_PER_REQUEST, LimitKind.COST_DAILY, LimitKind.COST_MONTHLY)
+# Stands for a quota that cannot be read now: assumed to have a budget under the default policy.
+UNKNOWN_BUDGET = QuotaConfig(
+    scope=QuotaScope.GLOBAL, identifier="(unknown)", cost_quota=CostQuota(daily_limit=Decimal(0))
+)
+_STRICTNESS = {UnpricedPolicy.ALLOW_ZERO: 0, UnpricedPolicy.REQUIRE_COST: 1, UnpricedPolicy.DENY: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """The cost a call counts at, and how it was priced ("" when there was nothing to price).
+    `denied_by` is set when a check must be denied as unpriced (policy `deny`)."""
+
+    cost_nanos: int
+    priced_by: str = ""
+    denied_by: Subject | None = None
+
+
+class Pricer:
+    """Prices calls for the engine; its price book and default policy follow the quota file."""
+
+    def __init__(self, clock: Clock, book: PriceBook | None = None) -> None:
+        self._clock = clock
+        self.book = book if book is not None else PriceBook()
+        self.default_policy: UnpricedPolicy = DEFAULT_UNPRICED_POLICY
+
+    def charge(
+        self,
+        *,
+        provider: str,
+        model: str,
+        usage: TokenUsage,
+        cost_nanos: int | None,
+        configs: Sequence[CachedConfig],
+        is_check: bool,
+    ) -> Charge:
+        """The charge of a check's estimate or a record's actual usage. Raises InvalidInput
+        naming `model` when the policy refuses an unpriced call."""
+        if cost_nanos is not None:
+            return Charge(cost_nanos, "caller")
+        priced = None
+        if model and usage.has_tokens:
+            at = from_ms(self._clock.now_ms())
+            priced = self.book.cost(provider, model, usage, at)
+        budgeted = [c.config for c in configs if c.config is not None and _has_budget(c.config)]
+        policy, strictest = self._strictest(budgeted)
+        action = decide(
+            policy,
+            is_check=is_check,
+            has_budget=bool(budgeted),
+            has_tokens=bool(model) and usage.has_tokens,
+            cost_given=False,
+            priced=priced is not None,
+        )
+        if action is PricingAction.PRICE and priced is not None:
+            return Charge(priced.nanos, str(priced.priced_by))
+        if action is PricingAction.ZERO:
+            return Charge(0, "unpriced")
+        if action is PricingAction.DENY:
+            return Charge(0, "unpriced", denied_by=strictest)
+        if action is PricingAction.REFUSE:
+            raise unpriced_error(provider, model)
+        return Charge(0)  # nothing to price, or no budget needs a cost
+
+    def _strictest(self, budgeted: Sequence[QuotaConfig]) -> tuple[UnpricedPolicy, Subject | None]:
+        chosen, subject = UnpricedPolicy.ALLOW_ZERO, None
+        for config in budgeted:
+            policy = config.cost_quota.unpriced or self.default_policy
+            if subject is None or _STRICTNESS[policy] > _STRICTNESS[chosen]:
+                chosen, subject = policy, config.subject
+        return chosen, subject
+
+
+def unpriced_denial(subject: Subject, model: str) -> CheckResult:
+    """A check denied because its model has no price and `subject`'s budget says deny.
+    Nothing is consumed: the check never reaches the store."""
+    return CheckResult(
+        allowed=False,
+        code=DenialCode.UNPRICED_MODEL,
+        reason=f"{model} has no price and the budget of {subject} denies unpriced calls",
+        denied_subject=subject,
+    )
+
+
+def _has_budget(config: QuotaConfig) -> bool:
+    limits = config.cost_quota.limits_nanos()
+    return any(kind in limits for kind in _BUDGETS)

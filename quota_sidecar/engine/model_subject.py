@@ -1,0 +1,59 @@
+"""The model as a subject: a call that names a provider and a model is also checked and charged
+against the quota of `model:<provider>/<model>`, when one is configured, in the same atomic
+script as its other subjects. A caller opts out per call with `skip_model_subject`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.errors import InvalidInput, StoreUnavailable
+from quota_sidecar.models import QuotaScope, Subject
+from quota_sidecar.validation import MAX_SUBJECTS, check_label
+
+__all__ = ["model_name", "with_model_subject"]
+
+
+def model_name(provider: str, model: str) -> str:
+    """ "provider/model" for the breakdown and the model subject; "" without a model."""
+    check_label(model, "model")
+    if not model:
+        return ""
+    if not provider:
+        raise InvalidInput("provider", "is required with a model (the model is the provider's)")
+    return f"{provider}/{model}"
+
+
+async def with_model_subject(
+    configs: ConfigRepository,
+    subjects: Sequence[Subject],
+    name: str,
+    *,
+    include_if_unknown: bool,
+    timeout: float | None = None,
+) -> list[Subject]:
+    """`subjects`, plus the model's subject when it has a quota and is not named already.
+
+    With the store unreachable and the model's quota not cached, `include_if_unknown` decides:
+    a record includes it (it is spooled, and a subject without a quota just counts), a check
+    leaves it out (an unknown subject would deny the check by the failure modes)."""
+    targets = list(subjects)
+    if not name:
+        return targets
+    subject = Subject(QuotaScope.MODEL, name)
+    if subject in targets:
+        return targets
+    try:
+        (cached,) = await configs.get_many([subject], timeout=timeout)
+        known = cached.config is not None
+    except StoreUnavailable:
+        entry = configs.cached(subject)
+        known = entry.config is not None if entry is not None else include_if_unknown
+    if not known:
+        return targets
+    if len(targets) >= MAX_SUBJECTS:
+        raise InvalidInput(
+            "subjects", f"at most {MAX_SUBJECTS - 1} subjects when {subject} has a quota"
+        )
+    return [*targets, subject]
