@@ -13,12 +13,11 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import threading
 import uuid
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from quota_sidecar.clock import Clock, SystemClock
 from quota_sidecar.engine.audit import list_audit_events
@@ -28,6 +27,7 @@ from quota_sidecar.engine.costs import GENERATED_KEY_PREFIX, CostTracker
 from quota_sidecar.engine.model_subject import model_name, with_model_subject
 from quota_sidecar.engine.overrides import OverrideManager
 from quota_sidecar.engine.rate_limits import RateLimitManager
+from quota_sidecar.engine.registration import Registration, write_without_loop
 from quota_sidecar.engine.spool import RecordSpool, SpooledRecord
 from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreUnavailable
 from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, parse_scope
@@ -66,29 +66,6 @@ class EngineSettings:
         # Where records wait while the store is unreachable; None: such records raise
         # StoreUnavailable instead (the caller retries with the same idempotency key).
         self.spool_dir = spool_dir
-
-
-class Registration:
-    """What `register_quota` returns: already under way, and awaitable for its result.
-
-    The seed calls `quota_service.register_quota(config)` without await. Inside a running
-    event loop the write starts as a task, and the engine's next call waits for it, so a check
-    right after a registration always sees it. Without a running loop it is written at once.
-    """
-
-    def __init__(self, task: asyncio.Task[QuotaConfig] | None, done: QuotaConfig | None) -> None:
-        self._task = task
-        self._done = done
-
-    def __await__(self) -> Generator[Any, None, QuotaConfig]:
-        if self._task is not None:
-            return self._task.__await__()
-        assert self._done is not None
-        return _ready(self._done).__await__()
-
-
-async def _ready(value: T) -> T:
-    return value
 
 
 def _with_key(exc: StoreUnavailable | DeadlineExceeded, key: str) -> Exception:
@@ -158,35 +135,10 @@ class QuotaService:
         return stored
 
     def _register_without_loop(self, config: QuotaConfig) -> QuotaConfig:
-        # The async client belongs to the loop that will later use it, so this one-off write
-        # runs on a private connection in a private loop, in a thread.
         url = self._store.url
         if url is None:
             raise InvalidInput("register_quota", "await it: this store has no URL to reach it by")
-        result: list[QuotaConfig] = []
-        errors: list[BaseException] = []
-
-        async def write() -> None:
-            store = Store.from_url(url, timeout=2.0)
-            try:
-                private = ConfigRepository(store, self.clock)
-                stored, _ = await private.put(config, actor="register_quota", reason="")
-                result.append(stored)
-            finally:
-                await store.client.aclose()
-
-        def run() -> None:
-            try:
-                asyncio.run(write())
-            except BaseException as exc:  # handed to the caller's thread below
-                errors.append(exc)
-
-        thread = threading.Thread(target=run)
-        thread.start()
-        thread.join()
-        if errors:
-            raise errors[0]
-        return result[0]
+        return write_without_loop(url, self.clock, config)
 
     async def put_quota(
         self, config: QuotaConfig, *, actor: str = "api", reason: str = ""
