@@ -9,8 +9,20 @@ from quota_sidecar.config.bounded_yaml import MAX_NODES
 from quota_sidecar.config.quota_file import (
     CONFIG_ACTOR,
     MAX_FILE_BYTES,
+    QuotaDocument,
+    load_quota_document,
     load_quota_file,
+    parse_quota_document,
     parse_quota_text,
 )
 
-__all__ = ["CONFIG_ACTOR", "MAX_FILE_BYTES", "MAX_NODES", "load_quota_file", "parse_quota_text"]
+__all__ = [
+    "CONFIG_ACTOR",
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "QuotaDocument",
+    "load_quota_document",
+    "load_quota_file",
+    "parse_quota_document",
+    "parse_quota_text",
+]

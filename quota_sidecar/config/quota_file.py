@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from quota_sidecar.config.bounded_yaml import MAX_NODES, compose_bounded, shown
 from quota_sidecar.errors import ConfigError, InvalidInput
-from quota_sidecar.models import CostQuota, QuotaConfig, RateLimitConfig, Subject
+from quota_sidecar.models import CostQuota, QuotaConfig, RateLimitConfig, Subject, UnpricedPolicy
+from quota_sidecar.pricing import PriceOverride, parse_overrides_node, parse_unpriced_policy
 
 __all__ = [
     "CONFIG_ACTOR",
@@ -50,7 +52,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 CONFIG_ACTOR = "config-file"
-_TOP_KEYS = {"quotas", "webhooks"}
+_TOP_KEYS = {"quotas", "webhooks", "prices", "unpriced"}
 _QUOTA_KEYS = {
     "scope",
     "identifier",
@@ -69,7 +71,7 @@ _RATE_KEYS = {
     "failure_mode",
 }
 _MONEY_KEYS = {"daily_limit", "monthly_limit", "per_request_limit"}
-_COST_KEYS = _MONEY_KEYS | {"reset_hour", "time_zone", "failure_mode"}
+_COST_KEYS = _MONEY_KEYS | {"reset_hour", "time_zone", "failure_mode", "unpriced"}
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -77,8 +79,22 @@ _NULL_TAG = "tag:yaml.org,2002:null"
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
 
+@dataclass(frozen=True, slots=True)
+class QuotaDocument:
+    """A whole quota file: its quotas, its price overrides, and the default unpriced policy."""
+
+    quotas: list[QuotaConfig]
+    prices: tuple[PriceOverride, ...] = ()
+    unpriced: UnpricedPolicy | None = None
+
+
 def load_quota_file(path: Path | str) -> list[QuotaConfig]:
     """Every quota in the file, or ConfigError naming the line and field."""
+    return load_quota_document(path).quotas
+
+
+def load_quota_document(path: Path | str) -> QuotaDocument:
+    """The whole file (quotas, prices, unpriced), or ConfigError naming the line and field."""
     path = Path(path)
     try:
         with path.open("rb") as file:
@@ -93,7 +109,7 @@ def load_quota_file(path: Path | str) -> list[QuotaConfig]:
             source=str(path),
             line=1,
         )
-    return parse_quota_text(text, source=str(path))
+    return parse_quota_document(text, source=str(path))
 
 
 class _Parser:
@@ -235,12 +251,30 @@ def parse_quota_text(
     text: str, source: str = "<quota file>", *, max_nodes: int = MAX_NODES
 ) -> list[QuotaConfig]:
     """Every quota in a YAML document (see the module docstring for the format)."""
+    return parse_quota_document(text, source, max_nodes=max_nodes).quotas
+
+
+def parse_quota_document(
+    text: str, source: str = "<quota file>", *, max_nodes: int = MAX_NODES
+) -> QuotaDocument:
+    """A whole YAML document: quotas, `prices:` overrides and the `unpriced:` default."""
     parser = _Parser(source)
     root = compose_bounded(text, source, max_nodes)
     if root is None:
-        return []  # an empty file configures nothing
+        return QuotaDocument([])  # an empty file configures nothing
     top = parser.mapping(root, "", _TOP_KEYS)
-    quotas_node = top.get("quotas")
+    prices = parse_overrides_node(top.get("prices"), source=source)
+    unpriced = None
+    if (node := top.get("unpriced")) is not None:
+        try:
+            unpriced = parse_unpriced_policy(parser.typed(node, "unpriced", str, "a policy"))
+        except InvalidInput as exc:
+            raise parser.error("unpriced", exc.message, node) from None
+    return QuotaDocument(_quotas(parser, top.get("quotas")), prices, unpriced)
+
+
+def _quotas(parser: _Parser, quotas_node: Node | None) -> list[QuotaConfig]:
+    """The `quotas:` list, each entry checked, no subject twice."""
     if quotas_node is None or (
         isinstance(quotas_node, ScalarNode) and quotas_node.tag == _NULL_TAG
     ):

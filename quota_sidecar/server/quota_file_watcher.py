@@ -23,10 +23,11 @@ from pathlib import Path
 
 # The module, not its function: the loader is looked up at each parse, so it can be observed.
 import quota_sidecar.config as quota_file
-from quota_sidecar.config import CONFIG_ACTOR
+from quota_sidecar.config import CONFIG_ACTOR, QuotaDocument
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.errors import ConfigError, NotFound, StoreUnavailable
 from quota_sidecar.models import QuotaConfig, Subject
+from quota_sidecar.pricing import DEFAULT_UNPRICED_POLICY
 
 __all__ = ["QuotaFileWatcher"]
 
@@ -71,10 +72,10 @@ class QuotaFileWatcher:
     async def load_initial(self) -> list[QuotaConfig]:
         """Load and apply the file at start. A bad file raises ConfigError (start must fail);
         an unreachable store is logged and retried by the poll loop."""
-        configs = await asyncio.to_thread(quota_file.load_quota_file, self.path)
+        document = await asyncio.to_thread(quota_file.load_quota_document, self.path)
         self._seen_stamp = self._stamp()
-        await self._apply(configs, self._seen_stamp)
-        return configs
+        await self._apply(document, self._seen_stamp)
+        return document.quotas
 
     async def check_now(self) -> str | None:
         """One poll: apply the file if it changed. Returns "ok", "invalid", "store_unavailable",
@@ -85,15 +86,19 @@ class QuotaFileWatcher:
         self._seen_stamp = stamp
         try:
             # Off the event loop: parsing a large file must not stall the calls being served.
-            configs = await asyncio.to_thread(quota_file.load_quota_file, self.path)
+            document = await asyncio.to_thread(quota_file.load_quota_document, self.path)
         except ConfigError as exc:
             self.last_error = exc
             log.error("quota file rejected, the last good config stays in force: %s", exc)
             self._on_result("invalid")
             return "invalid"
-        return await self._apply(configs, stamp)
+        return await self._apply(document, stamp)
 
-    async def _apply(self, configs: list[QuotaConfig], stamp: tuple[int, int, int] | None) -> str:
+    async def _apply(self, document: QuotaDocument, stamp: tuple[int, int, int] | None) -> str:
+        # Prices first, in one swap (they need no store): the quotas that follow may rely on them.
+        self._service.pricer.book.replace_overrides(document.prices)
+        self._service.pricer.default_policy = document.unpriced or DEFAULT_UNPRICED_POLICY
+        configs = document.quotas
         try:
             for config in configs:
                 if self._closing:

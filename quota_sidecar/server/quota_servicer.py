@@ -57,6 +57,14 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             request_id=fields.check_short_text(request.request_id, "request_id"),
             reservation_lease=lease,
             timeout=context.time_remaining(),  # the caller's deadline: past it, nothing held
+            model=fields.check_short_text(request.model, "model"),
+            skip_model_subject=request.skip_model_subject,
+            estimated_input_tokens=fields.check_count(
+                request.estimated_input_tokens, "estimated_input_tokens"
+            ),
+            estimated_output_tokens=fields.check_count(
+                request.estimated_output_tokens, "estimated_output_tokens"
+            ),
         )
         self._metrics.record_check(subjects, result)
         if result.reservation_id:
@@ -84,7 +92,12 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
         self, request: quota_pb2.RecordUsageRequest, context: aio.ServicerContext
     ) -> quota_pb2.RecordUsageResponse:
         reservation_id = fields.reservation_id_from_proto(request.reservation_id)
-        cost = check_nanos(request.cost_nanos, "cost_nanos")
+        # Unset (not 0) means "price my tokens": see RecordUsageRequest.cost_nanos.
+        cost = (
+            check_nanos(request.cost_nanos, "cost_nanos")
+            if request.HasField("cost_nanos")
+            else None
+        )
         input_tokens = fields.check_count(request.input_tokens, "input_tokens")
         output_tokens = fields.check_count(request.output_tokens, "output_tokens")
         tool_name = fields.check_short_text(request.tool_name, "tool_name")
@@ -112,6 +125,10 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             idempotency_key=idempotency_key,
             reservation_id=reservation_id,
             timeout=context.time_remaining(),  # past the deadline it is spooled under its key
+            model=fields.check_short_text(request.model, "model"),
+            skip_model_subject=request.skip_model_subject,
+            cache_read_tokens=fields.check_count(request.cache_read_tokens, "cache_read_tokens"),
+            cache_write_tokens=fields.check_count(request.cache_write_tokens, "cache_write_tokens"),
         )
         if reservation_id is not None:
             self._metrics.hold_closed(reservation_id)
@@ -124,6 +141,8 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             hold_settled=result.hold_settled,
             spooled=result.spooled,
             idempotency_key=result.idempotency_key,
+            priced_by=result.priced_by,
+            cost_nanos=result.cost_nanos,
         )
 
     async def GetUsage(
@@ -150,6 +169,8 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             by_tool_today=replies.breakdown_to_proto(usage.by_tool_today),
             by_provider_month=replies.breakdown_to_proto(usage.by_provider_month),
             by_tool_month=replies.breakdown_to_proto(usage.by_tool_month),
+            by_model_today=replies.breakdown_to_proto(usage.by_model_today),
+            by_model_month=replies.breakdown_to_proto(usage.by_model_month),
             config=configs.config_to_proto(usage.config) if usage.config else None,
         )
 

@@ -7,7 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import CostQuota, FailureMode, LimitKind, QuotaConfig, RateLimitConfig
+from quota_sidecar.models import (
+    CostQuota,
+    FailureMode,
+    LimitKind,
+    QuotaConfig,
+    RateLimitConfig,
+    UnpricedPolicy,
+)
 from quota_sidecar.money import check_nanos, from_nanos
 from quota_sidecar.v1 import types_pb2
 from quota_sidecar.wire.fields import (
@@ -73,6 +80,7 @@ def config_from_proto(config: types_pb2.QuotaConfig, field: str = "config") -> Q
                 failure_mode=failure_mode_from_proto(
                     costs.failure_mode, FailureMode.CLOSED, f"{cost_field}.failure_mode"
                 ),
+                unpriced=unpriced_from_proto(costs.unpriced, f"{cost_field}.unpriced"),
             ),
             alert_thresholds=thresholds,
             shadow_mode=config.shadow_mode,
@@ -101,6 +109,7 @@ def config_to_proto(config: QuotaConfig) -> types_pb2.QuotaConfig:
             reset_hour=costs.reset_hour,
             time_zone=costs.time_zone,
             failure_mode=failure_mode_to_proto(costs.failure_mode),
+            unpriced=unpriced_to_proto(costs.unpriced),
         ),
         alert_thresholds=list(config.alert_thresholds),
         shadow_mode=config.shadow_mode,
@@ -116,3 +125,20 @@ def config_to_proto(config: QuotaConfig) -> types_pb2.QuotaConfig:
         }[kind]
         setattr(message.cost_quota, name, nanos)
     return message
+
+
+def unpriced_from_proto(value: int, field: str) -> UnpricedPolicy | None:
+    """UNPRICED_POLICY_<NAME> to the domain's policy; unspecified is the sidecar's default."""
+    if value == types_pb2.UNPRICED_POLICY_UNSPECIFIED:
+        return None
+    try:
+        name = types_pb2.UnpricedPolicy.Name(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise InvalidInput(field, f"unknown unpriced policy {value}") from None
+    return UnpricedPolicy(name.removeprefix("UNPRICED_POLICY_").lower())
+
+
+def unpriced_to_proto(policy: UnpricedPolicy | None) -> types_pb2.UnpricedPolicy.ValueType:
+    if policy is None:
+        return types_pb2.UNPRICED_POLICY_UNSPECIFIED
+    return types_pb2.UnpricedPolicy.Value("UNPRICED_POLICY_" + policy.value.upper())

@@ -32,13 +32,13 @@ async def test_a_hostile_reload_keeps_the_last_good_config(
     redis_url: str, tmp_path: Path, hostile: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parsed_on: list[threading.Thread] = []
-    real_load = config_module.load_quota_file
+    real_load = config_module.load_quota_document
 
-    def recording_load(path: Path | str) -> list[config_module.QuotaConfig]:
+    def recording_load(path: Path | str) -> config_module.QuotaDocument:
         parsed_on.append(threading.current_thread())
         return real_load(path)
 
-    monkeypatch.setattr(config_module, "load_quota_file", recording_load)
+    monkeypatch.setattr(config_module, "load_quota_document", recording_load)
     path = tmp_path / "quotas.yaml"
     path.write_text("quotas:\n" + quota("alice", 60))
     async with running_sidecar(redis_url, config_path=path) as s:
