@@ -119,6 +119,10 @@ class Alert:
     limit_value: int = 0
     period: str = ""
     message: str = ""
+    # A budget alert's period spend at the moment it fired, costliest first.
+    by_provider: tuple[BreakdownEntry, ...] = ()
+    by_tool: tuple[BreakdownEntry, ...] = ()
+    by_model: tuple[BreakdownEntry, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

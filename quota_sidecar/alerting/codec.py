@@ -28,7 +28,7 @@ from collections.abc import Mapping
 
 from quota_sidecar.clock import from_ms
 from quota_sidecar.models import LimitKind, Subject, parse_scope
-from quota_sidecar.results import Alert, AlertKind, Severity
+from quota_sidecar.results import Alert, AlertKind, BreakdownEntry, Severity
 from quota_sidecar.store.keys import subject_keys
 
 __all__ = [
@@ -107,4 +107,20 @@ def decode_alert(entry_id: str, fields: Mapping[str, str]) -> Alert:
         limit_value=int(fields.get("lv", "0")),
         period=fields.get("pe", ""),
         message=fields.get("m", ""),
+        **_breakdown(fields.get("bd", "")),
     )
+
+
+_BREAKDOWN_KINDS = {"p": "by_provider", "t": "by_tool", "m": "by_model"}
+
+
+def _breakdown(text: str) -> dict[str, tuple[BreakdownEntry, ...]]:
+    """The `bd` field of a budget alert (see _lib.lua's breakdown_of), by kind."""
+    found: dict[str, list[BreakdownEntry]] = {name: [] for name in _BREAKDOWN_KINDS.values()}
+    for line in filter(None, text.split("\n")):
+        kind, name, cost, calls = line.split("\t")
+        found[_BREAKDOWN_KINDS[kind]].append(BreakdownEntry(name, int(cost), int(calls)))
+    return {
+        kind: tuple(sorted(entries, key=lambda e: (-e.cost_nanos, e.name)))
+        for kind, entries in found.items()
+    }

@@ -109,6 +109,12 @@ def alert_payload(alert: Alert, webhook: str) -> dict[str, Any]:
     if alert.limit is not None and alert.limit.is_cost:
         body["used_usd"] = str(from_nanos(alert.used))
         body["limit_value_usd"] = str(from_nanos(alert.limit_value))
+        # Where the period's money went when the alert fired, by provider, tool and model.
+        for name in ("by_provider", "by_tool", "by_model"):
+            body[name] = [
+                {"name": e.name, "cost_nanos": e.cost_nanos, "requests": e.requests}
+                for e in getattr(alert, name)
+            ]
     return body
 
 

@@ -274,12 +274,16 @@ end
 
 -- Append an alert to the shared stream (when given) and to the subject's stream, with one id.
 local function emit_alert(s, global_stream, now, kind, severity, limit, pct, used, limit_value,
-                          period, message)
+                          period, message, breakdown)
   local fields = {
     'k', kind, 'sv', severity, 's', s.scope, 'i', s.identifier, 'l', limit,
     'p', itoa(pct), 'u', itoa(used), 'lv', itoa(limit_value), 'pe', period, 't', itoa(now),
     'm', message,
   }
+  if breakdown and breakdown ~= '' then
+    fields[#fields + 1] = 'bd'
+    fields[#fields + 1] = breakdown
+  end
   local id
   if global_stream ~= '' then
     id = redis.call('XADD', global_stream, 'MINID', '~', itoa(now - ALERT_RETENTION_MS), '*',
@@ -301,6 +305,29 @@ local function dollars(nanos)
   return string.format('$%d.%s', math.floor(nanos / 1e9), digits)
 end
 
+-- A period's spend by provider, tool and model, for a budget alert: one line per entry,
+-- "<p|t|m>\t<name>\t<cost nanos>\t<calls>" (names hold no control characters), the counters
+-- as Redis keeps them (exact text). Bounded like the breakdown itself (BREAKDOWN_CAP fields).
+local function breakdown_of(period_key)
+  local raw = redis.call('HGETALL', period_key)
+  local costs, calls, order = {}, {}, {}
+  for i = 1, #raw, 2 do
+    local kind, counted, name = string.match(raw[i], '^([ptm])(n?):(.+)$')
+    if kind then
+      local key = kind .. '\t' .. name
+      if counted == 'n' then calls[key] = raw[i + 1] else
+        costs[key] = raw[i + 1]
+        order[#order + 1] = key
+      end
+    end
+  end
+  local lines = {}
+  for _, key in ipairs(order) do
+    lines[#lines + 1] = key .. '\t' .. costs[key] .. '\t' .. (calls[key] or '0')
+  end
+  return table.concat(lines, '\n')
+end
+
 -- Claim every threshold (and exhaustion at 100) that `used` reaches, once per period: the
 -- claim is an HSETNX in the period hash, so concurrent records on any replica claim it once.
 local function claim_thresholds(s, global_stream, now, period_key, period, limit, used, limit_value,
@@ -315,13 +342,15 @@ local function claim_thresholds(s, global_stream, now, period_key, period, limit
       local kind, severity = 'THRESHOLD_WARNING', 'WARNING'
       if pct == 100 then kind, severity = 'EXHAUSTED', 'CRITICAL' end
       local shown_used, shown_limit = itoa(used), itoa(limit_value)
+      local breakdown
       if string.sub(limit, 1, 5) == 'cost_' then
         shown_used, shown_limit = dollars(used), dollars(limit_value)
+        breakdown = breakdown_of(period_key)
       end
       local message = string.format('%s:%s reached %d%% of %s (%s of %s) in %s', s.scope,
         s.identifier, pct, limit, shown_used, shown_limit, period)
       alerts[#alerts + 1] = emit_alert(s, global_stream, now, kind, severity, limit, pct, used,
-        limit_value, period, message)
+        limit_value, period, message, breakdown)
     end
   end
 end
