@@ -98,6 +98,8 @@ def add_serve_command(subparsers: Any) -> None:
     _add(p, "--workers", "server processes sharing the port (SO_REUSEPORT) and one Redis",
          type=_positive_int, default="1")  # fmt: skip
     p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    # Workers other than the first read only the quota file's prices (see _run_workers).
+    p.add_argument("--config-prices-only", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=_run_serve)
 
 
@@ -127,6 +129,7 @@ def _options_from_args(args: argparse.Namespace) -> Any:
         max_metadata_bytes=args.max_metadata_bytes,
         max_concurrent_rpcs=args.max_concurrent_rpcs,
         reuse_port=args.reuse_port,
+        config_prices_only=args.config_prices_only,
     )
 
 
@@ -192,8 +195,10 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
                             ("--tls-client-ca", args.tls_client_ca)):  # fmt: skip
             if value:
                 argv += [flag, str(value)]
-        if k == 0 and args.config:
-            argv += ["--config", str(args.config)]
+        if args.config:
+            # Worker 0 applies the quotas (one writer) and runs the webhooks; every worker
+            # needs the prices, which live in each process's price book.
+            argv += ["--config", str(args.config)] + ([] if k == 0 else ["--config-prices-only"])
         if args.metrics_listen:
             metrics_host, metrics_port = parse_listen(args.metrics_listen, "metrics_listen")
             argv += [

@@ -131,6 +131,7 @@ class Sidecar:
                 self._service,
                 interval=opts.config_interval,
                 on_result=self.metrics.config_result,
+                prices_only=opts.config_prices_only,
             )
             await self._watcher.load_initial()  # a bad file stops the start here
             if self._aborting:  # a signal arrived while the file was being applied
@@ -143,7 +144,8 @@ class Sidecar:
         self._health_task = asyncio.create_task(self._watch_store(), name="store-health")
         if self._watcher is not None:
             self._watcher.start()
-        self._webhooks = await start_webhooks(opts.config_path, self.store)
+        if not opts.config_prices_only:
+            self._webhooks = await start_webhooks(opts.config_path, self.store)
         # Every replica sweeps: the sweep claims each due override atomically, so exactly one
         # replica announces its expiry.
         self._sweeper = OverrideExpirySweeper(self.store, opts.clock, interval=1.0).start()

@@ -21,6 +21,8 @@ class ServerOptions:
     listen: str = "127.0.0.1:50051"
     redis_url: str | None = None
     config_path: Path | None = None
+    # Read only the file's prices: and unpriced: (another worker applies its quotas, webhooks).
+    config_prices_only: bool = False
     data_dir: Path = Path("data")
     metrics_listen: str | None = None
     admin_token: str | None = None

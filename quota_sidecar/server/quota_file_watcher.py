@@ -48,8 +48,10 @@ class QuotaFileWatcher:
         *,
         interval: float = 1.0,
         on_result: Callable[[str], None] | None = None,
+        prices_only: bool = False,
     ) -> None:
         self.path = Path(path)
+        self._prices_only = prices_only
         self.interval = interval
         self._service = service
         self._on_result = on_result or (lambda _result: None)
@@ -98,6 +100,10 @@ class QuotaFileWatcher:
         # Prices first, in one swap (they need no store): the quotas that follow may rely on them.
         self._service.pricer.book.replace_overrides(document.prices)
         self._service.pricer.default_policy = document.unpriced or DEFAULT_UNPRICED_POLICY
+        if self._prices_only:
+            self._applied_stamp, self.last_error = stamp, None
+            self._on_result("ok")
+            return "ok"
         configs = document.quotas
         try:
             for config in configs:
