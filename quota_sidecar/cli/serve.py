@@ -22,6 +22,8 @@ from quota_sidecar.errors import ConfigError, InvalidInput
 
 __all__ = ["add_serve_command"]
 
+_PRICES_ONLY_ENV = "QUOTA_SIDECAR_CONFIG_PRICES_ONLY"  # internal: workers after the first
+
 log = logging.getLogger("quota_sidecar.cli")
 ENV_PREFIX = "QUOTA_SIDECAR_"
 
@@ -98,8 +100,6 @@ def add_serve_command(subparsers: Any) -> None:
     _add(p, "--workers", "server processes sharing the port (SO_REUSEPORT) and one Redis",
          type=_positive_int, default="1")  # fmt: skip
     p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
-    # Workers other than the first read only the quota file's prices (see _run_workers).
-    p.add_argument("--config-prices-only", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=_run_serve)
 
 
@@ -129,7 +129,8 @@ def _options_from_args(args: argparse.Namespace) -> Any:
         max_metadata_bytes=args.max_metadata_bytes,
         max_concurrent_rpcs=args.max_concurrent_rpcs,
         reuse_port=args.reuse_port,
-        config_prices_only=args.config_prices_only,
+        # Set by _run_workers for workers after the first: they read only the file's prices.
+        config_prices_only=os.environ.get(_PRICES_ONLY_ENV) == "1",
     )
 
 
@@ -198,14 +199,15 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
         if args.config:
             # Worker 0 applies the quotas (one writer) and runs the webhooks; every worker
             # needs the prices, which live in each process's price book.
-            argv += ["--config", str(args.config)] + ([] if k == 0 else ["--config-prices-only"])
+            argv += ["--config", str(args.config)]
         if args.metrics_listen:
             metrics_host, metrics_port = parse_listen(args.metrics_listen, "metrics_listen")
             argv += [
                 "--metrics-listen",
                 f"{metrics_host}:{metrics_port + k if metrics_port else 0}",
             ]
-        children.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True))
+        child_env = {**env, _PRICES_ONLY_ENV: "1" if k else ""}
+        children.append(subprocess.Popen(argv, env=child_env, stdout=subprocess.PIPE, text=True))
 
     def forward(signum: int, _frame: object) -> None:
         for child in children:

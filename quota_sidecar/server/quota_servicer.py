@@ -92,12 +92,8 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
         self, request: quota_pb2.RecordUsageRequest, context: aio.ServicerContext
     ) -> quota_pb2.RecordUsageResponse:
         reservation_id = fields.reservation_id_from_proto(request.reservation_id)
-        # Unset (not 0) means "price my tokens": see RecordUsageRequest.cost_nanos.
-        cost = (
-            check_nanos(request.cost_nanos, "cost_nanos")
-            if request.HasField("cost_nanos")
-            else None
-        )
+        # 0 with a model and tokens means "price my tokens": see RecordUsageRequest.cost_nanos.
+        cost = check_nanos(request.cost_nanos, "cost_nanos") if request.cost_nanos else None
         input_tokens = fields.check_count(request.input_tokens, "input_tokens")
         output_tokens = fields.check_count(request.output_tokens, "output_tokens")
         tool_name = fields.check_short_text(request.tool_name, "tool_name")

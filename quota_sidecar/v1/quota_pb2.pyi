@@ -241,9 +241,10 @@ class RecordUsageRequest(_message.Message):
     CACHE_WRITE_TOKENS_FIELD_NUMBER: _builtins.int
     SKIP_MODEL_SUBJECT_FIELD_NUMBER: _builtins.int
     cost_nanos: _builtins.int
-    """The actual cost in nano-dollars; 0 or more. Recorded even past a limit. When it is not
-    set and the record names a provider, a model and tokens, the sidecar prices the tokens
-    (explicitly setting 0 means free). Clients that send no model are unaffected.
+    """The actual cost in nano-dollars; 0 or more. Recorded even past a limit. When it is 0 and
+    the record names a provider, a model and tokens, the sidecar prices the tokens (see Prices
+    in the README); clients that send no model are unaffected. (Not `optional`, so that every
+    generated client keeps its plain int64 field.)
     """
     provider: _builtins.str
     """The provider the call went to (optional; used for the breakdown)."""
@@ -285,7 +286,7 @@ class RecordUsageRequest(_message.Message):
         self,
         *,
         subjects: _abc.Iterable[_types_pb2.Subject] | None = ...,
-        cost_nanos: _builtins.int | None = ...,
+        cost_nanos: _builtins.int = ...,
         provider: _builtins.str = ...,
         tool_name: _builtins.str = ...,
         input_tokens: _builtins.int = ...,
@@ -298,13 +299,11 @@ class RecordUsageRequest(_message.Message):
         cache_write_tokens: _builtins.int = ...,
         skip_model_subject: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_cost_nanos", b"_cost_nanos", "cost_nanos", b"cost_nanos"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_cost_nanos", b"_cost_nanos", "cache_read_tokens", b"cache_read_tokens", "cache_write_tokens", b"cache_write_tokens", "cost_nanos", b"cost_nanos", "idempotency_key", b"idempotency_key", "input_tokens", b"input_tokens", "model", b"model", "output_tokens", b"output_tokens", "provider", b"provider", "release", b"release", "reservation_id", b"reservation_id", "skip_model_subject", b"skip_model_subject", "subjects", b"subjects", "tool_name", b"tool_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cache_read_tokens", b"cache_read_tokens", "cache_write_tokens", b"cache_write_tokens", "cost_nanos", b"cost_nanos", "idempotency_key", b"idempotency_key", "input_tokens", b"input_tokens", "model", b"model", "output_tokens", b"output_tokens", "provider", b"provider", "release", b"release", "reservation_id", b"reservation_id", "skip_model_subject", b"skip_model_subject", "subjects", b"subjects", "tool_name", b"tool_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType__cost_nanos: _TypeAlias = _typing.Literal["cost_nanos"]  # noqa: Y015
-    _WhichOneofArgType__cost_nanos: _TypeAlias = _typing.Literal["_cost_nanos", b"_cost_nanos"]  # noqa: Y015
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__cost_nanos) -> _WhichOneofReturnType__cost_nanos | None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecordUsageRequest: _TypeAlias = RecordUsageRequest  # noqa: Y015
 
