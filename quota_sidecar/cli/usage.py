@@ -56,8 +56,10 @@ def _usage(args: argparse.Namespace, channel: grpc.Channel) -> int:
     for title, entries in (
         ("by provider today", u.by_provider_today),
         ("by tool today", u.by_tool_today),
+        ("by model today", u.by_model_today),
         ("by provider this month", u.by_provider_month),
         ("by tool this month", u.by_tool_month),
+        ("by model this month", u.by_model_month),
     ):
         if entries:
             listed = ", ".join(

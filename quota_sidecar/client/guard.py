@@ -8,11 +8,17 @@ in-process `QuotaService` engine, so the same agent code runs with or without a 
         result = await run_the_tool()
         await g.record(cost=0.042, input_tokens=812, output_tokens=95)
 
+    async with client.guard(user_id="u1", tool_name="chat", provider="openai", model="gpt-4o",
+                            estimated_input_tokens=2000, estimated_output_tokens=500) as g:
+        await g.record(input_tokens=812, output_tokens=95)    # priced by the sidecar
+
 On entry the user, the tool and (when given) the provider are checked together with a hold of
-the estimated cost; a denial raises QuotaExceeded(code, reason, retry_after) and the block does
-not run. `g.record(...)` settles the hold to the actual cost. If the block raises, or ends
-without `record`, the hold is released: the call is taken not to have cost anything (a hold
-that cannot be released, for example because the sidecar is down, expires with its lease).
+the estimated cost (or, with a model, of its estimated tokens priced by the sidecar, and the
+model's own quota joins the check); a denial raises QuotaExceeded(code, reason, retry_after)
+and the block does not run. `g.record(...)` settles the hold to the actual cost. If the block
+raises, or ends without `record`, the hold is released: the call is taken not to have cost
+anything (a hold that cannot be released, for example because the sidecar is down, expires
+with its lease).
 """
 
 from __future__ import annotations
@@ -54,21 +60,29 @@ class QuotaApi(Protocol):
         tool_name: str = "",
         provider: str = "",
         reserve: bool = False,
+        model: str = "",
+        skip_model_subject: bool = False,
+        estimated_input_tokens: int = 0,
+        estimated_output_tokens: int = 0,
     ) -> CheckResult: ...
 
     async def record_usage(
         self,
         scope: QuotaScope | str | None = None,
         identifier: str | None = None,
-        cost: Money = 0,
+        cost: Money | None = None,
         provider: str = "",
         tool_name: str = "",
         *,
         subjects: Sequence[Subject] | None = None,
         input_tokens: int = 0,
         output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
         idempotency_key: str = "",
         reservation_id: str | None = None,
+        model: str = "",
+        skip_model_subject: bool = False,
     ) -> RecordResult: ...
 
     async def release_reservation(self, reservation_id: str) -> bool: ...
@@ -105,13 +119,23 @@ class QuotaGuard:
         provider: str = "",
         estimated_cost: Money = 0,
         estimated_tokens: int = 0,
+        model: str = "",
+        estimated_input_tokens: int = 0,
+        estimated_output_tokens: int = 0,
+        skip_model_subject: bool = False,
     ) -> None:
         self._api = api
+        # The model's own quota is joined by the sidecar (model:<provider>/<model>), not here,
+        # so a guard charges it exactly when the engine would for the same call.
         self.subjects = guard_subjects(user_id, tool_name, provider)
         self.tool_name = tool_name
         self.provider = provider
+        self.model = model
+        self.skip_model_subject = skip_model_subject
         self._estimated_cost = estimated_cost
         self._estimated_tokens = estimated_tokens
+        self._estimated_input_tokens = estimated_input_tokens
+        self._estimated_output_tokens = estimated_output_tokens
         # One key for this guarded call, so a retried record never counts twice.
         self._idempotency_key = f"guard-{uuid.uuid4().hex}"
         self.check: CheckResult | None = None
@@ -129,14 +153,25 @@ class QuotaGuard:
             tool_name=self.tool_name,
             provider=self.provider,
             reserve=True,
+            model=self.model,
+            skip_model_subject=self.skip_model_subject,
+            estimated_input_tokens=self._estimated_input_tokens,
+            estimated_output_tokens=self._estimated_output_tokens,
         )
         self.check = raise_if_denied(result)
         return self
 
     async def record(
-        self, cost: Money = 0, *, input_tokens: int = 0, output_tokens: int = 0
+        self,
+        cost: Money | None = None,
+        *,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
     ) -> RecordResult:
-        """Settle the hold to the actual cost and tokens. Once per guard."""
+        """Settle the hold to the actual cost and tokens. Once per guard. Without a cost, a
+        guard with a model has its tokens priced by the sidecar (an explicit 0 is free)."""
         if self.check is None:
             raise RuntimeError("record() is only valid inside `async with guard(...)`")
         if self.recorded is not None:
@@ -148,8 +183,12 @@ class QuotaGuard:
             tool_name=self.tool_name,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
+            cache_read_tokens=cache_read_tokens,
+            cache_write_tokens=cache_write_tokens,
             idempotency_key=self._idempotency_key,
             reservation_id=self.reservation_id,
+            model=self.model,
+            skip_model_subject=self.skip_model_subject,
         )
         return self.recorded
 
@@ -179,13 +218,26 @@ class QuotaGuard:
             log.warning("could not release hold %s", self.reservation_id, exc_info=True)
 
 
-def make_quota_checker(api: QuotaApi, *, check_tool: bool = True) -> QuotaChecker:
+def make_quota_checker(
+    api: QuotaApi,
+    *,
+    check_tool: bool = True,
+    provider: str = "",
+    model: str = "",
+    estimated_input_tokens: int = 0,
+    estimated_output_tokens: int = 0,
+    skip_model_subject: bool = False,
+) -> QuotaChecker:
     """The `check_quota(tool_name, user_id, estimated_cost)` coroutine of the seed's
     "Integration with ToolExecutor" example, for `ToolExecutor(quotaChecker=...)`.
 
     It checks the user (and, with check_tool, the tool too, in the same atomic check, so a
     tool quota such as "createIssues: 10 per minute" applies) and raises QuotaExceeded, whose
     message is the denial reason, when the call must not run. It returns the CheckResult.
+
+    The executor's callback has no room for a model, so the model is bound here: with a
+    provider and a model, the model's own quota joins the check (unless skip_model_subject),
+    and with an estimated_cost of 0 the estimated tokens are priced by the sidecar.
     """
 
     async def check_quota(tool_name: str, user_id: str, estimated_cost: float) -> CheckResult:
@@ -193,7 +245,14 @@ def make_quota_checker(api: QuotaApi, *, check_tool: bool = True) -> QuotaChecke
         if check_tool:
             subjects.append(Subject(QuotaScope.TOOL, tool_name))
         result = await api.check_quota(
-            subjects=subjects, estimated_cost=estimated_cost, tool_name=tool_name
+            subjects=subjects,
+            estimated_cost=estimated_cost,
+            tool_name=tool_name,
+            provider=provider,
+            model=model,
+            skip_model_subject=skip_model_subject,
+            estimated_input_tokens=estimated_input_tokens,
+            estimated_output_tokens=estimated_output_tokens,
         )
         return raise_if_denied(result)
 

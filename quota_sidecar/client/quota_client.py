@@ -26,7 +26,6 @@ Design:
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -36,6 +35,7 @@ import grpc.aio
 
 from quota_sidecar.client.guard import QuotaGuard
 from quota_sidecar.client.pending import PendingCall, run_blocking_put
+from quota_sidecar.client.requests import check_request, record_request
 from quota_sidecar.client.transport import (
     CHANNEL_OPTIONS,
     RetryPolicy,
@@ -47,13 +47,10 @@ from quota_sidecar.client.transport import (
 from quota_sidecar.client.transport import error_from_rpc as _error
 from quota_sidecar.errors import NotFound
 from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, parse_scope
-from quota_sidecar.money import Money, check_nanos, to_nanos
+from quota_sidecar.money import Money
 from quota_sidecar.results import Alert, AlertKind, CheckResult, RecordResult, Severity, Usage
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
-from quota_sidecar.validation import resolve_subjects
 from quota_sidecar.wire import replies as convert
-
-# How many holds' subjects a client remembers for release_reservation(id).
 
 __all__ = [
     "QuotaClient",
@@ -90,8 +87,6 @@ class QuotaClient:
         self._quota: Any = None
         self._admin: Any = None
         self._pending: set[PendingCall[QuotaConfig]] = set()
-        # The subjects of the holds this client took, so release_reservation(id) can name them
-        # (RecordUsage wants subjects). Bounded: the oldest are forgotten first.
 
     # --- connection ----------------------------------------------------------------------------
     def _options(self) -> list[tuple[str, Any]]:
@@ -261,24 +256,22 @@ class QuotaClient:
         request_id: str = "",
         reservation_lease: timedelta | None = None,
         timeout: float | None = None,  # a gRPC deadline per attempt
+        model: str = "",
+        skip_model_subject: bool = False,
+        estimated_input_tokens: int = 0,
+        estimated_output_tokens: int = 0,
     ) -> CheckResult:
-        """May this call happen now? With reserve=True an allowed check holds the estimate."""
-        nanos = (
-            to_nanos(estimated_cost, "estimated_cost")
-            if estimated_cost_nanos is None
-            else check_nanos(estimated_cost_nanos, "estimated_cost_nanos")
-        )
-        targets = resolve_subjects(scope, identifier, subjects)
-        request = quota_pb2.CheckQuotaRequest(
-            subjects=[convert.subject_to_proto(s) for s in targets],
-            estimated_cost_nanos=nanos,
-            estimated_tokens=estimated_tokens,
-            tool_name=tool_name,
-            provider=provider,
-            reserve=reserve,
-            request_id=request_id,
-            reservation_lease=convert.duration_to_proto(reservation_lease),
-        )
+        """May this call happen now? With reserve=True an allowed check holds the estimate.
+        With a provider and model, estimated input/output tokens are priced by the sidecar."""
+        request = check_request(
+            scope, identifier, estimated_cost,
+            subjects=subjects, estimated_cost_nanos=estimated_cost_nanos,
+            estimated_tokens=estimated_tokens, tool_name=tool_name, provider=provider,
+            reserve=reserve, request_id=request_id, reservation_lease=reservation_lease,
+            model=model, estimated_input_tokens=estimated_input_tokens,
+            estimated_output_tokens=estimated_output_tokens,
+            skip_model_subject=skip_model_subject,
+        )  # fmt: skip
         response = await self._unary("CheckQuota", request, timeout=timeout)
         return convert.check_result_from_proto(response)
 
@@ -286,7 +279,7 @@ class QuotaClient:
         self,
         scope: QuotaScope | str | None = None,
         identifier: str | None = None,
-        cost: Money = 0,
+        cost: Money | None = None,
         provider: str = "",
         tool_name: str = "",
         *,
@@ -294,24 +287,24 @@ class QuotaClient:
         cost_nanos: int | None = None,
         input_tokens: int = 0,
         output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
         idempotency_key: str = "",
         reservation_id: str | None = None,
         timeout: float | None = None,  # a gRPC deadline per attempt
+        model: str = "",
+        skip_model_subject: bool = False,
     ) -> RecordResult:
-        """Record what a call really cost, settling its hold when reservation_id is given."""
-        nanos = to_nanos(cost, "cost") if cost_nanos is None else check_nanos(cost_nanos, "cost")
-        targets = resolve_subjects(scope, identifier, subjects)
-        request = quota_pb2.RecordUsageRequest(
-            subjects=[convert.subject_to_proto(s) for s in targets],
-            cost_nanos=nanos,
-            provider=provider,
-            tool_name=tool_name,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            # The same key on every retry of this call: the server counts it once.
-            idempotency_key=idempotency_key or f"qc-{uuid.uuid4().hex}",
-            reservation_id=reservation_id or "",
-        )
+        """Record what a call really cost, settling its hold when reservation_id is given.
+        Without a cost, a record with a provider, a model and tokens is priced by the sidecar
+        (`priced_by` says how); an explicit cost, 0 included, is taken as given."""
+        request = record_request(
+            scope, identifier, cost, provider, tool_name,
+            subjects=subjects, cost_nanos=cost_nanos, input_tokens=input_tokens,
+            output_tokens=output_tokens, cache_read_tokens=cache_read_tokens,
+            cache_write_tokens=cache_write_tokens, idempotency_key=idempotency_key,
+            reservation_id=reservation_id, model=model, skip_model_subject=skip_model_subject,
+        )  # fmt: skip
         response = await self._unary("RecordUsage", request, timeout=timeout)
         return convert.record_result_from_proto(response)
 
@@ -337,6 +330,10 @@ class QuotaClient:
         provider: str = "",
         estimated_cost: Money = 0,
         estimated_tokens: int = 0,
+        model: str = "",
+        estimated_input_tokens: int = 0,
+        estimated_output_tokens: int = 0,
+        skip_model_subject: bool = False,
     ) -> QuotaGuard:
         """`async with client.guard(...) as g:` — see quota_sidecar.client.guard."""
         return QuotaGuard(
@@ -346,6 +343,10 @@ class QuotaClient:
             provider=provider,
             estimated_cost=estimated_cost,
             estimated_tokens=estimated_tokens,
+            model=model,
+            estimated_input_tokens=estimated_input_tokens,
+            estimated_output_tokens=estimated_output_tokens,
+            skip_model_subject=skip_model_subject,
         )
 
     # --- alerts --------------------------------------------------------------------------------

@@ -98,6 +98,10 @@ class SyncQuotaClient:
         provider: str = "",
         estimated_cost: Money = 0,
         estimated_tokens: int = 0,
+        model: str = "",
+        estimated_input_tokens: int = 0,
+        estimated_output_tokens: int = 0,
+        skip_model_subject: bool = False,
     ) -> SyncQuotaGuard:
         """`with quota.guard(...) as g: ...; g.record(cost=...)` — as QuotaClient.guard."""
         inner = self.client.guard(
@@ -106,6 +110,10 @@ class SyncQuotaClient:
             provider=provider,
             estimated_cost=estimated_cost,
             estimated_tokens=estimated_tokens,
+            model=model,
+            estimated_input_tokens=estimated_input_tokens,
+            estimated_output_tokens=estimated_output_tokens,
+            skip_model_subject=skip_model_subject,
         )
         return SyncQuotaGuard(self, inner)
 
@@ -174,10 +182,22 @@ class SyncQuotaGuard:
         return self
 
     def record(
-        self, cost: Money = 0, *, input_tokens: int = 0, output_tokens: int = 0
+        self,
+        cost: Money | None = None,
+        *,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
     ) -> RecordResult:
         return self._owner._run(
-            self.inner.record(cost, input_tokens=input_tokens, output_tokens=output_tokens)
+            self.inner.record(
+                cost,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cache_read_tokens=cache_read_tokens,
+                cache_write_tokens=cache_write_tokens,
+            )
         )
 
     def __exit__(

@@ -218,6 +218,9 @@ def record_result_from_proto(message: quota_pb2.RecordUsageResponse) -> RecordRe
         alerts=tuple(alert_from_proto(a) for a in message.alerts),
         hold_settled=message.hold_settled,
         spooled=message.spooled,
+        idempotency_key=message.idempotency_key,
+        priced_by=message.priced_by,
+        cost_nanos=message.cost_nanos,
     )
 
 
@@ -246,6 +249,8 @@ def usage_from_proto(message: quota_pb2.GetUsageResponse) -> Usage:
         by_provider_month=_breakdown(message.by_provider_month),
         by_tool_month=_breakdown(message.by_tool_month),
         config=config_from_proto(message.config) if message.HasField("config") else None,
+        by_model_today=_breakdown(message.by_model_today),
+        by_model_month=_breakdown(message.by_model_month),
     )
 
 

@@ -1,0 +1,107 @@
+"""The data-plane requests QuotaClient sends, built from the same arguments the in-process
+QuotaService takes, and checked the same way before anything is sent.
+
+Why `cost_nanos` is set only when a cost is given: in the contract it is `optional`, and unset
+means "price my tokens" (provider + model + tokens, priced by the sidecar). Sending 0 for
+"no cost given" would make every record free; an explicit 0 (cost=0 or cost_nanos=0) still
+means free, as the contract says. A record without a model and without a cost is unchanged
+for old servers and new ones alike: it carries no cost, which both count as $0.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+from quota_sidecar.models import QuotaScope, Subject
+from quota_sidecar.money import Money
+from quota_sidecar.v1 import quota_pb2
+from quota_sidecar.validation import money_nanos, resolve_subjects
+from quota_sidecar.wire import replies as convert
+
+__all__ = ["check_request", "record_request"]
+
+
+def _given_cost(cost: Money | None, cost_nanos: int | None, field: str) -> int | None:
+    """The caller's cost in nanos, or None when the caller gave none (the sidecar prices it)."""
+    if cost is None and cost_nanos is None:
+        return None
+    # The engine's own check, so a bad amount names the same field remotely and in process.
+    return money_nanos(0 if cost is None else cost, cost_nanos, field)
+
+
+def check_request(
+    scope: QuotaScope | str | None,
+    identifier: str | None,
+    estimated_cost: Money,
+    *,
+    subjects: Sequence[Subject] | None,
+    estimated_cost_nanos: int | None,
+    estimated_tokens: int,
+    tool_name: str,
+    provider: str,
+    reserve: bool,
+    request_id: str,
+    reservation_lease: timedelta | None,
+    model: str,
+    estimated_input_tokens: int,
+    estimated_output_tokens: int,
+    skip_model_subject: bool,
+) -> quota_pb2.CheckQuotaRequest:
+    # A check's estimate is a plain field: 0 with estimated tokens means "price the tokens".
+    nanos = _given_cost(estimated_cost, estimated_cost_nanos, "estimated_cost") or 0
+    targets = resolve_subjects(scope, identifier, subjects)
+    return quota_pb2.CheckQuotaRequest(
+        subjects=[convert.subject_to_proto(s) for s in targets],
+        estimated_cost_nanos=nanos,
+        estimated_tokens=estimated_tokens,
+        tool_name=tool_name,
+        provider=provider,
+        reserve=reserve,
+        request_id=request_id,
+        reservation_lease=convert.duration_to_proto(reservation_lease),
+        model=model,
+        estimated_input_tokens=estimated_input_tokens,
+        estimated_output_tokens=estimated_output_tokens,
+        skip_model_subject=skip_model_subject,
+    )
+
+
+def record_request(
+    scope: QuotaScope | str | None,
+    identifier: str | None,
+    cost: Money | None,
+    provider: str,
+    tool_name: str,
+    *,
+    subjects: Sequence[Subject] | None,
+    cost_nanos: int | None,
+    input_tokens: int,
+    output_tokens: int,
+    cache_read_tokens: int,
+    cache_write_tokens: int,
+    idempotency_key: str,
+    reservation_id: str | None,
+    model: str,
+    skip_model_subject: bool,
+) -> quota_pb2.RecordUsageRequest:
+    given = _given_cost(cost, cost_nanos, "cost")
+    targets = resolve_subjects(scope, identifier, subjects)
+    request = quota_pb2.RecordUsageRequest(
+        subjects=[convert.subject_to_proto(s) for s in targets],
+        provider=provider,
+        tool_name=tool_name,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cache_read_tokens=cache_read_tokens,
+        cache_write_tokens=cache_write_tokens,
+        # The same key on every retry of this call: the server counts it once.
+        idempotency_key=idempotency_key or f"qc-{uuid.uuid4().hex}",
+        reservation_id=reservation_id or "",
+        model=model,
+        skip_model_subject=skip_model_subject,
+    )
+    if given is not None:
+        request.cost_nanos = given  # present, even when 0: an explicit cost (see the docstring)
+    return request
