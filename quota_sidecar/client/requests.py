@@ -1,11 +1,10 @@
 """The data-plane requests QuotaClient sends, built from the same arguments the in-process
 QuotaService takes, and checked the same way before anything is sent.
 
-Why `cost_nanos` is set only when a cost is given: in the contract it is `optional`, and unset
-means "price my tokens" (provider + model + tokens, priced by the sidecar). Sending 0 for
-"no cost given" would make every record free; an explicit 0 (cost=0 or cost_nanos=0) still
-means free, as the contract says. A record without a model and without a cost is unchanged
-for old servers and new ones alike: it carries no cost, which both count as $0.
+`cost_nanos` is a plain int64 in the contract: 0 (or no cost given) with a provider, a model and
+tokens asks the sidecar to price the tokens, as the in-process engine does; a free model is a
+zero price in the quota file's `prices:`. A record without a model and without a cost is
+unchanged for old servers and new ones alike: it carries no cost, which both count as $0.
 """
 
 from __future__ import annotations

@@ -247,11 +247,8 @@ class QuotaService:
         without one, the error carries the key to retry with. Without a cost, a record with a
         provider, a model and tokens is priced (`priced_by` says how)."""
         targets = resolve_subjects(scope, identifier, subjects)
-        given = (
-            None
-            if cost is None and cost_nanos is None
-            else money_nanos(cost or 0, cost_nanos, "cost")
-        )
+        # 0 is "no cost given", as in the contract: with a model and tokens, they are priced.
+        given = money_nanos(cost or 0, cost_nanos, "cost") or None
         usage = TokenUsage(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)
         check_label(provider, "provider")
         check_label(tool_name, "tool_name")

@@ -57,18 +57,21 @@ async def test_cache_tokens_are_priced_at_the_cache_rate(client: QuotaClient, us
     assert result.idempotency_key.startswith("qc-")  # the generated key is returned
 
 
-async def test_an_explicit_cost_wins_and_an_explicit_zero_is_free(
+async def test_an_explicit_cost_wins_and_a_zero_cost_asks_for_pricing(
     client: QuotaClient, user_id: str
 ) -> None:
     await budget(client, QuotaScope.USER, user_id)
     tokens = {"provider": "openai", "model": "gpt-4o", "input_tokens": 1_000, "output_tokens": 100}
     given = await client.record_usage(scope="user", identifier=user_id, cost="0.25", **tokens)  # type: ignore[arg-type]
     assert (given.cost_nanos, given.priced_by) == (250_000_000, "caller")
-    free = await client.record_usage(scope="user", identifier=user_id, cost=0, **tokens)  # type: ignore[arg-type]
-    assert (free.cost_nanos, free.priced_by) == (0, "caller")
+    # 0 is "no cost given" (the contract's plain int64): the tokens are priced.
+    zero = await client.record_usage(scope="user", identifier=user_id, cost=0, **tokens)  # type: ignore[arg-type]
     nanos = await client.record_usage(scope="user", identifier=user_id, cost_nanos=0, **tokens)  # type: ignore[arg-type]
-    assert (nanos.cost_nanos, nanos.priced_by) == (0, "caller")
-    assert (await client.get_quota_usage("user", user_id)).cost_today_nanos == 250_000_000
+    priced = 1_000 * 2_500 + 100 * 10_000
+    for result in (zero, nanos):
+        assert result.cost_nanos == priced and result.priced_by.startswith("genai-prices ")
+    usage = await client.get_quota_usage("user", user_id)
+    assert usage.cost_today_nanos == 250_000_000 + 2 * priced
 
 
 async def test_an_unpriced_model_is_refused_naming_model(client: QuotaClient, user_id: str) -> None:

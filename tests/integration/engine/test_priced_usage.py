@@ -83,7 +83,7 @@ async def test_an_override_beats_genai_prices_from_its_instant_and_a_cost_beats_
     clock.set(switch)
     assert await record() == (1_000 * 2_000 + 100 * 8_000, "override")  # at the instant
     assert await record(cost=Decimal("0.5")) == (500_000_000, "caller")
-    assert await record(cost_nanos=0) == (0, "caller")  # an explicit 0 is a cost too
+    assert await record(cost_nanos=0) == (1_000 * 2_000 + 100 * 8_000, "override")  # 0: price it
     await engine.close()
 
 

@@ -123,16 +123,14 @@ async def test_allow_zero_counts_the_call_at_zero(stubs: Any) -> None:
     ]
 
 
-async def test_tokens_with_an_explicit_zero_cost_are_free(stubs: Any) -> None:
+async def test_tokens_with_a_zero_cost_are_priced_and_a_nonzero_cost_wins(stubs: Any) -> None:
     quota, admin = stubs
     subject = await budget(admin)
-    free = await quota.RecordUsage(record(subject, "gpt-4o", cost_nanos=0))
-    assert (free.cost_nanos, free.priced_by) == (0, "caller")
-    unknown = await quota.RecordUsage(record(subject, UNKNOWN, cost_nanos=0))  # no price needed
-    assert (unknown.cost_nanos, unknown.priced_by) == (0, "caller")
-    priced = await quota.RecordUsage(record(subject, "gpt-4o"))  # cost_nanos unset: priced
-    assert (priced.cost_nanos, priced.priced_by) == (GPT4O_1000_IN_100_OUT, GENAI)
-    assert (await usage(quota, subject)).cost_today_nanos == GPT4O_1000_IN_100_OUT
+    zero = await quota.RecordUsage(record(subject, "gpt-4o", cost_nanos=0))  # 0: price them
+    assert (zero.cost_nanos, zero.priced_by) == (GPT4O_1000_IN_100_OUT, GENAI)
+    given = await quota.RecordUsage(record(subject, UNKNOWN, cost_nanos=7))  # no price needed
+    assert (given.cost_nanos, given.priced_by) == (7, "caller")
+    assert (await usage(quota, subject)).cost_today_nanos == GPT4O_1000_IN_100_OUT + 7
 
 
 async def test_an_old_style_record_with_cost_and_no_model_is_unchanged(stubs: Any) -> None:
