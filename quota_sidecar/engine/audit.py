@@ -21,17 +21,19 @@ from quota_sidecar.alerting.codec import (
     encode_alert,
     subject_stream,
 )
-from quota_sidecar.clock import from_ms
+from quota_sidecar.clock import Clock, from_ms
 from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import Subject
+from quota_sidecar.models import QuotaScope, Subject
 from quota_sidecar.results import AlertKind, AuditEvent
 from quota_sidecar.store.keys import AUDIT
 from quota_sidecar.store.redis import Store
 
-__all__ = ["AUDIT_MAXLEN", "append_audit", "list_audit_events", "publish_alert"]
+__all__ = ["AUDIT_MAXLEN", "append_audit", "audit_change", "list_audit_events", "publish_alert"]
 
 AUDIT_MAXLEN = 1_000_000  # about 300 MB at the most; older entries are trimmed first
 _SCAN_BATCH = 500
+_ADMIN_TIMEOUT = 2.0  # seconds; not the hot path
+_DEPLOYMENT = Subject(QuotaScope.GLOBAL, "*")  # whom a deployment-wide change concerns
 
 
 def append_audit(
@@ -69,6 +71,29 @@ def append_audit(
 # admin events go to the shared stream alone. A stream costs Redis about 4.7 KB from its first
 # entry, which every configured subject would otherwise pay for its QUOTA_CHANGED event.
 _SUBJECT_STREAM_KINDS = frozenset({AlertKind.RESOLVED})
+
+
+async def audit_change(
+    store: Store,
+    clock: Clock,
+    action: str,
+    *,
+    actor: str,
+    reason: str,
+    before: object,
+    after: object,
+) -> None:
+    """Append one audit entry for a deployment-wide change (subject global:*) on its own."""
+
+    async def write() -> None:
+        pipe = store.client.pipeline(transaction=False)
+        append_audit(
+            pipe, now_ms=clock.now_ms(), action=action, subject=_DEPLOYMENT, actor=actor,
+            reason=reason, before=before, after=after,
+        )  # fmt: skip
+        await pipe.execute()
+
+    await store.call(write, _ADMIN_TIMEOUT)
 
 
 async def publish_alert(

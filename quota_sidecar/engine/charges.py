@@ -28,6 +28,7 @@ from quota_sidecar.models import (
 from quota_sidecar.pricing import (
     DEFAULT_UNPRICED_POLICY,
     PriceBook,
+    PriceOverride,
     PricingAction,
     TokenUsage,
     decide,
@@ -62,6 +63,35 @@ class Pricer:
         self._clock = clock
         self.book = book if book is not None else PriceBook()
         self.default_policy: UnpricedPolicy = DEFAULT_UNPRICED_POLICY
+        self.overrides: tuple[PriceOverride, ...] = ()
+
+    def configure(
+        self, overrides: Sequence[PriceOverride], default_policy: UnpricedPolicy | None
+    ) -> None:
+        """Install the quota file's prices and default policy (one swap each)."""
+        self.book.replace_overrides(overrides)
+        self.overrides = tuple(overrides)
+        self.default_policy = default_policy or DEFAULT_UNPRICED_POLICY
+
+    def describe(
+        self,
+        overrides: Sequence[PriceOverride] | None = None,
+        default_policy: UnpricedPolicy | None = None,
+    ) -> dict[str, object]:
+        """What the audit log records of a price change (the current settings by default)."""
+        chosen = self.overrides if overrides is None else overrides
+        policy = self.default_policy if overrides is None else default_policy
+        return {
+            "unpriced": (policy or DEFAULT_UNPRICED_POLICY).value,
+            "prices": [
+                {
+                    "model": f"{o.provider}/{o.model}",
+                    "price": str(o.price),
+                    "effective_from": o.effective_from.isoformat() if o.effective_from else None,
+                }
+                for o in chosen
+            ],
+        }
 
     def charge(
         self,

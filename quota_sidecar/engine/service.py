@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from quota_sidecar.clock import Clock, SystemClock
-from quota_sidecar.engine.audit import list_audit_events
+from quota_sidecar.engine.audit import audit_change, list_audit_events
 from quota_sidecar.engine.charges import UNKNOWN_BUDGET, Pricer, unpriced_denial
 from quota_sidecar.engine.configs import CachedConfig, ConfigRepository
 from quota_sidecar.engine.costs import GENERATED_KEY_PREFIX, CostTracker
@@ -30,9 +30,9 @@ from quota_sidecar.engine.rate_limits import RateLimitManager
 from quota_sidecar.engine.registration import Registration, write_without_loop
 from quota_sidecar.engine.spool import RecordSpool, SpooledRecord
 from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreUnavailable
-from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, parse_scope
+from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, UnpricedPolicy, parse_scope
 from quota_sidecar.money import Money
-from quota_sidecar.pricing import TokenUsage
+from quota_sidecar.pricing import PriceOverride, TokenUsage
 from quota_sidecar.results import AuditEvent, CheckResult, Override, RecordResult, Usage
 from quota_sidecar.store.redis import DEFAULT_TIMEOUT, Store
 from quota_sidecar.validation import (
@@ -357,6 +357,29 @@ class QuotaService:
     ) -> tuple[int, int]:
         """Clear usage; returns (cost today, cost this month) in nanos as they were."""
         return await self.overrides.reset(subject, actor=actor, reason=reason)
+
+    async def set_prices(
+        self,
+        overrides: Sequence[PriceOverride],
+        default_policy: UnpricedPolicy | None,
+        *,
+        actor: str,
+        reason: str = "",
+        audit: bool = True,
+    ) -> bool:
+        """Install price overrides and the default unpriced policy; a change is audited
+        (action `prices.put`, subject global:*) before it takes effect. True when it changed."""
+        before = self.pricer.describe()
+        after = self.pricer.describe(overrides, default_policy)
+        if before == after:
+            return False
+        if audit:
+            await audit_change(
+                self._store, self.clock, "prices.put", actor=actor, reason=reason,
+                before=before, after=after,
+            )  # fmt: skip
+        self.pricer.configure(overrides, default_policy)
+        return True
 
     async def list_audit_events(
         self, subject: Subject | None = None, page_size: int = 100, page_token: str = ""

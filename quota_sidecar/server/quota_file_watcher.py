@@ -27,7 +27,6 @@ from quota_sidecar.config import CONFIG_ACTOR, QuotaDocument
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.errors import ConfigError, NotFound, StoreUnavailable
 from quota_sidecar.models import QuotaConfig, Subject
-from quota_sidecar.pricing import DEFAULT_UNPRICED_POLICY
 
 __all__ = ["QuotaFileWatcher"]
 
@@ -97,15 +96,18 @@ class QuotaFileWatcher:
         return await self._apply(document, stamp)
 
     async def _apply(self, document: QuotaDocument, stamp: tuple[int, int, int] | None) -> str:
-        # Prices first, in one swap (they need no store): the quotas that follow may rely on them.
-        self._service.pricer.book.replace_overrides(document.prices)
-        self._service.pricer.default_policy = document.unpriced or DEFAULT_UNPRICED_POLICY
-        if self._prices_only:
+        if self._prices_only:  # no audit: the worker that applies the quotas audits them
+            self._service.pricer.configure(document.prices, document.unpriced)
             self._applied_stamp, self.last_error = stamp, None
             self._on_result("ok")
             return "ok"
         configs = document.quotas
         try:
+            # Prices first (audited, then swapped in): the quotas that follow may rely on them.
+            await self._service.set_prices(
+                document.prices, document.unpriced, actor=CONFIG_ACTOR,
+                reason=f"quota file {self.path}",
+            )  # fmt: skip
             for config in configs:
                 if self._closing:
                     log.info("quota file %s: apply interrupted by shutdown", self.path)
