@@ -5,9 +5,12 @@ busy to read the answer. A probe on the event loop cannot tell the two apart: un
 loop itself is the wait. So the probe runs in a thread, on a blocking socket whose timeout the
 kernel enforces (poll), and only reports its verdict to the loop.
 
-One probe is sent every `interval`; it fails when no answer arrives within `timeout` or the
-connection fails. The owner is told of every probe's result (`report(ok, reason)`), from this
-thread; it hops to its event loop itself.
+One probe is sent every `interval`. A refused or broken connection, or a Redis that answers it
+cannot serve (LOADING, BUSY, MASTERDOWN), fails it at once. A probe with no answer within
+`timeout` is only a miss: a Redis starved of CPU on a loaded machine is slow, not gone. After a
+miss the next probe goes out at once, and `misses` misses in a row fail. So a stopped or
+unreachable Redis is noticed within about (misses + 1) x timeout. The owner is told of every
+verdict (`report(ok, reason)`), from this thread; it hops to its event loop itself.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ class Prober:
         timeout: float,
         interval: float,
         report: Callable[[bool, str], None],
+        misses: int = 3,
     ) -> None:
         self._url = url
+        self._misses = misses
         self._timeout = timeout
         self._interval = interval
         self._report = report
@@ -62,6 +67,11 @@ class Prober:
 
     def probe_once(self) -> tuple[bool, str]:
         """One PING; (answered, why not). Blocking: call it from a thread."""
+        ok, reason, _missed = self._probe()
+        return ok, reason
+
+    def _probe(self) -> tuple[bool, str, bool]:
+        """(answered, why not, only a miss: no answer in time)."""
         try:
             client = self._connect()
             if isinstance(client, RedisCluster):
@@ -70,11 +80,12 @@ class Prober:
                 client.ping()
         except redis.exceptions.ResponseError as exc:
             # LOADING, BUSY, MASTERDOWN: Redis answered, but cannot serve calls now.
-            return False, str(exc)
+            return False, str(exc), False
         except (redis.exceptions.RedisError, OSError) as exc:
             self._close_client()  # a fresh connection next time
-            return False, f"{type(exc).__name__}: {exc}"
-        return True, ""
+            missed = isinstance(exc, redis.exceptions.TimeoutError | TimeoutError)
+            return False, f"{type(exc).__name__}: {exc}", missed
+        return True, "", False
 
     def _connect(self) -> redis.Redis | RedisCluster:
         if self._client is None:
@@ -96,10 +107,14 @@ class Prober:
 
     def _run(self) -> None:
         try:
+            missed = 0
             while not self._stop.is_set():
-                ok, reason = self.probe_once()
+                ok, reason, miss = self._probe()
                 if self._stop.is_set():
                     break
+                missed = missed + 1 if miss else 0
+                if miss and missed < self._misses:
+                    continue  # no verdict yet: ask again at once
                 try:
                     self._report(ok, reason)
                 except RuntimeError:  # the loop it reports to is closed: nobody is listening

@@ -8,9 +8,10 @@ Overload is not outage. The store is in one of two states:
     MAX_SCRIPTS_IN_FLIGHT scripts are in flight; the others wait in a queue of at most
     `max_queue` calls, past which a call is refused at once with Overloaded (nothing sent). A
     caller may bound its own wait with `timeout=`: DeadlineExceeded, never a decision.
-  * unreachable: entered when a connection fails or a probe goes unanswered on the wire (see
-    probe.py: PING every `timeout` seconds from a thread, `timeout` to answer), so a dead or
-    stopped Redis is noticed within about 2 x `timeout`. Entering it ends every call in flight
+  * unreachable: entered when a connection fails (and a fresh probe fails too) or probes go
+    unanswered on the wire (see probe.py: PING every `timeout` seconds from a thread; three
+    unanswered in a row, each given `timeout`), so a dead Redis (refused) is noticed at once
+    and a stopped one within about 4 x `timeout`. Entering it ends every call in flight
     at once with StoreUnavailable (maybe_applied=True for calls already sent), and new calls
     fail at once, so the engine applies the quotas' failure modes. It is left when a probe
     answers.
