@@ -65,6 +65,8 @@ class LimitKind(StrEnum):
     COST_PER_REQUEST = "cost_per_request"
     COST_DAILY = "cost_daily"
     COST_MONTHLY = "cost_monthly"
+    # Open holds at once (reserving checks not yet settled, released or expired).
+    MAX_CONCURRENT = "max_concurrent"
 
     @property
     def is_cost(self) -> bool:
@@ -94,6 +96,7 @@ class DenialCode(StrEnum):
     BLOCKED = "BLOCKED"
     STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
     UNPRICED_MODEL = "UNPRICED_MODEL"
+    CONCURRENCY_LIMITED = "CONCURRENCY_LIMITED"
 
 
 class UnpricedPolicy(StrEnum):
@@ -158,7 +161,8 @@ def _check_count(value: int | None, field_name: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class RateLimitConfig:
-    """Request and token rate limits over sliding windows. None means no limit."""
+    """Request and token rate limits over sliding windows, and the number of open holds at
+    once (max_concurrent: only reserving checks take a slot). None means no limit."""
 
     requests_per_minute: int | None = None
     requests_per_hour: int | None = None
@@ -166,6 +170,7 @@ class RateLimitConfig:
     tokens_per_minute: int | None = None
     tokens_per_day: int | None = None
     failure_mode: FailureMode = FailureMode.OPEN
+    max_concurrent: int | None = None
 
     def __post_init__(self) -> None:
         for kind in RATE_LIMIT_KINDS:
@@ -183,6 +188,7 @@ RATE_LIMIT_KINDS = (
     LimitKind.REQUESTS_PER_DAY,
     LimitKind.TOKENS_PER_MINUTE,
     LimitKind.TOKENS_PER_DAY,
+    LimitKind.MAX_CONCURRENT,
 )
 
 

@@ -68,6 +68,7 @@ _RATE_KEYS = {
     "requests_per_day",
     "tokens_per_minute",
     "tokens_per_day",
+    "max_concurrent",
     "failure_mode",
 }
 _MONEY_KEYS = {"daily_limit", "monthly_limit", "per_request_limit"}

@@ -274,6 +274,8 @@ def _refunded_status(row: list[Any], *, cost: int, tokens: int, reserve: bool) -
             reset_ms = 0  # the window held only this check's charge
     elif reserve and kind in (LimitKind.COST_DAILY, LimitKind.COST_MONTHLY):
         held = max(0, exact_int(held) - cost)
+    elif reserve and kind is LimitKind.MAX_CONCURRENT:
+        used = max(0, exact_int(used) - 1)  # the refund released this check's hold (its slot)
     return [index, name, limit, used, held, reset_ms]
 
 

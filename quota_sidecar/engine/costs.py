@@ -172,7 +172,7 @@ class CostTracker:
             await self._configs.reload([subject])
         else:
             raise StoreUnavailable("quota configuration kept changing during the read")
-        _, day_flat, month_flat, held, rings_flat, limits_flat = reply
+        _, day_flat, month_flat, held, rings_flat, limits_flat, slots = reply
         day, month = _pairs(day_flat), _pairs(month_flat)
         rings = {
             LimitKind(rings_flat[i]): (exact_int(rings_flat[i + 1]), exact_int(rings_flat[i + 2]))
@@ -190,6 +190,9 @@ class CostTracker:
                 item_held = 0
             elif kind is LimitKind.COST_PER_REQUEST:
                 used, reset_ms, item_held = 0, 0, 0
+            elif kind is LimitKind.MAX_CONCURRENT:
+                # The open holds; reset_at is when the first of their leases ends.
+                used, reset_ms, item_held = exact_int(slots[0]), exact_int(slots[1]), 0
             else:
                 period = plan.day if kind is LimitKind.COST_DAILY else plan.month
                 source = day if kind is LimitKind.COST_DAILY else month

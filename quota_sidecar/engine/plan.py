@@ -2,7 +2,7 @@
 
 Each subject is ONE argument, its fields separated by spaces (no field can hold whitespace:
 identifiers are validated to have none), as _lib.lua's `subject()` reads it: version, scope,
-identifier, day id, day end, month id, month end, shadow, thresholds, then the eight limits
+identifier, day id, day end, month id, month end, shadow, thresholds, then the nine limits
 in LIMIT_ORDER ("-" for none). One pre-built string per subject instead of 17 arguments keeps
 the client's command packing off the hot path; plans are cached per config version until the
 quota day or month ends. Periods are computed here because they need the IANA zone database,
@@ -31,6 +31,7 @@ LIMIT_ORDER = (
     LimitKind.COST_PER_REQUEST,
     LimitKind.COST_DAILY,
     LimitKind.COST_MONTHLY,
+    LimitKind.MAX_CONCURRENT,
 )
 SUBJECT_ARGS = 1
 _PLAN_CACHE_SIZE = 100_000

@@ -42,6 +42,10 @@ class _DenialCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DenialCode
     """The store could not be reached and the quota's failure mode is closed."""
     DENIAL_CODE_UNPRICED_MODEL: _DenialCode.ValueType  # 6
     """The model has no price and a budget's unpriced policy is "deny" (see Prices in the README)."""
+    DENIAL_CODE_CONCURRENCY_LIMITED: _DenialCode.ValueType  # 7
+    """A reserving check found max_concurrent holds open; retry_after, when set, is when the
+    first open hold's lease ends (a settle or release may free a slot sooner).
+    """
 
 class DenialCode(_DenialCode, metaclass=_DenialCodeEnumTypeWrapper):
     """Why a check was denied."""
@@ -60,6 +64,10 @@ DENIAL_CODE_STORE_UNAVAILABLE: DenialCode.ValueType  # 5
 """The store could not be reached and the quota's failure mode is closed."""
 DENIAL_CODE_UNPRICED_MODEL: DenialCode.ValueType  # 6
 """The model has no price and a budget's unpriced policy is "deny" (see Prices in the README)."""
+DENIAL_CODE_CONCURRENCY_LIMITED: DenialCode.ValueType  # 7
+"""A reserving check found max_concurrent holds open; retry_after, when set, is when the
+first open hold's lease ends (a settle or release may free a slot sooner).
+"""
 Global___DenialCode: _TypeAlias = DenialCode  # noqa: Y015
 
 @_typing.final

@@ -95,6 +95,10 @@ class _LimitKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LimitKind.V
     """Spend in the current quota day (starts at reset_hour in the quota's time zone), in nanos."""
     LIMIT_KIND_COST_MONTHLY: _LimitKind.ValueType  # 8
     """Spend in the current calendar month (starts on day 1 at reset_hour), in nanos."""
+    LIMIT_KIND_MAX_CONCURRENT: _LimitKind.ValueType  # 9
+    """Open holds at once: reserving checks not yet settled, released or past their lease.
+    Exact across replicas (the holds live in Redis); only a reserving check takes a slot.
+    """
 
 class LimitKind(_LimitKind, metaclass=_LimitKindEnumTypeWrapper):
     """Every limit the sidecar enforces, named so that a denial or a remaining amount can say which."""
@@ -117,6 +121,10 @@ LIMIT_KIND_COST_DAILY: LimitKind.ValueType  # 7
 """Spend in the current quota day (starts at reset_hour in the quota's time zone), in nanos."""
 LIMIT_KIND_COST_MONTHLY: LimitKind.ValueType  # 8
 """Spend in the current calendar month (starts on day 1 at reset_hour), in nanos."""
+LIMIT_KIND_MAX_CONCURRENT: LimitKind.ValueType  # 9
+"""Open holds at once: reserving checks not yet settled, released or past their lease.
+Exact across replicas (the holds live in Redis); only a reserving check takes a slot.
+"""
 Global___LimitKind: _TypeAlias = LimitKind  # noqa: Y015
 
 class _FailureMode:
@@ -289,6 +297,7 @@ class RateLimits(_message.Message):
     TOKENS_PER_MINUTE_FIELD_NUMBER: _builtins.int
     TOKENS_PER_DAY_FIELD_NUMBER: _builtins.int
     FAILURE_MODE_FIELD_NUMBER: _builtins.int
+    MAX_CONCURRENT_FIELD_NUMBER: _builtins.int
     requests_per_minute: _builtins.int
     """Requests admitted in any sliding 60 seconds."""
     requests_per_hour: _builtins.int
@@ -301,6 +310,10 @@ class RateLimits(_message.Message):
     """Tokens admitted in any sliding 24 hours."""
     failure_mode: Global___FailureMode.ValueType
     """What a check does with these limits when the store is unreachable. Default: open."""
+    max_concurrent: _builtins.int
+    """Open holds at once (reserving checks; see LIMIT_KIND_MAX_CONCURRENT). Non-reserving
+    checks neither take nor need a slot.
+    """
     def __init__(
         self,
         *,
@@ -310,11 +323,14 @@ class RateLimits(_message.Message):
         tokens_per_minute: _builtins.int | None = ...,
         tokens_per_day: _builtins.int | None = ...,
         failure_mode: Global___FailureMode.ValueType = ...,
+        max_concurrent: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_requests_per_day", b"_requests_per_day", "_requests_per_hour", b"_requests_per_hour", "_requests_per_minute", b"_requests_per_minute", "_tokens_per_day", b"_tokens_per_day", "_tokens_per_minute", b"_tokens_per_minute", "requests_per_day", b"requests_per_day", "requests_per_hour", b"requests_per_hour", "requests_per_minute", b"requests_per_minute", "tokens_per_day", b"tokens_per_day", "tokens_per_minute", b"tokens_per_minute"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_concurrent", b"_max_concurrent", "_requests_per_day", b"_requests_per_day", "_requests_per_hour", b"_requests_per_hour", "_requests_per_minute", b"_requests_per_minute", "_tokens_per_day", b"_tokens_per_day", "_tokens_per_minute", b"_tokens_per_minute", "max_concurrent", b"max_concurrent", "requests_per_day", b"requests_per_day", "requests_per_hour", b"requests_per_hour", "requests_per_minute", b"requests_per_minute", "tokens_per_day", b"tokens_per_day", "tokens_per_minute", b"tokens_per_minute"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_requests_per_day", b"_requests_per_day", "_requests_per_hour", b"_requests_per_hour", "_requests_per_minute", b"_requests_per_minute", "_tokens_per_day", b"_tokens_per_day", "_tokens_per_minute", b"_tokens_per_minute", "failure_mode", b"failure_mode", "requests_per_day", b"requests_per_day", "requests_per_hour", b"requests_per_hour", "requests_per_minute", b"requests_per_minute", "tokens_per_day", b"tokens_per_day", "tokens_per_minute", b"tokens_per_minute"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_concurrent", b"_max_concurrent", "_requests_per_day", b"_requests_per_day", "_requests_per_hour", b"_requests_per_hour", "_requests_per_minute", b"_requests_per_minute", "_tokens_per_day", b"_tokens_per_day", "_tokens_per_minute", b"_tokens_per_minute", "failure_mode", b"failure_mode", "max_concurrent", b"max_concurrent", "requests_per_day", b"requests_per_day", "requests_per_hour", b"requests_per_hour", "requests_per_minute", b"requests_per_minute", "tokens_per_day", b"tokens_per_day", "tokens_per_minute", b"tokens_per_minute"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__max_concurrent: _TypeAlias = _typing.Literal["max_concurrent"]  # noqa: Y015
+    _WhichOneofArgType__max_concurrent: _TypeAlias = _typing.Literal["_max_concurrent", b"_max_concurrent"]  # noqa: Y015
     _WhichOneofReturnType__requests_per_day: _TypeAlias = _typing.Literal["requests_per_day"]  # noqa: Y015
     _WhichOneofArgType__requests_per_day: _TypeAlias = _typing.Literal["_requests_per_day", b"_requests_per_day"]  # noqa: Y015
     _WhichOneofReturnType__requests_per_hour: _TypeAlias = _typing.Literal["requests_per_hour"]  # noqa: Y015
@@ -325,6 +341,8 @@ class RateLimits(_message.Message):
     _WhichOneofArgType__tokens_per_day: _TypeAlias = _typing.Literal["_tokens_per_day", b"_tokens_per_day"]  # noqa: Y015
     _WhichOneofReturnType__tokens_per_minute: _TypeAlias = _typing.Literal["tokens_per_minute"]  # noqa: Y015
     _WhichOneofArgType__tokens_per_minute: _TypeAlias = _typing.Literal["_tokens_per_minute", b"_tokens_per_minute"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_concurrent) -> _WhichOneofReturnType__max_concurrent | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__requests_per_day) -> _WhichOneofReturnType__requests_per_day | None: ...
     @_typing.overload

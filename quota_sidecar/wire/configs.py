@@ -65,6 +65,7 @@ def config_from_proto(config: types_pb2.QuotaConfig, field: str = "config") -> Q
                         "requests_per_day",
                         "tokens_per_minute",
                         "tokens_per_day",
+                        "max_concurrent",
                     )
                 },
                 failure_mode=failure_mode_from_proto(
@@ -103,6 +104,7 @@ def config_to_proto(config: QuotaConfig) -> types_pb2.QuotaConfig:
             requests_per_day=rates.requests_per_day,
             tokens_per_minute=rates.tokens_per_minute,
             tokens_per_day=rates.tokens_per_day,
+            max_concurrent=rates.max_concurrent,
             failure_mode=failure_mode_to_proto(rates.failure_mode),
         ),
         cost_quota=types_pb2.CostQuota(

@@ -6,7 +6,7 @@
 --   ARGV: a script header, then ONE value per subject, built by engine/plan.py: the
 --         space-separated fields version, scope, identifier, day id, day end ms, month id,
 --         month end ms, shadow ("1"/"0"), thresholds ("80,90,95"), then the limits
---         rpm rph rpd tpm tpd cpr cd cm ("-" = none).
+--         rpm rph rpd tpm tpd cpr cd cm mc ("-" = none).
 --   Replies are nested arrays of strings and integers (never JSON: Lua prints large numbers
 --   as 1.2e+14, and money must stay exact). Amounts stay below 2^53, so doubles are exact.
 --   Every number that becomes text (a hold, an alert field, a reply string) goes through
@@ -35,6 +35,7 @@ local LIMITS = {
   { name = 'cost_per_request' },
   { name = 'cost_daily' },
   { name = 'cost_monthly' },
+  { name = 'max_concurrent' }, -- open holds at once; only reserving checks take a slot
 }
 
 local function int(value)
