@@ -99,6 +99,10 @@ class _LimitKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LimitKind.V
     """Open holds at once: reserving checks not yet settled, released or past their lease.
     Exact across replicas (the holds live in Redis); only a reserving check takes a slot.
     """
+    LIMIT_KIND_COST_WEEKLY: _LimitKind.ValueType  # 10
+    """Spend in the current quota week (from week_start at reset_hour), in nanos."""
+    LIMIT_KIND_COST_LIFETIME: _LimitKind.ValueType  # 11
+    """Spend since the budget was configured, never reset (prepaid credit), in nanos."""
 
 class LimitKind(_LimitKind, metaclass=_LimitKindEnumTypeWrapper):
     """Every limit the sidecar enforces, named so that a denial or a remaining amount can say which."""
@@ -125,6 +129,10 @@ LIMIT_KIND_MAX_CONCURRENT: LimitKind.ValueType  # 9
 """Open holds at once: reserving checks not yet settled, released or past their lease.
 Exact across replicas (the holds live in Redis); only a reserving check takes a slot.
 """
+LIMIT_KIND_COST_WEEKLY: LimitKind.ValueType  # 10
+"""Spend in the current quota week (from week_start at reset_hour), in nanos."""
+LIMIT_KIND_COST_LIFETIME: LimitKind.ValueType  # 11
+"""Spend since the budget was configured, never reset (prepaid credit), in nanos."""
 Global___LimitKind: _TypeAlias = LimitKind  # noqa: Y015
 
 class _FailureMode:
@@ -369,6 +377,9 @@ class CostQuota(_message.Message):
     TIME_ZONE_FIELD_NUMBER: _builtins.int
     FAILURE_MODE_FIELD_NUMBER: _builtins.int
     UNPRICED_FIELD_NUMBER: _builtins.int
+    WEEKLY_LIMIT_NANOS_FIELD_NUMBER: _builtins.int
+    LIFETIME_LIMIT_NANOS_FIELD_NUMBER: _builtins.int
+    WEEK_START_FIELD_NUMBER: _builtins.int
     daily_limit_nanos: _builtins.int
     """Spend allowed in one quota day."""
     monthly_limit_nanos: _builtins.int
@@ -385,6 +396,12 @@ class CostQuota(_message.Message):
     """What a call with tokens of a model that has no price does to these budgets.
     Unspecified means the sidecar's default (the quota file's `unpriced:`, else require_cost).
     """
+    weekly_limit_nanos: _builtins.int
+    """Spend allowed in one quota week."""
+    lifetime_limit_nanos: _builtins.int
+    """Spend allowed ever (it never resets; a BONUS_CREDIT on COST_LIFETIME raises it)."""
+    week_start: _builtins.str
+    """The day the quota week begins, at reset_hour: "monday" ... "sunday". Empty means monday."""
     def __init__(
         self,
         *,
@@ -395,23 +412,34 @@ class CostQuota(_message.Message):
         time_zone: _builtins.str = ...,
         failure_mode: Global___FailureMode.ValueType = ...,
         unpriced: Global___UnpricedPolicy.ValueType = ...,
+        weekly_limit_nanos: _builtins.int | None = ...,
+        lifetime_limit_nanos: _builtins.int | None = ...,
+        week_start: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_daily_limit_nanos", b"_daily_limit_nanos", "_monthly_limit_nanos", b"_monthly_limit_nanos", "_per_request_limit_nanos", b"_per_request_limit_nanos", "daily_limit_nanos", b"daily_limit_nanos", "monthly_limit_nanos", b"monthly_limit_nanos", "per_request_limit_nanos", b"per_request_limit_nanos"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_daily_limit_nanos", b"_daily_limit_nanos", "_lifetime_limit_nanos", b"_lifetime_limit_nanos", "_monthly_limit_nanos", b"_monthly_limit_nanos", "_per_request_limit_nanos", b"_per_request_limit_nanos", "_weekly_limit_nanos", b"_weekly_limit_nanos", "daily_limit_nanos", b"daily_limit_nanos", "lifetime_limit_nanos", b"lifetime_limit_nanos", "monthly_limit_nanos", b"monthly_limit_nanos", "per_request_limit_nanos", b"per_request_limit_nanos", "weekly_limit_nanos", b"weekly_limit_nanos"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_daily_limit_nanos", b"_daily_limit_nanos", "_monthly_limit_nanos", b"_monthly_limit_nanos", "_per_request_limit_nanos", b"_per_request_limit_nanos", "daily_limit_nanos", b"daily_limit_nanos", "failure_mode", b"failure_mode", "monthly_limit_nanos", b"monthly_limit_nanos", "per_request_limit_nanos", b"per_request_limit_nanos", "reset_hour", b"reset_hour", "time_zone", b"time_zone", "unpriced", b"unpriced"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_daily_limit_nanos", b"_daily_limit_nanos", "_lifetime_limit_nanos", b"_lifetime_limit_nanos", "_monthly_limit_nanos", b"_monthly_limit_nanos", "_per_request_limit_nanos", b"_per_request_limit_nanos", "_weekly_limit_nanos", b"_weekly_limit_nanos", "daily_limit_nanos", b"daily_limit_nanos", "failure_mode", b"failure_mode", "lifetime_limit_nanos", b"lifetime_limit_nanos", "monthly_limit_nanos", b"monthly_limit_nanos", "per_request_limit_nanos", b"per_request_limit_nanos", "reset_hour", b"reset_hour", "time_zone", b"time_zone", "unpriced", b"unpriced", "week_start", b"week_start", "weekly_limit_nanos", b"weekly_limit_nanos"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__daily_limit_nanos: _TypeAlias = _typing.Literal["daily_limit_nanos"]  # noqa: Y015
     _WhichOneofArgType__daily_limit_nanos: _TypeAlias = _typing.Literal["_daily_limit_nanos", b"_daily_limit_nanos"]  # noqa: Y015
+    _WhichOneofReturnType__lifetime_limit_nanos: _TypeAlias = _typing.Literal["lifetime_limit_nanos"]  # noqa: Y015
+    _WhichOneofArgType__lifetime_limit_nanos: _TypeAlias = _typing.Literal["_lifetime_limit_nanos", b"_lifetime_limit_nanos"]  # noqa: Y015
     _WhichOneofReturnType__monthly_limit_nanos: _TypeAlias = _typing.Literal["monthly_limit_nanos"]  # noqa: Y015
     _WhichOneofArgType__monthly_limit_nanos: _TypeAlias = _typing.Literal["_monthly_limit_nanos", b"_monthly_limit_nanos"]  # noqa: Y015
     _WhichOneofReturnType__per_request_limit_nanos: _TypeAlias = _typing.Literal["per_request_limit_nanos"]  # noqa: Y015
     _WhichOneofArgType__per_request_limit_nanos: _TypeAlias = _typing.Literal["_per_request_limit_nanos", b"_per_request_limit_nanos"]  # noqa: Y015
+    _WhichOneofReturnType__weekly_limit_nanos: _TypeAlias = _typing.Literal["weekly_limit_nanos"]  # noqa: Y015
+    _WhichOneofArgType__weekly_limit_nanos: _TypeAlias = _typing.Literal["_weekly_limit_nanos", b"_weekly_limit_nanos"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__daily_limit_nanos) -> _WhichOneofReturnType__daily_limit_nanos | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__lifetime_limit_nanos) -> _WhichOneofReturnType__lifetime_limit_nanos | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__monthly_limit_nanos) -> _WhichOneofReturnType__monthly_limit_nanos | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__per_request_limit_nanos) -> _WhichOneofReturnType__per_request_limit_nanos | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__weekly_limit_nanos) -> _WhichOneofReturnType__weekly_limit_nanos | None: ...
 
 Global___CostQuota: _TypeAlias = CostQuota  # noqa: Y015
 

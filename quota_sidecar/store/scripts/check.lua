@@ -2,7 +2,7 @@
 -- consumes one request, the estimated tokens (and, with reserve, holds the estimated cost), or
 -- nothing is consumed anywhere.
 --
--- KEYS: 8 per subject (see _lib.lua), then the shared alert stream when ARGV[9] == '1', then
+-- KEYS: 10 per subject (see _lib.lua), then the shared alert stream when ARGV[9] == '1', then
 --       the first subject's check marks when a check id is given.
 -- ARGV: now_ms, estimated cost nanos, estimated tokens, reserve ('1'/'0'), hold id,
 --       lease ms, check id ('' = none), N, use shared stream ('1'/'0'), then one per subject,
@@ -104,14 +104,16 @@ local function evaluate(s)
     found[#found + 1] = { code = 'PER_REQUEST_LIMIT_EXCEEDED', limit = 'cost_per_request',
       retry_at = -1, reset_at = 0 }
   end
+  -- A lifetime budget never renews: waiting never helps (-1), only a bonus does.
   local budgets = {
     { 'cost_daily', s.cost_day, s.day_end }, { 'cost_monthly', s.cost_month, s.month_end },
+    { 'cost_weekly', s.cost_week, s.week_end }, { 'cost_lifetime', s.cost_life, -1 },
   }
   for _, b in ipairs(budgets) do
     local limit = s.limits[b[1]]
     if limit and b[2] + s.held + est > limit then
       found[#found + 1] = { code = 'BUDGET_EXHAUSTED', limit = b[1], retry_at = b[3],
-        reset_at = b[3] }
+        reset_at = math.max(b[3], 0) }
     end
   end
   -- Only a reserving check takes a slot (its hold is the slot), so only it can be refused
@@ -158,6 +160,9 @@ for _, s in ipairs(subjects) do
   end
   s.cost_day = int(redis.call('HGET', s.day, 'c'))
   s.cost_month = int(redis.call('HGET', s.month, 'c'))
+  -- Read only when limited: the lifetime hash exists only for subjects with a lifetime limit.
+  s.cost_week = s.limits.cost_weekly and int(redis.call('HGET', s.week, 'c')) or 0
+  s.cost_life = s.limits.cost_lifetime and int(redis.call('HGET', s.life, 'c')) or 0
   local specs = {}
   for _, spec in ipairs(RING_SPECS) do
     if s.limits[spec.name] then specs[#specs + 1] = spec end
@@ -212,7 +217,8 @@ if not denial and not dry then
 end
 
 local statuses, warnings = {}, {}
-local BUDGETS = { cost_daily = true, cost_monthly = true, requests_per_day = true, tokens_per_day = true }
+local BUDGETS = { cost_daily = true, cost_monthly = true, cost_weekly = true, cost_lifetime = true,
+  requests_per_day = true, tokens_per_day = true }
 local function status(s, name, used, held_amount, reset_at)
   local limit = s.limits[name]
   if not limit then return end
@@ -236,6 +242,8 @@ for _, s in ipairs(subjects) do
   status(s, 'cost_per_request', est, 0, 0)
   status(s, 'cost_daily', s.cost_day, s.held, s.day_end)
   status(s, 'cost_monthly', s.cost_month, s.held, s.month_end)
+  status(s, 'cost_weekly', s.cost_week, s.held, s.week_end)
+  status(s, 'cost_lifetime', s.cost_life, s.held, 0)
   if s.open then status(s, 'max_concurrent', s.open, 0, s.oldest_expiry or 0) end
 end
 

@@ -134,3 +134,29 @@ def test_a_negative_max_concurrent_is_refused_naming_the_field() -> None:
     with pytest.raises(InvalidInput) as refused:
         RateLimitConfig(max_concurrent=-1)
     assert refused.value.field == "rate_limits.max_concurrent"
+
+
+async def test_weekly_and_lifetime_budgets_over_grpc(redis_url: str) -> None:
+    async with (
+        running_sidecar(redis_url) as sidecar,
+        QuotaClient(sidecar.target, admin_token=ADMIN_TOKEN) as client,
+    ):
+        config = QuotaConfig(
+            QuotaScope.TENANT,
+            "grpc-weekly",
+            cost_quota=CostQuota(weekly_limit=3, lifetime_limit=5, week_start="sunday"),
+        )
+        await client.register_quota(config)
+        stored = await client.get_quota(Subject(QuotaScope.TENANT, "grpc-weekly"))
+        assert stored is not None
+        assert stored.cost_quota.week_start == "sunday"
+        assert (stored.cost_quota.weekly_limit, stored.cost_quota.lifetime_limit) == (3, 5)
+        await client.record_usage("tenant", "grpc-weekly", cost="2.5", idempotency_key="g1")
+        denied = await client.check_quota("tenant", "grpc-weekly", estimated_cost=1)
+        assert denied.code is DenialCode.BUDGET_EXHAUSTED
+        assert denied.denied_limit is LimitKind.COST_WEEKLY
+        usage = await client.get_quota_usage("tenant", "grpc-weekly")
+        assert usage.cost_this_week_nanos == usage.cost_lifetime_nanos == 2_500_000_000
+        assert usage.week_resets_at is not None and usage.week_resets_at.weekday() == 6
+        local = await sidecar.service.get_usage(Subject(QuotaScope.TENANT, "grpc-weekly"))
+        assert local.cost_lifetime_nanos == 2_500_000_000
