@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from quota_sidecar.errors import InvalidInput
 from quota_sidecar.money import MAX_LIMIT_NANOS, Money, from_nanos, to_nanos
-from quota_sidecar.periods import Window, zone
+from quota_sidecar.periods import WEEKDAYS, Window, zone
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -65,10 +65,20 @@ class LimitKind(StrEnum):
     COST_PER_REQUEST = "cost_per_request"
     COST_DAILY = "cost_daily"
     COST_MONTHLY = "cost_monthly"
+    COST_WEEKLY = "cost_weekly"  # the quota week, from week_start at reset_hour
+    COST_LIFETIME = "cost_lifetime"  # never resets: prepaid credit
+    # Open holds at once (reserving checks not yet settled, released or expired).
+    MAX_CONCURRENT = "max_concurrent"
 
     @property
     def is_cost(self) -> bool:
-        return self in (LimitKind.COST_PER_REQUEST, LimitKind.COST_DAILY, LimitKind.COST_MONTHLY)
+        return self in (
+            LimitKind.COST_PER_REQUEST,
+            LimitKind.COST_DAILY,
+            LimitKind.COST_MONTHLY,
+            LimitKind.COST_WEEKLY,
+            LimitKind.COST_LIFETIME,
+        )
 
     @property
     def window(self) -> Window | None:
@@ -94,6 +104,7 @@ class DenialCode(StrEnum):
     BLOCKED = "BLOCKED"
     STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
     UNPRICED_MODEL = "UNPRICED_MODEL"
+    CONCURRENCY_LIMITED = "CONCURRENCY_LIMITED"
 
 
 class UnpricedPolicy(StrEnum):
@@ -158,7 +169,8 @@ def _check_count(value: int | None, field_name: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class RateLimitConfig:
-    """Request and token rate limits over sliding windows. None means no limit."""
+    """Request and token rate limits over sliding windows, and the number of open holds at
+    once (max_concurrent: only reserving checks take a slot). None means no limit."""
 
     requests_per_minute: int | None = None
     requests_per_hour: int | None = None
@@ -166,6 +178,7 @@ class RateLimitConfig:
     tokens_per_minute: int | None = None
     tokens_per_day: int | None = None
     failure_mode: FailureMode = FailureMode.OPEN
+    max_concurrent: int | None = None
 
     def __post_init__(self) -> None:
         for kind in RATE_LIMIT_KINDS:
@@ -183,6 +196,7 @@ RATE_LIMIT_KINDS = (
     LimitKind.REQUESTS_PER_DAY,
     LimitKind.TOKENS_PER_MINUTE,
     LimitKind.TOKENS_PER_DAY,
+    LimitKind.MAX_CONCURRENT,
 )
 
 
@@ -201,9 +215,19 @@ def _money_or_none(value: Money | None, field_name: str) -> Decimal | None:
     return from_nanos(to_nanos(value, field_name, maximum=MAX_LIMIT_NANOS))
 
 
+_MONEY_FIELDS = (
+    "daily_limit",
+    "monthly_limit",
+    "per_request_limit",
+    "weekly_limit",
+    "lifetime_limit",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class CostQuota:
-    """Cost budgets in dollars (exact Decimal). None means no limit."""
+    """Cost budgets in dollars (exact Decimal). None means no limit. The week starts on
+    `week_start` at `reset_hour`; the lifetime budget never resets (BONUS_CREDIT raises it)."""
 
     daily_limit: Decimal | None = None
     monthly_limit: Decimal | None = None
@@ -212,6 +236,9 @@ class CostQuota:
     time_zone: str = "UTC"
     failure_mode: FailureMode = FailureMode.CLOSED
     unpriced: UnpricedPolicy | None = None  # None: the sidecar's default
+    weekly_limit: Decimal | None = None
+    lifetime_limit: Decimal | None = None
+    week_start: str = "monday"
 
     def __post_init__(self) -> None:
         if self.unpriced is not None:
@@ -220,7 +247,11 @@ class CostQuota:
             except ValueError:
                 names = ", ".join(p.value for p in UnpricedPolicy)
                 raise InvalidInput("cost_quota.unpriced", f"must be one of {names}") from None
-        for name in ("daily_limit", "monthly_limit", "per_request_limit"):
+        start = str(self.week_start or "monday").lower()
+        if start not in WEEKDAYS:
+            raise InvalidInput("cost_quota.week_start", f"must be one of {', '.join(WEEKDAYS)}")
+        object.__setattr__(self, "week_start", start)
+        for name in _MONEY_FIELDS:
             value = _money_or_none(getattr(self, name), f"cost_quota.{name}")
             object.__setattr__(self, name, value)
         if isinstance(self.reset_hour, bool) or not isinstance(self.reset_hour, int):
@@ -240,6 +271,8 @@ class CostQuota:
             (LimitKind.COST_PER_REQUEST, self.per_request_limit),
             (LimitKind.COST_DAILY, self.daily_limit),
             (LimitKind.COST_MONTHLY, self.monthly_limit),
+            (LimitKind.COST_WEEKLY, self.weekly_limit),
+            (LimitKind.COST_LIFETIME, self.lifetime_limit),
         )
         return {k: to_nanos(v, k.value, maximum=MAX_LIMIT_NANOS) for k, v in pairs if v is not None}
 

@@ -1,8 +1,10 @@
 """Calendar periods (quota days and months) and sliding rate windows.
 
 Quota days start at `reset_hour` local time in the quota's IANA zone, so a day can be 23 or 25
-hours long across a DST change. Months start on day 1 at `reset_hour`. All instants are integer
-milliseconds since the epoch (see clock.py); zoneinfo does the calendar work.
+hours long across a DST change. Weeks start on `week_start` (monday ... sunday) at `reset_hour`,
+so a week holding a DST change lasts 167 or 169 hours. Months start on day 1 at `reset_hour`.
+All instants are integer milliseconds since the epoch (see clock.py); zoneinfo does the
+calendar work.
 
 Rate windows are sliding: each window of length T is split into SUB_BUCKETS buckets of T/k.
 A request is admitted only if the requests in the current bucket and the k buckets before it
@@ -24,14 +26,17 @@ from quota_sidecar.errors import InvalidInput
 
 __all__ = [
     "SUB_BUCKETS",
+    "WEEKDAYS",
     "Period",
     "Window",
     "day_period",
     "month_period",
+    "week_period",
     "zone",
 ]
 
 SUB_BUCKETS = 10
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 class Window(StrEnum):
@@ -120,3 +125,18 @@ def _next_month(first: date) -> date:
 
 def _previous_month(first: date) -> date:
     return date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
+
+
+def week_period(now_ms: int, reset_hour: int, time_zone: str, week_start: str) -> Period:
+    """The quota week containing `now_ms`: from `week_start` at reset_hour, seven local days
+    (named by its first day's date)."""
+    tz = zone(time_zone)
+    first_weekday = WEEKDAYS.index(week_start)
+    day = date.fromisoformat(day_period(now_ms, reset_hour, time_zone).id)
+    first = day - timedelta(days=(day.weekday() - first_weekday) % 7)
+    following = first + timedelta(days=7)
+    return Period(
+        first.isoformat(),
+        _local_start(first, reset_hour, tz),
+        _local_start(following, reset_hour, tz),
+    )

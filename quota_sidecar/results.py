@@ -197,10 +197,21 @@ class Usage:
     config: QuotaConfig | None = None
     by_model_today: tuple[BreakdownEntry, ...] = ()  # names are "provider/model"
     by_model_month: tuple[BreakdownEntry, ...] = ()
+    cost_this_week_nanos: int = 0
+    week_resets_at: datetime | None = None
+    cost_lifetime_nanos: int = 0  # counted only while the quota has a lifetime_limit
 
     @property
     def cost_today(self) -> Decimal:
         return from_nanos(self.cost_today_nanos)
+
+    @property
+    def cost_this_week(self) -> Decimal:
+        return from_nanos(self.cost_this_week_nanos)
+
+    @property
+    def cost_lifetime(self) -> Decimal:
+        return from_nanos(self.cost_lifetime_nanos)
 
     @property
     def cost_this_month(self) -> Decimal:

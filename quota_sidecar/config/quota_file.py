@@ -68,10 +68,17 @@ _RATE_KEYS = {
     "requests_per_day",
     "tokens_per_minute",
     "tokens_per_day",
+    "max_concurrent",
     "failure_mode",
 }
-_MONEY_KEYS = {"daily_limit", "monthly_limit", "per_request_limit"}
-_COST_KEYS = _MONEY_KEYS | {"reset_hour", "time_zone", "failure_mode", "unpriced"}
+_MONEY_KEYS = {
+    "daily_limit",
+    "monthly_limit",
+    "per_request_limit",
+    "weekly_limit",
+    "lifetime_limit",
+}
+_COST_KEYS = _MONEY_KEYS | {"reset_hour", "time_zone", "failure_mode", "unpriced", "week_start"}
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 _STR_TAG = "tag:yaml.org,2002:str"

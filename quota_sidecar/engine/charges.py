@@ -38,7 +38,13 @@ from quota_sidecar.results import CheckResult
 
 __all__ = ["UNKNOWN_BUDGET", "Charge", "Pricer", "unpriced_denial"]
 
-_BUDGETS = (LimitKind.COST_PER_REQUEST, LimitKind.COST_DAILY, LimitKind.COST_MONTHLY)
+_BUDGETS = (
+    LimitKind.COST_PER_REQUEST,
+    LimitKind.COST_DAILY,
+    LimitKind.COST_MONTHLY,
+    LimitKind.COST_WEEKLY,
+    LimitKind.COST_LIFETIME,
+)
 # Stands for a quota that cannot be read now: assumed to have a budget under the default policy.
 UNKNOWN_BUDGET = QuotaConfig(
     scope=QuotaScope.GLOBAL, identifier="(unknown)", cost_quota=CostQuota(daily_limit=Decimal(0))

@@ -76,6 +76,12 @@ log = logging.getLogger(__name__)
 STALE_RETRIES = 3
 _PUBLISH_TIMEOUT = 2.0  # seconds; alerts are off the hot path
 _STATUS_WIDTH, _WARNING_WIDTH, TOTALS_WIDTH = 6, 5, 5
+_HELD_BUDGETS = (
+    LimitKind.COST_DAILY,
+    LimitKind.COST_MONTHLY,
+    LimitKind.COST_WEEKLY,
+    LimitKind.COST_LIFETIME,
+)
 _background: set[asyncio.Task[None]] = set()  # refunds that outlive a cancelled caller
 MAX_IN_FLIGHT = 64  # below the client's 100 connections per node: room for other calls
 _gates: weakref.WeakKeyDictionary[Store, _Gate] = weakref.WeakKeyDictionary()
@@ -272,8 +278,10 @@ def _refunded_status(row: list[Any], *, cost: int, tokens: int, reserve: bool) -
         used = max(0, exact_int(used) - charged)
         if used == 0:
             reset_ms = 0  # the window held only this check's charge
-    elif reserve and kind in (LimitKind.COST_DAILY, LimitKind.COST_MONTHLY):
+    elif reserve and kind in _HELD_BUDGETS:
         held = max(0, exact_int(held) - cost)
+    elif reserve and kind is LimitKind.MAX_CONCURRENT:
+        used = max(0, exact_int(used) - 1)  # the refund released this check's hold (its slot)
     return [index, name, limit, used, held, reset_ms]
 
 

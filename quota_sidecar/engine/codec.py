@@ -30,6 +30,9 @@ def config_to_dict(config: QuotaConfig) -> dict[str, Any]:
             "daily_limit": _dollars(cost.daily_limit),
             "monthly_limit": _dollars(cost.monthly_limit),
             "per_request_limit": _dollars(cost.per_request_limit),
+            "weekly_limit": _dollars(cost.weekly_limit),
+            "lifetime_limit": _dollars(cost.lifetime_limit),
+            "week_start": cost.week_start,
             "reset_hour": cost.reset_hour,
             "time_zone": cost.time_zone,
             "failure_mode": cost.failure_mode.value,
@@ -68,7 +71,13 @@ def config_to_json(config: QuotaConfig) -> str:
     return json.dumps(compact, sort_keys=True, separators=(",", ":"))
 
 
-_MONEY_FIELDS = ("daily_limit", "monthly_limit", "per_request_limit")
+_MONEY_FIELDS = (
+    "daily_limit",
+    "monthly_limit",
+    "per_request_limit",
+    "weekly_limit",
+    "lifetime_limit",
+)
 
 
 def _short(name: str, value: object) -> object:

@@ -172,8 +172,9 @@ class CostTracker:
             await self._configs.reload([subject])
         else:
             raise StoreUnavailable("quota configuration kept changing during the read")
-        _, day_flat, month_flat, held, rings_flat, limits_flat = reply
+        _, day_flat, month_flat, held, rings_flat, limits_flat, slots, week_flat, life_flat = reply
         day, month = _pairs(day_flat), _pairs(month_flat)
+        week, life = _pairs(week_flat), _pairs(life_flat)
         rings = {
             LimitKind(rings_flat[i]): (exact_int(rings_flat[i + 1]), exact_int(rings_flat[i + 2]))
             for i in range(0, len(rings_flat), 3)
@@ -190,10 +191,17 @@ class CostTracker:
                 item_held = 0
             elif kind is LimitKind.COST_PER_REQUEST:
                 used, reset_ms, item_held = 0, 0, 0
+            elif kind is LimitKind.MAX_CONCURRENT:
+                # The open holds; reset_at is when the first of their leases ends.
+                used, reset_ms, item_held = exact_int(slots[0]), exact_int(slots[1]), 0
             else:
-                period = plan.day if kind is LimitKind.COST_DAILY else plan.month
-                source = day if kind is LimitKind.COST_DAILY else month
-                used, reset_ms, item_held = exact_int(source.get("c", 0)), period.end_ms, held
+                source, reset_ms = {
+                    LimitKind.COST_DAILY: (day, plan.day.end_ms),
+                    LimitKind.COST_MONTHLY: (month, plan.month.end_ms),
+                    LimitKind.COST_WEEKLY: (week, plan.week.end_ms),
+                    LimitKind.COST_LIFETIME: (life, 0),  # never resets
+                }[kind]
+                used, item_held = exact_int(source.get("c", 0)), held
             statuses.append(
                 LimitStatus(
                     subject=subject,
@@ -228,6 +236,9 @@ class CostTracker:
             by_model_today=_breakdown(day, "m"),
             by_model_month=_breakdown(month, "m"),
             config=cached.config,
+            cost_this_week_nanos=exact_int(week.get("c", 0)),
+            week_resets_at=plan.week.end,
+            cost_lifetime_nanos=exact_int(life.get("c", 0)),
         )
 
 

@@ -21,7 +21,12 @@ from quota_sidecar.results import CheckResult
 
 __all__ = ["decide_without_store"]
 
-_BUDGETS = (LimitKind.COST_DAILY, LimitKind.COST_MONTHLY)
+_BUDGETS = (
+    LimitKind.COST_DAILY,
+    LimitKind.COST_MONTHLY,
+    LimitKind.COST_WEEKLY,
+    LimitKind.COST_LIFETIME,
+)
 
 
 def decide_without_store(

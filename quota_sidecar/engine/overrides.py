@@ -4,7 +4,9 @@ An override is one field of the subject's `ovr` hash, "KIND|limit|value|expiry_m
 which check.lua and record.lua honour inside the same atomic step as everything else; its
 reason, actor and times sit beside it in `ovrmeta`, and `qs:ovrexp` indexes every override by
 expiry so the expiry sweeper (alerting/expiry.py) can announce and delete it exactly once. A
-bonus credit names its period, so it ends with the period even before its expiry.
+bonus credit names its period, so it ends with the period even before its expiry. A bonus on
+the lifetime budget is prepaid credit: it never expires (its expiry is NEVER, whatever was
+asked) and lasts until revoked.
 
 After a change that lowers usage relative to a limit (a bonus, a raised limit, a reset) the
 threshold claims the usage no longer reaches are released, each with a RESOLVED alert; a new
@@ -33,7 +35,14 @@ from quota_sidecar.store.redis import Store
 __all__ = ["OverrideManager"]
 
 _ADMIN_TIMEOUT = 2.0
-_BONUS_LIMITS = (LimitKind.COST_DAILY, LimitKind.COST_MONTHLY)
+_BONUS_LIMITS = (
+    LimitKind.COST_DAILY,
+    LimitKind.COST_MONTHLY,
+    LimitKind.COST_WEEKLY,
+    LimitKind.COST_LIFETIME,
+)
+# The expiry of what never expires (prepaid credit): the last instant a datetime can name.
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 def _validate(override: Override, now_ms: int) -> None:
@@ -50,7 +59,10 @@ def _validate(override: Override, now_ms: int) -> None:
             raise InvalidInput("override.value", "must be a limit between 0 and the maximum")
     if override.kind is OverrideKind.BONUS_CREDIT:
         if override.limit not in _BONUS_LIMITS:
-            raise InvalidInput("override.limit", "a bonus credits cost_daily or cost_monthly")
+            raise InvalidInput(
+                "override.limit",
+                "a bonus credits cost_daily, cost_monthly, cost_weekly or cost_lifetime",
+            )
         if not 0 < override.value <= MAX_LIMIT_NANOS:
             raise InvalidInput("override.value", "must be a positive amount of nanos")
 
@@ -123,17 +135,23 @@ class OverrideManager:
         plan = await self._plan(subject, now)
         if override.kind is OverrideKind.RAISE_LIMIT:
             _check_raise(override, plan)
-        period = ""
+        period, expires_at = "", override.expires_at
         if override.kind is OverrideKind.BONUS_CREDIT:
-            daily = override.limit is LimitKind.COST_DAILY
-            period = f"day:{plan.day.id}" if daily else f"month:{plan.month.id}"
+            period = {
+                LimitKind.COST_DAILY: f"day:{plan.day.id}",
+                LimitKind.COST_MONTHLY: f"month:{plan.month.id}",
+                LimitKind.COST_WEEKLY: f"week:{plan.week.id}",
+                LimitKind.COST_LIFETIME: "lifetime",
+            }[override.limit or LimitKind.COST_DAILY]
+            if override.limit is LimitKind.COST_LIFETIME:
+                expires_at = NEVER
         granted = Override(
             id="o" + secrets.token_hex(6),
             subject=subject,
             kind=override.kind,
             limit=override.limit,
             value=override.value,
-            expires_at=override.expires_at,
+            expires_at=expires_at,
             reason=override.reason,
             actor=override.actor,
             created_at=from_ms(now),
@@ -265,7 +283,9 @@ class OverrideManager:
         """The threshold claims (limit, percent, period) of the current day and month."""
         keys = subject_keys(plan.subject)
         periods = ((keys.day(plan.day.id), f"day:{plan.day.id}"),
-                   (keys.month(plan.month.id), f"month:{plan.month.id}"))  # fmt: skip
+                   (keys.month(plan.month.id), f"month:{plan.month.id}"),
+                   (keys.week(plan.week.id), f"week:{plan.week.id}"),
+                   (keys.lifetime, "lifetime"))  # fmt: skip
 
         async def read() -> list[list[str]]:
             pipe = self._store.client.pipeline(transaction=False)
@@ -304,7 +324,12 @@ class OverrideManager:
             status = statuses.get(limit)
             if status is not None and status.used * 100 >= pct * status.limit_value:
                 continue
-            key = keys.day(plan.day.id) if period.startswith("day:") else keys.month(plan.month.id)
+            key = {
+                "day": keys.day(plan.day.id),
+                "month": keys.month(plan.month.id),
+                "week": keys.week(plan.week.id),
+                "lifetime": keys.lifetime,
+            }[period.split(":", 1)[0]]
             field = f"a:{limit}:{pct}"
             if await self._store.call(lambda k=key, f=field: self._store.client.hdel(k, f)):
                 used = status.used if status else 0

@@ -2,7 +2,7 @@
 
 Each subject is ONE argument, its fields separated by spaces (no field can hold whitespace:
 identifiers are validated to have none), as _lib.lua's `subject()` reads it: version, scope,
-identifier, day id, day end, month id, month end, shadow, thresholds, then the eight limits
+identifier, day id, day end, month id, month end, shadow, thresholds, then the limits
 in LIMIT_ORDER ("-" for none). One pre-built string per subject instead of 17 arguments keeps
 the client's command packing off the hot path; plans are cached per config version until the
 quota day or month ends. Periods are computed here because they need the IANA zone database,
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from quota_sidecar.engine.configs import CachedConfig
 from quota_sidecar.models import DEFAULT_THRESHOLDS, LimitKind, Subject
-from quota_sidecar.periods import Period, day_period, month_period
+from quota_sidecar.periods import Period, day_period, month_period, week_period
 from quota_sidecar.store.keys import subject_keys
 
 __all__ = ["LIMIT_ORDER", "SUBJECT_ARGS", "SubjectPlan", "plan_subjects"]
@@ -31,6 +31,9 @@ LIMIT_ORDER = (
     LimitKind.COST_PER_REQUEST,
     LimitKind.COST_DAILY,
     LimitKind.COST_MONTHLY,
+    LimitKind.MAX_CONCURRENT,
+    LimitKind.COST_WEEKLY,
+    LimitKind.COST_LIFETIME,
 )
 SUBJECT_ARGS = 1
 _PLAN_CACHE_SIZE = 100_000
@@ -44,24 +47,39 @@ class SubjectPlan:
     cached: CachedConfig
     day: Period
     month: Period
+    week: Period
     keys: list[str]
     args: list[str | int]
 
     def valid_at(self, now_ms: int) -> bool:
-        return self.day.start_ms <= now_ms < self.day.end_ms and now_ms < self.month.end_ms
+        return (
+            self.day.start_ms <= now_ms < self.day.end_ms
+            and now_ms < self.month.end_ms
+            and now_ms < self.week.end_ms
+        )
 
 
-_period_cache: dict[tuple[int, str], tuple[Period, Period]] = {}
+_Periods = tuple[Period, Period, Period]
+_period_cache: dict[tuple[int, str, str], _Periods] = {}
 
 
-def _periods(now_ms: int, reset_hour: int, time_zone: str) -> tuple[Period, Period]:
-    # Periods change once a day; remember the last pair per zone instead of redoing zoneinfo
-    # arithmetic on every check.
-    key = (reset_hour, time_zone)
+def _periods(now_ms: int, reset_hour: int, time_zone: str, week_start: str) -> _Periods:
+    # Periods change once a day; remember the last day, month and week per zone instead of
+    # redoing zoneinfo arithmetic on every check.
+    key = (reset_hour, time_zone, week_start)
     found = _period_cache.get(key)
-    if found and found[0].start_ms <= now_ms < found[0].end_ms and now_ms < found[1].end_ms:
+    if (
+        found
+        and found[0].start_ms <= now_ms < found[0].end_ms
+        and now_ms < found[1].end_ms
+        and now_ms < found[2].end_ms
+    ):
         return found
-    pair = (day_period(now_ms, reset_hour, time_zone), month_period(now_ms, reset_hour, time_zone))
+    pair = (
+        day_period(now_ms, reset_hour, time_zone),
+        month_period(now_ms, reset_hour, time_zone),
+        week_period(now_ms, reset_hour, time_zone, week_start),
+    )
     if len(_period_cache) > 4096:
         _period_cache.clear()
     _period_cache[key] = pair
@@ -87,17 +105,17 @@ def plan_subject(subject: Subject, cached: CachedConfig, now_ms: int) -> Subject
 def _build_plan(subject: Subject, cached: CachedConfig, now_ms: int) -> SubjectPlan:
     config = cached.config
     if config is None:
-        day, month = _periods(now_ms, 0, "UTC")
+        day, month, week = _periods(now_ms, 0, "UTC", "monday")
         thresholds: Sequence[int] = DEFAULT_THRESHOLDS
         limits: dict[LimitKind, int] = {}
         shadow = False
     else:
         cost = config.cost_quota
-        day, month = _periods(now_ms, cost.reset_hour, cost.time_zone)
+        day, month, week = _periods(now_ms, cost.reset_hour, cost.time_zone, cost.week_start)
         thresholds = config.alert_thresholds
         limits = config.limits()
         shadow = config.shadow_mode
-    keys = subject_keys(subject).script_keys(day.id, month.id)
+    keys = subject_keys(subject).script_keys(day.id, month.id, week.id)
     fields = [
         cached.version,
         subject.scope.value,
@@ -109,8 +127,10 @@ def _build_plan(subject: Subject, cached: CachedConfig, now_ms: int) -> SubjectP
         "1" if shadow else "0",
         ",".join(str(t) for t in thresholds),
         *(limits.get(kind, "-") for kind in LIMIT_ORDER),
+        week.id,
+        week.end_ms,
     ]
-    return SubjectPlan(subject, cached, day, month, keys, [" ".join(map(str, fields))])
+    return SubjectPlan(subject, cached, day, month, week, keys, [" ".join(map(str, fields))])
 
 
 def plan_subjects(

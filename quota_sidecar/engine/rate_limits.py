@@ -202,6 +202,13 @@ def _reason(
             f"{format_dollars(status.used)} spent and {format_dollars(status.held)} held "
             f"of {format_dollars(status.limit_value)}"
         )
+    elif code is DenialCode.CONCURRENCY_LIMITED and status is not None:
+        # retry_after, when known, is only the latest a slot frees: a settle may come sooner.
+        wait = f"; the first lease ends in {retry_ms / 1000:.3f}s" if retry_ms >= 0 else ""
+        text = (
+            f"max concurrent limit of {subject} reached "
+            f"({status.used} of {status.limit_value} holds open){wait}"
+        )
     elif limit is not None and status is not None:
         wait = f"; retry in {retry_ms / 1000:.3f}s" if retry_ms >= 0 else ""
         text = (

@@ -47,6 +47,8 @@ def window_length(kind: LimitKind, plan: SubjectPlan) -> timedelta | None:
         return timedelta(milliseconds=plan.day.end_ms - plan.day.start_ms)
     if kind is LimitKind.COST_MONTHLY:
         return timedelta(milliseconds=plan.month.end_ms - plan.month.start_ms)
+    if kind is LimitKind.COST_WEEKLY:
+        return timedelta(milliseconds=plan.week.end_ms - plan.week.start_ms)
     return None
 
 

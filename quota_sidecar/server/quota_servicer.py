@@ -168,6 +168,9 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             by_model_today=replies.breakdown_to_proto(usage.by_model_today),
             by_model_month=replies.breakdown_to_proto(usage.by_model_month),
             config=configs.config_to_proto(usage.config) if usage.config else None,
+            cost_this_week_nanos=usage.cost_this_week_nanos,
+            week_resets_at=fields.timestamp_to_proto(usage.week_resets_at),
+            cost_lifetime_nanos=usage.cost_lifetime_nanos,
         )
 
     async def StreamAlerts(

@@ -5,6 +5,9 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
     qs:{user:alice}:rw           hash    sliding-window rings; "<ring>:c" = when it began
     qs:{user:alice}:d:2026-11-28 hash    the quota day: cost, requests, tokens, breakdown, claims
     qs:{user:alice}:M:2026-11    hash    the quota month: the same fields
+    qs:{user:alice}:W:2026-11-16 hash    the quota week (named by its first day): cost, claims
+    qs:{user:alice}:L            hash    lifetime spend and claims, only with a lifetime_limit;
+                                         the one key without a TTL (prepaid credit never resets)
     qs:{user:alice}:holds        hash    open holds: id -> "cost|tokens|expiry|placed|tm,td"; _sum
     qs:{user:alice}:hexp         zset    open holds by expiry, to return expired ones
     qs:{user:alice}:ovr          hash    overrides in force: id -> "kind|limit|value|expiry|period"
@@ -86,6 +89,13 @@ class SubjectKeys:
     def month(self, period_id: str) -> str:
         return f"{self.base}:M:{period_id}"
 
+    def week(self, period_id: str) -> str:
+        return f"{self.base}:W:{period_id}"
+
+    @property
+    def lifetime(self) -> str:
+        return f"{self.base}:L"
+
     @property
     def holds(self) -> str:
         return f"{self.base}:holds"
@@ -113,7 +123,7 @@ class SubjectKeys:
     def idempotency(self, key: str) -> str:
         return f"{self.base}:idem:{encode(key)}"
 
-    def script_keys(self, day_id: str, month_id: str) -> list[str]:
+    def script_keys(self, day_id: str, month_id: str, week_id: str) -> list[str]:
         """KEYS for one subject in the check/record/usage scripts (KEYS_PER_SUBJECT of them)."""
         return [
             self.config,
@@ -124,10 +134,12 @@ class SubjectKeys:
             self.hold_expiry,
             self.overrides,
             self.alerts,
+            self.week(week_id),
+            self.lifetime,
         ]
 
 
-KEYS_PER_SUBJECT = 8
+KEYS_PER_SUBJECT = 10
 
 
 def subject_keys(subject: Subject) -> SubjectKeys:

@@ -42,6 +42,10 @@ class _DenialCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DenialCode
     """The store could not be reached and the quota's failure mode is closed."""
     DENIAL_CODE_UNPRICED_MODEL: _DenialCode.ValueType  # 6
     """The model has no price and a budget's unpriced policy is "deny" (see Prices in the README)."""
+    DENIAL_CODE_CONCURRENCY_LIMITED: _DenialCode.ValueType  # 7
+    """A reserving check found max_concurrent holds open; retry_after, when set, is when the
+    first open hold's lease ends (a settle or release may free a slot sooner).
+    """
 
 class DenialCode(_DenialCode, metaclass=_DenialCodeEnumTypeWrapper):
     """Why a check was denied."""
@@ -60,6 +64,10 @@ DENIAL_CODE_STORE_UNAVAILABLE: DenialCode.ValueType  # 5
 """The store could not be reached and the quota's failure mode is closed."""
 DENIAL_CODE_UNPRICED_MODEL: DenialCode.ValueType  # 6
 """The model has no price and a budget's unpriced policy is "deny" (see Prices in the README)."""
+DENIAL_CODE_CONCURRENCY_LIMITED: DenialCode.ValueType  # 7
+"""A reserving check found max_concurrent holds open; retry_after, when set, is when the
+first open hold's lease ends (a settle or release may free a slot sooner).
+"""
 Global___DenialCode: _TypeAlias = DenialCode  # noqa: Y015
 
 @_typing.final
@@ -495,6 +503,9 @@ class GetUsageResponse(_message.Message):
     CONFIG_FIELD_NUMBER: _builtins.int
     BY_MODEL_TODAY_FIELD_NUMBER: _builtins.int
     BY_MODEL_MONTH_FIELD_NUMBER: _builtins.int
+    COST_THIS_WEEK_NANOS_FIELD_NUMBER: _builtins.int
+    WEEK_RESETS_AT_FIELD_NUMBER: _builtins.int
+    COST_LIFETIME_NANOS_FIELD_NUMBER: _builtins.int
     cost_today_nanos: _builtins.int
     """Spend in the current quota day, in nanos."""
     cost_this_month_nanos: _builtins.int
@@ -515,6 +526,10 @@ class GetUsageResponse(_message.Message):
     """Tokens counted in the sliding minute window."""
     tokens_last_day: _builtins.int
     """Tokens counted in the sliding 24-hour window."""
+    cost_this_week_nanos: _builtins.int
+    """Spend in the current quota week, in nanos."""
+    cost_lifetime_nanos: _builtins.int
+    """Spend counted against the lifetime budget, in nanos (0 without a lifetime_limit)."""
     @_builtins.property
     def subject(self) -> _types_pb2.Subject:
         """The subject read."""
@@ -557,6 +572,10 @@ class GetUsageResponse(_message.Message):
 
     @_builtins.property
     def by_model_month(self) -> _containers.RepeatedCompositeFieldContainer[Global___BreakdownEntry]: ...
+    @_builtins.property
+    def week_resets_at(self) -> _timestamp_pb2.Timestamp:
+        """When the current quota week ends."""
+
     def __init__(
         self,
         *,
@@ -581,10 +600,13 @@ class GetUsageResponse(_message.Message):
         config: _types_pb2.QuotaConfig | None = ...,
         by_model_today: _abc.Iterable[Global___BreakdownEntry] | None = ...,
         by_model_month: _abc.Iterable[Global___BreakdownEntry] | None = ...,
+        cost_this_week_nanos: _builtins.int = ...,
+        week_resets_at: _timestamp_pb2.Timestamp | None = ...,
+        cost_lifetime_nanos: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "day_resets_at", b"day_resets_at", "month_resets_at", b"month_resets_at", "subject", b"subject"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "day_resets_at", b"day_resets_at", "month_resets_at", b"month_resets_at", "subject", b"subject", "week_resets_at", b"week_resets_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_model_month", b"by_model_month", "by_model_today", b"by_model_today", "by_provider_month", b"by_provider_month", "by_provider_today", b"by_provider_today", "by_tool_month", b"by_tool_month", "by_tool_today", b"by_tool_today", "config", b"config", "cost_this_month_nanos", b"cost_this_month_nanos", "cost_today_nanos", b"cost_today_nanos", "day_resets_at", b"day_resets_at", "held_nanos", b"held_nanos", "limits", b"limits", "month_resets_at", b"month_resets_at", "requests_last_day", b"requests_last_day", "requests_last_hour", b"requests_last_hour", "requests_last_minute", b"requests_last_minute", "requests_today", b"requests_today", "subject", b"subject", "tokens_last_day", b"tokens_last_day", "tokens_last_minute", b"tokens_last_minute", "tokens_today", b"tokens_today"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_model_month", b"by_model_month", "by_model_today", b"by_model_today", "by_provider_month", b"by_provider_month", "by_provider_today", b"by_provider_today", "by_tool_month", b"by_tool_month", "by_tool_today", b"by_tool_today", "config", b"config", "cost_lifetime_nanos", b"cost_lifetime_nanos", "cost_this_month_nanos", b"cost_this_month_nanos", "cost_this_week_nanos", b"cost_this_week_nanos", "cost_today_nanos", b"cost_today_nanos", "day_resets_at", b"day_resets_at", "held_nanos", b"held_nanos", "limits", b"limits", "month_resets_at", b"month_resets_at", "requests_last_day", b"requests_last_day", "requests_last_hour", b"requests_last_hour", "requests_last_minute", b"requests_last_minute", "requests_today", b"requests_today", "subject", b"subject", "tokens_last_day", b"tokens_last_day", "tokens_last_minute", b"tokens_last_minute", "tokens_today", b"tokens_today", "week_resets_at", b"week_resets_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -95,6 +95,14 @@ class _LimitKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LimitKind.V
     """Spend in the current quota day (starts at reset_hour in the quota's time zone), in nanos."""
     LIMIT_KIND_COST_MONTHLY: _LimitKind.ValueType  # 8
     """Spend in the current calendar month (starts on day 1 at reset_hour), in nanos."""
+    LIMIT_KIND_MAX_CONCURRENT: _LimitKind.ValueType  # 9
+    """Open holds at once: reserving checks not yet settled, released or past their lease.
+    Exact across replicas (the holds live in Redis); only a reserving check takes a slot.
+    """
+    LIMIT_KIND_COST_WEEKLY: _LimitKind.ValueType  # 10
+    """Spend in the current quota week (from week_start at reset_hour), in nanos."""
+    LIMIT_KIND_COST_LIFETIME: _LimitKind.ValueType  # 11
+    """Spend since the budget was configured, never reset (prepaid credit), in nanos."""
 
 class LimitKind(_LimitKind, metaclass=_LimitKindEnumTypeWrapper):
     """Every limit the sidecar enforces, named so that a denial or a remaining amount can say which."""
@@ -117,6 +125,14 @@ LIMIT_KIND_COST_DAILY: LimitKind.ValueType  # 7
 """Spend in the current quota day (starts at reset_hour in the quota's time zone), in nanos."""
 LIMIT_KIND_COST_MONTHLY: LimitKind.ValueType  # 8
 """Spend in the current calendar month (starts on day 1 at reset_hour), in nanos."""
+LIMIT_KIND_MAX_CONCURRENT: LimitKind.ValueType  # 9
+"""Open holds at once: reserving checks not yet settled, released or past their lease.
+Exact across replicas (the holds live in Redis); only a reserving check takes a slot.
+"""
+LIMIT_KIND_COST_WEEKLY: LimitKind.ValueType  # 10
+"""Spend in the current quota week (from week_start at reset_hour), in nanos."""
+LIMIT_KIND_COST_LIFETIME: LimitKind.ValueType  # 11
+"""Spend since the budget was configured, never reset (prepaid credit), in nanos."""
 Global___LimitKind: _TypeAlias = LimitKind  # noqa: Y015
 
 class _FailureMode:
@@ -289,6 +305,7 @@ class RateLimits(_message.Message):
     TOKENS_PER_MINUTE_FIELD_NUMBER: _builtins.int
     TOKENS_PER_DAY_FIELD_NUMBER: _builtins.int
     FAILURE_MODE_FIELD_NUMBER: _builtins.int
+    MAX_CONCURRENT_FIELD_NUMBER: _builtins.int
     requests_per_minute: _builtins.int
     """Requests admitted in any sliding 60 seconds."""
     requests_per_hour: _builtins.int
@@ -301,6 +318,10 @@ class RateLimits(_message.Message):
     """Tokens admitted in any sliding 24 hours."""
     failure_mode: Global___FailureMode.ValueType
     """What a check does with these limits when the store is unreachable. Default: open."""
+    max_concurrent: _builtins.int
+    """Open holds at once (reserving checks; see LIMIT_KIND_MAX_CONCURRENT). Non-reserving
+    checks neither take nor need a slot.
+    """
     def __init__(
         self,
         *,
@@ -310,11 +331,14 @@ class RateLimits(_message.Message):
         tokens_per_minute: _builtins.int | None = ...,
         tokens_per_day: _builtins.int | None = ...,
         failure_mode: Global___FailureMode.ValueType = ...,
+        max_concurrent: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_requests_per_day", b"_requests_per_day", "_requests_per_hour", b"_requests_per_hour", "_requests_per_minute", b"_requests_per_minute", "_tokens_per_day", b"_tokens_per_day", "_tokens_per_minute", b"_tokens_per_minute", "requests_per_day", b"requests_per_day", "requests_per_hour", b"requests_per_hour", "requests_per_minute", b"requests_per_minute", "tokens_per_day", b"tokens_per_day", "tokens_per_minute", b"tokens_per_minute"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_concurrent", b"_max_concurrent", "_requests_per_day", b"_requests_per_day", "_requests_per_hour", b"_requests_per_hour", "_requests_per_minute", b"_requests_per_minute", "_tokens_per_day", b"_tokens_per_day", "_tokens_per_minute", b"_tokens_per_minute", "max_concurrent", b"max_concurrent", "requests_per_day", b"requests_per_day", "requests_per_hour", b"requests_per_hour", "requests_per_minute", b"requests_per_minute", "tokens_per_day", b"tokens_per_day", "tokens_per_minute", b"tokens_per_minute"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_requests_per_day", b"_requests_per_day", "_requests_per_hour", b"_requests_per_hour", "_requests_per_minute", b"_requests_per_minute", "_tokens_per_day", b"_tokens_per_day", "_tokens_per_minute", b"_tokens_per_minute", "failure_mode", b"failure_mode", "requests_per_day", b"requests_per_day", "requests_per_hour", b"requests_per_hour", "requests_per_minute", b"requests_per_minute", "tokens_per_day", b"tokens_per_day", "tokens_per_minute", b"tokens_per_minute"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_concurrent", b"_max_concurrent", "_requests_per_day", b"_requests_per_day", "_requests_per_hour", b"_requests_per_hour", "_requests_per_minute", b"_requests_per_minute", "_tokens_per_day", b"_tokens_per_day", "_tokens_per_minute", b"_tokens_per_minute", "failure_mode", b"failure_mode", "max_concurrent", b"max_concurrent", "requests_per_day", b"requests_per_day", "requests_per_hour", b"requests_per_hour", "requests_per_minute", b"requests_per_minute", "tokens_per_day", b"tokens_per_day", "tokens_per_minute", b"tokens_per_minute"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__max_concurrent: _TypeAlias = _typing.Literal["max_concurrent"]  # noqa: Y015
+    _WhichOneofArgType__max_concurrent: _TypeAlias = _typing.Literal["_max_concurrent", b"_max_concurrent"]  # noqa: Y015
     _WhichOneofReturnType__requests_per_day: _TypeAlias = _typing.Literal["requests_per_day"]  # noqa: Y015
     _WhichOneofArgType__requests_per_day: _TypeAlias = _typing.Literal["_requests_per_day", b"_requests_per_day"]  # noqa: Y015
     _WhichOneofReturnType__requests_per_hour: _TypeAlias = _typing.Literal["requests_per_hour"]  # noqa: Y015
@@ -325,6 +349,8 @@ class RateLimits(_message.Message):
     _WhichOneofArgType__tokens_per_day: _TypeAlias = _typing.Literal["_tokens_per_day", b"_tokens_per_day"]  # noqa: Y015
     _WhichOneofReturnType__tokens_per_minute: _TypeAlias = _typing.Literal["tokens_per_minute"]  # noqa: Y015
     _WhichOneofArgType__tokens_per_minute: _TypeAlias = _typing.Literal["_tokens_per_minute", b"_tokens_per_minute"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_concurrent) -> _WhichOneofReturnType__max_concurrent | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__requests_per_day) -> _WhichOneofReturnType__requests_per_day | None: ...
     @_typing.overload
@@ -351,6 +377,9 @@ class CostQuota(_message.Message):
     TIME_ZONE_FIELD_NUMBER: _builtins.int
     FAILURE_MODE_FIELD_NUMBER: _builtins.int
     UNPRICED_FIELD_NUMBER: _builtins.int
+    WEEKLY_LIMIT_NANOS_FIELD_NUMBER: _builtins.int
+    LIFETIME_LIMIT_NANOS_FIELD_NUMBER: _builtins.int
+    WEEK_START_FIELD_NUMBER: _builtins.int
     daily_limit_nanos: _builtins.int
     """Spend allowed in one quota day."""
     monthly_limit_nanos: _builtins.int
@@ -367,6 +396,12 @@ class CostQuota(_message.Message):
     """What a call with tokens of a model that has no price does to these budgets.
     Unspecified means the sidecar's default (the quota file's `unpriced:`, else require_cost).
     """
+    weekly_limit_nanos: _builtins.int
+    """Spend allowed in one quota week."""
+    lifetime_limit_nanos: _builtins.int
+    """Spend allowed ever (it never resets; a BONUS_CREDIT on COST_LIFETIME raises it)."""
+    week_start: _builtins.str
+    """The day the quota week begins, at reset_hour: "monday" ... "sunday". Empty means monday."""
     def __init__(
         self,
         *,
@@ -377,23 +412,34 @@ class CostQuota(_message.Message):
         time_zone: _builtins.str = ...,
         failure_mode: Global___FailureMode.ValueType = ...,
         unpriced: Global___UnpricedPolicy.ValueType = ...,
+        weekly_limit_nanos: _builtins.int | None = ...,
+        lifetime_limit_nanos: _builtins.int | None = ...,
+        week_start: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_daily_limit_nanos", b"_daily_limit_nanos", "_monthly_limit_nanos", b"_monthly_limit_nanos", "_per_request_limit_nanos", b"_per_request_limit_nanos", "daily_limit_nanos", b"daily_limit_nanos", "monthly_limit_nanos", b"monthly_limit_nanos", "per_request_limit_nanos", b"per_request_limit_nanos"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_daily_limit_nanos", b"_daily_limit_nanos", "_lifetime_limit_nanos", b"_lifetime_limit_nanos", "_monthly_limit_nanos", b"_monthly_limit_nanos", "_per_request_limit_nanos", b"_per_request_limit_nanos", "_weekly_limit_nanos", b"_weekly_limit_nanos", "daily_limit_nanos", b"daily_limit_nanos", "lifetime_limit_nanos", b"lifetime_limit_nanos", "monthly_limit_nanos", b"monthly_limit_nanos", "per_request_limit_nanos", b"per_request_limit_nanos", "weekly_limit_nanos", b"weekly_limit_nanos"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_daily_limit_nanos", b"_daily_limit_nanos", "_monthly_limit_nanos", b"_monthly_limit_nanos", "_per_request_limit_nanos", b"_per_request_limit_nanos", "daily_limit_nanos", b"daily_limit_nanos", "failure_mode", b"failure_mode", "monthly_limit_nanos", b"monthly_limit_nanos", "per_request_limit_nanos", b"per_request_limit_nanos", "reset_hour", b"reset_hour", "time_zone", b"time_zone", "unpriced", b"unpriced"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_daily_limit_nanos", b"_daily_limit_nanos", "_lifetime_limit_nanos", b"_lifetime_limit_nanos", "_monthly_limit_nanos", b"_monthly_limit_nanos", "_per_request_limit_nanos", b"_per_request_limit_nanos", "_weekly_limit_nanos", b"_weekly_limit_nanos", "daily_limit_nanos", b"daily_limit_nanos", "failure_mode", b"failure_mode", "lifetime_limit_nanos", b"lifetime_limit_nanos", "monthly_limit_nanos", b"monthly_limit_nanos", "per_request_limit_nanos", b"per_request_limit_nanos", "reset_hour", b"reset_hour", "time_zone", b"time_zone", "unpriced", b"unpriced", "week_start", b"week_start", "weekly_limit_nanos", b"weekly_limit_nanos"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__daily_limit_nanos: _TypeAlias = _typing.Literal["daily_limit_nanos"]  # noqa: Y015
     _WhichOneofArgType__daily_limit_nanos: _TypeAlias = _typing.Literal["_daily_limit_nanos", b"_daily_limit_nanos"]  # noqa: Y015
+    _WhichOneofReturnType__lifetime_limit_nanos: _TypeAlias = _typing.Literal["lifetime_limit_nanos"]  # noqa: Y015
+    _WhichOneofArgType__lifetime_limit_nanos: _TypeAlias = _typing.Literal["_lifetime_limit_nanos", b"_lifetime_limit_nanos"]  # noqa: Y015
     _WhichOneofReturnType__monthly_limit_nanos: _TypeAlias = _typing.Literal["monthly_limit_nanos"]  # noqa: Y015
     _WhichOneofArgType__monthly_limit_nanos: _TypeAlias = _typing.Literal["_monthly_limit_nanos", b"_monthly_limit_nanos"]  # noqa: Y015
     _WhichOneofReturnType__per_request_limit_nanos: _TypeAlias = _typing.Literal["per_request_limit_nanos"]  # noqa: Y015
     _WhichOneofArgType__per_request_limit_nanos: _TypeAlias = _typing.Literal["_per_request_limit_nanos", b"_per_request_limit_nanos"]  # noqa: Y015
+    _WhichOneofReturnType__weekly_limit_nanos: _TypeAlias = _typing.Literal["weekly_limit_nanos"]  # noqa: Y015
+    _WhichOneofArgType__weekly_limit_nanos: _TypeAlias = _typing.Literal["_weekly_limit_nanos", b"_weekly_limit_nanos"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__daily_limit_nanos) -> _WhichOneofReturnType__daily_limit_nanos | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__lifetime_limit_nanos) -> _WhichOneofReturnType__lifetime_limit_nanos | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__monthly_limit_nanos) -> _WhichOneofReturnType__monthly_limit_nanos | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__per_request_limit_nanos) -> _WhichOneofReturnType__per_request_limit_nanos | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__weekly_limit_nanos) -> _WhichOneofReturnType__weekly_limit_nanos | None: ...
 
 Global___CostQuota: _TypeAlias = CostQuota  # noqa: Y015
 

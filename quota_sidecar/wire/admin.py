@@ -49,9 +49,12 @@ def override_from_proto(override: admin_pb2.Override, field: str = "override") -
         if kind is OverrideKind.BONUS_CREDIT and limit not in (
             LimitKind.COST_DAILY,
             LimitKind.COST_MONTHLY,
+            LimitKind.COST_WEEKLY,
+            LimitKind.COST_LIFETIME,
         ):
             raise InvalidInput(
-                f"{field}.limit", "bonus credit applies to COST_DAILY or COST_MONTHLY"
+                f"{field}.limit",
+                "bonus credit applies to COST_DAILY, COST_MONTHLY, COST_WEEKLY or COST_LIFETIME",
             )
         if limit.is_cost:
             check_nanos(override.value, f"{field}.value")

@@ -65,6 +65,7 @@ def config_from_proto(config: types_pb2.QuotaConfig, field: str = "config") -> Q
                         "requests_per_day",
                         "tokens_per_minute",
                         "tokens_per_day",
+                        "max_concurrent",
                     )
                 },
                 failure_mode=failure_mode_from_proto(
@@ -75,6 +76,9 @@ def config_from_proto(config: types_pb2.QuotaConfig, field: str = "config") -> Q
                 daily_limit=_optional_dollars(costs, "daily_limit_nanos", cost_field),
                 monthly_limit=_optional_dollars(costs, "monthly_limit_nanos", cost_field),
                 per_request_limit=_optional_dollars(costs, "per_request_limit_nanos", cost_field),
+                weekly_limit=_optional_dollars(costs, "weekly_limit_nanos", cost_field),
+                lifetime_limit=_optional_dollars(costs, "lifetime_limit_nanos", cost_field),
+                week_start=costs.week_start or "monday",
                 reset_hour=costs.reset_hour,
                 time_zone=costs.time_zone or "UTC",
                 failure_mode=failure_mode_from_proto(
@@ -103,6 +107,7 @@ def config_to_proto(config: QuotaConfig) -> types_pb2.QuotaConfig:
             requests_per_day=rates.requests_per_day,
             tokens_per_minute=rates.tokens_per_minute,
             tokens_per_day=rates.tokens_per_day,
+            max_concurrent=rates.max_concurrent,
             failure_mode=failure_mode_to_proto(rates.failure_mode),
         ),
         cost_quota=types_pb2.CostQuota(
@@ -110,6 +115,7 @@ def config_to_proto(config: QuotaConfig) -> types_pb2.QuotaConfig:
             time_zone=costs.time_zone,
             failure_mode=failure_mode_to_proto(costs.failure_mode),
             unpriced=unpriced_to_proto(costs.unpriced),
+            week_start=costs.week_start,
         ),
         alert_thresholds=list(config.alert_thresholds),
         shadow_mode=config.shadow_mode,
@@ -122,6 +128,8 @@ def config_to_proto(config: QuotaConfig) -> types_pb2.QuotaConfig:
             LimitKind.COST_DAILY: "daily_limit_nanos",
             LimitKind.COST_MONTHLY: "monthly_limit_nanos",
             LimitKind.COST_PER_REQUEST: "per_request_limit_nanos",
+            LimitKind.COST_WEEKLY: "weekly_limit_nanos",
+            LimitKind.COST_LIFETIME: "lifetime_limit_nanos",
         }[kind]
         setattr(message.cost_quota, name, nanos)
     return message

@@ -251,6 +251,9 @@ def usage_from_proto(message: quota_pb2.GetUsageResponse) -> Usage:
         config=config_from_proto(message.config) if message.HasField("config") else None,
         by_model_today=_breakdown(message.by_model_today),
         by_model_month=_breakdown(message.by_model_month),
+        cost_this_week_nanos=message.cost_this_week_nanos,
+        week_resets_at=_time(message, "week_resets_at"),
+        cost_lifetime_nanos=message.cost_lifetime_nanos,
     )
 
 

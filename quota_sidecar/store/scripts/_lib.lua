@@ -1,19 +1,20 @@
 -- Shared helpers, prepended to every script by store/redis.py (Redis scripts cannot import).
 --
 -- Conventions of every script:
---   KEYS: KEYS_PER_SUBJECT (8) keys for each subject, in store/keys.py's script_keys() order:
---         cfg, rw, day, month, holds, hexp, ovr, alerts; then the script's own extra keys.
+--   KEYS: KEYS_PER_SUBJECT (10) keys for each subject, in store/keys.py's script_keys() order:
+--         cfg, rw, day, month, holds, hexp, ovr, alerts, week, lifetime; then the script's own
+--         extra keys.
 --   ARGV: a script header, then ONE value per subject, built by engine/plan.py: the
 --         space-separated fields version, scope, identifier, day id, day end ms, month id,
 --         month end ms, shadow ("1"/"0"), thresholds ("80,90,95"), then the limits
---         rpm rph rpd tpm tpd cpr cd cm ("-" = none).
+--         rpm rph rpd tpm tpd cpr cd cm mc cw cl ("-" = none), then week id, week end ms.
 --   Replies are nested arrays of strings and integers (never JSON: Lua prints large numbers
 --   as 1.2e+14, and money must stay exact). Amounts stay below 2^53, so doubles are exact.
 --   Every number that becomes text (a hold, an alert field, a reply string) goes through
 --   itoa(): Lua 5.1's tostring() and `..` use %.14g, which turns 1e14 nanos ($100,000) into
 --   "1e+14". Integer replies are exact already (Redis converts a Lua number to an integer).
 
-local KEYS_PER_SUBJECT = 8
+local KEYS_PER_SUBJECT = 10
 local SUB_BUCKETS = 10
 local WINDOW_MS = { m = 60000, h = 3600000, d = 86400000 }
 local PERIOD_GRACE_MS = 3600000
@@ -35,6 +36,9 @@ local LIMITS = {
   { name = 'cost_per_request' },
   { name = 'cost_daily' },
   { name = 'cost_monthly' },
+  { name = 'max_concurrent' }, -- open holds at once; only reserving checks take a slot
+  { name = 'cost_weekly' },
+  { name = 'cost_lifetime' }, -- never resets; its hash has no TTL
 }
 
 local function int(value)
@@ -66,6 +70,7 @@ local function subject(i, head)
     index = i,
     cfg = KEYS[k + 1], rw = KEYS[k + 2], day = KEYS[k + 3], month = KEYS[k + 4],
     holds = KEYS[k + 5], hexp = KEYS[k + 6], ovr = KEYS[k + 7], alerts = KEYS[k + 8],
+    week = KEYS[k + 9], life = KEYS[k + 10],
     version = f[1], scope = f[2], identifier = f[3],
     day_id = f[4], day_end = int(f[5]), month_id = f[6], month_end = int(f[7]),
     shadow = f[8] == '1', thresholds = {}, limits = {},
@@ -77,6 +82,7 @@ local function subject(i, head)
     local v = f[9 + j]
     if v ~= '-' then s.limits[spec.name] = tonumber(v) end
   end
+  s.week_id, s.week_end = f[10 + #LIMITS], int(f[11 + #LIMITS])
   return s
 end
 
@@ -90,7 +96,7 @@ end
 -- Expired entries are ignored here; the expiry sweeper deletes them and raises the event.
 local function apply_overrides(s, now)
   local raw = redis.call('HGETALL', s.ovr)
-  s.bonus = { cost_daily = 0, cost_monthly = 0 }
+  s.bonus = { cost_daily = 0, cost_monthly = 0, cost_weekly = 0, cost_lifetime = 0 }
   for n = 2, #raw, 2 do
     local kind, limit, value, expiry, period =
       string.match(raw[n], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|?(.*)$')
@@ -106,7 +112,9 @@ local function apply_overrides(s, now)
         if s.limits[limit] then s.limits[limit] = math.max(s.limits[limit], int(value)) end
       elseif kind == 'BONUS_CREDIT' then
         if (limit == 'cost_daily' and period == 'day:' .. s.day_id)
-          or (limit == 'cost_monthly' and period == 'month:' .. s.month_id) then
+          or (limit == 'cost_monthly' and period == 'month:' .. s.month_id)
+          or (limit == 'cost_weekly' and period == 'week:' .. s.week_id)
+          or (limit == 'cost_lifetime' and period == 'lifetime') then
           s.bonus[limit] = s.bonus[limit] + int(value)
         end
       end

@@ -2,7 +2,7 @@
 -- consumes one request, the estimated tokens (and, with reserve, holds the estimated cost), or
 -- nothing is consumed anywhere.
 --
--- KEYS: 8 per subject (see _lib.lua), then the shared alert stream when ARGV[9] == '1', then
+-- KEYS: 10 per subject (see _lib.lua), then the shared alert stream when ARGV[9] == '1', then
 --       the first subject's check marks when a check id is given.
 -- ARGV: now_ms, estimated cost nanos, estimated tokens, reserve ('1'/'0'), hold id,
 --       lease ms, check id ('' = none), N, use shared stream ('1'/'0'), then one per subject,
@@ -41,7 +41,10 @@ for i = 1, n do
 end
 if #stale_list > 0 then return { 'stale', stale_list } end
 
-local RANK = { BLOCKED = 4, PER_REQUEST_LIMIT_EXCEEDED = 3, BUDGET_EXHAUSTED = 2, RATE_LIMITED = 1 }
+-- A concurrency slot frees when any hold ends, usually sooner than a budget renews: it binds
+-- less than a budget and more than a rate window.
+local RANK = { BLOCKED = 5, PER_REQUEST_LIMIT_EXCEEDED = 4, BUDGET_EXHAUSTED = 3,
+  CONCURRENCY_LIMITED = 2, RATE_LIMITED = 1 }
 local denial, shadow_denial, alerts = nil, nil, {}
 -- When the same check could pass: the latest retry instant over EVERY denying limit of every
 -- subject (-1 = some denying limit never passes by waiting); one for the denying subjects,
@@ -101,15 +104,26 @@ local function evaluate(s)
     found[#found + 1] = { code = 'PER_REQUEST_LIMIT_EXCEEDED', limit = 'cost_per_request',
       retry_at = -1, reset_at = 0 }
   end
+  -- A lifetime budget never renews: waiting never helps (-1), only a bonus does.
   local budgets = {
     { 'cost_daily', s.cost_day, s.day_end }, { 'cost_monthly', s.cost_month, s.month_end },
+    { 'cost_weekly', s.cost_week, s.week_end }, { 'cost_lifetime', s.cost_life, -1 },
   }
   for _, b in ipairs(budgets) do
     local limit = s.limits[b[1]]
     if limit and b[2] + s.held + est > limit then
       found[#found + 1] = { code = 'BUDGET_EXHAUSTED', limit = b[1], retry_at = b[3],
-        reset_at = b[3] }
+        reset_at = math.max(b[3], 0) }
     end
+  end
+  -- Only a reserving check takes a slot (its hold is the slot), so only it can be refused
+  -- one. When a slot frees is unknown (a settle may come any time); the oldest hold's lease
+  -- end is the latest it can be.
+  local mc = s.limits.max_concurrent
+  if reserve and mc and s.open + 1 > mc then
+    local free = s.oldest_expiry or -1
+    found[#found + 1] = { code = 'CONCURRENCY_LIMITED', limit = 'max_concurrent',
+      retry_at = free, reset_at = math.max(free, 0) }
   end
   for _, spec in ipairs(LIMITS) do
     local r = s.rings[spec.name]
@@ -136,8 +150,19 @@ end
 for _, s in ipairs(subjects) do
   apply_overrides(s, now)
   s.held = held(s, now, reserve)
+  if s.limits.max_concurrent then
+    -- Open holds = unexpired members of the expiry index (held() may have skipped removing
+    -- expired ones when nothing is reserved); the first is the one whose lease ends first.
+    s.open = redis.call('ZCOUNT', s.hexp, '(' .. itoa(now), '+inf')
+    local first = redis.call('ZRANGEBYSCORE', s.hexp, '(' .. itoa(now), '+inf', 'WITHSCORES',
+      'LIMIT', 0, 1)
+    if first[2] then s.oldest_expiry = int(first[2]) end
+  end
   s.cost_day = int(redis.call('HGET', s.day, 'c'))
   s.cost_month = int(redis.call('HGET', s.month, 'c'))
+  -- Read only when limited: the lifetime hash exists only for subjects with a lifetime limit.
+  s.cost_week = s.limits.cost_weekly and int(redis.call('HGET', s.week, 'c')) or 0
+  s.cost_life = s.limits.cost_lifetime and int(redis.call('HGET', s.life, 'c')) or 0
   local specs = {}
   for _, spec in ipairs(RING_SPECS) do
     if s.limits[spec.name] then specs[#specs + 1] = spec end
@@ -176,6 +201,10 @@ if not denial and not dry then
         if redis.call('PTTL', key) < lease + 60000 then redis.call('PEXPIRE', key, lease + 60000) end
       end
       s.held = s.held + est
+      if s.open then
+        s.open = s.open + 1
+        if not s.oldest_expiry or expiry < s.oldest_expiry then s.oldest_expiry = expiry end
+      end
     end
     local period = 'day:' .. s.day_id
     for _, name in ipairs({ 'requests_per_day', 'tokens_per_day' }) do
@@ -188,7 +217,8 @@ if not denial and not dry then
 end
 
 local statuses, warnings = {}, {}
-local BUDGETS = { cost_daily = true, cost_monthly = true, requests_per_day = true, tokens_per_day = true }
+local BUDGETS = { cost_daily = true, cost_monthly = true, cost_weekly = true, cost_lifetime = true,
+  requests_per_day = true, tokens_per_day = true }
 local function status(s, name, used, held_amount, reset_at)
   local limit = s.limits[name]
   if not limit then return end
@@ -212,6 +242,9 @@ for _, s in ipairs(subjects) do
   status(s, 'cost_per_request', est, 0, 0)
   status(s, 'cost_daily', s.cost_day, s.held, s.day_end)
   status(s, 'cost_monthly', s.cost_month, s.held, s.month_end)
+  status(s, 'cost_weekly', s.cost_week, s.held, s.week_end)
+  status(s, 'cost_lifetime', s.cost_life, s.held, 0)
+  if s.open then status(s, 'max_concurrent', s.open, 0, s.oldest_expiry or 0) end
 end
 
 local verdict, chosen, shadow = 'ok', denial, 0

@@ -2,7 +2,7 @@
 -- release) the hold, add the actual cost and tokens to the day and month with the breakdown by
 -- provider, tool and model, and claim the thresholds the new totals reach (each alert once per period).
 --
--- KEYS: 8 per subject, then the idempotency key, then the shared alert stream when ARGV[13]=='1'.
+-- KEYS: 10 per subject, then the idempotency key, then the shared alert stream when ARGV[13]=='1'.
 -- ARGV: now_ms, cost nanos, input tokens, output tokens, payload fingerprint ('' = no dedupe),
 --       dedupe ttl ms, hold id ('' = none), release ('1'/'0'), provider, tool,
 --       model ("provider/model" or ''), N,
@@ -129,6 +129,17 @@ for _, s in ipairs(subjects) do
       add_breakdown(key, 'p', provider)
       add_breakdown(key, 't', tool)
       add_breakdown(key, 'm', model)
+    end
+    -- The week is counted for every subject (its hash expires with the week, like a day's);
+    -- lifetime spend only for a subject with a lifetime limit, since its hash never expires.
+    local week_cost = redis.call('HINCRBY', s.week, 'c', cost)
+    if week_cost == cost then expire_period(s.week, now, s.week_end) end
+    claim_thresholds(s, global_stream, now, s.week, 'week:' .. s.week_id, 'cost_weekly',
+      week_cost, s.limits.cost_weekly, alerts)
+    if s.limits.cost_lifetime then
+      local life_cost = redis.call('HINCRBY', s.life, 'c', cost)
+      claim_thresholds(s, global_stream, now, s.life, 'lifetime', 'cost_lifetime', life_cost,
+        s.limits.cost_lifetime, alerts)
     end
     local day_cost = int(redis.call('HGET', s.day, 'c'))
     local month_cost = int(redis.call('HGET', s.month, 'c'))

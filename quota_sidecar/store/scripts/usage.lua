@@ -1,9 +1,10 @@
 -- usage.lua: GetUsage for one subject. Returns expired holds to the budget on the way.
 --
--- KEYS: the subject's 8 keys.  ARGV: now_ms, then the subject's one value.
+-- KEYS: the subject's 10 keys.  ARGV: now_ms, then the subject's one value.
 -- Reply: {'stale'} | {'ok', day fields (flat HGETALL), month fields, held nanos,
 --         rings: flat {limit, sum, reset_at ms} for the five rate limits,
---         limits in force: flat {limit, value}}
+--         limits in force: flat {limit, value},
+--         {open holds, the first lease end ms (0 = none)}, week fields, lifetime fields}
 local HEAD = 1
 local now = int(ARGV[1])
 local s = subject(1, HEAD)
@@ -23,5 +24,8 @@ for _, spec in ipairs(LIMITS) do
     limits[#limits + 1] = s.limits[spec.name]
   end
 end
+-- held() above removed the expired holds: what is left in the index is open.
+local first = redis.call('ZRANGE', s.hexp, 0, 0, 'WITHSCORES')
+local slots = { redis.call('ZCARD', s.hexp), int(first[2]) }
 return { 'ok', redis.call('HGETALL', s.day), redis.call('HGETALL', s.month), held_now, rings,
-  limits }
+  limits, slots, redis.call('HGETALL', s.week), redis.call('HGETALL', s.life) }

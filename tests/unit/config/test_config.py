@@ -158,3 +158,21 @@ def test_errors_name_the_line_and_field(text: str, line: int, field: str, words:
     assert error.field == field, str(error)
     assert str(error).startswith(f"quotas.yaml:{line}: {field}: "), str(error)
     assert words.lower() in str(error).lower()
+
+
+def test_max_concurrent_in_the_quota_file_round_trips_through_the_stored_json() -> None:
+    from quota_sidecar.engine.codec import config_from_json, config_to_json
+
+    (quota,) = parse_quota_text(
+        "quotas:\n  - {scope: tenant, identifier: acme, rate_limits: {max_concurrent: 5}}\n"
+    )
+    assert quota.rate_limits.max_concurrent == 5
+    assert config_from_json(config_to_json(quota), 1, None).rate_limits.max_concurrent == 5
+
+
+def test_a_fractional_max_concurrent_is_refused_naming_the_field() -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_quota_text(
+            "quotas:\n  - {scope: tenant, identifier: acme, rate_limits: {max_concurrent: 2.5}}\n"
+        )
+    assert refused.value.field == "quotas[0].rate_limits.max_concurrent", str(refused.value)

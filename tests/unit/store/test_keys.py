@@ -22,7 +22,7 @@ def _redis_hash_tag(key: str) -> str:
 def _all_keys(subject: Subject, idempotency_key: str) -> list[str]:
     keys = subject_keys(subject)
     return [
-        *keys.script_keys("2026-11-18", "2026-11"),
+        *keys.script_keys("2026-11-18", "2026-11", "2026-11-16"),
         keys.override_meta,
         keys.idempotency(idempotency_key),
     ]
@@ -62,6 +62,6 @@ def test_an_idempotency_key_cannot_name_another_subjects_key() -> None:
     names: list[str] = []
     for identifier in IDENTIFIERS:
         keys = subject_keys(Subject(QuotaScope.USER, identifier))
-        names += [*keys.script_keys("d", "m"), keys.override_meta]
+        names += [*keys.script_keys("d", "m", "w"), keys.override_meta]
         names += [keys.idempotency(k) for k in ("k", "}", "k}:cfg", "}:cfg", "%7D:cfg")]
     assert len(set(names)) == len(names)
