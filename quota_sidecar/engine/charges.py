@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from quota_sidecar.clock import Clock, from_ms
-from quota_sidecar.engine.configs import CachedConfig
+from quota_sidecar.engine.configs import CachedConfig, ConfigRepository
+from quota_sidecar.engine.model_subject import with_model_subject
+from quota_sidecar.errors import StoreUnavailable
 from quota_sidecar.models import (
     CostQuota,
     DenialCode,
@@ -36,7 +38,7 @@ from quota_sidecar.pricing import (
 )
 from quota_sidecar.results import CheckResult
 
-__all__ = ["UNKNOWN_BUDGET", "Charge", "Pricer", "unpriced_denial"]
+__all__ = ["UNKNOWN_BUDGET", "Charge", "Pricer", "charge_call", "unpriced_denial"]
 
 _BUDGETS = (
     LimitKind.COST_PER_REQUEST,
@@ -160,3 +162,47 @@ def unpriced_denial(subject: Subject, model: str) -> CheckResult:
 def _has_budget(config: QuotaConfig) -> bool:
     limits = config.cost_quota.limits_nanos()
     return any(kind in limits for kind in _BUDGETS)
+
+
+async def charge_call(
+    pricer: Pricer,
+    configs: ConfigRepository,
+    targets: list[Subject],
+    *,
+    name: str,
+    provider: str,
+    model: str,
+    usage: TokenUsage,
+    given: int | None,
+    skip_model_subject: bool,
+    is_check: bool,
+    timeout: float | None,
+) -> tuple[list[Subject], Charge]:
+    """The subjects a call is charged to (the model's own quota joins unless skipped) and what
+    it is charged. While the store is away a record includes an unknown model quota (it is
+    spooled anyway) and a check leaves it out (it would deny by the failure modes)."""
+    if not skip_model_subject:
+        targets = await with_model_subject(
+            configs, targets, name, include_if_unknown=not is_check, timeout=timeout
+        )
+    charge = pricer.charge(
+        provider=provider,
+        model=model,
+        usage=usage,
+        cost_nanos=given,
+        configs=await _configs_for_pricing(configs, targets, timeout),
+        is_check=is_check,
+    )
+    return targets, charge
+
+
+async def _configs_for_pricing(
+    configs: ConfigRepository, subjects: Sequence[Subject], timeout: float | None
+) -> list[CachedConfig]:
+    """The quotas whose unpriced policies apply; the cached ones while the store is away
+    (an unknown quota then counts as having a budget under the default policy)."""
+    try:
+        return await configs.get_many(subjects, timeout=timeout)
+    except StoreUnavailable:
+        unknown = CachedConfig(UNKNOWN_BUDGET, "")
+        return [configs.cached(s) or unknown for s in subjects]

@@ -21,10 +21,10 @@ from typing import TypeVar
 
 from quota_sidecar.clock import Clock, SystemClock
 from quota_sidecar.engine.audit import audit_change, list_audit_events
-from quota_sidecar.engine.charges import UNKNOWN_BUDGET, Pricer, unpriced_denial
-from quota_sidecar.engine.configs import CachedConfig, ConfigRepository
+from quota_sidecar.engine.charges import Pricer, charge_call, unpriced_denial
+from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.costs import GENERATED_KEY_PREFIX, CostTracker
-from quota_sidecar.engine.model_subject import model_name, with_model_subject
+from quota_sidecar.engine.model_subject import model_name
 from quota_sidecar.engine.overrides import OverrideManager
 from quota_sidecar.engine.rate_limits import RateLimitManager
 from quota_sidecar.engine.registration import Registration, write_without_loop
@@ -197,18 +197,11 @@ class QuotaService:
         lease = check_lease(reservation_lease, self.settings.hold_lease)
         name = model_name(provider, model)
         await self._settled()
-        if not skip_model_subject:
-            targets = await with_model_subject(
-                self.configs, targets, name, include_if_unknown=False, timeout=timeout
-            )
-        charge = self.pricer.charge(
-            provider=provider,
-            model=model,
-            usage=usage,
-            cost_nanos=given if given or not usage.has_tokens else None,
-            configs=await self._configs_for_pricing(targets, timeout),
-            is_check=True,
-        )
+        targets, charge = await charge_call(
+            self.pricer, self.configs, targets, name=name, provider=provider, model=model,
+            usage=usage, given=given or None, skip_model_subject=skip_model_subject,
+            is_check=True, timeout=timeout,
+        )  # fmt: skip
         if charge.denied_by is not None:
             return unpriced_denial(charge.denied_by, name)
         return await self.rate_limits.check(
@@ -255,18 +248,11 @@ class QuotaService:
         check_label(idempotency_key, "idempotency_key")
         name = model_name(provider, model)
         await self._settled()
-        if not skip_model_subject:
-            targets = await with_model_subject(
-                self.configs, targets, name, include_if_unknown=True, timeout=timeout
-            )
-        charge = self.pricer.charge(
-            provider=provider,
-            model=model,
-            usage=usage,
-            cost_nanos=given,
-            configs=await self._configs_for_pricing(targets, timeout),
-            is_check=False,
-        )
+        targets, charge = await charge_call(
+            self.pricer, self.configs, targets, name=name, provider=provider, model=model,
+            usage=usage, given=given, skip_model_subject=skip_model_subject,
+            is_check=False, timeout=timeout,
+        )  # fmt: skip
         amount = charge.cost_nanos
         key = idempotency_key or f"{GENERATED_KEY_PREFIX}{uuid.uuid4().hex}"
         entry: SpooledRecord = {
@@ -291,17 +277,6 @@ class QuotaService:
         self.spool.append(entry)
         spooled = RecordResult(recorded=False, duplicate=False, spooled=True, idempotency_key=key)
         return dataclasses.replace(spooled, priced_by=charge.priced_by, cost_nanos=amount)
-
-    async def _configs_for_pricing(
-        self, subjects: Sequence[Subject], timeout: float | None
-    ) -> list[CachedConfig]:
-        """The quotas whose unpriced policies apply; the cached ones while the store is away
-        (an unknown quota then counts as having a budget under the default policy)."""
-        try:
-            return await self.configs.get_many(subjects, timeout=timeout)
-        except StoreUnavailable:
-            unknown = CachedConfig(UNKNOWN_BUDGET, "")
-            return [self.configs.cached(s) or unknown for s in subjects]
 
     async def _record(self, entry: SpooledRecord, timeout: float | None = None) -> RecordResult:
         result = await self.costs.record(
