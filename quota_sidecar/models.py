@@ -45,6 +45,7 @@ class QuotaScope(StrEnum):
     TENANT = "tenant"
     GLOBAL = "global"
     MODEL = "model"  # identified as "provider/model", for example "model:openai/gpt-4o"
+    RUN = "run"  # one agent run (engine/runs.py): lifetime limits, a parent, a time to live
 
 
 class FailureMode(StrEnum):

@@ -31,10 +31,12 @@ _ADMIN_TIMEOUT = 2.0  # admin calls are not on the hot path; give Redis room
 
 @dataclass(frozen=True, slots=True)
 class CachedConfig:
-    """A subject's config as last read (None when it has none) and the version it had."""
+    """A subject's config as last read (None when it has none) and the version it had;
+    `expires_at_ms` when the subject ends (a run: every key it has expires then)."""
 
     config: QuotaConfig | None
     version: str
+    expires_at_ms: int | None = None
 
 
 class ConfigRepository:
@@ -68,17 +70,18 @@ class ConfigRepository:
         async def load() -> list[list[str | None]]:
             pipe = self._store.client.pipeline(transaction=False)
             for s in subjects:
-                pipe.hmget(subject_keys(s).config, ["v", "j", "u"])
+                pipe.hmget(subject_keys(s).config, ["v", "j", "u", "x"])
             return await pipe.execute()
 
         rows = await self._store.call(load, timeout)
-        for s, (version, document, updated) in zip(subjects, rows, strict=True):
+        for s, (version, document, updated, ends) in zip(subjects, rows, strict=True):
             config = (
                 config_from_json(document, int(version or 0), int(updated or 0))
                 if document
                 else None
             )
-            self._remember(s, CachedConfig(config, version or "0"))
+            expires = int(ends) if ends else None
+            self._remember(s, CachedConfig(config, version or "0", expires))
 
     def _remember(self, subject: Subject, entry: CachedConfig) -> None:
         self._cache[subject] = entry

@@ -28,6 +28,7 @@ from quota_sidecar.engine.model_subject import model_name
 from quota_sidecar.engine.overrides import OverrideManager
 from quota_sidecar.engine.rate_limits import RateLimitManager
 from quota_sidecar.engine.registration import Registration, write_without_loop
+from quota_sidecar.engine.runs import RunRegistry, RunTemplate
 from quota_sidecar.engine.spool import RecordSpool, SpooledRecord
 from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreUnavailable
 from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, UnpricedPolicy, parse_scope
@@ -97,6 +98,7 @@ class QuotaService:
         self.costs = CostTracker(self._store, self.configs, self.clock)
         self.overrides = OverrideManager(self._store, self.configs, self.costs, self.clock)
         self.pricer = Pricer(self.clock)
+        self.runs = RunRegistry(self._store, self.clock)
         self._pending: set[asyncio.Task[QuotaConfig]] = set()
         self._last_registration: asyncio.Task[QuotaConfig] | None = None
         spool_dir = self.settings.spool_dir
@@ -181,11 +183,17 @@ class QuotaService:
         skip_model_subject: bool = False,
         estimated_input_tokens: int = 0,
         estimated_output_tokens: int = 0,
+        run_id: str = "",
+        parent_run_id: str = "",
+        run_max_cost: Money | None = None,
+        run_ttl: timedelta | None = None,
     ) -> CheckResult:
         """Decide a check (see RateLimitManager.check). `timeout` bounds the wait in seconds
         (None: as long as the store is reachable): past it, DeadlineExceeded with nothing held
         or counted. With a provider and model, estimated input and output tokens (say the
-        request's max_tokens) are priced instead of a dollar estimate; a hold reserves that."""
+        request's max_tokens) are priced instead of a dollar estimate; a hold reserves that.
+        With a `run_id`, the run and every ancestor run are checked too, in the same atomic
+        check (the first call naming a run opens it: see engine/runs.py)."""
         targets = resolve_subjects(scope, identifier, subjects)
         given = money_nanos(estimated_cost, estimated_cost_nanos, "estimated_cost")
         check_tokens(estimated_tokens, "estimated_tokens")
@@ -204,6 +212,9 @@ class QuotaService:
         )  # fmt: skip
         if charge.denied_by is not None:
             return unpriced_denial(charge.denied_by, name)
+        targets += await self.runs.subjects_for(
+            targets, run_id, parent_run_id, max_cost=run_max_cost, ttl=run_ttl, timeout=timeout
+        )
         return await self.rate_limits.check(
             targets,
             estimated_cost_nanos=charge.cost_nanos,
@@ -232,13 +243,16 @@ class QuotaService:
         timeout: float | None = None,
         model: str = "",
         skip_model_subject: bool = False,
+        run_id: str = "",
+        parent_run_id: str = "",
     ) -> RecordResult:
         """Record what a call cost. Every record carries an idempotency key (a generated one
         when none is given, returned in the result), which a retry and the spool reuse, so a
         record counts exactly once whatever fails. With a spool, a record the store could not
         confirm (unreachable, or `timeout` passed) is kept on disk and answered spooled=True;
         without one, the error carries the key to retry with. Without a cost, a record with a
-        provider, a model and tokens is priced (`priced_by` says how)."""
+        provider, a model and tokens is priced (`priced_by` says how). With a `run_id`, the
+        spend is counted on the run and every ancestor run too."""
         targets = resolve_subjects(scope, identifier, subjects)
         # 0 is "no cost given", as in the contract: with a model and tokens, they are priced.
         given = money_nanos(cost or 0, cost_nanos, "cost") or None
@@ -253,6 +267,7 @@ class QuotaService:
             usage=usage, given=given, skip_model_subject=skip_model_subject,
             is_check=False, timeout=timeout,
         )  # fmt: skip
+        targets += await self.runs.subjects_for(targets, run_id, parent_run_id, timeout=timeout)
         amount = charge.cost_nanos
         key = idempotency_key or f"{GENERATED_KEY_PREFIX}{uuid.uuid4().hex}"
         entry: SpooledRecord = {
@@ -277,6 +292,10 @@ class QuotaService:
         self.spool.append(entry)
         spooled = RecordResult(recorded=False, duplicate=False, spooled=True, idempotency_key=key)
         return dataclasses.replace(spooled, priced_by=charge.priced_by, cost_nanos=amount)
+
+    def set_run_template(self, template: RunTemplate | None, tenant: str = "*") -> None:
+        """The `runs:` template of a tenant's runs, or of all ("*"); None removes it."""
+        self.runs.set_template(template, tenant)
 
     async def _record(self, entry: SpooledRecord, timeout: float | None = None) -> RecordResult:
         result = await self.costs.record(

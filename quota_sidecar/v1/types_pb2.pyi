@@ -51,6 +51,8 @@ class _ScopeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Scope.ValueType
     """The whole deployment. Its identifier is conventionally "*"."""
     SCOPE_MODEL: _Scope.ValueType  # 6
     """A model of a provider, identified as "provider/model", for example "openai/gpt-4o"."""
+    SCOPE_RUN: _Scope.ValueType  # 7
+    """One agent run (see the README on runs): lifetime limits, a parent run, a time to live."""
 
 class Scope(_Scope, metaclass=_ScopeEnumTypeWrapper):
     """The kind of thing a quota applies to."""
@@ -69,6 +71,8 @@ SCOPE_GLOBAL: Scope.ValueType  # 5
 """The whole deployment. Its identifier is conventionally "*"."""
 SCOPE_MODEL: Scope.ValueType  # 6
 """A model of a provider, identified as "provider/model", for example "openai/gpt-4o"."""
+SCOPE_RUN: Scope.ValueType  # 7
+"""One agent run (see the README on runs): lifetime limits, a parent run, a time to live."""
 Global___Scope: _TypeAlias = Scope  # noqa: Y015
 
 class _LimitKind:

@@ -83,7 +83,25 @@ local function subject(i, head)
     if v ~= '-' then s.limits[spec.name] = tonumber(v) end
   end
   s.week_id, s.week_end = f[10 + #LIMITS], int(f[11 + #LIMITS])
+  -- A subject that ends (a run, see engine/runs.py) names when: all its keys end with it.
+  local ends = f[12 + #LIMITS]
+  if ends and ends ~= '-' then s.expire_at = int(ends) end
   return s
+end
+
+-- Cap the TTL of every key of a subject that ends (and of `extra` keys on its slot) at its
+-- end, so nothing of an expired run outlives it: keys without a TTL (the lifetime hash) and
+-- keys whose own TTL runs longer (alerts, idempotency) alike. Keys that expire sooner keep it.
+local function expire_with_subject(s, now, extra)
+  if not s.expire_at then return end
+  -- Relative to the engine's clock, as every period's TTL is (Redis's own clock may differ).
+  local left = math.max(s.expire_at - now, 1)
+  local keys = { s.rw, s.day, s.month, s.holds, s.hexp, s.ovr, s.alerts, s.week, s.life }
+  for _, key in ipairs(extra or {}) do keys[#keys + 1] = key end
+  for _, key in ipairs(keys) do
+    local ttl = redis.call('PTTL', key)
+    if ttl == -1 or ttl > left then redis.call('PEXPIRE', key, left) end
+  end
 end
 
 -- The stored config version must match the one the caller planned with; else it re-plans.

@@ -216,6 +216,13 @@ if not denial and not dry then
   end
 end
 
+if not denial and not dry then
+  for i, s in ipairs(subjects) do
+    -- The check marks live on the first subject's slot.
+    expire_with_subject(s, now, i == 1 and marks and { marks } or nil)
+  end
+end
+
 local statuses, warnings = {}, {}
 local BUDGETS = { cost_daily = true, cost_monthly = true, cost_weekly = true, cost_lifetime = true,
   requests_per_day = true, tokens_per_day = true }

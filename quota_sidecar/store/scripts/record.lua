@@ -150,6 +150,13 @@ for _, s in ipairs(subjects) do
   end
 end
 
+if fingerprint ~= '' and not release then
+  redis.call('SET', idem_key, fingerprint, 'PX', dedupe_ttl)
+end
+for _, s in ipairs(subjects) do
+  -- The idempotency key ends with the subject it lives under (its key starts with its base).
+  local base = s.cfg:sub(1, -4)
+  expire_with_subject(s, now, idem_key:sub(1, #base) == base and { idem_key } or nil)
+end
 if release then return { 'released', settled, totals(), alerts } end
-if fingerprint ~= '' then redis.call('SET', idem_key, fingerprint, 'PX', dedupe_ttl) end
 return { 'ok', settled, totals(), alerts }

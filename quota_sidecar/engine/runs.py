@@ -1,0 +1,228 @@
+"""Run budgets: an agent run is a subject, `run:<id>`, with a lifetime cost limit and a time
+to live, charged in the same atomic check as every ancestor run.
+
+A run is opened by the first call that names it (run_open.lua): its limits come from the
+`runs` template of the call's tenant (or the global one), or from the call, up to the
+template's caps. Its cfg hash holds the config, the parent (`p`) and when it ends (`x`), with
+that TTL; every other key of the run is capped at the same end by the check and record
+scripts (`expire_with_subject` in _lib.lua), so an expired run leaves nothing behind.
+
+A parent must be open before its child; a run nests at most MAX_RUN_DEPTH deep (the run and
+its ancestors), and a child never outlives its parent. The chain of a run is read from Redis
+once per process and cached until the run ends (a run's parent never changes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from quota_sidecar.clock import Clock
+from quota_sidecar.engine.codec import config_to_json
+from quota_sidecar.errors import InvalidInput
+from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope, Subject, validate_identifier
+from quota_sidecar.money import Money, to_nanos
+from quota_sidecar.store.keys import subject_keys
+from quota_sidecar.store.redis import Store
+
+__all__ = ["MAX_RUN_DEPTH", "RunInfo", "RunRegistry", "RunTemplate"]
+
+MAX_RUN_DEPTH = 8
+_GLOBAL = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class RunTemplate:
+    """The limits of the runs of a tenant (or of all): `max_cost` (None: no cost cap) and
+    `ttl` are the defaults of a run and the caps of what a call may ask for."""
+
+    max_cost: Money | None
+    ttl: timedelta
+
+    def __post_init__(self) -> None:
+        if self.max_cost is not None:
+            to_nanos(self.max_cost, "runs.max_cost")
+        if self.ttl <= timedelta(0):
+            raise InvalidInput("runs.ttl", "must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    run_id: str
+    parent: str | None
+    ends_at_ms: int
+
+
+class RunRegistry:
+    """Opens runs and resolves a run's chain of ancestors."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._templates: dict[str, RunTemplate] = {}
+        self._known: dict[str, RunInfo] = {}
+        self._opening: dict[str, asyncio.Future[RunInfo]] = {}
+
+    def set_template(self, template: RunTemplate | None, tenant: str = _GLOBAL) -> None:
+        """The `runs:` template of a tenant, or the global one; None removes it."""
+        if template is None:
+            self._templates.pop(tenant, None)
+        else:
+            self._templates[tenant] = template
+
+    def template_for(self, targets: Sequence[Subject]) -> RunTemplate:
+        for s in targets:
+            if s.scope is QuotaScope.TENANT and s.identifier in self._templates:
+                return self._templates[s.identifier]
+        found = self._templates.get(_GLOBAL)
+        if found is None:
+            raise InvalidInput("run_id", "no runs template is configured for this tenant")
+        return found
+
+    def forget(self, run_id: str) -> None:
+        self._known.pop(run_id, None)
+
+    async def subjects_for(
+        self,
+        targets: Sequence[Subject],
+        run_id: str,
+        parent_run_id: str,
+        *,
+        max_cost: Money | None = None,
+        ttl: timedelta | None = None,
+        timeout: float | None = None,
+    ) -> list[Subject]:
+        """The run subjects a call adds to its own: none without a run_id. They are counted
+        apart from the caller's MAX_SUBJECTS (a run adds itself and its ancestors)."""
+        if not run_id:
+            if parent_run_id:
+                raise InvalidInput("parent_run_id", "needs a run_id")
+            return []
+        if any(s.scope is QuotaScope.RUN for s in targets):
+            raise InvalidInput("subjects", "name a run by run_id, not as a subject")
+        return await self.chain(
+            run_id, parent_run_id, targets, max_cost=max_cost, ttl=ttl, timeout=timeout
+        )
+
+    async def chain(
+        self,
+        run_id: str,
+        parent_run_id: str,
+        targets: Sequence[Subject],
+        *,
+        max_cost: Money | None = None,
+        ttl: timedelta | None = None,
+        timeout: float | None = None,
+    ) -> list[Subject]:
+        """The run and its ancestors as subjects, leaf first, opening the run if need be."""
+        validate_identifier(run_id, "run_id")
+        if parent_run_id:
+            validate_identifier(parent_run_id, "parent_run_id")
+        info = self._known.get(run_id)
+        if info is None:
+            info = await self._open(
+                run_id=run_id, parent_run_id=parent_run_id, targets=targets,
+                max_cost=max_cost, ttl=ttl, timeout=timeout,
+            )  # fmt: skip
+        elif parent_run_id and info.parent != parent_run_id:
+            raise InvalidInput(
+                "parent_run_id", f"run {run_id} is open with parent {info.parent or '(none)'}"
+            )
+        runs = [info]
+        while runs[-1].parent:
+            runs.append(await self._read(runs[-1].parent, timeout))
+            if len(runs) > MAX_RUN_DEPTH:
+                raise InvalidInput("parent_run_id", f"runs nest at most {MAX_RUN_DEPTH} deep")
+        now = self._clock.now_ms()
+        for r in runs:
+            if r.ends_at_ms <= now:
+                raise InvalidInput("run_id", f"run {r.run_id} has ended")
+        return [Subject(QuotaScope.RUN, r.run_id) for r in runs]
+
+    async def _read(self, run_id: str, timeout: float | None) -> RunInfo:
+        found = self._known.get(run_id)
+        if found is not None:
+            return found
+        parent, ends = await self._store.call(
+            lambda: self._store.client.hmget(subject_keys(_run(run_id)).config, ["p", "x"]),
+            timeout,
+        )
+        if not ends:
+            raise InvalidInput("parent_run_id", f"run {run_id} is not open (or has ended)")
+        return self._remember(RunInfo(run_id, parent or None, int(ends)))
+
+    def _remember(self, info: RunInfo) -> RunInfo:
+        self._known[info.run_id] = info
+        return info
+
+    async def _open(
+        self,
+        *,
+        run_id: str,
+        parent_run_id: str,
+        targets: Sequence[Subject],
+        max_cost: Money | None,
+        ttl: timedelta | None,
+        timeout: float | None,
+    ) -> RunInfo:
+        # Concurrent first calls for one run share one open.
+        pending = self._opening.get(run_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[RunInfo] = asyncio.get_running_loop().create_future()
+        self._opening[run_id] = future
+        try:
+            info = await self._open_now(
+                run_id=run_id, parent_run_id=parent_run_id, targets=targets,
+                max_cost=max_cost, ttl=ttl, timeout=timeout,
+            )  # fmt: skip
+            future.set_result(info)
+            return info
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here, so a run no one else awaited logs nothing
+            raise
+        finally:
+            del self._opening[run_id]
+
+    async def _open_now(
+        self,
+        *,
+        run_id: str,
+        parent_run_id: str,
+        targets: Sequence[Subject],
+        max_cost: Money | None,
+        ttl: timedelta | None,
+        timeout: float | None,
+    ) -> RunInfo:
+        template = self.template_for(targets)
+        cap = None if template.max_cost is None else to_nanos(template.max_cost, "runs.max_cost")
+        asked = None if max_cost is None else to_nanos(max_cost, "run_max_cost")
+        if asked is not None and cap is not None and asked > cap:
+            raise InvalidInput("run_max_cost", "is above the runs template's max_cost")
+        if ttl is not None and not timedelta(0) < ttl <= template.ttl:
+            raise InvalidInput("run_ttl", "must be positive and at most the template's ttl")
+        limit = asked if asked is not None else cap
+        now = self._clock.now_ms()
+        ends = now + (ttl or template.ttl) // timedelta(milliseconds=1)
+        if parent_run_id:
+            parent = await self._read(parent_run_id, timeout)
+            ends = min(ends, parent.ends_at_ms)  # a child never outlives its parent
+        config = QuotaConfig(
+            scope=QuotaScope.RUN,
+            identifier=run_id,
+            cost_quota=CostQuota(
+                lifetime_limit=None if limit is None else Decimal(limit).scaleb(-9)
+            ),
+        )
+        keys = [subject_keys(_run(run_id)).config]
+        args = [config_to_json(config), parent_run_id, ends, now]
+        parent_id, stored_ends = await self._store.run("run_open.lua", keys, args, timeout=timeout)
+        return self._remember(RunInfo(run_id, str(parent_id) or None, int(stored_ends)))
+
+
+def _run(run_id: str) -> Subject:
+    return Subject(QuotaScope.RUN, run_id)
