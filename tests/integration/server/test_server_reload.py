@@ -75,6 +75,11 @@ async def test_a_good_change_is_applied_and_a_bad_one_is_rejected(
             return config is not None and config.rate_limits.requests_per_minute == 10
 
         await until(fixed)
+
+        async def counted() -> bool:  # the reload is counted once all of it is applied
+            return metrics.value("quota_sidecar_config_reloads_total") >= 3
+
+        await until(counted)
         assert metrics.value("quota_sidecar_config_reloads_total") == 3
         assert metrics.value("quota_sidecar_config_reload_errors_total", reason="invalid") == 1
 
