@@ -79,8 +79,8 @@ def add_serve_command(subparsers: Any) -> None:
     _add(p, "--tls-key", "server private key (PEM)", type=Path)
     _add(p, "--tls-client-ca", "CA (PEM) that client certificates must chain to; enables mTLS",
          type=Path)  # fmt: skip
-    _add(p, "--store-timeout-ms", "how long one probe of Redis waits for its answer; three "
-         "unanswered in a row make the store unreachable (noticed within about 4x this)",
+    _add(p, "--store-timeout-ms", "how long one probe of Redis waits for its answer; four "
+         "unanswered in a row make the store unreachable (noticed within about 5x this)",
          type=_positive_int, default="250")  # fmt: skip
     _add(p, "--hold-lease-seconds", "how long an unsettled reservation lives by default",
          type=_positive_int, default="300")  # fmt: skip

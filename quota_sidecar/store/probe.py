@@ -8,9 +8,11 @@ kernel enforces (poll), and only reports its verdict to the loop.
 One probe is sent every `interval`. A refused or broken connection, or a Redis that answers it
 cannot serve (LOADING, BUSY, MASTERDOWN), fails it at once. A probe with no answer within
 `timeout` is only a miss: a Redis starved of CPU on a loaded machine is slow, not gone. After a
-miss the next probe goes out at once, and `misses` misses in a row fail. So a stopped or
+miss the next probe goes out at once, and `misses` (4) misses in a row fail. So a stopped or
 unreachable Redis is noticed within about (misses + 1) x timeout. The owner is told of every
-verdict (`report(ok, reason)`), from this thread; it hops to its event loop itself.
+verdict (`report(ok, reason, started)`, `started` being the time.monotonic() at which the probe
+behind it was sent, so the owner can drop a verdict older than one it already has), from this
+thread; it hops to its event loop itself.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import redis
@@ -37,8 +40,8 @@ class Prober:
         *,
         timeout: float,
         interval: float,
-        report: Callable[[bool, str], None],
-        misses: int = 3,
+        report: Callable[[bool, str, float], None],
+        misses: int = 4,
     ) -> None:
         self._url = url
         self._misses = misses
@@ -65,13 +68,17 @@ class Prober:
             self._thread.join(timeout=self._timeout + 1.0)
         self._close_client()
 
-    def probe_once(self) -> tuple[bool, str]:
-        """One PING; (answered, why not). Blocking: call it from a thread."""
-        ok, reason, _missed = self._probe()
-        return ok, reason
-
     def _probe(self) -> tuple[bool, str, bool]:
-        """(answered, why not, only a miss: no answer in time)."""
+        """(answered, why not, only a miss: no answer in time). A connection kept from an
+        earlier probe may have died with a Redis that is back by now: such a failure is tried
+        once more on a fresh connection before it counts."""
+        reused = self._client is not None
+        ok, reason, missed = self._ping()
+        if not ok and reused and not missed and self._client is None:
+            return self._ping()
+        return ok, reason, missed
+
+    def _ping(self) -> tuple[bool, str, bool]:
         try:
             client = self._connect()
             if isinstance(client, RedisCluster):
@@ -109,6 +116,7 @@ class Prober:
         try:
             missed = 0
             while not self._stop.is_set():
+                started = time.monotonic()
                 ok, reason, miss = self._probe()
                 if self._stop.is_set():
                     break
@@ -116,7 +124,7 @@ class Prober:
                 if miss and missed < self._misses:
                     continue  # no verdict yet: ask again at once
                 try:
-                    self._report(ok, reason)
+                    self._report(ok, reason, started)
                 except RuntimeError:  # the loop it reports to is closed: nobody is listening
                     break
                 self._wake.wait(self._interval)
@@ -125,10 +133,11 @@ class Prober:
             self._close_client()
 
 
-def probe_url(url: str, timeout: float) -> tuple[bool, str]:
-    """One probe on a fresh connection; (answered, why not). Blocking: call it from a thread."""
-    prober = Prober(url, timeout=timeout, interval=timeout, report=lambda ok, why: None)
+def probe_url(url: str, timeout: float) -> tuple[bool, str, bool]:
+    """One probe on a fresh connection; (answered, why not, only a miss: no answer in time).
+    Blocking: call it from a thread."""
+    prober = Prober(url, timeout=timeout, interval=timeout, report=lambda ok, why, at: None)
     try:
-        return prober.probe_once()
+        return prober._probe()
     finally:
         prober.stop()

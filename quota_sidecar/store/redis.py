@@ -9,9 +9,9 @@ Overload is not outage. The store is in one of two states:
     `max_queue` calls, past which a call is refused at once with Overloaded (nothing sent). A
     caller may bound its own wait with `timeout=`: DeadlineExceeded, never a decision.
   * unreachable: entered when a connection fails (and a fresh probe fails too) or probes go
-    unanswered on the wire (see probe.py: PING every `timeout` seconds from a thread; three
+    unanswered on the wire (see probe.py: PING every `timeout` seconds from a thread; four
     unanswered in a row, each given `timeout`), so a dead Redis (refused) is noticed at once
-    and a stopped one within about 4 x `timeout`. Entering it ends every call in flight
+    and a stopped one within about 5 x `timeout`. Entering it ends every call in flight
     at once with StoreUnavailable (maybe_applied=True for calls already sent), and new calls
     fail at once, so the engine applies the quotas' failure modes. It is left when a probe
     answers.
@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -105,7 +106,9 @@ class Store:
         self._in_flight: set[asyncio.Timeout] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._prober: Prober | None = None
-        self._probing: asyncio.Future[tuple[bool, str]] | None = None
+        self._probing: asyncio.Future[tuple[bool, str, bool]] | None = None
+        self._probing_sent = 0.0
+        self._verdict_sent = 0.0  # when the probe behind the state in force was sent
 
     @classmethod
     def from_url(
@@ -166,14 +169,19 @@ class Store:
                 self.url, timeout=self.timeout, interval=self.timeout, report=self._report
             ).start()
 
-    def _report(self, ok: bool, reason: str) -> None:
+    def _report(self, ok: bool, reason: str, started: float) -> None:
         """From the probe's thread: hand the result to the loop (RuntimeError once it closed)."""
         loop = self._loop
         if loop is None or loop.is_closed():
             raise RuntimeError("the store's event loop is closed")
-        loop.call_soon_threadsafe(self._observe, ok, reason)
+        loop.call_soon_threadsafe(self._observe, ok, reason, started)
 
-    def _observe(self, ok: bool, reason: str) -> None:
+    def _observe(self, ok: bool, reason: str, started: float) -> None:
+        # Verdicts can arrive out of order (the probe thread's and an on-demand ping's): the
+        # one from the probe sent last wins, so a stale "down" never undoes a fresh "up".
+        if started < self._verdict_sent:
+            return
+        self._verdict_sent = started
         if ok == self._reachable:
             return
         self._reachable, self._reason = ok, reason
@@ -194,9 +202,10 @@ class Store:
     async def _connection_failed(self, reason: str) -> None:
         # A broken connection is a reason to look, not yet proof: after a Redis restart the
         # pool's old connections fail once each while Redis answers fine. So probe at once on
-        # a fresh connection; only an unanswered probe enters the unreachable state.
+        # a fresh connection: a refused one enters the unreachable state, one that only goes
+        # unanswered is left to the probe thread's rule (several misses in a row).
         if self.url is None:
-            self._observe(False, reason)
+            self._observe(False, reason, time.monotonic())
         elif self._reachable:
             await self.ping()
 
@@ -296,11 +305,16 @@ class Store:
         if self.url is None:
             return self._reachable
         if self._probing is None or self._probing.done():
+            self._probing_sent = time.monotonic()
             self._probing = asyncio.ensure_future(
                 asyncio.to_thread(probe_url, self.url, timeout or self.timeout)
             )
-        ok, reason = await asyncio.shield(self._probing)
-        self._observe(ok, reason)
+        sent = self._probing_sent
+        ok, reason, missed = await asyncio.shield(self._probing)
+        if ok or not missed:
+            self._observe(ok, reason, sent)
+        elif self._prober is not None:
+            self._prober.wake()  # a miss alone is no verdict: the probe thread's rule decides
         return ok
 
     async def close(self) -> None:

@@ -83,15 +83,19 @@ def test_bursts_from_4_processes_are_exact(redis_url: str, workers: int) -> None
         _configure(sidecar.target)
         calls = CLIENTS * IN_FLIGHT
 
+        def log() -> str:  # what the sidecar said about its store, should an assertion fail
+            lines = sidecar.output().splitlines()
+            return "\n".join(line for line in lines if "store" in line.lower())[-4000:]
+
         checks = _burst(sidecar.target, "check")
         assert checks["allowed"] == 60, checks
-        assert checks["without_store"] == 0, checks
+        assert checks["without_store"] == 0, f"{checks}\n{log()}"
         # Every call is a decision in Redis or shed explicitly: nothing else.
         assert checks["allowed"] + checks["denied"] + checks["RESOURCE_EXHAUSTED"] == calls
 
         holds = _burst(sidecar.target, "reserve")
         assert (holds["allowed"], holds["reservations"]) == (100, 100), holds
-        assert holds["without_store"] == 0, holds
+        assert holds["without_store"] == 0, f"{holds}\n{log()}"
         assert holds["allowed"] + holds["denied"] + holds["RESOURCE_EXHAUSTED"] == calls
         assert _usage(sidecar.target, "holder").held_nanos == 10_000_000_000
 
