@@ -7,11 +7,13 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from quota_sidecar.alert_filters import AlertFilter, validate_cursor
-from quota_sidecar.clock import from_ms
 from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import LimitKind, QuotaScope, Subject
-from quota_sidecar.results import Alert, AlertKind, Severity
+from quota_sidecar.models import QuotaScope
+from quota_sidecar.results import AlertKind, Severity
 from quota_sidecar.v1 import quota_pb2, types_pb2
+
+# One translation of an alert, shared with the RPC replies that carry alerts.
+from quota_sidecar.wire.replies import alert_from_proto, alert_to_proto
 
 __all__ = [
     "alert_from_proto",
@@ -26,50 +28,6 @@ def _timestamp(when: datetime) -> Timestamp:
     stamp = Timestamp()
     stamp.FromDatetime(when)
     return stamp
-
-
-def alert_to_proto(alert: Alert) -> types_pb2.Alert:
-    return types_pb2.Alert(
-        id=alert.id,
-        kind=types_pb2.AlertKind.Value(f"ALERT_KIND_{alert.kind.value}"),
-        severity=types_pb2.Severity.Value(f"SEVERITY_{alert.severity.value}"),
-        subject=types_pb2.Subject(
-            scope=types_pb2.Scope.Value(f"SCOPE_{alert.subject.scope.value.upper()}"),
-            identifier=alert.subject.identifier,
-        ),
-        limit=(
-            types_pb2.LimitKind.Value(f"LIMIT_KIND_{alert.limit.value.upper()}")
-            if alert.limit
-            else types_pb2.LIMIT_KIND_UNSPECIFIED
-        ),
-        threshold_percent=alert.threshold_percent,
-        used=alert.used,
-        limit_amount=alert.limit_value,
-        period=alert.period,
-        time=_timestamp(alert.time),
-        message=alert.message,
-    )
-
-
-def alert_from_proto(message: types_pb2.Alert) -> Alert:
-    """The domain Alert of a received proto (for Python clients and the CLI)."""
-    limit_name = types_pb2.LimitKind.Name(message.limit).removeprefix("LIMIT_KIND_")
-    return Alert(
-        id=message.id,
-        kind=AlertKind(types_pb2.AlertKind.Name(message.kind).removeprefix("ALERT_KIND_")),
-        severity=Severity(types_pb2.Severity.Name(message.severity).removeprefix("SEVERITY_")),
-        subject=Subject(
-            QuotaScope(types_pb2.Scope.Name(message.subject.scope).removeprefix("SCOPE_").lower()),
-            message.subject.identifier,
-        ),
-        time=message.time.ToDatetime().replace(tzinfo=from_ms(0).tzinfo),
-        limit=None if limit_name == "UNSPECIFIED" else LimitKind(limit_name.lower()),
-        threshold_percent=message.threshold_percent,
-        used=message.used,
-        limit_value=message.limit_amount,
-        period=message.period,
-        message=message.message,
-    )
 
 
 def heartbeat_to_proto(cursor: str, now: datetime) -> quota_pb2.Heartbeat:
