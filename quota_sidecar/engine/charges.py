@@ -185,6 +185,10 @@ async def charge_call(
         targets = await with_model_subject(
             configs, targets, name, include_if_unknown=not is_check, timeout=timeout
         )
+    if given is not None or not (model and usage.has_tokens):
+        # Nothing to price: the hot path of a call with a cost, or without a model, needs no
+        # quota lookup here (the check or record reads them once, itself).
+        return targets, Charge(given or 0, "caller" if given is not None else "")
     charge = pricer.charge(
         provider=provider,
         model=model,
