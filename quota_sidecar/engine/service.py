@@ -4,7 +4,10 @@ QuotaService
  ├─ RateLimitManager   admission: windows and budgets, atomically (check.lua)
  ├─ CostTracker        records, holds, idempotency, usage (record.lua, usage.lua)
  ├─ ConfigRepository   quotas in Redis, cached with their version
- └─ OverrideManager    overrides, resets, resolved thresholds
+ ├─ OverrideManager    overrides, resets, resolved thresholds
+ ├─ Pricer             the cost of a call from its tokens (pricing/)
+ ├─ RunRegistry        runs: opening, templates, the chain of ancestors (run_open.lua)
+ └─ RunControl         ending a run, its tree
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path
 from typing import TypeVar
 
 from quota_sidecar.clock import Clock, SystemClock
@@ -30,6 +32,7 @@ from quota_sidecar.engine.rate_limits import RateLimitManager
 from quota_sidecar.engine.registration import Registration, write_without_loop
 from quota_sidecar.engine.run_control import RunControl
 from quota_sidecar.engine.runs import RunAsk, RunRegistry, RunTemplate
+from quota_sidecar.engine.settings import EngineSettings, with_key
 from quota_sidecar.engine.spool import RecordSpool, SpooledRecord
 from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreUnavailable
 from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, UnpricedPolicy, parse_scope
@@ -44,7 +47,7 @@ from quota_sidecar.results import (
     RunUsage,
     Usage,
 )
-from quota_sidecar.store.redis import DEFAULT_TIMEOUT, Store
+from quota_sidecar.store.redis import Store
 from quota_sidecar.validation import (
     check_label,
     check_lease,
@@ -57,33 +60,6 @@ __all__ = ["EngineSettings", "QuotaService", "Registration"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-
-class EngineSettings:
-    """Tunables of the engine."""
-
-    def __init__(
-        self,
-        *,
-        store_timeout: float = DEFAULT_TIMEOUT,
-        hold_lease: timedelta = timedelta(minutes=5),
-        data_dir: Path | None = None,
-        spool_dir: Path | None = None,
-    ) -> None:
-        self.store_timeout = store_timeout
-        self.hold_lease = hold_lease
-        self.data_dir = data_dir
-        # Where records wait while the store is unreachable; None: such records raise
-        # StoreUnavailable instead (the caller retries with the same idempotency key).
-        self.spool_dir = spool_dir
-
-
-def _with_key(exc: StoreUnavailable | DeadlineExceeded, key: str) -> Exception:
-    """The error a record raises without a spool, naming the key its retry must reuse."""
-    message = f"{exc} (retry with idempotency_key={key!r}: it counts once)"
-    if isinstance(exc, DeadlineExceeded):
-        return DeadlineExceeded(message, maybe_applied=exc.maybe_applied, idempotency_key=key)
-    return StoreUnavailable(message, maybe_applied=exc.maybe_applied, idempotency_key=key)
 
 
 class QuotaService:
@@ -310,7 +286,7 @@ class QuotaService:
             )
         except (StoreUnavailable, DeadlineExceeded) as exc:
             if self.spool is None:
-                raise _with_key(exc, key) from exc
+                raise with_key(exc, key) from exc
         # Unconfirmed: keep the record on disk under the same key, so it counts exactly once
         # whether or not the store applied it.
         self.spool.append(entry)
