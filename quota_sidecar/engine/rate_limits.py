@@ -17,7 +17,7 @@ from typing import Any
 
 from quota_sidecar.clock import Clock, from_ms
 from quota_sidecar.engine.cluster import check_across_slots
-from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.configs import CachedConfig, ConfigRepository
 from quota_sidecar.engine.failure import decide_without_store
 from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
 from quota_sidecar.engine.replies import (
@@ -27,8 +27,8 @@ from quota_sidecar.engine.replies import (
 )
 from quota_sidecar.engine.reservations import encode_reservation, new_hold_id
 from quota_sidecar.engine.undo import CheckUndoer, new_check_id
-from quota_sidecar.errors import DeadlineExceeded, StoreUnavailable
-from quota_sidecar.models import DenialCode, LimitKind, Subject
+from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreUnavailable
+from quota_sidecar.models import DenialCode, LimitKind, QuotaScope, Subject
 from quota_sidecar.money import format_dollars
 from quota_sidecar.results import CheckResult
 from quota_sidecar.store.keys import ALERTS, subject_keys
@@ -99,6 +99,7 @@ class RateLimitManager:
         for _ in range(_STALE_RETRIES):
             now = self._clock.now_ms()
             cached = await self._configs.get_many(subjects, timeout=_left(deadline))
+            _refuse_ended_runs(subjects, cached)
             plans = plan_subjects(subjects, cached, now)
             check_id = "" if self._store.is_cluster else new_check_id()
             keys = [k for p in plans for k in p.keys]
@@ -218,3 +219,11 @@ def _reason(
     else:
         text = f"{code.value} for {subject}"
     return prefix + text
+
+
+def _refuse_ended_runs(subjects: Sequence[Subject], cached: Sequence[CachedConfig]) -> None:
+    """A run's config goes with its keys when it expires. A check that meets that (it raced the
+    expiry) is refused like a check on an ended run, never let through with no limits."""
+    for subject, entry in zip(subjects, cached, strict=True):
+        if subject.scope is QuotaScope.RUN and entry.config is None:
+            raise InvalidInput("run_id", f"run {subject.identifier} has ended")

@@ -147,3 +147,13 @@ async def test_an_expired_run_leaves_no_key(engine: QuotaService, clock: ManualC
     await asyncio.sleep(1.7)  # Redis expires the keys in real time; the TTLs were set from it
     assert [k async for k in client.scan_iter(match=pattern)] == []
     assert await client.exists(subject_keys(Subject(QuotaScope.RUN, "brief")).config) == 0
+
+
+async def test_a_check_racing_the_expiry_is_refused_not_unlimited(engine: QuotaService) -> None:
+    # The engine's clock stands still, so only Redis sees the run expire: the check finds the
+    # run's config gone with its keys.
+    engine.set_run_template(RunTemplate(max_cost=Decimal("1"), ttl=timedelta(milliseconds=300)))
+    await engine.check_quota(subjects=[USER], run_id="racer", estimated_cost=1, reserve=True)
+    await asyncio.sleep(0.5)
+    with pytest.raises(InvalidInput, match="run_id"):
+        await engine.check_quota(subjects=[USER], run_id="racer", estimated_cost=5, reserve=True)
