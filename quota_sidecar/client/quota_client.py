@@ -51,6 +51,7 @@ from quota_sidecar.money import Money
 from quota_sidecar.results import Alert, AlertKind, CheckResult, RecordResult, Severity, Usage
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
 from quota_sidecar.wire import replies as convert
+from quota_sidecar.wire.runs import RunCheck
 
 __all__ = [
     "QuotaClient",
@@ -260,9 +261,17 @@ class QuotaClient:
         skip_model_subject: bool = False,
         estimated_input_tokens: int = 0,
         estimated_output_tokens: int = 0,
+        run_id: str = "",
+        parent_run_id: str = "",
+        run_max_cost: Money | None = None,
+        run_ttl: timedelta | None = None,
+        run_max_requests: int | None = None,
+        run_max_tokens: int | None = None,
     ) -> CheckResult:
         """May this call happen now? With reserve=True an allowed check holds the estimate.
-        With a provider and model, estimated input/output tokens are priced by the sidecar."""
+        With a provider and model, estimated input/output tokens are priced by the sidecar.
+        With a run_id, the run (opened by its first call, with the run_* limits asked for, up
+        to the sidecar's `runs:` template) and its ancestors join the same atomic check."""
         request = check_request(
             scope, identifier, estimated_cost,
             subjects=subjects, estimated_cost_nanos=estimated_cost_nanos,
@@ -271,6 +280,9 @@ class QuotaClient:
             model=model, estimated_input_tokens=estimated_input_tokens,
             estimated_output_tokens=estimated_output_tokens,
             skip_model_subject=skip_model_subject,
+            run=RunCheck(
+                run_id, parent_run_id, run_max_cost, run_ttl, run_max_requests, run_max_tokens
+            ),
         )  # fmt: skip
         response = await self._unary("CheckQuota", request, timeout=timeout)
         return convert.check_result_from_proto(response)
@@ -294,16 +306,21 @@ class QuotaClient:
         timeout: float | None = None,  # a gRPC deadline per attempt
         model: str = "",
         skip_model_subject: bool = False,
+        run_id: str = "",
+        parent_run_id: str = "",
+        end_run: bool = False,
     ) -> RecordResult:
         """Record what a call really cost, settling its hold when reservation_id is given.
         Without a cost, a record with a provider, a model and tokens is priced by the sidecar
-        (`priced_by` says how); an explicit cost, 0 included, is taken as given."""
+        (`priced_by` says how); an explicit cost, 0 included, is taken as given. With a
+        run_id the spend counts on the run and its ancestors; end_run=True then ends the run."""
         request = record_request(
             scope, identifier, cost, provider, tool_name,
             subjects=subjects, cost_nanos=cost_nanos, input_tokens=input_tokens,
             output_tokens=output_tokens, cache_read_tokens=cache_read_tokens,
             cache_write_tokens=cache_write_tokens, idempotency_key=idempotency_key,
             reservation_id=reservation_id, model=model, skip_model_subject=skip_model_subject,
+            run_id=run_id, parent_run_id=parent_run_id, end_run=end_run,
         )  # fmt: skip
         response = await self._unary("RecordUsage", request, timeout=timeout)
         return convert.record_result_from_proto(response)
@@ -334,6 +351,9 @@ class QuotaClient:
         estimated_input_tokens: int = 0,
         estimated_output_tokens: int = 0,
         skip_model_subject: bool = False,
+        run_id: str = "",
+        parent_run_id: str = "",
+        run_max_cost: Money | None = None,
     ) -> QuotaGuard:
         """`async with client.guard(...) as g:` — see quota_sidecar.client.guard."""
         return QuotaGuard(
@@ -347,6 +367,9 @@ class QuotaClient:
             estimated_input_tokens=estimated_input_tokens,
             estimated_output_tokens=estimated_output_tokens,
             skip_model_subject=skip_model_subject,
+            run_id=run_id,
+            parent_run_id=parent_run_id,
+            run_max_cost=run_max_cost,
         )
 
     # --- alerts --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from quota_sidecar.errors import InvalidInput
 from quota_sidecar.money import check_nanos
 from quota_sidecar.server.metrics import Metrics
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc
-from quota_sidecar.wire import configs, fields, replies
+from quota_sidecar.wire import configs, fields, replies, runs
 
 __all__ = ["AlertSource", "QuotaServicer"]
 
@@ -47,6 +47,7 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
     ) -> quota_pb2.CheckQuotaResponse:
         subjects = fields.subjects_from_proto(request.subjects)
         lease = fields.lease_from_proto(request)
+        run = runs.check_run_from_proto(request)
         result = await self._service.check_quota(
             subjects=subjects,
             estimated_cost_nanos=check_nanos(request.estimated_cost_nanos, "estimated_cost_nanos"),
@@ -65,6 +66,10 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             estimated_output_tokens=fields.check_count(
                 request.estimated_output_tokens, "estimated_output_tokens"
             ),
+            run_id=run.run_id,
+            parent_run_id=run.parent_run_id,
+            run_max_cost=run.max_cost,
+            run_ttl=run.ttl,
         )
         self._metrics.record_check(subjects, result)
         if result.reservation_id:
@@ -99,7 +104,10 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
         tool_name = fields.check_short_text(request.tool_name, "tool_name")
         provider = fields.check_short_text(request.provider, "provider")
         idempotency_key = fields.check_short_text(request.idempotency_key, "idempotency_key")
+        run_id, parent_run_id, _end_run = runs.record_run_from_proto(request)
         if request.release:
+            if run_id:
+                raise InvalidInput("run_id", "a release names its hold only: no run_id")
             if reservation_id is None:
                 raise InvalidInput("reservation_id", "is required when release is true")
             if cost or input_tokens or output_tokens:
@@ -125,6 +133,8 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             skip_model_subject=request.skip_model_subject,
             cache_read_tokens=fields.check_count(request.cache_read_tokens, "cache_read_tokens"),
             cache_write_tokens=fields.check_count(request.cache_write_tokens, "cache_write_tokens"),
+            run_id=run_id,
+            parent_run_id=parent_run_id,
         )
         if reservation_id is not None:
             self._metrics.hold_closed(reservation_id)
@@ -172,6 +182,12 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             week_resets_at=fields.timestamp_to_proto(usage.week_resets_at),
             cost_lifetime_nanos=usage.cost_lifetime_nanos,
         )
+
+    async def EndRun(
+        self, request: quota_pb2.EndRunRequest, context: aio.ServicerContext
+    ) -> quota_pb2.EndRunResponse:
+        # The engine's end_run arrives with the lead's runs3 branch; until then, UNIMPLEMENTED.
+        raise NotImplementedError("EndRun needs the engine's end_run")
 
     async def StreamAlerts(
         self, request: quota_pb2.StreamAlertsRequest, context: aio.ServicerContext
