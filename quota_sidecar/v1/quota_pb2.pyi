@@ -127,7 +127,8 @@ class CheckQuotaRequest(_message.Message):
     ancestor run. The first call naming a run opens it with the limits of the quota file's
     `runs:` template (of the tenant among the subjects, else the default one), or the run_*
     fields below, up to the template's caps. Without a template, INVALID_ARGUMENT (run_id).
-    At most 128 characters of the identifier alphabet; an ended run is INVALID_ARGUMENT.
+    At most 128 characters, no whitespace. A run that was ended (EndRun) denies the check
+    (DENIAL_CODE_BLOCKED); one past its time to live is INVALID_ARGUMENT (run_id).
     """
     parent_run_id: _builtins.str
     """The run that spawned this one (optional; needs run_id). Read only when the run is opened:
@@ -349,8 +350,8 @@ class RecordUsageRequest(_message.Message):
     parent than the run's is INVALID_ARGUMENT.
     """
     end_run: _builtins.bool
-    """When true (needs run_id), the run is ended after this usage is recorded, as EndRun does:
-    its open holds are released and later calls naming it are refused.
+    """When true (needs run_id), the run is ended once this usage is recorded, as EndRun does.
+    A record that is spooled (see spooled) leaves the run open: run_ended says which.
     """
     @_builtins.property
     def subjects(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.Subject]:
@@ -466,7 +467,7 @@ class RecordUsageResponse(_message.Message):
     cost_nanos: _builtins.int
     """The cost recorded, in nanos (cost_nanos, or the priced cost)."""
     run_ended: _builtins.bool
-    """True when end_run was set and this call ended the run (false when it had already ended)."""
+    """True when end_run was set and the run is now ended (false when the record was spooled)."""
     @_builtins.property
     def totals(self) -> _containers.RepeatedCompositeFieldContainer[Global___UsageTotals]:
         """The totals of every subject after the record."""
@@ -716,7 +717,7 @@ class RunUsage(_message.Message):
     parent_run_id: _builtins.str
     """The run that spawned it; empty for a root run."""
     ended: _builtins.bool
-    """True when the run was ended early (EndRun, RecordUsage end_run) or has expired."""
+    """True when the run was ended early (EndRun, RecordUsage end_run): checks on it are denied."""
     cost_nanos: _builtins.int
     """The lifetime spend recorded on the run, in nanos; it includes the spend of its sub-runs."""
     held_nanos: _builtins.int
@@ -724,7 +725,9 @@ class RunUsage(_message.Message):
     requests: _builtins.int
     """Requests admitted on the run (its sub-runs' included)."""
     tokens: _builtins.int
-    """Tokens counted on the run (its sub-runs' included)."""
+    """Tokens counted on the run (its sub-runs' included): estimated at each check, corrected
+    to the actual count when a hold settles.
+    """
     max_cost_nanos: _builtins.int
     """The run's lifetime cost limit in nanos; unset when it has none."""
     max_requests: _builtins.int
@@ -808,11 +811,9 @@ class EndRunResponse(_message.Message):
     run_id: _builtins.str
     """The run named."""
     was_open: _builtins.bool
-    """True when the run was open and this call ended it; false when it had already ended,
-    expired or was never opened (ending it again is harmless).
-    """
+    """True when this call ended the run; false when it had been ended before."""
     released_holds: _builtins.int
-    """How many open holds were released."""
+    """How many of the run's open holds were released (from the run and every ancestor)."""
     def __init__(
         self,
         *,

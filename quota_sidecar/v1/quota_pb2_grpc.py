@@ -98,7 +98,9 @@ class QuotaServiceServicer:
 
     def EndRun(self, request, context):
         """Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-        released, and later checks or records naming it (or a run below it) are refused.
+        released from it and its ancestors, and later checks on it or on any run below it are
+        denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+        NOT_FOUND when the run is not open (never opened, or past its time to live).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -47,7 +47,9 @@ class QuotaServiceStub:
     """Streams alerts raised on any replica: an optional replay from a cursor, then live alerts."""
     EndRun: _grpc.UnaryUnaryMultiCallable[_quota_pb2.EndRunRequest, _quota_pb2.EndRunResponse]
     """Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-    released, and later checks or records naming it (or a run below it) are refused.
+    released from it and its ancestors, and later checks on it or on any run below it are
+    denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+    NOT_FOUND when the run is not open (never opened, or past its time to live).
     """
 
 @_typing.type_check_only
@@ -69,7 +71,9 @@ class QuotaServiceAsyncStub(QuotaServiceStub):
     """Streams alerts raised on any replica: an optional replay from a cursor, then live alerts."""
     EndRun: _aio.UnaryUnaryMultiCallable[_quota_pb2.EndRunRequest, _quota_pb2.EndRunResponse]  # type: ignore[assignment]
     """Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-    released, and later checks or records naming it (or a run below it) are refused.
+    released from it and its ancestors, and later checks on it or on any run below it are
+    denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+    NOT_FOUND when the run is not open (never opened, or past its time to live).
     """
 
 class QuotaServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -118,7 +122,9 @@ class QuotaServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_quota_pb2.EndRunResponse, _abc.Awaitable[_quota_pb2.EndRunResponse]]:
         """Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-        released, and later checks or records naming it (or a run below it) are refused.
+        released from it and its ancestors, and later checks on it or on any run below it are
+        denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+        NOT_FOUND when the run is not open (never opened, or past its time to live).
         """
 
 def add_QuotaServiceServicer_to_server(servicer: QuotaServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
