@@ -73,6 +73,8 @@ _RATE_KEYS = {
     "tokens_per_minute",
     "tokens_per_day",
     "max_concurrent",
+    "requests_lifetime",
+    "tokens_lifetime",
     "failure_mode",
 }
 _MONEY_KEYS = {

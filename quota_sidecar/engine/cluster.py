@@ -216,7 +216,7 @@ class _Refund:
     async def _one(self, group: SlotGroup, reply: list[Any]) -> None:
         charged: list[list[str]] = [[] for _ in group.plans]
         for row in _rows(reply[8], _STATUS_WIDTH):
-            if LimitKind(row[1]).window is not None:
+            if LimitKind(row[1]).consumed_by_check:
                 charged[exact_int(row[0]) - 1].append(str(row[1]))
         args = [*self._head, len(group.plans), *(",".join(names) for names in charged)]
         try:
@@ -273,10 +273,10 @@ def _refunded_status(row: list[Any], *, cost: int, tokens: int, reserve: bool) -
     """A status row of an admitted group, less what the refund gave back."""
     index, name, limit, used, held, reset_ms = row
     kind = LimitKind(name)
-    if kind.window is not None:
+    if kind.consumed_by_check:
         charged = 1 if name.startswith("requests_") else tokens
         used = max(0, exact_int(used) - charged)
-        if used == 0:
+        if used == 0 and kind.window is not None:
             reset_ms = 0  # the window held only this check's charge
     elif reserve and kind in _HELD_BUDGETS:
         held = max(0, exact_int(held) - cost)

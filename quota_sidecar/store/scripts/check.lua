@@ -119,6 +119,15 @@ local function evaluate(s)
   -- Only a reserving check takes a slot (its hold is the slot), so only it can be refused
   -- one. When a slot frees is unknown (a settle may come any time); the oldest hold's lease
   -- end is the latest it can be.
+  -- Lifetime request and token caps (a run's) never renew either.
+  local lifetime = { { 'requests_lifetime', s.life_requests, 1 },
+    { 'tokens_lifetime', s.life_tokens, math.max(tokens, 1) } }
+  for _, c in ipairs(lifetime) do
+    local limit = s.limits[c[1]]
+    if limit and c[2] + c[3] > limit then
+      found[#found + 1] = { code = 'BUDGET_EXHAUSTED', limit = c[1], retry_at = -1, reset_at = 0 }
+    end
+  end
   local mc = s.limits.max_concurrent
   if reserve and mc and s.open + 1 > mc then
     local free = s.oldest_expiry or -1
@@ -163,6 +172,13 @@ for _, s in ipairs(subjects) do
   -- Read only when limited: the lifetime hash exists only for subjects with a lifetime limit.
   s.cost_week = s.limits.cost_weekly and int(redis.call('HGET', s.week, 'c')) or 0
   s.cost_life = s.limits.cost_lifetime and int(redis.call('HGET', s.life, 'c')) or 0
+  -- A subject that ends (a run) counts its lifetime requests and tokens whether or not it caps
+  -- them, for its usage; any other subject only when capped (its lifetime hash never expires).
+  s.counts_life = s.expire_at or s.limits.requests_lifetime or s.limits.tokens_lifetime
+  if s.counts_life then
+    local life = redis.call('HMGET', s.life, 'r', 't')
+    s.life_requests, s.life_tokens = int(life[1]), int(life[2])
+  end
   local specs = {}
   for _, spec in ipairs(RING_SPECS) do
     if s.limits[spec.name] then specs[#specs + 1] = spec end
@@ -188,6 +204,13 @@ if not denial and not dry then
     end
     flush_rings(s, rings_ttl(s))
     if redis.call('HINCRBY', s.day, 'r', 1) == 1 then expire_period(s.day, now, s.day_end) end
+    if s.counts_life then
+      s.life_requests = redis.call('HINCRBY', s.life, 'r', 1)
+      if tokens > 0 then
+        s.life_tokens = redis.call('HINCRBY', s.life, 't', tokens)
+        charged[#charged + 1] = 'tl' -- the lifetime tokens, corrected like a ring at the settle
+      end
+    end
     if redis.call('HINCRBY', s.month, 'r', 1) == 1 then
       expire_period(s.month, now, s.month_end)
     end
@@ -252,6 +275,10 @@ for _, s in ipairs(subjects) do
   status(s, 'cost_weekly', s.cost_week, s.held, s.week_end)
   status(s, 'cost_lifetime', s.cost_life, s.held, 0)
   if s.open then status(s, 'max_concurrent', s.open, 0, s.oldest_expiry or 0) end
+  if s.counts_life then
+    status(s, 'requests_lifetime', s.life_requests, 0, 0)
+    status(s, 'tokens_lifetime', s.life_tokens, 0, 0)
+  end
 end
 
 local verdict, chosen, shadow = 'ok', denial, 0

@@ -8,6 +8,8 @@
 --     `now` (see the note below), never more than that bucket still holds (a usage reset in
 --     between may have cleared it), so no count goes below zero;
 --   * one request in the day's and the month's 'r' counter;
+--   * one request and the estimated tokens in the lifetime counters ('r', 't' of the lifetime
+--     hash) when the check counted them (a run's, or a subject capping them);
 --   * with reserve: the hold entry, its cost in the holds' _sum and its member in hexp.
 -- Threshold claims (HSETNX 'a:...') are left as they are: the usage they report was real for a
 -- moment, and un-claiming could lose the alert a concurrent check relied on.
@@ -47,7 +49,7 @@ end
 for i = 1, n do
   local k = (i - 1) * KEYS_PER_SUBJECT
   local s = { rw = KEYS[k + 2], day = KEYS[k + 3], month = KEYS[k + 4], holds = KEYS[k + 5],
-    hexp = KEYS[k + 6] }
+    hexp = KEYS[k + 6], life = KEYS[k + 10] }
   local consumed = {}
   for name in string.gmatch(ARGV[HEAD + i], '[%w_]+') do consumed[name] = true end
   for _, spec in ipairs(LIMITS) do
@@ -62,6 +64,15 @@ for i = 1, n do
     end
   end
   flush_rings(s, nil)
+  -- Lifetime counters (a run's): the request and the estimated tokens, never below zero.
+  local lifetime = { requests_lifetime = { 'r', 1 }, tokens_lifetime = { 't', tokens } }
+  for name, c in pairs(lifetime) do
+    if consumed[name] and c[2] > 0 then
+      local have = int(redis.call('HGET', s.life, c[1]))
+      local take = math.min(have, c[2])
+      if take > 0 then redis.call('HINCRBY', s.life, c[1], 0 - take) end
+    end
+  end
   refund_counter(s.day)
   refund_counter(s.month)
   if reserve then
