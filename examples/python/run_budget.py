@@ -32,7 +32,6 @@ from typing import Any
 from quota_sidecar.client import QuotaClient
 from quota_sidecar.client.guard import QuotaApi, QuotaGuard
 from quota_sidecar.errors import QuotaExceeded
-from quota_sidecar.models import QuotaScope, Subject
 
 __all__ = ["main"]
 
@@ -67,16 +66,32 @@ async def agent(api: QuotaApi, user: str, lines: list[str]) -> str:
     children = [f"{root}-r{i}" for i in range(3)]
     calls = await asyncio.gather(*(researcher(api, user, c, root) for c in children))
     lines.append(f"root run {root}: planned, then 3 researchers made {sum(calls)} tool calls")
-    for child, made in zip(children, calls, strict=True):
-        spent = await _spent(api, child)
-        lines.append(f"  {child}: {made} calls, spent ${spent}")
-    lines.append(f"  root spent ${await _spent(api, root)} of $1.00")
+    tree = await api.run_usage(root)  # type: ignore[attr-defined]
+    lines.extend(_tree_lines(tree))
+    ended = await api.end_run(root)  # type: ignore[attr-defined]
+    lines.append(f"ended {root}: released {ended.released_holds} open holds")
+    try:
+        async with QuotaGuard(
+            api, user_id=user, tool_name="plan", estimated_cost=PLAN_COST, run_id=children[0]
+        ):
+            lines.append("a call after the end ran (it should not)")
+    except QuotaExceeded as denied:
+        lines.append(f"a researcher's call after the end: denied ({denied.code})")
     return root
 
 
-async def _spent(api: Any, run_id: str) -> Decimal:
-    usage = await api.get_usage(Subject(QuotaScope.RUN, run_id))
-    return Decimal(usage.cost_lifetime_nanos).scaleb(-9).quantize(Decimal("0.01"))
+def _dollars(nanos: int) -> str:
+    return f"${Decimal(nanos).scaleb(-9).quantize(Decimal('0.01'))}"
+
+
+def _tree_lines(run: Any, depth: int = 1) -> list[str]:
+    """One line per run, indented by depth: spend / limit, requests (sub-runs included)."""
+    cap = "" if run.max_cost_nanos is None else f" of {_dollars(run.max_cost_nanos)}"
+    lines = [f"{'  ' * depth}{run.run_id}: spent {_dollars(run.cost_nanos)}{cap}, "
+             f"{run.requests} requests"]  # fmt: skip
+    for child in sorted(run.children, key=lambda c: c.run_id):
+        lines.extend(_tree_lines(child, depth + 1))
+    return lines
 
 
 @asynccontextmanager

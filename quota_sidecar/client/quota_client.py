@@ -46,12 +46,27 @@ from quota_sidecar.client.transport import (
 )
 from quota_sidecar.client.transport import error_from_rpc as _error
 from quota_sidecar.errors import NotFound
-from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, parse_scope
+from quota_sidecar.models import (
+    QuotaConfig,
+    QuotaScope,
+    Subject,
+    parse_scope,
+    validate_identifier,
+)
 from quota_sidecar.money import Money
-from quota_sidecar.results import Alert, AlertKind, CheckResult, RecordResult, Severity, Usage
+from quota_sidecar.results import (
+    Alert,
+    AlertKind,
+    CheckResult,
+    RecordResult,
+    RunEnd,
+    RunUsage,
+    Severity,
+    Usage,
+)
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
 from quota_sidecar.wire import replies as convert
-from quota_sidecar.wire.runs import RunCheck
+from quota_sidecar.wire.runs import RunCheck, run_end_from_proto, run_usage_from_proto
 
 __all__ = [
     "QuotaClient",
@@ -331,6 +346,23 @@ class QuotaClient:
         request = quota_pb2.RecordUsageRequest(reservation_id=reservation_id, release=True)
         response = await self._unary("RecordUsage", request)
         return bool(response.hold_settled)
+
+    async def end_run(self, run_id: str, *, timeout: float | None = None) -> RunEnd:
+        """End a run early: its holds are released and later checks on it (or below it) are
+        denied BLOCKED; records still count. NotFound when the run is not open."""
+        request = quota_pb2.EndRunRequest(run_id=validate_identifier(run_id, "run_id"))
+        response = await self._unary("EndRun", request, timeout=timeout)
+        return run_end_from_proto(response)
+
+    async def run_usage(self, run_id: str, *, timeout: float | None = None) -> RunUsage:
+        """A run and every run below it, with their spend (GetUsage on run:<run_id>).
+        NotFound when the run is not open."""
+        subject = Subject(QuotaScope.RUN, validate_identifier(run_id, "run_id"))
+        request = quota_pb2.GetUsageRequest(subject=convert.subject_to_proto(subject))
+        response = await self._unary("GetUsage", request, timeout=timeout)
+        if not response.HasField("run"):
+            raise NotFound(f"run {run_id} is not open (or has ended)")
+        return run_usage_from_proto(response.run)
 
     async def get_quota_usage(self, scope: QuotaScope | str, identifier: str) -> Usage:
         return await self.get_usage(Subject(parse_scope(scope), identifier))

@@ -82,6 +82,8 @@ class SyncQuotaClient:
     get_quota = _blocking(QuotaClient.get_quota)
     delete_quota = _blocking(QuotaClient.delete_quota)
     reset_usage = _blocking(QuotaClient.reset_usage)
+    end_run = _blocking(QuotaClient.end_run)
+    run_usage = _blocking(QuotaClient.run_usage)
 
     def register_quota(
         self, config: QuotaConfig, *, actor: str = "api", reason: str = ""

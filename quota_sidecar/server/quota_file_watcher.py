@@ -44,7 +44,12 @@ def _comparable(config: QuotaConfig) -> QuotaConfig:
 
 
 def _template(limits: RunLimits) -> RunTemplate:
-    return RunTemplate(max_cost=limits.max_cost, ttl=limits.ttl)
+    return RunTemplate(
+        max_cost=limits.max_cost,
+        ttl=limits.ttl,
+        max_requests=limits.max_requests,
+        max_tokens=limits.max_tokens,
+    )
 
 
 def _described(runs: dict[str, RunLimits]) -> dict[str, object]:
