@@ -230,3 +230,161 @@ def test_every_worker_applies_the_runs_section(redis_url: str, tmp_path: Path) -
                 # Opened with the file's template on whichever worker, and held to its $5.00.
                 assert not reply.allowed and reply.denied_subject.identifier == f"w{i}"
         assert sidecar.terminate() == 0
+
+
+async def _open(stub: quota_pb2_grpc.QuotaServiceStub, run: str, parent: str = "") -> None:
+    reply = await stub.CheckQuota(_check(run_id=run, parent_run_id=parent))
+    assert reply.allowed
+
+
+async def test_end_run_releases_holds_and_denies_later_checks(
+    stub: quota_pb2_grpc.QuotaServiceStub,
+) -> None:
+    await _open(stub, "job")
+    await _open(stub, "job-sub", "job")
+    for run in ("job", "job-sub", "job-sub"):
+        held = await stub.CheckQuota(
+            _check(run_id=run, estimated_cost_nanos=NANOS // 10, reserve=True)
+        )
+        assert held.allowed and held.reservation_id
+
+    async def held_on(run: str) -> int:
+        subject = types_pb2.Subject(scope=types_pb2.SCOPE_RUN, identifier=run)
+        reply = await stub.GetUsage(quota_pb2.GetUsageRequest(subject=subject))
+        return reply.held_nanos
+
+    assert await held_on("job") == 3 * NANOS // 10
+    ended = await stub.EndRun(quota_pb2.EndRunRequest(run_id="job-sub"))
+    assert (ended.run_id, ended.was_open, ended.released_holds) == ("job-sub", True, 2)
+    assert await held_on("job-sub") == 0
+    assert await held_on("job") == NANOS // 10  # the parent keeps its own hold only
+    denied = await stub.CheckQuota(_check(run_id="job-sub"))
+    assert not denied.allowed and denied.code == quota_pb2.DENIAL_CODE_BLOCKED
+    again = await stub.EndRun(quota_pb2.EndRunRequest(run_id="job-sub"))
+    assert (again.was_open, again.released_holds) == (False, 0)
+    # Ending the root denies every run below it too.
+    await stub.EndRun(quota_pb2.EndRunRequest(run_id="job"))
+    assert await held_on("job") == 0
+    for run in ("job", "job-sub"):
+        reply = await stub.CheckQuota(_check(run_id=run))
+        assert not reply.allowed and reply.code == quota_pb2.DENIAL_CODE_BLOCKED
+
+
+async def test_end_run_names_what_is_wrong(stub: quota_pb2_grpc.QuotaServiceStub) -> None:
+    for request, code, start in (
+        (quota_pb2.EndRunRequest(), grpc.StatusCode.INVALID_ARGUMENT, "run_id"),
+        (quota_pb2.EndRunRequest(run_id="a b"), grpc.StatusCode.INVALID_ARGUMENT, "run_id"),
+        (quota_pb2.EndRunRequest(run_id="never"), grpc.StatusCode.NOT_FOUND, ""),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await stub.EndRun(request)
+        assert failed.value.code() == code
+        assert (failed.value.details() or "").startswith(start)
+
+
+async def test_a_record_with_end_run_records_then_ends(
+    stub: quota_pb2_grpc.QuotaServiceStub,
+) -> None:
+    await _open(stub, "once")
+    hold = await stub.CheckQuota(_check(run_id="once", estimated_cost_nanos=NANOS, reserve=True))
+    other = await stub.CheckQuota(_check(run_id="once", estimated_cost_nanos=NANOS, reserve=True))
+    reply = await stub.RecordUsage(
+        quota_pb2.RecordUsageRequest(
+            subjects=[AGENT],
+            run_id="once",
+            cost_nanos=NANOS // 4,
+            reservation_id=hold.reservation_id,
+            idempotency_key="end-once",
+            end_run=True,
+        )
+    )
+    assert reply.recorded and reply.run_ended and reply.hold_settled
+    run = types_pb2.Subject(scope=types_pb2.SCOPE_RUN, identifier="once")
+    usage = await stub.GetUsage(quota_pb2.GetUsageRequest(subject=run))
+    assert usage.cost_lifetime_nanos == NANOS // 4
+    assert usage.held_nanos == 0  # the other hold was released by the end
+    assert usage.run.ended and usage.run.cost_nanos == NANOS // 4
+    # The call whose hold the end released still records what it spent: usage is never lost.
+    late = await stub.RecordUsage(
+        quota_pb2.RecordUsageRequest(
+            subjects=[AGENT], run_id="once", cost_nanos=NANOS // 2,
+            reservation_id=other.reservation_id, idempotency_key="late",
+        )
+    )  # fmt: skip
+    assert late.recorded and not late.run_ended
+    usage = await stub.GetUsage(quota_pb2.GetUsageRequest(subject=run))
+    assert (usage.cost_lifetime_nanos, usage.held_nanos) == (3 * NANOS // 4, 0)
+    denied = await stub.CheckQuota(_check(run_id="once"))
+    assert denied.code == quota_pb2.DENIAL_CODE_BLOCKED
+
+
+async def test_get_usage_on_a_run_returns_its_tree_with_exact_spend(
+    stub: quota_pb2_grpc.QuotaServiceStub,
+) -> None:
+    await _open(stub, "t")
+    await _open(stub, "t-a", "t")
+    await _open(stub, "t-b", "t")
+    await _open(stub, "t-a-x", "t-a")
+    spend = {"t": 1, "t-a": 20, "t-b": 300, "t-a-x": 4_000}
+    for run, nanos in spend.items():
+        await stub.RecordUsage(
+            quota_pb2.RecordUsageRequest(
+                subjects=[AGENT], run_id=run, cost_nanos=nanos * 1_000_003,
+                input_tokens=nanos, idempotency_key=f"spend-{run}",
+            )
+        )  # fmt: skip
+    subject = types_pb2.Subject(scope=types_pb2.SCOPE_RUN, identifier="t")
+    tree = (await stub.GetUsage(quota_pb2.GetUsageRequest(subject=subject))).run
+    assert tree.run_id == "t" and tree.parent_run_id == "" and not tree.ended
+    assert tree.cost_nanos == 4_321 * 1_000_003
+    assert tree.max_cost_nanos == 5 * NANOS and not tree.HasField("max_requests")
+    assert tree.HasField("ends_at")
+    children = {c.run_id: c for c in tree.children}
+    assert set(children) == {"t-a", "t-b"}
+    assert children["t-a"].cost_nanos == 4_020 * 1_000_003
+    assert children["t-b"].cost_nanos == 300 * 1_000_003
+    (leaf,) = children["t-a"].children
+    assert (leaf.run_id, leaf.parent_run_id, leaf.cost_nanos) == ("t-a-x", "t-a", 4_000_012_000)
+    assert children["t-b"].parent_run_id == "t" and not children["t-b"].children
+    # A subject that is not an open run has no tree.
+    nothing = types_pb2.Subject(scope=types_pb2.SCOPE_RUN, identifier="never-opened")
+    reply = await stub.GetUsage(quota_pb2.GetUsageRequest(subject=nothing))
+    assert not reply.HasField("run")
+    user = await stub.GetUsage(quota_pb2.GetUsageRequest(subject=AGENT))
+    assert not user.HasField("run")
+
+
+async def test_run_request_and_token_caps(redis_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "quotas.yaml"
+    path.write_text("runs:\n  default: {max_requests: 5, max_tokens: 1000, ttl: 1h}\n")
+    async with (
+        running_sidecar(redis_url, config_path=path) as s,
+        grpc.aio.insecure_channel(s.target) as channel,
+    ):
+        stub = quota_pb2_grpc.QuotaServiceStub(channel)
+        # The template's caps, then a call asking for less.
+        admitted = [(await stub.CheckQuota(_check(run_id="req"))).allowed for _ in range(7)]
+        assert admitted == [True] * 5 + [False] * 2
+        asked = [
+            (await stub.CheckQuota(_check(run_id="req2", run_max_requests=2))).allowed
+            for _ in range(3)
+        ]
+        assert asked == [True, True, False]
+        tokens = await stub.CheckQuota(_check(run_id="tok", estimated_tokens=1000))
+        assert tokens.allowed
+        over = await stub.CheckQuota(_check(run_id="tok", estimated_tokens=1))
+        assert not over.allowed
+        assert over.denied_subject.scope == types_pb2.SCOPE_RUN
+        small = await stub.CheckQuota(_check(run_id="tok2", run_max_tokens=10, estimated_tokens=11))
+        assert not small.allowed
+        for field, value in (("run_max_requests", 6), ("run_max_tokens", 1001)):
+            with pytest.raises(grpc.aio.AioRpcError) as failed:
+                await stub.CheckQuota(_check(run_id=f"above-{field}", **{field: value}))
+            assert failed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert (failed.value.details() or "").startswith(field), failed.value.details()
+        tree = await stub.GetUsage(
+            quota_pb2.GetUsageRequest(
+                subject=types_pb2.Subject(scope=types_pb2.SCOPE_RUN, identifier="req")
+            )
+        )
+        assert (tree.run.requests, tree.run.max_requests, tree.run.max_tokens) == (5, 5, 1000)
