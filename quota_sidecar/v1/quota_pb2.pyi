@@ -128,7 +128,8 @@ class CheckQuotaRequest(_message.Message):
     `runs:` template (of the tenant among the subjects, else the default one), or the run_*
     fields below, up to the template's caps. Without a template, INVALID_ARGUMENT (run_id).
     At most 128 characters, no whitespace. A run that was ended (EndRun) denies the check
-    (DENIAL_CODE_BLOCKED); one past its time to live is INVALID_ARGUMENT (run_id).
+    (DENIAL_CODE_BLOCKED); one past its time to live is INVALID_ARGUMENT (run_id) on a sidecar
+    that saw it, but nothing of it is left in the store: use a fresh id for every run.
     """
     parent_run_id: _builtins.str
     """The run that spawned this one (optional; needs run_id). Read only when the run is opened:
