@@ -15,12 +15,15 @@ from quota_sidecar.config.quota_file import (
     parse_quota_document,
     parse_quota_text,
 )
+from quota_sidecar.config.run_templates import DEFAULT_TENANT, RunLimits
 
 __all__ = [
     "CONFIG_ACTOR",
+    "DEFAULT_TENANT",
     "MAX_FILE_BYTES",
     "MAX_NODES",
     "QuotaDocument",
+    "RunLimits",
     "load_quota_document",
     "load_quota_file",
     "parse_quota_document",

@@ -10,6 +10,8 @@
         alert_thresholds: [80, 90, 95]
         shadow_mode: false
     webhooks: ...        # read by the alerting module; ignored here
+    runs:                # run templates: see config/run_templates.py
+      default: {max_cost: 5.00, max_requests: 200, ttl: 2h}
 
 Money is in dollars and read from the YAML text itself (never through float), so `0.10` is
 exactly 100_000_000 nanos. Every error is a ConfigError naming the file, the line and the field
@@ -27,6 +29,7 @@ The watcher that applies the file to a running sidecar is quota_sidecar.server.q
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +41,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from quota_sidecar.config.bounded_yaml import MAX_NODES, compose_bounded, shown
+from quota_sidecar.config.run_templates import RunLimits, parse_runs_node
 from quota_sidecar.errors import ConfigError, InvalidInput
 from quota_sidecar.models import CostQuota, QuotaConfig, RateLimitConfig, Subject, UnpricedPolicy
 from quota_sidecar.pricing import PriceOverride, parse_overrides_node, parse_unpriced_policy
@@ -52,7 +56,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 CONFIG_ACTOR = "config-file"
-_TOP_KEYS = {"quotas", "webhooks", "prices", "unpriced"}
+_TOP_KEYS = {"quotas", "webhooks", "prices", "unpriced", "runs"}
 _QUOTA_KEYS = {
     "scope",
     "identifier",
@@ -90,11 +94,13 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class QuotaDocument:
-    """A whole quota file: its quotas, its price overrides, and the default unpriced policy."""
+    """A whole quota file: its quotas, its price overrides, the default unpriced policy, and
+    its run templates by tenant (run_templates.DEFAULT_TENANT for `runs.default`)."""
 
     quotas: list[QuotaConfig]
     prices: tuple[PriceOverride, ...] = ()
     unpriced: UnpricedPolicy | None = None
+    runs: dict[str, RunLimits] = dataclasses.field(default_factory=dict)
 
 
 def load_quota_file(path: Path | str) -> list[QuotaConfig]:
@@ -103,7 +109,8 @@ def load_quota_file(path: Path | str) -> list[QuotaConfig]:
 
 
 def load_quota_document(path: Path | str) -> QuotaDocument:
-    """The whole file (quotas, prices, unpriced), or ConfigError naming the line and field."""
+    """The whole file (quotas, prices, unpriced, runs), or ConfigError naming the line and
+    field."""
     path = Path(path)
     try:
         with path.open("rb") as file:
@@ -279,7 +286,8 @@ def parse_quota_document(
             unpriced = parse_unpriced_policy(parser.typed(node, "unpriced", str, "a policy"))
         except InvalidInput as exc:
             raise parser.error("unpriced", exc.message, node) from None
-    return QuotaDocument(_quotas(parser, top.get("quotas")), prices, unpriced)
+    runs = parse_runs_node(parser, top.get("runs"))
+    return QuotaDocument(_quotas(parser, top.get("quotas")), prices, unpriced, runs)
 
 
 def _quotas(parser: _Parser, quotas_node: Node | None) -> list[QuotaConfig]:
