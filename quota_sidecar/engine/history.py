@@ -56,7 +56,7 @@ class HistoryReader:
         clamped to what the retention keeps (today and `retention.whole_days` days before it);
         by default all of it. Months: every quota month touching the range that is kept."""
         if start is not None and end is not None and start > end:
-            raise InvalidInput("from", f"is after to ({start} > {end})")
+            raise InvalidInput("start", f"is after end ({start} > {end})")
         (cached,) = await self._configs.get_many([subject])
         reset_hour, time_zone = calendar_of(cached.config)
         now = self._clock.now_ms()
@@ -115,7 +115,7 @@ class HistoryReader:
         if not 1 <= limit <= TOP_LIMIT_MAX:
             raise InvalidInput("limit", f"must be from 1 to {TOP_LIMIT_MAX}: {limit}")
         if self._store.is_cluster:
-            raise InvalidInput("scope", "top spenders are not kept on Redis Cluster")
+            raise NotImplementedError("top spenders are not kept on Redis Cluster")
         now = self._clock.now_ms()
         calendars = await self._store.call(
             lambda: self._store.client.smembers(top_calendars(scope.value)), _READ_TIMEOUT

@@ -175,7 +175,7 @@ async def test_history_refuses_a_range_that_ends_before_it_starts(engine: QuotaS
     user = Subject(QuotaScope.USER, "bob")
     with pytest.raises(InvalidInput) as raised:
         await engine.usage_history(user, start=date(2026, 11, 10), end=date(2026, 11, 9))
-    assert raised.value.field == "from"
+    assert raised.value.field == "start"
 
 
 async def test_top_spenders_are_exact_under_500_concurrent_records_across_50_users(
