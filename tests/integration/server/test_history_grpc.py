@@ -78,8 +78,10 @@ async def test_history_and_top_spenders_over_grpc(
         )
     )
     assert [(d.day, d.cost_nanos, d.requests, d.tokens) for d in reply.days] == [
-        ("2026-11-19", 0, 0, 0), ("2026-11-20", 3 * DOLLAR, 1, 2), ("2026-11-21", 5 * DOLLAR + 7, 1, 2),
-    ]  # fmt: skip
+        ("2026-11-19", 0, 0, 0),
+        ("2026-11-20", 3 * DOLLAR, 1, 2),
+        ("2026-11-21", 5 * DOLLAR + 7, 1, 2),
+    ]
     day = reply.days[1]
     start = datetime(2026, 11, 20, 7, 0, tzinfo=BERLIN)
     assert day.starts_at.ToDatetime(tzinfo=UTC) == start
@@ -96,9 +98,8 @@ async def test_history_and_top_spenders_over_grpc(
     top = await admin.ListTopSpenders(
         admin_pb2.ListTopSpendersRequest(scope=types_pb2.SCOPE_USER), metadata=ADMIN_METADATA
     )
-    assert [(t.subject.identifier, t.cost_nanos, t.HasField("limit_nanos")) for t in top.spenders] == [
-        ("ben", 6 * DOLLAR, False), ("ana", 5 * DOLLAR + 7, True),
-    ]  # fmt: skip
+    ranked = [(t.subject.identifier, t.cost_nanos, t.HasField("limit_nanos")) for t in top.spenders]
+    assert ranked == [("ben", 6 * DOLLAR, False), ("ana", 5 * DOLLAR + 7, True)]
     assert top.spenders[1].limit_nanos == 20 * DOLLAR
     month = await admin.ListTopSpenders(
         admin_pb2.ListTopSpendersRequest(
