@@ -84,6 +84,8 @@ class SyncQuotaClient:
     reset_usage = _blocking(QuotaClient.reset_usage)
     end_run = _blocking(QuotaClient.end_run)
     run_usage = _blocking(QuotaClient.run_usage)
+    usage_history = _blocking(QuotaClient.usage_history)
+    top_spenders = _blocking(QuotaClient.top_spenders)
 
     def register_quota(
         self, config: QuotaConfig, *, actor: str = "api", reason: str = ""

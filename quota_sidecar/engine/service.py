@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TypeVar
 
 from quota_sidecar.clock import Clock, SystemClock
@@ -26,6 +26,7 @@ from quota_sidecar.engine.audit import audit_change, list_audit_events
 from quota_sidecar.engine.charges import Pricer, charge_call, unpriced_denial
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.costs import GENERATED_KEY_PREFIX, CostTracker
+from quota_sidecar.engine.history import HistoryReader
 from quota_sidecar.engine.model_subject import model_name
 from quota_sidecar.engine.overrides import OverrideManager
 from quota_sidecar.engine.rate_limits import RateLimitManager
@@ -35,6 +36,7 @@ from quota_sidecar.engine.runs import RunAsk, RunRegistry, RunTemplate
 from quota_sidecar.engine.settings import EngineSettings, with_key
 from quota_sidecar.engine.spool import RecordSpool, SpooledRecord
 from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreUnavailable
+from quota_sidecar.history import TopSpender, UsageHistory
 from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, UnpricedPolicy, parse_scope
 from quota_sidecar.money import Money
 from quota_sidecar.pricing import PriceOverride, TokenUsage
@@ -80,7 +82,8 @@ class QuotaService:
         self.clock: Clock = clock or SystemClock()
         self.configs = ConfigRepository(self._store, self.clock)
         self.rate_limits = RateLimitManager(self._store, self.configs, self.clock)
-        self.costs = CostTracker(self._store, self.configs, self.clock)
+        self.costs = CostTracker(self._store, self.configs, self.clock, self.settings.history)
+        self.history = HistoryReader(self._store, self.configs, self.clock, self.settings.history)
         self.overrides = OverrideManager(self._store, self.configs, self.costs, self.clock)
         self.pricer = Pricer(self.clock)
         self.runs = RunRegistry(self._store, self.clock)
@@ -344,6 +347,16 @@ class QuotaService:
         return await self.costs.usage(subject)
 
     # --- admin ---------------------------------------------------------------------------
+    async def usage_history(
+        self, subject: Subject, *, start: date | None = None, end: date | None = None
+    ) -> UsageHistory:
+        return await self.history.usage_history(subject, start=start, end=end)
+
+    async def top_spenders(
+        self, scope: QuotaScope, *, period: str = "today", limit: int = 10
+    ) -> tuple[TopSpender, ...]:
+        return await self.history.top_spenders(scope, period=period, limit=limit)
+
     async def grant_override(self, override: Override) -> Override:
         return await self.overrides.grant(override)
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from quota_sidecar.errors import DeadlineExceeded, StoreUnavailable
+from quota_sidecar.history import HistoryRetention
 from quota_sidecar.store.redis import DEFAULT_TIMEOUT
 
 __all__ = ["EngineSettings", "with_key"]
@@ -21,6 +22,7 @@ class EngineSettings:
         hold_lease: timedelta = timedelta(minutes=5),
         data_dir: Path | None = None,
         spool_dir: Path | None = None,
+        history: HistoryRetention | None = None,
     ) -> None:
         self.store_timeout = store_timeout
         self.hold_lease = hold_lease
@@ -28,6 +30,7 @@ class EngineSettings:
         # Where records wait while the store is unreachable; None: such records raise
         # StoreUnavailable instead (the caller retries with the same idempotency key).
         self.spool_dir = spool_dir
+        self.history = history or HistoryRetention()
 
 
 def with_key(exc: StoreUnavailable | DeadlineExceeded, key: str) -> Exception:

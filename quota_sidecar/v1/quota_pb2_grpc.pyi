@@ -51,6 +51,10 @@ class QuotaServiceStub:
     denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
     NOT_FOUND when the run is not open (never opened, or past its time to live).
     """
+    GetUsageHistory: _grpc.UnaryUnaryMultiCallable[_quota_pb2.GetUsageHistoryRequest, _quota_pb2.GetUsageHistoryResponse]
+    """Reads one subject's recorded spend per quota day (as its quota defines days: reset hour and
+    time zone) and per quota month, within the server's history retention.
+    """
 
 @_typing.type_check_only
 class QuotaServiceAsyncStub(QuotaServiceStub):
@@ -74,6 +78,10 @@ class QuotaServiceAsyncStub(QuotaServiceStub):
     released from it and its ancestors, and later checks on it or on any run below it are
     denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
     NOT_FOUND when the run is not open (never opened, or past its time to live).
+    """
+    GetUsageHistory: _aio.UnaryUnaryMultiCallable[_quota_pb2.GetUsageHistoryRequest, _quota_pb2.GetUsageHistoryResponse]  # type: ignore[assignment]
+    """Reads one subject's recorded spend per quota day (as its quota defines days: reset hour and
+    time zone) and per quota month, within the server's history retention.
     """
 
 class QuotaServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -125,6 +133,16 @@ class QuotaServiceServicer(metaclass=_abc_1.ABCMeta):
         released from it and its ancestors, and later checks on it or on any run below it are
         denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
         NOT_FOUND when the run is not open (never opened, or past its time to live).
+        """
+
+    @_abc_1.abstractmethod
+    def GetUsageHistory(
+        self,
+        request: _quota_pb2.GetUsageHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_quota_pb2.GetUsageHistoryResponse, _abc.Awaitable[_quota_pb2.GetUsageHistoryResponse]]:
+        """Reads one subject's recorded spend per quota day (as its quota defines days: reset hour and
+        time zone) and per quota month, within the server's history retention.
         """
 
 def add_QuotaServiceServicer_to_server(servicer: QuotaServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
