@@ -10,6 +10,7 @@
         alert_thresholds: [80, 90, 95]
         shadow_mode: false
     webhooks: ...        # read by the alerting module; ignored here
+    gateways: ...        # gateway descriptors -> subjects: see config/gateways.py
 
 Money is in dollars and read from the YAML text itself (never through float), so `0.10` is
 exactly 100_000_000 nanos. Every error is a ConfigError naming the file, the line and the field
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from quota_sidecar.config.bounded_yaml import MAX_NODES, compose_bounded, shown
+from quota_sidecar.config.gateways import GatewaysConfig, parse_gateways_node
 from quota_sidecar.errors import ConfigError, InvalidInput
 from quota_sidecar.models import CostQuota, QuotaConfig, RateLimitConfig, Subject, UnpricedPolicy
 from quota_sidecar.pricing import PriceOverride, parse_overrides_node, parse_unpriced_policy
@@ -52,7 +54,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 CONFIG_ACTOR = "config-file"
-_TOP_KEYS = {"quotas", "webhooks", "prices", "unpriced"}
+_TOP_KEYS = {"quotas", "webhooks", "prices", "unpriced", "gateways"}
 _QUOTA_KEYS = {
     "scope",
     "identifier",
@@ -93,6 +95,7 @@ class QuotaDocument:
     quotas: list[QuotaConfig]
     prices: tuple[PriceOverride, ...] = ()
     unpriced: UnpricedPolicy | None = None
+    gateways: GatewaysConfig = field(default_factory=GatewaysConfig)  # config/gateways.py
 
 
 def load_quota_file(path: Path | str) -> list[QuotaConfig]:
@@ -277,7 +280,8 @@ def parse_quota_document(
             unpriced = parse_unpriced_policy(parser.typed(node, "unpriced", str, "a policy"))
         except InvalidInput as exc:
             raise parser.error("unpriced", exc.message, node) from None
-    return QuotaDocument(_quotas(parser, top.get("quotas")), prices, unpriced)
+    gateways = parse_gateways_node(parser, top.get("gateways"))
+    return QuotaDocument(_quotas(parser, top.get("quotas")), prices, unpriced, gateways)
 
 
 def _quotas(parser: _Parser, quotas_node: Node | None) -> list[QuotaConfig]:

@@ -71,8 +71,9 @@ class RateLimitManager:
         requests: int = 1,
     ) -> CheckResult:
         """Decide a check in Redis. `requests` is how many requests the check counts in the
-        request windows (1 for a CheckQuota; a gateway's hits may be more; 0 only looks). Only while the store is unreachable is it decided without
-        it, by the quotas' failure modes; a busy store or a passed timeout never decides (see
+        request windows (1 for a CheckQuota; a gateway's hits may be more; 0 only looks).
+        Only while the store is unreachable is it decided without it, by the quotas' failure
+        modes; a busy store or a passed timeout never decides (see
         store/redis.py). Overloaded and DeadlineExceeded reach the caller with nothing held."""
         try:
             return await self._check(
