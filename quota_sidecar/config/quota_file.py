@@ -281,7 +281,7 @@ def parse_quota_document(
         except InvalidInput as exc:
             raise parser.error("unpriced", exc.message, node) from None
     gateways = parse_gateways_node(parser, top.get("gateways"))
-    return QuotaDocument(_quotas(parser, top.get("quotas")), prices, unpriced, gateways)
+    return QuotaDocument(_quotas(parser, top.get("quotas")), prices, unpriced, gateways=gateways)
 
 
 def _quotas(parser: _Parser, quotas_node: Node | None) -> list[QuotaConfig]:
