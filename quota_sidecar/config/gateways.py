@@ -76,8 +76,8 @@ class DescriptorMapping:
         object.__setattr__(self, "scope", parse_scope(self.scope))
         if self.scope is QuotaScope.RUN:
             raise InvalidInput("scope", "a run is opened by its calls, not by a gateway")
-        if VALUE_PLACEHOLDER not in self.identifier:
-            validate_identifier(self.identifier)  # fixed text: checked now, not per request
+        # Checked now, with a stand-in value, so only a request's own value can fail later.
+        validate_identifier(self.identifier.replace(VALUE_PLACEHOLDER, "v"))
 
     def subject_for(self, value: str) -> Subject:
         """The subject an entry of this key with `value` stands for; InvalidInput naming
