@@ -6,6 +6,13 @@ the server's watcher and the CLI's validate and admin commands use it.
 from __future__ import annotations
 
 from quota_sidecar.config.bounded_yaml import MAX_NODES
+from quota_sidecar.config.gateways import (
+    DescriptorMapping,
+    EnvoyDomain,
+    EnvoyGateway,
+    GatewaysConfig,
+    HitsUnit,
+)
 from quota_sidecar.config.quota_file import (
     CONFIG_ACTOR,
     MAX_FILE_BYTES,
@@ -22,6 +29,11 @@ __all__ = [
     "DEFAULT_TENANT",
     "MAX_FILE_BYTES",
     "MAX_NODES",
+    "DescriptorMapping",
+    "EnvoyDomain",
+    "EnvoyGateway",
+    "GatewaysConfig",
+    "HitsUnit",
     "QuotaDocument",
     "RunLimits",
     "load_quota_document",

@@ -12,6 +12,7 @@
     webhooks: ...        # read by the alerting module; ignored here
     runs:                # run templates: see config/run_templates.py
       default: {max_cost: 5.00, max_requests: 200, ttl: 2h}
+    gateways: ...        # gateway descriptors -> subjects: see config/gateways.py
 
 Money is in dollars and read from the YAML text itself (never through float), so `0.10` is
 exactly 100_000_000 nanos. Every error is a ConfigError naming the file, the line and the field
@@ -29,10 +30,9 @@ The watcher that applies the file to a running sidecar is quota_sidecar.server.q
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from quota_sidecar.config.bounded_yaml import MAX_NODES, compose_bounded, shown
+from quota_sidecar.config.gateways import GatewaysConfig, parse_gateways_node
 from quota_sidecar.config.run_templates import RunLimits, parse_runs_node
 from quota_sidecar.errors import ConfigError, InvalidInput
 from quota_sidecar.models import CostQuota, QuotaConfig, RateLimitConfig, Subject, UnpricedPolicy
@@ -56,7 +57,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 CONFIG_ACTOR = "config-file"
-_TOP_KEYS = {"quotas", "webhooks", "prices", "unpriced", "runs"}
+_TOP_KEYS = {"quotas", "webhooks", "prices", "unpriced", "runs", "gateways"}
 _QUOTA_KEYS = {
     "scope",
     "identifier",
@@ -100,7 +101,8 @@ class QuotaDocument:
     quotas: list[QuotaConfig]
     prices: tuple[PriceOverride, ...] = ()
     unpriced: UnpricedPolicy | None = None
-    runs: dict[str, RunLimits] = dataclasses.field(default_factory=dict)
+    runs: dict[str, RunLimits] = field(default_factory=dict)
+    gateways: GatewaysConfig = field(default_factory=GatewaysConfig)  # config/gateways.py
 
 
 def load_quota_file(path: Path | str) -> list[QuotaConfig]:
@@ -287,7 +289,10 @@ def parse_quota_document(
         except InvalidInput as exc:
             raise parser.error("unpriced", exc.message, node) from None
     runs = parse_runs_node(parser, top.get("runs"))
-    return QuotaDocument(_quotas(parser, top.get("quotas")), prices, unpriced, runs)
+    gateways = parse_gateways_node(parser, top.get("gateways"))
+    return QuotaDocument(
+        _quotas(parser, top.get("quotas")), prices, unpriced, runs, gateways=gateways
+    )
 
 
 def _quotas(parser: _Parser, quotas_node: Node | None) -> list[QuotaConfig]:

@@ -68,13 +68,22 @@ class RateLimitManager:
         reserve: bool = False,
         lease: timedelta = timedelta(minutes=5),
         timeout: float | None = None,
+        requests: int = 1,
     ) -> CheckResult:
-        """Decide a check in Redis. Only while the store is unreachable is it decided without
-        it, by the quotas' failure modes; a busy store or a passed timeout never decides (see
+        """Decide a check in Redis. `requests` is how many requests the check counts in the
+        request windows (1 for a CheckQuota; a gateway's hits may be more; 0 only looks).
+        Only while the store is unreachable is it decided without it, by the quotas' failure
+        modes; a busy store or a passed timeout never decides (see
         store/redis.py). Overloaded and DeadlineExceeded reach the caller with nothing held."""
         try:
             return await self._check(
-                subjects, estimated_cost_nanos, estimated_tokens, reserve, lease, timeout=timeout
+                subjects,
+                estimated_cost_nanos,
+                estimated_tokens,
+                reserve,
+                lease,
+                timeout=timeout,
+                requests=requests,
             )
         except StoreUnavailable as exc:
             if self._store.reachable:
@@ -93,6 +102,7 @@ class RateLimitManager:
         lease: timedelta,
         *,
         timeout: float | None,
+        requests: int = 1,
     ) -> CheckResult:
         hold_id = new_hold_id() if reserve else ""
         deadline = _deadline(timeout)
@@ -107,16 +117,21 @@ class RateLimitManager:
             if shared:
                 keys += [ALERTS, subject_keys(subjects[0]).check_marks]
             args: list[Any] = [now, cost, tokens, int(reserve), hold_id, _ms(lease), check_id]
-            args += [len(plans), int(shared), *(a for p in plans for a in p.args)]
+            args += [requests, len(plans), int(shared), *(a for p in plans for a in p.args)]
             try:
                 if self._store.is_cluster:  # subjects may span slots: see engine/cluster.py
-                    reply = await check_across_slots(self._store, plans, head=args[:7])
+                    reply = await check_across_slots(self._store, plans, head=args[:8])
                 else:
                     reply = await self._store.run("check.lua", keys, args, timeout=_left(deadline))
             except (StoreUnavailable, DeadlineExceeded) as exc:
                 if exc.maybe_applied and check_id:
                     self._undo.undo(
-                        plans, now=now, tokens=tokens, hold_id=hold_id, check_id=check_id
+                        plans,
+                        now=now,
+                        tokens=tokens,
+                        hold_id=hold_id,
+                        check_id=check_id,
+                        requests=requests,
                     )
                 raise
             if reply[0] != "stale":

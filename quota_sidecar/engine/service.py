@@ -180,16 +180,20 @@ class QuotaService:
         run_ttl: timedelta | None = None,
         run_max_requests: int | None = None,
         run_max_tokens: int | None = None,
+        requests: int = 1,
     ) -> CheckResult:
         """Decide a check (see RateLimitManager.check). `timeout` bounds the wait in seconds
         (None: as long as the store is reachable): past it, DeadlineExceeded with nothing held
         or counted. With a provider and model, estimated input and output tokens (say the
         request's max_tokens) are priced instead of a dollar estimate; a hold reserves that.
         With a `run_id`, the run and every ancestor run are checked too, in the same atomic
-        check (the first call naming a run opens it: see engine/runs.py)."""
+        check (the first call naming a run opens it: see engine/runs.py). `requests` is how many
+        requests the check counts in the request windows and day/month counters (1; a gateway's
+        hits may be more; 0 only looks: is there room for one more?)."""
         targets = resolve_subjects(scope, identifier, subjects)
         given = money_nanos(estimated_cost, estimated_cost_nanos, "estimated_cost")
         check_tokens(estimated_tokens, "estimated_tokens")
+        check_tokens(requests, "requests")
         usage = TokenUsage(estimated_input_tokens, estimated_output_tokens)
         estimated_tokens = estimated_tokens or usage.input_tokens + usage.output_tokens
         check_label(tool_name, "tool_name")
@@ -216,6 +220,7 @@ class QuotaService:
             reserve=reserve,
             lease=lease,
             timeout=timeout,
+            requests=requests,
         )
 
     async def record_usage(

@@ -72,11 +72,13 @@ class CheckUndoer:
         tokens: int,
         hold_id: str,
         check_id: str,
+        requests: int = 1,
     ) -> None:
         """Queue the undo of check `check_id`, planned as `plans` at `now`."""
         charged = [",".join(_rate_limits(plan)) for plan in plans]
         keys = [k for p in plans for k in p.keys] + [subject_keys(plans[0].subject).check_marks]
-        args: list[Any] = [now, tokens, int(bool(hold_id)), hold_id, len(plans), *charged]
+        args: list[Any] = [now, tokens, int(bool(hold_id)), hold_id, requests, len(plans)]
+        args += charged
         args.append(check_id)
         if len(self._pending) >= _MAX_PENDING:
             dropped = self._pending.popleft()

@@ -76,8 +76,12 @@ class QuotaFileWatcher:
         interval: float = 1.0,
         on_result: Callable[[str], None] | None = None,
         prices_only: bool = False,
+        on_document: Callable[[QuotaDocument], None] | None = None,
     ) -> None:
         self.path = Path(path)
+        # Told of every file that parses (before its quotas are written, so a store outage
+        # never keeps this process on an old gateway mapping): the Envoy mapping follows it.
+        self._on_document = on_document or (lambda _document: None)
         self._prices_only = prices_only
         self.interval = interval
         self._service = service
@@ -125,6 +129,7 @@ class QuotaFileWatcher:
         return await self._apply(document, stamp)
 
     async def _apply(self, document: QuotaDocument, stamp: tuple[int, int, int] | None) -> str:
+        self._on_document(document)
         if self._prices_only:  # no audit: the worker that applies the quotas audits them
             self._service.pricer.configure(document.prices, document.unpriced)
             self._set_runs(document.runs)
