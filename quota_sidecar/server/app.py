@@ -43,6 +43,7 @@ from quota_sidecar.server.metrics import Metrics, MetricsServer
 from quota_sidecar.server.options import ServerOptions, parse_listen
 from quota_sidecar.server.quota_file_watcher import QuotaFileWatcher
 from quota_sidecar.server.quota_servicer import QuotaServicer
+from quota_sidecar.server.tracing import TracingHandle, start_tracing
 from quota_sidecar.store.redis import Store
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
 
@@ -77,6 +78,7 @@ class Sidecar:
         self._sweeper: OverrideExpirySweeper | None = None
         self._health_task: asyncio.Task[None] | None = None
         self._interceptor: SidecarInterceptor | None = None
+        self._tracing: TracingHandle | None = None
         self._aborting = False
         self._stopped = asyncio.Event()
         self._replay_now = asyncio.Event()
@@ -113,6 +115,8 @@ class Sidecar:
     async def start(self) -> None:
         opts = self.options
         host, port = parse_listen(opts.listen)
+        if opts.otlp_endpoint:
+            self._tracing = start_tracing(opts.otlp_endpoint, identifiers=opts.trace_identifiers)
         self.store = Store.from_url(
             opts.redis_url, timeout=opts.store_timeout, data_dir=opts.data_dir
         )
@@ -330,6 +334,9 @@ class Sidecar:
         log.debug("engine closed")
         if self.store is not None:
             await self.store.close()
+        if self._tracing is not None:
+            # Last, so the spans of the drained calls are sent too; the exporter bounds it.
+            await asyncio.to_thread(self._tracing.shutdown)
         log.info("stopped")
 
     async def _drain(self, deadline: float) -> None:
