@@ -47,11 +47,15 @@ from quota_sidecar.server.tracing import TracingHandle, start_tracing
 from quota_sidecar.store.redis import Store
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
 
-__all__ = ["Sidecar", "serve"]
+__all__ = ["LIVENESS_SERVICE", "Sidecar", "serve"]
 
 log = logging.getLogger(__name__)
 QUOTA_SERVICE = quota_pb2.DESCRIPTOR.services_by_name["QuotaService"].full_name
 ADMIN_SERVICE = admin_pb2.DESCRIPTOR.services_by_name["QuotaAdminService"].full_name
+# The health name a liveness probe asks for: SERVING from the moment the server takes calls
+# until shutdown, whatever Redis does. The overall health ("") follows the store, which is
+# right for readiness but would make a liveness probe restart every pod during a Redis outage.
+LIVENESS_SERVICE = "liveness"
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 # Calls gRPC core may hold before the server takes them (see _make_server).
@@ -144,6 +148,7 @@ class Sidecar:
         self._server = self._make_server()
         self.port = self._bind(host, port)
         await self._server.start()
+        await self.health.set(LIVENESS_SERVICE, _SERVING)
         await self.check_store()  # so health is right from the first call, not a probe later
         self._health_task = asyncio.create_task(self._watch_store(), name="store-health")
         if self._watcher is not None:
