@@ -14,6 +14,7 @@ from quota_sidecar import CostQuota, QuotaConfig, QuotaScope
 from quota_sidecar.client import SidecarError, SyncQuotaClient
 from quota_sidecar.models import DenialCode
 from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan
+from tests.support.redis_servers import free_port
 from tests.support.sidecar import ADMIN_TOKEN, SidecarProcess
 
 CHECK = "quota_sidecar.v1.QuotaService/CheckQuota"
@@ -137,3 +138,18 @@ def test_a_refused_call_is_traced_with_its_status(redis_url: str) -> None:
         # Refused before the servicer ran: no decision, no store call.
         assert "quota.decision" not in rpc.attributes
         assert not [s for s in receiver.spans if s.parent_span_id == rpc.span_id]
+
+
+def test_every_worker_exports_with_the_flags_it_was_given(redis_url: str) -> None:
+    with OtlpReceiver() as receiver:
+        listen = f"127.0.0.1:{free_port()}"
+        args = ("--redis-url", redis_url, "--listen", listen, "--workers", "2")
+        flags = ("--otlp-endpoint", receiver.endpoint, "--trace-identifiers")
+        with SidecarProcess(*args, *flags, env=ENV) as process:
+            _budget(process.target)
+            # New connections are spread over the workers by the kernel: a few calls reach both.
+            parents = [_check_in_a_span(process.target, "0.1")[0] for _ in range(6)]
+            assert process.terminate() == 0
+        for parent in parents:
+            rpc = _rpc_span(receiver.spans, format(parent.trace_id, "032x"))
+            assert rpc.attributes["quota.subject.identifiers"] == ["alice"]
