@@ -65,6 +65,8 @@ def store_span(name: str, *, script: bool = True) -> contextlib.AbstractContextM
     tracer = _tracer
     if tracer is None or not trace.get_current_span().is_recording():
         return _NOOP
+    if name.startswith("<"):  # "<lambda>": an engine's one-off command
+        name = "command"
     attributes: dict[str, str] = {"db.system.name": "redis", STORE_CALL: name}
     if script:
         attributes["db.operation.name"] = "EVALSHA"

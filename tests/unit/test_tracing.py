@@ -57,7 +57,10 @@ def test_a_store_span_is_a_child_of_the_current_span_only(kept: tuple) -> None:
             pass
         with tracing.store_span("load", script=False):
             pass
-    script, command, parent = exporter.spans
+        with tracing.store_span("<lambda>", script=False):
+            pass
+    script, command, anonymous, parent = exporter.spans
+    assert anonymous.name == "redis command"
     assert parent.context.span_id == rpc.get_span_context().span_id
     assert script.parent is not None and script.parent.span_id == parent.context.span_id
     assert script.name == "EVALSHA check.lua"
