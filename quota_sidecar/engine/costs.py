@@ -134,7 +134,11 @@ class CostTracker:
                     named=len(subjects),
                 )
             else:
-                reply = await self._store.run("record.lua", keys, args, timeout=timeout)
+                # A record must survive a failover once acknowledged; a release need not (a
+                # lost one leaves a hold its lease ends).
+                reply = await self._store.run(
+                    "record.lua", keys, args, timeout=timeout, replicated=not release
+                )
             status = reply[0]
             if status == "conflict":
                 raise IdempotencyConflict(

@@ -31,6 +31,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
@@ -44,6 +45,13 @@ from quota_sidecar.errors import (
 )
 from quota_sidecar.store.embedded import EmbeddedRedis, default_data_dir
 from quota_sidecar.store.probe import Prober, probe_url
+from quota_sidecar.store.replication import run_confirmed
+from quota_sidecar.store.sentinel import (
+    SENTINEL_SCHEME,
+    async_master,
+    is_demoted,
+    parse_sentinel_url,
+)
 
 __all__ = ["DEFAULT_MAX_QUEUE", "DEFAULT_TIMEOUT", "Store", "resolve_redis_url"]
 
@@ -57,7 +65,7 @@ DEFAULT_TIMEOUT = 0.25
 _CONNECT_TIMEOUT = 30.0  # seconds
 _BUSY_REPLIES = ("LOADING", "BUSY ", "MASTERDOWN")
 _PRELUDE = "_lib.lua"
-_URL_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://")
+_URL_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://", SENTINEL_SCHEME)
 
 
 def _script_source(name: str) -> str:
@@ -90,8 +98,16 @@ class Store:
         embedded: EmbeddedRedis | None = None,
         url: str | None = None,
         max_queue: int = DEFAULT_MAX_QUEUE,
+        sentinel: AsyncSentinel | None = None,
+        replica_acks: int = 0,
+        replica_ack_timeout_ms: int = 0,
     ) -> None:
         self.client = client
+        self.sentinel = sentinel  # the sentinels naming the master, closed with the store
+        # Replicas that must confirm a record before it counts as recorded (0: none); see
+        # store/replication.py.
+        self.replica_acks = replica_acks
+        self.replica_ack_timeout_ms = replica_ack_timeout_ms
         self.url = url
         self.timeout = timeout  # the probe's: see the module docstring
         self.max_queue = max_queue
@@ -121,6 +137,20 @@ class Store:
     ) -> Store:
         resolved, embedded = resolve_redis_url(url, data_dir)
         client: aioredis.Redis | RedisCluster
+        if resolved.startswith(SENTINEL_SCHEME):
+            target = parse_sentinel_url(resolved)
+            sentinel, client = async_master(
+                target, max_connections=MAX_CONNECTIONS, connect_timeout=_CONNECT_TIMEOUT
+            )
+            return cls(
+                client,
+                timeout=timeout,
+                url=resolved,
+                max_queue=max_queue,
+                sentinel=sentinel,
+                replica_acks=target.replica_acks,
+                replica_ack_timeout_ms=target.replica_ack_timeout_ms,
+            )
         if resolved.startswith("redis+cluster://"):
             client = RedisCluster.from_url(
                 "redis://" + resolved.removeprefix("redis+cluster://"), decode_responses=True
@@ -219,14 +249,22 @@ class Store:
         return found
 
     async def run(
-        self, name: str, keys: Sequence[str], args: Sequence[Any], timeout: float | None = None
+        self,
+        name: str,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        timeout: float | None = None,
+        *,
+        replicated: bool = False,
     ) -> Any:
         """Run one script atomically, in one round trip, after waiting for a turn.
 
         `timeout` bounds this caller's whole wait (None: wait as long as the store is
         reachable). Raises Overloaded when the queue is full, DeadlineExceeded when the timeout
         passes first, StoreUnavailable when the store is or becomes unreachable; each says in
-        `maybe_applied` whether the script had been sent.
+        `maybe_applied` whether the script had been sent. `replicated`: the write must also be
+        confirmed by `replica_acks` replicas (if the store asks for any), else StoreUnavailable
+        with maybe_applied=True (see store/replication.py).
         """
         script = self.script(name)
         self._bind_loop()
@@ -241,9 +279,36 @@ class Store:
             self._waiting -= 1
         try:
             self._refuse_if_unreachable()
-            return await self._within(script(keys=list(keys), args=list(args)), deadline)
+            send = self._send(script, keys, args, replicated=replicated)
+            return await self._within(send, deadline)
         finally:
             self._turns.release()
+
+    async def _send(
+        self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any], *, replicated: bool
+    ) -> Any:
+        for attempt in range(2):
+            try:
+                if replicated and self.replica_acks and isinstance(self.client, aioredis.Redis):
+                    known = None if self._prober is None else self._prober.replicas
+                    return await run_confirmed(
+                        self.client,
+                        script,
+                        keys,
+                        args,
+                        acks=self.replica_acks,
+                        timeout_ms=self.replica_ack_timeout_ms,
+                        replicas_known=known,
+                    )
+                return await script(keys=list(keys), args=list(args))
+            except (RedisConnectionError, ResponseError) as exc:
+                # A master demoted by a failover refuses the script's first write: nothing ran.
+                # Its connections are dropped, and one more attempt asks the sentinels afresh.
+                if attempt or not is_demoted(exc):
+                    raise
+                log.warning("the master was demoted (%s): sending to the new one", exc)
+                await self._drop_idle_connections()
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     async def call(self, operation: Any, timeout: float | None = None) -> Any:
         """Await `operation()` (a pipeline, a command) under the same rules as `run`, without
@@ -277,9 +342,14 @@ class Store:
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             await self._drop_idle_connections()
             await self._connection_failed(f"{type(exc).__name__}: {exc}")
-            raise StoreUnavailable(f"Redis is unreachable: {exc}", maybe_applied=sent) from exc
+            applied = sent and not is_demoted(exc)  # a demoted master wrote nothing
+            raise StoreUnavailable(f"Redis is unreachable: {exc}", maybe_applied=applied) from exc
         except ResponseError as exc:
             message = str(exc)
+            if is_demoted(exc):  # still no master after a second try: nothing was written
+                await self._drop_idle_connections()
+                await self._connection_failed(f"the master was demoted: {message}")
+                raise StoreUnavailable(f"no master now: {message}") from exc
             # A server that cannot answer now ran nothing; BUSYGROUP and the like are errors.
             if message.startswith(_BUSY_REPLIES):
                 if self._prober is not None:
@@ -322,5 +392,7 @@ class Store:
         if prober is not None:
             await asyncio.to_thread(prober.stop)
         await self.client.aclose()
+        if self.sentinel is not None:
+            await self.sentinel.aclose()
         if self.embedded is not None:
             self.embedded.stop()
