@@ -28,6 +28,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
@@ -65,6 +66,8 @@ class Prober:
         # Replicas connected to the master at the last probe (None: not known, not Sentinel).
         # Written by the probe's thread, read by the store: one reference, no lock needed.
         self.replicas: int | None = None
+        self.master: tuple[str, int] | None = None  # the master the last probe verified
+        self._service = ""
 
     def start(self) -> Prober:
         self._thread.start()
@@ -101,7 +104,13 @@ class Prober:
                 if _text(role[0]) != "master":
                     self._close_client()  # the next try asks the sentinels afresh
                     return False, f"the server the sentinels named is a {_text(role[0])}", False
-                self.replicas = len(role[2])
+                pool: Any = client.connection_pool  # a SentinelConnectionPool
+                verified = pool.master_address  # where ROLE went
+                named = self._sentinel.discover_master(self._service)  # type: ignore[no-untyped-call]
+                if named != verified:
+                    self._close_client()  # the next try connects to the one named now
+                    return False, "the sentinels name another master now", False
+                self.replicas, self.master = len(role[2]), verified
             else:
                 client.ping()
         except redis.exceptions.ResponseError as exc:
@@ -119,6 +128,7 @@ class Prober:
             if self._url.startswith(SENTINEL_SCHEME):
                 target = parse_sentinel_url(self._url)
                 self._sentinel, self._client = sync_master(target, timeout=self._timeout)
+                self._service = target.service
             elif self._url.startswith("redis+cluster://"):
                 url = "redis://" + self._url.removeprefix("redis+cluster://")
                 self._client = RedisCluster.from_url(url, **options)

@@ -15,6 +15,11 @@ Overload is not outage. The store is in one of two states:
     at once with StoreUnavailable (maybe_applied=True for calls already sent), and new calls
     fail at once, so the engine applies the quotas' failure modes. It is left when a probe
     answers.
+
+On Sentinel (store/sentinel.py) the probe checks the master the sentinels name, the pool
+follows it, a call that meets a demoted master (READONLY: nothing written) is sent once more
+to the new one, and a record is confirmed by replicas before it counts as recorded
+(store/replication.py).
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
@@ -39,52 +43,31 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from quota_sidecar.errors import (
     DeadlineExceeded,
-    InvalidInput,
     Overloaded,
     StoreUnavailable,
 )
-from quota_sidecar.store.embedded import EmbeddedRedis, default_data_dir
+from quota_sidecar.store.clients import open_client, resolve_redis_url
+from quota_sidecar.store.embedded import EmbeddedRedis
 from quota_sidecar.store.probe import Prober, probe_url
 from quota_sidecar.store.replication import run_confirmed
-from quota_sidecar.store.sentinel import (
-    SENTINEL_SCHEME,
-    async_master,
-    is_demoted,
-    parse_sentinel_url,
-)
+from quota_sidecar.store.sentinel import FollowingPool, is_demoted
 
 __all__ = ["DEFAULT_MAX_QUEUE", "DEFAULT_TIMEOUT", "Store", "resolve_redis_url"]
 
 log = logging.getLogger(__name__)
-MAX_CONNECTIONS = 128
 MAX_SCRIPTS_IN_FLIGHT = 32
 DEFAULT_MAX_QUEUE = 10_000  # calls waiting for a turn, past which Overloaded
 # Seconds a probe may go unanswered (and the interval between probes). Generous enough that a
 # loaded machine's scheduling hiccup is not an outage; a dead Redis is noticed in about twice it.
 DEFAULT_TIMEOUT = 0.25
-_CONNECT_TIMEOUT = 30.0  # seconds
 _BUSY_REPLIES = ("LOADING", "BUSY ", "MASTERDOWN")
 _PRELUDE = "_lib.lua"
-_URL_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://", SENTINEL_SCHEME)
 
 
 def _script_source(name: str) -> str:
     folder = resources.files("quota_sidecar.store") / "scripts"
     # Every script starts with the shared helpers, since Redis scripts cannot import each other.
     return (folder / _PRELUDE).read_text() + "\n" + (folder / name).read_text()
-
-
-def resolve_redis_url(
-    url: str | None, data_dir: Path | None = None
-) -> tuple[str, EmbeddedRedis | None]:
-    """The URL to use: the one given, else QUOTA_SIDECAR_REDIS_URL, else an embedded Redis."""
-    url = url or os.environ.get("QUOTA_SIDECAR_REDIS_URL") or None
-    if url:
-        if not url.startswith(_URL_SCHEMES):
-            raise InvalidInput("redis_url", f"must start with one of {', '.join(_URL_SCHEMES)}")
-        return url, None
-    embedded = EmbeddedRedis(data_dir or default_data_dir())
-    return embedded.start(), embedded
 
 
 class Store:
@@ -125,6 +108,7 @@ class Store:
         self._probing: asyncio.Future[tuple[bool, str, bool]] | None = None
         self._probing_sent = 0.0
         self._verdict_sent = 0.0  # when the probe behind the state in force was sent
+        self._background: set[asyncio.Future[None]] = set()
 
     @classmethod
     def from_url(
@@ -136,39 +120,17 @@ class Store:
         max_queue: int = DEFAULT_MAX_QUEUE,
     ) -> Store:
         resolved, embedded = resolve_redis_url(url, data_dir)
-        client: aioredis.Redis | RedisCluster
-        if resolved.startswith(SENTINEL_SCHEME):
-            target = parse_sentinel_url(resolved)
-            sentinel, client = async_master(
-                target, max_connections=MAX_CONNECTIONS, connect_timeout=_CONNECT_TIMEOUT
-            )
-            return cls(
-                client,
-                timeout=timeout,
-                url=resolved,
-                max_queue=max_queue,
-                sentinel=sentinel,
-                replica_acks=target.replica_acks,
-                replica_ack_timeout_ms=target.replica_ack_timeout_ms,
-            )
-        if resolved.startswith("redis+cluster://"):
-            client = RedisCluster.from_url(
-                "redis://" + resolved.removeprefix("redis+cluster://"), decode_responses=True
-            )
-        else:
-            # A blocking pool: a burst beyond the pool waits for a connection instead of
-            # failing at once with "Too many connections".
-            pool = aioredis.BlockingConnectionPool.from_url(
-                resolved,
-                decode_responses=True,
-                # Measured on the event loop, so a burst would trip a short one: reachability
-                # is the probe's to judge, this only bounds a connect nobody answers.
-                socket_connect_timeout=_CONNECT_TIMEOUT,
-                max_connections=MAX_CONNECTIONS,
-                timeout=None,
-            )
-            client = aioredis.Redis.from_pool(pool)  # the client owns and closes the pool
-        return cls(client, timeout=timeout, embedded=embedded, url=resolved, max_queue=max_queue)
+        opened = open_client(resolved)
+        return cls(
+            opened.client,
+            timeout=timeout,
+            embedded=embedded,
+            url=resolved,
+            max_queue=max_queue,
+            sentinel=opened.sentinel,
+            replica_acks=opened.replica_acks,
+            replica_ack_timeout_ms=opened.replica_ack_timeout_ms,
+        )
 
     # --- state -----------------------------------------------------------------------------
     @property
@@ -212,6 +174,7 @@ class Store:
         if started < self._verdict_sent:
             return
         self._verdict_sent = started
+        self._follow_master()
         if ok == self._reachable:
             return
         self._reachable, self._reason = ok, reason
@@ -228,6 +191,16 @@ class Store:
                 listener(ok)
             except Exception:  # one listener must not stop the others
                 log.exception("store state listener failed")
+
+    def _follow_master(self) -> None:
+        # On Sentinel, the probe verifies the master the sentinels name; the pool moves there.
+        pool = self.client.connection_pool if isinstance(self.client, aioredis.Redis) else None
+        named = None if self._prober is None else self._prober.master
+        if isinstance(pool, FollowingPool) and named is not None and named != pool.master_address:
+            log.warning("the sentinels name a new master, %s:%s", *named)
+            task = asyncio.ensure_future(pool.follow(named))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def _connection_failed(self, reason: str) -> None:
         # A broken connection is a reason to look, not yet proof: after a Redis restart the

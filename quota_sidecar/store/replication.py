@@ -4,8 +4,8 @@ Redis replicates asynchronously: a write the master answered may not have reache
 when the master dies, and the replica Sentinel promotes then never had it. A record the sidecar
 acknowledged as recorded must survive that, so such a record is sent as EVALSHA followed by
 `WAIT acks timeout` on the same connection, in one pipeline (one round trip; WAIT counts the
-replicas that hold everything this connection wrote). Fewer confirmations than asked, or none
-possible because the master has no replica connected, make the record unconfirmed: the caller
+replicas that hold everything this connection wrote). Fewer confirmations than asked, or too
+few replicas connected to the master to give them, make the record unconfirmed: the caller
 spools it and replays it later under the same idempotency key, which counts it once whether or
 not the unconfirmed write survived the failover.
 
@@ -40,15 +40,17 @@ async def run_confirmed(
     replicas_known: int | None,
 ) -> Any:
     """Run `script` and wait for `acks` replicas to hold its writes. `replicas_known` is how
-    many replicas the probe last saw connected to the master (None: not known yet); with none
-    the WAIT could only time out, so it is not sent and the call is unconfirmed at once.
+    many replicas the probe last saw connected to the master (None: not known yet); with fewer
+    than `acks` the WAIT could only time out, holding a turn for nothing, so it is not sent and
+    the call is unconfirmed at once.
 
     Raises StoreUnavailable(maybe_applied=True) when the script ran but too few replicas
     confirmed; the script's own errors are raised as the driver raises them."""
-    if replicas_known == 0:
+    if replicas_known is not None and replicas_known < acks:
         await script(keys=list(keys), args=list(args), client=client)
         raise StoreUnavailable(
-            "no replica is connected to the master to confirm the write", maybe_applied=True
+            f"{replicas_known} replicas are connected to the master, {acks} must confirm a write",
+            maybe_applied=True,
         )
     for _ in range(2):  # a second pass only after NOSCRIPT (a new master without the script)
         pipe = client.pipeline(transaction=False)

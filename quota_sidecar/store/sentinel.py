@@ -37,6 +37,7 @@ from quota_sidecar.errors import InvalidInput
 
 __all__ = [
     "SENTINEL_SCHEME",
+    "FollowingPool",
     "SentinelTarget",
     "async_master",
     "is_demoted",
@@ -162,10 +163,31 @@ def _options(query: str) -> dict[str, str]:
     return options
 
 
-class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+class FollowingPool(SentinelConnectionPool, BlockingConnectionPool):
     """SentinelConnectionPool's master discovery with BlockingConnectionPool's wait for a free
-    connection: a burst beyond the pool waits instead of failing with "Too many connections",
-    as it does on a plain Redis URL (see store/redis.py)."""
+    connection (a burst beyond the pool waits instead of failing with "Too many connections",
+    as on a plain Redis URL), and a switch to the master the sentinels name as soon as the
+    store's probe sees it (`follow`).
+
+    Why `follow`: redis-py asks the sentinels only when it opens a connection, so a warm pool
+    keeps writing to a master that a coordinated failover replaced but has not demoted yet
+    (the sentinels demote it seconds later), and those writes are lost when it is.
+    """
+
+    async def follow(self, address: tuple[str, int]) -> None:
+        """Use the master at `address` from now on: idle connections elsewhere are closed now,
+        busy ones when they come back (see release)."""
+        if self.master_address is not None and self.master_address != address:
+            self.master_address = address
+            await self.disconnect(inuse_connections=False)
+
+    async def release(self, connection: Any) -> None:
+        if self.master_address is not None and self.master_address != (
+            connection.host,
+            connection.port,
+        ):
+            await connection.disconnect()  # it reconnects to the current master when next used
+        await super().release(connection)
 
 
 def async_master(
@@ -182,7 +204,7 @@ def async_master(
     )
     client = sentinel.master_for(
         target.service,
-        connection_pool_class=_BlockingSentinelPool,
+        connection_pool_class=FollowingPool,
         decode_responses=True,
         socket_connect_timeout=connect_timeout,
         max_connections=max_connections,

@@ -5,7 +5,7 @@ with its own directory, no persistence, and a log kept for a failure message.
     topology = SentinelTopology().start()   # waits until every sentinel sees the others
     topology.url                            # redis+sentinel://…,…,…/mymaster
     topology.master_port()                  # where the sentinels say the master is now
-    topology.kill(port); topology.restart(port)
+    topology.kill(port); topology.restart(port, replica_of=master)
     topology.stop()                         # kills everything, removes the directory
 """
 
@@ -75,7 +75,9 @@ class SentinelTopology:
         ]
         if replica_of is not None:
             args += ["--replicaof", "127.0.0.1", str(replica_of)]
-        self.processes[port] = subprocess.Popen(args, stdout=self._log(port), stderr=subprocess.STDOUT)
+        self.processes[port] = subprocess.Popen(
+            args, stdout=self._log(port), stderr=subprocess.STDOUT
+        )
         self._wait(port, lambda c: bool(c.ping()))
 
     def _spawn_sentinel(self, port: int, master: int, replica: int) -> None:
@@ -98,7 +100,9 @@ class SentinelTopology:
             f"sentinel known-replica {SERVICE} 127.0.0.1 {replica}\n{peers}"
         )
         self.processes[port] = subprocess.Popen(
-            [self._server, str(config), "--sentinel"], stdout=self._log(port), stderr=subprocess.STDOUT
+            [self._server, str(config), "--sentinel"],
+            stdout=self._log(port),
+            stderr=subprocess.STDOUT,
         )
 
     def client(self, port: int) -> redis.Redis:
@@ -139,10 +143,11 @@ class SentinelTopology:
         process.kill()
         process.wait()
 
-    def restart(self, port: int) -> None:
-        """Start a killed data server again, empty, as a master: the sentinels turn it into a
-        replica of the current master (as they would a crashed master that comes back)."""
-        self._spawn_data(port)
+    def restart(self, port: int, replica_of: int) -> None:
+        """Start a killed data server again, empty, as a replica of `replica_of`: what its
+        configuration says once the sentinels rewrote it in a failover. (One started as a
+        master is turned into a replica by the sentinels too, but only after about 8 s.)"""
+        self._spawn_data(port, replica_of=replica_of)
 
     def _wait(
         self, port: int, ready: Callable[[redis.Redis], bool], timeout: float = _READY_SECONDS
