@@ -100,17 +100,10 @@ class Prober:
             if isinstance(client, RedisCluster):
                 client.ping(target_nodes=RedisCluster.ALL_NODES)
             elif self._sentinel is not None:
-                role = client.execute_command("ROLE")  # type: ignore[no-untyped-call]
-                if _text(role[0]) != "master":
+                refused = self._check_master(client, self._sentinel)
+                if refused:
                     self._close_client()  # the next try asks the sentinels afresh
-                    return False, f"the server the sentinels named is a {_text(role[0])}", False
-                pool: Any = client.connection_pool  # a SentinelConnectionPool
-                verified = pool.master_address  # where ROLE went
-                named = self._sentinel.discover_master(self._service)  # type: ignore[no-untyped-call]
-                if named != verified:
-                    self._close_client()  # the next try connects to the one named now
-                    return False, "the sentinels name another master now", False
-                self.replicas, self.master = len(role[2]), verified
+                    return False, refused, False
             else:
                 client.ping()
         except redis.exceptions.ResponseError as exc:
@@ -121,6 +114,20 @@ class Prober:
             missed = isinstance(exc, redis.exceptions.TimeoutError | TimeoutError)
             return False, f"{type(exc).__name__}: {exc}", missed
         return True, "", False
+
+    def _check_master(self, client: redis.Redis, sentinel: Sentinel) -> str:
+        """'' when the server this connection reached is the master the sentinels name now
+        (and how many replicas it has is noted); else why not."""
+        role = client.execute_command("ROLE")  # type: ignore[no-untyped-call]
+        if _text(role[0]) != "master":
+            return f"the server the sentinels named is a {_text(role[0])} now"
+        pool: Any = client.connection_pool  # a SentinelConnectionPool
+        reached = pool.master_address
+        discover: Callable[[str], Any] = sentinel.discover_master
+        if discover(self._service) != reached:
+            return "the sentinels name another master now"
+        self.replicas, self.master = len(role[2]), reached
+        return ""
 
     def _connect(self) -> redis.Redis | RedisCluster:
         if self._client is None:

@@ -108,7 +108,6 @@ class Store:
         self._probing: asyncio.Future[tuple[bool, str, bool]] | None = None
         self._probing_sent = 0.0
         self._verdict_sent = 0.0  # when the probe behind the state in force was sent
-        self._background: set[asyncio.Future[None]] = set()
 
     @classmethod
     def from_url(
@@ -196,11 +195,14 @@ class Store:
         # On Sentinel, the probe verifies the master the sentinels name; the pool moves there.
         pool = self.client.connection_pool if isinstance(self.client, aioredis.Redis) else None
         named = None if self._prober is None else self._prober.master
-        if isinstance(pool, FollowingPool) and named is not None and named != pool.master_address:
+        if (
+            isinstance(pool, FollowingPool)
+            and named is not None
+            and pool.master_address is not None
+            and named != pool.master_address
+        ):
             log.warning("the sentinels name a new master, %s:%s", *named)
-            task = asyncio.ensure_future(pool.follow(named))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            pool.follow(named)
 
     async def _connection_failed(self, reason: str) -> None:
         # A broken connection is a reason to look, not yet proof: after a Redis restart the
@@ -280,7 +282,13 @@ class Store:
                 if attempt or not is_demoted(exc):
                     raise
                 log.warning("the master was demoted (%s): sending to the new one", exc)
-                await self._drop_idle_connections()
+                pool = (
+                    self.client.connection_pool if isinstance(self.client, aioredis.Redis) else None
+                )
+                if isinstance(pool, FollowingPool):
+                    await pool.get_master_address()  # the pool moves to the new master
+                else:
+                    await self._drop_idle_connections()
         raise AssertionError("unreachable")  # the loop returns or raises
 
     async def call(self, operation: Any, timeout: float | None = None) -> Any:

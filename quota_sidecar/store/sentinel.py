@@ -166,28 +166,38 @@ def _options(query: str) -> dict[str, str]:
 class FollowingPool(SentinelConnectionPool, BlockingConnectionPool):
     """SentinelConnectionPool's master discovery with BlockingConnectionPool's wait for a free
     connection (a burst beyond the pool waits instead of failing with "Too many connections",
-    as on a plain Redis URL), and a switch to the master the sentinels name as soon as the
-    store's probe sees it (`follow`).
+    as on a plain Redis URL), and a pool that moves to a new master as soon as it is known.
 
-    Why `follow`: redis-py asks the sentinels only when it opens a connection, so a warm pool
-    keeps writing to a master that a coordinated failover replaced but has not demoted yet
-    (the sentinels demote it seconds later), and those writes are lost when it is.
+    redis-py asks the sentinels only when it opens a connection, so a warm pool keeps writing
+    to a master that a coordinated failover replaced but has not demoted yet (the sentinels
+    demote it seconds later, and its writes since the switch are lost). So the store's probe
+    tells the pool (`follow`), and a connection to any other server is reconnected by the task
+    that takes it, before its first command. (redis-py's own way, closing the idle connections
+    when the address changes, races with a task that takes one of them meanwhile: that task's
+    command fails with "Connection lost" on a healthy master.)
     """
 
-    async def follow(self, address: tuple[str, int]) -> None:
-        """Use the master at `address` from now on: idle connections elsewhere are closed now,
-        busy ones when they come back (see release)."""
-        if self.master_address is not None and self.master_address != address:
-            self.master_address = address
-            await self.disconnect(inuse_connections=False)
+    def follow(self, address: tuple[str, int]) -> None:
+        """Use the master at `address` from now on."""
+        self.master_address = address
 
-    async def release(self, connection: Any) -> None:
-        if self.master_address is not None and self.master_address != (
-            connection.host,
-            connection.port,
-        ):
-            await connection.disconnect()  # it reconnects to the current master when next used
-        await super().release(connection)
+    async def get_master_address(self) -> Any:
+        address = await self.sentinel_manager.discover_master(self.service_name)
+        self.master_address = address  # connections elsewhere move as they are taken
+        return address
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        connection = await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        address = (connection.host, connection.port)
+        if self.master_address is None or address == self.master_address:
+            return connection
+        try:
+            await connection.disconnect()
+            await connection.connect()  # to the master the sentinels name now
+        except BaseException:
+            await self.release(connection)
+            raise
+        return connection
 
 
 def async_master(
