@@ -138,6 +138,11 @@ class Store:
         return self._reachable
 
     @property
+    def replicas(self) -> int | None:
+        """Replicas connected to the master at the last probe (Sentinel only, else None)."""
+        return None if self._prober is None else self._prober.replicas
+
+    @property
     def queued(self) -> int:
         """Calls waiting for a turn now."""
         return self._waiting
@@ -265,7 +270,6 @@ class Store:
         for attempt in range(2):
             try:
                 if replicated and self.replica_acks and isinstance(self.client, aioredis.Redis):
-                    known = None if self._prober is None else self._prober.replicas
                     return await run_confirmed(
                         self.client,
                         script,
@@ -273,7 +277,7 @@ class Store:
                         args,
                         acks=self.replica_acks,
                         timeout_ms=self.replica_ack_timeout_ms,
-                        replicas_known=known,
+                        replicas_known=self.replicas,
                     )
                 return await script(keys=list(keys), args=list(args))
             except (RedisConnectionError, ResponseError) as exc:

@@ -2,7 +2,8 @@
 failed over twice under a load of checks and records over gRPC: first by SENTINEL FAILOVER (the
 master is demoted, the replica promoted without the Lua scripts), then by SIGKILL of the new
 master. Every check keeps its quota's failure mode during the switches, the sidecar follows
-the master, and every record the sidecar acknowledged is counted exactly once afterwards."""
+the master, and every record the sidecar acknowledged is counted exactly once afterwards.
+And in process: a record counts as recorded only once a replica holds it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from pathlib import Path
 import grpc
 import pytest
 
+from quota_sidecar.clock import ManualClock
+from quota_sidecar.engine.service import EngineSettings, QuotaService
+from quota_sidecar.errors import StoreUnavailable
 from quota_sidecar.models import Subject
 from quota_sidecar.store.keys import subject_keys
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc, types_pb2
@@ -181,3 +185,35 @@ async def test_failover_under_load(topology: SentinelTopology, tmp_path: Path) -
                 pipe.exists(home.idempotency(key))
             present = pipe.execute()
         assert all(present), f"{present.count(0)} acknowledged records are missing"
+
+
+async def test_a_record_is_recorded_only_once_a_replica_holds_it(
+    topology: SentinelTopology, tmp_path: Path
+) -> None:
+    settings = EngineSettings(store_timeout=0.1, spool_dir=tmp_path / "spool")
+    engine = QuotaService(topology.url, clock=ManualClock(), settings=settings)
+    try:
+        first = await engine.record_usage("user", "carol", cost_nanos=5, idempotency_key="a")
+        assert first.recorded and not first.spooled  # the replica confirmed it
+
+        master, replica = topology.master_port(), topology.replica_port()
+        topology.kill(replica)
+        await until(lambda: engine.store.replicas == 0, "the probe never saw the replica go")
+        alone = await engine.record_usage("user", "carol", cost_nanos=7, idempotency_key="b")
+        assert alone.spooled and not alone.recorded  # applied, but no replica holds it
+        with pytest.raises(StoreUnavailable):
+            await engine.replay_spool()  # still no replica to confirm it: it stays spooled
+        usage = await engine.get_quota_usage("user", "carol")
+        assert usage.cost_today_nanos == 12  # applied on the master once, the replay deduped
+
+        await asyncio.to_thread(topology.restart, replica, master)
+        await asyncio.to_thread(topology.wait_for_replica, replica)
+        await until(lambda: engine.store.replicas == 1, "the probe never saw the replica back")
+        assert await engine.replay_spool() == 1  # confirmed now: the spool is done with it
+        assert await engine.replay_spool() == 0
+        with topology.client(replica) as copy:
+            held = copy.exists(subject_keys(Subject.parse("user:carol")).idempotency("b"))
+        assert held, "the replayed record is not on the replica"
+        assert (await engine.get_quota_usage("user", "carol")).cost_today_nanos == 12
+    finally:
+        await engine.close()
