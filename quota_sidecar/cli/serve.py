@@ -75,7 +75,8 @@ def add_serve_command(subparsers: Any) -> None:
     )
     _add(p, "--listen", "HOST:PORT to serve gRPC on (port 0 picks a free one)",
          default="127.0.0.1:50051")  # fmt: skip
-    _add(p, "--redis-url", "redis://, rediss://, unix:// or redis+cluster:// URL of the store "
+    _add(p, "--redis-url", "redis://, rediss://, unix://, redis+cluster:// or "
+         "redis+sentinel://host:port[,host:port...]/service_name URL of the store "
          "(unset: an embedded Redis under --data-dir)")  # fmt: skip
     _add(p, "--config", "YAML quota file, applied at start and whenever it changes", type=Path)
     _add(p, "--data-dir", "where the embedded Redis keeps its files", type=Path, default="data")

@@ -156,7 +156,11 @@ class CostTracker:
                 more_keys, more_args = record_extras(plans, len(subjects), self._history, top=True)
                 keys += more_keys
                 args += more_args
-                reply = await self._store.run("record.lua", keys, args, timeout=timeout)
+                # A record must survive a failover once acknowledged; a release need not (a
+                # lost one leaves a hold its lease ends).
+                reply = await self._store.run(
+                    "record.lua", keys, args, timeout=timeout, replicated=not release
+                )
             status = reply[0]
             if status == "conflict":
                 raise IdempotencyConflict(

@@ -54,7 +54,7 @@ def write_without_loop(url: str, clock: Clock, config: QuotaConfig) -> QuotaConf
             stored, _ = await private.put(config, actor="register_quota", reason="")
             result.append(stored)
         finally:
-            await store.client.aclose()
+            await store.close()  # the client, its probe, and on Sentinel the sentinels
 
     def run() -> None:
         try:

@@ -13,6 +13,12 @@ unreachable Redis is noticed within about (misses + 1) x timeout. The owner is t
 verdict (`report(ok, reason, started)`, `started` being the time.monotonic() at which the probe
 behind it was sent, so the owner can drop a verdict older than one it already has), from this
 thread; it hops to its event loop itself.
+
+On a redis+sentinel:// URL the probe asks the sentinels where the master is (on each fresh
+connection) and sends ROLE instead of PING: a server that answers but is no longer the master
+(demoted by a failover) fails the probe like a refused connection, and the probe's next, fresh
+connection asks the sentinels again. ROLE also says how many replicas are connected
+(`replicas`), which decides whether a record can be confirmed by one (store/replication.py).
 """
 
 from __future__ import annotations
@@ -22,9 +28,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
+from redis.sentinel import Sentinel
+
+from quota_sidecar.store.sentinel import SENTINEL_SCHEME, parse_sentinel_url, sync_master
 
 __all__ = ["Prober", "probe_url"]
 
@@ -52,6 +62,12 @@ class Prober:
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="quota-store-probe", daemon=True)
         self._client: redis.Redis | RedisCluster | None = None
+        self._sentinel: Sentinel | None = None
+        # Replicas connected to the master at the last probe (None: not known, not Sentinel).
+        # Written by the probe's thread, read by the store: one reference, no lock needed.
+        self.replicas: int | None = None
+        self.master: tuple[str, int] | None = None  # the master the last probe verified
+        self._service = ""
 
     def start(self) -> Prober:
         self._thread.start()
@@ -83,6 +99,11 @@ class Prober:
             client = self._connect()
             if isinstance(client, RedisCluster):
                 client.ping(target_nodes=RedisCluster.ALL_NODES)
+            elif self._sentinel is not None:
+                refused = self._check_master(client, self._sentinel)
+                if refused:
+                    self._close_client()  # the next try asks the sentinels afresh
+                    return False, refused, False
             else:
                 client.ping()
         except redis.exceptions.ResponseError as exc:
@@ -94,10 +115,28 @@ class Prober:
             return False, f"{type(exc).__name__}: {exc}", missed
         return True, "", False
 
+    def _check_master(self, client: redis.Redis, sentinel: Sentinel) -> str:
+        """'' when the server this connection reached is the master the sentinels name now
+        (and how many replicas it has is noted); else why not."""
+        role = client.execute_command("ROLE")  # type: ignore[no-untyped-call]
+        if _text(role[0]) != "master":
+            return f"the server the sentinels named is a {_text(role[0])} now"
+        pool: Any = client.connection_pool  # a SentinelConnectionPool
+        reached = pool.master_address
+        discover: Callable[[str], Any] = sentinel.discover_master
+        if discover(self._service) != reached:
+            return "the sentinels name another master now"
+        self.replicas, self.master = len(role[2]), reached
+        return ""
+
     def _connect(self) -> redis.Redis | RedisCluster:
         if self._client is None:
             options = {"socket_timeout": self._timeout, "socket_connect_timeout": self._timeout}
-            if self._url.startswith("redis+cluster://"):
+            if self._url.startswith(SENTINEL_SCHEME):
+                target = parse_sentinel_url(self._url)
+                self._sentinel, self._client = sync_master(target, timeout=self._timeout)
+                self._service = target.service
+            elif self._url.startswith("redis+cluster://"):
                 url = "redis://" + self._url.removeprefix("redis+cluster://")
                 self._client = RedisCluster.from_url(url, **options)
             else:
@@ -108,9 +147,13 @@ class Prober:
 
     def _close_client(self) -> None:
         client, self._client = self._client, None
+        sentinel, self._sentinel = self._sentinel, None
         if client is not None:
             with contextlib.suppress(Exception):
                 client.close()
+        for each in sentinel.sentinels if sentinel is not None else []:
+            with contextlib.suppress(Exception):
+                each.close()
 
     def _run(self) -> None:
         try:
@@ -141,3 +184,7 @@ def probe_url(url: str, timeout: float) -> tuple[bool, str, bool]:
         return prober._probe()
     finally:
         prober.stop()
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

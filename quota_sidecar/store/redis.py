@@ -15,6 +15,11 @@ Overload is not outage. The store is in one of two states:
     at once with StoreUnavailable (maybe_applied=True for calls already sent), and new calls
     fail at once, so the engine applies the quotas' failure modes. It is left when a probe
     answers.
+
+On Sentinel (store/sentinel.py) the probe checks the master the sentinels name, the pool
+follows it, a call that meets a demoted master (READONLY: nothing written) is sent once more
+to the new one, and a record is confirmed by replicas before it counts as recorded
+(store/replication.py).
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
@@ -31,6 +35,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
@@ -38,46 +43,32 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from quota_sidecar.errors import (
     DeadlineExceeded,
-    InvalidInput,
     Overloaded,
     StoreUnavailable,
 )
-from quota_sidecar.store.embedded import EmbeddedRedis, default_data_dir
+from quota_sidecar.store.clients import open_client, resolve_redis_url
+from quota_sidecar.store.embedded import EmbeddedRedis
 from quota_sidecar.store.probe import Prober, probe_url
+from quota_sidecar.store.replication import run_confirmed
+from quota_sidecar.store.sentinel import FollowingPool, is_demoted
 from quota_sidecar.tracing import store_span
 
 __all__ = ["DEFAULT_MAX_QUEUE", "DEFAULT_TIMEOUT", "Store", "resolve_redis_url"]
 
 log = logging.getLogger(__name__)
-MAX_CONNECTIONS = 128
 MAX_SCRIPTS_IN_FLIGHT = 32
 DEFAULT_MAX_QUEUE = 10_000  # calls waiting for a turn, past which Overloaded
 # Seconds a probe may go unanswered (and the interval between probes). Generous enough that a
 # loaded machine's scheduling hiccup is not an outage; a dead Redis is noticed in about twice it.
 DEFAULT_TIMEOUT = 0.25
-_CONNECT_TIMEOUT = 30.0  # seconds
 _BUSY_REPLIES = ("LOADING", "BUSY ", "MASTERDOWN")
 _PRELUDE = "_lib.lua"
-_URL_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://")
 
 
 def _script_source(name: str) -> str:
     folder = resources.files("quota_sidecar.store") / "scripts"
     # Every script starts with the shared helpers, since Redis scripts cannot import each other.
     return (folder / _PRELUDE).read_text() + "\n" + (folder / name).read_text()
-
-
-def resolve_redis_url(
-    url: str | None, data_dir: Path | None = None
-) -> tuple[str, EmbeddedRedis | None]:
-    """The URL to use: the one given, else QUOTA_SIDECAR_REDIS_URL, else an embedded Redis."""
-    url = url or os.environ.get("QUOTA_SIDECAR_REDIS_URL") or None
-    if url:
-        if not url.startswith(_URL_SCHEMES):
-            raise InvalidInput("redis_url", f"must start with one of {', '.join(_URL_SCHEMES)}")
-        return url, None
-    embedded = EmbeddedRedis(data_dir or default_data_dir())
-    return embedded.start(), embedded
 
 
 class Store:
@@ -91,8 +82,16 @@ class Store:
         embedded: EmbeddedRedis | None = None,
         url: str | None = None,
         max_queue: int = DEFAULT_MAX_QUEUE,
+        sentinel: AsyncSentinel | None = None,
+        replica_acks: int = 0,
+        replica_ack_timeout_ms: int = 0,
     ) -> None:
         self.client = client
+        self.sentinel = sentinel  # the sentinels naming the master, closed with the store
+        # Replicas that must confirm a record before it counts as recorded (0: none); see
+        # store/replication.py.
+        self.replica_acks = replica_acks
+        self.replica_ack_timeout_ms = replica_ack_timeout_ms
         self.url = url
         self.timeout = timeout  # the probe's: see the module docstring
         self.max_queue = max_queue
@@ -121,31 +120,28 @@ class Store:
         max_queue: int = DEFAULT_MAX_QUEUE,
     ) -> Store:
         resolved, embedded = resolve_redis_url(url, data_dir)
-        client: aioredis.Redis | RedisCluster
-        if resolved.startswith("redis+cluster://"):
-            client = RedisCluster.from_url(
-                "redis://" + resolved.removeprefix("redis+cluster://"), decode_responses=True
-            )
-        else:
-            # A blocking pool: a burst beyond the pool waits for a connection instead of
-            # failing at once with "Too many connections".
-            pool = aioredis.BlockingConnectionPool.from_url(
-                resolved,
-                decode_responses=True,
-                # Measured on the event loop, so a burst would trip a short one: reachability
-                # is the probe's to judge, this only bounds a connect nobody answers.
-                socket_connect_timeout=_CONNECT_TIMEOUT,
-                max_connections=MAX_CONNECTIONS,
-                timeout=None,
-            )
-            client = aioredis.Redis.from_pool(pool)  # the client owns and closes the pool
-        return cls(client, timeout=timeout, embedded=embedded, url=resolved, max_queue=max_queue)
+        opened = open_client(resolved)
+        return cls(
+            opened.client,
+            timeout=timeout,
+            embedded=embedded,
+            url=resolved,
+            max_queue=max_queue,
+            sentinel=opened.sentinel,
+            replica_acks=opened.replica_acks,
+            replica_ack_timeout_ms=opened.replica_ack_timeout_ms,
+        )
 
     # --- state -----------------------------------------------------------------------------
     @property
     def reachable(self) -> bool:
         """False while the store is in its unreachable state (see the module docstring)."""
         return self._reachable
+
+    @property
+    def replicas(self) -> int | None:
+        """Replicas connected to the master at the last probe (Sentinel only, else None)."""
+        return None if self._prober is None else self._prober.replicas
 
     @property
     def queued(self) -> int:
@@ -183,6 +179,7 @@ class Store:
         if started < self._verdict_sent:
             return
         self._verdict_sent = started
+        self._follow_master()
         if ok == self._reachable:
             return
         self._reachable, self._reason = ok, reason
@@ -199,6 +196,19 @@ class Store:
                 listener(ok)
             except Exception:  # one listener must not stop the others
                 log.exception("store state listener failed")
+
+    def _follow_master(self) -> None:
+        # On Sentinel, the probe verifies the master the sentinels name; the pool moves there.
+        pool = self.client.connection_pool if isinstance(self.client, aioredis.Redis) else None
+        named = None if self._prober is None else self._prober.master
+        if (
+            isinstance(pool, FollowingPool)
+            and named is not None
+            and pool.master_address is not None
+            and named != pool.master_address
+        ):
+            log.warning("the sentinels name a new master, %s:%s", *named)
+            pool.follow(named)
 
     async def _connection_failed(self, reason: str) -> None:
         # A broken connection is a reason to look, not yet proof: after a Redis restart the
@@ -220,14 +230,22 @@ class Store:
         return found
 
     async def run(
-        self, name: str, keys: Sequence[str], args: Sequence[Any], timeout: float | None = None
+        self,
+        name: str,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        timeout: float | None = None,
+        *,
+        replicated: bool = False,
     ) -> Any:
         """Run one script atomically, in one round trip, after waiting for a turn.
 
         `timeout` bounds this caller's whole wait (None: wait as long as the store is
         reachable). Raises Overloaded when the queue is full, DeadlineExceeded when the timeout
         passes first, StoreUnavailable when the store is or becomes unreachable; each says in
-        `maybe_applied` whether the script had been sent.
+        `maybe_applied` whether the script had been sent. `replicated`: the write must also be
+        confirmed by `replica_acks` replicas (if the store asks for any), else StoreUnavailable
+        with maybe_applied=True (see store/replication.py).
         """
         script = self.script(name)
         self._bind_loop()
@@ -242,10 +260,42 @@ class Store:
             self._waiting -= 1
         try:
             self._refuse_if_unreachable()
+            send = self._send(script, keys, args, replicated=replicated)
             with store_span(name):  # a no-op unless tracing is on (quota_sidecar/tracing.py)
-                return await self._within(script(keys=list(keys), args=list(args)), deadline)
+                return await self._within(send, deadline)
         finally:
             self._turns.release()
+
+    async def _send(
+        self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any], *, replicated: bool
+    ) -> Any:
+        for attempt in range(2):
+            try:
+                if replicated and self.replica_acks and isinstance(self.client, aioredis.Redis):
+                    return await run_confirmed(
+                        self.client,
+                        script,
+                        keys,
+                        args,
+                        acks=self.replica_acks,
+                        timeout_ms=self.replica_ack_timeout_ms,
+                        replicas_known=self.replicas,
+                    )
+                return await script(keys=list(keys), args=list(args))
+            except (RedisConnectionError, ResponseError) as exc:
+                # A master demoted by a failover refuses the script's first write: nothing ran.
+                # Its connections are dropped, and one more attempt asks the sentinels afresh.
+                if attempt or not is_demoted(exc):
+                    raise
+                log.warning("the master was demoted (%s): sending to the new one", exc)
+                pool = (
+                    self.client.connection_pool if isinstance(self.client, aioredis.Redis) else None
+                )
+                if isinstance(pool, FollowingPool):
+                    await pool.get_master_address()  # the pool moves to the new master
+                else:
+                    await self._drop_idle_connections()
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     async def call(self, operation: Any, timeout: float | None = None) -> Any:
         """Await `operation()` (a pipeline, a command) under the same rules as `run`, without
@@ -280,9 +330,14 @@ class Store:
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             await self._drop_idle_connections()
             await self._connection_failed(f"{type(exc).__name__}: {exc}")
-            raise StoreUnavailable(f"Redis is unreachable: {exc}", maybe_applied=sent) from exc
+            applied = sent and not is_demoted(exc)  # a demoted master wrote nothing
+            raise StoreUnavailable(f"Redis is unreachable: {exc}", maybe_applied=applied) from exc
         except ResponseError as exc:
             message = str(exc)
+            if is_demoted(exc):  # still no master after a second try: nothing was written
+                await self._drop_idle_connections()
+                await self._connection_failed(f"the master was demoted: {message}")
+                raise StoreUnavailable(f"no master now: {message}") from exc
             # A server that cannot answer now ran nothing; BUSYGROUP and the like are errors.
             if message.startswith(_BUSY_REPLIES):
                 if self._prober is not None:
@@ -325,5 +380,7 @@ class Store:
         if prober is not None:
             await asyncio.to_thread(prober.stop)
         await self.client.aclose()
+        if self.sentinel is not None:
+            await self.sentinel.aclose()
         if self.embedded is not None:
             self.embedded.stop()

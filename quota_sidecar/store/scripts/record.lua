@@ -58,6 +58,9 @@ if fingerprint ~= '' then
   local seen = redis.call('GET', idem_key)
   if seen then
     if seen ~= fingerprint then return { 'conflict' } end
+    -- Rewritten as it is (value and TTL kept) so a duplicate writes too: a WAIT after it then
+    -- confirms that the replicas hold the original record (store/replication.py).
+    redis.call('SET', idem_key, seen, 'KEEPTTL')
     return { 'duplicate', 0, totals(), {} }
   end
 end
