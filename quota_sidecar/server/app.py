@@ -33,11 +33,13 @@ from grpc_reflection.v1alpha import reflection
 
 from quota_sidecar.alerting.expiry import OverrideExpirySweeper
 from quota_sidecar.alerting.webhook import WebhookRunner, start_webhooks
+from quota_sidecar.dashboard import DashboardServer
 from quota_sidecar.engine.service import EngineSettings, QuotaService
 from quota_sidecar.errors import ConfigError, StoreUnavailable
 from quota_sidecar.server.admin_servicer import AdminServicer
 from quota_sidecar.server.alert_stream import AlertStreamer
 from quota_sidecar.server.auth import AuthPolicy
+from quota_sidecar.server.dashboard import announce_dashboard, start_dashboard
 from quota_sidecar.server.interceptors import SidecarInterceptor
 from quota_sidecar.server.metrics import Metrics, MetricsServer
 from quota_sidecar.server.options import ServerOptions, parse_listen
@@ -75,6 +77,7 @@ class Sidecar:
         self._alerts: AlertStreamer | None = None
         self._webhooks: WebhookRunner | None = None
         self._sweeper: OverrideExpirySweeper | None = None
+        self._dashboard: DashboardServer | None = None
         self._health_task: asyncio.Task[None] | None = None
         self._interceptor: SidecarInterceptor | None = None
         self._aborting = False
@@ -97,6 +100,11 @@ class Sidecar:
     def target(self) -> str:
         """The address clients dial, for example 127.0.0.1:50051."""
         return f"{self.host}:{self.port}"
+
+    @property
+    def dashboard_url(self) -> str | None:
+        """http://HOST:PORT/ of the dashboard, when it is served."""
+        return self._dashboard.url if self._dashboard else None
 
     @property
     def metrics_port(self) -> int | None:
@@ -152,6 +160,10 @@ class Sidecar:
         if opts.metrics_listen:
             metrics_host, metrics_port = parse_listen(opts.metrics_listen, "metrics_listen")
             self._metrics_server = MetricsServer(self.metrics, metrics_host, metrics_port)
+        if opts.http_listen:
+            assert self._alerts is not None
+            # One alert reader per process: the dashboard shares StreamAlerts' hub.
+            self._dashboard = await start_dashboard(opts, self.service, self._alerts.hub)
         log.info("listening on %s", self.target)
 
     def _make_alert_streamer(self, store: Store) -> AlertStreamer:
@@ -304,7 +316,9 @@ class Sidecar:
             self._watcher.request_close()  # an apply in progress stops between two quotas
         if self._alerts is not None:
             await self._alerts.close()
-        log.debug("alert streams closed")
+        if self._dashboard is not None:
+            await self._dashboard.close()
+        log.debug("alert streams and the dashboard closed")
         if self._server is not None:
             await self._drain(deadline)
             remaining = max(0.0, deadline - asyncio.get_running_loop().time())
@@ -377,6 +391,7 @@ async def serve(options: ServerOptions, *, announce: bool = True) -> int:
     if announce:
         # Tests and scripts read the bound port from this line (the listen port may be 0).
         print(f"listening on {sidecar.target}", flush=True)
+        announce_dashboard(opts=options, url=sidecar.dashboard_url)
     await stop_requested.wait()
     log.info("signal received: draining for up to %.1fs", options.grace)
     await sidecar.stop()
