@@ -31,6 +31,8 @@ __all__ = [
     "Window",
     "day_period",
     "month_period",
+    "named_day",
+    "named_month",
     "week_period",
     "zone",
 ]
@@ -139,4 +141,22 @@ def week_period(now_ms: int, reset_hour: int, time_zone: str, week_start: str) -
         first.isoformat(),
         _local_start(first, reset_hour, tz),
         _local_start(following, reset_hour, tz),
+    )
+
+
+def named_day(day: date, reset_hour: int, time_zone: str) -> Period:
+    """The quota day named `day` (its local start date)."""
+    tz = zone(time_zone)
+    start = _local_start(day, reset_hour, tz)
+    return Period(day.isoformat(), start, _local_start(day + timedelta(days=1), reset_hour, tz))
+
+
+def named_month(first: date, reset_hour: int, time_zone: str) -> Period:
+    """The quota month of `first`'s year and month."""
+    tz = zone(time_zone)
+    first = first.replace(day=1)
+    return Period(
+        f"{first.year:04d}-{first.month:02d}",
+        _local_start(first, reset_hour, tz),
+        _local_start(_next_month(first), reset_hour, tz),
     )

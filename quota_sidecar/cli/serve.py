@@ -95,6 +95,10 @@ def add_serve_command(subparsers: Any) -> None:
          type=_positive_int, default="250")  # fmt: skip
     _add(p, "--hold-lease-seconds", "how long an unsettled reservation lives by default",
          type=_positive_int, default="300")  # fmt: skip
+    _add(p, "--history-days", "how many whole days of usage history are kept before today "
+         "(GetUsageHistory, `usage --history`)", type=_positive_int, default="90")  # fmt: skip
+    _add(p, "--history-months", "how many quota months of monthly totals are kept, this one "
+         "included", type=_positive_int, default="13")  # fmt: skip
     _add(p, "--grace-seconds", "on SIGTERM, how long in-flight calls may take to finish",
          type=float, default="10")  # fmt: skip
     _add(p, "--max-message-bytes", "largest request or response message", type=_positive_int,
@@ -157,6 +161,8 @@ def _options_from_args(args: argparse.Namespace) -> Any:
         tls_client_ca=args.tls_client_ca,
         store_timeout=args.store_timeout_ms / 1000,
         hold_lease=timedelta(seconds=args.hold_lease_seconds),
+        history_days=args.history_days,
+        history_months=args.history_months,
         grace=args.grace_seconds,
         max_message_bytes=args.max_message_bytes,
         max_metadata_bytes=args.max_metadata_bytes,
@@ -225,6 +231,8 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
                 "--data-dir", str(options.data_dir),
                 "--store-timeout-ms", str(args.store_timeout_ms),
                 "--hold-lease-seconds", str(args.hold_lease_seconds),
+                "--history-days", str(args.history_days),
+                "--history-months", str(args.history_months),
                 "--grace-seconds", str(args.grace_seconds),
                 "--max-message-bytes", str(args.max_message_bytes),
                 "--max-metadata-bytes", str(args.max_metadata_bytes),

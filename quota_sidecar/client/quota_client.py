@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import grpc
@@ -45,12 +45,15 @@ from quota_sidecar.client.transport import (
     TlsOptions,
 )
 from quota_sidecar.client.transport import error_from_rpc as _error
-from quota_sidecar.errors import NotFound
+from quota_sidecar.errors import InvalidInput, NotFound
+from quota_sidecar.history import TopSpender, UsageHistory
 from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, parse_scope
 from quota_sidecar.money import Money
 from quota_sidecar.results import Alert, AlertKind, CheckResult, RecordResult, Severity, Usage
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
+from quota_sidecar.wire import history
 from quota_sidecar.wire import replies as convert
+from quota_sidecar.wire.fields import scope_to_proto
 
 __all__ = [
     "QuotaClient",
@@ -321,6 +324,31 @@ class QuotaClient:
     async def get_usage(self, subject: Subject) -> Usage:
         request = quota_pb2.GetUsageRequest(subject=convert.subject_to_proto(subject))
         return convert.usage_from_proto(await self._unary("GetUsage", request))
+
+    async def usage_history(
+        self, subject: Subject, *, start: date | None = None, end: date | None = None
+    ) -> UsageHistory:
+        """Recorded spend per quota day from `start` to `end` (default: the whole retention)."""
+        request = quota_pb2.GetUsageHistoryRequest(
+            subject=convert.subject_to_proto(subject),
+            start_date=history.date_to_proto(start),
+            end_date=history.date_to_proto(end),
+        )
+        return history.history_from_proto(await self._unary("GetUsageHistory", request))
+
+    async def top_spenders(
+        self, scope: QuotaScope | str, *, period: str = "today", limit: int = 10
+    ) -> tuple[TopSpender, ...]:
+        """The scope's subjects by spend in their current quota day or month (admin)."""
+        if period not in ("today", "month"):
+            raise InvalidInput("period", f"must be today or month: {period!r}")
+        request = admin_pb2.ListTopSpendersRequest(
+            scope=scope_to_proto(parse_scope(scope)),
+            period=history.period_to_proto(period),
+            limit=limit,
+        )
+        response = await self._unary("ListTopSpenders", request, admin=True)
+        return tuple(history.top_spender_from_proto(t) for t in response.spenders)
 
     def guard(
         self,

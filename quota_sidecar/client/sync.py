@@ -82,6 +82,8 @@ class SyncQuotaClient:
     get_quota = _blocking(QuotaClient.get_quota)
     delete_quota = _blocking(QuotaClient.delete_quota)
     reset_usage = _blocking(QuotaClient.reset_usage)
+    usage_history = _blocking(QuotaClient.usage_history)
+    top_spenders = _blocking(QuotaClient.top_spenders)
 
     def register_quota(
         self, config: QuotaConfig, *, actor: str = "api", reason: str = ""

@@ -29,9 +29,11 @@ from quota_sidecar.engine.cluster import (
     slot_groups,
 )
 from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.history_keys import record_extras
 from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
 from quota_sidecar.engine.replies import exact_int
 from quota_sidecar.errors import StoreUnavailable
+from quota_sidecar.history import HistoryRetention
 from quota_sidecar.store.keys import idempotency_home, subject_keys
 from quota_sidecar.store.redis import Store
 
@@ -47,17 +49,20 @@ async def record_across_slots(
     head: Sequence[Any],
     idempotency_key: str,
     named: int,
+    history: HistoryRetention | None = None,
 ) -> list[Any]:
     """record.lua per slot group, each with its own idempotency key. `head` is record.lua's
     ARGV before N (now, cost, tokens in/out, fingerprint, dedupe ttl, hold id, release,
     provider, tool); the plans after the first `named` only release their holds. Returns a
     reply in record.lua's format with the caller's indexes (never "stale": a group re-plans on
     its own, since earlier groups may already have recorded); updates `plans` in place when a
-    group re-plans."""
+    group re-plans. Each group writes its subjects' history rollups (on their own slot); the
+    scope-wide top-spender sets are not kept on a cluster."""
     async with admitted_to(store):
         return await _record(
-            store, configs, plans, now=now, head=head, key=idempotency_key, named=named
-        )
+            store, configs, plans, now=now, head=head, key=idempotency_key, named=named,
+            history=history or HistoryRetention(),
+        )  # fmt: skip
 
 
 async def _record(
@@ -69,6 +74,7 @@ async def _record(
     head: Sequence[Any],
     key: str,
     named: int,
+    history: HistoryRetention,
 ) -> list[Any]:
     release = str(head[7]) == "1"
     # Groups with a subject the record names first: a conflict is then found before any hold
@@ -84,7 +90,7 @@ async def _record(
         only_released = sum(1 for p in group.positions if p >= named)
         reply = await _record_group(
             store, configs, plans, group, now=now, head=head, idem_key=idem_key,
-            only_released=only_released,
+            only_released=only_released, history=history,
         )  # fmt: skip
         if reply[0] == "conflict":
             return ["conflict"]
@@ -115,10 +121,14 @@ async def _record_group(
     head: Sequence[Any],
     idem_key: str,
     only_released: int,
+    history: HistoryRetention,
 ) -> list[Any]:
     for _ in range(STALE_RETRIES):
-        args = [*head, len(group.plans), 0, only_released, *group.args]
-        reply: list[Any] = await store.run("record.lua", [*group.keys, idem_key], args)
+        named = len(group.plans) - only_released
+        more_keys, more_args = record_extras(group.plans, named, history, top=False)
+        args = [*head, len(group.plans), 0, only_released, *group.args, *more_args]
+        keys = [*group.keys, idem_key, *more_keys]
+        reply: list[Any] = await store.run("record.lua", keys, args)
         if reply[0] != "stale":
             return reply
         stale = [group.plans[exact_int(i) - 1].subject for i in reply[1]]

@@ -11,16 +11,24 @@ from typing import Any
 from quota_sidecar.clock import Clock, from_ms
 from quota_sidecar.engine.cluster_records import record_across_slots
 from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.history_keys import record_extras
 from quota_sidecar.engine.plan import SubjectPlan, plan_subject, plan_subjects
 from quota_sidecar.engine.replies import decode_alerts, decode_totals, exact_int, window_length
 from quota_sidecar.engine.reservations import decode_reservation
 from quota_sidecar.errors import IdempotencyConflict, InvalidInput, StoreUnavailable
+from quota_sidecar.history import HistoryRetention
 from quota_sidecar.models import LimitKind, Subject
 from quota_sidecar.results import BreakdownEntry, LimitStatus, RecordResult, Usage
 from quota_sidecar.store.keys import ALERTS, idempotency_home, subject_keys
 from quota_sidecar.store.redis import Store
 
-__all__ = ["DEDUPE_WINDOW_MS", "GENERATED_DEDUPE_WINDOW_MS", "GENERATED_KEY_PREFIX", "CostTracker"]
+__all__ = [
+    "DEDUPE_WINDOW_MS",
+    "GENERATED_DEDUPE_WINDOW_MS",
+    "GENERATED_KEY_PREFIX",
+    "CostTracker",
+    "breakdown_entries",
+]
 
 DEDUPE_WINDOW_MS = 24 * 3600 * 1000
 # Keys the engine generates for records sent without one (see QuotaService.record_usage) only
@@ -35,10 +43,17 @@ _MAX_KEY = 128
 class CostTracker:
     """Budgets and cost accounting on Redis."""
 
-    def __init__(self, store: Store, configs: ConfigRepository, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        configs: ConfigRepository,
+        clock: Clock,
+        history: HistoryRetention | None = None,
+    ) -> None:
         self._store = store
         self._configs = configs
         self._clock = clock
+        self._history = history or HistoryRetention()
 
     async def record(
         self,
@@ -132,8 +147,13 @@ class CostTracker:
                     head=head,
                     idempotency_key=key,
                     named=len(subjects),
+                    history=self._history,
                 )
             else:
+                # The history rollups and top-spender sets, in the same script call.
+                more_keys, more_args = record_extras(plans, len(subjects), self._history, top=True)
+                keys += more_keys
+                args += more_args
                 reply = await self._store.run("record.lua", keys, args, timeout=timeout)
             status = reply[0]
             if status == "conflict":
@@ -229,12 +249,12 @@ class CostTracker:
             limits=tuple(statuses),
             day_resets_at=plan.day.end,
             month_resets_at=plan.month.end,
-            by_provider_today=_breakdown(day, "p"),
-            by_tool_today=_breakdown(day, "t"),
-            by_provider_month=_breakdown(month, "p"),
-            by_tool_month=_breakdown(month, "t"),
-            by_model_today=_breakdown(day, "m"),
-            by_model_month=_breakdown(month, "m"),
+            by_provider_today=breakdown_entries(day, "p"),
+            by_tool_today=breakdown_entries(day, "t"),
+            by_provider_month=breakdown_entries(month, "p"),
+            by_tool_month=breakdown_entries(month, "t"),
+            by_model_today=breakdown_entries(day, "m"),
+            by_model_month=breakdown_entries(month, "m"),
             config=cached.config,
             cost_this_week_nanos=exact_int(week.get("c", 0)),
             week_resets_at=plan.week.end,
@@ -246,7 +266,7 @@ def _pairs(flat: Sequence[str]) -> dict[str, str]:
     return dict(zip(flat[0::2], flat[1::2], strict=True))
 
 
-def _breakdown(fields: Mapping[str, str], kind: str) -> tuple[BreakdownEntry, ...]:
+def breakdown_entries(fields: Mapping[str, str], kind: str) -> tuple[BreakdownEntry, ...]:
     """Entries from "<kind>:<name>" (cost) and "<kind>n:<name>" (calls), costliest first."""
     prefix, count_prefix = f"{kind}:", f"{kind}n:"
     entries = [

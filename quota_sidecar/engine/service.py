@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,6 +24,7 @@ from quota_sidecar.engine.audit import audit_change, list_audit_events
 from quota_sidecar.engine.charges import Pricer, charge_call, unpriced_denial
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.costs import GENERATED_KEY_PREFIX, CostTracker
+from quota_sidecar.engine.history import HistoryReader
 from quota_sidecar.engine.holds import OpenHold, open_holds
 from quota_sidecar.engine.model_subject import model_name
 from quota_sidecar.engine.overrides import OverrideManager
@@ -32,6 +33,7 @@ from quota_sidecar.engine.registration import Registration, write_without_loop
 from quota_sidecar.engine.runs import RunRegistry, RunTemplate
 from quota_sidecar.engine.spool import RecordSpool, SpooledRecord
 from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreUnavailable
+from quota_sidecar.history import HistoryRetention, TopSpender, UsageHistory
 from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, UnpricedPolicy, parse_scope
 from quota_sidecar.money import Money
 from quota_sidecar.pricing import PriceOverride, TokenUsage
@@ -61,6 +63,7 @@ class EngineSettings:
         hold_lease: timedelta = timedelta(minutes=5),
         data_dir: Path | None = None,
         spool_dir: Path | None = None,
+        history: HistoryRetention | None = None,
     ) -> None:
         self.store_timeout = store_timeout
         self.hold_lease = hold_lease
@@ -68,6 +71,7 @@ class EngineSettings:
         # Where records wait while the store is unreachable; None: such records raise
         # StoreUnavailable instead (the caller retries with the same idempotency key).
         self.spool_dir = spool_dir
+        self.history = history or HistoryRetention()
 
 
 def _with_key(exc: StoreUnavailable | DeadlineExceeded, key: str) -> Exception:
@@ -96,7 +100,8 @@ class QuotaService:
         self.clock: Clock = clock or SystemClock()
         self.configs = ConfigRepository(self._store, self.clock)
         self.rate_limits = RateLimitManager(self._store, self.configs, self.clock)
-        self.costs = CostTracker(self._store, self.configs, self.clock)
+        self.costs = CostTracker(self._store, self.configs, self.clock, self.settings.history)
+        self.history = HistoryReader(self._store, self.configs, self.clock, self.settings.history)
         self.overrides = OverrideManager(self._store, self.configs, self.costs, self.clock)
         self.pricer = Pricer(self.clock)
         self.runs = RunRegistry(self._store, self.clock)
@@ -340,6 +345,16 @@ class QuotaService:
         return await self.costs.usage(subject)
 
     # --- admin ---------------------------------------------------------------------------
+    async def usage_history(
+        self, subject: Subject, *, start: date | None = None, end: date | None = None
+    ) -> UsageHistory:
+        return await self.history.usage_history(subject, start=start, end=end)
+
+    async def top_spenders(
+        self, scope: QuotaScope, *, period: str = "today", limit: int = 10
+    ) -> tuple[TopSpender, ...]:
+        return await self.history.top_spenders(scope, period=period, limit=limit)
+
     async def grant_override(self, override: Override) -> Override:
         return await self.overrides.grant(override)
 

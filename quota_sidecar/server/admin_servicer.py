@@ -8,13 +8,13 @@ from grpc import aio
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.errors import InvalidInput, NotFound
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, types_pb2
-from quota_sidecar.wire import admin, configs, fields
+from quota_sidecar.wire import admin, configs, fields, history
 
 __all__ = ["AdminServicer"]
 
 
 class AdminServicer(admin_pb2_grpc.QuotaAdminServiceServicer):
-    """Quotas, overrides, usage resets and the audit log."""
+    """Quotas, overrides, usage resets, the audit log and top spenders."""
 
     def __init__(self, service: QuotaService) -> None:
         self._service = service
@@ -110,4 +110,15 @@ class AdminServicer(admin_pb2_grpc.QuotaAdminServiceServicer):
         )
         return admin_pb2.ListAuditEventsResponse(
             events=[admin.audit_to_proto(e) for e in events], next_page_token=token
+        )
+
+    async def ListTopSpenders(
+        self, request: admin_pb2.ListTopSpendersRequest, context: aio.ServicerContext
+    ) -> admin_pb2.ListTopSpendersResponse:
+        scope = fields.scope_from_proto(request.scope)
+        period = history.period_from_proto(request.period)
+        limit = history.top_limit_from_proto(request.limit)
+        top = await self._service.top_spenders(scope, period=period, limit=limit)
+        return admin_pb2.ListTopSpendersResponse(
+            spenders=[history.top_spender_to_proto(t) for t in top]
         )

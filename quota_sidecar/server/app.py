@@ -25,6 +25,7 @@ import contextlib
 import logging
 import signal
 import time
+from datetime import timedelta
 
 import grpc
 from grpc import aio
@@ -36,6 +37,7 @@ from quota_sidecar.alerting.webhook import WebhookRunner, start_webhooks
 from quota_sidecar.dashboard import DashboardServer
 from quota_sidecar.engine.service import EngineSettings, QuotaService
 from quota_sidecar.errors import ConfigError, StoreUnavailable
+from quota_sidecar.history import HistoryRetention
 from quota_sidecar.server.admin_servicer import AdminServicer
 from quota_sidecar.server.alert_stream import AlertStreamer
 from quota_sidecar.server.auth import AuthPolicy
@@ -129,6 +131,9 @@ class Sidecar:
             hold_lease=opts.hold_lease,
             data_dir=opts.data_dir,
             spool_dir=opts.data_dir / "spool",  # records wait here while Redis is away
+            history=HistoryRetention(
+                days=timedelta(days=opts.history_days), months=opts.history_months
+            ),
         )
         self._service = QuotaService(store=self.store, clock=opts.clock, settings=settings)
         self.store.on_state_change(self._store_state_changed)

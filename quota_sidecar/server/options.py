@@ -9,6 +9,7 @@ from pathlib import Path
 
 from quota_sidecar.clock import Clock
 from quota_sidecar.errors import ConfigError
+from quota_sidecar.history import DEFAULT_HISTORY_DAYS, DEFAULT_HISTORY_MONTHS
 from quota_sidecar.store.redis import DEFAULT_TIMEOUT
 
 __all__ = ["ServerOptions", "parse_listen"]
@@ -38,6 +39,9 @@ class ServerOptions:
     tls_client_ca: Path | None = None
     store_timeout: float = DEFAULT_TIMEOUT
     hold_lease: timedelta = timedelta(minutes=5)
+    # Usage history: whole days kept before today, and quota months kept (this one included).
+    history_days: int = DEFAULT_HISTORY_DAYS
+    history_months: int = DEFAULT_HISTORY_MONTHS
     grace: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024
     max_metadata_bytes: int = 16 * 1024

@@ -13,7 +13,7 @@ from quota_sidecar.errors import InvalidInput
 from quota_sidecar.money import check_nanos
 from quota_sidecar.server.metrics import Metrics
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc
-from quota_sidecar.wire import configs, fields, replies
+from quota_sidecar.wire import configs, fields, history, replies
 
 __all__ = ["AlertSource", "QuotaServicer"]
 
@@ -27,7 +27,7 @@ class AlertSource(Protocol):
 
 
 class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
-    """The data plane: CheckQuota, RecordUsage, GetUsage, StreamAlerts."""
+    """The data plane: CheckQuota, RecordUsage, GetUsage, StreamAlerts, GetUsageHistory."""
 
     def __init__(
         self,
@@ -172,6 +172,17 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             week_resets_at=fields.timestamp_to_proto(usage.week_resets_at),
             cost_lifetime_nanos=usage.cost_lifetime_nanos,
         )
+
+    async def GetUsageHistory(
+        self, request: quota_pb2.GetUsageHistoryRequest, context: aio.ServicerContext
+    ) -> quota_pb2.GetUsageHistoryResponse:
+        subject = fields.required_subject_from_proto(request)
+        start = history.date_from_proto(request.start_date, "start_date")
+        end = history.date_from_proto(request.end_date, "end_date")
+        if start is not None and end is not None and start > end:
+            raise InvalidInput("start_date", f"is after end_date ({start} > {end})")
+        found = await self._service.usage_history(subject, start=start, end=end)
+        return history.history_to_proto(found)
 
     async def StreamAlerts(
         self, request: quota_pb2.StreamAlertsRequest, context: aio.ServicerContext

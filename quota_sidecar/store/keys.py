@@ -15,6 +15,9 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
     qs:{user:alice}:alerts       stream  the subject's own alerts (see alerting/codec.py)
     qs:{user:alice}:ck           zset    ids of recent checks (60 s), so a lost reply can be undone
     qs:{user:alice}:idem:<key>   string  an idempotency key's payload fingerprint (24 hours)
+    qs:{user:alice}:hd:2026-11-28 hash   the day's rollup for history: c, r (records), ti, to and
+                                         the breakdown like the day's; kept the history retention
+    qs:{user:alice}:hM:2026-11   hash    the month's rollup: c, r, ti, to (13 months)
     qs:quotas                    zset    every configured subject, for listing (score 0)
 
 Caller strings in key names (identifiers, idempotency keys) have '%', '{' and '}'
@@ -23,6 +26,10 @@ qs:{user:a%7Db}:…, never a key on user:a's slot.
     qs:ovrexp                    zset    every override by expiry: "scope:identifier|id"
     qs:alerts                    stream  alerts, shared by every replica (7 days)
     qs:audit                     stream  the audit log of admin changes
+    qs:top:user:d:<cal>:<day>    zset    the scope's spend in one quota day of one calendar
+                                         (<cal> = "<reset_hour>@<time zone>"): identifier -> nanos
+    qs:top:user:M:<cal>:<month>  zset    the same for one quota month
+    qs:top:user:cal              set     the calendars the scope's subjects record in
 """
 
 from __future__ import annotations
@@ -44,6 +51,9 @@ __all__ = [
     "hash_tag",
     "idempotency_home",
     "subject_keys",
+    "top_calendars",
+    "top_day",
+    "top_month",
 ]
 
 PREFIX = "qs"
@@ -120,6 +130,12 @@ class SubjectKeys:
     def check_marks(self) -> str:
         return f"{self.base}:ck"
 
+    def history_day(self, period_id: str) -> str:
+        return f"{self.base}:hd:{period_id}"
+
+    def history_month(self, period_id: str) -> str:
+        return f"{self.base}:hM:{period_id}"
+
     def idempotency(self, key: str) -> str:
         return f"{self.base}:idem:{encode(key)}"
 
@@ -150,3 +166,16 @@ def idempotency_home(subjects: Iterable[Subject]) -> Subject:
     """The subject whose slot keeps an idempotency key for these subjects: the least by name,
     so the same subjects in any order find the same key."""
     return min(subjects, key=str)
+
+
+def top_day(scope: str, calendar: str, day_id: str) -> str:
+    """The spend of `scope`'s subjects in one quota day of one calendar ("6@America/New_York")."""
+    return f"{PREFIX}:top:{scope}:d:{calendar}:{day_id}"
+
+
+def top_month(scope: str, calendar: str, month_id: str) -> str:
+    return f"{PREFIX}:top:{scope}:M:{calendar}:{month_id}"
+
+
+def top_calendars(scope: str) -> str:
+    return f"{PREFIX}:top:{scope}:cal"

@@ -59,6 +59,30 @@ OVERRIDE_KIND_BONUS_CREDIT: OverrideKind.ValueType  # 4
 """
 Global___OverrideKind: _TypeAlias = OverrideKind  # noqa: Y015
 
+class _SpendPeriod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SpendPeriodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SpendPeriod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SPEND_PERIOD_UNSPECIFIED: _SpendPeriod.ValueType  # 0
+    """Today (the default)."""
+    SPEND_PERIOD_TODAY: _SpendPeriod.ValueType  # 1
+    """The subject's current quota day."""
+    SPEND_PERIOD_MONTH: _SpendPeriod.ValueType  # 2
+    """The subject's current quota month."""
+
+class SpendPeriod(_SpendPeriod, metaclass=_SpendPeriodEnumTypeWrapper):
+    """The period top spenders are ranked by: each subject's own current quota day or month."""
+
+SPEND_PERIOD_UNSPECIFIED: SpendPeriod.ValueType  # 0
+"""Today (the default)."""
+SPEND_PERIOD_TODAY: SpendPeriod.ValueType  # 1
+"""The subject's current quota day."""
+SPEND_PERIOD_MONTH: SpendPeriod.ValueType  # 2
+"""The subject's current quota month."""
+Global___SpendPeriod: _TypeAlias = SpendPeriod  # noqa: Y015
+
 @_typing.final
 class Override(_message.Message):
     """An admin override of a subject's quota. It expires by itself."""
@@ -668,3 +692,93 @@ class ListAuditEventsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListAuditEventsResponse: _TypeAlias = ListAuditEventsResponse  # noqa: Y015
+
+@_typing.final
+class ListTopSpendersRequest(_message.Message):
+    """Asks for a scope's top spenders. Not available on Redis Cluster (UNIMPLEMENTED)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCOPE_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    scope: _types_pb2.Scope.ValueType
+    """The scope to rank. Required."""
+    period: Global___SpendPeriod.ValueType
+    """The period to rank by."""
+    limit: _builtins.int
+    """At most this many (1-1000; 0 means 10)."""
+    def __init__(
+        self,
+        *,
+        scope: _types_pb2.Scope.ValueType = ...,
+        period: Global___SpendPeriod.ValueType = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "period", b"period", "scope", b"scope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTopSpendersRequest: _TypeAlias = ListTopSpendersRequest  # noqa: Y015
+
+@_typing.final
+class TopSpender(_message.Message):
+    """One subject's spend in the period."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    COST_NANOS_FIELD_NUMBER: _builtins.int
+    LIMIT_NANOS_FIELD_NUMBER: _builtins.int
+    cost_nanos: _builtins.int
+    """Recorded spend in the period, in nanos."""
+    limit_nanos: _builtins.int
+    """The period's configured cost limit in nanos (daily for today, monthly for month); unset
+    when it has none.
+    """
+    @_builtins.property
+    def subject(self) -> _types_pb2.Subject:
+        """The subject."""
+
+    def __init__(
+        self,
+        *,
+        subject: _types_pb2.Subject | None = ...,
+        cost_nanos: _builtins.int = ...,
+        limit_nanos: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_limit_nanos", b"_limit_nanos", "limit_nanos", b"limit_nanos", "subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_limit_nanos", b"_limit_nanos", "cost_nanos", b"cost_nanos", "limit_nanos", b"limit_nanos", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__limit_nanos: _TypeAlias = _typing.Literal["limit_nanos"]  # noqa: Y015
+    _WhichOneofArgType__limit_nanos: _TypeAlias = _typing.Literal["_limit_nanos", b"_limit_nanos"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__limit_nanos) -> _WhichOneofReturnType__limit_nanos | None: ...
+
+Global___TopSpender: _TypeAlias = TopSpender  # noqa: Y015
+
+@_typing.final
+class ListTopSpendersResponse(_message.Message):
+    """A scope's top spenders."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SPENDERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def spenders(self) -> _containers.RepeatedCompositeFieldContainer[Global___TopSpender]:
+        """Most spend first; equal spend by identifier."""
+
+    def __init__(
+        self,
+        *,
+        spenders: _abc.Iterable[Global___TopSpender] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["spenders", b"spenders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTopSpendersResponse: _TypeAlias = ListTopSpendersResponse  # noqa: Y015

@@ -80,6 +80,11 @@ class QuotaAdminServiceStub:
                 request_serializer=quota__sidecar_dot_v1_dot_admin__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=quota__sidecar_dot_v1_dot_admin__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
+        self.ListTopSpenders = channel.unary_unary(
+                '/quota_sidecar.v1.QuotaAdminService/ListTopSpenders',
+                request_serializer=quota__sidecar_dot_v1_dot_admin__pb2.ListTopSpendersRequest.SerializeToString,
+                response_deserializer=quota__sidecar_dot_v1_dot_admin__pb2.ListTopSpendersResponse.FromString,
+                _registered_method=True)
 
 
 class QuotaAdminServiceServicer:
@@ -149,6 +154,13 @@ class QuotaAdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTopSpenders(self, request, context):
+        """The subjects of a scope by spend in their current quota day or month, most first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QuotaAdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -196,6 +208,11 @@ def add_QuotaAdminServiceServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=quota__sidecar_dot_v1_dot_admin__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=quota__sidecar_dot_v1_dot_admin__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'ListTopSpenders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTopSpenders,
+                    request_deserializer=quota__sidecar_dot_v1_dot_admin__pb2.ListTopSpendersRequest.FromString,
+                    response_serializer=quota__sidecar_dot_v1_dot_admin__pb2.ListTopSpendersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -442,6 +459,33 @@ class QuotaAdminService:
             '/quota_sidecar.v1.QuotaAdminService/ListAuditEvents',
             quota__sidecar_dot_v1_dot_admin__pb2.ListAuditEventsRequest.SerializeToString,
             quota__sidecar_dot_v1_dot_admin__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTopSpenders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quota_sidecar.v1.QuotaAdminService/ListTopSpenders',
+            quota__sidecar_dot_v1_dot_admin__pb2.ListTopSpendersRequest.SerializeToString,
+            quota__sidecar_dot_v1_dot_admin__pb2.ListTopSpendersResponse.FromString,
             options,
             channel_credentials,
             insecure,

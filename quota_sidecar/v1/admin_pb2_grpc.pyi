@@ -53,6 +53,8 @@ class QuotaAdminServiceStub:
     """Clears a subject's usage: rate windows, today's and this month's spend."""
     ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListAuditEventsRequest, _admin_pb2.ListAuditEventsResponse]
     """Pages through the audit log, newest first."""
+    ListTopSpenders: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListTopSpendersRequest, _admin_pb2.ListTopSpendersResponse]
+    """The subjects of a scope by spend in their current quota day or month, most first."""
 
 @_typing.type_check_only
 class QuotaAdminServiceAsyncStub(QuotaAdminServiceStub):
@@ -77,6 +79,8 @@ class QuotaAdminServiceAsyncStub(QuotaAdminServiceStub):
     """Clears a subject's usage: rate windows, today's and this month's spend."""
     ListAuditEvents: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListAuditEventsRequest, _admin_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
     """Pages through the audit log, newest first."""
+    ListTopSpenders: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListTopSpendersRequest, _admin_pb2.ListTopSpendersResponse]  # type: ignore[assignment]
+    """The subjects of a scope by spend in their current quota day or month, most first."""
 
 class QuotaAdminServiceServicer(metaclass=_abc_1.ABCMeta):
     """Administers quotas. Changes are stored in Redis, so every replica sees them at once."""
@@ -152,5 +156,13 @@ class QuotaAdminServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.ListAuditEventsResponse, _abc.Awaitable[_admin_pb2.ListAuditEventsResponse]]:
         """Pages through the audit log, newest first."""
+
+    @_abc_1.abstractmethod
+    def ListTopSpenders(
+        self,
+        request: _admin_pb2.ListTopSpendersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.ListTopSpendersResponse, _abc.Awaitable[_admin_pb2.ListTopSpendersResponse]]:
+        """The subjects of a scope by spend in their current quota day or month, most first."""
 
 def add_QuotaAdminServiceServicer_to_server(servicer: QuotaAdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

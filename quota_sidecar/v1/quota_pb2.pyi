@@ -717,3 +717,177 @@ class StreamAlertsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
 Global___StreamAlertsResponse: _TypeAlias = StreamAlertsResponse  # noqa: Y015
+
+@_typing.final
+class GetUsageHistoryRequest(_message.Message):
+    """Asks for one subject's usage history. Days are named by their local start date in the
+    quota's zone ("YYYY-MM-DD"); a subject without a quota has UTC days starting at 00:00.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    start_date: _builtins.str
+    """The first quota day, "YYYY-MM-DD". Empty: the oldest day the retention keeps. Days before
+    that are not listed (their rollups have expired).
+    """
+    end_date: _builtins.str
+    """The last quota day, inclusive, "YYYY-MM-DD", not before start_date. Empty: today."""
+    @_builtins.property
+    def subject(self) -> _types_pb2.Subject:
+        """The subject to read."""
+
+    def __init__(
+        self,
+        *,
+        subject: _types_pb2.Subject | None = ...,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "start_date", b"start_date", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUsageHistoryRequest: _TypeAlias = GetUsageHistoryRequest  # noqa: Y015
+
+@_typing.final
+class UsageDay(_message.Message):
+    """One quota day's recorded spend (all zero when nothing was recorded)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAY_FIELD_NUMBER: _builtins.int
+    STARTS_AT_FIELD_NUMBER: _builtins.int
+    ENDS_AT_FIELD_NUMBER: _builtins.int
+    COST_NANOS_FIELD_NUMBER: _builtins.int
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    TOKENS_FIELD_NUMBER: _builtins.int
+    BY_PROVIDER_FIELD_NUMBER: _builtins.int
+    BY_TOOL_FIELD_NUMBER: _builtins.int
+    BY_MODEL_FIELD_NUMBER: _builtins.int
+    day: _builtins.str
+    """The quota day, "YYYY-MM-DD": its local start date in the quota's zone."""
+    cost_nanos: _builtins.int
+    """Recorded spend in nanos."""
+    requests: _builtins.int
+    """Recorded calls (records, not admitted checks: GetUsage's requests_today counts checks)."""
+    tokens: _builtins.int
+    """Recorded tokens, input and output."""
+    @_builtins.property
+    def starts_at(self) -> _timestamp_pb2.Timestamp:
+        """When the quota day starts and ends (23 or 25 hours across a DST change)."""
+
+    @_builtins.property
+    def ends_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def by_provider(self) -> _containers.RepeatedCompositeFieldContainer[Global___BreakdownEntry]:
+        """Spend and calls per provider, tool and model ("provider/model"), bounded as in GetUsage."""
+
+    @_builtins.property
+    def by_tool(self) -> _containers.RepeatedCompositeFieldContainer[Global___BreakdownEntry]: ...
+    @_builtins.property
+    def by_model(self) -> _containers.RepeatedCompositeFieldContainer[Global___BreakdownEntry]: ...
+    def __init__(
+        self,
+        *,
+        day: _builtins.str = ...,
+        starts_at: _timestamp_pb2.Timestamp | None = ...,
+        ends_at: _timestamp_pb2.Timestamp | None = ...,
+        cost_nanos: _builtins.int = ...,
+        requests: _builtins.int = ...,
+        tokens: _builtins.int = ...,
+        by_provider: _abc.Iterable[Global___BreakdownEntry] | None = ...,
+        by_tool: _abc.Iterable[Global___BreakdownEntry] | None = ...,
+        by_model: _abc.Iterable[Global___BreakdownEntry] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ends_at", b"ends_at", "starts_at", b"starts_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_model", b"by_model", "by_provider", b"by_provider", "by_tool", b"by_tool", "cost_nanos", b"cost_nanos", "day", b"day", "ends_at", b"ends_at", "requests", b"requests", "starts_at", b"starts_at", "tokens", b"tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UsageDay: _TypeAlias = UsageDay  # noqa: Y015
+
+@_typing.final
+class UsageMonth(_message.Message):
+    """One quota month's recorded spend."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MONTH_FIELD_NUMBER: _builtins.int
+    STARTS_AT_FIELD_NUMBER: _builtins.int
+    ENDS_AT_FIELD_NUMBER: _builtins.int
+    COST_NANOS_FIELD_NUMBER: _builtins.int
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    TOKENS_FIELD_NUMBER: _builtins.int
+    month: _builtins.str
+    """The quota month, "YYYY-MM", by its local start."""
+    cost_nanos: _builtins.int
+    """Recorded spend in nanos."""
+    requests: _builtins.int
+    """Recorded calls."""
+    tokens: _builtins.int
+    """Recorded tokens, input and output."""
+    @_builtins.property
+    def starts_at(self) -> _timestamp_pb2.Timestamp:
+        """When the quota month starts and ends."""
+
+    @_builtins.property
+    def ends_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        month: _builtins.str = ...,
+        starts_at: _timestamp_pb2.Timestamp | None = ...,
+        ends_at: _timestamp_pb2.Timestamp | None = ...,
+        cost_nanos: _builtins.int = ...,
+        requests: _builtins.int = ...,
+        tokens: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ends_at", b"ends_at", "starts_at", b"starts_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost_nanos", b"cost_nanos", "ends_at", b"ends_at", "month", b"month", "requests", b"requests", "starts_at", b"starts_at", "tokens", b"tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UsageMonth: _TypeAlias = UsageMonth  # noqa: Y015
+
+@_typing.final
+class GetUsageHistoryResponse(_message.Message):
+    """A subject's usage history."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    DAYS_FIELD_NUMBER: _builtins.int
+    MONTHS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def subject(self) -> _types_pb2.Subject:
+        """The subject read."""
+
+    @_builtins.property
+    def days(self) -> _containers.RepeatedCompositeFieldContainer[Global___UsageDay]:
+        """One row per quota day in the range, oldest first, zeros included."""
+
+    @_builtins.property
+    def months(self) -> _containers.RepeatedCompositeFieldContainer[Global___UsageMonth]:
+        """The quota months touching the range that the retention keeps, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        subject: _types_pb2.Subject | None = ...,
+        days: _abc.Iterable[Global___UsageDay] | None = ...,
+        months: _abc.Iterable[Global___UsageMonth] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["days", b"days", "months", b"months", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUsageHistoryResponse: _TypeAlias = GetUsageHistoryResponse  # noqa: Y015

@@ -55,6 +55,11 @@ class QuotaServiceStub:
                 request_serializer=quota__sidecar_dot_v1_dot_quota__pb2.StreamAlertsRequest.SerializeToString,
                 response_deserializer=quota__sidecar_dot_v1_dot_quota__pb2.StreamAlertsResponse.FromString,
                 _registered_method=True)
+        self.GetUsageHistory = channel.unary_unary(
+                '/quota_sidecar.v1.QuotaService/GetUsageHistory',
+                request_serializer=quota__sidecar_dot_v1_dot_quota__pb2.GetUsageHistoryRequest.SerializeToString,
+                response_deserializer=quota__sidecar_dot_v1_dot_quota__pb2.GetUsageHistoryResponse.FromString,
+                _registered_method=True)
 
 
 class QuotaServiceServicer:
@@ -91,6 +96,14 @@ class QuotaServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetUsageHistory(self, request, context):
+        """Reads one subject's recorded spend per quota day (as its quota defines days: reset hour and
+        time zone) and per quota month, within the server's history retention.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QuotaServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -113,6 +126,11 @@ def add_QuotaServiceServicer_to_server(servicer, server):
                     servicer.StreamAlerts,
                     request_deserializer=quota__sidecar_dot_v1_dot_quota__pb2.StreamAlertsRequest.FromString,
                     response_serializer=quota__sidecar_dot_v1_dot_quota__pb2.StreamAlertsResponse.SerializeToString,
+            ),
+            'GetUsageHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsageHistory,
+                    request_deserializer=quota__sidecar_dot_v1_dot_quota__pb2.GetUsageHistoryRequest.FromString,
+                    response_serializer=quota__sidecar_dot_v1_dot_quota__pb2.GetUsageHistoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -224,6 +242,33 @@ class QuotaService:
             '/quota_sidecar.v1.QuotaService/StreamAlerts',
             quota__sidecar_dot_v1_dot_quota__pb2.StreamAlertsRequest.SerializeToString,
             quota__sidecar_dot_v1_dot_quota__pb2.StreamAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsageHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quota_sidecar.v1.QuotaService/GetUsageHistory',
+            quota__sidecar_dot_v1_dot_quota__pb2.GetUsageHistoryRequest.SerializeToString,
+            quota__sidecar_dot_v1_dot_quota__pb2.GetUsageHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,10 @@ class QuotaServiceStub:
     """Reads one subject's usage, limits, remaining amounts, reset times and cost breakdown."""
     StreamAlerts: _grpc.UnaryStreamMultiCallable[_quota_pb2.StreamAlertsRequest, _quota_pb2.StreamAlertsResponse]
     """Streams alerts raised on any replica: an optional replay from a cursor, then live alerts."""
+    GetUsageHistory: _grpc.UnaryUnaryMultiCallable[_quota_pb2.GetUsageHistoryRequest, _quota_pb2.GetUsageHistoryResponse]
+    """Reads one subject's recorded spend per quota day (as its quota defines days: reset hour and
+    time zone) and per quota month, within the server's history retention.
+    """
 
 @_typing.type_check_only
 class QuotaServiceAsyncStub(QuotaServiceStub):
@@ -63,6 +67,10 @@ class QuotaServiceAsyncStub(QuotaServiceStub):
     """Reads one subject's usage, limits, remaining amounts, reset times and cost breakdown."""
     StreamAlerts: _aio.UnaryStreamMultiCallable[_quota_pb2.StreamAlertsRequest, _quota_pb2.StreamAlertsResponse]  # type: ignore[assignment]
     """Streams alerts raised on any replica: an optional replay from a cursor, then live alerts."""
+    GetUsageHistory: _aio.UnaryUnaryMultiCallable[_quota_pb2.GetUsageHistoryRequest, _quota_pb2.GetUsageHistoryResponse]  # type: ignore[assignment]
+    """Reads one subject's recorded spend per quota day (as its quota defines days: reset hour and
+    time zone) and per quota month, within the server's history retention.
+    """
 
 class QuotaServiceServicer(metaclass=_abc_1.ABCMeta):
     """Answers "may this call happen now, at this estimated cost?" and records what it really cost."""
@@ -102,5 +110,15 @@ class QuotaServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_quota_pb2.StreamAlertsResponse], _abc.AsyncIterator[_quota_pb2.StreamAlertsResponse]]:
         """Streams alerts raised on any replica: an optional replay from a cursor, then live alerts."""
+
+    @_abc_1.abstractmethod
+    def GetUsageHistory(
+        self,
+        request: _quota_pb2.GetUsageHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_quota_pb2.GetUsageHistoryResponse, _abc.Awaitable[_quota_pb2.GetUsageHistoryResponse]]:
+        """Reads one subject's recorded spend per quota day (as its quota defines days: reset hour and
+        time zone) and per quota month, within the server's history retention.
+        """
 
 def add_QuotaServiceServicer_to_server(servicer: QuotaServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -9,6 +9,11 @@
 --       use shared stream ('1'/'0'), M, then one per subject. The last M subjects are the
 --       reservation's subjects the record does not name: their holds are released, nothing
 --       is charged to them and they have no totals (settling a reservation settles all of it).
+--       After the subjects (optional; absent = no history): the day rollups' retention ms,
+--       the month rollups' retention ms, top spenders ('1'/'0'), then with top spenders one
+--       calendar ("<reset_hour>@<zone>") per named subject. With history, KEYS end with two
+--       keys per named subject (day and month rollup, engine/history.py), then with top
+--       spenders three per named subject (day zset, month zset, the scope's calendar set).
 -- Reply: {'stale', {indexes}} | {'conflict'} |
 --        {'ok'|'duplicate'|'released', settled holds, totals, alerts}
 --   totals: flat {index, cost today, cost this month, requests today, tokens today} * (N - M)
@@ -22,6 +27,11 @@ local idem_key = KEYS[n * KEYS_PER_SUBJECT + 1]
 local global_stream = ''
 if ARGV[13] == '1' then global_stream = KEYS[n * KEYS_PER_SUBJECT + 2] end
 local named = n - int(ARGV[14])
+local history_at = n * KEYS_PER_SUBJECT + 2
+if global_stream ~= '' then history_at = history_at + 1 end
+local history_day_ms = ARGV[HEAD + n + 1]
+local history_month_ms = int(ARGV[HEAD + n + 2])
+local with_top = ARGV[HEAD + n + 3] == '1'
 
 local subjects, stale_list = {}, {}
 for i = 1, n do
@@ -106,6 +116,44 @@ local function correct_tokens(s, hold, estimated, placed, released)
   flush_rings(s, rings_ttl(s))
 end
 
+-- The history rollups of named subject i: what it spent by quota day (with the breakdown) and
+-- by quota month, kept for the retention after the period ends; then its period totals in
+-- the scope's top-spender sets (absolute values, so a set never drifts from the rollup).
+local function roll_up(i, s)
+  local day_key = KEYS[history_at + 2 * (i - 1)]
+  local month_key = KEYS[history_at + 2 * (i - 1) + 1]
+  local rollups = { { day_key, s.day_end, int(history_day_ms) },
+    { month_key, s.month_end, history_month_ms } }
+  for j, p in ipairs(rollups) do
+    local key = p[1]
+    -- 'r' counts records: its first increment created the hash, which then gets its TTL.
+    if redis.call('HINCRBY', key, 'r', 1) == 1 then
+      redis.call('PEXPIRE', key, math.max(p[2] - now, 0) + p[3])
+    end
+    if cost > 0 then redis.call('HINCRBY', key, 'c', cost) end
+    if tokens_in > 0 then redis.call('HINCRBY', key, 'ti', tokens_in) end
+    if tokens_out > 0 then redis.call('HINCRBY', key, 'to', tokens_out) end
+    if j == 1 then
+      add_breakdown(key, 'p', provider)
+      add_breakdown(key, 't', tool)
+      add_breakdown(key, 'm', model)
+    end
+  end
+  if not with_top then return end
+  local top_at = history_at + 2 * named + 3 * (i - 1)
+  local spent = { { KEYS[top_at], day_key, s.day_end }, { KEYS[top_at + 1], month_key, s.month_end } }
+  for _, t in ipairs(spent) do
+    local total = redis.call('HGET', t[2], 'c') or '0'
+    if redis.call('ZADD', t[1], total, s.identifier) == 1 then
+      redis.call('PEXPIRE', t[1], math.max(t[3] - now, 0) + PERIOD_GRACE_MS)
+    end
+  end
+  -- The calendar set lives as long as the longest month set it names.
+  local calendars, keep = KEYS[top_at + 2], math.max(s.month_end - now, 0) + PERIOD_GRACE_MS
+  redis.call('SADD', calendars, ARGV[HEAD + n + 3 + i])
+  if redis.call('PTTL', calendars) < keep then redis.call('PEXPIRE', calendars, keep) end
+end
+
 local settled, alerts = 0, {}
 for _, s in ipairs(subjects) do
   local released = release or s.index > named
@@ -121,6 +169,7 @@ for _, s in ipairs(subjects) do
     correct_tokens(s, hold, int(held_tokens), int(placed), released)
   end
   if not released then
+    if history_day_ms then roll_up(s.index, s) end
     for _, period in ipairs({ { s.day, s.day_end }, { s.month, s.month_end } }) do
       local key = period[1]
       if redis.call('HINCRBY', key, 'c', cost) == cost then expire_period(key, now, period[2]) end
@@ -156,7 +205,13 @@ end
 for _, s in ipairs(subjects) do
   -- The idempotency key ends with the subject it lives under (its key starts with its base).
   local base = s.cfg:sub(1, -4)
-  expire_with_subject(s, now, idem_key:sub(1, #base) == base and { idem_key } or nil)
+  local extra = {}
+  if idem_key:sub(1, #base) == base then extra[#extra + 1] = idem_key end
+  if history_day_ms and s.index <= named then
+    extra[#extra + 1] = KEYS[history_at + 2 * (s.index - 1)]
+    extra[#extra + 1] = KEYS[history_at + 2 * (s.index - 1) + 1]
+  end
+  expire_with_subject(s, now, extra)
 end
 if release then return { 'released', settled, totals(), alerts } end
 return { 'ok', settled, totals(), alerts }

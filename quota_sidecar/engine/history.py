@@ -1,0 +1,209 @@
+"""Usage history and top spenders.
+
+Written by record.lua in the record's own script call (no extra round trip): for every subject a
+record names, a day rollup (cost, records, tokens and the bounded provider/tool/model breakdown)
+and a month rollup (cost, records, tokens), each kept for the retention after its period ends
+(HistoryRetention); and the period's absolute totals in one sorted set per scope, calendar and
+period, the calendar being the subject's "<reset_hour>@<time zone>", so that every set holds
+exactly one quota day (or month) of its subjects. `record_extras` builds those keys and
+arguments (engine/history_keys.py); HistoryReader reads them.
+
+The rollups are apart from the budget's day and month hashes on purpose: an admin usage reset
+forgives the budget (it deletes those hashes), but the spend happened and stays in the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import cast
+
+from quota_sidecar.clock import Clock
+from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.costs import breakdown_entries
+from quota_sidecar.engine.history_keys import calendar_of
+from quota_sidecar.engine.replies import exact_int
+from quota_sidecar.errors import InvalidInput
+from quota_sidecar.history import HistoryRetention, TopSpender, UsageDay, UsageHistory, UsageMonth
+from quota_sidecar.models import LimitKind, QuotaScope, Subject
+from quota_sidecar.periods import Period, day_period, month_period, named_day, named_month
+from quota_sidecar.store.keys import subject_keys, top_calendars, top_day, top_month
+from quota_sidecar.store.redis import Store
+
+__all__ = ["PERIODS", "TOP_LIMIT_MAX", "HistoryReader"]
+
+PERIODS = ("today", "month")
+TOP_LIMIT_MAX = 1000
+_READ_TIMEOUT = 5.0
+
+
+class HistoryReader:
+    """Reads the rollups and the top-spender sets."""
+
+    def __init__(
+        self, store: Store, configs: ConfigRepository, clock: Clock, retention: HistoryRetention
+    ) -> None:
+        self._store = store
+        self._configs = configs
+        self._clock = clock
+        self.retention = retention
+
+    async def usage_history(
+        self, subject: Subject, *, start: date | None = None, end: date | None = None
+    ) -> UsageHistory:
+        """One row per quota day from `start` to `end` (inclusive, by local start date),
+        clamped to what the retention keeps (today and `retention.whole_days` days before it);
+        by default all of it. Months: every quota month touching the range that is kept."""
+        if start is not None and end is not None and start > end:
+            raise InvalidInput("start", f"is after end ({start} > {end})")
+        (cached,) = await self._configs.get_many([subject])
+        reset_hour, time_zone = calendar_of(cached.config)
+        now = self._clock.now_ms()
+        today = date.fromisoformat(day_period(now, reset_hour, time_zone).id)
+        oldest = today - timedelta(days=self.retention.whole_days)
+        first = max(start or oldest, oldest)
+        last = min(end or today, today)
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        this_month = date.fromisoformat(month_period(now, reset_hour, time_zone).id + "-01")
+        months = _months_between(first, last) if days else []
+        kept = _months_back(this_month, self.retention.months - 1)
+        months = [m for m in months if m >= kept]
+        keys = subject_keys(subject)
+        day_periods = [named_day(d, reset_hour, time_zone) for d in days]
+        month_periods = [named_month(m, reset_hour, time_zone) for m in months]
+        names = [keys.history_day(p.id) for p in day_periods]
+        names += [keys.history_month(p.id) for p in month_periods]
+        found = await self._hgetall(names)
+        day_rows = tuple(
+            _day_row(d, p, fields)
+            for d, p, fields in zip(days, day_periods, found[: len(days)], strict=True)
+        )
+        month_rows = tuple(
+            UsageMonth(
+                month=p.id,
+                starts_at=p.start,
+                ends_at=p.end,
+                cost_nanos=exact_int(fields.get("c", 0)),
+                requests=exact_int(fields.get("r", 0)),
+                tokens=_tokens(fields),
+            )
+            for p, fields in zip(month_periods, found[len(days) :], strict=True)
+        )
+        return UsageHistory(subject=subject, days=day_rows, months=month_rows)
+
+    async def _hgetall(self, names: Sequence[str]) -> list[dict[str, str]]:
+        if not names:
+            return []
+
+        async def read() -> list[dict[str, str]]:
+            # One subject's keys share its slot, so this pipeline is one node's on a cluster.
+            pipe = self._store.client.pipeline(transaction=False)
+            for name in names:
+                pipe.hgetall(name)
+            return list(await pipe.execute())
+
+        return list(await self._store.call(read, _READ_TIMEOUT))
+
+    async def top_spenders(
+        self, scope: QuotaScope, *, period: str = "today", limit: int = 10
+    ) -> tuple[TopSpender, ...]:
+        """The scope's subjects by spend in their current quota day (or month), most first
+        (ties by identifier), with the period's cost limit of each."""
+        if period not in PERIODS:
+            raise InvalidInput("period", f"must be one of {', '.join(PERIODS)}: {period!r}")
+        if not 1 <= limit <= TOP_LIMIT_MAX:
+            raise InvalidInput("limit", f"must be from 1 to {TOP_LIMIT_MAX}: {limit}")
+        if self._store.is_cluster:
+            raise NotImplementedError("top spenders are not kept on Redis Cluster")
+        now = self._clock.now_ms()
+        calendars = await self._store.call(
+            lambda: self._store.client.smembers(top_calendars(scope.value)), _READ_TIMEOUT
+        )
+        set_keys = [_current_set(scope, str(c), period, now) for c in sorted(calendars)]
+        entries = await self._store.call(lambda: self._top_entries(set_keys, limit), _READ_TIMEOUT)
+        ranked = sorted(entries, key=lambda e: (-e[1], e[0]))[:limit]
+        subjects = [Subject(scope, identifier) for identifier, _ in ranked]
+        configs = await self._configs.get_many(subjects)
+        kind = LimitKind.COST_DAILY if period == "today" else LimitKind.COST_MONTHLY
+        return tuple(
+            TopSpender(
+                subject=subject,
+                cost_nanos=cost,
+                limit_nanos=None if c.config is None else c.config.limits().get(kind),
+            )
+            for subject, (_, cost), c in zip(subjects, ranked, configs, strict=True)
+        )
+
+    async def _top_entries(self, set_keys: Sequence[str], limit: int) -> list[tuple[str, int]]:
+        """The `limit` largest of each set, and every member tied with a set's smallest of
+        those, so the cut by (cost, identifier) is exact however Redis orders equal scores."""
+        client = self._store.client
+        out: dict[tuple[str, str], int] = {}
+        for key in set_keys:
+            top = cast(
+                "list[tuple[str, int]]",
+                await client.zrevrange(
+                    key, 0, limit - 1, withscores=True, score_cast_func=_exact_score
+                ),
+            )
+            out.update(((key, member), score) for member, score in top)
+            if len(top) == limit:
+                floor = top[-1][1]
+                tied = cast(
+                    "list[tuple[str, int]]",
+                    await client.zrangebyscore(
+                        key, floor, floor, withscores=True, score_cast_func=_exact_score
+                    ),
+                )
+                out.update(((key, member), score) for member, score in tied)
+        return [(member, score) for (_, member), score in out.items()]
+
+
+def _exact_score(raw: str | bytes) -> int:
+    """A set's score as the integer nanos it was written as (record.lua writes the exact text
+    of the rollup; Redis keeps doubles, exact below 2**53, as amounts are)."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    value = Decimal(text)
+    if value != value.to_integral_value():
+        raise ValueError(f"not an integer score: {text!r}")
+    return int(value)
+
+
+def _current_set(scope: QuotaScope, calendar: str, period: str, now: int) -> str:
+    hour, _, time_zone = calendar.partition("@")
+    reset_hour = int(hour)
+    if period == "today":
+        return top_day(scope.value, calendar, day_period(now, reset_hour, time_zone).id)
+    return top_month(scope.value, calendar, month_period(now, reset_hour, time_zone).id)
+
+
+def _tokens(fields: dict[str, str]) -> int:
+    return exact_int(fields.get("ti", 0)) + exact_int(fields.get("to", 0))
+
+
+def _day_row(day: date, period: Period, fields: dict[str, str]) -> UsageDay:
+    return UsageDay(
+        day=day,
+        starts_at=period.start,
+        ends_at=period.end,
+        cost_nanos=exact_int(fields.get("c", 0)),
+        requests=exact_int(fields.get("r", 0)),
+        tokens=_tokens(fields),
+        by_provider=breakdown_entries(fields, "p"),
+        by_tool=breakdown_entries(fields, "t"),
+        by_model=breakdown_entries(fields, "m"),
+    )
+
+
+def _months_between(first: date, last: date) -> list[date]:
+    out, month = [], first.replace(day=1)
+    while month <= last:
+        out.append(month)
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return out
+
+
+def _months_back(month: date, count: int) -> date:
+    index = month.year * 12 + month.month - 1 - count
+    return date(index // 12, index % 12 + 1, 1)
