@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from quota_sidecar.dashboard.context import CONTEXT, SESSION, render
-from quota_sidecar.dashboard.sessions import SESSION_TTL, Session, same_secret
+from quota_sidecar.dashboard.sessions import SESSION_TTL, same_secret
 
 __all__ = ["LOGIN_COOKIE", "SESSION_COOKIE", "auth_middleware", "login_routes"]
 
@@ -103,7 +103,7 @@ async def log_in(request: web.Request) -> web.Response:
 
 
 async def log_out(request: web.Request) -> web.Response:
-    session: Session = request[SESSION]
+    session = request[SESSION]
     form = await request.post()
     if not same_secret(str(form.get("csrf", "")), session.csrf):
         raise web.HTTPForbidden(text="bad CSRF token")

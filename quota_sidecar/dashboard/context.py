@@ -52,11 +52,11 @@ class Context:
 
 
 CONTEXT = web.AppKey("dashboard_context", Context)
-SESSION = "dashboard_session"  # request key: the Session of a logged-in request
+SESSION = web.RequestKey("dashboard_session", Session)  # the Session of a logged-in request
 
 
 def render(request: web.Request, name: str, status: int = 200, **values: Any) -> web.Response:
     context = request.app[CONTEXT]
-    session: Session | None = request.get(SESSION)
+    session = request.get(SESSION)
     html = context.templates.get_template(name).render(session=session, **values)
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")

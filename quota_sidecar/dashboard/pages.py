@@ -16,6 +16,7 @@ from quota_sidecar.dashboard.alert_json import alert_json
 from quota_sidecar.dashboard.context import CONTEXT, render
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.errors import InvalidInput, StoreUnavailable
+from quota_sidecar.history import UsageHistory
 from quota_sidecar.models import LimitKind, QuotaConfig, QuotaScope, Subject, parse_scope
 from quota_sidecar.results import BreakdownEntry, LimitStatus
 
@@ -144,7 +145,7 @@ def _breakdown_rows(
     return sorted(rows, key=lambda r: (-r.month_nanos, -r.today_nanos, r.name))
 
 
-def _chart_data(history: Any) -> dict[str, Any]:
+def _chart_data(history: UsageHistory) -> dict[str, Any]:
     """The daily series as the chart script reads them. Nanos go as decimal strings (as proto3
     JSON sends int64): a JavaScript number would round past 2**53, the legend shows them exact."""
     days = list(history.days)
