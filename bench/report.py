@@ -216,6 +216,22 @@ def _markdown(results: dict[str, Any], png_name: str | None) -> str:
                   f"{mem['bytes_per_subject_total']:.0f} B/subject ({mem['keys']:,} keys).",
                   f"- one subject's keys (MEMORY USAGE): {mem['one_subject_keys']}",
                   f"- shared keys: {mem['shared_keys']}"]  # fmt: skip
+    hist = results.get("history")
+    if hist and "error" not in hist:
+        lines += ["", f"## h. Usage history: {hist['subjects']:,} subjects over {hist['days']} "
+                  "quota days (the clock moved a day at a time)", "",
+                  f"- per active subject per day of retention: "
+                  f"{hist['bytes_per_subject_day']:.0f} B (the day rollup "
+                  f"{hist['bytes_per_subject_day_rollup']:.0f} B with a provider, tool and model; "
+                  f"its member in the day's top-spender set "
+                  f"{hist['bytes_per_subject_day_top_set']:.0f} B), by MEMORY USAGE.",
+                  f"- per subject per month kept: {hist['bytes_per_subject_month']:.0f} B; the "
+                  f"default retention (91 days + 13 months) is "
+                  f"{hist['bytes_per_subject_default_retention'] / 1024:.1f} KiB per subject "
+                  "active every day.",
+                  f"- used_memory grew {hist['used_memory_delta_per_subject_day']:.0f} B per "
+                  "subject-day (with the budget's own hashes and idempotency keys); "
+                  f"{hist['records_per_second']:,} records/s in-process."]  # fmt: skip
     errors = [
         f"- {k}: {v['error']}" for k, v in results.items() if isinstance(v, dict) and "error" in v
     ]

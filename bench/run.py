@@ -2,7 +2,7 @@
 
     python -m bench.run            # the full run (about 2-3 minutes on 2 cores)
     python -m bench.run --quick    # a smoke run: one short repeat, 10k subjects
-    python -m bench.run --only grpc,engine,peer,alerts,round_trips,memory
+    python -m bench.run --only grpc,engine,peer,alerts,round_trips,memory,history
 
 A private redis-server on a free port is started for the run and removed after it; the machine's
 Redis is never touched. Results go to bench/results/<date>.{json,md,png}.
@@ -28,7 +28,7 @@ from typing import Any
 __all__ = ["main"]
 
 REPO = Path(__file__).resolve().parent.parent
-SCENARIOS = ("grpc", "engine", "peer", "alerts", "round_trips", "memory")
+SCENARIOS = ("grpc", "engine", "peer", "alerts", "round_trips", "memory", "history")
 
 
 def _run_async(coroutine: Any) -> Any:
@@ -40,7 +40,13 @@ def _run_async(coroutine: Any) -> Any:
 
 
 def _scenario(name: str, settings: Any) -> Callable[[], dict[str, Any]]:
-    from bench import alert_scenario, engine_scenarios, grpc_scenarios, redis_scenarios
+    from bench import (
+        alert_scenario,
+        engine_scenarios,
+        grpc_scenarios,
+        history_scenario,
+        redis_scenarios,
+    )
 
     table: dict[str, Callable[[], dict[str, Any]]] = {
         "grpc": lambda: grpc_scenarios.run_grpc_scenarios(settings),
@@ -49,6 +55,7 @@ def _scenario(name: str, settings: Any) -> Callable[[], dict[str, Any]]:
         "alerts": lambda: _run_async(alert_scenario.run_alerts(settings)),
         "round_trips": lambda: redis_scenarios.run_round_trips(settings),
         "memory": lambda: redis_scenarios.run_memory(settings),
+        "history": lambda: history_scenario.run_history(settings),
     }
     return table[name]
 

@@ -1,4 +1,4 @@
-"""The `quota-sidecar` command: serve | validate | usage | admin … | alerts | prices …."""
+"""The `quota-sidecar` command: serve | validate | usage | admin … | alerts | prices … | top."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from quota_sidecar.cli.admin import add_admin_command
 from quota_sidecar.cli.alerts import add_alerts_command
 from quota_sidecar.cli.prices import add_prices_command
 from quota_sidecar.cli.serve import add_serve_command
+from quota_sidecar.cli.top import add_top_command
 from quota_sidecar.cli.usage import add_usage_command
 from quota_sidecar.cli.validate import add_validate_command
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_admin_command(subparsers)
     add_alerts_command(subparsers)
     add_prices_command(subparsers)
+    add_top_command(subparsers)
     return parser
 
 

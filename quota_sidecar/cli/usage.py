@@ -1,8 +1,10 @@
-"""`quota-sidecar usage SUBJECT`: a subject's usage, limits and resets, from a running sidecar."""
+"""`quota-sidecar usage SUBJECT`: a subject's usage, limits and resets, from a running sidecar;
+with `--history 30d`, its recorded spend per quota day (a table, or `--csv` for spreadsheets)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +12,7 @@ import grpc
 
 from quota_sidecar.cli.connection import call, connection_flags, run_remote, subject_proto
 from quota_sidecar.cli.formatting import amount_text, format_dollars, subject_text, table, when_text
+from quota_sidecar.cli.usage_history import history_days, print_history
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc, types_pb2
 
 __all__ = ["add_usage_command"]
@@ -19,11 +22,25 @@ __all__ = ["add_usage_command"]
 def add_usage_command(subparsers: Any) -> None:
     p = subparsers.add_parser("usage", help="print a subject's usage, limits and resets")
     p.add_argument("subject", help="SCOPE:IDENTIFIER, for example user:alice")
+    p.add_argument(
+        "--history", type=history_days, metavar="DAYS",
+        help="the recorded spend of the last DAYS quota days, today included (30d or 30), "
+        "within what the server keeps (serve --history-days)",
+    )  # fmt: skip
+    p.add_argument(
+        "--csv", action="store_true",
+        help="with --history: CSV on stdout (a header, one row per day, exact dollars and nanos)",
+    )  # fmt: skip
     connection_flags(p, "QUOTA_SIDECAR_DATA_TOKEN")
     p.set_defaults(func=run_remote(_usage))
 
 
 def _usage(args: argparse.Namespace, channel: grpc.Channel) -> int:
+    if args.history is not None:
+        return print_history(args, channel)
+    if args.csv:
+        print("error: --csv needs --history", file=sys.stderr)
+        return 2
     stub = quota_pb2_grpc.QuotaServiceStub(channel)
     u = call(args, stub.GetUsage, quota_pb2.GetUsageRequest(subject=subject_proto(args.subject)))
     now = datetime.now(UTC)
