@@ -41,7 +41,11 @@ from quota_sidecar.history import HistoryRetention
 from quota_sidecar.server.admin_servicer import AdminServicer
 from quota_sidecar.server.alert_stream import AlertStreamer
 from quota_sidecar.server.auth import AuthPolicy
-from quota_sidecar.server.dashboard import announce_dashboard, start_dashboard
+from quota_sidecar.server.dashboard import (
+    announce_dashboard,
+    check_dashboard_options,
+    start_dashboard,
+)
 from quota_sidecar.server.interceptors import SidecarInterceptor
 from quota_sidecar.server.metrics import Metrics, MetricsServer
 from quota_sidecar.server.options import ServerOptions, parse_listen
@@ -123,6 +127,7 @@ class Sidecar:
     async def start(self) -> None:
         opts = self.options
         host, port = parse_listen(opts.listen)
+        check_dashboard_options(opts)
         self.store = Store.from_url(
             opts.redis_url, timeout=opts.store_timeout, data_dir=opts.data_dir
         )

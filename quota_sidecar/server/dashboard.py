@@ -9,13 +9,14 @@ from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.errors import ConfigError
 from quota_sidecar.server.options import ServerOptions, parse_listen
 
-__all__ = ["announce_dashboard", "start_dashboard"]
+__all__ = ["announce_dashboard", "check_dashboard_options", "start_dashboard"]
 
 
-async def start_dashboard(
-    opts: ServerOptions, service: QuotaService, hub: AlertHub
-) -> DashboardServer:
-    assert opts.http_listen is not None
+def check_dashboard_options(opts: ServerOptions) -> None:
+    """Refuse a bad dashboard setting before anything starts (ConfigError naming the flag)."""
+    if not opts.http_listen:
+        return
+    parse_listen(opts.http_listen, "http_listen", default_host="127.0.0.1")
     if not (opts.admin_token or opts.dashboard_token):
         # A dashboard nobody can log in to is a mistake to report, not a page to serve.
         raise ConfigError(
@@ -23,6 +24,12 @@ async def start_dashboard(
             "the dashboard needs a token to log in with: --admin-token-file or "
             "--dashboard-token-file (or QUOTA_SIDECAR_ADMIN_TOKEN / QUOTA_SIDECAR_DASHBOARD_TOKEN)",
         )
+
+
+async def start_dashboard(
+    opts: ServerOptions, service: QuotaService, hub: AlertHub
+) -> DashboardServer:
+    assert opts.http_listen is not None
     # A bare port means 127.0.0.1: like the gRPC port, any other address must be asked for.
     host, port = parse_listen(opts.http_listen, "http_listen", default_host="127.0.0.1")
     app = build_app(

@@ -23,7 +23,7 @@ from quota_sidecar.server.app import Sidecar
 from quota_sidecar.server.options import ServerOptions
 from tests.support.sidecar import ADMIN_TOKEN
 
-__all__ = ["CHROMIUM", "CHROMEDRIVER", "SidecarThread", "requested_urls", "start_browser"]
+__all__ = ["CHROMEDRIVER", "CHROMIUM", "SidecarThread", "requested_urls", "start_browser"]
 
 T = TypeVar("T")
 CHROMIUM = os.environ.get("QUOTA_SIDECAR_TEST_CHROMIUM", "/usr/bin/chromium")

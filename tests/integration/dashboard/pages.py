@@ -17,8 +17,10 @@ def log_in(browser: Any, url: str, token: str) -> None:
     field.send_keys(token)
     browser.find_element(By.ID, "login").click()
     WebDriverWait(browser, 10).until(
-        lambda b: b.execute_script("return document.readyState") == "complete"
-        and b.find_elements(By.CSS_SELECTOR, "#login-error, main .page-head")
+        lambda b: (
+            b.execute_script("return document.readyState") == "complete"
+            and b.find_elements(By.CSS_SELECTOR, "#login-error, main .page-head")
+        )
     )
 
 

@@ -71,7 +71,9 @@ def test_a_subjects_chart_shows_the_right_daily_numbers(
     log_in(browser, dashboard.url, ADMIN_TOKEN)
     browser.get(f"{dashboard.url}subject?scope=user&id={user.identifier}")
     WebDriverWait(browser, 10).until(
-        lambda b: b.execute_script("return !!(window.quotaDashboard && window.quotaDashboard.daily)")
+        lambda b: b.execute_script(
+            "return !!(window.quotaDashboard && window.quotaDashboard.daily)"
+        )
     )
     days, plotted = browser.execute_script(
         "const q = window.quotaDashboard; return [q.dailyDays, q.daily.data[1]];"
