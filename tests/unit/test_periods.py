@@ -53,3 +53,20 @@ def test_bad_zone_names_the_field() -> None:
 
 def test_window_buckets() -> None:
     assert Window.MINUTE.bucket_ms == 6_000 and Window.DAY.length_ms == 86_400_000
+
+
+def test_a_named_day_and_month_are_the_ones_an_instant_falls_in() -> None:
+    from datetime import date, timedelta
+
+    from quota_sidecar.periods import named_day, named_month
+
+    zone = "America/New_York"
+    start = datetime(2026, 3, 1, 11, tzinfo=UTC)  # 06:00 EST
+    for offset in range(40):  # across the spring-forward change on Mar 8
+        now = to_ms(start + timedelta(days=offset, hours=3))
+        current = day_period(now, 6, zone)
+        assert named_day(date.fromisoformat(current.id), 6, zone) == current
+        month = month_period(now, 6, zone)
+        assert named_month(date.fromisoformat(current.id), 6, zone) == month
+    short = named_day(date(2026, 3, 7), 6, zone)
+    assert short.end_ms - short.start_ms == 23 * 3_600_000

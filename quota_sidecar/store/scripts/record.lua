@@ -124,13 +124,15 @@ local function roll_up(i, s)
   local month_key = KEYS[history_at + 2 * (i - 1) + 1]
   local rollups = { { day_key, s.day_end, int(history_day_ms) },
     { month_key, s.month_end, history_month_ms } }
+  local totals = {}
   for j, p in ipairs(rollups) do
     local key = p[1]
     -- 'r' counts records: its first increment created the hash, which then gets its TTL.
     if redis.call('HINCRBY', key, 'r', 1) == 1 then
       redis.call('PEXPIRE', key, math.max(p[2] - now, 0) + p[3])
     end
-    if cost > 0 then redis.call('HINCRBY', key, 'c', cost) end
+    -- The total as Redis holds it (exact int64 text), for the top-spender score.
+    totals[j] = redis.call('HINCRBY', key, 'c', cost)
     if tokens_in > 0 then redis.call('HINCRBY', key, 'ti', tokens_in) end
     if tokens_out > 0 then redis.call('HINCRBY', key, 'to', tokens_out) end
     if j == 1 then
@@ -141,17 +143,22 @@ local function roll_up(i, s)
   end
   if not with_top then return end
   local top_at = history_at + 2 * named + 3 * (i - 1)
-  local spent = { { KEYS[top_at], day_key, s.day_end }, { KEYS[top_at + 1], month_key, s.month_end } }
-  for _, t in ipairs(spent) do
-    local total = redis.call('HGET', t[2], 'c') or '0'
-    if redis.call('ZADD', t[1], total, s.identifier) == 1 then
-      redis.call('PEXPIRE', t[1], math.max(t[3] - now, 0) + PERIOD_GRACE_MS)
+  local sets = { { KEYS[top_at], s.day_end }, { KEYS[top_at + 1], s.month_end } }
+  local joined_month = false
+  for j, t in ipairs(sets) do
+    -- ZADD returns 1 for a new member: the set's first member gets the TTL (its period's end).
+    if redis.call('ZADD', t[1], itoa(totals[j]), s.identifier) == 1 then
+      redis.call('PEXPIRE', t[1], math.max(t[2] - now, 0) + PERIOD_GRACE_MS)
+      joined_month = j == 2
     end
   end
-  -- The calendar set lives as long as the longest month set it names.
-  local calendars, keep = KEYS[top_at + 2], math.max(s.month_end - now, 0) + PERIOD_GRACE_MS
-  redis.call('SADD', calendars, ARGV[HEAD + n + 3 + i])
-  if redis.call('PTTL', calendars) < keep then redis.call('PEXPIRE', calendars, keep) end
+  -- The calendar set outlives every month set it names: renewed when a subject first enters
+  -- a month's set (once per subject and month, not on every record).
+  if joined_month then
+    local calendars, keep = KEYS[top_at + 2], math.max(s.month_end - now, 0) + PERIOD_GRACE_MS
+    redis.call('SADD', calendars, ARGV[HEAD + n + 3 + i])
+    if redis.call('PTTL', calendars) < keep then redis.call('PEXPIRE', calendars, keep) end
+  end
 end
 
 local settled, alerts = 0, {}

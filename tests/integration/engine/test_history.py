@@ -250,3 +250,14 @@ async def test_top_spenders_refuse_bad_input(
     with pytest.raises(InvalidInput) as raised:
         await engine.top_spenders(QuotaScope.USER, period=period, limit=limit)
     assert raised.value.field == field
+
+
+async def test_large_amounts_stay_exact_in_history_and_top_spenders(engine: QuotaService) -> None:
+    # 100,000 dollars and a nano: Lua's %.14g would print 1e+14 and lose the nano.
+    user = Subject(QuotaScope.USER, "whale")
+    amount = 100_000 * NANOS + 1
+    await engine.record_usage(subjects=[user], cost_nanos=amount, idempotency_key="a")
+    await engine.record_usage(subjects=[user], cost_nanos=amount, idempotency_key="b")
+    assert (await engine.usage_history(user)).days[-1].cost_nanos == 2 * amount
+    (top,) = await engine.top_spenders(QuotaScope.USER, period="month")
+    assert (top.subject, top.cost_nanos) == (user, 2 * amount)
