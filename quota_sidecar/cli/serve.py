@@ -80,11 +80,13 @@ def add_serve_command(subparsers: Any) -> None:
          "(unset: no dashboard); log in with the admin or the dashboard token")  # fmt: skip
     _add(p, "--dashboard-token-file", "file holding a read-only token that opens the dashboard "
          "(the admin token opens it too)", type=Path)  # fmt: skip
+    generate_env = _env_name("--generate-admin-token")
     p.add_argument(
         "--generate-admin-token",
         action="store_true",
+        default=os.environ.get(generate_env, "").lower() in ("1", "true", "yes"),
         help="make up a random admin token for this run and print it once serving (to try "
-        "things out: `make run` uses it); not with an admin token given",
+        f"things out: `make run` uses it); not with an admin token given [env {generate_env}=1]",
     )
     _add(p, "--tls-cert", "server certificate (PEM); enables TLS", type=Path)
     _add(p, "--tls-key", "server private key (PEM)", type=Path)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from quota_sidecar.alert_filters import AlertFilter
+from quota_sidecar.clock import from_ms
 from quota_sidecar.dashboard.alert_json import alert_json
 from quota_sidecar.dashboard.context import CONTEXT, render
 from quota_sidecar.engine.service import QuotaService
@@ -110,7 +110,7 @@ async def overview(request: web.Request) -> web.Response:
         alerts=[alert_json(a) for a in alerts],
         cursor=cursor,
         alert_filter={},
-        now=datetime.now(UTC),
+        now=from_ms(service.clock.now_ms()),  # the engine's time: resets agree with it
     )
 
 
@@ -196,7 +196,7 @@ async def subject_page(request: web.Request) -> web.Response:
         alerts=[alert_json(a) for a in alerts],
         cursor=cursor,
         alert_filter={"scope": subject.scope.value, "id": subject.identifier},
-        now=datetime.now(UTC),
+        now=from_ms(service.clock.now_ms()),  # the engine's time: resets agree with it
     )
 
 
