@@ -70,6 +70,9 @@ class LimitKind(StrEnum):
     COST_LIFETIME = "cost_lifetime"  # never resets: prepaid credit
     # Open holds at once (reserving checks not yet settled, released or expired).
     MAX_CONCURRENT = "max_concurrent"
+    # Requests and tokens ever admitted, never reset (a run's lifetime caps; see engine/runs.py).
+    REQUESTS_LIFETIME = "requests_lifetime"
+    TOKENS_LIFETIME = "tokens_lifetime"
 
     @property
     def is_cost(self) -> bool:
@@ -82,11 +85,18 @@ class LimitKind(StrEnum):
         )
 
     @property
+    def consumed_by_check(self) -> bool:
+        """Does an admitted check count into this limit (a rate window, or a lifetime count)?
+        Those are what an undo or a cluster refund gives back."""
+        return self.window is not None or self in _LIFETIME_COUNTS
+
+    @property
     def window(self) -> Window | None:
         """The sliding window of a rate limit; None for cost limits."""
         return _RATE_WINDOWS.get(self)
 
 
+_LIFETIME_COUNTS = frozenset({"requests_lifetime", "tokens_lifetime"})
 _RATE_WINDOWS = {
     LimitKind.REQUESTS_PER_MINUTE: Window.MINUTE,
     LimitKind.REQUESTS_PER_HOUR: Window.HOUR,
@@ -159,7 +169,7 @@ def validate_identifier(identifier: object, field_name: str = "identifier") -> s
     return identifier
 
 
-def _check_count(value: int | None, field_name: str) -> None:
+def check_count(value: int | None, field_name: str) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int):
@@ -170,8 +180,9 @@ def _check_count(value: int | None, field_name: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class RateLimitConfig:
-    """Request and token rate limits over sliding windows, and the number of open holds at
-    once (max_concurrent: only reserving checks take a slot). None means no limit."""
+    """Request and token rate limits over sliding windows, the number of open holds at once
+    (max_concurrent: only reserving checks take a slot), and requests and tokens ever admitted
+    (requests_lifetime, tokens_lifetime: never reset; a run's caps). None means no limit."""
 
     requests_per_minute: int | None = None
     requests_per_hour: int | None = None
@@ -180,10 +191,12 @@ class RateLimitConfig:
     tokens_per_day: int | None = None
     failure_mode: FailureMode = FailureMode.OPEN
     max_concurrent: int | None = None
+    requests_lifetime: int | None = None
+    tokens_lifetime: int | None = None
 
     def __post_init__(self) -> None:
         for kind in RATE_LIMIT_KINDS:
-            _check_count(getattr(self, kind.value), f"rate_limits.{kind.value}")
+            check_count(getattr(self, kind.value), f"rate_limits.{kind.value}")
         object.__setattr__(self, "failure_mode", _failure_mode(self.failure_mode, "rate_limits"))
 
     def limits(self) -> dict[LimitKind, int]:
@@ -198,6 +211,8 @@ RATE_LIMIT_KINDS = (
     LimitKind.TOKENS_PER_MINUTE,
     LimitKind.TOKENS_PER_DAY,
     LimitKind.MAX_CONCURRENT,
+    LimitKind.REQUESTS_LIFETIME,
+    LimitKind.TOKENS_LIFETIME,
 )
 
 

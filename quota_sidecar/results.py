@@ -24,6 +24,8 @@ __all__ = [
     "Override",
     "OverrideKind",
     "RecordResult",
+    "RunEnd",
+    "RunUsage",
     "Severity",
     "ThresholdWarning",
     "Usage",
@@ -157,6 +159,7 @@ class RecordResult:
     idempotency_key: str = ""  # the caller's, or the one generated for a record without one
     priced_by: str = ""  # "caller", "override", "genai-prices <version>", "unpriced" or ""
     cost_nanos: int = 0  # the cost recorded: the caller's, or the priced one
+    run_ended: bool = False  # the record asked to end its run (end_run) and the run is ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,3 +261,33 @@ class AuditEvent:
     reason: str
     before: object = None
     after: object = field(default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class RunUsage:
+    """One agent run and the runs below it (see engine/runs.py): its lifetime spend, holds,
+    requests and tokens against its caps. A run's spend includes its sub-runs' (each is charged
+    to every ancestor)."""
+
+    run_id: str
+    parent_run_id: str  # "" for a root run
+    ends_at: datetime | None  # when its time to live ends (and every key of it with it)
+    ended: bool  # ended early (EndRun or end_run): its checks are denied, records still count
+    cost_nanos: int
+    held_nanos: int
+    requests: int
+    tokens: int  # estimated at each check, corrected to the actual count when a hold settles
+    max_cost_nanos: int | None
+    max_requests: int | None
+    max_tokens: int | None
+    children: tuple[RunUsage, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnd:
+    """What ending a run did: whether it was still open, and how many of its holds it gave
+    back (to the run and every ancestor)."""
+
+    run_id: str
+    was_open: bool
+    released_holds: int

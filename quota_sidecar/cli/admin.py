@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
-import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -17,6 +16,7 @@ from typing import Any
 import grpc
 import yaml
 
+from quota_sidecar import durations
 from quota_sidecar.cli.connection import call, connection_flags, run_remote, subject_proto
 from quota_sidecar.cli.formatting import amount_text, format_dollars, subject_text, table, when_text
 from quota_sidecar.config import load_quota_file, parse_quota_text
@@ -27,7 +27,6 @@ from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 
 __all__ = ["add_admin_command", "config_to_yaml", "parse_duration"]
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _KINDS = {"block": "BLOCK", "bypass": "BYPASS", "raise": "RAISE_LIMIT", "bonus": "BONUS_CREDIT"}
 
 
@@ -83,12 +82,8 @@ def _dump_quotas(configs: Sequence[QuotaConfig]) -> str:
 
 # --- admin -----------------------------------------------------------------------------------
 def parse_duration(text: str) -> timedelta:
-    """1h, 30m, 2d, 90s, 1h30m."""
-    match = _DURATION.match(text.strip())
-    if not text.strip() or match is None:
-        raise InvalidInput("for", f"expected a duration such as 1h, 30m, 2d or 1h30m, got {text!r}")
-    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    """1h, 30m, 2d, 90s, 1h30m (the `--for` of an override)."""
+    return durations.parse_duration(text, "for")
 
 
 def _default_actor() -> str:

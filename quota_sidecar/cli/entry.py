@@ -1,5 +1,5 @@
-"""The `quota-sidecar` command: serve | validate | usage | check | record | admin … | alerts |
-prices … | top."""
+"""The `quota-sidecar` command: serve | validate | usage | check | record | runs … | admin … |
+alerts | prices … | top."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from quota_sidecar.cli.check import add_check_commands
 from quota_sidecar.cli.prices import add_prices_command
 from quota_sidecar.cli.serve import add_serve_command
 from quota_sidecar.cli.top import add_top_command
-from quota_sidecar.cli.usage import add_usage_command
+from quota_sidecar.cli.usage import add_runs_command, add_usage_command
 from quota_sidecar.cli.validate import add_validate_command
 
 __all__ = ["build_parser", "main"]
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_validate_command(subparsers)
     add_usage_command(subparsers)
     add_check_commands(subparsers)
+    add_runs_command(subparsers)
     add_admin_command(subparsers)
     add_alerts_command(subparsers)
     add_prices_command(subparsers)

@@ -1,5 +1,7 @@
 """`quota-sidecar usage SUBJECT`: a subject's usage, limits and resets, from a running sidecar;
-with `--history 30d`, its recorded spend per quota day (a table, or `--csv` for spreadsheets)."""
+for a run (`usage run:ID`) also the tree of runs below it with their spend; with `--history 30d`,
+its recorded spend per quota day (a table, or `--csv` for spreadsheets). `quota-sidecar runs
+end ID` ends a run early (EndRun)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from quota_sidecar.cli.formatting import amount_text, format_dollars, subject_te
 from quota_sidecar.cli.usage_history import history_days, print_history
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc, types_pb2
 
-__all__ = ["add_usage_command"]
+__all__ = ["add_runs_command", "add_usage_command", "run_tree_text"]
 
 
 # --- usage -----------------------------------------------------------------------------------
@@ -83,4 +85,59 @@ def _usage(args: argparse.Namespace, channel: grpc.Channel) -> int:
                 f"{e.name} {format_dollars(e.cost_nanos)} ({e.requests} calls)" for e in entries
             )
             print(f"  {title}: {listed}")
+    if u.HasField("run"):
+        print()
+        print(run_tree_text(u.run, now))
+    return 0
+
+
+# --- runs ------------------------------------------------------------------------------------
+def _of(used: str, limit: str | None) -> str:
+    return used if limit is None else f"{used} / {limit}"
+
+
+def _tree_rows(run: quota_pb2.RunUsage, depth: int, now: datetime, rows: list[list[str]]) -> None:
+    def cap(name: str) -> int | None:
+        return int(getattr(run, name)) if run.HasField(name) else None  # type: ignore[arg-type]
+
+    cost_cap, requests_cap, tokens_cap = (
+        cap("max_cost_nanos"),
+        cap("max_requests"),
+        cap("max_tokens"),
+    )
+    rows.append([
+        "  " * depth + run.run_id + (" (ended)" if run.ended else ""),
+        _of(format_dollars(run.cost_nanos), None if cost_cap is None else format_dollars(cost_cap)),
+        format_dollars(run.held_nanos),
+        _of(f"{run.requests:,}", None if requests_cap is None else f"{requests_cap:,}"),
+        _of(f"{run.tokens:,}", None if tokens_cap is None else f"{tokens_cap:,}"),
+        when_text(run.ends_at, now),
+    ])  # fmt: skip
+    for child in run.children:
+        _tree_rows(child, depth + 1, now, rows)
+
+
+def run_tree_text(run: quota_pb2.RunUsage, now: datetime) -> str:
+    """A run and the runs below it, indented by depth: spend / limit, held, requests, tokens
+    (each with its limit when the run has one) and when the run ends. A run's spend includes
+    its sub-runs'."""
+    rows = [["RUN", "SPENT / LIMIT", "HELD", "REQUESTS", "TOKENS", "ENDS"]]
+    _tree_rows(run, 0, now, rows)
+    return table(rows)
+
+
+def add_runs_command(subparsers: Any) -> None:
+    p = subparsers.add_parser("runs", help="agent runs: end one early")
+    commands = p.add_subparsers(dest="runs_command", required=True, metavar="ACTION")
+    end = commands.add_parser("end", help="end a run: release its holds, deny later checks")
+    end.add_argument("run_id", help="the run's id (the ID of run:ID)")
+    connection_flags(end, "QUOTA_SIDECAR_DATA_TOKEN")
+    end.set_defaults(func=run_remote(_end_run))
+
+
+def _end_run(args: argparse.Namespace, channel: grpc.Channel) -> int:
+    stub = quota_pb2_grpc.QuotaServiceStub(channel)
+    reply = call(args, stub.EndRun, quota_pb2.EndRunRequest(run_id=args.run_id))
+    state = "ended" if reply.was_open else "was already ended"
+    print(f"run {reply.run_id} {state}; released {reply.released_holds} open holds")
     return 0

@@ -12,6 +12,13 @@ in-process `QuotaService` engine, so the same agent code runs with or without a 
                             estimated_input_tokens=2000, estimated_output_tokens=500) as g:
         await g.record(input_tokens=812, output_tokens=95)    # priced by the sidecar
 
+In an agent run (see "Run budgets" in the README), each guarded call names its run, and a
+sub-agent's run names its parent: the run and every ancestor run join the same atomic check.
+
+    async with client.guard(user_id="u1", tool_name="search", estimated_cost=0.02,
+                            run_id="sub-1", parent_run_id="root") as g:
+        await g.record(cost=0.015)        # g.record(..., end_run=True) also ends the run
+
 On entry the user, the tool and (when given) the provider are checked together with a hold of
 the estimated cost (or, with a model, of its estimated tokens priced by the sidecar, and the
 model's own quota joins the check); a denial raises QuotaExceeded(code, reason, retry_after)
@@ -64,6 +71,9 @@ class QuotaApi(Protocol):
         skip_model_subject: bool = False,
         estimated_input_tokens: int = 0,
         estimated_output_tokens: int = 0,
+        run_id: str = "",
+        parent_run_id: str = "",
+        run_max_cost: Money | None = None,
     ) -> CheckResult: ...
 
     async def record_usage(
@@ -83,6 +93,9 @@ class QuotaApi(Protocol):
         reservation_id: str | None = None,
         model: str = "",
         skip_model_subject: bool = False,
+        run_id: str = "",
+        parent_run_id: str = "",
+        end_run: bool = False,
     ) -> RecordResult: ...
 
     async def release_reservation(self, reservation_id: str) -> bool: ...
@@ -123,8 +136,14 @@ class QuotaGuard:
         estimated_input_tokens: int = 0,
         estimated_output_tokens: int = 0,
         skip_model_subject: bool = False,
+        run_id: str = "",
+        parent_run_id: str = "",
+        run_max_cost: Money | None = None,
     ) -> None:
         self._api = api
+        self.run_id = run_id
+        self.parent_run_id = parent_run_id
+        self._run_max_cost = run_max_cost
         # The model's own quota is joined by the sidecar (model:<provider>/<model>), not here,
         # so a guard charges it exactly when the engine would for the same call.
         self.subjects = guard_subjects(user_id, tool_name, provider)
@@ -157,6 +176,9 @@ class QuotaGuard:
             skip_model_subject=self.skip_model_subject,
             estimated_input_tokens=self._estimated_input_tokens,
             estimated_output_tokens=self._estimated_output_tokens,
+            run_id=self.run_id,
+            parent_run_id=self.parent_run_id,
+            run_max_cost=self._run_max_cost,
         )
         self.check = raise_if_denied(result)
         return self
@@ -169,9 +191,12 @@ class QuotaGuard:
         output_tokens: int = 0,
         cache_read_tokens: int = 0,
         cache_write_tokens: int = 0,
+        end_run: bool = False,
     ) -> RecordResult:
         """Settle the hold to the actual cost and tokens. Once per guard. Without a cost, a
-        guard with a model has its tokens priced by the sidecar (an explicit 0 is free)."""
+        guard with a model has its tokens priced by the sidecar (an explicit 0 is free). With
+        end_run=True (a guard with a run_id), the run ends once this is recorded: its other
+        open holds are released and later calls naming it are refused."""
         if self.check is None:
             raise RuntimeError("record() is only valid inside `async with guard(...)`")
         if self.recorded is not None:
@@ -189,6 +214,9 @@ class QuotaGuard:
             reservation_id=self.reservation_id,
             model=self.model,
             skip_model_subject=self.skip_model_subject,
+            run_id=self.run_id,
+            parent_run_id=self.parent_run_id,
+            end_run=end_run,
         )
         return self.recorded
 

@@ -47,13 +47,29 @@ from quota_sidecar.client.transport import (
 from quota_sidecar.client.transport import error_from_rpc as _error
 from quota_sidecar.errors import InvalidInput, NotFound
 from quota_sidecar.history import TopSpender, UsageHistory
-from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, parse_scope
+from quota_sidecar.models import (
+    QuotaConfig,
+    QuotaScope,
+    Subject,
+    parse_scope,
+    validate_identifier,
+)
 from quota_sidecar.money import Money
-from quota_sidecar.results import Alert, AlertKind, CheckResult, RecordResult, Severity, Usage
+from quota_sidecar.results import (
+    Alert,
+    AlertKind,
+    CheckResult,
+    RecordResult,
+    RunEnd,
+    RunUsage,
+    Severity,
+    Usage,
+)
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
 from quota_sidecar.wire import history
 from quota_sidecar.wire import replies as convert
 from quota_sidecar.wire.fields import scope_to_proto
+from quota_sidecar.wire.runs import RunCheck, run_end_from_proto, run_usage_from_proto
 
 __all__ = [
     "QuotaClient",
@@ -263,9 +279,17 @@ class QuotaClient:
         skip_model_subject: bool = False,
         estimated_input_tokens: int = 0,
         estimated_output_tokens: int = 0,
+        run_id: str = "",
+        parent_run_id: str = "",
+        run_max_cost: Money | None = None,
+        run_ttl: timedelta | None = None,
+        run_max_requests: int | None = None,
+        run_max_tokens: int | None = None,
     ) -> CheckResult:
         """May this call happen now? With reserve=True an allowed check holds the estimate.
-        With a provider and model, estimated input/output tokens are priced by the sidecar."""
+        With a provider and model, estimated input/output tokens are priced by the sidecar.
+        With a run_id, the run (opened by its first call, with the run_* limits asked for, up
+        to the sidecar's `runs:` template) and its ancestors join the same atomic check."""
         request = check_request(
             scope, identifier, estimated_cost,
             subjects=subjects, estimated_cost_nanos=estimated_cost_nanos,
@@ -274,6 +298,9 @@ class QuotaClient:
             model=model, estimated_input_tokens=estimated_input_tokens,
             estimated_output_tokens=estimated_output_tokens,
             skip_model_subject=skip_model_subject,
+            run=RunCheck(
+                run_id, parent_run_id, run_max_cost, run_ttl, run_max_requests, run_max_tokens
+            ),
         )  # fmt: skip
         response = await self._unary("CheckQuota", request, timeout=timeout)
         return convert.check_result_from_proto(response)
@@ -297,16 +324,21 @@ class QuotaClient:
         timeout: float | None = None,  # a gRPC deadline per attempt
         model: str = "",
         skip_model_subject: bool = False,
+        run_id: str = "",
+        parent_run_id: str = "",
+        end_run: bool = False,
     ) -> RecordResult:
         """Record what a call really cost, settling its hold when reservation_id is given.
         Without a cost, a record with a provider, a model and tokens is priced by the sidecar
-        (`priced_by` says how); an explicit cost, 0 included, is taken as given."""
+        (`priced_by` says how); an explicit cost, 0 included, is taken as given. With a
+        run_id the spend counts on the run and its ancestors; end_run=True then ends the run."""
         request = record_request(
             scope, identifier, cost, provider, tool_name,
             subjects=subjects, cost_nanos=cost_nanos, input_tokens=input_tokens,
             output_tokens=output_tokens, cache_read_tokens=cache_read_tokens,
             cache_write_tokens=cache_write_tokens, idempotency_key=idempotency_key,
             reservation_id=reservation_id, model=model, skip_model_subject=skip_model_subject,
+            run_id=run_id, parent_run_id=parent_run_id, end_run=end_run,
         )  # fmt: skip
         response = await self._unary("RecordUsage", request, timeout=timeout)
         return convert.record_result_from_proto(response)
@@ -317,6 +349,23 @@ class QuotaClient:
         request = quota_pb2.RecordUsageRequest(reservation_id=reservation_id, release=True)
         response = await self._unary("RecordUsage", request)
         return bool(response.hold_settled)
+
+    async def end_run(self, run_id: str, *, timeout: float | None = None) -> RunEnd:
+        """End a run early: its holds are released and later checks on it (or below it) are
+        denied BLOCKED; records still count. NotFound when the run is not open."""
+        request = quota_pb2.EndRunRequest(run_id=validate_identifier(run_id, "run_id"))
+        response = await self._unary("EndRun", request, timeout=timeout)
+        return run_end_from_proto(response)
+
+    async def run_usage(self, run_id: str, *, timeout: float | None = None) -> RunUsage:
+        """A run and every run below it, with their spend (GetUsage on run:<run_id>).
+        NotFound when the run is not open."""
+        subject = Subject(QuotaScope.RUN, validate_identifier(run_id, "run_id"))
+        request = quota_pb2.GetUsageRequest(subject=convert.subject_to_proto(subject))
+        response = await self._unary("GetUsage", request, timeout=timeout)
+        if not response.HasField("run"):
+            raise NotFound(f"run {run_id} is not open (or has ended)")
+        return run_usage_from_proto(response.run)
 
     async def get_quota_usage(self, scope: QuotaScope | str, identifier: str) -> Usage:
         return await self.get_usage(Subject(parse_scope(scope), identifier))
@@ -362,6 +411,9 @@ class QuotaClient:
         estimated_input_tokens: int = 0,
         estimated_output_tokens: int = 0,
         skip_model_subject: bool = False,
+        run_id: str = "",
+        parent_run_id: str = "",
+        run_max_cost: Money | None = None,
     ) -> QuotaGuard:
         """`async with client.guard(...) as g:` — see quota_sidecar.client.guard."""
         return QuotaGuard(
@@ -375,6 +427,9 @@ class QuotaClient:
             estimated_input_tokens=estimated_input_tokens,
             estimated_output_tokens=estimated_output_tokens,
             skip_model_subject=skip_model_subject,
+            run_id=run_id,
+            parent_run_id=parent_run_id,
+            run_max_cost=run_max_cost,
         )
 
     # --- alerts --------------------------------------------------------------------------------

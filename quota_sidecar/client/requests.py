@@ -18,6 +18,7 @@ from quota_sidecar.money import Money
 from quota_sidecar.v1 import quota_pb2
 from quota_sidecar.validation import money_nanos, resolve_subjects
 from quota_sidecar.wire import replies as convert
+from quota_sidecar.wire.runs import RunCheck, check_run_to_proto, record_run_to_proto
 
 __all__ = ["check_request", "record_request"]
 
@@ -47,11 +48,12 @@ def check_request(
     estimated_input_tokens: int,
     estimated_output_tokens: int,
     skip_model_subject: bool,
+    run: RunCheck,
 ) -> quota_pb2.CheckQuotaRequest:
     # A check's estimate is a plain field: 0 with estimated tokens means "price the tokens".
     nanos = _given_cost(estimated_cost, estimated_cost_nanos, "estimated_cost") or 0
     targets = resolve_subjects(scope, identifier, subjects)
-    return quota_pb2.CheckQuotaRequest(
+    request = quota_pb2.CheckQuotaRequest(
         subjects=[convert.subject_to_proto(s) for s in targets],
         estimated_cost_nanos=nanos,
         estimated_tokens=estimated_tokens,
@@ -65,6 +67,8 @@ def check_request(
         estimated_output_tokens=estimated_output_tokens,
         skip_model_subject=skip_model_subject,
     )
+    check_run_to_proto(request, run)
+    return request
 
 
 def record_request(
@@ -84,6 +88,9 @@ def record_request(
     reservation_id: str | None,
     model: str,
     skip_model_subject: bool,
+    run_id: str = "",
+    parent_run_id: str = "",
+    end_run: bool = False,
 ) -> quota_pb2.RecordUsageRequest:
     given = _given_cost(cost, cost_nanos, "cost")
     targets = resolve_subjects(scope, identifier, subjects)
@@ -101,6 +108,7 @@ def record_request(
         model=model,
         skip_model_subject=skip_model_subject,
     )
+    record_run_to_proto(request, run_id, parent_run_id, end_run)
     if given is not None:
         request.cost_nanos = given  # present, even when 0: an explicit cost (see the docstring)
     return request

@@ -82,6 +82,8 @@ class SyncQuotaClient:
     get_quota = _blocking(QuotaClient.get_quota)
     delete_quota = _blocking(QuotaClient.delete_quota)
     reset_usage = _blocking(QuotaClient.reset_usage)
+    end_run = _blocking(QuotaClient.end_run)
+    run_usage = _blocking(QuotaClient.run_usage)
     usage_history = _blocking(QuotaClient.usage_history)
     top_spenders = _blocking(QuotaClient.top_spenders)
 
@@ -104,6 +106,9 @@ class SyncQuotaClient:
         estimated_input_tokens: int = 0,
         estimated_output_tokens: int = 0,
         skip_model_subject: bool = False,
+        run_id: str = "",
+        parent_run_id: str = "",
+        run_max_cost: Money | None = None,
     ) -> SyncQuotaGuard:
         """`with quota.guard(...) as g: ...; g.record(cost=...)` — as QuotaClient.guard."""
         inner = self.client.guard(
@@ -116,6 +121,9 @@ class SyncQuotaClient:
             estimated_input_tokens=estimated_input_tokens,
             estimated_output_tokens=estimated_output_tokens,
             skip_model_subject=skip_model_subject,
+            run_id=run_id,
+            parent_run_id=parent_run_id,
+            run_max_cost=run_max_cost,
         )
         return SyncQuotaGuard(self, inner)
 
@@ -191,6 +199,7 @@ class SyncQuotaGuard:
         output_tokens: int = 0,
         cache_read_tokens: int = 0,
         cache_write_tokens: int = 0,
+        end_run: bool = False,
     ) -> RecordResult:
         return self._owner._run(
             self.inner.record(
@@ -199,6 +208,7 @@ class SyncQuotaGuard:
                 output_tokens=output_tokens,
                 cache_read_tokens=cache_read_tokens,
                 cache_write_tokens=cache_write_tokens,
+                end_run=end_run,
             )
         )
 

@@ -6,6 +6,13 @@ the server's watcher and the CLI's validate and admin commands use it.
 from __future__ import annotations
 
 from quota_sidecar.config.bounded_yaml import MAX_NODES
+from quota_sidecar.config.gateways import (
+    DescriptorMapping,
+    EnvoyDomain,
+    EnvoyGateway,
+    GatewaysConfig,
+    HitsUnit,
+)
 from quota_sidecar.config.quota_file import (
     CONFIG_ACTOR,
     MAX_FILE_BYTES,
@@ -15,12 +22,20 @@ from quota_sidecar.config.quota_file import (
     parse_quota_document,
     parse_quota_text,
 )
+from quota_sidecar.config.run_templates import DEFAULT_TENANT, RunLimits
 
 __all__ = [
     "CONFIG_ACTOR",
+    "DEFAULT_TENANT",
     "MAX_FILE_BYTES",
     "MAX_NODES",
+    "DescriptorMapping",
+    "EnvoyDomain",
+    "EnvoyGateway",
+    "GatewaysConfig",
+    "HitsUnit",
     "QuotaDocument",
+    "RunLimits",
     "load_quota_document",
     "load_quota_file",
     "parse_quota_document",

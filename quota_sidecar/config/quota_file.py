@@ -10,6 +10,9 @@
         alert_thresholds: [80, 90, 95]
         shadow_mode: false
     webhooks: ...        # read by the alerting module; ignored here
+    runs:                # run templates: see config/run_templates.py
+      default: {max_cost: 5.00, max_requests: 200, ttl: 2h}
+    gateways: ...        # gateway descriptors -> subjects: see config/gateways.py
 
 Money is in dollars and read from the YAML text itself (never through float), so `0.10` is
 exactly 100_000_000 nanos. Every error is a ConfigError naming the file, the line and the field
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,8 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from quota_sidecar.config.bounded_yaml import MAX_NODES, compose_bounded, shown
+from quota_sidecar.config.gateways import GatewaysConfig, parse_gateways_node
+from quota_sidecar.config.run_templates import RunLimits, parse_runs_node
 from quota_sidecar.errors import ConfigError, InvalidInput
 from quota_sidecar.models import CostQuota, QuotaConfig, RateLimitConfig, Subject, UnpricedPolicy
 from quota_sidecar.pricing import PriceOverride, parse_overrides_node, parse_unpriced_policy
@@ -52,7 +57,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 CONFIG_ACTOR = "config-file"
-_TOP_KEYS = {"quotas", "webhooks", "prices", "unpriced"}
+_TOP_KEYS = {"quotas", "webhooks", "prices", "unpriced", "runs", "gateways"}
 _QUOTA_KEYS = {
     "scope",
     "identifier",
@@ -69,6 +74,8 @@ _RATE_KEYS = {
     "tokens_per_minute",
     "tokens_per_day",
     "max_concurrent",
+    "requests_lifetime",
+    "tokens_lifetime",
     "failure_mode",
 }
 _MONEY_KEYS = {
@@ -88,11 +95,14 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class QuotaDocument:
-    """A whole quota file: its quotas, its price overrides, and the default unpriced policy."""
+    """A whole quota file: its quotas, its price overrides, the default unpriced policy, and
+    its run templates by tenant (run_templates.DEFAULT_TENANT for `runs.default`)."""
 
     quotas: list[QuotaConfig]
     prices: tuple[PriceOverride, ...] = ()
     unpriced: UnpricedPolicy | None = None
+    runs: dict[str, RunLimits] = field(default_factory=dict)
+    gateways: GatewaysConfig = field(default_factory=GatewaysConfig)  # config/gateways.py
 
 
 def load_quota_file(path: Path | str) -> list[QuotaConfig]:
@@ -101,7 +111,8 @@ def load_quota_file(path: Path | str) -> list[QuotaConfig]:
 
 
 def load_quota_document(path: Path | str) -> QuotaDocument:
-    """The whole file (quotas, prices, unpriced), or ConfigError naming the line and field."""
+    """The whole file (quotas, prices, unpriced, runs), or ConfigError naming the line and
+    field."""
     path = Path(path)
     try:
         with path.open("rb") as file:
@@ -277,7 +288,11 @@ def parse_quota_document(
             unpriced = parse_unpriced_policy(parser.typed(node, "unpriced", str, "a policy"))
         except InvalidInput as exc:
             raise parser.error("unpriced", exc.message, node) from None
-    return QuotaDocument(_quotas(parser, top.get("quotas")), prices, unpriced)
+    runs = parse_runs_node(parser, top.get("runs"))
+    gateways = parse_gateways_node(parser, top.get("gateways"))
+    return QuotaDocument(
+        _quotas(parser, top.get("quotas")), prices, unpriced, runs, gateways=gateways
+    )
 
 
 def _quotas(parser: _Parser, quotas_node: Node | None) -> list[QuotaConfig]:

@@ -127,7 +127,8 @@ async def check_across_slots(
     store: Store, plans: Sequence[SubjectPlan], *, head: Sequence[Any]
 ) -> list[Any]:
     """check.lua per slot group, compensating admitted groups on a later denial. `head` is
-    check.lua's ARGV before N (now, estimated cost, estimated tokens, reserve, hold id, lease).
+    check.lua's ARGV before N (now, estimated cost, estimated tokens, reserve, hold id, lease,
+    check id, requests).
     Returns a reply in check.lua's format with the caller's subject indexes."""
     async with admitted_to(store):
         return await _check(store, plans, head)
@@ -135,10 +136,12 @@ async def check_across_slots(
 
 async def _check(store: Store, plans: Sequence[SubjectPlan], head: Sequence[Any]) -> list[Any]:
     now, cost, tokens = int(head[0]), int(head[1]), int(head[2])
-    reserve, hold_id = str(head[3]) == "1", str(head[4])
+    reserve, hold_id, requests = str(head[3]) == "1", str(head[4]), int(head[7])
     admitted: list[tuple[SlotGroup, list[Any]]] = []
     alerts: list[list[str]] = []
-    refund = _Refund(store, now=now, tokens=tokens, reserve=reserve, hold_id=hold_id)
+    refund = _Refund(
+        store, now=now, tokens=tokens, reserve=reserve, hold_id=hold_id, requests=requests
+    )
     try:
         groups = slot_groups(plans)
         for position, group in enumerate(groups):
@@ -151,7 +154,10 @@ async def _check(store: Store, plans: Sequence[SubjectPlan], head: Sequence[Any]
             if reply[0] == "deny":
                 consumed = _taken(admitted)
                 await refund.all(consumed)
-                denied = _denial(group, reply, consumed, cost=cost, tokens=tokens, reserve=reserve)
+                denied = _denial(
+                    group, reply, consumed, cost=cost, tokens=tokens, reserve=reserve,
+                    requests=requests,
+                )  # fmt: skip
                 denied[4] = await _latest_retry(store, groups[position + 1 :], head, reply[4])
                 return denied
             admitted.append((group, reply))
@@ -195,9 +201,11 @@ def _taken(admitted: list[tuple[SlotGroup, list[Any]]]) -> list[tuple[SlotGroup,
 class _Refund:
     """Runs refund.lua for admitted groups, with the check's `now`, tokens and hold."""
 
-    def __init__(self, store: Store, *, now: int, tokens: int, reserve: bool, hold_id: str):
+    def __init__(
+        self, store: Store, *, now: int, tokens: int, reserve: bool, hold_id: str, requests: int
+    ):
         self._store = store
-        self._head: list[Any] = [now, tokens, int(reserve), hold_id]
+        self._head: list[Any] = [now, tokens, int(reserve), hold_id, requests]
 
     async def all(self, admitted: Sequence[tuple[SlotGroup, list[Any]]]) -> None:
         """Refund every group, to the end even if the caller is cancelled meanwhile."""
@@ -216,7 +224,7 @@ class _Refund:
     async def _one(self, group: SlotGroup, reply: list[Any]) -> None:
         charged: list[list[str]] = [[] for _ in group.plans]
         for row in _rows(reply[8], _STATUS_WIDTH):
-            if LimitKind(row[1]).window is not None:
+            if LimitKind(row[1]).consumed_by_check:
                 charged[exact_int(row[0]) - 1].append(str(row[1]))
         args = [*self._head, len(group.plans), *(",".join(names) for names in charged)]
         try:
@@ -257,26 +265,31 @@ def _denial(
     cost: int,
     tokens: int,
     reserve: bool,
+    requests: int,
 ) -> list[Any]:
     """The denying group's verdict; the admitted groups' statuses as they are after refund."""
     statuses: list[Any] = []
     for group, admitted_reply in admitted:
         for row in _rows(reindex(group, admitted_reply[8], _STATUS_WIDTH), _STATUS_WIDTH):
-            statuses += _refunded_status(list(row), cost=cost, tokens=tokens, reserve=reserve)
+            statuses += _refunded_status(
+                list(row), cost=cost, tokens=tokens, reserve=reserve, requests=requests
+            )
     statuses = ordered(statuses + reindex(denying, reply[8], _STATUS_WIDTH), _STATUS_WIDTH)
     warnings = reindex(denying, reply[9], _WARNING_WIDTH)
     index = denying.global_index(reply[2])
     return ["deny", reply[1], index, *reply[3:6], 0, "", statuses, warnings, []]
 
 
-def _refunded_status(row: list[Any], *, cost: int, tokens: int, reserve: bool) -> list[Any]:
+def _refunded_status(
+    row: list[Any], *, cost: int, tokens: int, reserve: bool, requests: int
+) -> list[Any]:
     """A status row of an admitted group, less what the refund gave back."""
     index, name, limit, used, held, reset_ms = row
     kind = LimitKind(name)
-    if kind.window is not None:
-        charged = 1 if name.startswith("requests_") else tokens
+    if kind.consumed_by_check:
+        charged = requests if name.startswith("requests_") else tokens
         used = max(0, exact_int(used) - charged)
-        if used == 0:
+        if used == 0 and kind.window is not None:
             reset_ms = 0  # the window held only this check's charge
     elif reserve and kind in _HELD_BUDGETS:
         held = max(0, exact_int(held) - cost)

@@ -22,6 +22,8 @@ from quota_sidecar.results import BreakdownEntry, LimitStatus, RecordResult, Usa
 from quota_sidecar.store.keys import ALERTS, idempotency_home, subject_keys
 from quota_sidecar.store.redis import Store
 
+_LIFETIME_FIELDS = {LimitKind.REQUESTS_LIFETIME: "r", LimitKind.TOKENS_LIFETIME: "t"}
+
 __all__ = [
     "DEDUPE_WINDOW_MS",
     "GENERATED_DEDUPE_WINDOW_MS",
@@ -211,6 +213,8 @@ class CostTracker:
                 item_held = 0
             elif kind is LimitKind.COST_PER_REQUEST:
                 used, reset_ms, item_held = 0, 0, 0
+            elif kind in _LIFETIME_FIELDS:  # never resets; nothing of it is held
+                used, reset_ms, item_held = exact_int(life.get(_LIFETIME_FIELDS[kind], 0)), 0, 0
             elif kind is LimitKind.MAX_CONCURRENT:
                 # The open holds; reset_at is when the first of their leases ends.
                 used, reset_ms, item_held = exact_int(slots[0]), exact_int(slots[1]), 0

@@ -160,14 +160,17 @@ class OverrideManager:
         limit = granted.limit.value if granted.limit else ""
         keys = subject_keys(subject)
         keep_until = max([expiry, *(to_ms(o.expires_at) for o in await self.in_force(subject))])
+        ttl = keep_until - now + 60_000
+        if plan.cached.expires_at_ms is not None:  # a run: nothing of it outlives it
+            ttl = min(ttl, max(plan.cached.expires_at_ms - now, 1))
 
         async def write() -> object:
             pipe = self._store.client.pipeline(transaction=not self._store.is_cluster)
             spec = f"{granted.kind.value}|{limit}|{granted.value}|{expiry}|{period}"
             pipe.hset(keys.overrides, granted.id, spec)
             pipe.hset(keys.override_meta, granted.id, _to_json(granted))
-            pipe.pexpire(keys.overrides, keep_until - now + 60_000)
-            pipe.pexpire(keys.override_meta, keep_until - now + 60_000)
+            pipe.pexpire(keys.overrides, ttl)
+            pipe.pexpire(keys.override_meta, ttl)
             pipe.zadd(OVERRIDE_EXPIRY, {f"{subject}|{granted.id}": expiry})
             append_audit(
                 pipe,

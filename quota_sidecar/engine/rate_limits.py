@@ -17,7 +17,7 @@ from typing import Any
 
 from quota_sidecar.clock import Clock, from_ms
 from quota_sidecar.engine.cluster import check_across_slots
-from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.configs import CachedConfig, ConfigRepository
 from quota_sidecar.engine.failure import decide_without_store
 from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
 from quota_sidecar.engine.replies import (
@@ -27,8 +27,8 @@ from quota_sidecar.engine.replies import (
 )
 from quota_sidecar.engine.reservations import encode_reservation, new_hold_id
 from quota_sidecar.engine.undo import CheckUndoer, new_check_id
-from quota_sidecar.errors import DeadlineExceeded, StoreUnavailable
-from quota_sidecar.models import DenialCode, LimitKind, Subject
+from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreUnavailable
+from quota_sidecar.models import DenialCode, LimitKind, QuotaScope, Subject
 from quota_sidecar.money import format_dollars
 from quota_sidecar.results import CheckResult
 from quota_sidecar.store.keys import ALERTS, subject_keys
@@ -68,13 +68,22 @@ class RateLimitManager:
         reserve: bool = False,
         lease: timedelta = timedelta(minutes=5),
         timeout: float | None = None,
+        requests: int = 1,
     ) -> CheckResult:
-        """Decide a check in Redis. Only while the store is unreachable is it decided without
-        it, by the quotas' failure modes; a busy store or a passed timeout never decides (see
+        """Decide a check in Redis. `requests` is how many requests the check counts in the
+        request windows (1 for a CheckQuota; a gateway's hits may be more; 0 only looks).
+        Only while the store is unreachable is it decided without it, by the quotas' failure
+        modes; a busy store or a passed timeout never decides (see
         store/redis.py). Overloaded and DeadlineExceeded reach the caller with nothing held."""
         try:
             return await self._check(
-                subjects, estimated_cost_nanos, estimated_tokens, reserve, lease, timeout=timeout
+                subjects,
+                estimated_cost_nanos,
+                estimated_tokens,
+                reserve,
+                lease,
+                timeout=timeout,
+                requests=requests,
             )
         except StoreUnavailable as exc:
             if self._store.reachable:
@@ -93,12 +102,14 @@ class RateLimitManager:
         lease: timedelta,
         *,
         timeout: float | None,
+        requests: int = 1,
     ) -> CheckResult:
         hold_id = new_hold_id() if reserve else ""
         deadline = _deadline(timeout)
         for _ in range(_STALE_RETRIES):
             now = self._clock.now_ms()
             cached = await self._configs.get_many(subjects, timeout=_left(deadline))
+            _refuse_ended_runs(subjects, cached)
             plans = plan_subjects(subjects, cached, now)
             check_id = "" if self._store.is_cluster else new_check_id()
             keys = [k for p in plans for k in p.keys]
@@ -106,16 +117,21 @@ class RateLimitManager:
             if shared:
                 keys += [ALERTS, subject_keys(subjects[0]).check_marks]
             args: list[Any] = [now, cost, tokens, int(reserve), hold_id, _ms(lease), check_id]
-            args += [len(plans), int(shared), *(a for p in plans for a in p.args)]
+            args += [requests, len(plans), int(shared), *(a for p in plans for a in p.args)]
             try:
                 if self._store.is_cluster:  # subjects may span slots: see engine/cluster.py
-                    reply = await check_across_slots(self._store, plans, head=args[:7])
+                    reply = await check_across_slots(self._store, plans, head=args[:8])
                 else:
                     reply = await self._store.run("check.lua", keys, args, timeout=_left(deadline))
             except (StoreUnavailable, DeadlineExceeded) as exc:
                 if exc.maybe_applied and check_id:
                     self._undo.undo(
-                        plans, now=now, tokens=tokens, hold_id=hold_id, check_id=check_id
+                        plans,
+                        now=now,
+                        tokens=tokens,
+                        hold_id=hold_id,
+                        check_id=check_id,
+                        requests=requests,
                     )
                 raise
             if reply[0] != "stale":
@@ -218,3 +234,11 @@ def _reason(
     else:
         text = f"{code.value} for {subject}"
     return prefix + text
+
+
+def _refuse_ended_runs(subjects: Sequence[Subject], cached: Sequence[CachedConfig]) -> None:
+    """A run's config goes with its keys when it expires. A check that meets that (it raced the
+    expiry) is refused like a check on an ended run, never let through with no limits."""
+    for subject, entry in zip(subjects, cached, strict=True):
+        if subject.scope is QuotaScope.RUN and entry.config is None:
+            raise InvalidInput("run_id", f"run {subject.identifier} has ended")

@@ -22,13 +22,21 @@ from decimal import Decimal
 
 from quota_sidecar.clock import Clock
 from quota_sidecar.engine.codec import config_to_json
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope, Subject, validate_identifier
+from quota_sidecar.errors import InvalidInput, NotFound
+from quota_sidecar.models import (
+    CostQuota,
+    QuotaConfig,
+    QuotaScope,
+    RateLimitConfig,
+    Subject,
+    check_count,
+    validate_identifier,
+)
 from quota_sidecar.money import Money, to_nanos
 from quota_sidecar.store.keys import subject_keys
 from quota_sidecar.store.redis import Store
 
-__all__ = ["MAX_RUN_DEPTH", "RunInfo", "RunRegistry", "RunTemplate"]
+__all__ = ["MAX_RUN_DEPTH", "RunAsk", "RunInfo", "RunRegistry", "RunTemplate"]
 
 MAX_RUN_DEPTH = 8
 _GLOBAL = "*"
@@ -36,17 +44,35 @@ _GLOBAL = "*"
 
 @dataclass(frozen=True, slots=True)
 class RunTemplate:
-    """The limits of the runs of a tenant (or of all): `max_cost` (None: no cost cap) and
-    `ttl` are the defaults of a run and the caps of what a call may ask for."""
+    """The limits of the runs of a tenant (or of all): `max_cost`, `max_requests` and
+    `max_tokens` (None: no cap) and `ttl` are the defaults of a run and the caps of what a
+    call may ask for."""
 
     max_cost: Money | None
     ttl: timedelta
+    max_requests: int | None = None
+    max_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_cost is not None:
             to_nanos(self.max_cost, "runs.max_cost")
         if self.ttl <= timedelta(0):
             raise InvalidInput("runs.ttl", "must be positive")
+        for name in ("max_requests", "max_tokens"):
+            value = getattr(self, name)
+            if value is not None:
+                check_count(value, f"runs.{name}")
+
+
+@dataclass(frozen=True, slots=True)
+class RunAsk:
+    """What the call opening a run asks for, each up to its template's cap (None: the
+    template's own)."""
+
+    max_cost: Money | None = None
+    ttl: timedelta | None = None
+    max_requests: int | None = None
+    max_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +117,7 @@ class RunRegistry:
         run_id: str,
         parent_run_id: str,
         *,
-        max_cost: Money | None = None,
-        ttl: timedelta | None = None,
+        ask: RunAsk | None = None,
         timeout: float | None = None,
     ) -> list[Subject]:
         """The run subjects a call adds to its own: none without a run_id. They are counted
@@ -103,9 +128,7 @@ class RunRegistry:
             return []
         if any(s.scope is QuotaScope.RUN for s in targets):
             raise InvalidInput("subjects", "name a run by run_id, not as a subject")
-        return await self.chain(
-            run_id, parent_run_id, targets, max_cost=max_cost, ttl=ttl, timeout=timeout
-        )
+        return await self.chain(run_id, parent_run_id, targets, ask=ask, timeout=timeout)
 
     async def chain(
         self,
@@ -113,8 +136,7 @@ class RunRegistry:
         parent_run_id: str,
         targets: Sequence[Subject],
         *,
-        max_cost: Money | None = None,
-        ttl: timedelta | None = None,
+        ask: RunAsk | None = None,
         timeout: float | None = None,
     ) -> list[Subject]:
         """The run and its ancestors as subjects, leaf first, opening the run if need be."""
@@ -125,7 +147,7 @@ class RunRegistry:
         if info is None:
             info = await self._open(
                 run_id=run_id, parent_run_id=parent_run_id, targets=targets,
-                max_cost=max_cost, ttl=ttl, timeout=timeout,
+                ask=ask or RunAsk(), timeout=timeout,
             )  # fmt: skip
         elif parent_run_id and info.parent != parent_run_id:
             raise InvalidInput(
@@ -141,6 +163,16 @@ class RunRegistry:
             if r.ends_at_ms <= now:
                 raise InvalidInput("run_id", f"run {r.run_id} has ended")
         return [Subject(QuotaScope.RUN, r.run_id) for r in runs]
+
+    async def ancestors(self, run_id: str, timeout: float | None = None) -> list[RunInfo]:
+        """The run (first) and its ancestors, as stored; NotFound when the run is not open."""
+        try:
+            runs = [await self._read(run_id, timeout)]
+        except InvalidInput:
+            raise NotFound(f"run {run_id} is not open (or has ended)") from None
+        while runs[-1].parent and len(runs) <= MAX_RUN_DEPTH:
+            runs.append(await self._read(runs[-1].parent, timeout))
+        return runs
 
     async def _read(self, run_id: str, timeout: float | None) -> RunInfo:
         found = self._known.get(run_id)
@@ -164,8 +196,7 @@ class RunRegistry:
         run_id: str,
         parent_run_id: str,
         targets: Sequence[Subject],
-        max_cost: Money | None,
-        ttl: timedelta | None,
+        ask: RunAsk,
         timeout: float | None,
     ) -> RunInfo:
         # Concurrent first calls for one run share one open.
@@ -176,8 +207,8 @@ class RunRegistry:
         self._opening[run_id] = future
         try:
             info = await self._open_now(
-                run_id=run_id, parent_run_id=parent_run_id, targets=targets,
-                max_cost=max_cost, ttl=ttl, timeout=timeout,
+                run_id=run_id, parent_run_id=parent_run_id, targets=targets, ask=ask,
+                timeout=timeout,
             )  # fmt: skip
             future.set_result(info)
             return info
@@ -194,26 +225,38 @@ class RunRegistry:
         run_id: str,
         parent_run_id: str,
         targets: Sequence[Subject],
-        max_cost: Money | None,
-        ttl: timedelta | None,
+        ask: RunAsk,
         timeout: float | None,
     ) -> RunInfo:
         template = self.template_for(targets)
         cap = None if template.max_cost is None else to_nanos(template.max_cost, "runs.max_cost")
-        asked = None if max_cost is None else to_nanos(max_cost, "run_max_cost")
-        if asked is not None and cap is not None and asked > cap:
-            raise InvalidInput("run_max_cost", "is above the runs template's max_cost")
+        asked = None if ask.max_cost is None else to_nanos(ask.max_cost, "run_max_cost")
+        ttl = ask.ttl
         if ttl is not None and not timedelta(0) < ttl <= template.ttl:
             raise InvalidInput("run_ttl", "must be positive and at most the template's ttl")
-        limit = asked if asked is not None else cap
         now = self._clock.now_ms()
         ends = now + (ttl or template.ttl) // timedelta(milliseconds=1)
         if parent_run_id:
             parent = await self._read(parent_run_id, timeout)
             ends = min(ends, parent.ends_at_ms)  # a child never outlives its parent
+        limit = _within(asked, cap, "run_max_cost", "max_cost")
+        for value, field in (
+            (ask.max_requests, "run_max_requests"),
+            (ask.max_tokens, "run_max_tokens"),
+        ):
+            if value is not None:
+                check_count(value, field)
         config = QuotaConfig(
             scope=QuotaScope.RUN,
             identifier=run_id,
+            rate_limits=RateLimitConfig(
+                requests_lifetime=_within(
+                    ask.max_requests, template.max_requests, "run_max_requests", "max_requests"
+                ),
+                tokens_lifetime=_within(
+                    ask.max_tokens, template.max_tokens, "run_max_tokens", "max_tokens"
+                ),
+            ),
             cost_quota=CostQuota(
                 lifetime_limit=None if limit is None else Decimal(limit).scaleb(-9)
             ),
@@ -221,7 +264,35 @@ class RunRegistry:
         keys = [subject_keys(_run(run_id)).config]
         args = [config_to_json(config), parent_run_id, ends, now]
         parent_id, stored_ends = await self._store.run("run_open.lua", keys, args, timeout=timeout)
-        return self._remember(RunInfo(run_id, str(parent_id) or None, int(stored_ends)))
+        info = self._remember(RunInfo(run_id, str(parent_id) or None, int(stored_ends)))
+        if info.parent:
+            await self._index_child(info, timeout)
+        return info
+
+    async def _index_child(self, info: RunInfo, timeout: float | None) -> None:
+        """List the run under its parent, for the run tree (GetUsage). A separate step: the
+        parent's keys live on another cluster slot. The set ends with the parent."""
+        assert info.parent is not None
+        parent = await self._read(info.parent, timeout)
+        kids = subject_keys(_run(info.parent)).children
+        left = max(parent.ends_at_ms - self._clock.now_ms(), 1)
+
+        async def write() -> object:
+            pipe = self._store.client.pipeline(transaction=False)
+            pipe.sadd(kids, info.run_id)
+            pipe.pexpire(kids, left)
+            return await pipe.execute()
+
+        await self._store.call(write, timeout)
+
+
+def _within(asked: int | None, cap: int | None, field: str, template_field: str) -> int | None:
+    """What a call asks for a run's limit, never above the template's cap."""
+    if asked is not None:
+        if cap is not None and asked > cap:
+            raise InvalidInput(field, f"is above the runs template's {template_field}")
+        return asked
+    return cap
 
 
 def _run(run_id: str) -> Subject:

@@ -4,7 +4,10 @@ QuotaService
  ├─ RateLimitManager   admission: windows and budgets, atomically (check.lua)
  ├─ CostTracker        records, holds, idempotency, usage (record.lua, usage.lua)
  ├─ ConfigRepository   quotas in Redis, cached with their version
- └─ OverrideManager    overrides, resets, resolved thresholds
+ ├─ OverrideManager    overrides, resets, resolved thresholds
+ ├─ Pricer             the cost of a call from its tokens (pricing/)
+ ├─ RunRegistry        runs: opening, templates, the chain of ancestors (run_open.lua)
+ └─ RunControl         ending a run, its tree
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import date, timedelta
-from pathlib import Path
 from typing import TypeVar
 
 from quota_sidecar.clock import Clock, SystemClock
@@ -30,15 +32,25 @@ from quota_sidecar.engine.model_subject import model_name
 from quota_sidecar.engine.overrides import OverrideManager
 from quota_sidecar.engine.rate_limits import RateLimitManager
 from quota_sidecar.engine.registration import Registration, write_without_loop
-from quota_sidecar.engine.runs import RunRegistry, RunTemplate
+from quota_sidecar.engine.run_control import RunControl
+from quota_sidecar.engine.runs import RunAsk, RunRegistry, RunTemplate
+from quota_sidecar.engine.settings import EngineSettings, with_key
 from quota_sidecar.engine.spool import RecordSpool, SpooledRecord
 from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreUnavailable
-from quota_sidecar.history import HistoryRetention, TopSpender, UsageHistory
+from quota_sidecar.history import TopSpender, UsageHistory
 from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, UnpricedPolicy, parse_scope
 from quota_sidecar.money import Money
 from quota_sidecar.pricing import PriceOverride, TokenUsage
-from quota_sidecar.results import AuditEvent, CheckResult, Override, RecordResult, Usage
-from quota_sidecar.store.redis import DEFAULT_TIMEOUT, Store
+from quota_sidecar.results import (
+    AuditEvent,
+    CheckResult,
+    Override,
+    RecordResult,
+    RunEnd,
+    RunUsage,
+    Usage,
+)
+from quota_sidecar.store.redis import Store
 from quota_sidecar.validation import (
     check_label,
     check_lease,
@@ -51,35 +63,6 @@ __all__ = ["EngineSettings", "QuotaService", "Registration"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-
-class EngineSettings:
-    """Tunables of the engine."""
-
-    def __init__(
-        self,
-        *,
-        store_timeout: float = DEFAULT_TIMEOUT,
-        hold_lease: timedelta = timedelta(minutes=5),
-        data_dir: Path | None = None,
-        spool_dir: Path | None = None,
-        history: HistoryRetention | None = None,
-    ) -> None:
-        self.store_timeout = store_timeout
-        self.hold_lease = hold_lease
-        self.data_dir = data_dir
-        # Where records wait while the store is unreachable; None: such records raise
-        # StoreUnavailable instead (the caller retries with the same idempotency key).
-        self.spool_dir = spool_dir
-        self.history = history or HistoryRetention()
-
-
-def _with_key(exc: StoreUnavailable | DeadlineExceeded, key: str) -> Exception:
-    """The error a record raises without a spool, naming the key its retry must reuse."""
-    message = f"{exc} (retry with idempotency_key={key!r}: it counts once)"
-    if isinstance(exc, DeadlineExceeded):
-        return DeadlineExceeded(message, maybe_applied=exc.maybe_applied, idempotency_key=key)
-    return StoreUnavailable(message, maybe_applied=exc.maybe_applied, idempotency_key=key)
 
 
 class QuotaService:
@@ -105,6 +88,9 @@ class QuotaService:
         self.overrides = OverrideManager(self._store, self.configs, self.costs, self.clock)
         self.pricer = Pricer(self.clock)
         self.runs = RunRegistry(self._store, self.clock)
+        self.run_control = RunControl(
+            self._store, self.clock, self.runs, self.overrides, self.get_usage
+        )
         self._pending: set[asyncio.Task[QuotaConfig]] = set()
         self._last_registration: asyncio.Task[QuotaConfig] | None = None
         spool_dir = self.settings.spool_dir
@@ -193,16 +179,22 @@ class QuotaService:
         parent_run_id: str = "",
         run_max_cost: Money | None = None,
         run_ttl: timedelta | None = None,
+        run_max_requests: int | None = None,
+        run_max_tokens: int | None = None,
+        requests: int = 1,
     ) -> CheckResult:
         """Decide a check (see RateLimitManager.check). `timeout` bounds the wait in seconds
         (None: as long as the store is reachable): past it, DeadlineExceeded with nothing held
         or counted. With a provider and model, estimated input and output tokens (say the
         request's max_tokens) are priced instead of a dollar estimate; a hold reserves that.
         With a `run_id`, the run and every ancestor run are checked too, in the same atomic
-        check (the first call naming a run opens it: see engine/runs.py)."""
+        check (the first call naming a run opens it: see engine/runs.py). `requests` is how many
+        requests the check counts in the request windows and day/month counters (1; a gateway's
+        hits may be more; 0 only looks: is there room for one more?)."""
         targets = resolve_subjects(scope, identifier, subjects)
         given = money_nanos(estimated_cost, estimated_cost_nanos, "estimated_cost")
         check_tokens(estimated_tokens, "estimated_tokens")
+        check_tokens(requests, "requests")
         usage = TokenUsage(estimated_input_tokens, estimated_output_tokens)
         estimated_tokens = estimated_tokens or usage.input_tokens + usage.output_tokens
         check_label(tool_name, "tool_name")
@@ -218,8 +210,9 @@ class QuotaService:
         )  # fmt: skip
         if charge.denied_by is not None:
             return unpriced_denial(charge.denied_by, name)
+        ask = RunAsk(run_max_cost, run_ttl, run_max_requests, run_max_tokens)
         targets += await self.runs.subjects_for(
-            targets, run_id, parent_run_id, max_cost=run_max_cost, ttl=run_ttl, timeout=timeout
+            targets, run_id, parent_run_id, ask=ask, timeout=timeout
         )
         return await self.rate_limits.check(
             targets,
@@ -228,6 +221,7 @@ class QuotaService:
             reserve=reserve,
             lease=lease,
             timeout=timeout,
+            requests=requests,
         )
 
     async def record_usage(
@@ -251,6 +245,7 @@ class QuotaService:
         skip_model_subject: bool = False,
         run_id: str = "",
         parent_run_id: str = "",
+        end_run: bool = False,
     ) -> RecordResult:
         """Record what a call cost. Every record carries an idempotency key (a generated one
         when none is given, returned in the result), which a retry and the spool reuse, so a
@@ -258,8 +253,11 @@ class QuotaService:
         confirm (unreachable, or `timeout` passed) is kept on disk and answered spooled=True;
         without one, the error carries the key to retry with. Without a cost, a record with a
         provider, a model and tokens is priced (`priced_by` says how). With a `run_id`, the
-        spend is counted on the run and every ancestor run too."""
+        spend is counted on the run and every ancestor run too; `end_run` then ends the run
+        once the record is confirmed (not when it is spooled: `run_ended` says)."""
         targets = resolve_subjects(scope, identifier, subjects)
+        if end_run and not run_id:
+            raise InvalidInput("end_run", "needs a run_id")
         # 0 is "no cost given", as in the contract: with a model and tokens, they are priced.
         given = money_nanos(cost or 0, cost_nanos, "cost") or None
         usage = TokenUsage(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)
@@ -289,10 +287,15 @@ class QuotaService:
         }
         try:
             result = await self._record(entry, timeout)
-            return dataclasses.replace(result, priced_by=charge.priced_by, cost_nanos=amount)
+            if end_run:  # once the record is confirmed: a spooled one leaves the run open
+                await self.end_run(run_id, timeout=timeout)
+            ended = end_run
+            return dataclasses.replace(
+                result, priced_by=charge.priced_by, cost_nanos=amount, run_ended=ended
+            )
         except (StoreUnavailable, DeadlineExceeded) as exc:
             if self.spool is None:
-                raise _with_key(exc, key) from exc
+                raise with_key(exc, key) from exc
         # Unconfirmed: keep the record on disk under the same key, so it counts exactly once
         # whether or not the store applied it.
         self.spool.append(entry)
@@ -302,6 +305,15 @@ class QuotaService:
     def set_run_template(self, template: RunTemplate | None, tenant: str = "*") -> None:
         """The `runs:` template of a tenant's runs, or of all ("*"); None removes it."""
         self.runs.set_template(template, tenant)
+
+    async def end_run(self, run_id: str, *, timeout: float | None = None) -> RunEnd:
+        """End a run early: later checks on it (or below it) are denied, its holds released
+        (see engine/run_control.py). NotFound when the run is not open."""
+        return await self.run_control.end(run_id, timeout=timeout)
+
+    async def run_usage(self, run_id: str, *, timeout: float | None = None) -> RunUsage:
+        """A run and every run below it, with their spend (NotFound when not open)."""
+        return await self.run_control.tree(run_id, timeout=timeout)
 
     async def _record(self, entry: SpooledRecord, timeout: float | None = None) -> RecordResult:
         result = await self.costs.record(

@@ -28,6 +28,7 @@ from typing import Any
 
 from quota_sidecar.engine.plan import SubjectPlan
 from quota_sidecar.errors import DeadlineExceeded, Overloaded, StoreUnavailable
+from quota_sidecar.models import LimitKind
 from quota_sidecar.store.keys import subject_keys
 from quota_sidecar.store.redis import Store
 
@@ -71,11 +72,13 @@ class CheckUndoer:
         tokens: int,
         hold_id: str,
         check_id: str,
+        requests: int = 1,
     ) -> None:
         """Queue the undo of check `check_id`, planned as `plans` at `now`."""
         charged = [",".join(_rate_limits(plan)) for plan in plans]
         keys = [k for p in plans for k in p.keys] + [subject_keys(plans[0].subject).check_marks]
-        args: list[Any] = [now, tokens, int(bool(hold_id)), hold_id, len(plans), *charged]
+        args: list[Any] = [now, tokens, int(bool(hold_id)), hold_id, requests, len(plans)]
+        args += charged
         args.append(check_id)
         if len(self._pending) >= _MAX_PENDING:
             dropped = self._pending.popleft()
@@ -121,8 +124,15 @@ class CheckUndoer:
 
 
 def _rate_limits(plan: SubjectPlan) -> list[str]:
-    """The windows check.lua charged for this subject: every rate limit its quota has."""
+    """What check.lua counted for this subject: every rate window its quota has, and the
+    lifetime counts of a subject that ends (a run) or caps them."""
     config = plan.cached.config
     if config is None:
         return []
-    return [kind.value for kind in config.limits() if kind.window is not None]
+    names = [kind.value for kind in config.limits() if kind.window is not None]
+    if plan.cached.expires_at_ms is not None or any(k in _LIFETIME for k in config.limits()):
+        names += [k.value for k in _LIFETIME]
+    return names
+
+
+_LIFETIME = (LimitKind.REQUESTS_LIFETIME, LimitKind.TOKENS_LIFETIME)

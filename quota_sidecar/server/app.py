@@ -28,6 +28,7 @@ import time
 from datetime import timedelta
 
 import grpc
+from envoy.service.ratelimit.v3 import rls_pb2_grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -46,6 +47,7 @@ from quota_sidecar.server.dashboard import (
     check_dashboard_options,
     start_dashboard,
 )
+from quota_sidecar.server.envoy_servicer import ENVOY_SERVICE, EnvoyRateLimitServicer
 from quota_sidecar.server.interceptors import SidecarInterceptor
 from quota_sidecar.server.metrics import Metrics, MetricsServer
 from quota_sidecar.server.options import ServerOptions, parse_listen
@@ -86,6 +88,7 @@ class Sidecar:
         self._dashboard: DashboardServer | None = None
         self._health_task: asyncio.Task[None] | None = None
         self._interceptor: SidecarInterceptor | None = None
+        self._envoy: EnvoyRateLimitServicer | None = None
         self._aborting = False
         self._stopped = asyncio.Event()
         self._replay_now = asyncio.Event()
@@ -141,6 +144,7 @@ class Sidecar:
             ),
         )
         self._service = QuotaService(store=self.store, clock=opts.clock, settings=settings)
+        self._envoy = EnvoyRateLimitServicer(self._service, self.metrics)
         self.store.on_state_change(self._store_state_changed)
         await self._set_health(serving=False)
         if opts.config_path is not None:
@@ -150,6 +154,7 @@ class Sidecar:
                 interval=opts.config_interval,
                 on_result=self.metrics.config_result,
                 prices_only=opts.config_prices_only,
+                on_document=self._envoy.configure,
             )
             await self._watcher.load_initial()  # a bad file stops the start here
             if self._aborting:  # a signal arrived while the file was being applied
@@ -220,9 +225,18 @@ class Sidecar:
             server,
         )
         admin_pb2_grpc.add_QuotaAdminServiceServicer_to_server(AdminServicer(self.service), server)
+        assert self._envoy is not None
+        rls_pb2_grpc.add_RateLimitServiceServicer_to_server(self._envoy, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
-            (QUOTA_SERVICE, ADMIN_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+            (
+                QUOTA_SERVICE,
+                ADMIN_SERVICE,
+                ENVOY_SERVICE,
+                health.SERVICE_NAME,
+                reflection.SERVICE_NAME,
+            ),
+            server,
         )
         return server
 
@@ -257,7 +271,7 @@ class Sidecar:
     async def _set_health(self, *, serving: bool) -> None:
         status = _SERVING if serving else _NOT_SERVING
         self.metrics.store_up.set(1 if serving else 0)
-        for name in ("", QUOTA_SERVICE, ADMIN_SERVICE):
+        for name in ("", QUOTA_SERVICE, ADMIN_SERVICE, ENVOY_SERVICE):
             await self.health.set(name, status)
 
     async def check_store(self) -> bool:

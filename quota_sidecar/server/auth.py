@@ -2,7 +2,8 @@
 
 * Admin RPCs (QuotaAdminService) always need the admin token. With none configured the admin
   API is closed (PERMISSION_DENIED), never open: a sidecar must not be administrable by default.
-* Data-plane RPCs (QuotaService) need the data token only when one is configured.
+* Data-plane RPCs (QuotaService, Envoy's RateLimitService) need the data token only when one
+  is configured.
 * Health and reflection stay open, so probes and grpcurl work without credentials.
 
 A missing token answers UNAUTHENTICATED, a wrong one PERMISSION_DENIED. Tokens are compared with
@@ -23,7 +24,9 @@ from quota_sidecar.errors import ConfigError
 
 __all__ = [
     "ADMIN_SERVICE_PREFIX",
+    "DATA_PLANE_PREFIXES",
     "DATA_SERVICE_PREFIX",
+    "ENVOY_SERVICE_PREFIX",
     "AuthPolicy",
     "Denial",
     "load_token",
@@ -32,6 +35,10 @@ __all__ = [
 
 ADMIN_SERVICE_PREFIX = "/quota_sidecar.v1.QuotaAdminService/"
 DATA_SERVICE_PREFIX = "/quota_sidecar.v1.QuotaService/"
+# Envoy's rate limit service is data plane too (Envoy sends the token with the grpc_service's
+# initial_metadata).
+ENVOY_SERVICE_PREFIX = "/envoy.service.ratelimit.v3.RateLimitService/"
+DATA_PLANE_PREFIXES = (DATA_SERVICE_PREFIX, ENVOY_SERVICE_PREFIX)
 _BEARER = "bearer "
 
 
@@ -87,7 +94,7 @@ class AuthPolicy:
                     "or QUOTA_SIDECAR_ADMIN_TOKEN",
                 )
             return _match(self.admin_token, metadata, "admin")
-        if method.startswith(DATA_SERVICE_PREFIX) and self.data_token is not None:
+        if method.startswith(DATA_PLANE_PREFIXES) and self.data_token is not None:
             return _match(self.data_token, metadata, "data-plane")
         return None
 

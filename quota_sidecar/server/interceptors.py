@@ -14,7 +14,8 @@ Servicers therefore never catch domain errors themselves.
 
 Two more refusals happen here, before a servicer runs:
 
-* Load shedding. At most `max_in_flight` (--max-concurrent-rpcs) QuotaService unary calls run at
+* Load shedding. At most `max_in_flight` (--max-concurrent-rpcs) data-plane unary calls
+  (QuotaService and Envoy's ShouldRateLimit) run at
   once; one more is answered RESOURCE_EXHAUSTED at once ("overloaded, retry"), having done
   nothing, so a flood is shed with an explicit, retryable status and never decided without
   Redis. Admin calls, health, reflection and open StreamAlerts streams are not counted, so an
@@ -45,13 +46,13 @@ from quota_sidecar.errors import (
     StoreTimeout,
     StoreUnavailable,
 )
-from quota_sidecar.server.auth import ADMIN_SERVICE_PREFIX, DATA_SERVICE_PREFIX, AuthPolicy
+from quota_sidecar.server.auth import ADMIN_SERVICE_PREFIX, DATA_PLANE_PREFIXES, AuthPolicy
 from quota_sidecar.server.metrics import Metrics
 
 __all__ = ["SidecarInterceptor", "status_of"]
 
 log = logging.getLogger(__name__)
-_OURS = (ADMIN_SERVICE_PREFIX, DATA_SERVICE_PREFIX)
+_OURS = (ADMIN_SERVICE_PREFIX, *DATA_PLANE_PREFIXES)
 
 
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
@@ -127,7 +128,7 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         self.last_arrival = time.monotonic()
         denial = self._auth.check(method, handler_call_details.invocation_metadata)
         name = method.rsplit("/", 1)[-1]
-        shed = method.startswith(DATA_SERVICE_PREFIX)
+        shed = method.startswith(DATA_PLANE_PREFIXES)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._unary(handler.unary_unary, name, denial, shed=shed),

@@ -94,6 +94,20 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.envoy_decisions = Counter(
+            "quota_sidecar_envoy_decisions",
+            "Envoy ShouldRateLimit answers, by configured domain ('(unknown)' for any other) and "
+            "overall code (OK, OVER_LIMIT)",
+            ["domain", "code"],
+            registry=r,
+        )
+        self.envoy_unmapped = Counter(
+            "quota_sidecar_envoy_unmapped_descriptors",
+            "Envoy descriptors that map to no subject (answered OK), by configured domain "
+            "('(unknown)' for a domain the quota file does not name)",
+            ["domain"],
+            registry=r,
+        )
         self._holds: dict[str, float] = {}  # reservation id -> monotonic lease end
         self._hold_ends: list[tuple[float, str]] = []  # a heap of the same, soonest first
         self._holds_lock = threading.Lock()

@@ -7,6 +7,10 @@ it is deleted. Quotas created through the admin API, and quotas the file named b
 process started, are never deleted by the file: the file adds and updates, and removes only
 what it itself put there during this process's life.
 
+Run templates (`runs:`) live in each process, not in Redis, so every worker applies them (the
+prices-only workers too); a tenant's template that vanishes from the file is removed, and a
+change is audited (action `runs.put`, subject global:*) by the worker that audits quotas.
+
 The watcher parses off the event loop, so even a legal 4 MiB file never stalls the calls being
 served.
 """
@@ -23,7 +27,9 @@ from pathlib import Path
 
 # The module, not its function: the loader is looked up at each parse, so it can be observed.
 import quota_sidecar.config as quota_file
-from quota_sidecar.config import CONFIG_ACTOR, QuotaDocument
+from quota_sidecar.config import CONFIG_ACTOR, QuotaDocument, RunLimits
+from quota_sidecar.engine.audit import audit_change
+from quota_sidecar.engine.runs import RunTemplate
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.errors import ConfigError, NotFound, StoreUnavailable
 from quota_sidecar.models import QuotaConfig, Subject
@@ -37,6 +43,28 @@ def _comparable(config: QuotaConfig) -> QuotaConfig:
     return dataclasses.replace(config, version=0, updated_at=None)
 
 
+def _template(limits: RunLimits) -> RunTemplate:
+    return RunTemplate(
+        max_cost=limits.max_cost,
+        ttl=limits.ttl,
+        max_requests=limits.max_requests,
+        max_tokens=limits.max_tokens,
+    )
+
+
+def _described(runs: dict[str, RunLimits]) -> dict[str, object]:
+    """What the audit log records of the run templates."""
+    return {
+        tenant: {
+            "ttl_seconds": int(limits.ttl.total_seconds()),
+            "max_cost": None if limits.max_cost is None else str(limits.max_cost),
+            "max_requests": limits.max_requests,
+            "max_tokens": limits.max_tokens,
+        }
+        for tenant, limits in sorted(runs.items())
+    }
+
+
 class QuotaFileWatcher:
     """Applies the quota file at start and again whenever it changes (polling its mtime)."""
 
@@ -48,8 +76,12 @@ class QuotaFileWatcher:
         interval: float = 1.0,
         on_result: Callable[[str], None] | None = None,
         prices_only: bool = False,
+        on_document: Callable[[QuotaDocument], None] | None = None,
     ) -> None:
         self.path = Path(path)
+        # Told of every file that parses (before its quotas are written, so a store outage
+        # never keeps this process on an old gateway mapping): the Envoy mapping follows it.
+        self._on_document = on_document or (lambda _document: None)
         self._prices_only = prices_only
         self.interval = interval
         self._service = service
@@ -57,6 +89,7 @@ class QuotaFileWatcher:
         self._applied_stamp: tuple[int, int, int] | None = None
         self._seen_stamp: tuple[int, int, int] | None = None
         self._owned: set[Subject] = set()
+        self._runs: dict[str, RunLimits] = {}  # the run templates this watcher applied
         self._task: asyncio.Task[None] | None = None
         # Checked between quotas and polls: a cancel can be absorbed inside the Redis driver,
         # and shutdown must not wait for a 3000-quota apply (or loop on after one).
@@ -96,8 +129,10 @@ class QuotaFileWatcher:
         return await self._apply(document, stamp)
 
     async def _apply(self, document: QuotaDocument, stamp: tuple[int, int, int] | None) -> str:
+        self._on_document(document)
         if self._prices_only:  # no audit: the worker that applies the quotas audits them
             self._service.pricer.configure(document.prices, document.unpriced)
+            self._set_runs(document.runs)
             self._applied_stamp, self.last_error = stamp, None
             self._on_result("ok")
             return "ok"
@@ -108,6 +143,7 @@ class QuotaFileWatcher:
                 document.prices, document.unpriced, actor=CONFIG_ACTOR,
                 reason=f"quota file {self.path}",
             )  # fmt: skip
+            await self._put_runs(document.runs)
             for config in configs:
                 if self._closing:
                     log.info("quota file %s: apply interrupted by shutdown", self.path)
@@ -135,6 +171,25 @@ class QuotaFileWatcher:
         log.info("quota file %s applied: %d quotas", self.path, len(configs))
         self._on_result("ok")
         return "ok"
+
+    async def _put_runs(self, runs: dict[str, RunLimits]) -> None:
+        """Audit a change of the run templates (before it takes effect), then apply it."""
+        if runs == self._runs:
+            return
+        service = self._service
+        await audit_change(
+            service.store, service.clock, "runs.put", actor=CONFIG_ACTOR,
+            reason=f"quota file {self.path}", before=_described(self._runs),
+            after=_described(runs),
+        )  # fmt: skip
+        self._set_runs(runs)
+
+    def _set_runs(self, runs: dict[str, RunLimits]) -> None:
+        for tenant in self._runs.keys() - runs.keys():
+            self._service.set_run_template(None, tenant)
+        for tenant, limits in runs.items():
+            self._service.set_run_template(_template(limits), tenant)
+        self._runs = dict(runs)
 
     def start(self) -> None:
         if self._task is None:

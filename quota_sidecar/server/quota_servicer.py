@@ -3,17 +3,19 @@ are mapped to status codes by the interceptor, not here."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Protocol
 
 from grpc import aio
 
 from quota_sidecar.engine.service import QuotaService
-from quota_sidecar.errors import InvalidInput
+from quota_sidecar.errors import InvalidInput, NotFound
+from quota_sidecar.models import QuotaScope
 from quota_sidecar.money import check_nanos
 from quota_sidecar.server.metrics import Metrics
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc
-from quota_sidecar.wire import configs, fields, history, replies
+from quota_sidecar.wire import configs, fields, history, replies, runs
 
 __all__ = ["AlertSource", "QuotaServicer"]
 
@@ -27,7 +29,8 @@ class AlertSource(Protocol):
 
 
 class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
-    """The data plane: CheckQuota, RecordUsage, GetUsage, StreamAlerts, GetUsageHistory."""
+    """The data plane: CheckQuota, RecordUsage, GetUsage, EndRun, StreamAlerts,
+    GetUsageHistory."""
 
     def __init__(
         self,
@@ -47,6 +50,7 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
     ) -> quota_pb2.CheckQuotaResponse:
         subjects = fields.subjects_from_proto(request.subjects)
         lease = fields.lease_from_proto(request)
+        run = runs.check_run_from_proto(request)
         result = await self._service.check_quota(
             subjects=subjects,
             estimated_cost_nanos=check_nanos(request.estimated_cost_nanos, "estimated_cost_nanos"),
@@ -65,6 +69,12 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             estimated_output_tokens=fields.check_count(
                 request.estimated_output_tokens, "estimated_output_tokens"
             ),
+            run_id=run.run_id,
+            parent_run_id=run.parent_run_id,
+            run_max_cost=run.max_cost,
+            run_ttl=run.ttl,
+            run_max_requests=run.max_requests,
+            run_max_tokens=run.max_tokens,
         )
         self._metrics.record_check(subjects, result)
         if result.reservation_id:
@@ -99,7 +109,10 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
         tool_name = fields.check_short_text(request.tool_name, "tool_name")
         provider = fields.check_short_text(request.provider, "provider")
         idempotency_key = fields.check_short_text(request.idempotency_key, "idempotency_key")
+        run_id, parent_run_id, end_run = runs.record_run_from_proto(request)
         if request.release:
+            if run_id:
+                raise InvalidInput("run_id", "a release names its hold only: no run_id")
             if reservation_id is None:
                 raise InvalidInput("reservation_id", "is required when release is true")
             if cost or input_tokens or output_tokens:
@@ -125,6 +138,9 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             skip_model_subject=request.skip_model_subject,
             cache_read_tokens=fields.check_count(request.cache_read_tokens, "cache_read_tokens"),
             cache_write_tokens=fields.check_count(request.cache_write_tokens, "cache_write_tokens"),
+            run_id=run_id,
+            parent_run_id=parent_run_id,
+            end_run=end_run,
         )
         if reservation_id is not None:
             self._metrics.hold_closed(reservation_id)
@@ -139,6 +155,7 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             idempotency_key=result.idempotency_key,
             priced_by=result.priced_by,
             cost_nanos=result.cost_nanos,
+            run_ended=result.run_ended,
         )
 
     async def GetUsage(
@@ -146,6 +163,15 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
     ) -> quota_pb2.GetUsageResponse:
         subject = fields.required_subject_from_proto(request)
         usage = await self._service.get_usage(subject)
+        tree = None
+        if subject.scope is QuotaScope.RUN:
+            # A run past its time to live (or never opened) has no tree: its usage is all zeros.
+            with contextlib.suppress(NotFound):
+                tree = runs.run_usage_to_proto(
+                    await self._service.run_usage(
+                        subject.identifier, timeout=context.time_remaining()
+                    )
+                )
         return quota_pb2.GetUsageResponse(
             subject=fields.subject_to_proto(usage.subject),
             cost_today_nanos=usage.cost_today_nanos,
@@ -171,7 +197,15 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             cost_this_week_nanos=usage.cost_this_week_nanos,
             week_resets_at=fields.timestamp_to_proto(usage.week_resets_at),
             cost_lifetime_nanos=usage.cost_lifetime_nanos,
+            run=tree,
         )
+
+    async def EndRun(
+        self, request: quota_pb2.EndRunRequest, context: aio.ServicerContext
+    ) -> quota_pb2.EndRunResponse:
+        run_id = runs.end_run_request_from_proto(request)
+        ended = await self._service.end_run(run_id, timeout=context.time_remaining())
+        return runs.run_end_to_proto(ended)
 
     async def GetUsageHistory(
         self, request: quota_pb2.GetUsageHistoryRequest, context: aio.ServicerContext

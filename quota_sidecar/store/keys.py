@@ -14,6 +14,7 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
     qs:{user:alice}:ovrmeta      hash    overrides' reason, actor and times as JSON
     qs:{user:alice}:alerts       stream  the subject's own alerts (see alerting/codec.py)
     qs:{user:alice}:ck           zset    ids of recent checks (60 s), so a lost reply can be undone
+    qs:{run:r1}:kids             set     a run's sub-runs, for its tree; ends with the run
     qs:{user:alice}:idem:<key>   string  an idempotency key's payload fingerprint (24 hours)
     qs:{user:alice}:hd:2026-11-28 hash   the day's rollup for history: c, r (records), ti, to and
                                          the breakdown like the day's; kept the history retention
@@ -125,6 +126,10 @@ class SubjectKeys:
     @property
     def alerts(self) -> str:
         return f"{self.base}:alerts"
+
+    @property
+    def children(self) -> str:
+        return f"{self.base}:kids"
 
     @property
     def check_marks(self) -> str:

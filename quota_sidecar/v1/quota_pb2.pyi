@@ -88,6 +88,12 @@ class CheckQuotaRequest(_message.Message):
     ESTIMATED_INPUT_TOKENS_FIELD_NUMBER: _builtins.int
     ESTIMATED_OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
     SKIP_MODEL_SUBJECT_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    PARENT_RUN_ID_FIELD_NUMBER: _builtins.int
+    RUN_MAX_COST_NANOS_FIELD_NUMBER: _builtins.int
+    RUN_TTL_FIELD_NUMBER: _builtins.int
+    RUN_MAX_REQUESTS_FIELD_NUMBER: _builtins.int
+    RUN_MAX_TOKENS_FIELD_NUMBER: _builtins.int
     estimated_cost_nanos: _builtins.int
     """The estimated cost of the call in nano-dollars; 0 or more."""
     estimated_tokens: _builtins.int
@@ -115,6 +121,32 @@ class CheckQuotaRequest(_message.Message):
     estimated_output_tokens: _builtins.int
     skip_model_subject: _builtins.bool
     """When true, the model's own quota is not added to the check."""
+    run_id: _builtins.str
+    """The agent run this call belongs to (optional; see "Run budgets" in the README). A run is
+    the subject run:<run_id>, checked in the same atomic check as the subjects above and every
+    ancestor run. The first call naming a run opens it with the limits of the quota file's
+    `runs:` template (of the tenant among the subjects, else the default one), or the run_*
+    fields below, up to the template's caps. Without a template, INVALID_ARGUMENT (run_id).
+    At most 128 characters, no whitespace. A run that was ended (EndRun) denies the check
+    (DENIAL_CODE_BLOCKED); one past its time to live is INVALID_ARGUMENT (run_id) on a sidecar
+    that saw it, but nothing of it is left in the store: use a fresh id for every run.
+    """
+    parent_run_id: _builtins.str
+    """The run that spawned this one (optional; needs run_id). Read only when the run is opened:
+    the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+    """
+    run_max_cost_nanos: _builtins.int
+    """The run's lifetime cost limit in nano-dollars, when this call opens it (optional; at most
+    the template's max_cost). Unset: the template's max_cost.
+    """
+    run_max_requests: _builtins.int
+    """The run's lifetime limit of admitted requests, when this call opens it (optional; at most
+    the template's max_requests). Unset: the template's max_requests.
+    """
+    run_max_tokens: _builtins.int
+    """The run's lifetime limit of tokens, when this call opens it (optional; at most the
+    template's max_tokens). Unset: the template's max_tokens.
+    """
     @_builtins.property
     def subjects(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.Subject]:
         """The subjects checked together, for example user + tool + provider. 1 to 8, no repeats."""
@@ -122,6 +154,12 @@ class CheckQuotaRequest(_message.Message):
     @_builtins.property
     def reservation_lease(self) -> _duration_pb2.Duration:
         """How long an unsettled hold lives. Unset means the server default (5 minutes)."""
+
+    @_builtins.property
+    def run_ttl(self) -> _duration_pb2.Duration:
+        """The run's time to live, when this call opens it (optional; more than 0, at most the
+        template's ttl). Unset: the template's ttl. At its end the run and all its keys expire.
+        """
 
     def __init__(
         self,
@@ -138,12 +176,29 @@ class CheckQuotaRequest(_message.Message):
         estimated_input_tokens: _builtins.int = ...,
         estimated_output_tokens: _builtins.int = ...,
         skip_model_subject: _builtins.bool = ...,
+        run_id: _builtins.str = ...,
+        parent_run_id: _builtins.str = ...,
+        run_max_cost_nanos: _builtins.int | None = ...,
+        run_ttl: _duration_pb2.Duration | None = ...,
+        run_max_requests: _builtins.int | None = ...,
+        run_max_tokens: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["reservation_lease", b"reservation_lease"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_run_max_cost_nanos", b"_run_max_cost_nanos", "_run_max_requests", b"_run_max_requests", "_run_max_tokens", b"_run_max_tokens", "reservation_lease", b"reservation_lease", "run_max_cost_nanos", b"run_max_cost_nanos", "run_max_requests", b"run_max_requests", "run_max_tokens", b"run_max_tokens", "run_ttl", b"run_ttl"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["estimated_cost_nanos", b"estimated_cost_nanos", "estimated_input_tokens", b"estimated_input_tokens", "estimated_output_tokens", b"estimated_output_tokens", "estimated_tokens", b"estimated_tokens", "model", b"model", "provider", b"provider", "request_id", b"request_id", "reservation_lease", b"reservation_lease", "reserve", b"reserve", "skip_model_subject", b"skip_model_subject", "subjects", b"subjects", "tool_name", b"tool_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_run_max_cost_nanos", b"_run_max_cost_nanos", "_run_max_requests", b"_run_max_requests", "_run_max_tokens", b"_run_max_tokens", "estimated_cost_nanos", b"estimated_cost_nanos", "estimated_input_tokens", b"estimated_input_tokens", "estimated_output_tokens", b"estimated_output_tokens", "estimated_tokens", b"estimated_tokens", "model", b"model", "parent_run_id", b"parent_run_id", "provider", b"provider", "request_id", b"request_id", "reservation_lease", b"reservation_lease", "reserve", b"reserve", "run_id", b"run_id", "run_max_cost_nanos", b"run_max_cost_nanos", "run_max_requests", b"run_max_requests", "run_max_tokens", b"run_max_tokens", "run_ttl", b"run_ttl", "skip_model_subject", b"skip_model_subject", "subjects", b"subjects", "tool_name", b"tool_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__run_max_cost_nanos: _TypeAlias = _typing.Literal["run_max_cost_nanos"]  # noqa: Y015
+    _WhichOneofArgType__run_max_cost_nanos: _TypeAlias = _typing.Literal["_run_max_cost_nanos", b"_run_max_cost_nanos"]  # noqa: Y015
+    _WhichOneofReturnType__run_max_requests: _TypeAlias = _typing.Literal["run_max_requests"]  # noqa: Y015
+    _WhichOneofArgType__run_max_requests: _TypeAlias = _typing.Literal["_run_max_requests", b"_run_max_requests"]  # noqa: Y015
+    _WhichOneofReturnType__run_max_tokens: _TypeAlias = _typing.Literal["run_max_tokens"]  # noqa: Y015
+    _WhichOneofArgType__run_max_tokens: _TypeAlias = _typing.Literal["_run_max_tokens", b"_run_max_tokens"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__run_max_cost_nanos) -> _WhichOneofReturnType__run_max_cost_nanos | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__run_max_requests) -> _WhichOneofReturnType__run_max_requests | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__run_max_tokens) -> _WhichOneofReturnType__run_max_tokens | None: ...
 
 Global___CheckQuotaRequest: _TypeAlias = CheckQuotaRequest  # noqa: Y015
 
@@ -248,6 +303,9 @@ class RecordUsageRequest(_message.Message):
     CACHE_READ_TOKENS_FIELD_NUMBER: _builtins.int
     CACHE_WRITE_TOKENS_FIELD_NUMBER: _builtins.int
     SKIP_MODEL_SUBJECT_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    PARENT_RUN_ID_FIELD_NUMBER: _builtins.int
+    END_RUN_FIELD_NUMBER: _builtins.int
     cost_nanos: _builtins.int
     """The actual cost in nano-dollars; 0 or more. Recorded even past a limit. When it is 0 and
     the record names a provider, a model and tokens, the sidecar prices the tokens (see Prices
@@ -284,6 +342,18 @@ class RecordUsageRequest(_message.Message):
     cache_write_tokens: _builtins.int
     skip_model_subject: _builtins.bool
     """When true, the model's own quota is not charged."""
+    run_id: _builtins.str
+    """The run this usage is charged to, and every ancestor run with it (optional; see
+    CheckQuotaRequest.run_id). The run must be open.
+    """
+    parent_run_id: _builtins.str
+    """The run's parent, as given when it was opened (optional; needs run_id). A different
+    parent than the run's is INVALID_ARGUMENT.
+    """
+    end_run: _builtins.bool
+    """When true (needs run_id), the run is ended once this usage is recorded, as EndRun does.
+    A record that is spooled (see spooled) leaves the run open: run_ended says which.
+    """
     @_builtins.property
     def subjects(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.Subject]:
         """The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
@@ -306,10 +376,13 @@ class RecordUsageRequest(_message.Message):
         cache_read_tokens: _builtins.int = ...,
         cache_write_tokens: _builtins.int = ...,
         skip_model_subject: _builtins.bool = ...,
+        run_id: _builtins.str = ...,
+        parent_run_id: _builtins.str = ...,
+        end_run: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cache_read_tokens", b"cache_read_tokens", "cache_write_tokens", b"cache_write_tokens", "cost_nanos", b"cost_nanos", "idempotency_key", b"idempotency_key", "input_tokens", b"input_tokens", "model", b"model", "output_tokens", b"output_tokens", "provider", b"provider", "release", b"release", "reservation_id", b"reservation_id", "skip_model_subject", b"skip_model_subject", "subjects", b"subjects", "tool_name", b"tool_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cache_read_tokens", b"cache_read_tokens", "cache_write_tokens", b"cache_write_tokens", "cost_nanos", b"cost_nanos", "end_run", b"end_run", "idempotency_key", b"idempotency_key", "input_tokens", b"input_tokens", "model", b"model", "output_tokens", b"output_tokens", "parent_run_id", b"parent_run_id", "provider", b"provider", "release", b"release", "reservation_id", b"reservation_id", "run_id", b"run_id", "skip_model_subject", b"skip_model_subject", "subjects", b"subjects", "tool_name", b"tool_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -370,6 +443,7 @@ class RecordUsageResponse(_message.Message):
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     PRICED_BY_FIELD_NUMBER: _builtins.int
     COST_NANOS_FIELD_NUMBER: _builtins.int
+    RUN_ENDED_FIELD_NUMBER: _builtins.int
     recorded: _builtins.bool
     """True when this call recorded the usage (false for a duplicate or a release)."""
     duplicate: _builtins.bool
@@ -393,6 +467,8 @@ class RecordUsageResponse(_message.Message):
     """
     cost_nanos: _builtins.int
     """The cost recorded, in nanos (cost_nanos, or the priced cost)."""
+    run_ended: _builtins.bool
+    """True when end_run was set and the run is now ended (false when the record was spooled)."""
     @_builtins.property
     def totals(self) -> _containers.RepeatedCompositeFieldContainer[Global___UsageTotals]:
         """The totals of every subject after the record."""
@@ -413,10 +489,11 @@ class RecordUsageResponse(_message.Message):
         idempotency_key: _builtins.str = ...,
         priced_by: _builtins.str = ...,
         cost_nanos: _builtins.int = ...,
+        run_ended: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "cost_nanos", b"cost_nanos", "duplicate", b"duplicate", "hold_settled", b"hold_settled", "idempotency_key", b"idempotency_key", "priced_by", b"priced_by", "recorded", b"recorded", "spooled", b"spooled", "totals", b"totals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "cost_nanos", b"cost_nanos", "duplicate", b"duplicate", "hold_settled", b"hold_settled", "idempotency_key", b"idempotency_key", "priced_by", b"priced_by", "recorded", b"recorded", "run_ended", b"run_ended", "spooled", b"spooled", "totals", b"totals"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -506,6 +583,7 @@ class GetUsageResponse(_message.Message):
     COST_THIS_WEEK_NANOS_FIELD_NUMBER: _builtins.int
     WEEK_RESETS_AT_FIELD_NUMBER: _builtins.int
     COST_LIFETIME_NANOS_FIELD_NUMBER: _builtins.int
+    RUN_FIELD_NUMBER: _builtins.int
     cost_today_nanos: _builtins.int
     """Spend in the current quota day, in nanos."""
     cost_this_month_nanos: _builtins.int
@@ -576,6 +654,10 @@ class GetUsageResponse(_message.Message):
     def week_resets_at(self) -> _timestamp_pb2.Timestamp:
         """When the current quota week ends."""
 
+    @_builtins.property
+    def run(self) -> Global___RunUsage:
+        """When the subject is a run (SCOPE_RUN): the run and every run below it, with their spend."""
+
     def __init__(
         self,
         *,
@@ -603,14 +685,150 @@ class GetUsageResponse(_message.Message):
         cost_this_week_nanos: _builtins.int = ...,
         week_resets_at: _timestamp_pb2.Timestamp | None = ...,
         cost_lifetime_nanos: _builtins.int = ...,
+        run: Global___RunUsage | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "day_resets_at", b"day_resets_at", "month_resets_at", b"month_resets_at", "subject", b"subject", "week_resets_at", b"week_resets_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "day_resets_at", b"day_resets_at", "month_resets_at", b"month_resets_at", "run", b"run", "subject", b"subject", "week_resets_at", b"week_resets_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_model_month", b"by_model_month", "by_model_today", b"by_model_today", "by_provider_month", b"by_provider_month", "by_provider_today", b"by_provider_today", "by_tool_month", b"by_tool_month", "by_tool_today", b"by_tool_today", "config", b"config", "cost_lifetime_nanos", b"cost_lifetime_nanos", "cost_this_month_nanos", b"cost_this_month_nanos", "cost_this_week_nanos", b"cost_this_week_nanos", "cost_today_nanos", b"cost_today_nanos", "day_resets_at", b"day_resets_at", "held_nanos", b"held_nanos", "limits", b"limits", "month_resets_at", b"month_resets_at", "requests_last_day", b"requests_last_day", "requests_last_hour", b"requests_last_hour", "requests_last_minute", b"requests_last_minute", "requests_today", b"requests_today", "subject", b"subject", "tokens_last_day", b"tokens_last_day", "tokens_last_minute", b"tokens_last_minute", "tokens_today", b"tokens_today", "week_resets_at", b"week_resets_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_model_month", b"by_model_month", "by_model_today", b"by_model_today", "by_provider_month", b"by_provider_month", "by_provider_today", b"by_provider_today", "by_tool_month", b"by_tool_month", "by_tool_today", b"by_tool_today", "config", b"config", "cost_lifetime_nanos", b"cost_lifetime_nanos", "cost_this_month_nanos", b"cost_this_month_nanos", "cost_this_week_nanos", b"cost_this_week_nanos", "cost_today_nanos", b"cost_today_nanos", "day_resets_at", b"day_resets_at", "held_nanos", b"held_nanos", "limits", b"limits", "month_resets_at", b"month_resets_at", "requests_last_day", b"requests_last_day", "requests_last_hour", b"requests_last_hour", "requests_last_minute", b"requests_last_minute", "requests_today", b"requests_today", "run", b"run", "subject", b"subject", "tokens_last_day", b"tokens_last_day", "tokens_last_minute", b"tokens_last_minute", "tokens_today", b"tokens_today", "week_resets_at", b"week_resets_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetUsageResponse: _TypeAlias = GetUsageResponse  # noqa: Y015
+
+@_typing.final
+class RunUsage(_message.Message):
+    """One run and the runs below it, as GetUsage on a run subject returns them."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    PARENT_RUN_ID_FIELD_NUMBER: _builtins.int
+    ENDS_AT_FIELD_NUMBER: _builtins.int
+    ENDED_FIELD_NUMBER: _builtins.int
+    COST_NANOS_FIELD_NUMBER: _builtins.int
+    HELD_NANOS_FIELD_NUMBER: _builtins.int
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    TOKENS_FIELD_NUMBER: _builtins.int
+    MAX_COST_NANOS_FIELD_NUMBER: _builtins.int
+    MAX_REQUESTS_FIELD_NUMBER: _builtins.int
+    MAX_TOKENS_FIELD_NUMBER: _builtins.int
+    CHILDREN_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    """The run's id (the identifier of its subject run:<run_id>)."""
+    parent_run_id: _builtins.str
+    """The run that spawned it; empty for a root run."""
+    ended: _builtins.bool
+    """True when the run was ended early (EndRun, RecordUsage end_run): checks on it are denied."""
+    cost_nanos: _builtins.int
+    """The lifetime spend recorded on the run, in nanos; it includes the spend of its sub-runs."""
+    held_nanos: _builtins.int
+    """Cost held by the run's open reservations (its sub-runs' included), in nanos."""
+    requests: _builtins.int
+    """Requests admitted on the run (its sub-runs' included)."""
+    tokens: _builtins.int
+    """Tokens counted on the run (its sub-runs' included): estimated at each check, corrected
+    to the actual count when a hold settles.
+    """
+    max_cost_nanos: _builtins.int
+    """The run's lifetime cost limit in nanos; unset when it has none."""
+    max_requests: _builtins.int
+    """The run's lifetime limit of requests; unset when it has none."""
+    max_tokens: _builtins.int
+    """The run's lifetime limit of tokens; unset when it has none."""
+    @_builtins.property
+    def ends_at(self) -> _timestamp_pb2.Timestamp:
+        """When its time to live ends (unset if unknown)."""
+
+    @_builtins.property
+    def children(self) -> _containers.RepeatedCompositeFieldContainer[Global___RunUsage]:
+        """The runs it spawned, each with its own sub-runs."""
+
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        parent_run_id: _builtins.str = ...,
+        ends_at: _timestamp_pb2.Timestamp | None = ...,
+        ended: _builtins.bool = ...,
+        cost_nanos: _builtins.int = ...,
+        held_nanos: _builtins.int = ...,
+        requests: _builtins.int = ...,
+        tokens: _builtins.int = ...,
+        max_cost_nanos: _builtins.int | None = ...,
+        max_requests: _builtins.int | None = ...,
+        max_tokens: _builtins.int | None = ...,
+        children: _abc.Iterable[Global___RunUsage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_cost_nanos", b"_max_cost_nanos", "_max_requests", b"_max_requests", "_max_tokens", b"_max_tokens", "ends_at", b"ends_at", "max_cost_nanos", b"max_cost_nanos", "max_requests", b"max_requests", "max_tokens", b"max_tokens"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_cost_nanos", b"_max_cost_nanos", "_max_requests", b"_max_requests", "_max_tokens", b"_max_tokens", "children", b"children", "cost_nanos", b"cost_nanos", "ended", b"ended", "ends_at", b"ends_at", "held_nanos", b"held_nanos", "max_cost_nanos", b"max_cost_nanos", "max_requests", b"max_requests", "max_tokens", b"max_tokens", "parent_run_id", b"parent_run_id", "requests", b"requests", "run_id", b"run_id", "tokens", b"tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__max_cost_nanos: _TypeAlias = _typing.Literal["max_cost_nanos"]  # noqa: Y015
+    _WhichOneofArgType__max_cost_nanos: _TypeAlias = _typing.Literal["_max_cost_nanos", b"_max_cost_nanos"]  # noqa: Y015
+    _WhichOneofReturnType__max_requests: _TypeAlias = _typing.Literal["max_requests"]  # noqa: Y015
+    _WhichOneofArgType__max_requests: _TypeAlias = _typing.Literal["_max_requests", b"_max_requests"]  # noqa: Y015
+    _WhichOneofReturnType__max_tokens: _TypeAlias = _typing.Literal["max_tokens"]  # noqa: Y015
+    _WhichOneofArgType__max_tokens: _TypeAlias = _typing.Literal["_max_tokens", b"_max_tokens"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_cost_nanos) -> _WhichOneofReturnType__max_cost_nanos | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_requests) -> _WhichOneofReturnType__max_requests | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_tokens) -> _WhichOneofReturnType__max_tokens | None: ...
+
+Global___RunUsage: _TypeAlias = RunUsage  # noqa: Y015
+
+@_typing.final
+class EndRunRequest(_message.Message):
+    """Asks to end a run before its time to live."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    """The run to end."""
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndRunRequest: _TypeAlias = EndRunRequest  # noqa: Y015
+
+@_typing.final
+class EndRunResponse(_message.Message):
+    """The outcome of EndRun."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    WAS_OPEN_FIELD_NUMBER: _builtins.int
+    RELEASED_HOLDS_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    """The run named."""
+    was_open: _builtins.bool
+    """True when this call ended the run; false when it had been ended before."""
+    released_holds: _builtins.int
+    """How many of the run's open holds were released (from the run and every ancestor)."""
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        was_open: _builtins.bool = ...,
+        released_holds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["released_holds", b"released_holds", "run_id", b"run_id", "was_open", b"was_open"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndRunResponse: _TypeAlias = EndRunResponse  # noqa: Y015
 
 @_typing.final
 class StreamAlertsRequest(_message.Message):

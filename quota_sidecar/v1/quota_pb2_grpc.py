@@ -55,6 +55,11 @@ class QuotaServiceStub:
                 request_serializer=quota__sidecar_dot_v1_dot_quota__pb2.StreamAlertsRequest.SerializeToString,
                 response_deserializer=quota__sidecar_dot_v1_dot_quota__pb2.StreamAlertsResponse.FromString,
                 _registered_method=True)
+        self.EndRun = channel.unary_unary(
+                '/quota_sidecar.v1.QuotaService/EndRun',
+                request_serializer=quota__sidecar_dot_v1_dot_quota__pb2.EndRunRequest.SerializeToString,
+                response_deserializer=quota__sidecar_dot_v1_dot_quota__pb2.EndRunResponse.FromString,
+                _registered_method=True)
         self.GetUsageHistory = channel.unary_unary(
                 '/quota_sidecar.v1.QuotaService/GetUsageHistory',
                 request_serializer=quota__sidecar_dot_v1_dot_quota__pb2.GetUsageHistoryRequest.SerializeToString,
@@ -96,6 +101,16 @@ class QuotaServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EndRun(self, request, context):
+        """Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
+        released from it and its ancestors, and later checks on it or on any run below it are
+        denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+        NOT_FOUND when the run is not open (never opened, or past its time to live).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetUsageHistory(self, request, context):
         """Reads one subject's recorded spend per quota day (as its quota defines days: reset hour and
         time zone) and per quota month, within the server's history retention.
@@ -126,6 +141,11 @@ def add_QuotaServiceServicer_to_server(servicer, server):
                     servicer.StreamAlerts,
                     request_deserializer=quota__sidecar_dot_v1_dot_quota__pb2.StreamAlertsRequest.FromString,
                     response_serializer=quota__sidecar_dot_v1_dot_quota__pb2.StreamAlertsResponse.SerializeToString,
+            ),
+            'EndRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndRun,
+                    request_deserializer=quota__sidecar_dot_v1_dot_quota__pb2.EndRunRequest.FromString,
+                    response_serializer=quota__sidecar_dot_v1_dot_quota__pb2.EndRunResponse.SerializeToString,
             ),
             'GetUsageHistory': grpc.unary_unary_rpc_method_handler(
                     servicer.GetUsageHistory,
@@ -242,6 +262,33 @@ class QuotaService:
             '/quota_sidecar.v1.QuotaService/StreamAlerts',
             quota__sidecar_dot_v1_dot_quota__pb2.StreamAlertsRequest.SerializeToString,
             quota__sidecar_dot_v1_dot_quota__pb2.StreamAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quota_sidecar.v1.QuotaService/EndRun',
+            quota__sidecar_dot_v1_dot_quota__pb2.EndRunRequest.SerializeToString,
+            quota__sidecar_dot_v1_dot_quota__pb2.EndRunResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,12 @@ class QuotaServiceStub:
     """Reads one subject's usage, limits, remaining amounts, reset times and cost breakdown."""
     StreamAlerts: _grpc.UnaryStreamMultiCallable[_quota_pb2.StreamAlertsRequest, _quota_pb2.StreamAlertsResponse]
     """Streams alerts raised on any replica: an optional replay from a cursor, then live alerts."""
+    EndRun: _grpc.UnaryUnaryMultiCallable[_quota_pb2.EndRunRequest, _quota_pb2.EndRunResponse]
+    """Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
+    released from it and its ancestors, and later checks on it or on any run below it are
+    denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+    NOT_FOUND when the run is not open (never opened, or past its time to live).
+    """
     GetUsageHistory: _grpc.UnaryUnaryMultiCallable[_quota_pb2.GetUsageHistoryRequest, _quota_pb2.GetUsageHistoryResponse]
     """Reads one subject's recorded spend per quota day (as its quota defines days: reset hour and
     time zone) and per quota month, within the server's history retention.
@@ -67,6 +73,12 @@ class QuotaServiceAsyncStub(QuotaServiceStub):
     """Reads one subject's usage, limits, remaining amounts, reset times and cost breakdown."""
     StreamAlerts: _aio.UnaryStreamMultiCallable[_quota_pb2.StreamAlertsRequest, _quota_pb2.StreamAlertsResponse]  # type: ignore[assignment]
     """Streams alerts raised on any replica: an optional replay from a cursor, then live alerts."""
+    EndRun: _aio.UnaryUnaryMultiCallable[_quota_pb2.EndRunRequest, _quota_pb2.EndRunResponse]  # type: ignore[assignment]
+    """Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
+    released from it and its ancestors, and later checks on it or on any run below it are
+    denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+    NOT_FOUND when the run is not open (never opened, or past its time to live).
+    """
     GetUsageHistory: _aio.UnaryUnaryMultiCallable[_quota_pb2.GetUsageHistoryRequest, _quota_pb2.GetUsageHistoryResponse]  # type: ignore[assignment]
     """Reads one subject's recorded spend per quota day (as its quota defines days: reset hour and
     time zone) and per quota month, within the server's history retention.
@@ -110,6 +122,18 @@ class QuotaServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_quota_pb2.StreamAlertsResponse], _abc.AsyncIterator[_quota_pb2.StreamAlertsResponse]]:
         """Streams alerts raised on any replica: an optional replay from a cursor, then live alerts."""
+
+    @_abc_1.abstractmethod
+    def EndRun(
+        self,
+        request: _quota_pb2.EndRunRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_quota_pb2.EndRunResponse, _abc.Awaitable[_quota_pb2.EndRunResponse]]:
+        """Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
+        released from it and its ancestors, and later checks on it or on any run below it are
+        denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+        NOT_FOUND when the run is not open (never opened, or past its time to live).
+        """
 
     @_abc_1.abstractmethod
     def GetUsageHistory(

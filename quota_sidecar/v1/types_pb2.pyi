@@ -107,6 +107,14 @@ class _LimitKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LimitKind.V
     """Spend in the current quota week (from week_start at reset_hour), in nanos."""
     LIMIT_KIND_COST_LIFETIME: _LimitKind.ValueType  # 11
     """Spend since the budget was configured, never reset (prepaid credit), in nanos."""
+    LIMIT_KIND_REQUESTS_LIFETIME: _LimitKind.ValueType  # 12
+    """Requests ever admitted, never reset (a run's max_requests). Counted once capped (a run
+    counts them from its start).
+    """
+    LIMIT_KIND_TOKENS_LIFETIME: _LimitKind.ValueType  # 13
+    """Tokens ever admitted (the check's estimate, corrected to the actual count when its hold
+    settles), never reset (a run's max_tokens).
+    """
 
 class LimitKind(_LimitKind, metaclass=_LimitKindEnumTypeWrapper):
     """Every limit the sidecar enforces, named so that a denial or a remaining amount can say which."""
@@ -137,6 +145,14 @@ LIMIT_KIND_COST_WEEKLY: LimitKind.ValueType  # 10
 """Spend in the current quota week (from week_start at reset_hour), in nanos."""
 LIMIT_KIND_COST_LIFETIME: LimitKind.ValueType  # 11
 """Spend since the budget was configured, never reset (prepaid credit), in nanos."""
+LIMIT_KIND_REQUESTS_LIFETIME: LimitKind.ValueType  # 12
+"""Requests ever admitted, never reset (a run's max_requests). Counted once capped (a run
+counts them from its start).
+"""
+LIMIT_KIND_TOKENS_LIFETIME: LimitKind.ValueType  # 13
+"""Tokens ever admitted (the check's estimate, corrected to the actual count when its hold
+settles), never reset (a run's max_tokens).
+"""
 Global___LimitKind: _TypeAlias = LimitKind  # noqa: Y015
 
 class _FailureMode:
@@ -310,6 +326,8 @@ class RateLimits(_message.Message):
     TOKENS_PER_DAY_FIELD_NUMBER: _builtins.int
     FAILURE_MODE_FIELD_NUMBER: _builtins.int
     MAX_CONCURRENT_FIELD_NUMBER: _builtins.int
+    REQUESTS_LIFETIME_FIELD_NUMBER: _builtins.int
+    TOKENS_LIFETIME_FIELD_NUMBER: _builtins.int
     requests_per_minute: _builtins.int
     """Requests admitted in any sliding 60 seconds."""
     requests_per_hour: _builtins.int
@@ -326,6 +344,10 @@ class RateLimits(_message.Message):
     """Open holds at once (reserving checks; see LIMIT_KIND_MAX_CONCURRENT). Non-reserving
     checks neither take nor need a slot.
     """
+    requests_lifetime: _builtins.int
+    """Requests ever admitted (LIMIT_KIND_REQUESTS_LIFETIME): never reset."""
+    tokens_lifetime: _builtins.int
+    """Tokens ever admitted (LIMIT_KIND_TOKENS_LIFETIME): never reset."""
     def __init__(
         self,
         *,
@@ -336,19 +358,25 @@ class RateLimits(_message.Message):
         tokens_per_day: _builtins.int | None = ...,
         failure_mode: Global___FailureMode.ValueType = ...,
         max_concurrent: _builtins.int | None = ...,
+        requests_lifetime: _builtins.int | None = ...,
+        tokens_lifetime: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_concurrent", b"_max_concurrent", "_requests_per_day", b"_requests_per_day", "_requests_per_hour", b"_requests_per_hour", "_requests_per_minute", b"_requests_per_minute", "_tokens_per_day", b"_tokens_per_day", "_tokens_per_minute", b"_tokens_per_minute", "max_concurrent", b"max_concurrent", "requests_per_day", b"requests_per_day", "requests_per_hour", b"requests_per_hour", "requests_per_minute", b"requests_per_minute", "tokens_per_day", b"tokens_per_day", "tokens_per_minute", b"tokens_per_minute"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_concurrent", b"_max_concurrent", "_requests_lifetime", b"_requests_lifetime", "_requests_per_day", b"_requests_per_day", "_requests_per_hour", b"_requests_per_hour", "_requests_per_minute", b"_requests_per_minute", "_tokens_lifetime", b"_tokens_lifetime", "_tokens_per_day", b"_tokens_per_day", "_tokens_per_minute", b"_tokens_per_minute", "max_concurrent", b"max_concurrent", "requests_lifetime", b"requests_lifetime", "requests_per_day", b"requests_per_day", "requests_per_hour", b"requests_per_hour", "requests_per_minute", b"requests_per_minute", "tokens_lifetime", b"tokens_lifetime", "tokens_per_day", b"tokens_per_day", "tokens_per_minute", b"tokens_per_minute"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_concurrent", b"_max_concurrent", "_requests_per_day", b"_requests_per_day", "_requests_per_hour", b"_requests_per_hour", "_requests_per_minute", b"_requests_per_minute", "_tokens_per_day", b"_tokens_per_day", "_tokens_per_minute", b"_tokens_per_minute", "failure_mode", b"failure_mode", "max_concurrent", b"max_concurrent", "requests_per_day", b"requests_per_day", "requests_per_hour", b"requests_per_hour", "requests_per_minute", b"requests_per_minute", "tokens_per_day", b"tokens_per_day", "tokens_per_minute", b"tokens_per_minute"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_concurrent", b"_max_concurrent", "_requests_lifetime", b"_requests_lifetime", "_requests_per_day", b"_requests_per_day", "_requests_per_hour", b"_requests_per_hour", "_requests_per_minute", b"_requests_per_minute", "_tokens_lifetime", b"_tokens_lifetime", "_tokens_per_day", b"_tokens_per_day", "_tokens_per_minute", b"_tokens_per_minute", "failure_mode", b"failure_mode", "max_concurrent", b"max_concurrent", "requests_lifetime", b"requests_lifetime", "requests_per_day", b"requests_per_day", "requests_per_hour", b"requests_per_hour", "requests_per_minute", b"requests_per_minute", "tokens_lifetime", b"tokens_lifetime", "tokens_per_day", b"tokens_per_day", "tokens_per_minute", b"tokens_per_minute"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_concurrent: _TypeAlias = _typing.Literal["max_concurrent"]  # noqa: Y015
     _WhichOneofArgType__max_concurrent: _TypeAlias = _typing.Literal["_max_concurrent", b"_max_concurrent"]  # noqa: Y015
+    _WhichOneofReturnType__requests_lifetime: _TypeAlias = _typing.Literal["requests_lifetime"]  # noqa: Y015
+    _WhichOneofArgType__requests_lifetime: _TypeAlias = _typing.Literal["_requests_lifetime", b"_requests_lifetime"]  # noqa: Y015
     _WhichOneofReturnType__requests_per_day: _TypeAlias = _typing.Literal["requests_per_day"]  # noqa: Y015
     _WhichOneofArgType__requests_per_day: _TypeAlias = _typing.Literal["_requests_per_day", b"_requests_per_day"]  # noqa: Y015
     _WhichOneofReturnType__requests_per_hour: _TypeAlias = _typing.Literal["requests_per_hour"]  # noqa: Y015
     _WhichOneofArgType__requests_per_hour: _TypeAlias = _typing.Literal["_requests_per_hour", b"_requests_per_hour"]  # noqa: Y015
     _WhichOneofReturnType__requests_per_minute: _TypeAlias = _typing.Literal["requests_per_minute"]  # noqa: Y015
     _WhichOneofArgType__requests_per_minute: _TypeAlias = _typing.Literal["_requests_per_minute", b"_requests_per_minute"]  # noqa: Y015
+    _WhichOneofReturnType__tokens_lifetime: _TypeAlias = _typing.Literal["tokens_lifetime"]  # noqa: Y015
+    _WhichOneofArgType__tokens_lifetime: _TypeAlias = _typing.Literal["_tokens_lifetime", b"_tokens_lifetime"]  # noqa: Y015
     _WhichOneofReturnType__tokens_per_day: _TypeAlias = _typing.Literal["tokens_per_day"]  # noqa: Y015
     _WhichOneofArgType__tokens_per_day: _TypeAlias = _typing.Literal["_tokens_per_day", b"_tokens_per_day"]  # noqa: Y015
     _WhichOneofReturnType__tokens_per_minute: _TypeAlias = _typing.Literal["tokens_per_minute"]  # noqa: Y015
@@ -356,11 +384,15 @@ class RateLimits(_message.Message):
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__max_concurrent) -> _WhichOneofReturnType__max_concurrent | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__requests_lifetime) -> _WhichOneofReturnType__requests_lifetime | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__requests_per_day) -> _WhichOneofReturnType__requests_per_day | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__requests_per_hour) -> _WhichOneofReturnType__requests_per_hour | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__requests_per_minute) -> _WhichOneofReturnType__requests_per_minute | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tokens_lifetime) -> _WhichOneofReturnType__tokens_lifetime | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__tokens_per_day) -> _WhichOneofReturnType__tokens_per_day | None: ...
     @_typing.overload

@@ -66,6 +66,8 @@ def config_from_proto(config: types_pb2.QuotaConfig, field: str = "config") -> Q
                         "tokens_per_minute",
                         "tokens_per_day",
                         "max_concurrent",
+                        "requests_lifetime",
+                        "tokens_lifetime",
                     )
                 },
                 failure_mode=failure_mode_from_proto(
@@ -108,6 +110,8 @@ def config_to_proto(config: QuotaConfig) -> types_pb2.QuotaConfig:
             tokens_per_minute=rates.tokens_per_minute,
             tokens_per_day=rates.tokens_per_day,
             max_concurrent=rates.max_concurrent,
+            requests_lifetime=rates.requests_lifetime,
+            tokens_lifetime=rates.tokens_lifetime,
             failure_mode=failure_mode_to_proto(rates.failure_mode),
         ),
         cost_quota=types_pb2.CostQuota(

@@ -221,6 +221,7 @@ def record_result_from_proto(message: quota_pb2.RecordUsageResponse) -> RecordRe
         idempotency_key=message.idempotency_key,
         priced_by=message.priced_by,
         cost_nanos=message.cost_nanos,
+        run_ended=message.run_ended,
     )
 
 

@@ -7,7 +7,8 @@
 --   ARGV: a script header, then ONE value per subject, built by engine/plan.py: the
 --         space-separated fields version, scope, identifier, day id, day end ms, month id,
 --         month end ms, shadow ("1"/"0"), thresholds ("80,90,95"), then the limits
---         rpm rph rpd tpm tpd cpr cd cm mc cw cl ("-" = none), then week id, week end ms.
+--         rpm rph rpd tpm tpd cpr cd cm mc cw cl rl tl ("-" = none), then week id, week end
+--         ms, then when the subject ends ("-" = never; a run).
 --   Replies are nested arrays of strings and integers (never JSON: Lua prints large numbers
 --   as 1.2e+14, and money must stay exact). Amounts stay below 2^53, so doubles are exact.
 --   Every number that becomes text (a hold, an alert field, a reply string) goes through
@@ -39,6 +40,9 @@ local LIMITS = {
   { name = 'max_concurrent' }, -- open holds at once; only reserving checks take a slot
   { name = 'cost_weekly' },
   { name = 'cost_lifetime' }, -- never resets; its hash has no TTL
+  -- Requests and tokens ever admitted (the lifetime hash's 'r' and 't'): a run's caps.
+  { name = 'requests_lifetime' },
+  { name = 'tokens_lifetime' },
 }
 
 local function int(value)

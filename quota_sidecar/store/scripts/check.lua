@@ -1,12 +1,13 @@
 -- check.lua: CheckQuota for N subjects, atomically. Either every subject allows and each
--- consumes one request, the estimated tokens (and, with reserve, holds the estimated cost), or
+-- consumes `requests` requests (1 for a CheckQuota; a gateway's hits may count more, or 0 to
+-- only look), the estimated tokens (and, with reserve, holds the estimated cost), or
 -- nothing is consumed anywhere.
 --
 -- KEYS: 10 per subject (see _lib.lua), then the shared alert stream when ARGV[9] == '1', then
 --       the first subject's check marks when a check id is given.
 -- ARGV: now_ms, estimated cost nanos, estimated tokens, reserve ('1'/'0'), hold id,
---       lease ms, check id ('' = none), N, use shared stream ('1'/'0'), then one per subject,
---       then optionally 'dry'.
+--       lease ms, check id ('' = none), requests, N, use shared stream ('1'/'0'), then one per
+--       subject, then optionally 'dry'.
 -- Check marks (a zset, id -> now): an admitted check leaves its id for CHECK_MARK_TTL_MS, so
 --   a check whose reply was lost can be undone by refund.lua; an undo that comes first leaves
 --   'x:<id>', and the check, when it still arrives, consumes nothing and answers {'undone'}.
@@ -18,13 +19,13 @@
 --   statuses: flat {index, limit, limit value, used, held, reset_at ms} * n
 --   warnings: flat {index, limit, percent, used, limit value} * n
 --   alerts:   {{id, field, value, ...}, ...}
-local HEAD = 9
+local HEAD = 10
 local now, est, tokens = int(ARGV[1]), int(ARGV[2]), int(ARGV[3])
 local reserve, hold_id, lease = ARGV[4] == '1', ARGV[5], int(ARGV[6])
-local check_id, n = ARGV[7], int(ARGV[8])
+local check_id, requests, n = ARGV[7], int(ARGV[8]), int(ARGV[9])
 local extra = n * KEYS_PER_SUBJECT
 local global_stream = ''
-if ARGV[9] == '1' then
+if ARGV[10] == '1' then
   global_stream = KEYS[extra + 1]
   extra = extra + 1
 end
@@ -119,6 +120,15 @@ local function evaluate(s)
   -- Only a reserving check takes a slot (its hold is the slot), so only it can be refused
   -- one. When a slot frees is unknown (a settle may come any time); the oldest hold's lease
   -- end is the latest it can be.
+  -- Lifetime request and token caps (a run's) never renew either.
+  local lifetime = { { 'requests_lifetime', s.life_requests, math.max(requests, 1) },
+    { 'tokens_lifetime', s.life_tokens, math.max(tokens, 1) } }
+  for _, c in ipairs(lifetime) do
+    local limit = s.limits[c[1]]
+    if limit and c[2] + c[3] > limit then
+      found[#found + 1] = { code = 'BUDGET_EXHAUSTED', limit = c[1], retry_at = -1, reset_at = 0 }
+    end
+  end
   local mc = s.limits.max_concurrent
   if reserve and mc and s.open + 1 > mc then
     local free = s.oldest_expiry or -1
@@ -129,7 +139,8 @@ local function evaluate(s)
     local r = s.rings[spec.name]
     if r then
       local need = tokens
-      if spec.ring:sub(1, 1) == 'r' then need = 1 end
+      if spec.ring:sub(1, 1) == 'r' then need = requests end
+      -- 0 (a look without a charge) still asks for room for one more.
       local target = s.limits[spec.name] - math.max(need, 1)
       if r.sum > target then
         local free = ring_free_at(r, target) or -1
@@ -163,6 +174,13 @@ for _, s in ipairs(subjects) do
   -- Read only when limited: the lifetime hash exists only for subjects with a lifetime limit.
   s.cost_week = s.limits.cost_weekly and int(redis.call('HGET', s.week, 'c')) or 0
   s.cost_life = s.limits.cost_lifetime and int(redis.call('HGET', s.life, 'c')) or 0
+  -- A subject that ends (a run) counts its lifetime requests and tokens whether or not it caps
+  -- them, for its usage; any other subject only when capped (its lifetime hash never expires).
+  s.counts_life = s.expire_at or s.limits.requests_lifetime or s.limits.tokens_lifetime
+  if s.counts_life then
+    local life = redis.call('HMGET', s.life, 'r', 't')
+    s.life_requests, s.life_tokens = int(life[1]), int(life[2])
+  end
   local specs = {}
   for _, spec in ipairs(RING_SPECS) do
     if s.limits[spec.name] then specs[#specs + 1] = spec end
@@ -182,14 +200,27 @@ if not denial and not dry then
     local charged = {} -- the token rings this check charges, kept in the hold for its settle
     for name, r in pairs(s.rings) do
       local amount = tokens
-      if r.ring:sub(1, 1) == 'r' then amount = 1 end
+      if r.ring:sub(1, 1) == 'r' then amount = requests end
       if amount > 0 then ring_add(s, r, amount) end
       if amount > 0 and r.ring:sub(1, 1) == 't' then charged[#charged + 1] = r.ring end
     end
     flush_rings(s, rings_ttl(s))
-    if redis.call('HINCRBY', s.day, 'r', 1) == 1 then expire_period(s.day, now, s.day_end) end
-    if redis.call('HINCRBY', s.month, 'r', 1) == 1 then
-      expire_period(s.month, now, s.month_end)
+    -- Never HINCRBY 0: it would create a period hash without a TTL. A count equal to this
+    -- check's is a hash this check created (or one that held no request): give it its TTL.
+    if requests > 0 then
+      if redis.call('HINCRBY', s.day, 'r', requests) == requests then
+        expire_period(s.day, now, s.day_end)
+      end
+      if redis.call('HINCRBY', s.month, 'r', requests) == requests then
+        expire_period(s.month, now, s.month_end)
+      end
+    end
+    if s.counts_life then
+      if requests > 0 then s.life_requests = redis.call('HINCRBY', s.life, 'r', requests) end
+      if tokens > 0 then
+        s.life_tokens = redis.call('HINCRBY', s.life, 't', tokens)
+        charged[#charged + 1] = 'tl' -- the lifetime tokens, corrected like a ring at the settle
+      end
     end
     if reserve then
       local expiry = now + lease
@@ -252,6 +283,10 @@ for _, s in ipairs(subjects) do
   status(s, 'cost_weekly', s.cost_week, s.held, s.week_end)
   status(s, 'cost_lifetime', s.cost_life, s.held, 0)
   if s.open then status(s, 'max_concurrent', s.open, 0, s.oldest_expiry or 0) end
+  if s.counts_life then
+    status(s, 'requests_lifetime', s.life_requests, 0, 0)
+    status(s, 'tokens_lifetime', s.life_tokens, 0, 0)
+  end
 end
 
 local verdict, chosen, shadow = 'ok', denial, 0

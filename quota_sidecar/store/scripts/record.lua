@@ -90,6 +90,11 @@ local function correct_tokens(s, hold, estimated, placed, released)
   if listed then
     for ring in string.gmatch(listed, '%a+') do charged[ring] = true end
   end
+  if charged.tl then -- the lifetime tokens (a run's): to the actual count, never below zero
+    local now_tokens = int(redis.call('HGET', s.life, 't'))
+    local change = math.max(delta, 0 - now_tokens)
+    if change ~= 0 then redis.call('HINCRBY', s.life, 't', change) end
+  end
   local specs = {}
   for _, spec in ipairs(RING_SPECS) do
     local listed_here = charged[spec.ring] or not listed
@@ -192,7 +197,7 @@ for _, s in ipairs(subjects) do
     if week_cost == cost then expire_period(s.week, now, s.week_end) end
     claim_thresholds(s, global_stream, now, s.week, 'week:' .. s.week_id, 'cost_weekly',
       week_cost, s.limits.cost_weekly, alerts)
-    if s.limits.cost_lifetime then
+    if s.limits.cost_lifetime or s.expire_at then -- a run (it ends) keeps its lifetime spend
       local life_cost = redis.call('HINCRBY', s.life, 'c', cost)
       claim_thresholds(s, global_stream, now, s.life, 'lifetime', 'cost_lifetime', life_cost,
         s.limits.cost_lifetime, alerts)

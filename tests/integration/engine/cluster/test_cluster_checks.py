@@ -223,3 +223,27 @@ async def test_concurrent_reserving_checks_hold_exactly_the_budget(engine: Quota
     for subject in (other, budgeted):
         usage = await engine.get_usage(subject)
         assert (usage.held_nanos, usage.requests_today) == (10_000_000_000, 100), subject
+
+
+async def test_a_check_of_several_requests_is_refunded_exactly(engine: QuotaService) -> None:
+    """A gateway's check of 4 requests denied by a later slot gives back 4 in the earlier ones,
+    in the windows and in the day's counter; the denial reports them as after the refund."""
+    *others, exhausted = spread(QuotaScope.USER, "hits", 3)
+    for subject in others:
+        await _configure(engine, subject, rpm=100)
+    await _configure(engine, exhausted, rpm=5)
+    first = await engine.check_quota(subjects=[*others, exhausted], requests=4)
+    assert first.allowed, first.reason
+    before = {s: _footprint(await engine.get_usage(s)) for s in others}
+    assert set(before.values()) == {(4, 4, 4, 0, 0)}
+
+    denied = await engine.check_quota(subjects=[*others, exhausted], requests=4)
+
+    assert not denied.allowed and denied.denied_subject == exhausted
+    assert {s: _footprint(await engine.get_usage(s)) for s in others} == before
+    reported = {
+        s.subject: s.used
+        for s in denied.limits
+        if s.limit is LimitKind.REQUESTS_PER_MINUTE and s.subject in others
+    }
+    assert reported == dict.fromkeys(others, 4)

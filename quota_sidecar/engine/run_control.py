@@ -1,0 +1,142 @@
+"""Ending a run early, and reading a run's tree.
+
+Ending a run (EndRun, or a record with end_run) does three things, each safe to repeat:
+  * marks the run ended (`e` in its cfg hash, which keeps the run's TTL), for its usage;
+  * grants an audited BLOCK override on the run until its time to live ends, so every later
+    check on the run or on any run below it is denied (BLOCKED) in the same atomic step that
+    enforces everything else, on every replica; records still count (usage is never lost);
+  * releases the run's open holds on the run and on every ancestor (release_holds.lua, one
+    subject at a time: their keys live on different cluster slots). Those holds' other subjects
+    (user, tool, ...) keep them until the call records or the lease ends: a reservation names
+    them, the run does not.
+
+A run's tree is read run by run (its `kids` set lists the runs opened under it), at most
+MAX_TREE_RUNS runs, so one GetUsage stays bounded however many sub-agents a run spawned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from quota_sidecar.clock import Clock, from_ms
+from quota_sidecar.engine.codec import config_from_json
+from quota_sidecar.engine.overrides import OverrideManager
+from quota_sidecar.engine.replies import exact_int
+from quota_sidecar.engine.runs import RunRegistry
+from quota_sidecar.errors import NotFound
+from quota_sidecar.models import LimitKind, QuotaScope, Subject, validate_identifier
+from quota_sidecar.results import Override, OverrideKind, RunEnd, RunUsage, Usage
+from quota_sidecar.store.keys import subject_keys
+from quota_sidecar.store.redis import Store
+
+__all__ = ["MAX_TREE_RUNS", "RunControl"]
+
+MAX_TREE_RUNS = 1000
+_ACTOR = "end_run"
+
+
+class RunControl:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        runs: RunRegistry,
+        overrides: OverrideManager,
+        usage_of: Callable[[Subject], Awaitable[Usage]],
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._runs = runs
+        self._overrides = overrides
+        self._usage_of = usage_of
+
+    async def end(self, run_id: str, *, timeout: float | None = None) -> RunEnd:
+        """End a run now; NotFound when it is not open (never opened, or expired)."""
+        validate_identifier(run_id, "run_id")
+        chain = await self._runs.ancestors(run_id, timeout)
+        run = chain[0]
+        subject = Subject(QuotaScope.RUN, run_id)
+        keys = subject_keys(subject)
+        now = self._clock.now_ms()
+        if run.ends_at_ms <= now:
+            raise NotFound(f"run {run_id} has ended")
+        marked = await self._store.call(
+            lambda: self._store.client.hsetnx(keys.config, "e", now), timeout
+        )
+        was_open = bool(marked)
+        if was_open:
+            await self._overrides.grant(
+                Override(
+                    subject=subject,
+                    kind=OverrideKind.BLOCK,
+                    expires_at=from_ms(run.ends_at_ms),
+                    reason="run ended",
+                    actor=_ACTOR,
+                )
+            )
+        hold_ids = [
+            str(h)
+            for h in await self._store.call(lambda: self._store.client.hkeys(keys.holds), timeout)
+            if str(h) != "_sum"
+        ]
+        released = 0
+        if hold_ids:
+            for i, info in enumerate(chain):
+                k = subject_keys(Subject(QuotaScope.RUN, info.run_id))
+                count = await self._store.run(
+                    "release_holds.lua", [k.holds, k.hold_expiry, k.lifetime], hold_ids,
+                    timeout=timeout,
+                )  # fmt: skip
+                if i == 0:
+                    released = exact_int(count)
+        return RunEnd(run_id=run_id, was_open=was_open, released_holds=released)
+
+    async def tree(self, run_id: str, *, timeout: float | None = None) -> RunUsage:
+        """The run and every run below it, with spend, holds, requests and tokens."""
+        validate_identifier(run_id, "run_id")
+        budget = [MAX_TREE_RUNS]
+        return await self._node(run_id, budget, timeout)
+
+    async def _node(self, run_id: str, budget: list[int], timeout: float | None) -> RunUsage:
+        budget[0] -= 1
+        subject = Subject(QuotaScope.RUN, run_id)
+        keys = subject_keys(subject)
+
+        async def read() -> list[object]:
+            pipe = self._store.client.pipeline(transaction=False)
+            pipe.hmget(keys.config, ["p", "x", "e", "j", "v"])
+            pipe.hmget(keys.lifetime, ["r", "t"])
+            pipe.smembers(keys.children)
+            return list(await pipe.execute())
+
+        (parent, ends, ended, document, version), (requests, tokens), kids = await self._store.call(
+            read, timeout
+        )
+        if not ends:
+            raise NotFound(f"run {run_id} is not open (or has ended)")
+        usage = await self._usage_of(subject)
+        config = config_from_json(str(document), exact_int(version or 0), None)
+        limits = config.limits()
+        children = []
+        for kid in sorted(str(k) for k in kids):
+            if budget[0] <= 0:
+                break
+            try:
+                children.append(await self._node(kid, budget, timeout))
+            except NotFound:
+                continue  # the sub-run expired (or ended) since it was listed
+        ends_ms = exact_int(ends)
+        return RunUsage(
+            run_id=run_id,
+            parent_run_id=str(parent or ""),
+            ends_at=from_ms(ends_ms),
+            ended=bool(ended) or ends_ms <= self._clock.now_ms(),
+            cost_nanos=usage.cost_lifetime_nanos,
+            held_nanos=usage.held_nanos,
+            requests=exact_int(requests or 0),
+            tokens=exact_int(tokens or 0),
+            max_cost_nanos=limits.get(LimitKind.COST_LIFETIME),
+            max_requests=limits.get(LimitKind.REQUESTS_LIFETIME),
+            max_tokens=limits.get(LimitKind.TOKENS_LIFETIME),
+            children=tuple(children),
+        )
