@@ -91,7 +91,9 @@ async def test_health_is_serving_and_reflection_lists_both_services(
     ]
     services = {s.name: s for f in files for s in f.service}
     methods = {m.name: m for m in services["QuotaService"].method}
-    assert set(methods) == {"CheckQuota", "RecordUsage", "GetUsage", "EndRun", "StreamAlerts"}
+    assert set(methods) == {
+        "CheckQuota", "RecordUsage", "GetUsage", "EndRun", "StreamAlerts", "GetUsageHistory",
+    }  # fmt: skip
     assert methods["StreamAlerts"].server_streaming
     assert not any(methods[n].server_streaming for n in ("CheckQuota", "RecordUsage", "GetUsage"))
 
