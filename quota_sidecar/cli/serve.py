@@ -55,6 +55,15 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
 def add_serve_command(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "serve",
@@ -114,6 +123,12 @@ def add_serve_command(subparsers: Any) -> None:
     _add(p, "--log-format", "text or json", choices=["text", "json"], default="text")
     _add(p, "--log-level", "DEBUG, INFO, WARNING or ERROR", default="INFO",
          type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"])  # fmt: skip
+    _add(p, "--otlp-endpoint", "OTLP/gRPC collector to export traces to, for example "
+         "http://127.0.0.1:4317 (unset: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or "
+         "OTEL_EXPORTER_OTLP_ENDPOINT, else tracing is off)")  # fmt: skip
+    _add(p, "--trace-identifiers", "put subject identifiers on spans too (they may be "
+         "personal data; the scopes are always there); takes an optional true/false",
+         type=_boolean, nargs="?", const="true", default="false")  # fmt: skip
     _add(p, "--workers", "server processes sharing the port (SO_REUSEPORT) and one Redis",
          type=_positive_int, default="1")  # fmt: skip
     p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
@@ -139,6 +154,7 @@ def _admin_token(args: argparse.Namespace) -> tuple[str | None, bool]:
 def _options_from_args(args: argparse.Namespace) -> Any:
     from quota_sidecar.server.auth import load_token
     from quota_sidecar.server.options import ServerOptions
+    from quota_sidecar.server.tracing import otlp_endpoint_from_env
 
     admin_token, generated = _admin_token(args)
     return ServerOptions(
@@ -170,6 +186,8 @@ def _options_from_args(args: argparse.Namespace) -> Any:
         max_metadata_bytes=args.max_metadata_bytes,
         max_concurrent_rpcs=args.max_concurrent_rpcs,
         reuse_port=args.reuse_port,
+        otlp_endpoint=args.otlp_endpoint or otlp_endpoint_from_env(),
+        trace_identifiers=args.trace_identifiers,
         # Set by _run_workers for workers after the first: they read only the file's prices.
         config_prices_only=os.environ.get(_PRICES_ONLY_ENV) == "1",
     )
@@ -239,7 +257,10 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
                 "--max-message-bytes", str(args.max_message_bytes),
                 "--max-metadata-bytes", str(args.max_metadata_bytes),
                 "--max-concurrent-rpcs", str(args.max_concurrent_rpcs),
-                "--log-format", args.log_format, "--log-level", args.log_level]  # fmt: skip
+                "--log-format", args.log_format, "--log-level", args.log_level,
+                "--trace-identifiers", str(args.trace_identifiers).lower()]  # fmt: skip
+        if options.otlp_endpoint:
+            argv += ["--otlp-endpoint", options.otlp_endpoint]
         for flag, value in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key),
                             ("--tls-client-ca", args.tls_client_ca)):  # fmt: skip
             if value:

@@ -43,6 +43,7 @@ from quota_sidecar.client.transport import (
     SidecarTimeout,
     SidecarUnavailable,
     TlsOptions,
+    with_trace_context,
 )
 from quota_sidecar.client.transport import error_from_rpc as _error
 from quota_sidecar.errors import InvalidInput, NotFound
@@ -166,7 +167,7 @@ class QuotaClient:
             await self._settle_pending()
         quota, admin_stub = self._stubs()
         method = getattr(admin_stub if admin else quota, rpc)
-        metadata = self._admin_metadata if admin else self._metadata
+        metadata = with_trace_context(self._admin_metadata if admin else self._metadata)
         for attempt in range(self.retry.attempts):
             try:
                 return await method(request, timeout=timeout or self.timeout, metadata=metadata)
@@ -205,7 +206,7 @@ class QuotaClient:
                 request,
                 credentials=credentials,
                 options=self._options(),
-                metadata=self._admin_metadata,
+                metadata=with_trace_context(self._admin_metadata),
                 timeout=self.timeout,
             )
         except grpc.RpcError as exc:
@@ -458,7 +459,9 @@ class QuotaClient:
                 min_severity=convert.enum_to_proto(min_severity),  # type: ignore[arg-type]
                 cursor=cursor,
             )
-            call = quota.StreamAlerts(request, timeout=timeout, metadata=self._metadata)
+            call = quota.StreamAlerts(
+                request, timeout=timeout, metadata=with_trace_context(self._metadata)
+            )
             try:
                 async for event in call:
                     failures = 0

@@ -22,6 +22,8 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from opentelemetry import context as otel_context
+
 from quota_sidecar.client.guard import QuotaGuard
 from quota_sidecar.client.quota_client import QuotaClient, RetryPolicy, TlsOptions
 from quota_sidecar.models import QuotaConfig, QuotaScope
@@ -45,6 +47,17 @@ def _blocking(
     call.__name__ = method.__name__
     call.__doc__ = method.__doc__
     return call
+
+
+async def _within(caller: otel_context.Context, coro: Coroutine[Any, Any, R]) -> R:
+    """Run `coro` in the OpenTelemetry context of the calling thread: the call runs on the
+    client's own loop thread, where the caller's current span would otherwise be unknown and
+    the sidecar could not join the caller's trace."""
+    token = otel_context.attach(caller)
+    try:
+        return await coro
+    finally:
+        otel_context.detach(token)
 
 
 class SyncQuotaClient:
@@ -71,7 +84,8 @@ class SyncQuotaClient:
         if self._loop.is_closed():
             coro.close()
             raise RuntimeError("this SyncQuotaClient is closed")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        caller = otel_context.get_current()  # the caller's span, for the trace context
+        return asyncio.run_coroutine_threadsafe(_within(caller, coro), self._loop).result()
 
     check_quota = _blocking(QuotaClient.check_quota)
     record_usage = _blocking(QuotaClient.record_usage)

@@ -20,6 +20,7 @@ from typing import Any
 
 import grpc
 import grpc.aio
+from opentelemetry import propagate, trace
 
 from quota_sidecar.errors import (
     IdempotencyConflict,
@@ -38,6 +39,7 @@ __all__ = [
     "SidecarUnavailable",
     "TlsOptions",
     "error_from_rpc",
+    "with_trace_context",
 ]
 
 
@@ -107,6 +109,17 @@ CHANNEL_OPTIONS = [
     ("grpc.min_reconnect_backoff_ms", 50),
     ("grpc.max_reconnect_backoff_ms", 1000),
 ]
+
+
+def with_trace_context(metadata: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """`metadata` plus the W3C trace context (traceparent, tracestate) of the caller's current
+    span, so the sidecar's spans join the caller's trace. Outside a span (or with no
+    OpenTelemetry SDK set up by the application) it is one check and the metadata as is."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return metadata
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)  # the application's propagators (W3C trace context by default)
+    return metadata + tuple(carrier.items())
 
 
 def error_from_rpc(exc: grpc.aio.AioRpcError) -> QuotaSidecarError:

@@ -53,14 +53,19 @@ from quota_sidecar.server.metrics import Metrics, MetricsServer
 from quota_sidecar.server.options import ServerOptions, parse_listen
 from quota_sidecar.server.quota_file_watcher import QuotaFileWatcher
 from quota_sidecar.server.quota_servicer import QuotaServicer
+from quota_sidecar.server.tracing import TracingHandle, start_tracing
 from quota_sidecar.store.redis import Store
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
 
-__all__ = ["Sidecar", "serve"]
+__all__ = ["LIVENESS_SERVICE", "Sidecar", "serve"]
 
 log = logging.getLogger(__name__)
 QUOTA_SERVICE = quota_pb2.DESCRIPTOR.services_by_name["QuotaService"].full_name
 ADMIN_SERVICE = admin_pb2.DESCRIPTOR.services_by_name["QuotaAdminService"].full_name
+# The health name a liveness probe asks for: SERVING from the moment the server takes calls
+# until shutdown, whatever Redis does. The overall health ("") follows the store, which is
+# right for readiness but would make a liveness probe restart every pod during a Redis outage.
+LIVENESS_SERVICE = "liveness"
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 # Calls gRPC core may hold before the server takes them (see _make_server).
@@ -89,6 +94,7 @@ class Sidecar:
         self._health_task: asyncio.Task[None] | None = None
         self._interceptor: SidecarInterceptor | None = None
         self._envoy: EnvoyRateLimitServicer | None = None
+        self._tracing: TracingHandle | None = None
         self._aborting = False
         self._stopped = asyncio.Event()
         self._replay_now = asyncio.Event()
@@ -131,6 +137,8 @@ class Sidecar:
         opts = self.options
         host, port = parse_listen(opts.listen)
         check_dashboard_options(opts)
+        if opts.otlp_endpoint:
+            self._tracing = start_tracing(opts.otlp_endpoint, identifiers=opts.trace_identifiers)
         self.store = Store.from_url(
             opts.redis_url, timeout=opts.store_timeout, data_dir=opts.data_dir
         )
@@ -163,6 +171,7 @@ class Sidecar:
         self._server = self._make_server()
         self.port = self._bind(host, port)
         await self._server.start()
+        await self.health.set(LIVENESS_SERVICE, _SERVING)
         await self.check_store()  # so health is right from the first call, not a probe later
         self._health_task = asyncio.create_task(self._watch_store(), name="store-health")
         if self._watcher is not None:
@@ -368,6 +377,9 @@ class Sidecar:
         log.debug("engine closed")
         if self.store is not None:
             await self.store.close()
+        if self._tracing is not None:
+            # Last, so the spans of the drained calls are sent too; the exporter bounds it.
+            await asyncio.to_thread(self._tracing.shutdown)
         log.info("stopped")
 
     async def _drain(self, deadline: float) -> None:

@@ -48,6 +48,7 @@ from quota_sidecar.errors import (
 )
 from quota_sidecar.server.auth import ADMIN_SERVICE_PREFIX, DATA_PLANE_PREFIXES, AuthPolicy
 from quota_sidecar.server.metrics import Metrics
+from quota_sidecar.server.tracing import open_rpc_span
 
 __all__ = ["SidecarInterceptor", "status_of"]
 
@@ -98,7 +99,7 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
 
 
 class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
-    """Auth, load shedding, metrics and error mapping around every QuotaService /
+    """Auth, load shedding, metrics, tracing and error mapping around every QuotaService /
     QuotaAdminService handler."""
 
     def __init__(
@@ -127,17 +128,16 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
             return handler  # health, reflection and unknown methods pass untouched
         self.last_arrival = time.monotonic()
         denial = self._auth.check(method, handler_call_details.invocation_metadata)
-        name = method.rsplit("/", 1)[-1]
         shed = method.startswith(DATA_PLANE_PREFIXES)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(handler.unary_unary, name, denial, shed=shed),
+                self._unary(handler.unary_unary, method, denial, shed=shed),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._stream(handler.unary_stream, name, denial),
+                self._stream(handler.unary_stream, method, denial),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
@@ -160,9 +160,12 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
             "nothing was done: retry with backoff"
         )
 
-    def _unary(self, behavior: Any, name: str, denial: Any, *, shed: bool) -> Any:
+    def _unary(self, behavior: Any, method: str, denial: Any, *, shed: bool) -> Any:
+        name = method.rsplit("/", 1)[-1]
+
         async def call(request: Any, context: aio.ServicerContext) -> Any:
             started = time.perf_counter()
+            span = open_rpc_span(method, context.invocation_metadata())  # None: tracing off
             code = grpc.StatusCode.OK
             admitted = False
             try:
@@ -186,12 +189,19 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
                     self._in_flight -= 1
                     self._metrics.rpcs_in_flight.dec()
                 self._observe(name, code, started)
+                if span is not None:
+                    span.end(code)
 
         return call
 
-    def _stream(self, behavior: Any, name: str, denial: Any) -> Any:
+    def _stream(self, behavior: Any, method: str, denial: Any) -> Any:
+        name = method.rsplit("/", 1)[-1]
+
         async def call(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
             started = time.perf_counter()
+            # Not made current: an async generator may be closed from another context, where
+            # detaching would fail; a stream's span is the stream's length and status alone.
+            span = open_rpc_span(method, context.invocation_metadata(), current=False)
             code = grpc.StatusCode.OK
             self._metrics.streams_open.inc()
             try:
@@ -210,6 +220,8 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
             finally:
                 self._metrics.streams_open.dec()
                 self._observe(name, code, started)
+                if span is not None:
+                    span.end(code)
 
         return call
 

@@ -50,6 +50,10 @@ class ServerOptions:
     health_interval: float = 1.0
     config_interval: float = 1.0
     alert_heartbeat: float = 15.0
+    # OTLP/gRPC collector for traces (None: tracing off, no cost); see server/tracing.py.
+    otlp_endpoint: str | None = None
+    # Subject identifiers on spans: off by default, they may be personal data.
+    trace_identifiers: bool = False
     clock: Clock | None = field(default=None, repr=False)
 
 

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from grpc import aio
 
+from quota_sidecar import tracing
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.errors import InvalidInput, NotFound
 from quota_sidecar.models import QuotaScope
@@ -49,6 +50,7 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
         self, request: quota_pb2.CheckQuotaRequest, context: aio.ServicerContext
     ) -> quota_pb2.CheckQuotaResponse:
         subjects = fields.subjects_from_proto(request.subjects)
+        tracing.annotate_subjects(subjects)
         lease = fields.lease_from_proto(request)
         run = runs.check_run_from_proto(request)
         result = await self._service.check_quota(
@@ -77,6 +79,7 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             run_max_tokens=run.max_tokens,
         )
         self._metrics.record_check(subjects, result)
+        tracing.annotate_decision(result.allowed, result.code)
         if result.reservation_id:
             seconds = lease.total_seconds() if lease is not None else self._default_lease
             self._metrics.hold_opened(result.reservation_id, seconds)
@@ -124,6 +127,7 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             self._metrics.hold_closed(reservation_id)
             return quota_pb2.RecordUsageResponse(hold_settled=settled)
         subjects = fields.subjects_from_proto(request.subjects)
+        tracing.annotate_subjects(subjects)
         result = await self._service.record_usage(
             subjects=subjects,
             cost_nanos=cost,

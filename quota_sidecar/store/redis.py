@@ -44,6 +44,7 @@ from quota_sidecar.errors import (
 )
 from quota_sidecar.store.embedded import EmbeddedRedis, default_data_dir
 from quota_sidecar.store.probe import Prober, probe_url
+from quota_sidecar.tracing import store_span
 
 __all__ = ["DEFAULT_MAX_QUEUE", "DEFAULT_TIMEOUT", "Store", "resolve_redis_url"]
 
@@ -241,7 +242,8 @@ class Store:
             self._waiting -= 1
         try:
             self._refuse_if_unreachable()
-            return await self._within(script(keys=list(keys), args=list(args)), deadline)
+            with store_span(name):  # a no-op unless tracing is on (quota_sidecar/tracing.py)
+                return await self._within(script(keys=list(keys), args=list(args)), deadline)
         finally:
             self._turns.release()
 
@@ -251,7 +253,8 @@ class Store:
         self._bind_loop()
         self._refuse_if_unreachable()
         deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
-        return await self._within(operation(), deadline)
+        with store_span(getattr(operation, "__name__", "operation"), script=False):
+            return await self._within(operation(), deadline)
 
     def _refuse_if_unreachable(self) -> None:
         if not self._reachable:
