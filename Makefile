@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 LISTEN ?= 127.0.0.1:50051
+HTTP_LISTEN ?= 127.0.0.1:8080
 
 .PHONY: venv run test unit lint protos check-protos bench stubs clean
 
@@ -16,9 +17,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## The sidecar on an embedded Redis (no Redis URL needed).
+## Try it: the sidecar on an embedded Redis (no Redis URL needed) with the example quotas, the
+## dashboard on $(HTTP_LISTEN) and a one-time admin token printed at start (as Jupyter does).
+## `quota-sidecar serve` alone keeps its secure defaults: no dashboard, admin API closed.
 run: venv
-	$(BIN)/quota-sidecar serve --listen $(LISTEN)
+	$(BIN)/quota-sidecar serve --listen $(LISTEN) --config examples/quotas.yaml \
+	    --http-listen $(HTTP_LISTEN) --generate-admin-token
 
 ## Lint, the generated-code check, then every test against a real Redis and a real server.
 test: venv lint check-protos

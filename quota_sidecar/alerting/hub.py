@@ -115,6 +115,25 @@ class AlertHub:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
+    async def recent(
+        self, flt: AlertFilter, count: int, *, scan: int = PAGE
+    ) -> tuple[list[Alert], str]:
+        """Up to `count` matching alerts, newest first, from the newest `scan` entries (a bound:
+        a page of recent alerts must not read the whole 7-day stream for a quiet subject), and
+        the id of the newest entry ("0" for an empty stream): the cursor to follow live from,
+        so nothing that arrives after this read is missed."""
+        reply = await self._store.call(
+            lambda: self._store.client.xrevrange(self._stream, "+", "-", count=scan), READ_TIMEOUT
+        )
+        found: list[Alert] = []
+        for entry_id, fields in reply:
+            alert = decode_entry(entry_id, fields)
+            if alert is not None and flt.matches(alert):
+                found.append(alert)
+                if len(found) == count:
+                    break
+        return found, (reply[0][0] if reply else "0")
+
     async def events(
         self,
         flt: AlertFilter,

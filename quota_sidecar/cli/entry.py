@@ -1,5 +1,5 @@
-"""The `quota-sidecar` command: serve | validate | usage | runs … | admin … | alerts | prices … |
-top."""
+"""The `quota-sidecar` command: serve | validate | usage | check | record | runs … | admin … |
+alerts | prices … | top."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from quota_sidecar.cli.admin import add_admin_command
 from quota_sidecar.cli.alerts import add_alerts_command
+from quota_sidecar.cli.check import add_check_commands
 from quota_sidecar.cli.prices import add_prices_command
 from quota_sidecar.cli.serve import add_serve_command
 from quota_sidecar.cli.top import add_top_command
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_command(subparsers)
     add_validate_command(subparsers)
     add_usage_command(subparsers)
+    add_check_commands(subparsers)
     add_runs_command(subparsers)
     add_admin_command(subparsers)
     add_alerts_command(subparsers)

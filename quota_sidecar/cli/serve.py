@@ -11,6 +11,7 @@ import asyncio
 import faulthandler
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -71,7 +72,7 @@ def add_serve_command(subparsers: Any) -> None:
         "reflection. Without --redis-url it starts an embedded Redis that keeps its data in "
         "--data-dir. Every flag can also be set by the environment variable shown. The admin "
         "token can also be given directly as QUOTA_SIDECAR_ADMIN_TOKEN, the data-plane token "
-        "as QUOTA_SIDECAR_DATA_TOKEN.",
+        "as QUOTA_SIDECAR_DATA_TOKEN, the dashboard token as QUOTA_SIDECAR_DASHBOARD_TOKEN.",
     )
     _add(p, "--listen", "HOST:PORT to serve gRPC on (port 0 picks a free one)",
          default="127.0.0.1:50051")  # fmt: skip
@@ -85,6 +86,18 @@ def add_serve_command(subparsers: Any) -> None:
          "API is closed)", type=Path)  # fmt: skip
     _add(p, "--data-token-file", "file holding the bearer token QuotaService calls must send "
          "(unset: no token needed)", type=Path)  # fmt: skip
+    _add(p, "--http-listen", "HOST:PORT (or PORT, on 127.0.0.1) to serve the dashboard on "
+         "(unset: no dashboard); log in with the admin or the dashboard token")  # fmt: skip
+    _add(p, "--dashboard-token-file", "file holding a read-only token that opens the dashboard "
+         "(the admin token opens it too)", type=Path)  # fmt: skip
+    generate_env = _env_name("--generate-admin-token")
+    p.add_argument(
+        "--generate-admin-token",
+        action="store_true",
+        default=os.environ.get(generate_env, "").lower() in ("1", "true", "yes"),
+        help="make up a random admin token for this run and print it once serving (to try "
+        f"things out: `make run` uses it); not with an admin token given [env {generate_env}=1]",
+    )
     _add(p, "--tls-cert", "server certificate (PEM); enables TLS", type=Path)
     _add(p, "--tls-key", "server private key (PEM)", type=Path)
     _add(p, "--tls-client-ca", "CA (PEM) that client certificates must chain to; enables mTLS",
@@ -123,19 +136,41 @@ def add_serve_command(subparsers: Any) -> None:
     p.set_defaults(func=_run_serve)
 
 
+def _admin_token(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """The admin token, and whether it was made up for this run (--generate-admin-token)."""
+    from quota_sidecar.server.auth import load_token
+
+    given = load_token(
+        os.environ.get("QUOTA_SIDECAR_ADMIN_TOKEN"), args.admin_token_file, "admin_token_file"
+    )
+    if not args.generate_admin_token:
+        return given, False
+    if given:
+        raise ConfigError(
+            "generate_admin_token", "an admin token is already configured: use that one"
+        )
+    return secrets.token_urlsafe(32), True
+
+
 def _options_from_args(args: argparse.Namespace) -> Any:
     from quota_sidecar.server.auth import load_token
     from quota_sidecar.server.options import ServerOptions
     from quota_sidecar.server.tracing import otlp_endpoint_from_env
 
+    admin_token, generated = _admin_token(args)
     return ServerOptions(
         listen=args.listen,
         redis_url=args.redis_url or None,
         config_path=args.config,
         data_dir=args.data_dir,
         metrics_listen=args.metrics_listen or None,
-        admin_token=load_token(
-            os.environ.get("QUOTA_SIDECAR_ADMIN_TOKEN"), args.admin_token_file, "admin_token_file"
+        admin_token=admin_token,
+        admin_token_generated=generated,
+        http_listen=args.http_listen or None,
+        dashboard_token=load_token(
+            os.environ.get("QUOTA_SIDECAR_DASHBOARD_TOKEN"),
+            args.dashboard_token_file,
+            "dashboard_token_file",
         ),
         data_token=load_token(
             os.environ.get("QUOTA_SIDECAR_DATA_TOKEN"), args.data_token_file, "data_token_file"
@@ -196,13 +231,18 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
     _host, port = parse_listen(options.listen)
     if port == 0:
         raise ConfigError("listen", "--workers needs a fixed port, not 0")
+    if options.http_listen and parse_listen(options.http_listen, "http_listen",
+                                            default_host="127.0.0.1")[1] == 0:  # fmt: skip
+        raise ConfigError("http_listen", "--workers needs a fixed dashboard port, not 0")
     embedded = None
     redis_url = options.redis_url or os.environ.get("QUOTA_SIDECAR_REDIS_URL")
     if not redis_url:
         embedded = EmbeddedRedis(options.data_dir)
         redis_url = embedded.start()
     env = dict(os.environ)
-    for name, token in (("ADMIN", options.admin_token), ("DATA", options.data_token)):
+    tokens = (("ADMIN", options.admin_token), ("DATA", options.data_token),
+              ("DASHBOARD", options.dashboard_token))  # fmt: skip
+    for name, token in tokens:
         if token:  # through the environment, so tokens never show in `ps`
             env[f"QUOTA_SIDECAR_{name}_TOKEN"] = token
     children = []
@@ -230,6 +270,8 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
             # Worker 0 applies the quotas (one writer) and runs the webhooks; every worker
             # needs the prices, which live in each process's price book.
             argv += ["--config", str(args.config)]
+        if args.http_listen and k == 0:
+            argv += ["--http-listen", args.http_listen]  # one dashboard: its sessions live there
         if args.metrics_listen:
             metrics_host, metrics_port = parse_listen(args.metrics_listen, "metrics_listen")
             argv += [
@@ -251,6 +293,7 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
     ready = [child.stdout.readline() if child.stdout else "" for child in children]
     if all(line.startswith("listening on ") for line in ready):
         print(f"listening on {options.listen}", flush=True)
+        _announce_workers_dashboard(options)
     else:
         log.error("a worker failed to start; stopping the others")
         forward(signal.SIGTERM, None)
@@ -262,3 +305,15 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
         embedded.stop()
     log.info("workers exited with %s", codes)
     return 0 if all(code == 0 for code in codes) else 1
+
+
+def _announce_workers_dashboard(options: Any) -> None:
+    """Worker 0 serves the dashboard; the parent says where (the port is fixed with workers)."""
+    from quota_sidecar.server.dashboard import announce_dashboard
+    from quota_sidecar.server.options import parse_listen
+
+    url = None
+    if options.http_listen:
+        host, port = parse_listen(options.http_listen, "http_listen", default_host="127.0.0.1")
+        url = f"http://{host}:{port}/"
+    announce_dashboard(opts=options, url=url)

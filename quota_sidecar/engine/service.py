@@ -27,6 +27,7 @@ from quota_sidecar.engine.charges import Pricer, charge_call, unpriced_denial
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.costs import GENERATED_KEY_PREFIX, CostTracker
 from quota_sidecar.engine.history import HistoryReader
+from quota_sidecar.engine.holds import OpenHold, open_holds
 from quota_sidecar.engine.model_subject import model_name
 from quota_sidecar.engine.overrides import OverrideManager
 from quota_sidecar.engine.rate_limits import RateLimitManager
@@ -343,6 +344,10 @@ class QuotaService:
         if not reservation_id:
             raise InvalidInput("reservation_id", "is required")
         return await self.costs.release(reservation_id)
+
+    async def open_holds(self, subject: Subject) -> tuple[OpenHold, ...]:
+        """The subject's unexpired holds, soonest expiry first (read only)."""
+        return await open_holds(self._store, self.clock, subject)
 
     async def get_quota_usage(self, scope: QuotaScope | str, identifier: str) -> Usage:
         return await self.get_usage(Subject(parse_scope(scope), identifier))

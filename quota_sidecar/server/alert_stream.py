@@ -40,6 +40,11 @@ class AlertStreamer:
         self._clock = clock or SystemClock()
 
     @property
+    def hub(self) -> AlertHub:
+        """The process's one alert reader, shared with the dashboard's live alerts."""
+        return self._hub
+
+    @property
     def open_streams(self) -> int:
         return self._hub.subscriber_count
 

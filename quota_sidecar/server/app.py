@@ -35,12 +35,18 @@ from grpc_reflection.v1alpha import reflection
 
 from quota_sidecar.alerting.expiry import OverrideExpirySweeper
 from quota_sidecar.alerting.webhook import WebhookRunner, start_webhooks
+from quota_sidecar.dashboard import DashboardServer
 from quota_sidecar.engine.service import EngineSettings, QuotaService
 from quota_sidecar.errors import ConfigError, StoreUnavailable
 from quota_sidecar.history import HistoryRetention
 from quota_sidecar.server.admin_servicer import AdminServicer
 from quota_sidecar.server.alert_stream import AlertStreamer
 from quota_sidecar.server.auth import AuthPolicy
+from quota_sidecar.server.dashboard import (
+    announce_dashboard,
+    check_dashboard_options,
+    start_dashboard,
+)
 from quota_sidecar.server.envoy_servicer import ENVOY_SERVICE, EnvoyRateLimitServicer
 from quota_sidecar.server.interceptors import SidecarInterceptor
 from quota_sidecar.server.metrics import Metrics, MetricsServer
@@ -84,6 +90,7 @@ class Sidecar:
         self._alerts: AlertStreamer | None = None
         self._webhooks: WebhookRunner | None = None
         self._sweeper: OverrideExpirySweeper | None = None
+        self._dashboard: DashboardServer | None = None
         self._health_task: asyncio.Task[None] | None = None
         self._interceptor: SidecarInterceptor | None = None
         self._envoy: EnvoyRateLimitServicer | None = None
@@ -110,6 +117,11 @@ class Sidecar:
         return f"{self.host}:{self.port}"
 
     @property
+    def dashboard_url(self) -> str | None:
+        """http://HOST:PORT/ of the dashboard, when it is served."""
+        return self._dashboard.url if self._dashboard else None
+
+    @property
     def metrics_port(self) -> int | None:
         return self._metrics_server.port if self._metrics_server else None
 
@@ -124,6 +136,7 @@ class Sidecar:
     async def start(self) -> None:
         opts = self.options
         host, port = parse_listen(opts.listen)
+        check_dashboard_options(opts)
         if opts.otlp_endpoint:
             self._tracing = start_tracing(opts.otlp_endpoint, identifiers=opts.trace_identifiers)
         self.store = Store.from_url(
@@ -171,6 +184,10 @@ class Sidecar:
         if opts.metrics_listen:
             metrics_host, metrics_port = parse_listen(opts.metrics_listen, "metrics_listen")
             self._metrics_server = MetricsServer(self.metrics, metrics_host, metrics_port)
+        if opts.http_listen:
+            assert self._alerts is not None
+            # One alert reader per process: the dashboard shares StreamAlerts' hub.
+            self._dashboard = await start_dashboard(opts, self.service, self._alerts.hub)
         log.info("listening on %s", self.target)
 
     def _make_alert_streamer(self, store: Store) -> AlertStreamer:
@@ -332,7 +349,9 @@ class Sidecar:
             self._watcher.request_close()  # an apply in progress stops between two quotas
         if self._alerts is not None:
             await self._alerts.close()
-        log.debug("alert streams closed")
+        if self._dashboard is not None:
+            await self._dashboard.close()
+        log.debug("alert streams and the dashboard closed")
         if self._server is not None:
             await self._drain(deadline)
             remaining = max(0.0, deadline - asyncio.get_running_loop().time())
@@ -408,6 +427,7 @@ async def serve(options: ServerOptions, *, announce: bool = True) -> int:
     if announce:
         # Tests and scripts read the bound port from this line (the listen port may be 0).
         print(f"listening on {sidecar.target}", flush=True)
+        announce_dashboard(opts=options, url=sidecar.dashboard_url)
     await stop_requested.wait()
     log.info("signal received: draining for up to %.1fs", options.grace)
     await sidecar.stop()

@@ -28,6 +28,12 @@ class ServerOptions:
     metrics_listen: str | None = None
     admin_token: str | None = None
     data_token: str | None = None
+    # The dashboard: off unless http_listen is set; opened by the admin token or this one.
+    http_listen: str | None = None
+    dashboard_token: str | None = None
+    # Set when the admin token was made up for this run (`--generate-admin-token`, used by
+    # `make run`): the server prints it once it serves, as Jupyter prints its token.
+    admin_token_generated: bool = False
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
@@ -51,8 +57,12 @@ class ServerOptions:
     clock: Clock | None = field(default=None, repr=False)
 
 
-def parse_listen(address: str, what: str = "listen") -> tuple[str, int]:
-    """HOST:PORT (IPv6 as [::1]:PORT) to (host, port)."""
+def parse_listen(
+    address: str, what: str = "listen", *, default_host: str | None = None
+) -> tuple[str, int]:
+    """HOST:PORT (IPv6 as [::1]:PORT) to (host, port); a bare PORT when default_host is given."""
+    if default_host is not None and address.isdigit():
+        address = f"{default_host}:{address}"
     host, sep, port = address.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
         raise ConfigError(what, f"expected HOST:PORT, got {address!r}")

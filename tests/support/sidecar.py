@@ -103,6 +103,10 @@ class SidecarProcess:
         self.kill()
         raise RuntimeError(f"sidecar did not announce its port:\n{self.output()}")
 
+    def next_line(self, timeout: float = 10.0) -> str:
+        """The next line the process printed after "listening on" ("" once it exited)."""
+        return self._lines.get(timeout=timeout) or ""
+
     def _read_stdout(self) -> None:
         assert self.process is not None and self.process.stdout is not None
         for line in self.process.stdout:
