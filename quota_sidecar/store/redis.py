@@ -43,6 +43,7 @@ from quota_sidecar.errors import (
     StoreUnavailable,
 )
 from quota_sidecar.store.embedded import EmbeddedRedis, default_data_dir
+from quota_sidecar.store.packing import use_c_packer
 from quota_sidecar.store.probe import Prober, probe_url
 
 __all__ = ["DEFAULT_MAX_QUEUE", "DEFAULT_TIMEOUT", "Store", "resolve_redis_url"]
@@ -137,6 +138,7 @@ class Store:
                 max_connections=MAX_CONNECTIONS,
                 timeout=None,
             )
+            use_c_packer(pool)  # a check's 30-odd arguments packed in C: see packing.py
             client = aioredis.Redis.from_pool(pool)  # the client owns and closes the pool
         return cls(client, timeout=timeout, embedded=embedded, url=resolved, max_queue=max_queue)
 
