@@ -20,7 +20,6 @@ from quota_sidecar.wire import configs
 from quota_sidecar.wire.fields import (
     denial_to_proto,
     duration_parts,
-    duration_to_proto,
     limit_to_proto,
     scope_to_proto,
     subject_to_proto,
@@ -79,11 +78,14 @@ def check_response(result: CheckResult) -> quota_pb2.CheckQuotaResponse:
     if result.denied_subject is not None:
         response.denied_subject.CopyFrom(subject_to_proto(result.denied_subject))
     if result.denied_window is not None:
-        response.denied_window.CopyFrom(duration_to_proto(result.denied_window))
+        response.denied_window.SetInParent()
+        _put_span(response.denied_window, result.denied_window)
     if result.retry_after is not None:
-        response.retry_after.CopyFrom(duration_to_proto(result.retry_after))
+        response.retry_after.SetInParent()  # a zero wait is still a hint: present
+        _put_span(response.retry_after, result.retry_after)
     if result.reset_at is not None:
-        response.reset_at.CopyFrom(timestamp_to_proto(result.reset_at))
+        response.reset_at.SetInParent()
+        _put_time(response.reset_at, result.reset_at)
     return response
 
 

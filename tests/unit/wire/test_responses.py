@@ -39,8 +39,12 @@ STATUSES = (
     _status(ALICE, LimitKind.COST_DAILY, window=timedelta(hours=23, microseconds=1)),
     _status(TOOL, LimitKind.COST_MONTHLY, reset_at=EPOCH, window=timedelta(0)),
     _status(TOOL, LimitKind.MAX_CONCURRENT, reset_at=None, window=None),
-    _status(TOOL, LimitKind.COST_LIFETIME, reset_at=EPOCH - timedelta(microseconds=1),
-            window=timedelta(microseconds=-1)),  # fmt: skip
+    _status(
+        TOOL,
+        LimitKind.COST_LIFETIME,
+        reset_at=EPOCH - timedelta(microseconds=1),
+        window=timedelta(microseconds=-1),
+    ),
 )
 WARNING = ThresholdWarning(ALICE, LimitKind.COST_DAILY, 80, 8, 10)
 
