@@ -44,6 +44,8 @@ class Settings:
     seconds: float = 1.0
     warmup_seconds: float = 0.3
     levels: Sequence[int] = (1, 16, 64, 256)
+    rpcs: Sequence[str] = ("CheckQuota", "RecordUsage", "GetUsage")
+    workers_scaling: bool = True
     subjects: int = 100_000
     alert_samples: int = 100
     engine_concurrency: int = 64

@@ -1,8 +1,8 @@
 """Scenarios c and d: the engine in-process, against the store ceiling and against a peer.
 
-c. QuotaService.check_quota (user + tool, three request windows, two budgets each) against raw
-   EVALSHA of `return 1` from the same redis-py client: what the engine's script and Python cost
-   beyond one round trip.
+c. QuotaService.check_quota (user + tool, three request windows, two budgets each), and
+   record_usage (the same subjects) and get_usage (the user), against raw EVALSHA of `return 1`
+   from the same redis-py client: what the engine's script and Python cost beyond one round trip.
 d. The `limits` library (moving window and sliding-window counter, async redis-py storage) hitting
    minute, hour and day windows of one key, against our engine checking the same three windows
    plus the daily and monthly budgets of one subject.
@@ -83,6 +83,15 @@ async def run_engine_vs_redis(settings: Settings) -> dict[str, Any]:
             fallbacks += 1
         return result
 
+    async def record(_: int) -> object:
+        return await engine.record_usage(
+            subjects=subjects, cost_nanos=1000, provider="openai", tool_name=BENCH_TOOL,
+            input_tokens=100, output_tokens=50,
+        )  # fmt: skip
+
+    async def usage(_: int) -> object:
+        return await engine.get_usage(subjects[0])
+
     raw = aioredis.Redis.from_url(settings.redis_url, decode_responses=True, max_connections=512)
     trivial = raw.register_script("return 1")
     await trivial()
@@ -91,13 +100,16 @@ async def run_engine_vs_redis(settings: Settings) -> dict[str, Any]:
         return await trivial()
 
     try:
-        summary = await _measure(settings, {"engine": check, "evalsha": evalsha}, "c")
+        contenders = {"engine": check, "record": record, "usage": usage, "evalsha": evalsha}
+        summary = await _measure(settings, contenders, "c")
     finally:
         await raw.aclose()
         await engine.close()
     return {
         **summary,
         "engine_over_evalsha": summary["engine"]["ops_per_s"] / summary["evalsha"]["ops_per_s"],
+        "record_over_evalsha": summary["record"]["ops_per_s"] / summary["evalsha"]["ops_per_s"],
+        "usage_over_evalsha": summary["usage"]["ops_per_s"] / summary["evalsha"]["ops_per_s"],
         "engine_not_allowed_or_fallback": fallbacks,
         "concurrency": settings.engine_concurrency,
     }

@@ -34,6 +34,7 @@ __all__ = [
     "CHECK",
     "GET_USAGE",
     "RECORD",
+    "RPCS",
     "check_request",
     "record_request",
     "run_grpc_scenarios",
@@ -126,7 +127,7 @@ def _measured(
 
 
 def _median_row(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    keys = ("qps", "p50_ms", "p99_ms", "p999_ms", "loader_cpu_s", "server_cpu_s",
+    keys = ("qps", "mean_ms", "p50_ms", "p99_ms", "p999_ms", "loader_cpu_s", "server_cpu_s",
             "script_calls_per_request")  # fmt: skip
     out: dict[str, Any] = {k: median_of([r[k] for r in rows]) for k in keys}
     out["in_flight"] = rows[0]["in_flight"]
@@ -148,64 +149,88 @@ def _warm(settings: Settings, server: ServerProcess, method: str, message: bytes
     )
 
 
-def run_grpc_scenarios(settings: Settings) -> dict[str, Any]:
-    """a, b and e with one sidecar and one no-op server, then the workers scaling."""
-    check = check_request()
-    asyncio.run(configure_bench_quotas(settings.redis_url))
-    sidecar = sidecar_process(settings).start()
-    noop = ServerProcess("noop", python_module("bench.noop_server")).start()
-    servers = {"sidecar": sidecar, "noop": noop}
-    out: dict[str, Any] = {"verify": {}}
-    try:
-        for name, server in servers.items():
-            out["verify"][name] = verify(server.target, CHECK, check)
-            _warm(settings, server, CHECK, check, 64)
-        raw: dict[str, dict[int, list[dict[str, Any]]]] = {
-            name: {n: [] for n in settings.levels} for name in servers
-        }
-        for repeat in range(settings.repeats):
-            for n in settings.levels:
-                for name, server in servers.items():
-                    _warm(settings, server, CHECK, check, n)
-                    row = _measured(settings, server, CHECK, check, n)
-                    raw[name][n].append(row)
-                    print(
-                        f"  a/b {name} in_flight={n} run {repeat + 1}: "
-                        f"{row['qps']:.0f} qps p99 {row['p99_ms']:.2f} ms",
-                        flush=True,
-                    )
-        for name in servers:
-            out[name] = [_median_row(raw[name][n]) for n in settings.levels]
-        pairs = zip(out["sidecar"], out["noop"], strict=True)
-        out["sidecar_over_noop"] = {str(a["in_flight"]): a["qps"] / b["qps"] for a, b in pairs}
-        noop.stop()
-        try:
-            out["usage_rpcs"] = _usage_rpcs(settings, sidecar)
-        except (grpc.RpcError, RuntimeError) as exc:
-            out["usage_rpcs_error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
-    finally:
-        sidecar.stop()
-        noop.stop()
-    try:
-        out["workers"] = _workers_scaling(settings, out["sidecar"])
-    except (grpc.RpcError, RuntimeError) as exc:
-        out["workers"] = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+RPCS = {
+    "CheckQuota": (CHECK, check_request),
+    "RecordUsage": (RECORD, record_request),
+    "GetUsage": (GET_USAGE, get_usage_request),
+}
+SERVERS = ("sidecar", "floor", "noop")
+
+
+def _measure_rpc(
+    settings: Settings, servers: dict[str, ServerProcess], label: str
+) -> dict[str, Any]:
+    """One RPC on every server at every level, interleaved: each repeat walks the levels and,
+    per level, the servers in an order rotated by one each repeat, so neither drift on the
+    machine nor going first favours one side. Medians of the repeats are reported."""
+    method, build = RPCS[label]
+    message = build()
+    verified = {name: verify(server.target, method, message) for name, server in servers.items()}
+    for server in servers.values():
+        _warm(settings, server, method, message, 64)
+    raw: dict[str, dict[int, list[dict[str, Any]]]] = {
+        name: {n: [] for n in settings.levels} for name in servers
+    }
+    names = list(servers)
+    for repeat in range(settings.repeats):
+        order = names[repeat % len(names) :] + names[: repeat % len(names)]
+        for n in settings.levels:
+            for name in order:
+                server = servers[name]
+                _warm(settings, server, method, message, n)
+                row = _measured(settings, server, method, message, n)
+                raw[name][n].append(row)
+                print(
+                    f"  {label} {name} in_flight={n} run {repeat + 1}: {row['qps']:.0f} qps "
+                    f"mean {row['mean_ms']:.2f} ms p99 {row['p99_ms']:.2f} ms",
+                    flush=True,
+                )
+    out: dict[str, Any] = {"verify": verified}
+    for name in servers:
+        out[name] = [_median_row(raw[name][n]) for n in settings.levels]
+    for reference in ("floor", "noop"):
+        pairs = zip(out["sidecar"], out[reference], strict=True)
+        out[f"over_{reference}"] = {str(a["in_flight"]): a["qps"] / b["qps"] for a, b in pairs}
+    pairs = zip(out["sidecar"], out["floor"], strict=True)
+    out["mean_ms_over_floor"] = {str(a["in_flight"]): a["mean_ms"] - b["mean_ms"] for a, b in pairs}
     return out
 
 
-def _usage_rpcs(settings: Settings, sidecar: ServerProcess) -> dict[str, Any]:
-    """Scenario e: RecordUsage and GetUsage at 64 in flight."""
-    results: dict[str, Any] = {}
-    for label, method, message in (
-        ("RecordUsage", RECORD, record_request()),
-        ("GetUsage", GET_USAGE, get_usage_request()),
-    ):
-        verify(sidecar.target, method, message)
-        _warm(settings, sidecar, method, message, 64)
-        rows = [_measured(settings, sidecar, method, message, 64) for _ in range(settings.repeats)]
-        results[label] = _median_row(rows)
-        print(f"  e {label}: {results[label]['qps']:.0f} qps", flush=True)
-    return results
+def run_grpc_scenarios(settings: Settings) -> dict[str, Any]:
+    """a, b and e: each RPC on the sidecar, the one-PING floor and the no-op server, side by
+    side at every level; then the workers scaling of CheckQuota."""
+    asyncio.run(configure_bench_quotas(settings.redis_url))
+    servers = {
+        "sidecar": sidecar_process(settings),
+        "floor": ServerProcess(
+            "floor", python_module("bench.noop_server", "--redis-url", settings.redis_url)
+        ),
+        "noop": ServerProcess("noop", python_module("bench.noop_server")),
+    }
+    out: dict[str, Any] = {"rpcs": {}}
+    try:
+        for server in servers.values():
+            server.start()
+        for label in settings.rpcs:
+            try:
+                out["rpcs"][label] = _measure_rpc(settings, servers, label)
+            except (grpc.RpcError, RuntimeError) as exc:
+                out["rpcs"][label] = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+    finally:
+        for server in servers.values():
+            server.stop()
+    check = out["rpcs"].get("CheckQuota", {})
+    if "sidecar" in check:  # the keys the report and the plot have always read
+        for name in SERVERS:
+            out[name] = check[name]
+        out["sidecar_over_noop"] = check["over_noop"]
+        out["sidecar_over_floor"] = check["over_floor"]
+        if settings.workers_scaling:
+            try:
+                out["workers"] = _workers_scaling(settings, out["sidecar"])
+            except (grpc.RpcError, RuntimeError) as exc:
+                out["workers"] = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+    return out
 
 
 def _workers_scaling(settings: Settings, single: list[dict[str, Any]]) -> dict[str, Any]:

@@ -38,6 +38,7 @@ class LoadResult:
     errors: int
     seconds: float
     qps: float
+    mean_ms: float
     p50_ms: float
     p99_ms: float
     p999_ms: float
@@ -90,6 +91,7 @@ def _summary(
         errors=errors,
         seconds=seconds,
         qps=len(latencies_s) / seconds if seconds else 0.0,
+        mean_ms=sum(latencies_s) / len(latencies_s) * ms if latencies_s else 0.0,
         p50_ms=percentile(latencies_s, 0.50) * ms,
         p99_ms=percentile(latencies_s, 0.99) * ms,
         p999_ms=percentile(latencies_s, 0.999) * ms,

@@ -1,10 +1,16 @@
-"""A no-op grpc.aio QuotaService: CheckQuota answers "allowed" at once, touching no store.
+"""Two reference grpc.aio QuotaServices the sidecar is measured against.
 
-It is the framework ceiling of scenario b: whatever the sidecar does beyond this is our cost.
-It runs the same way the sidecar does (grpc.aio on uvloop when available, one process) and
-prints the same `listening on HOST:PORT` line, so the bench drives both identically.
+* no-op (scenario b): CheckQuota, RecordUsage and GetUsage answer a prebuilt response at once,
+  touching no store. The framework ceiling: whatever the sidecar does beyond it is our cost.
+* one-PING floor (`--redis-url URL`): each of the three first awaits one redis-py PING on that
+  Redis, then answers the same prebuilt response. No Redis-backed handler can be cheaper than
+  one awaited round trip, so sidecar / floor is the share of the reachable speed we get.
+
+Both run the way the sidecar does (grpc.aio on uvloop when available, one process) and print
+the same `listening on HOST:PORT` line, so the bench drives all three identically.
 
     python -m bench.noop_server --listen 127.0.0.1:0
+    python -m bench.noop_server --listen 127.0.0.1:0 --redis-url redis://127.0.0.1:6379/0
 """
 
 from __future__ import annotations
@@ -14,18 +20,21 @@ import asyncio
 import contextlib
 import signal
 import sys
+from typing import Any
 
 import grpc
 
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc
 
-__all__ = ["NoopQuotaService", "main", "serve"]
+__all__ = ["NoopQuotaService", "PingFloorQuotaService", "main", "serve"]
 
 _ALLOWED = quota_pb2.CheckQuotaResponse(allowed=True)
+_RECORDED = quota_pb2.RecordUsageResponse(recorded=True)
+_USAGE = quota_pb2.GetUsageResponse()
 
 
 class NoopQuotaService(quota_pb2_grpc.QuotaServiceServicer):
-    """Answers every CheckQuota with the same prebuilt allowed response."""
+    """Answers every call with the same prebuilt response."""
 
     async def CheckQuota(
         self, request: quota_pb2.CheckQuotaRequest, context: grpc.aio.ServicerContext
@@ -35,12 +44,48 @@ class NoopQuotaService(quota_pb2_grpc.QuotaServiceServicer):
     async def RecordUsage(
         self, request: quota_pb2.RecordUsageRequest, context: grpc.aio.ServicerContext
     ) -> quota_pb2.RecordUsageResponse:
-        return quota_pb2.RecordUsageResponse(recorded=True)
+        return _RECORDED
+
+    async def GetUsage(
+        self, request: quota_pb2.GetUsageRequest, context: grpc.aio.ServicerContext
+    ) -> quota_pb2.GetUsageResponse:
+        return _USAGE
 
 
-async def serve(listen: str) -> None:
+class PingFloorQuotaService(quota_pb2_grpc.QuotaServiceServicer):
+    """Awaits one Redis PING per call, then answers the no-op's prebuilt response."""
+
+    def __init__(self, redis_url: str) -> None:
+        import redis.asyncio as aioredis
+
+        # The same client shape as the sidecar's store: decoded replies, one pooled client.
+        self._redis: Any = aioredis.Redis.from_url(
+            redis_url, decode_responses=True, max_connections=128
+        )
+
+    async def CheckQuota(
+        self, request: quota_pb2.CheckQuotaRequest, context: grpc.aio.ServicerContext
+    ) -> quota_pb2.CheckQuotaResponse:
+        await self._redis.ping()
+        return _ALLOWED
+
+    async def RecordUsage(
+        self, request: quota_pb2.RecordUsageRequest, context: grpc.aio.ServicerContext
+    ) -> quota_pb2.RecordUsageResponse:
+        await self._redis.ping()
+        return _RECORDED
+
+    async def GetUsage(
+        self, request: quota_pb2.GetUsageRequest, context: grpc.aio.ServicerContext
+    ) -> quota_pb2.GetUsageResponse:
+        await self._redis.ping()
+        return _USAGE
+
+
+async def serve(listen: str, redis_url: str | None = None) -> None:
     server = grpc.aio.server()
-    quota_pb2_grpc.add_QuotaServiceServicer_to_server(NoopQuotaService(), server)
+    service = PingFloorQuotaService(redis_url) if redis_url else NoopQuotaService()
+    quota_pb2_grpc.add_QuotaServiceServicer_to_server(service, server)
     port = server.add_insecure_port(listen)
     await server.start()
     host = listen.rpartition(":")[0]
@@ -56,14 +101,15 @@ async def serve(listen: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listen", default="127.0.0.1:0")
+    parser.add_argument("--redis-url", default=None, help="await one PING there per call")
     args = parser.parse_args(argv)
     try:
         import uvloop  # the sidecar's loop; same loop, same ceiling
     except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
-        asyncio.run(serve(args.listen))
+        asyncio.run(serve(args.listen, args.redis_url))
     else:
         with contextlib.suppress(KeyboardInterrupt):
-            uvloop.run(serve(args.listen))
+            uvloop.run(serve(args.listen, args.redis_url))
     return 0
 
 

@@ -31,6 +31,22 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     check_rt = _get(results, "round_trips", "CheckQuota")
     record_rt = _get(results, "round_trips", "RecordUsage")
     targets: list[tuple[str, str, Any, Any]] = [
+        *(
+            (f"{rpc} QPS / one-PING floor at 64 in flight", ">= 0.80",
+             _get(grpc, "rpcs", rpc, "over_floor", "64"), lambda v: v >= 0.8)
+            for rpc in ("CheckQuota", "RecordUsage", "GetUsage")
+        ),
+        *(
+            (f"{rpc} mean latency at 1 in flight minus the floor's (ms)", "<= 0.30",
+             _get(grpc, "rpcs", rpc, "mean_ms_over_floor", "1"), lambda v: v <= 0.3)
+            for rpc in ("CheckQuota", "RecordUsage", "GetUsage")
+        ),
+        ("engine check in-process / raw EVALSHA", ">= 0.70",
+         _get(results, "engine", "engine_over_evalsha"), lambda v: v >= 0.7),
+        ("engine record in-process / raw EVALSHA", ">= 0.70",
+         _get(results, "engine", "record_over_evalsha"), lambda v: v >= 0.7),
+        ("engine get_usage in-process / raw EVALSHA", ">= 0.70",
+         _get(results, "engine", "usage_over_evalsha"), lambda v: v >= 0.7),
         ("CheckQuota QPS / no-op ceiling at 64 in flight", ">= 0.80",
          _get(grpc, "sidecar_over_noop", "64"), lambda v: v >= 0.8),
         ("CheckQuota p99 at 1 in flight (ms)", "<= 1.5",
@@ -78,7 +94,7 @@ def _plot(results: dict[str, Any], path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     fig, (lat, qps) = plt.subplots(1, 2, figsize=(12, 4.5))
-    styles = {"sidecar": "-", "noop": "--"}
+    styles = {"sidecar": "-", "floor": ":", "noop": "--"}
     colors = {"p50_ms": "tab:blue", "p99_ms": "tab:orange", "p999_ms": "tab:red"}
     for name, style in styles.items():
         rows = grpc.get(name) or []
@@ -88,7 +104,7 @@ def _plot(results: dict[str, Any], path: Path) -> bool:
             lat.plot(xs, [r[key] for r in rows], style, marker="o", color=color, label=label)
         qps.plot(xs, [r["qps"] for r in rows], style, marker="o", color="black", label=name)
     lat.set(xscale="log", yscale="log", xlabel="calls in flight", ylabel="latency (ms)",
-            title="CheckQuota latency percentiles (solid: sidecar, dashed: no-op)")  # fmt: skip
+            title="CheckQuota latency (solid: sidecar, dotted: floor, dashed: no-op)")  # fmt: skip
     lat.axhline(1.5, color="grey", linewidth=0.8, linestyle=":")
     qps.set(xscale="log", xlabel="calls in flight", ylabel="calls/s", title="CheckQuota throughput")
     for axis in (lat, qps):
@@ -99,6 +115,29 @@ def _plot(results: dict[str, Any], path: Path) -> bool:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def _rpc_table(rpc: str, section: dict[str, Any]) -> list[str]:
+    """One RPC on the sidecar, the one-PING floor and the no-op server, level by level."""
+    title = f"## {rpc} over gRPC: sidecar vs one-PING floor vs no-op"
+    if "error" in section:
+        return ["", title, "", f"Not measured: {section['error']}."]
+    lines = [
+        "", title, "",
+        "| in flight | QPS sidecar / floor / no-op | sidecar/floor | sidecar/no-op "
+        "| mean ms sidecar / floor / no-op | p99 ms sidecar / floor / no-op "
+        "| sidecar CPU s | EVALSHA/call |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]  # fmt: skip
+    for a, f, b in zip(section["sidecar"], section["floor"], section["noop"], strict=True):
+        lines.append(
+            f"| {a['in_flight']} | {a['qps']:,.0f} / {f['qps']:,.0f} / {b['qps']:,.0f} "
+            f"| {a['qps'] / f['qps']:.2f} | {a['qps'] / b['qps']:.2f} "
+            f"| {a['mean_ms']:.2f} / {f['mean_ms']:.2f} / {b['mean_ms']:.2f} "
+            f"| {a['p99_ms']:.2f} / {f['p99_ms']:.2f} / {b['p99_ms']:.2f} "
+            f"| {a['server_cpu_s']:.2f} | {a['script_calls_per_request']:.2f} |"
+        )
+    return lines
 
 
 def _markdown(results: dict[str, Any], png_name: str | None) -> str:
@@ -127,48 +166,25 @@ def _markdown(results: dict[str, Any], png_name: str | None) -> str:
         lines += ["## Analysis (added by hand after this run; profiles with cProfile)", "",
                   *results["analysis"], ""]  # fmt: skip
     grpc = results.get("grpc", {})
-    if grpc.get("sidecar"):
-        lines += [
-            "## a/b. CheckQuota over gRPC vs the no-op grpc.aio server",
-            "",
-            "| in flight | sidecar QPS | no-op QPS | a/b | sidecar p50 / p99 / p999 ms "
-            "| no-op p50 / p99 / p999 ms | sidecar CPU s | loader CPU s | EVALSHA/call |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        ]
-        for a, b in zip(grpc["sidecar"], grpc["noop"], strict=True):
-            lines.append(
-                f"| {a['in_flight']} | {a['qps']:,.0f} | {b['qps']:,.0f} | "
-                f"{a['qps'] / b['qps']:.2f} | {a['p50_ms']:.2f} / {a['p99_ms']:.2f} / "
-                f"{a['p999_ms']:.2f} | {b['p50_ms']:.2f} / {b['p99_ms']:.2f} / {b['p999_ms']:.2f} "
-                f"| {a['server_cpu_s']:.2f} | {a['loader_cpu_s']:.2f} | "
-                f"{a['script_calls_per_request']:.2f} |"
-            )
-        if png_name:
+    for rpc, section in grpc.get("rpcs", {}).items():
+        lines += _rpc_table(rpc, section)
+        if rpc == "CheckQuota" and png_name and "sidecar" in section:
             lines += ["", f"![latency percentiles vs concurrency]({png_name})"]
-        workers = grpc.get("workers", {})
-        if "2" in workers:
-            lines += [
-                "",
-                f"`serve --workers 2` at 64 in flight: {workers['2']['qps']:,.0f} QPS vs "
-                f"{workers['1']['qps']:,.0f} with one process (x{workers['speedup']:.2f}).",
-            ]
-        elif "error" in workers:
-            lines += ["", f"`serve --workers 2`: not measured ({workers['error']})."]
-        if grpc.get("usage_rpcs_error"):
-            lines += ["", f"RecordUsage/GetUsage: not measured ({grpc['usage_rpcs_error']})."]
-        usage = grpc.get("usage_rpcs", {})
-        if usage:
-            lines += ["", "## e. RecordUsage and GetUsage at 64 in flight", "",
-                      "| RPC | QPS | p50 ms | p99 ms | server CPU s | EVALSHA/call |",
-                      "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
-            for name, r in usage.items():
-                lines.append(
-                    f"| {name} | {r['qps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-                    f"{r['server_cpu_s']:.2f} | {r['script_calls_per_request']:.2f} |"
-                )
+    workers = grpc.get("workers", {})
+    if "2" in workers:
+        lines += [
+            "",
+            f"`serve --workers 2` CheckQuota at 64 in flight: {workers['2']['qps']:,.0f} QPS vs "
+            f"{workers['1']['qps']:,.0f} with one process (x{workers['speedup']:.2f}).",
+        ]
+    elif "error" in workers:
+        lines += ["", f"`serve --workers 2`: not measured ({workers['error']})."]
     for key, title, pairs in (
         ("engine", "c. Engine in-process vs raw EVALSHA (store ceiling)",
-         (("engine", "QuotaService.check_quota (user + tool)"), ("evalsha", "EVALSHA `return 1`"))),
+         (("engine", "QuotaService.check_quota (user + tool)"),
+          ("record", "QuotaService.record_usage (user + tool)"),
+          ("usage", "QuotaService.get_usage (user)"),
+          ("evalsha", "EVALSHA `return 1`"))),
         ("peer", "d. Engine vs the `limits` library (minute/hour/day)",
          (("ours", "ours: 3 windows + 2 budgets, 1 script call"),
           ("limits_moving_window", "limits moving window, 3 hits"),

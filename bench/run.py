@@ -76,6 +76,15 @@ def _findings(results: dict[str, Any]) -> list[str]:
     grpc = results.get("grpc", {})
     rows = {r["in_flight"]: r for r in grpc.get("sidecar", [])}
     noop = {r["in_flight"]: r for r in grpc.get("noop", [])}
+    floor = {r["in_flight"]: r for r in grpc.get("floor", [])}
+    if 1 in floor and 1 in rows and 1 in noop:
+        notes.append(
+            f"- At 1 in flight the mean CheckQuota latency is {rows[1]['mean_ms']:.2f} ms on the "
+            f"sidecar, {floor[1]['mean_ms']:.2f} ms on the one-PING floor and "
+            f"{noop[1]['mean_ms']:.2f} ms on the no-op server: awaiting one Redis call inside "
+            f"grpc.aio costs {floor[1]['mean_ms'] - noop[1]['mean_ms']:.2f} ms before any "
+            "quota logic runs."
+        )
     if 1 in noop and 1 in rows:
         notes.append(
             f"- At 1 in flight the no-op server alone takes p50 {noop[1]['p50_ms']:.2f} ms / "
@@ -97,6 +106,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
     parser.add_argument("--subjects", type=int, default=None, help="subjects for the memory test")
+    parser.add_argument(
+        "--rpcs", default=None, help="grpc: comma-separated CheckQuota,RecordUsage,GetUsage"
+    )
+    parser.add_argument("--levels", default=None, help="grpc: calls in flight, e.g. 1,64")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per point (default 3)")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per run")
+    parser.add_argument(
+        "--no-workers", action="store_true", help="grpc: skip the `serve --workers 2` point"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--rewrite", type=Path, help="only rewrite the md + png of a results JSON")
     args = parser.parse_args(argv)
@@ -125,6 +143,18 @@ def main(argv: list[str] | None = None) -> int:
         settings.subjects, settings.alert_samples = 10_000, 30
     if args.subjects:
         settings.subjects = args.subjects
+    if args.rpcs:
+        settings.rpcs = tuple(r.strip() for r in args.rpcs.split(",") if r.strip())
+        unknown = set(settings.rpcs) - {"CheckQuota", "RecordUsage", "GetUsage"}
+        if unknown:
+            parser.error(f"unknown RPCs {sorted(unknown)}")
+    if args.levels:
+        settings.levels = tuple(int(n) for n in args.levels.split(","))
+    if args.repeats:
+        settings.repeats = args.repeats
+    if args.seconds:
+        settings.seconds = args.seconds
+    settings.workers_scaling = not args.no_workers
     client = settings.redis()
     results: dict[str, Any] = {
         "meta": {

@@ -28,6 +28,8 @@ _INTEGER = re.compile(r"-?[0-9]+")
 def exact_int(value: Any) -> int:
     """An integer from a script reply: an integer reply, or integer text ("123", "-4"). Never
     through float: "1.7e+14" or 1.5 is a script bug to surface, not a number to round."""
+    if type(value) is int:  # the common case first: most of a reply is integer replies
+        return value
     if isinstance(value, bool):
         raise ValueError(f"not an integer reply: {value!r}")
     if isinstance(value, int):
@@ -39,10 +41,25 @@ def exact_int(value: Any) -> int:
     raise ValueError(f"not an integer reply: {value!r}")
 
 
+_KINDS = {kind.value: kind for kind in LimitKind}
+# A rate limit's window is fixed by its kind; a budget's period is the plan's (see below).
+_WINDOWS = {
+    kind: timedelta(milliseconds=kind.window.length_ms)
+    for kind in LimitKind
+    if kind.window is not None
+}
+
+
+def _kind(name: Any) -> LimitKind:
+    found = _KINDS.get(name) if type(name) is str else None
+    return found if found is not None else LimitKind(name)  # ValueError names a bad one
+
+
 def window_length(kind: LimitKind, plan: SubjectPlan) -> timedelta | None:
     """The window of a rate limit, or the period of a budget."""
-    if kind.window is not None:
-        return timedelta(milliseconds=kind.window.length_ms)
+    window = _WINDOWS.get(kind)
+    if window is not None:
+        return window
     if kind is LimitKind.COST_DAILY:
         return timedelta(milliseconds=plan.day.end_ms - plan.day.start_ms)
     if kind is LimitKind.COST_MONTHLY:
@@ -57,21 +74,23 @@ def _rows(flat: Sequence[Any], width: int) -> list[Sequence[Any]]:
 
 
 def decode_statuses(flat: Sequence[Any], plans: Sequence[SubjectPlan]) -> tuple[LimitStatus, ...]:
+    # Every check decodes a status per limit of every subject: one pass, no repeated lookups.
     out = []
-    for index, name, raw_limit, raw_used, raw_held, reset_ms in _rows(flat, 6):
+    for index, name, raw_limit, raw_used, raw_held, raw_reset in _rows(flat, 6):
         plan = plans[exact_int(index) - 1]
-        kind = LimitKind(name)
+        kind = _kind(name)
         limit_value, used, held = exact_int(raw_limit), exact_int(raw_used), exact_int(raw_held)
+        reset_ms = exact_int(raw_reset)
         out.append(
             LimitStatus(
-                subject=plan.subject,
-                limit=kind,
-                limit_value=limit_value,
-                used=used,
-                held=held,
-                remaining=max(0, limit_value - used - held),
-                reset_at=from_ms(exact_int(reset_ms)) if exact_int(reset_ms) > 0 else None,
-                window=window_length(kind, plan),
+                plan.subject,
+                kind,
+                limit_value,
+                used,
+                held,
+                max(0, limit_value - used - held),
+                from_ms(reset_ms) if reset_ms > 0 else None,
+                window_length(kind, plan),
             )
         )
     return tuple(out)

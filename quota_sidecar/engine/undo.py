@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
+import random
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,7 +41,10 @@ _RETRY_PAUSE = 0.05  # seconds between attempts while the store is reachable but
 
 
 def new_check_id() -> str:
-    return uuid.uuid4().hex[:16]
+    # 64 random bits, as uuid4().hex[:16] gave, without a getrandom() system call per check:
+    # the id only has to be unique (it is no secret), and `random` is reseeded in a forked
+    # worker, so no two processes share a sequence.
+    return f"{random.getrandbits(64):016x}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from quota_sidecar.models import QuotaScope
 from quota_sidecar.money import check_nanos
 from quota_sidecar.server.metrics import Metrics
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc
-from quota_sidecar.wire import configs, fields, history, replies, runs
+from quota_sidecar.wire import fields, history, replies, responses, runs
 
 __all__ = ["AlertSource", "QuotaServicer"]
 
@@ -83,23 +83,7 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
         if result.reservation_id:
             seconds = lease.total_seconds() if lease is not None else self._default_lease
             self._metrics.hold_opened(result.reservation_id, seconds)
-        return quota_pb2.CheckQuotaResponse(
-            allowed=result.allowed,
-            code=fields.denial_to_proto(result.code),
-            reason=result.reason,
-            denied_subject=(
-                fields.subject_to_proto(result.denied_subject) if result.denied_subject else None
-            ),
-            denied_limit=fields.limit_to_proto(result.denied_limit),
-            denied_window=fields.duration_to_proto(result.denied_window),
-            limits=[replies.limit_status_to_proto(s) for s in result.limits],
-            retry_after=fields.duration_to_proto(result.retry_after),
-            reset_at=fields.timestamp_to_proto(result.reset_at),
-            warnings=[replies.warning_to_proto(w) for w in result.warnings],
-            reservation_id=result.reservation_id or "",
-            decided_without_store=result.decided_without_store,
-            shadow_denied=result.shadow_denied,
-        )
+        return responses.check_response(result)
 
     async def RecordUsage(
         self, request: quota_pb2.RecordUsageRequest, context: aio.ServicerContext
@@ -167,42 +151,15 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
     ) -> quota_pb2.GetUsageResponse:
         subject = fields.required_subject_from_proto(request)
         usage = await self._service.get_usage(subject)
-        tree = None
+        response = responses.usage_response(usage)
         if subject.scope is QuotaScope.RUN:
             # A run past its time to live (or never opened) has no tree: its usage is all zeros.
             with contextlib.suppress(NotFound):
-                tree = runs.run_usage_to_proto(
-                    await self._service.run_usage(
-                        subject.identifier, timeout=context.time_remaining()
-                    )
+                tree = await self._service.run_usage(
+                    subject.identifier, timeout=context.time_remaining()
                 )
-        return quota_pb2.GetUsageResponse(
-            subject=fields.subject_to_proto(usage.subject),
-            cost_today_nanos=usage.cost_today_nanos,
-            cost_this_month_nanos=usage.cost_this_month_nanos,
-            held_nanos=usage.held_nanos,
-            requests_today=usage.requests_today,
-            tokens_today=usage.tokens_today,
-            requests_last_minute=usage.requests_last_minute,
-            requests_last_hour=usage.requests_last_hour,
-            requests_last_day=usage.requests_last_day,
-            tokens_last_minute=usage.tokens_last_minute,
-            tokens_last_day=usage.tokens_last_day,
-            limits=[replies.limit_status_to_proto(s) for s in usage.limits],
-            day_resets_at=fields.timestamp_to_proto(usage.day_resets_at),
-            month_resets_at=fields.timestamp_to_proto(usage.month_resets_at),
-            by_provider_today=replies.breakdown_to_proto(usage.by_provider_today),
-            by_tool_today=replies.breakdown_to_proto(usage.by_tool_today),
-            by_provider_month=replies.breakdown_to_proto(usage.by_provider_month),
-            by_tool_month=replies.breakdown_to_proto(usage.by_tool_month),
-            by_model_today=replies.breakdown_to_proto(usage.by_model_today),
-            by_model_month=replies.breakdown_to_proto(usage.by_model_month),
-            config=configs.config_to_proto(usage.config) if usage.config else None,
-            cost_this_week_nanos=usage.cost_this_week_nanos,
-            week_resets_at=fields.timestamp_to_proto(usage.week_resets_at),
-            cost_lifetime_nanos=usage.cost_lifetime_nanos,
-            run=tree,
-        )
+                response.run.CopyFrom(runs.run_usage_to_proto(tree))
+        return response
 
     async def EndRun(
         self, request: quota_pb2.EndRunRequest, context: aio.ServicerContext

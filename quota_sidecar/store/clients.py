@@ -13,6 +13,7 @@ from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 
 from quota_sidecar.errors import InvalidInput
 from quota_sidecar.store.embedded import EmbeddedRedis, default_data_dir
+from quota_sidecar.store.packing import use_c_packer
 from quota_sidecar.store.sentinel import SENTINEL_SCHEME, async_master, parse_sentinel_url
 
 __all__ = ["Opened", "open_client", "resolve_redis_url"]
@@ -53,6 +54,7 @@ def open_client(url: str) -> Opened:
         sentinel, client = async_master(
             target, max_connections=MAX_CONNECTIONS, connect_timeout=_CONNECT_TIMEOUT
         )
+        use_c_packer(client.connection_pool)  # see packing.py
         return Opened(client, sentinel, target.replica_acks, target.replica_ack_timeout_ms)
     if url.startswith(_CLUSTER_SCHEME):
         cluster = RedisCluster.from_url(
@@ -70,4 +72,5 @@ def open_client(url: str) -> Opened:
         max_connections=MAX_CONNECTIONS,
         timeout=None,
     )
+    use_c_packer(pool)  # a check's 30-odd arguments packed in C: see packing.py
     return Opened(aioredis.Redis.from_pool(pool))  # the client owns and closes the pool

@@ -253,11 +253,14 @@ class Store:
         deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         if self._turns.locked() and self._waiting >= self.max_queue:
             raise Overloaded(f"{self._waiting} store calls are already waiting")
-        self._waiting += 1
-        try:
-            await self._within(self._turns.acquire(), deadline, sent=False)
-        finally:
-            self._waiting -= 1
+        if self._turns.locked():
+            self._waiting += 1
+            try:
+                await self._within(self._turns.acquire(), deadline, sent=False)
+            finally:
+                self._waiting -= 1
+        else:
+            await self._turns.acquire()  # a free turn is taken at once: nothing to time
         try:
             self._refuse_if_unreachable()
             send = self._send(script, keys, args, replicated=replicated)
