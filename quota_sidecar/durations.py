@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from quota_sidecar.errors import InvalidInput
 
-__all__ = ["MAX_DURATION", "parse_duration"]
+__all__ = ["MAX_DURATION", "duration_text", "parse_duration"]
 
 _DURATION = re.compile(r"^(?:(\d{1,7})d)?(?:(\d{1,9})h)?(?:(\d{1,9})m)?(?:(\d{1,12})s)?$")
 # Far past anything a quota needs, and far inside what timedelta holds.
@@ -34,3 +34,17 @@ def parse_duration(text: str, field: str, *, maximum: timedelta = MAX_DURATION) 
     if span > maximum:
         raise InvalidInput(field, f"is longer than {maximum.days} days")
     return span
+
+
+def duration_text(delta: timedelta, separator: str = "") -> str:
+    """How long, in the same units people write: 1d2h, 5h3m, 42s (the sign is the caller's to
+    say: "in ..." or "... ago"). Days drop the minutes, as a reset that far off needs no more."""
+    seconds = int(abs(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    parts += [f"{hours}h"] if hours else []
+    parts += [f"{minutes}m"] if minutes and not days else []
+    parts += [f"{seconds}s"] if not parts else []
+    return separator.join(parts)

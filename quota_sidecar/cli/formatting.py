@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from quota_sidecar.durations import duration_text
 from quota_sidecar.models import LimitKind
 from quota_sidecar.money import from_nanos
 from quota_sidecar.v1 import types_pb2
@@ -36,15 +37,7 @@ def when_text(stamp: Any, now: datetime) -> str:
 
 
 def span_text(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = [f"{days}d"] if days else []
-    parts += [f"{hours}h"] if hours else []
-    parts += [f"{minutes}m"] if minutes and not days else []
-    parts += [f"{seconds}s"] if not parts else []
-    return "".join(parts)
+    return duration_text(delta, "")
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:

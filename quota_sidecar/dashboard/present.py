@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from quota_sidecar.durations import duration_text
 from quota_sidecar.models import LimitKind, Subject
 from quota_sidecar.money import format_dollars
 
@@ -47,15 +48,7 @@ def subject_text(subject: Subject) -> str:
 
 
 def span_text(delta: timedelta) -> str:
-    seconds = int(abs(delta.total_seconds()))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = [f"{days}d"] if days else []
-    parts += [f"{hours}h"] if hours else []
-    parts += [f"{minutes}m"] if minutes and not days else []
-    parts += [f"{seconds}s"] if not parts else []
-    return " ".join(parts)
+    return duration_text(delta, " ")
 
 
 def when_text(when: datetime | None, now: datetime | None = None) -> str:
