@@ -12,6 +12,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@# xds-protos ships a stale copy of opentelemetry/proto/ which, installed after
+	@# opentelemetry-proto, overwrites its files (grpc/grpc#42428): put the real ones back.
+	$(BIN)/pip install --quiet --force-reinstall --no-deps \
+	    "opentelemetry-proto==$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("opentelemetry-proto"))')"
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -28,6 +28,7 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.propagators.textmap import Getter
 
 from quota_sidecar import tracing
+from quota_sidecar.errors import InvalidInput
 
 __all__ = ["RpcSpan", "TracingHandle", "open_rpc_span", "otlp_endpoint_from_env", "start_tracing"]
 
@@ -71,7 +72,16 @@ class TracingHandle:
 def start_tracing(endpoint: str, *, identifiers: bool = False) -> TracingHandle:
     """Export spans over OTLP/gRPC to `endpoint` (http://host:4317 for plaintext, https:// or a
     bare host:port for TLS, as the OTLP exporter reads it)."""
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    try:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    except ImportError as exc:
+        # xds-protos (Envoy's protocol) ships a stale opentelemetry/proto/ that can overwrite
+        # opentelemetry-proto's files, by install order (grpc/grpc#42428). Say how to mend it.
+        raise InvalidInput(
+            "otlp_endpoint",
+            f"the OTLP exporter cannot be imported ({exc}); reinstall the OpenTelemetry protos "
+            "over xds-protos' copy: pip install --force-reinstall --no-deps opentelemetry-proto",
+        ) from exc
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor

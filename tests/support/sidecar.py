@@ -95,13 +95,16 @@ class SidecarProcess:
             except queue.Empty:
                 continue
             if line is None:
-                raise RuntimeError(f"sidecar exited early:\n{self.output()}")
+                output = self.output()
+                self.__exit__()  # its workers, pipes and log too, not left to the next test
+                raise RuntimeError(f"sidecar exited early:\n{output}")
             if line.startswith("listening on "):
                 self.target = line.removeprefix("listening on ").strip()
                 self.port = int(self.target.rsplit(":", 1)[1])
                 return self
-        self.kill()
-        raise RuntimeError(f"sidecar did not announce its port:\n{self.output()}")
+        output = self.output()
+        self.__exit__()
+        raise RuntimeError(f"sidecar did not announce its port:\n{output}")
 
     def next_line(self, timeout: float = 10.0) -> str:
         """The next line the process printed after "listening on" ("" once it exited)."""
