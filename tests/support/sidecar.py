@@ -96,14 +96,14 @@ class SidecarProcess:
                 continue
             if line is None:
                 output = self.output()
-                self.__exit__()  # its workers, pipes and log too, not left to the next test
+                self._release()  # its pipe and log too, not left open for the next test
                 raise RuntimeError(f"sidecar exited early:\n{output}")
             if line.startswith("listening on "):
                 self.target = line.removeprefix("listening on ").strip()
                 self.port = int(self.target.rsplit(":", 1)[1])
                 return self
         output = self.output()
-        self.__exit__()
+        self._release()
         raise RuntimeError(f"sidecar did not announce its port:\n{output}")
 
     def next_line(self, timeout: float = 10.0) -> str:
@@ -134,12 +134,16 @@ class SidecarProcess:
     def __enter__(self) -> SidecarProcess:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def _release(self) -> None:
+        """Stop the process and close its pipe and log; the log stays readable (output())."""
         self.kill()
         if self._reader is not None:
             self._reader.join(timeout=10)
         if self.process is not None and self.process.stdout is not None:
             self.process.stdout.close()
         self._stderr.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self._release()
         with contextlib.suppress(OSError):
             os.unlink(self._stderr.name)
