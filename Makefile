@@ -2,24 +2,33 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-LISTEN ?= 127.0.0.1:50051
-HTTP_LISTEN ?= 127.0.0.1:8080
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements/dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv run test unit lint protos check-protos bench stubs clean
+.PHONY: venv lock check-lock run test unit lint protos check-protos bench stubs clean
 
-$(STAMP): pyproject.toml
+## The venv is exactly the lock (requirements/dev.txt, hashed): pip brings the lock tool, uv
+## installs the rest, then the project itself, editable, with the locked setuptools.
+$(STAMP): pyproject.toml requirements/dev.txt requirements/uv.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/uv.txt
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python --require-hashes requirements/dev.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	@# xds-protos ships a stale copy of opentelemetry/proto/ which, installed after
 	@# opentelemetry-proto, overwrites its files (grpc/grpc#42428): put the real ones back.
-	$(BIN)/pip install --quiet --force-reinstall --no-deps \
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps --reinstall \
 	    "opentelemetry-proto==$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("opentelemetry-proto"))')"
 	rm -f $(VENV)/.installed-*
 	touch $@
 
 venv: $(STAMP)
+
+## Refresh the lock from pyproject.toml, keeping the pins that still fit (UPGRADE=1: newest).
+lock: venv
+	bash scripts/lock.sh write
+
+## Fail when the committed lock no longer matches pyproject.toml (part of `make lint`).
+check-lock: venv
+	bash scripts/lock.sh check
 
 ## Try it: the sidecar on an embedded Redis (no Redis URL needed) with the example quotas, the
 ## dashboard on $(HTTP_LISTEN) and a one-time admin token printed at start (as Jupyter does).
@@ -36,7 +45,7 @@ unit: venv
 	$(BIN)/pytest -q tests/unit
 
 ## Style, types, and the import contract of the layers ([tool.importlinter] in pyproject.toml).
-lint: venv
+lint: venv check-lock
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -63,6 +72,7 @@ stubs: venv
 
 ## Benchmarks (not part of `make test`): bench/results/<date>.{json,md,png}. Installs what it needs.
 bench: venv
-	$(BIN)/python -c "import limits, matplotlib" 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -c "import limits, matplotlib" 2>/dev/null || \
+	    $(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements/bench.txt
 	sh bench/ensure_loader.sh
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

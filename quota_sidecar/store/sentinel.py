@@ -208,7 +208,7 @@ def async_master(
     # No retries inside the driver: a sentinel that is down is skipped for the next one, and a
     # failed call is the store's to judge (store/redis.py), never silently sent twice.
     no_retry = AsyncRetry(NoBackoff(), 0)
-    sentinel = AsyncSentinel(  # type: ignore[no-untyped-call]
+    sentinel = AsyncSentinel(
         list(target.sentinels),
         sentinel_kwargs={**target.sentinel_options(_SENTINEL_TIMEOUT), "retry": no_retry},
     )
@@ -226,12 +226,12 @@ def async_master(
 
 def sync_master(target: SentinelTarget, *, timeout: float) -> tuple[Sentinel, redis.Redis]:
     """Blocking clients for the probe's thread: the sentinels and the master they name now."""
-    options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    sentinel = Sentinel(
         list(target.sentinels),
         sentinel_kwargs={**target.sentinel_options(timeout), "retry": Retry(NoBackoff(), 0)},
     )
-    client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+    client: redis.Redis = sentinel.master_for(
         target.service, **options, **target.master_options()
     )
     return sentinel, client
