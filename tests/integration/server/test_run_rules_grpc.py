@@ -203,7 +203,11 @@ async def test_end_run_ends_its_reservations_everywhere(
     assert slots == [0]
     tree = (await _usage(b, _run("job"))).run
     assert tree.ended and tree.held_nanos == 0
-    assert tree.children[0].ended and tree.children[0].held_nanos == 0
+    # The run below is not marked ended itself (README: Run budgets), but nothing is held on
+    # it and its checks are denied through its ended parent.
+    assert not tree.children[0].ended and tree.children[0].held_nanos == 0
+    below = await a.CheckQuota(_check(run_id="job-kid"))
+    assert below.code == quota_pb2.DENIAL_CODE_BLOCKED
     after = await b.CheckQuota(_check(estimated_cost_nanos=NANOS // 4, reserve=True))
     assert after.allowed, after
 
@@ -253,7 +257,10 @@ async def test_reset_usage_announces_only_what_it_resets(
     # The day's 25 % is below every threshold; the week and the lifetime were not reset.
     assert resolved == []
     denied = await a.CheckQuota(_check(estimated_cost_nanos=1))
-    assert not denied.allowed and denied.denied_limit == types_pb2.LIMIT_KIND_COST_WEEKLY
+    assert not denied.allowed and denied.denied_limit == types_pb2.LIMIT_KIND_COST_LIFETIME
+    kept = {s.limit: s.used for s in (await _usage(a, AGENT)).limits}
+    assert kept[types_pb2.LIMIT_KIND_COST_WEEKLY] == NANOS
+    assert kept[types_pb2.LIMIT_KIND_COST_DAILY] == 0
 
 
 async def test_out_of_range_fields_are_invalid_argument_naming_the_proto_field(
