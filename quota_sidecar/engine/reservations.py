@@ -2,10 +2,10 @@
 released by id alone (`release_reservation(id)`) without an index key on another slot:
 
     r1.<16 hex hold id>.<base64url of "scope:identifier" lines>
-    r2.<16 hex>.<base64url of the subjects>      a reservation on a run
+    rr.<16 hex>.<base64url of the subjects>      a reservation on a run
 
 A reservation on a run keeps its subjects in its hold id too (the hold id is then
-"<16 hex>.<base64url>", the id without "r2."), so that ending a run can find, from the holds
+"<16 hex>.<base64url>", the id without "rr."), so that ending a run can find, from the holds
 of the run alone, every subject each of them holds on (the user's, the tool's, the runs
 below it) and release them all (engine/run_control.py).
 """
@@ -23,7 +23,7 @@ from quota_sidecar.models import QuotaScope, Subject
 __all__ = ["decode_reservation", "encode_reservation", "hold_subjects", "new_hold_id"]
 
 _PREFIX = "r1"
-_RUN_PREFIX = "r2"
+_RUN_PREFIX = "rr"
 _FIELD = "reservation_id"
 
 
