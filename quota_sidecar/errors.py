@@ -5,6 +5,8 @@
      │    ├── IdempotencyConflict  same idempotency key, different payload   → INVALID_ARGUMENT
      │    └── ConfigError          a bad quota file; names the line and field
      ├── NotFound                the named quota, override or hold is absent → NOT_FOUND
+     ├── RunNotOpen              a record names a run that is not open;
+     │                           nothing was counted; names run_id         → FAILED_PRECONDITION
      ├── StoreUnavailable        the store is in its unreachable state       → UNAVAILABLE
      │    └── StoreTimeout         a probe went unanswered on the wire
      ├── Overloaded              this sidecar's queue is full; nothing was done → RESOURCE_EXHAUSTED
@@ -28,6 +30,7 @@ __all__ = [
     "Overloaded",
     "QuotaExceeded",
     "QuotaSidecarError",
+    "RunNotOpen",
     "StoreTimeout",
     "StoreUnavailable",
 ]
@@ -63,6 +66,16 @@ class ConfigError(InvalidInput):
 
 class NotFound(QuotaSidecarError, LookupError):
     """The quota, override or reservation named does not exist."""
+
+
+class RunNotOpen(QuotaSidecarError):
+    """A record names a run that is not open (never opened by a check, or past its time to
+    live): nothing was counted anywhere. `field` names the run's field (run_id)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
 
 
 class StoreUnavailable(QuotaSidecarError):

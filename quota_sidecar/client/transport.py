@@ -5,6 +5,7 @@ mapping of gRPC status codes to the domain's exception tree.
      ├── InvalidInput       ← INVALID_ARGUMENT (the server's "field: message" keeps its field)
      │    └── IdempotencyConflict ← INVALID_ARGUMENT on the idempotency_key field
      ├── NotFound           ← NOT_FOUND
+     ├── RunNotOpen         ← FAILED_PRECONDITION (a record on a run that is not open)
      ├── StoreUnavailable
      │    ├── SidecarUnavailable ← UNAVAILABLE after the retries (sidecar or its Redis down)
      │    └── StoreTimeout
@@ -27,6 +28,7 @@ from quota_sidecar.errors import (
     InvalidInput,
     NotFound,
     QuotaSidecarError,
+    RunNotOpen,
     StoreTimeout,
     StoreUnavailable,
 )
@@ -133,6 +135,9 @@ def error_from_rpc(exc: grpc.aio.AioRpcError) -> QuotaSidecarError:
         return InvalidInput(field, message)
     if code == grpc.StatusCode.NOT_FOUND:
         return NotFound(details)
+    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        field, sep, message = details.partition(": ")
+        return RunNotOpen(field, message) if sep else RunNotOpen("run_id", details)
     if code == grpc.StatusCode.UNAVAILABLE:
         return SidecarUnavailable(details)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:

@@ -34,6 +34,7 @@ from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
 from quota_sidecar.engine.replies import exact_int
 from quota_sidecar.errors import StoreUnavailable
 from quota_sidecar.history import HistoryRetention
+from quota_sidecar.models import QuotaScope
 from quota_sidecar.store.keys import idempotency_home, subject_keys
 from quota_sidecar.store.redis import Store
 
@@ -79,7 +80,12 @@ async def _record(
     release = str(head[7]) == "1"
     # Groups with a subject the record names first: a conflict is then found before any hold
     # of the other subjects is released.
-    groups = sorted(slot_groups(plans), key=lambda g: g.positions[0] >= named)
+    # The group of the record's run (its leaf, the first run named) before all: a run that is
+    # not open refuses the record there, before any other group counted it.
+    leaf = next((i for i, p in enumerate(plans[:named]) if p.subject.scope is QuotaScope.RUN), -1)
+    groups = sorted(
+        slot_groups(plans), key=lambda g: (leaf not in g.positions, g.positions[0] >= named)
+    )
     idem_keys = [
         subject_keys(idempotency_home(p.subject for p in g.plans)).idempotency(key or "-")
         for g in groups
@@ -92,8 +98,8 @@ async def _record(
             store, configs, plans, group, now=now, head=head, idem_key=idem_key,
             only_released=only_released, history=history,
         )  # fmt: skip
-        if reply[0] == "conflict":
-            return ["conflict"]
+        if reply[0] in ("conflict", "closed"):
+            return [reply[0]]
         # Published before the next group runs: a retry after a later group fails answers
         # "duplicate" here and would not raise these alerts again.
         alerts += await publish_alerts(store, reply[3])

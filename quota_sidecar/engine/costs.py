@@ -15,9 +15,9 @@ from quota_sidecar.engine.history_keys import record_extras
 from quota_sidecar.engine.plan import SubjectPlan, plan_subject, plan_subjects
 from quota_sidecar.engine.replies import decode_alerts, decode_totals, exact_int, window_length
 from quota_sidecar.engine.reservations import decode_reservation
-from quota_sidecar.errors import IdempotencyConflict, InvalidInput, StoreUnavailable
+from quota_sidecar.errors import IdempotencyConflict, InvalidInput, RunNotOpen, StoreUnavailable
 from quota_sidecar.history import HistoryRetention
-from quota_sidecar.models import LimitKind, Subject
+from quota_sidecar.models import LimitKind, QuotaScope, Subject
 from quota_sidecar.results import BreakdownEntry, LimitStatus, RecordResult, Usage
 from quota_sidecar.store.keys import ALERTS, idempotency_home, subject_keys
 from quota_sidecar.store.redis import Store
@@ -30,6 +30,7 @@ __all__ = [
     "GENERATED_KEY_PREFIX",
     "CostTracker",
     "breakdown_entries",
+    "record_identity",
 ]
 
 DEDUPE_WINDOW_MS = 24 * 3600 * 1000
@@ -40,6 +41,14 @@ GENERATED_KEY_PREFIX = "gen-"
 GENERATED_DEDUPE_WINDOW_MS = 3600 * 1000
 _STALE_RETRIES = 3
 _MAX_KEY = 128
+
+
+def record_identity(subjects: Sequence[Subject]) -> list[Subject]:
+    """The subjects that make a record what it is, for its idempotency fingerprint: all but a
+    run's ancestors (they follow from the run, the first run named, and a run that has ended
+    has none to read), so a retry after its run ended is still the same record."""
+    runs = [s for s in subjects if s.scope is QuotaScope.RUN]
+    return [s for s in subjects if s.scope is not QuotaScope.RUN] + runs[:1]
 
 
 class CostTracker:
@@ -71,8 +80,11 @@ class CostTracker:
         reservation_id: str | None = None,
         release: bool = False,
         timeout: float | None = None,
+        identity: Sequence[Subject] | None = None,
     ) -> RecordResult:
-        """`model` is "provider/model" (or ""), for the breakdown."""
+        """`model` is "provider/model" (or ""), for the breakdown. `identity`: the subjects
+        the idempotency fingerprint is taken over when they are not `subjects` (a spooled record
+        replayed without the runs that ended meanwhile stays the record it was)."""
         reply, plans = await self._record(
             subjects,
             cost_nanos=cost_nanos,
@@ -85,6 +97,7 @@ class CostTracker:
             reservation_id=reservation_id,
             release=release,
             timeout=timeout,
+            identity=identity,
         )
         return RecordResult(
             recorded=reply[0] == "ok",
@@ -108,6 +121,7 @@ class CostTracker:
         release: bool,
         model: str = "",
         timeout: float | None = None,
+        identity: Sequence[Subject] | None = None,
     ) -> tuple[list[Any], list[SubjectPlan]]:
         hold_id, others = "", []
         if reservation_id:
@@ -122,10 +136,11 @@ class CostTracker:
         parts += [model] if model else []  # records without a model keep their fingerprints
         # The subjects in any order are the same record: sorted in the fingerprint, and the
         # dedupe key on the slot of the least subject, with the rest of the record.
-        names = sorted(str(s) for s in subjects)
+        names = sorted(str(s) for s in record_identity(identity or subjects))
         payload = "\x1f".join([*names, *parts, reservation_id or ""])
         fingerprint = hashlib.sha256(payload.encode()).hexdigest()[:32] if idempotency_key else ""
-        idem_key = subject_keys(idempotency_home(subjects)).idempotency(idempotency_key or "-")
+        home = idempotency_home(identity or subjects)
+        idem_key = subject_keys(home).idempotency(idempotency_key or "-")
         generated = idempotency_key.startswith(GENERATED_KEY_PREFIX)
         window = GENERATED_DEDUPE_WINDOW_MS if generated else DEDUPE_WINDOW_MS
         for _ in range(_STALE_RETRIES):
@@ -162,6 +177,8 @@ class CostTracker:
                     "record.lua", keys, args, timeout=timeout, replicated=not release
                 )
             status = reply[0]
+            if status == "closed":
+                raise RunNotOpen("run_id", "the run is not open (a check opens a run)")
             if status == "conflict":
                 raise IdempotencyConflict(
                     "idempotency_key", "was already used for a different payload"

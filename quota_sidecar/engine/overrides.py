@@ -35,6 +35,8 @@ from quota_sidecar.store.redis import Store
 __all__ = ["OverrideManager"]
 
 _ADMIN_TIMEOUT = 2.0
+# The periods ResetUsage clears (with the rate windows): the day and the month.
+_RESET_PERIODS = ("day:", "month:")
 _BONUS_LIMITS = (
     LimitKind.COST_DAILY,
     LimitKind.COST_MONTHLY,
@@ -279,7 +281,12 @@ class OverrideManager:
         message = f"usage of {subject} reset by {actor}"
         await publish_alert(self._store, AlertKind.USAGE_RESET, subject, now, message)
         for limit, pct, period in claims:
-            await self._publish_resolved(subject, now, limit=limit, pct=pct, used=0, period=period)
+            # Only what the reset cleared: the week and the lifetime keep their usage and their
+            # claims, so announcing them back under a threshold would be a false alert.
+            if period.startswith(_RESET_PERIODS):
+                await self._publish_resolved(
+                    subject, now, limit=limit, pct=pct, used=0, period=period
+                )
         return before.cost_today_nanos, before.cost_this_month_nanos
 
     async def _claims(self, plan: SubjectPlan) -> list[tuple[str, int, str]]:

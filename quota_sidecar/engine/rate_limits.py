@@ -104,7 +104,7 @@ class RateLimitManager:
         timeout: float | None,
         requests: int = 1,
     ) -> CheckResult:
-        hold_id = new_hold_id() if reserve else ""
+        hold_id = new_hold_id(subjects) if reserve else ""
         deadline = _deadline(timeout)
         for _ in range(_STALE_RETRIES):
             now = self._clock.now_ms()

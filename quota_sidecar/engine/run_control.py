@@ -5,10 +5,12 @@ Ending a run (EndRun, or a record with end_run) does three things, each safe to 
   * grants an audited BLOCK override on the run until its time to live ends, so every later
     check on the run or on any run below it is denied (BLOCKED) in the same atomic step that
     enforces everything else, on every replica; records still count (usage is never lost);
-  * releases the run's open holds on the run and on every ancestor (release_holds.lua, one
-    subject at a time: their keys live on different cluster slots). Those holds' other subjects
-    (user, tool, ...) keep them until the call records or the lease ends: a reservation names
-    them, the run does not.
+  * ends the reservations open on the run (which are all those made on it or on any run below
+    it) everywhere they hold something: on every subject each names (the user's, the tool's,
+    its ancestors and the runs below it: a run's hold id names them, engine/reservations.py),
+    with release_holds.lua, one subject at a time (their keys live on different cluster
+    slots). A hold already settled or released is skipped, so a release racing a record
+    counts once; the call whose hold was released still records what it spent.
 
 A run's tree is read run by run (its `kids` set lists the runs opened under it), at most
 MAX_TREE_RUNS runs, so one GetUsage stays bounded however many sub-agents a run spawned.
@@ -16,12 +18,13 @@ MAX_TREE_RUNS runs, so one GetUsage stays bounded however many sub-agents a run 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from quota_sidecar.clock import Clock, from_ms
 from quota_sidecar.engine.codec import config_from_json
 from quota_sidecar.engine.overrides import OverrideManager
 from quota_sidecar.engine.replies import exact_int
+from quota_sidecar.engine.reservations import hold_subjects
 from quota_sidecar.engine.runs import RunRegistry
 from quota_sidecar.errors import NotFound
 from quota_sidecar.models import LimitKind, QuotaScope, Subject, validate_identifier
@@ -80,15 +83,14 @@ class RunControl:
             if str(h) != "_sum"
         ]
         released = 0
-        if hold_ids:
-            for i, info in enumerate(chain):
-                k = subject_keys(Subject(QuotaScope.RUN, info.run_id))
-                count = await self._store.run(
-                    "release_holds.lua", [k.holds, k.hold_expiry, k.lifetime], hold_ids,
-                    timeout=timeout,
-                )  # fmt: skip
-                if i == 0:
-                    released = exact_int(count)
+        chain_subjects = [Subject(QuotaScope.RUN, info.run_id) for info in chain]
+        for holder, ids in _holders(hold_ids, chain_subjects).items():
+            k = subject_keys(holder)
+            count = await self._store.run(
+                "release_holds.lua", [k.holds, k.hold_expiry, k.lifetime], ids, timeout=timeout
+            )
+            if holder == subject:
+                released = exact_int(count)
         return RunEnd(run_id=run_id, was_open=was_open, released_holds=released)
 
     async def tree(self, run_id: str, *, timeout: float | None = None) -> RunUsage:
@@ -130,6 +132,8 @@ class RunControl:
             run_id=run_id,
             parent_run_id=str(parent or ""),
             ends_at=from_ms(ends_ms),
+            # Ended itself (EndRun, end_run) or past its time to live; a run below an ended run
+            # is not marked, though its checks are denied through that ancestor (README).
             ended=bool(ended) or ends_ms <= self._clock.now_ms(),
             cost_nanos=usage.cost_lifetime_nanos,
             held_nanos=usage.held_nanos,
@@ -140,3 +144,17 @@ class RunControl:
             max_tokens=limits.get(LimitKind.TOKENS_LIFETIME),
             children=tuple(children),
         )
+
+
+def _holders(hold_ids: Sequence[str], chain: Sequence[Subject]) -> dict[Subject, list[str]]:
+    """Every subject that holds one of an ended run's holds, with the ids it holds: each hold
+    of a run's reservation names its subjects (engine/reservations.py): the user's, the tool's,
+    the run's ancestors and the runs below it. A hold that names none (written before hold ids
+    named them) is released on the run's chain, as far as it can be found."""
+    found: dict[Subject, list[str]] = {s: [] for s in chain}
+    for hold_id in hold_ids:
+        for holder in [*chain, *(hold_subjects(hold_id) or ())]:
+            ids = found.setdefault(holder, [])
+            if not ids or ids[-1] != hold_id:
+                ids.append(hold_id)
+    return {holder: ids for holder, ids in found.items() if ids}

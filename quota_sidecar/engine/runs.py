@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from quota_sidecar.clock import Clock
 from quota_sidecar.engine.codec import config_to_json
-from quota_sidecar.errors import InvalidInput, NotFound
+from quota_sidecar.errors import InvalidInput, NotFound, RunNotOpen
 from quota_sidecar.models import (
     CostQuota,
     QuotaConfig,
@@ -39,6 +39,8 @@ from quota_sidecar.store.redis import Store
 __all__ = ["MAX_RUN_DEPTH", "RunAsk", "RunInfo", "RunRegistry", "RunTemplate"]
 
 MAX_RUN_DEPTH = 8
+# The proto field a run's asked cost comes in (the Python API's run_max_cost is its dollars).
+_MAX_COST_FIELD = "run_max_cost_nanos"
 _GLOBAL = "*"
 
 
@@ -119,16 +121,22 @@ class RunRegistry:
         *,
         ask: RunAsk | None = None,
         timeout: float | None = None,
+        opening: bool = True,
     ) -> list[Subject]:
         """The run subjects a call adds to its own: none without a run_id. They are counted
-        apart from the caller's MAX_SUBJECTS (a run adds itself and its ancestors)."""
+        apart from the caller's MAX_SUBJECTS (a run adds itself and its ancestors). A run is
+        named by run_id only: a run among the subjects would be charged without its ancestors,
+        so it is refused whether or not run_id is given. Only a check opens a run
+        (`opening`); a record names an open run or is refused with RunNotOpen."""
+        if any(s.scope is QuotaScope.RUN for s in targets):
+            raise InvalidInput("subjects", "name a run by run_id, never as a subject")
         if not run_id:
             if parent_run_id:
                 raise InvalidInput("parent_run_id", "needs a run_id")
             return []
-        if any(s.scope is QuotaScope.RUN for s in targets):
-            raise InvalidInput("subjects", "name a run by run_id, not as a subject")
-        return await self.chain(run_id, parent_run_id, targets, ask=ask, timeout=timeout)
+        return await self.chain(
+            run_id, parent_run_id, targets, ask=ask, timeout=timeout, opening=opening
+        )
 
     async def chain(
         self,
@@ -138,31 +146,45 @@ class RunRegistry:
         *,
         ask: RunAsk | None = None,
         timeout: float | None = None,
+        opening: bool = True,
     ) -> list[Subject]:
         """The run and its ancestors as subjects, leaf first, opening the run if need be."""
         validate_identifier(run_id, "run_id")
         if parent_run_id:
             validate_identifier(parent_run_id, "parent_run_id")
-        info = self._known.get(run_id)
+            if parent_run_id == run_id:
+                raise InvalidInput("parent_run_id", "names the run itself")
+        # A run seen by no call of this process is looked up in the store first, so every
+        # replica answers a call on an existing run alike (its stored parent, never a new one).
+        info = self._known.get(run_id) or await self._lookup(run_id, timeout)
+        now = self._clock.now_ms()
+        if info is not None and info.ends_at_ms <= now and not opening:
+            raise RunNotOpen("run_id", f"run {run_id} has ended")
         if info is None:
+            if not opening:
+                raise RunNotOpen("run_id", f"run {run_id} is not open (a check opens a run)")
             info = await self._open(
                 run_id=run_id, parent_run_id=parent_run_id, targets=targets,
                 ask=ask or RunAsk(), timeout=timeout,
             )  # fmt: skip
-        elif parent_run_id and info.parent != parent_run_id:
-            raise InvalidInput(
-                "parent_run_id", f"run {run_id} is open with parent {info.parent or '(none)'}"
-            )
-        runs = [info]
-        while runs[-1].parent:
-            runs.append(await self._read(runs[-1].parent, timeout))
-            if len(runs) > MAX_RUN_DEPTH:
-                raise InvalidInput("parent_run_id", f"runs nest at most {MAX_RUN_DEPTH} deep")
-        now = self._clock.now_ms()
+        _same_parent(info, parent_run_id)
+        runs = [info, *await self._ancestors_of(info.parent, timeout)]
         for r in runs:
             if r.ends_at_ms <= now:
+                if not opening:
+                    raise RunNotOpen("run_id", f"run {r.run_id} has ended")
                 raise InvalidInput("run_id", f"run {r.run_id} has ended")
         return [Subject(QuotaScope.RUN, r.run_id) for r in runs]
+
+    async def _ancestors_of(self, parent: str | None, timeout: float | None) -> list[RunInfo]:
+        """The parent and its ancestors, parent first; InvalidInput past MAX_RUN_DEPTH."""
+        found: list[RunInfo] = []
+        while parent:
+            if len(found) >= MAX_RUN_DEPTH:
+                raise InvalidInput("parent_run_id", f"runs nest at most {MAX_RUN_DEPTH} deep")
+            found.append(await self._read(parent, timeout))
+            parent = found[-1].parent
+        return found
 
     async def ancestors(self, run_id: str, timeout: float | None = None) -> list[RunInfo]:
         """The run (first) and its ancestors, as stored; NotFound when the run is not open."""
@@ -174,17 +196,27 @@ class RunRegistry:
             runs.append(await self._read(runs[-1].parent, timeout))
         return runs
 
-    async def _read(self, run_id: str, timeout: float | None) -> RunInfo:
-        found = self._known.get(run_id)
-        if found is not None:
-            return found
+    async def is_open(self, run_id: str, timeout: float | None = None) -> bool:
+        """Whether the run is open in the store now (read afresh: it may have just ended)."""
+        self.forget(run_id)
+        info = await self._lookup(run_id, timeout)
+        return info is not None and info.ends_at_ms > self._clock.now_ms()
+
+    async def _lookup(self, run_id: str, timeout: float | None) -> RunInfo | None:
+        """The run as stored, or None when it is not open."""
         parent, ends = await self._store.call(
             lambda: self._store.client.hmget(subject_keys(_run(run_id)).config, ["p", "x"]),
             timeout,
         )
         if not ends:
-            raise InvalidInput("parent_run_id", f"run {run_id} is not open (or has ended)")
+            return None
         return self._remember(RunInfo(run_id, parent or None, int(ends)))
+
+    async def _read(self, run_id: str, timeout: float | None) -> RunInfo:
+        found = self._known.get(run_id) or await self._lookup(run_id, timeout)
+        if found is None:
+            raise InvalidInput("parent_run_id", f"run {run_id} is not open (or has ended)")
+        return found
 
     def _remember(self, info: RunInfo) -> RunInfo:
         self._known[info.run_id] = info
@@ -230,16 +262,23 @@ class RunRegistry:
     ) -> RunInfo:
         template = self.template_for(targets)
         cap = None if template.max_cost is None else to_nanos(template.max_cost, "runs.max_cost")
-        asked = None if ask.max_cost is None else to_nanos(ask.max_cost, "run_max_cost")
+        asked = None if ask.max_cost is None else to_nanos(ask.max_cost, _MAX_COST_FIELD)
         ttl = ask.ttl
         if ttl is not None and not timedelta(0) < ttl <= template.ttl:
             raise InvalidInput("run_ttl", "must be positive and at most the template's ttl")
         now = self._clock.now_ms()
         ends = now + (ttl or template.ttl) // timedelta(milliseconds=1)
         if parent_run_id:
-            parent = await self._read(parent_run_id, timeout)
-            ends = min(ends, parent.ends_at_ms)  # a child never outlives its parent
-        limit = _within(asked, cap, "run_max_cost", "max_cost")
+            # Before anything is written: a parent that is not open, has ended, or would put
+            # this run past MAX_RUN_DEPTH refuses the run, which then leaves nothing behind.
+            lineage = await self._ancestors_of(parent_run_id, timeout)
+            if len(lineage) >= MAX_RUN_DEPTH:
+                raise InvalidInput("parent_run_id", f"runs nest at most {MAX_RUN_DEPTH} deep")
+            for r in lineage:
+                if r.ends_at_ms <= now:
+                    raise InvalidInput("parent_run_id", f"run {r.run_id} has ended")
+            ends = min(ends, lineage[0].ends_at_ms)  # a child never outlives its parent
+        limit = _within(asked, cap, _MAX_COST_FIELD, "max_cost")
         for value, field in (
             (ask.max_requests, "run_max_requests"),
             (ask.max_tokens, "run_max_tokens"),
@@ -263,8 +302,12 @@ class RunRegistry:
         )
         keys = [subject_keys(_run(run_id)).config]
         args = [config_to_json(config), parent_run_id, ends, now]
-        parent_id, stored_ends = await self._store.run("run_open.lua", keys, args, timeout=timeout)
+        state, parent_id, stored_ends = await self._store.run(
+            "run_open.lua", keys, args, timeout=timeout
+        )
         info = self._remember(RunInfo(run_id, str(parent_id) or None, int(stored_ends)))
+        if state != "opened":  # another replica opened it first: the store's parent stands
+            return info
         if info.parent:
             await self._index_child(info, timeout)
         return info
@@ -284,6 +327,14 @@ class RunRegistry:
             return await pipe.execute()
 
         await self._store.call(write, timeout)
+
+
+def _same_parent(info: RunInfo, parent_run_id: str) -> None:
+    """A call naming a parent names the run's own, as stored (a run's parent never changes)."""
+    if parent_run_id and info.parent != parent_run_id:
+        raise InvalidInput(
+            "parent_run_id", f"run {info.run_id} is open with parent {info.parent or '(none)'}"
+        )
 
 
 def _within(asked: int | None, cap: int | None, field: str, template_field: str) -> int | None:

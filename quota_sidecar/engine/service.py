@@ -25,7 +25,7 @@ from quota_sidecar.clock import Clock, SystemClock
 from quota_sidecar.engine.audit import audit_change, list_audit_events
 from quota_sidecar.engine.charges import Pricer, charge_call, unpriced_denial
 from quota_sidecar.engine.configs import ConfigRepository
-from quota_sidecar.engine.costs import GENERATED_KEY_PREFIX, CostTracker
+from quota_sidecar.engine.costs import GENERATED_KEY_PREFIX, CostTracker, record_identity
 from quota_sidecar.engine.history import HistoryReader
 from quota_sidecar.engine.holds import OpenHold, open_holds
 from quota_sidecar.engine.model_subject import model_name
@@ -36,7 +36,7 @@ from quota_sidecar.engine.run_control import RunControl
 from quota_sidecar.engine.runs import RunAsk, RunRegistry, RunTemplate
 from quota_sidecar.engine.settings import EngineSettings, with_key
 from quota_sidecar.engine.spool import RecordSpool, SpooledRecord
-from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreUnavailable
+from quota_sidecar.errors import DeadlineExceeded, InvalidInput, RunNotOpen, StoreUnavailable
 from quota_sidecar.history import TopSpender, UsageHistory
 from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, UnpricedPolicy, parse_scope
 from quota_sidecar.money import Money
@@ -271,7 +271,7 @@ class QuotaService:
             usage=usage, given=given, skip_model_subject=skip_model_subject,
             is_check=False, timeout=timeout,
         )  # fmt: skip
-        targets += await self.runs.subjects_for(targets, run_id, parent_run_id, timeout=timeout)
+        targets += await self._record_runs(targets, run_id, parent_run_id, timeout)
         amount = charge.cost_nanos
         key = idempotency_key or f"{GENERATED_KEY_PREFIX}{uuid.uuid4().hex}"
         entry: SpooledRecord = {
@@ -302,6 +302,20 @@ class QuotaService:
         spooled = RecordResult(recorded=False, duplicate=False, spooled=True, idempotency_key=key)
         return dataclasses.replace(spooled, priced_by=charge.priced_by, cost_nanos=amount)
 
+    async def _record_runs(
+        self, targets: Sequence[Subject], run_id: str, parent_run_id: str, timeout: float | None
+    ) -> list[Subject]:
+        """The runs a record counts on: its open run and every ancestor. A run that is not open
+        is named alone: record.lua then answers a retry of a record counted while it was open
+        as the duplicate it is (its idempotency key outlives the run), and refuses any other
+        record on it (RunNotOpen) before anything is written."""
+        try:
+            return await self.runs.subjects_for(
+                targets, run_id, parent_run_id, timeout=timeout, opening=False
+            )
+        except RunNotOpen:
+            return [Subject(QuotaScope.RUN, run_id)]
+
     def set_run_template(self, template: RunTemplate | None, tenant: str = "*") -> None:
         """The `runs:` template of a tenant's runs, or of all ("*"); None removes it."""
         self.runs.set_template(template, tenant)
@@ -315,7 +329,12 @@ class QuotaService:
         """A run and every run below it, with their spend (NotFound when not open)."""
         return await self.run_control.tree(run_id, timeout=timeout)
 
-    async def _record(self, entry: SpooledRecord, timeout: float | None = None) -> RecordResult:
+    async def _record(
+        self,
+        entry: SpooledRecord,
+        timeout: float | None = None,
+        identity: Sequence[Subject] | None = None,
+    ) -> RecordResult:
         result = await self.costs.record(
             [Subject.parse(name) for name in entry["subjects"]],
             cost_nanos=entry["cost_nanos"],
@@ -327,15 +346,32 @@ class QuotaService:
             idempotency_key=entry["idempotency_key"],
             reservation_id=entry["reservation_id"],
             timeout=timeout,
+            identity=identity,
         )
         return dataclasses.replace(result, idempotency_key=entry["idempotency_key"])
+
+    async def _replay_record(self, entry: SpooledRecord) -> RecordResult:
+        """A spooled record, whose runs may have ended while it waited: it still counts on
+        its other subjects and on its runs that are open (usage is never lost), under its key."""
+        try:
+            return await self._record(entry)
+        except RunNotOpen:
+            pass
+        subjects = [Subject.parse(name) for name in entry["subjects"]]
+        identity = record_identity(subjects)
+        kept = [s for s in subjects if s.scope is not QuotaScope.RUN]
+        for run in (s for s in subjects if s.scope is QuotaScope.RUN):
+            if await self.runs.is_open(run.identifier):
+                kept.append(run)
+        entry = {**entry, "subjects": [str(s) for s in kept]}
+        return await self._record(entry, identity=identity)
 
     async def replay_spool(self) -> int:
         """Record what the spool holds (a no-op without one); StoreUnavailable if the store is
         still away. Returns how many spooled records were recorded."""
         if self.spool is None or not self.spool.waiting():
             return 0
-        replayed = await self.spool.replay(self._record)
+        replayed = await self.spool.replay(self._replay_record)
         log.info("recorded %d spooled records", replayed)
         return replayed
 

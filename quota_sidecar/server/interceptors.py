@@ -3,6 +3,7 @@ status codes:
 
     InvalidInput (and IdempotencyConflict, ConfigError)  → INVALID_ARGUMENT  "field: message"
     NotFound                                             → NOT_FOUND
+    RunNotOpen                                           → FAILED_PRECONDITION "run_id: ..."
     StoreUnavailable / StoreTimeout                      → UNAVAILABLE
     Overloaded                                           → RESOURCE_EXHAUSTED (retryable)
     DeadlineExceeded                                     → DEADLINE_EXCEEDED
@@ -43,6 +44,7 @@ from quota_sidecar.errors import (
     InvalidInput,
     NotFound,
     Overloaded,
+    RunNotOpen,
     StoreTimeout,
     StoreUnavailable,
 )
@@ -62,6 +64,8 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
     if isinstance(exc, NotFound):
         return grpc.StatusCode.NOT_FOUND, str(exc) or "not found"
+    if isinstance(exc, RunNotOpen):
+        return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
     if isinstance(exc, StoreTimeout):
         return grpc.StatusCode.UNAVAILABLE, "the store (Redis) did not answer in time"
     if isinstance(exc, StoreUnavailable):

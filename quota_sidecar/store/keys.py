@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from quota_sidecar.models import Subject
+from quota_sidecar.models import QuotaScope, Subject
 
 __all__ = [
     "ALERTS",
@@ -169,8 +169,11 @@ def subject_keys(subject: Subject) -> SubjectKeys:
 
 def idempotency_home(subjects: Iterable[Subject]) -> Subject:
     """The subject whose slot keeps an idempotency key for these subjects: the least by name,
-    so the same subjects in any order find the same key."""
-    return min(subjects, key=str)
+    so the same subjects in any order find the same key; never a run when another subject is
+    named, since every key of a run ends with it and a key must last its 24 hours."""
+    named = list(subjects)
+    lasting = [s for s in named if s.scope is not QuotaScope.RUN]
+    return min(lasting or named, key=str)
 
 
 def top_day(scope: str, calendar: str, day_id: str) -> str:

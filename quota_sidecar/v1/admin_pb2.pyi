@@ -38,8 +38,9 @@ class _OverrideKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Override
     OVERRIDE_KIND_RAISE_LIMIT: _OverrideKind.ValueType  # 3
     """Replace one limit (Override.limit) with Override.value."""
     OVERRIDE_KIND_BONUS_CREDIT: _OverrideKind.ValueType  # 4
-    """Add Override.value nanos to the current daily (limit = COST_DAILY) or monthly
-    (limit = COST_MONTHLY) budget, for the current period only.
+    """Add Override.value nanos to the current daily (limit = COST_DAILY), monthly
+    (COST_MONTHLY) or weekly (COST_WEEKLY) budget, for the current period only, or to the
+    lifetime budget (COST_LIFETIME; a run's max cost too) while the override is in force.
     """
 
 class OverrideKind(_OverrideKind, metaclass=_OverrideKindEnumTypeWrapper):
@@ -54,8 +55,9 @@ OVERRIDE_KIND_BYPASS: OverrideKind.ValueType  # 2
 OVERRIDE_KIND_RAISE_LIMIT: OverrideKind.ValueType  # 3
 """Replace one limit (Override.limit) with Override.value."""
 OVERRIDE_KIND_BONUS_CREDIT: OverrideKind.ValueType  # 4
-"""Add Override.value nanos to the current daily (limit = COST_DAILY) or monthly
-(limit = COST_MONTHLY) budget, for the current period only.
+"""Add Override.value nanos to the current daily (limit = COST_DAILY), monthly
+(COST_MONTHLY) or weekly (COST_WEEKLY) budget, for the current period only, or to the
+lifetime budget (COST_LIFETIME; a run's max cost too) while the override is in force.
 """
 Global___OverrideKind: _TypeAlias = OverrideKind  # noqa: Y015
 

@@ -141,7 +141,9 @@ class QuotaAdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ResetUsage(self, request, context):
-        """Clears a subject's usage: rate windows, today's and this month's spend.
+        """Clears a subject's usage: rate windows, today's and this month's spend. The week's and the
+        lifetime spend stay, and so do their alerts: RESOLVED is announced only for the day's and
+        the month's thresholds that the reset cleared.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

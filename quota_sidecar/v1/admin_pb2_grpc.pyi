@@ -50,7 +50,10 @@ class QuotaAdminServiceStub:
     ListOverrides: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListOverridesRequest, _admin_pb2.ListOverridesResponse]
     """Lists the overrides in force for a subject."""
     ResetUsage: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ResetUsageRequest, _admin_pb2.ResetUsageResponse]
-    """Clears a subject's usage: rate windows, today's and this month's spend."""
+    """Clears a subject's usage: rate windows, today's and this month's spend. The week's and the
+    lifetime spend stay, and so do their alerts: RESOLVED is announced only for the day's and
+    the month's thresholds that the reset cleared.
+    """
     ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListAuditEventsRequest, _admin_pb2.ListAuditEventsResponse]
     """Pages through the audit log, newest first."""
     ListTopSpenders: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListTopSpendersRequest, _admin_pb2.ListTopSpendersResponse]
@@ -76,7 +79,10 @@ class QuotaAdminServiceAsyncStub(QuotaAdminServiceStub):
     ListOverrides: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListOverridesRequest, _admin_pb2.ListOverridesResponse]  # type: ignore[assignment]
     """Lists the overrides in force for a subject."""
     ResetUsage: _aio.UnaryUnaryMultiCallable[_admin_pb2.ResetUsageRequest, _admin_pb2.ResetUsageResponse]  # type: ignore[assignment]
-    """Clears a subject's usage: rate windows, today's and this month's spend."""
+    """Clears a subject's usage: rate windows, today's and this month's spend. The week's and the
+    lifetime spend stay, and so do their alerts: RESOLVED is announced only for the day's and
+    the month's thresholds that the reset cleared.
+    """
     ListAuditEvents: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListAuditEventsRequest, _admin_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
     """Pages through the audit log, newest first."""
     ListTopSpenders: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListTopSpendersRequest, _admin_pb2.ListTopSpendersResponse]  # type: ignore[assignment]
@@ -147,7 +153,10 @@ class QuotaAdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_pb2.ResetUsageRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.ResetUsageResponse, _abc.Awaitable[_admin_pb2.ResetUsageResponse]]:
-        """Clears a subject's usage: rate windows, today's and this month's spend."""
+        """Clears a subject's usage: rate windows, today's and this month's spend. The week's and the
+        lifetime spend stay, and so do their alerts: RESOLVED is announced only for the day's and
+        the month's thresholds that the reset cleared.
+        """
 
     @_abc_1.abstractmethod
     def ListAuditEvents(

@@ -132,8 +132,10 @@ class CheckQuotaRequest(_message.Message):
     that saw it, but nothing of it is left in the store: use a fresh id for every run.
     """
     parent_run_id: _builtins.str
-    """The run that spawned this one (optional; needs run_id). Read only when the run is opened:
-    the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+    """The run that spawned this one (optional; needs run_id, never run_id itself). The parent
+    must be open, a child never outlives it, and runs nest at most 8 deep (a ninth level is
+    refused with nothing written). A run keeps the parent it was opened with: the store
+    judges, so every replica refuses another parent (INVALID_ARGUMENT parent_run_id).
     """
     run_max_cost_nanos: _builtins.int
     """The run's lifetime cost limit in nano-dollars, when this call opens it (optional; at most
@@ -149,7 +151,10 @@ class CheckQuotaRequest(_message.Message):
     """
     @_builtins.property
     def subjects(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.Subject]:
-        """The subjects checked together, for example user + tool + provider. 1 to 8, no repeats."""
+        """The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+        Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+        brings its ancestors; a run among the subjects would be charged alone.
+        """
 
     @_builtins.property
     def reservation_lease(self) -> _duration_pb2.Duration:
@@ -321,8 +326,11 @@ class RecordUsageRequest(_message.Message):
     output_tokens: _builtins.int
     """Output tokens actually used; 0 or more."""
     idempotency_key: _builtins.str
-    """Makes retries safe: the same key within 24 hours counts once. The same key with a different
-    payload is rejected with INVALID_ARGUMENT. At most 128 characters; empty means no dedupe.
+    """Makes retries safe: the same key within 24 hours counts once, whatever the subjects (a
+    run's key outlives the run: a retry after its end answers duplicate). The same key with a
+    different payload is rejected with INVALID_ARGUMENT. A record's payload is its subjects,
+    its run (not the run's ancestors), amounts, labels and reservation. At most 128
+    characters; empty means no dedupe.
     """
     reservation_id: _builtins.str
     """The hold to settle to the actual cost, as returned by CheckQuota (optional)."""
@@ -344,7 +352,10 @@ class RecordUsageRequest(_message.Message):
     """When true, the model's own quota is not charged."""
     run_id: _builtins.str
     """The run this usage is charged to, and every ancestor run with it (optional; see
-    CheckQuotaRequest.run_id). The run must be open.
+    CheckQuotaRequest.run_id). The run must be open: a record never opens a run (only a check
+    does). One that is not open (never opened, mistyped, or past its time to live) is
+    FAILED_PRECONDITION naming run_id, and nothing is counted anywhere; a run ended by EndRun
+    is still open for records. A retry of a record already counted answers duplicate.
     """
     parent_run_id: _builtins.str
     """The run's parent, as given when it was opened (optional; needs run_id). A different
@@ -357,7 +368,8 @@ class RecordUsageRequest(_message.Message):
     @_builtins.property
     def subjects(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.Subject]:
         """The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-        May be empty when release is true: the reservation id names its subjects.
+        May be empty when release is true: the reservation id names its subjects. Never a run
+        (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
         """
 
     def __init__(
@@ -718,7 +730,10 @@ class RunUsage(_message.Message):
     parent_run_id: _builtins.str
     """The run that spawned it; empty for a root run."""
     ended: _builtins.bool
-    """True when the run was ended early (EndRun, RecordUsage end_run): checks on it are denied."""
+    """True when the run itself was ended early (EndRun, RecordUsage end_run) or is past its time
+    to live: checks on it are denied. A run below an ended run stays false (it was not ended
+    itself), though its checks are denied through that ancestor and its holds were released.
+    """
     cost_nanos: _builtins.int
     """The lifetime spend recorded on the run, in nanos; it includes the spend of its sub-runs."""
     held_nanos: _builtins.int
@@ -727,7 +742,8 @@ class RunUsage(_message.Message):
     """Requests admitted on the run (its sub-runs' included)."""
     tokens: _builtins.int
     """Tokens counted on the run (its sub-runs' included): estimated at each check, corrected
-    to the actual count when a hold settles.
+    to the actual count when a hold settles. Tokens recorded without a hold (no reservation)
+    never reach it: a run counts tokens at its checks.
     """
     max_cost_nanos: _builtins.int
     """The run's lifetime cost limit in nanos; unset when it has none."""
@@ -814,7 +830,7 @@ class EndRunResponse(_message.Message):
     was_open: _builtins.bool
     """True when this call ended the run; false when it had been ended before."""
     released_holds: _builtins.int
-    """How many of the run's open holds were released (from the run and every ancestor)."""
+    """How many reservations open on the run were released (each from every subject it held)."""
     def __init__(
         self,
         *,

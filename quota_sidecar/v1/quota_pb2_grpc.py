@@ -102,9 +102,11 @@ class QuotaServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def EndRun(self, request, context):
-        """Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-        released from it and its ancestors, and later checks on it or on any run below it are
-        denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+        """Ends a run (see CheckQuotaRequest.run_id) before its time to live: every reservation open
+        on it (those made on it or on any run below it) is released everywhere it holds something
+        (the run, its ancestors, the runs below it, and the reservation's other subjects: user,
+        tool, ...), and later checks on it or on any run below it are denied
+        (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
         NOT_FOUND when the run is not open (never opened, or past its time to live).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -46,9 +46,11 @@ class QuotaServiceStub:
     StreamAlerts: _grpc.UnaryStreamMultiCallable[_quota_pb2.StreamAlertsRequest, _quota_pb2.StreamAlertsResponse]
     """Streams alerts raised on any replica: an optional replay from a cursor, then live alerts."""
     EndRun: _grpc.UnaryUnaryMultiCallable[_quota_pb2.EndRunRequest, _quota_pb2.EndRunResponse]
-    """Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-    released from it and its ancestors, and later checks on it or on any run below it are
-    denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+    """Ends a run (see CheckQuotaRequest.run_id) before its time to live: every reservation open
+    on it (those made on it or on any run below it) is released everywhere it holds something
+    (the run, its ancestors, the runs below it, and the reservation's other subjects: user,
+    tool, ...), and later checks on it or on any run below it are denied
+    (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
     NOT_FOUND when the run is not open (never opened, or past its time to live).
     """
     GetUsageHistory: _grpc.UnaryUnaryMultiCallable[_quota_pb2.GetUsageHistoryRequest, _quota_pb2.GetUsageHistoryResponse]
@@ -74,9 +76,11 @@ class QuotaServiceAsyncStub(QuotaServiceStub):
     StreamAlerts: _aio.UnaryStreamMultiCallable[_quota_pb2.StreamAlertsRequest, _quota_pb2.StreamAlertsResponse]  # type: ignore[assignment]
     """Streams alerts raised on any replica: an optional replay from a cursor, then live alerts."""
     EndRun: _aio.UnaryUnaryMultiCallable[_quota_pb2.EndRunRequest, _quota_pb2.EndRunResponse]  # type: ignore[assignment]
-    """Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-    released from it and its ancestors, and later checks on it or on any run below it are
-    denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+    """Ends a run (see CheckQuotaRequest.run_id) before its time to live: every reservation open
+    on it (those made on it or on any run below it) is released everywhere it holds something
+    (the run, its ancestors, the runs below it, and the reservation's other subjects: user,
+    tool, ...), and later checks on it or on any run below it are denied
+    (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
     NOT_FOUND when the run is not open (never opened, or past its time to live).
     """
     GetUsageHistory: _aio.UnaryUnaryMultiCallable[_quota_pb2.GetUsageHistoryRequest, _quota_pb2.GetUsageHistoryResponse]  # type: ignore[assignment]
@@ -129,9 +133,11 @@ class QuotaServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _quota_pb2.EndRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_quota_pb2.EndRunResponse, _abc.Awaitable[_quota_pb2.EndRunResponse]]:
-        """Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-        released from it and its ancestors, and later checks on it or on any run below it are
-        denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+        """Ends a run (see CheckQuotaRequest.run_id) before its time to live: every reservation open
+        on it (those made on it or on any run below it) is released everywhere it holds something
+        (the run, its ancestors, the runs below it, and the reservation's other subjects: user,
+        tool, ...), and later checks on it or on any run below it are denied
+        (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
         NOT_FOUND when the run is not open (never opened, or past its time to live).
         """
 

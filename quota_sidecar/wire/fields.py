@@ -32,6 +32,7 @@ __all__ = [
     "check_count",
     "check_short_text",
     "denial_to_proto",
+    "duration_from_proto",
     "duration_parts",
     "duration_to_proto",
     "failure_mode_from_proto",
@@ -98,6 +99,8 @@ def page_size_from_proto(value: int, field: str = "page_size") -> int:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A Duration's valid range (google/protobuf/duration.proto: about 10,000 years).
+_MAX_DURATION_SECONDS = 315_576_000_000
 
 
 def timestamp_parts(when: datetime) -> tuple[int, int]:
@@ -133,10 +136,24 @@ def duration_to_proto(span: timedelta | None) -> Duration | None:
     return Duration(seconds=seconds, nanos=nanos)
 
 
+def duration_from_proto(duration: Duration, field: str) -> timedelta:
+    """A Duration as a timedelta, or InvalidInput naming `field`: seconds beyond what a
+    timedelta holds (about ±2.7e12 s, the proto allows ±2^63) or mixed signs are a caller's
+    mistake, never an OverflowError."""
+    seconds, nanos = duration.seconds, duration.nanos
+    if not -_MAX_DURATION_SECONDS <= seconds <= _MAX_DURATION_SECONDS:
+        raise InvalidInput(field, f"seconds must be within ±{_MAX_DURATION_SECONDS}")
+    mixed = seconds and nanos and (seconds < 0) != (nanos < 0)
+    if not -999_999_999 <= nanos <= 999_999_999 or mixed:
+        raise InvalidInput(field, "nanos must be within ±999999999, of the seconds' sign")
+    micros = abs(nanos) // 1000  # toward zero, as Duration.ToTimedelta does
+    return timedelta(seconds=seconds, microseconds=micros if nanos >= 0 else -micros)
+
+
 def lease_from_proto(request: quota_pb2.CheckQuotaRequest) -> timedelta | None:
     if not request.HasField("reservation_lease"):
         return None
-    lease = request.reservation_lease.ToTimedelta()
+    lease = duration_from_proto(request.reservation_lease, "reservation_lease")
     if not timedelta(0) < lease <= MAX_LEASE:
         raise InvalidInput("reservation_lease", "must be more than 0 and at most 24 hours")
     return lease

@@ -17,7 +17,7 @@ from quota_sidecar.models import validate_identifier
 from quota_sidecar.money import MAX_LIMIT_NANOS, Money, check_nanos, from_nanos, to_nanos
 from quota_sidecar.results import RunEnd, RunUsage
 from quota_sidecar.v1 import quota_pb2
-from quota_sidecar.wire.fields import check_count, timestamp_to_proto
+from quota_sidecar.wire.fields import check_count, duration_from_proto, timestamp_to_proto
 
 __all__ = [
     "RunCheck",
@@ -73,7 +73,7 @@ def check_run_from_proto(request: quota_pb2.CheckQuotaRequest) -> RunCheck:
         max_cost = from_nanos(nanos)
     ttl = None
     if request.HasField("run_ttl"):
-        ttl = request.run_ttl.ToTimedelta()
+        ttl = duration_from_proto(request.run_ttl, "run_ttl")
         if ttl <= timedelta(0):
             raise InvalidInput("run_ttl", f"must be positive, got {ttl.total_seconds()}s")
     return RunCheck(

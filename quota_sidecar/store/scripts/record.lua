@@ -14,7 +14,7 @@
 --       calendar ("<reset_hour>@<zone>") per named subject. With history, KEYS end with two
 --       keys per named subject (day and month rollup, engine/history.py), then with top
 --       spenders three per named subject (day zset, month zset, the scope's calendar set).
--- Reply: {'stale', {indexes}} | {'conflict'} |
+-- Reply: {'stale', {indexes}} | {'conflict'} | {'closed', index of a run that is not open} |
 --        {'ok'|'duplicate'|'released', settled holds, totals, alerts}
 --   totals: flat {index, cost today, cost this month, requests today, tokens today} * (N - M)
 local HEAD = 14
@@ -65,6 +65,15 @@ if fingerprint ~= '' then
   end
 end
 if #stale_list > 0 then return { 'stale', stale_list } end
+-- Runs: a record counts only on open runs (engine/runs.py). A named run that is not open
+-- (never opened, or past its time to live) refuses the whole record before anything is written.
+if not release then
+  for i = 1, named do
+    if subjects[i].scope == 'run' and redis.call('HEXISTS', subjects[i].cfg, 'x') == 0 then
+      return { 'closed', i }
+    end
+  end
+end
 
 -- Add to a breakdown field, folding new names into "(other)" once the period hash is full,
 -- so it cannot grow without bound however many distinct tools a caller invents.
