@@ -3,8 +3,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements/dev.txt | cksum | cut -d' ' -f1)
+# The one version (pyproject.toml [project] version): the package, the contract, the image tag.
+VERSION       := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml | head -n1)
+IMAGE_ARCHIVE := build/quota-sidecar-$(VERSION).oci.tar
 
-.PHONY: venv lock check-lock run test unit lint protos check-protos bench stubs clean
+.PHONY: venv lock check-lock run test unit lint protos check-protos bench stubs clean image version
 
 ## The venv is exactly the lock (requirements/dev.txt, hashed): pip brings the lock tool, uv
 ## installs the rest, then the project itself, editable, with the locked setuptools.
@@ -37,8 +40,9 @@ run: venv
 	$(BIN)/quota-sidecar serve --listen $(LISTEN) --config examples/quotas.yaml \
 	    --http-listen $(HTTP_LISTEN) --generate-admin-token
 
-## Lint, the generated-code check, then every test against a real Redis and a real server.
-test: venv lint check-protos
+## Lint, the generated-code check, the image, then every test against a real Redis and a real
+## server (tests/integration/deploy runs the image).
+test: venv lint check-protos image
 	$(BIN)/pytest -q
 
 unit: venv
@@ -64,6 +68,14 @@ check-protos: venv
 
 clean:
 	rm -rf $(VENV) .gen-check .pytest_cache .mypy_cache .ruff_cache
+
+## The OCI image quota-sidecar:$(VERSION) as $(IMAGE_ARCHIVE), for `podman load` / `docker load`
+## (README "Install"): buildah and debootstrap, no daemon, no registry; cached in .image-cache/.
+image: venv
+	bash scripts/build_image.sh
+
+version:
+	@echo $(VERSION) $(IMAGE_ARCHIVE)
 
 ## Clients for other languages from protos/ into gen/<lang>/ (git-ignored): Python, Node.js, C++,
 ## Java, Go (a module with its go.mod), Ruby, PHP, C#; lists what it skipped and how to install it.

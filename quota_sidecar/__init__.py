@@ -5,6 +5,8 @@ The seed's examples work with `from quota_sidecar import ...` in place of `from 
 
 from __future__ import annotations
 
+from importlib.metadata import version as _version
+
 from quota_sidecar.alerting.service import QuotaAlertService
 from quota_sidecar.client import (
     QuotaClient,
@@ -58,6 +60,9 @@ from quota_sidecar.results import (
     UsageTotals,
 )
 
+# The one version (pyproject.toml [project] version): the package, the contract, the image tag.
+__version__ = _version("quota-sidecar")
+
 __all__ = [
     "Alert",
     "AlertKind",
@@ -106,5 +111,6 @@ __all__ = [
     "TlsOptions",
     "Usage",
     "UsageTotals",
+    "__version__",
     "make_quota_checker",
 ]

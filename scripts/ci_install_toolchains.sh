@@ -2,7 +2,8 @@
 # Install, from Debian's archive, the toolchains the other-language smoke clients need
 # (tests/integration/languages/test_other_languages.py, examples/<lang>/build.sh), the Node
 # example's, and the dashboard's browser tests' (tests/integration/dashboard: chromium and its
-# chromium-driver, the same Debian version so the driver always matches the browser).
+# chromium-driver, the same Debian version so the driver always matches the browser), the
+# container image's build (`make image`: buildah, debootstrap) and the alert rules' check (promtool).
 # Idempotent and quick when everything is there: a command already on PATH (a JDK or a Node.js
 # from elsewhere) or a library package already installed is left alone, and `apt-get update`
 # runs only when something is missing. A toolchain that cannot be installed fails CI with a
@@ -39,6 +40,11 @@ NEEDS=(
   "node cmd:npm                 npm"
   "dashboard cmd:chromium       chromium"
   "dashboard cmd:chromedriver   chromium-driver"
+  "image cmd:buildah            buildah"
+  "image cmd:debootstrap        debootstrap"
+  "image cmd:strip              binutils"
+  "image cmd:unshare            util-linux"
+  "ops  cmd:promtool            prometheus"
 )
 
 present() { # $1: cmd:NAME or pkg; $2: the package
@@ -58,7 +64,7 @@ missing_packages() { # prints "lang package" for every need not met
 
 mapfile -t missing < <(missing_packages)
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "toolchains: C++, Go, Java, Ruby, Node.js and chromium are installed"
+  echo "toolchains: C++, Go, Java, Ruby, Node.js, chromium, buildah and promtool are installed"
   exit 0
 fi
 mapfile -t packages < <(printf '%s\n' "${missing[@]}" | awk '{print $2}' | sort -u)

@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,15 @@ from quota_sidecar.errors import QuotaSidecarError
 from quota_sidecar.results import Alert
 from quota_sidecar.store.redis import Store
 
-__all__ = ["AlertHub", "Heartbeat", "SubscriberTooSlow", "decode_entry", "read_entries"]
+__all__ = [
+    "AlertHub",
+    "Heartbeat",
+    "LagObserver",
+    "SubscriberTooSlow",
+    "decode_entry",
+    "entry_age",
+    "read_entries",
+]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +82,17 @@ async def read_entries(
     return [(entry_id, fields) for entry_id, fields in reply]
 
 
+LagObserver = Callable[[float], None]
+
+
+def entry_age(entry_id: str, now: float | None = None) -> float:
+    """Seconds since the stream entry was added (its id is Redis's clock in ms; a Redis clock
+    ahead of ours reads as 0, never negative)."""
+    added_ms = int(entry_id.split("-", 1)[0])
+    now_ms = (time.time() if now is None else now) * 1000
+    return max(0.0, (now_ms - added_ms) / 1000)
+
+
 def decode_entry(entry_id: str, fields: Mapping[str, str]) -> Alert | None:
     try:
         return decode_alert(entry_id, fields)
@@ -100,8 +120,10 @@ class AlertHub:
         stream: str = ALERTS_STREAM,
         queue_size: int = 1000,
         block_ms: int = 1000,
+        on_delivery: LagObserver | None = None,
     ) -> None:
         self._store = store
+        self._on_delivery = on_delivery  # each live alert's lag, when it reaches the queues
         self._stream = stream
         self._queue_size = queue_size
         self._block_ms = block_ms
@@ -236,6 +258,8 @@ class AlertHub:
         """Hand one entry to every subscriber; never waits (synchronous by design)."""
         self._position = entry_id
         alert = decode_entry(entry_id, fields)
+        if alert is not None and self._on_delivery is not None:
+            self._on_delivery(entry_age(entry_id))
         for sub in list(self._subscribers):
             if alert is None or not sub.filter.matches(alert):
                 if sub.queue.empty():

@@ -44,7 +44,7 @@ from redis.exceptions import ResponseError
 
 from quota_sidecar.alert_filters import AlertFilter
 from quota_sidecar.alerting.codec import ALERTS_STREAM
-from quota_sidecar.alerting.hub import decode_entry
+from quota_sidecar.alerting.hub import LagObserver, decode_entry, entry_age
 from quota_sidecar.errors import ConfigError, InvalidInput, StoreUnavailable
 from quota_sidecar.money import from_nanos
 from quota_sidecar.results import Alert
@@ -223,8 +223,16 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int
 class WebhookRunner:
     """Runs every configured webhook on this replica until close()."""
 
-    def __init__(self, store: Store, webhooks: list[WebhookConfig], *, block_ms: int = 1000):
+    def __init__(
+        self,
+        store: Store,
+        webhooks: list[WebhookConfig],
+        *,
+        block_ms: int = 1000,
+        on_delivery: LagObserver | None = None,
+    ):
         self._store = store
+        self._on_delivery = on_delivery  # each delivered alert's lag, retries included
         self.webhooks = webhooks
         self._block_ms = block_ms
         self._consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -340,6 +348,8 @@ class WebhookRunner:
             status = await asyncio.to_thread(_post, hook.url, body, dict(headers), hook.timeout)
             if 200 <= status < 300:
                 await self._ack(hook, entry_id)
+                if self._on_delivery is not None:
+                    self._on_delivery(entry_age(entry_id))
                 return
             log.warning(
                 "webhook %s: alert %s got %s (try %d)", hook.name, alert.id, status, attempt
@@ -351,14 +361,16 @@ class WebhookRunner:
         log.error("webhook %s: alert %s not delivered yet; will retry", hook.name, alert.id)
 
 
-async def start_webhooks(config_path: Path | None, store: Store) -> WebhookRunner | None:
+async def start_webhooks(
+    config_path: Path | None, store: Store, on_delivery: LagObserver | None = None
+) -> WebhookRunner | None:
     """Start the webhooks of the quota file, or return None when it configures none."""
     if config_path is None:
         return None
     hooks = load_webhooks(config_path)
     if not hooks:
         return None
-    runner = WebhookRunner(store, hooks)
+    runner = WebhookRunner(store, hooks, on_delivery=on_delivery)
     for hook in hooks:  # create the groups now, so alerts raised from here on are delivered
         await runner._ensure_group(hook)
     return runner.start()

@@ -17,7 +17,7 @@ import contextlib
 import dataclasses
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import TypeVar
 
@@ -366,12 +366,20 @@ class QuotaService:
         entry = {**entry, "subjects": [str(s) for s in kept]}
         return await self._record(entry, identity=identity)
 
-    async def replay_spool(self) -> int:
+    async def replay_spool(self, on_recorded: Callable[[], None] | None = None) -> int:
         """Record what the spool holds (a no-op without one); StoreUnavailable if the store is
-        still away. Returns how many spooled records were recorded."""
+        still away. Returns how many spooled records were recorded; `on_recorded` hears of
+        each one as it is, so a pass cut short by another outage is counted too."""
         if self.spool is None or not self.spool.waiting():
             return 0
-        replayed = await self.spool.replay(self._replay_record)
+
+        async def record(entry: SpooledRecord) -> RecordResult:
+            result = await self._replay_record(entry)
+            if on_recorded is not None:
+                on_recorded()
+            return result
+
+        replayed = await self.spool.replay(record)
         log.info("recorded %d spooled records", replayed)
         return replayed
 

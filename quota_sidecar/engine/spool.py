@@ -125,6 +125,14 @@ class RecordSpool:
                     return True
         return False
 
+    def waiting_bytes(self) -> int:
+        """Bytes in the spool files (ours and dead processes'), torn lines included."""
+        total = 0
+        for path in self.folder.glob(_PATTERN):
+            with contextlib.suppress(FileNotFoundError):  # replayed and removed meanwhile
+                total += path.stat().st_size
+        return total
+
     async def replay(self, record: Recorder) -> int:
         """Record what the spool files hold; returns how many entries were recorded. Stops at
         the first StoreUnavailable (the rest waits for the next pass)."""

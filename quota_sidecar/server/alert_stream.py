@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from quota_sidecar.alerting.hub import AlertHub, Heartbeat, SubscriberTooSlow
+from quota_sidecar.alerting.hub import AlertHub, Heartbeat, LagObserver, SubscriberTooSlow
 from quota_sidecar.clock import Clock, SystemClock, from_ms
 from quota_sidecar.errors import InvalidInput, StoreUnavailable
 from quota_sidecar.store.redis import Store
@@ -34,8 +34,9 @@ class AlertStreamer:
         heartbeat_interval: float = 15.0,
         queue_size: int = 1000,
         clock: Clock | None = None,
+        on_delivery: LagObserver | None = None,
     ) -> None:
-        self._hub = AlertHub(store, queue_size=queue_size)
+        self._hub = AlertHub(store, queue_size=queue_size, on_delivery=on_delivery)
         self._heartbeat_interval = heartbeat_interval
         self._clock = clock or SystemClock()
 

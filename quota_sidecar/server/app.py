@@ -152,6 +152,8 @@ class Sidecar:
             ),
         )
         self._service = QuotaService(store=self.store, clock=opts.clock, settings=settings)
+        if self._service.spool is not None:
+            self.metrics.watch_spool(self._service.spool.waiting_bytes)
         self._envoy = EnvoyRateLimitServicer(self._service, self.metrics)
         self.store.on_state_change(self._store_state_changed)
         await self._set_health(serving=False)
@@ -177,7 +179,9 @@ class Sidecar:
         if self._watcher is not None:
             self._watcher.start()
         if not opts.config_prices_only:
-            self._webhooks = await start_webhooks(opts.config_path, self.store)
+            self._webhooks = await start_webhooks(
+                opts.config_path, self.store, self.metrics.alert_delivered("webhook")
+            )
         # Every replica sweeps: the sweep claims each due override atomically, so exactly one
         # replica announces its expiry.
         self._sweeper = OverrideExpirySweeper(self.store, opts.clock, interval=1.0).start()
@@ -192,7 +196,10 @@ class Sidecar:
 
     def _make_alert_streamer(self, store: Store) -> AlertStreamer:
         return AlertStreamer(
-            store, heartbeat_interval=self.options.alert_heartbeat, clock=self.options.clock
+            store,
+            heartbeat_interval=self.options.alert_heartbeat,
+            clock=self.options.clock,
+            on_delivery=self.metrics.alert_delivered("stream"),
         )
 
     def _make_server(self) -> aio.Server:
@@ -324,7 +331,7 @@ class Sidecar:
 
     async def _replay_spool(self) -> None:
         try:
-            await self.service.replay_spool()
+            await self.service.replay_spool(on_recorded=self.metrics.records_replayed.inc)
         except StoreUnavailable:
             pass  # away again: the next probe tries once more
         except Exception:  # the loop must go on; the records stay on disk

@@ -7,7 +7,7 @@ import heapq
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import (
@@ -27,6 +27,8 @@ __all__ = ["Metrics", "MetricsServer"]
 log = logging.getLogger(__name__)
 # Sidecar calls take about a millisecond; the buckets resolve that range, plus slow outliers.
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# A live alert arrives within ~100 ms; a webhook's retries and a Redis outage stretch it to hours.
+_ALERT_LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0, 1800.0, 3600.0)
 
 
 class Metrics:
@@ -108,6 +110,30 @@ class Metrics:
             ["domain"],
             registry=r,
         )
+        self.alert_delivery_lag = Histogram(
+            "quota_sidecar_alert_delivery_lag_seconds",
+            "From an alert's raising (its stream entry's Redis time) to its delivery, by path: "
+            "stream (this process's live reader handed it to StreamAlerts and the dashboard) or "
+            "webhook (a webhook POST answered 2xx, retries included)",
+            ["path"],
+            buckets=_ALERT_LAG_BUCKETS,
+            registry=r,
+        )
+        self.records_spooled = Counter(
+            "quota_sidecar_records_spooled",
+            "RecordUsage calls the store could not confirm, kept in the local spool (spooled=true)",
+            registry=r,
+        )
+        self.records_replayed = Counter(
+            "quota_sidecar_records_replayed",
+            "Spooled records recorded in the store once it was back",
+            registry=r,
+        )
+        self.spool_bytes = Gauge(
+            "quota_sidecar_spool_bytes",
+            "Bytes of records waiting in the spool files under --data-dir (0: nothing waits)",
+            registry=r,
+        )
         self._holds: dict[str, float] = {}  # reservation id -> monotonic lease end
         self._hold_ends: list[tuple[float, str]] = []  # a heap of the same, soonest first
         self._holds_lock = threading.Lock()
@@ -154,6 +180,14 @@ class Metrics:
                 self._hold_ends = [(end, rid) for rid, end in self._holds.items()]
                 heapq.heapify(self._hold_ends)
             self.holds_open.set(len(self._holds))
+
+    def alert_delivered(self, path: str) -> Callable[[float], None]:
+        """The observer a delivery path calls with each alert's lag in seconds."""
+        return self.alert_delivery_lag.labels(path).observe
+
+    def watch_spool(self, waiting_bytes: Callable[[], int]) -> None:
+        """Read the spool's size at each scrape (no polling in between)."""
+        self.spool_bytes.set_function(waiting_bytes)
 
     def config_result(self, result: str) -> None:
         """Called by the quota-file watcher: "ok", "invalid" or "store_unavailable"."""

@@ -133,6 +133,8 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
         if reservation_id is not None:
             self._metrics.hold_closed(reservation_id)
         self._metrics.record_alerts(result.alerts)
+        if result.spooled:
+            self._metrics.records_spooled.inc()
         return quota_pb2.RecordUsageResponse(
             recorded=result.recorded,
             duplicate=result.duplicate,

@@ -65,7 +65,12 @@ async def running_sidecar(redis_url: str | None, **options: Any) -> AsyncIterato
 class SidecarProcess:
     """`python -m quota_sidecar serve --listen 127.0.0.1:0 *args` in a child process."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, command: list[str] | None = None
+    ) -> None:
+        """`command` replaces `python -m quota_sidecar serve` (tests/support/image.py: the
+        image's entrypoint); the args follow it."""
+        self.command = command or [sys.executable, "-m", "quota_sidecar", "serve"]
         self.args = ["--listen", "127.0.0.1:0", *args]
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[str] | None = None
@@ -80,7 +85,7 @@ class SidecarProcess:
 
     def start(self, timeout: float = 30.0) -> SidecarProcess:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "quota_sidecar", "serve", *self.args],
+            [*self.command, *self.args],
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             text=True,

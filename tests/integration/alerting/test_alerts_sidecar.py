@@ -53,6 +53,11 @@ async def test_a_subscriber_on_one_server_gets_an_alert_raised_on_the_other_with
     assert event.alert.id == reply.alerts[0].id  # the very alert B's record raised
     assert event.alert.subject == USER and event.alert.threshold_percent == 80
     assert latency < 0.1, f"took {latency * 1000:.0f} ms"
+    # A's reader measured the alert's lag (its stream entry's time to its delivery).
+    lag = "quota_sidecar_alert_delivery_lag_seconds"
+    assert a.metrics.value(f"{lag}_count", path="stream") == 1
+    assert 0 <= a.metrics.value(f"{lag}_sum", path="stream") < 1
+    assert b.metrics.value(f"{lag}_count", path="stream") == 0  # B had no subscriber: no reader
 
 
 async def test_the_alerts_command_prints_one_line_per_alert(redis_url: str) -> None:

@@ -100,7 +100,8 @@ webhooks:
     backoff: 0.05
 """,
     )
-    runner = await start_webhooks(config, store)
+    lags: list[float] = []  # the alert delivery lag the sidecar exports, per delivered alert
+    runner = await start_webhooks(config, store, lags.append)
     assert runner is not None
     await raise_alert(AlertKind.USAGE_RESET, "alice")  # INFO: filtered out, never posted
     alert_id = await raise_alert(AlertKind.THRESHOLD_WARNING, "alice", percent=80)
@@ -113,6 +114,8 @@ webhooks:
     await until(acknowledged)  # XACK follows the 200: no third POST
     await runner.close()
     assert len(receiver.requests) == 2
+    # One delivery (the filtered alert and the failed POST are none), its lag the retry's wait.
+    assert len(lags) == 1 and 0.05 <= lags[0] < 10
 
     assert first == second  # the retry is the same signed body
     assert verify(first_headers, first) and verify(second_headers, second)

@@ -6,6 +6,7 @@ test's Redis, its ports moved to free ones). Its probes and metrics port must th
 from __future__ import annotations
 
 import time
+import tomllib
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,25 @@ def test_the_agent_container_reaches_the_sidecar_with_the_data_token() -> None:
     }
     data_token_file = Path(_flag(sidecar["args"], "--data-token-file"))
     assert mounted[data_token_file.name] == token_key  # the agent sends what the sidecar checks
+
+
+def test_every_sidecar_container_runs_the_image_make_image_builds() -> None:
+    """`make image` tags its archive quota-sidecar:<pyproject version> (what `podman load` and
+    `docker load` name it); a release bumps the one version, and these tags with it."""
+    version = tomllib.loads((MANIFESTS.parents[1] / "pyproject.toml").read_text())["project"][
+        "version"
+    ]
+    images = [
+        container["image"]
+        for name in ("agent", "quota-dashboard")
+        for container in _every_container(_find("Deployment", name)["spec"]["template"]["spec"])
+        if container["name"] == SIDECAR
+    ]
+    assert images == [f"quota-sidecar:{version}"] * 2
+
+
+def _every_container(pod: Doc) -> list[Doc]:
+    return [*pod.get("initContainers", []), *pod.get("containers", [])]
 
 
 def test_the_redis_service_is_the_one_the_sidecars_name() -> None:

@@ -78,6 +78,8 @@ async def test_redis_down_then_back(disposable_redis: RedisProcess) -> None:
                 quota_pb2.RecordUsageRequest(subjects=[BUDGET], cost_nanos=5, idempotency_key=key)
             )
             assert spooled.spooled and not spooled.recorded
+        assert s.metrics.value("quota_sidecar_records_spooled_total") == 3
+        assert s.metrics.value("quota_sidecar_spool_bytes") > 0  # read at each scrape
         with pytest.raises(grpc.aio.AioRpcError) as admin_error:
             await admin.GetQuota(admin_pb2.GetQuotaRequest(subject=BUDGET), metadata=ADMIN_METADATA)
         assert admin_error.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -97,5 +99,10 @@ async def test_redis_down_then_back(disposable_redis: RedisProcess) -> None:
             assert asyncio.get_running_loop().time() < deadline, "the spool was not replayed"
             await asyncio.sleep(0.05)
         assert usage.cost_today_nanos == 10  # "a" and "b" once each, the retry of "a" deduped
+        # Every spooled line was replayed (the retry of "a" as a duplicate); the spool is empty.
+        while s.metrics.value("quota_sidecar_spool_bytes") > 0:
+            assert asyncio.get_running_loop().time() < deadline, "the spool was not emptied"
+            await asyncio.sleep(0.05)
+        assert s.metrics.value("quota_sidecar_records_replayed_total") == 3
         again = await quota.CheckQuota(quota_pb2.CheckQuotaRequest(subjects=[RATES_ONLY]))
         assert again.allowed and not again.decided_without_store
