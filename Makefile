@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements/dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: venv lock check-lock run test unit lint protos check-protos bench stubs clean
+.PHONY: venv lock check-lock contract release-contract run test unit lint protos check-protos bench stubs clean
 
 ## The venv is exactly the lock (requirements/dev.txt, hashed): pip brings the lock tool, uv
 ## installs the rest, then the project itself, editable, with the locked setuptools.
@@ -44,8 +44,17 @@ test: venv lint check-protos
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
-## Style, types, and the import contract of the layers ([tool.importlinter] in pyproject.toml).
-lint: venv check-lock
+## The gRPC contract: buf lint, and buf breaking against the last released contract (buf.yaml).
+contract:
+	bash scripts/contract.sh check
+
+## On a release: keep protos/ as released (protos/released/v<version>.binpb), the new baseline.
+release-contract:
+	bash scripts/contract.sh release
+
+## Style, types, the import contract of the layers ([tool.importlinter] in pyproject.toml), and
+## the gRPC contract's guard.
+lint: venv check-lock contract
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
