@@ -60,16 +60,15 @@ lint: venv check-lock contract
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## Regenerate the Python code from protos/ (committed; never edited by hand).
+## Regenerate every committed generated file from protos/ (never edited by hand): the Python
+## code (quota_sidecar/v1) and the client packages' (clients/go, clients/node/gen,
+## clients/java/src/main/java), and stamp pyproject.toml's version into the clients' manifests.
 protos: venv
-	$(BIN)/python scripts/gen_protos.py quota_sidecar/v1
+	bash scripts/gen_code.sh write
 
 ## Regenerate into a scratch folder and fail on any difference from what is committed.
 check-protos: venv
-	rm -rf .gen-check && mkdir -p .gen-check
-	$(BIN)/python scripts/gen_protos.py .gen-check
-	diff -r -x __pycache__ .gen-check quota_sidecar/v1 || (echo "generated code is stale: run 'make protos'" && exit 1)
-	rm -rf .gen-check
+	bash scripts/gen_code.sh check
 
 clean:
 	rm -rf $(VENV) .gen-check .pytest_cache .mypy_cache .ruff_cache
