@@ -4,6 +4,8 @@ import type { GrpcTransportOptions } from "@connectrpc/connect-node";
 import type { QuotaService } from "./gen/quota_sidecar/v1/quota_pb.js";
 import type { QuotaAdminService } from "./gen/quota_sidecar/v1/admin_pb.js";
 
+export { create } from "@bufbuild/protobuf";
+export { Code, ConnectError } from "@connectrpc/connect";
 export * from "./gen/quota_sidecar/v1/types_pb.js";
 export * from "./gen/quota_sidecar/v1/quota_pb.js";
 export * from "./gen/quota_sidecar/v1/admin_pb.js";

@@ -7,6 +7,10 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { QuotaService } from "./gen/quota_sidecar/v1/quota_pb.js";
 import { QuotaAdminService } from "./gen/quota_sidecar/v1/admin_pb.js";
 
+// What a caller needs besides the contract, so that this one package is all it imports:
+// create(Schema, init) builds a message, ConnectError and Code are what a failed call throws.
+export { create } from "@bufbuild/protobuf";
+export { Code, ConnectError } from "@connectrpc/connect";
 export * from "./gen/quota_sidecar/v1/types_pb.js";
 export * from "./gen/quota_sidecar/v1/quota_pb.js";
 export * from "./gen/quota_sidecar/v1/admin_pb.js";
