@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install, from Debian's archive, the toolchains the other-language smoke clients need
-# (tests/integration/languages/test_other_languages.py, examples/<lang>/build.sh), the Node
-# example's, and the dashboard's browser tests' (tests/integration/dashboard: chromium and its
+# (tests/integration/languages/test_other_languages.py, examples/<lang>/build.sh), the client
+# packages' (tests/integration/packages, scripts/gen_code.sh: Go, Java, Node.js; npm installs
+# buf and protoc-gen-es from tools/buf's lock), the Node example's, and the dashboard's browser tests' (tests/integration/dashboard: chromium and its
 # chromium-driver, the same Debian version so the driver always matches the browser).
 # Idempotent and quick when everything is there: a command already on PATH (a JDK or a Node.js
 # from elsewhere) or a library package already installed is left alone, and `apt-get update`
@@ -31,6 +32,7 @@ NEEDS=(
   "java pkg                     libperfmark-java"
   "java pkg                     libgoogle-gson-java"
   "java pkg                     libgeronimo-annotation-1.3-spec-java"
+  "java pkg                     libguava-java"
   "ruby cmd:ruby                ruby"
   "ruby cmd:grpc_ruby_plugin    protobuf-compiler-grpc"
   "ruby pkg                     ruby-grpc"
