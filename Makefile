@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements/dev.txt | c
 VERSION       := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml | head -n1)
 IMAGE_ARCHIVE := build/quota-sidecar-$(VERSION).oci.tar
 
-.PHONY: venv lock check-lock run test unit lint protos check-protos bench stubs clean image version
+.PHONY: venv lock check-lock contract release-contract run test unit lint protos check-protos bench stubs clean image version
 
 ## The venv is exactly the lock (requirements/dev.txt, hashed): pip brings the lock tool, uv
 ## installs the rest, then the project itself, editable, with the locked setuptools.
@@ -48,23 +48,31 @@ test: venv lint check-protos image
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
-## Style, types, and the import contract of the layers ([tool.importlinter] in pyproject.toml).
-lint: venv check-lock
+## The gRPC contract: buf lint, and buf breaking against the last released contract (buf.yaml).
+contract:
+	bash scripts/contract.sh check
+
+## On a release: keep protos/ as released (protos/released/v<version>.binpb), the new baseline.
+release-contract:
+	bash scripts/contract.sh release
+
+## Style, types, the import contract of the layers ([tool.importlinter] in pyproject.toml), and
+## the gRPC contract's guard.
+lint: venv check-lock contract
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## Regenerate the Python code from protos/ (committed; never edited by hand).
+## Regenerate every committed generated file from protos/ (never edited by hand): the Python
+## code (quota_sidecar/v1) and the client packages' (clients/go, clients/node/gen,
+## clients/java/src/main/java), and stamp pyproject.toml's version into the clients' manifests.
 protos: venv
-	$(BIN)/python scripts/gen_protos.py quota_sidecar/v1
+	bash scripts/gen_code.sh write
 
 ## Regenerate into a scratch folder and fail on any difference from what is committed.
 check-protos: venv
-	rm -rf .gen-check && mkdir -p .gen-check
-	$(BIN)/python scripts/gen_protos.py .gen-check
-	diff -r -x __pycache__ .gen-check quota_sidecar/v1 || (echo "generated code is stale: run 'make protos'" && exit 1)
-	rm -rf .gen-check
+	bash scripts/gen_code.sh check
 
 clean:
 	rm -rf $(VENV) .gen-check .pytest_cache .mypy_cache .ruff_cache

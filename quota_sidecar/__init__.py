@@ -1,67 +1,121 @@
 """quota-sidecar: rate limits and cost quotas for LLM agents, over gRPC, on Redis.
 
 The seed's examples work with `from quota_sidecar import ...` in place of `from quota import`.
+
+Names are imported when first used (PEP 562), so that `import quota_sidecar.client` does
+not import the engine and Redis: the client distribution (clients/python) ships without them.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import version as _version
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from quota_sidecar.alerting.service import QuotaAlertService
-from quota_sidecar.client import (
-    QuotaClient,
-    RetryPolicy,
-    SidecarError,
-    SidecarTimeout,
-    SidecarUnavailable,
-    TlsOptions,
-)
-from quota_sidecar.client.guard import QuotaGuard, make_quota_checker
-from quota_sidecar.client.sync import SyncQuotaClient
-from quota_sidecar.clock import Clock, ManualClock, SystemClock
-from quota_sidecar.engine.costs import CostTracker
-from quota_sidecar.engine.rate_limits import RateLimitManager
-from quota_sidecar.engine.service import EngineSettings, QuotaService
-from quota_sidecar.errors import (
-    ConfigError,
-    DeadlineExceeded,
-    IdempotencyConflict,
-    InvalidInput,
-    NotFound,
-    Overloaded,
-    QuotaExceeded,
-    QuotaSidecarError,
-    StoreTimeout,
-    StoreUnavailable,
-)
-from quota_sidecar.models import (
-    CostQuota,
-    DenialCode,
-    FailureMode,
-    LimitKind,
-    QuotaConfig,
-    QuotaScope,
-    RateLimitConfig,
-    Subject,
-)
-from quota_sidecar.results import (
-    Alert,
-    AlertKind,
-    AuditEvent,
-    BreakdownEntry,
-    CheckResult,
-    LimitStatus,
-    Override,
-    OverrideKind,
-    RecordResult,
-    Severity,
-    ThresholdWarning,
-    Usage,
-    UsageTotals,
-)
+if TYPE_CHECKING:
+    from quota_sidecar.alerting.service import QuotaAlertService
+    from quota_sidecar.client import (
+        QuotaClient,
+        RetryPolicy,
+        SidecarError,
+        SidecarTimeout,
+        SidecarUnavailable,
+        TlsOptions,
+    )
+    from quota_sidecar.client.guard import QuotaGuard, make_quota_checker
+    from quota_sidecar.client.sync import SyncQuotaClient
+    from quota_sidecar.clock import Clock, ManualClock, SystemClock
+    from quota_sidecar.engine.costs import CostTracker
+    from quota_sidecar.engine.rate_limits import RateLimitManager
+    from quota_sidecar.engine.service import EngineSettings, QuotaService
+    from quota_sidecar.errors import (
+        ConfigError,
+        DeadlineExceeded,
+        IdempotencyConflict,
+        InvalidInput,
+        NotFound,
+        Overloaded,
+        QuotaExceeded,
+        QuotaSidecarError,
+        StoreTimeout,
+        StoreUnavailable,
+    )
+    from quota_sidecar.models import (
+        CostQuota,
+        DenialCode,
+        FailureMode,
+        LimitKind,
+        QuotaConfig,
+        QuotaScope,
+        RateLimitConfig,
+        Subject,
+    )
+    from quota_sidecar.results import (
+        Alert,
+        AlertKind,
+        AuditEvent,
+        BreakdownEntry,
+        CheckResult,
+        LimitStatus,
+        Override,
+        OverrideKind,
+        RecordResult,
+        Severity,
+        ThresholdWarning,
+        Usage,
+        UsageTotals,
+    )
 
-# The one version (pyproject.toml [project] version): the package, the contract, the image tag.
-__version__ = _version("quota-sidecar")
+# Where each public name lives.
+_MODULES = {
+    "Alert": "quota_sidecar.results",
+    "AlertKind": "quota_sidecar.results",
+    "AuditEvent": "quota_sidecar.results",
+    "BreakdownEntry": "quota_sidecar.results",
+    "CheckResult": "quota_sidecar.results",
+    "Clock": "quota_sidecar.clock",
+    "ConfigError": "quota_sidecar.errors",
+    "CostQuota": "quota_sidecar.models",
+    "CostTracker": "quota_sidecar.engine.costs",
+    "DeadlineExceeded": "quota_sidecar.errors",
+    "DenialCode": "quota_sidecar.models",
+    "EngineSettings": "quota_sidecar.engine.service",
+    "FailureMode": "quota_sidecar.models",
+    "IdempotencyConflict": "quota_sidecar.errors",
+    "InvalidInput": "quota_sidecar.errors",
+    "LimitKind": "quota_sidecar.models",
+    "LimitStatus": "quota_sidecar.results",
+    "ManualClock": "quota_sidecar.clock",
+    "NotFound": "quota_sidecar.errors",
+    "Overloaded": "quota_sidecar.errors",
+    "Override": "quota_sidecar.results",
+    "OverrideKind": "quota_sidecar.results",
+    "QuotaAlertService": "quota_sidecar.alerting.service",
+    "QuotaClient": "quota_sidecar.client",
+    "QuotaConfig": "quota_sidecar.models",
+    "QuotaExceeded": "quota_sidecar.errors",
+    "QuotaGuard": "quota_sidecar.client.guard",
+    "QuotaScope": "quota_sidecar.models",
+    "QuotaService": "quota_sidecar.engine.service",
+    "QuotaSidecarError": "quota_sidecar.errors",
+    "RateLimitConfig": "quota_sidecar.models",
+    "RateLimitManager": "quota_sidecar.engine.rate_limits",
+    "RecordResult": "quota_sidecar.results",
+    "RetryPolicy": "quota_sidecar.client",
+    "Severity": "quota_sidecar.results",
+    "SidecarError": "quota_sidecar.client",
+    "SidecarTimeout": "quota_sidecar.client",
+    "SidecarUnavailable": "quota_sidecar.client",
+    "StoreTimeout": "quota_sidecar.errors",
+    "StoreUnavailable": "quota_sidecar.errors",
+    "Subject": "quota_sidecar.models",
+    "SyncQuotaClient": "quota_sidecar.client.sync",
+    "SystemClock": "quota_sidecar.clock",
+    "ThresholdWarning": "quota_sidecar.results",
+    "TlsOptions": "quota_sidecar.client",
+    "Usage": "quota_sidecar.results",
+    "UsageTotals": "quota_sidecar.results",
+    "make_quota_checker": "quota_sidecar.client.guard",
+}
 
 __all__ = [
     "Alert",
@@ -114,3 +168,22 @@ __all__ = [
     "__version__",
     "make_quota_checker",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        # The one version (pyproject.toml [project] version): the package, the contract, the
+        # image tag; read from the installed metadata on first use.
+        from importlib.metadata import version
+
+        return version("quota-sidecar")
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'quota_sidecar' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once: later lookups do not come back here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

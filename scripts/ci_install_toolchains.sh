@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install, from Debian's archive, the toolchains the other-language smoke clients need
-# (tests/integration/languages/test_other_languages.py, examples/<lang>/build.sh), the Node
-# example's, and the dashboard's browser tests' (tests/integration/dashboard: chromium and its
-# chromium-driver, the same Debian version so the driver always matches the browser), the
-# container image's build (`make image`: buildah, debootstrap) and the alert rules' check (promtool).
+# (tests/integration/languages/test_other_languages.py, examples/<lang>/build.sh), the client
+# packages' (tests/integration/packages, scripts/gen_code.sh: Go, Java, Node.js; npm installs
+# buf and protoc-gen-es from tools/buf's lock), the Node example's, the dashboard's browser tests'
+# (tests/integration/dashboard: chromium and its chromium-driver, the same Debian version so the
+# driver always matches the browser), the container image's build (`make image`: buildah,
+# debootstrap) and the alert rules' check (promtool).
 # Idempotent and quick when everything is there: a command already on PATH (a JDK or a Node.js
 # from elsewhere) or a library package already installed is left alone, and `apt-get update`
 # runs only when something is missing. A toolchain that cannot be installed fails CI with a
@@ -32,6 +34,7 @@ NEEDS=(
   "java pkg                     libperfmark-java"
   "java pkg                     libgoogle-gson-java"
   "java pkg                     libgeronimo-annotation-1.3-spec-java"
+  "java pkg                     libguava-java"
   "ruby cmd:ruby                ruby"
   "ruby cmd:grpc_ruby_plugin    protobuf-compiler-grpc"
   "ruby pkg                     ruby-grpc"

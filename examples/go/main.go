@@ -25,7 +25,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	v1 "github.com/quota-sidecar/quota-sidecar/gen/go/quotasidecarv1"
+	v1 "github.com/quota-sidecar/quota-sidecar/clients/go/quotasidecarv1"
 )
 
 const (

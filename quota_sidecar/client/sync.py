@@ -22,10 +22,9 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from opentelemetry import context as otel_context
-
 from quota_sidecar.client.guard import QuotaGuard
 from quota_sidecar.client.quota_client import QuotaClient, RetryPolicy, TlsOptions
+from quota_sidecar.client.transport import caller_trace_context, within_trace_context
 from quota_sidecar.models import QuotaConfig, QuotaScope
 from quota_sidecar.money import Money
 from quota_sidecar.results import Alert, AlertKind, CheckResult, RecordResult, Severity
@@ -49,15 +48,12 @@ def _blocking(
     return call
 
 
-async def _within(caller: otel_context.Context, coro: Coroutine[Any, Any, R]) -> R:
+async def _within(caller: Any, coro: Coroutine[Any, Any, R]) -> R:
     """Run `coro` in the OpenTelemetry context of the calling thread: the call runs on the
     client's own loop thread, where the caller's current span would otherwise be unknown and
     the sidecar could not join the caller's trace."""
-    token = otel_context.attach(caller)
-    try:
+    with within_trace_context(caller):
         return await coro
-    finally:
-        otel_context.detach(token)
 
 
 class SyncQuotaClient:
@@ -84,7 +80,7 @@ class SyncQuotaClient:
         if self._loop.is_closed():
             coro.close()
             raise RuntimeError("this SyncQuotaClient is closed")
-        caller = otel_context.get_current()  # the caller's span, for the trace context
+        caller = caller_trace_context()  # the caller's span, for the trace context
         return asyncio.run_coroutine_threadsafe(_within(caller, coro), self._loop).result()
 
     check_quota = _blocking(QuotaClient.check_quota)

@@ -15,13 +15,22 @@ mapping of gRPC status codes to the domain's exception tree.
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 import grpc.aio
-from opentelemetry import propagate, trace
+
+try:  # OpenTelemetry is the application's choice: the client distribution does not bring it.
+    from opentelemetry import context as otel_context
+    from opentelemetry import propagate, trace
+
+    TRACING = True
+except ModuleNotFoundError:
+    TRACING = False
 
 from quota_sidecar.errors import (
     IdempotencyConflict,
@@ -117,11 +126,30 @@ def with_trace_context(metadata: tuple[tuple[str, str], ...]) -> tuple[tuple[str
     """`metadata` plus the W3C trace context (traceparent, tracestate) of the caller's current
     span, so the sidecar's spans join the caller's trace. Outside a span (or with no
     OpenTelemetry SDK set up by the application) it is one check and the metadata as is."""
-    if not trace.get_current_span().get_span_context().is_valid:
+    if not TRACING or not trace.get_current_span().get_span_context().is_valid:
         return metadata
     carrier: dict[str, str] = {}
     propagate.inject(carrier)  # the application's propagators (W3C trace context by default)
     return metadata + tuple(carrier.items())
+
+
+def caller_trace_context() -> Any:
+    """The calling thread's OpenTelemetry context (None without OpenTelemetry), for
+    `within_trace_context` on another thread."""
+    return otel_context.get_current() if TRACING else None
+
+
+@contextlib.contextmanager
+def within_trace_context(caller: Any) -> Iterator[None]:
+    """Run the block in the caller's OpenTelemetry context, taken by `caller_trace_context`."""
+    if caller is None:
+        yield
+        return
+    token = otel_context.attach(caller)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def error_from_rpc(exc: grpc.aio.AioRpcError) -> QuotaSidecarError:
