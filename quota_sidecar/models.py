@@ -1,8 +1,9 @@
 """Domain types shared by every layer: the quota configuration, subjects and limit names.
 
 The seed's API is kept: `QuotaConfig(scope=..., identifier=..., rate_limits=RateLimitConfig(...),
-cost_quota=CostQuota(daily_limit=100.0, ...))`. Money given as float, int, str or Decimal is
-converted exactly to `Decimal` on construction; the engine works in integer nanos.
+cost_quota=CostQuota(daily_limit=100.0, ...))`. Money given as int, str or Decimal is converted
+exactly (or refused) to `Decimal` on construction, a float to the nearest nano (money.py); the
+engine works in integer nanos.
 """
 
 from __future__ import annotations

@@ -1,19 +1,23 @@
 """Exact money: integer nano-dollars inside, `Decimal` at the Python edge, never float arithmetic.
 
-A float from a caller (the seed API passes `0.05`) is converted through the Decimal of its
-shortest decimal string (`repr`), so `0.1` means exactly 100_000_000 nanos, not
-0.1000000000000000055. That string is what the caller typed, so it is held to the same rule as
-text: at most 9 decimal places.
+A float is approximate by nature: `15 / 1e6 * 1000` is 0.015000000000000001 and `0.1 + 0.2` is
+0.30000000000000004, and prices computed as floats are normal in the seed's API. So a float is
+taken to the nearest nano-dollar: its exact binary value (`Decimal(float)`, every digit) rounded
+half to even, by integer arithmetic. `0.1` is 100_000_000 nanos, `0.1 + 0.2` 300_000_000, `1e-10`
+zero. This is the one place where a float becomes money, so the seed facade, the remote client
+and the guard agree. A float that is not finite (nan, inf) or is negative is InvalidInput.
 
-Exact or refused: an amount finer than one nano-dollar (`"0.0000000001"`, `1.0000000005`) is
-InvalidInput, never rounded; so are NaN, sNaN, infinities, negatives and amounts past the
-maximum, however far past (`"1e999999"` is refused before any Decimal arithmetic could raise
-decimal.Overflow). The conversion reads the Decimal's digits and exponent and never uses a
-Decimal context, so no precision or exponent limit can round or trap on the way.
+Text, `Decimal` and `int` are exact or refused: an amount finer than one nano-dollar
+(`"0.0000000001"`, `Decimal("1.0000000005")`) is InvalidInput, never rounded; so are NaN, sNaN,
+infinities, negatives, booleans and amounts past the maximum, however far past (`"1e999999"`
+is refused before any Decimal arithmetic could raise decimal.Overflow). The conversion reads
+the Decimal's digits and exponent and never uses a Decimal context, so no precision or exponent
+limit can round or trap on the way.
 """
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal, InvalidOperation
 
 from quota_sidecar.errors import InvalidInput
@@ -43,17 +47,34 @@ Money = Decimal | int | float | str
 
 
 def to_nanos(amount: Money, field: str, *, maximum: int = MAX_AMOUNT_NANOS) -> int:
-    """Convert dollars to nanos exactly, rejecting what cannot be money with the field's name."""
+    """Convert dollars to nanos, rejecting what cannot be money with the field's name: exactly
+    for text, Decimal and int; to the nearest nano (half to even) for a float."""
     if isinstance(amount, bool):
         raise InvalidInput(field, "must be a number of dollars, not a boolean")
+    if isinstance(amount, float):
+        return check_nanos(_float_nanos(amount, field, maximum), field, maximum=maximum)
     try:
-        # repr(float) is the shortest string that round-trips, so Decimal sees what was typed.
-        dollars = Decimal(repr(amount)) if isinstance(amount, float) else Decimal(amount)
+        dollars = Decimal(amount)
     except (InvalidOperation, TypeError, ValueError, ArithmeticError):
         raise InvalidInput(field, f"is not a number of dollars: {_shown(amount)}") from None
     if not dollars.is_finite():
         raise InvalidInput(field, f"must be finite, got {_shown(amount)}")
     return check_nanos(_exact_nanos(dollars, field, amount, maximum), field, maximum=maximum)
+
+
+def _float_nanos(amount: float, field: str, maximum: int) -> int:
+    """The float's exact binary value in nanos, rounded half to even (integer arithmetic)."""
+    if not math.isfinite(amount):
+        raise InvalidInput(field, f"must be finite, got {_shown(amount)}")
+    if amount < 0:
+        raise InvalidInput(field, f"must not be negative, got {_shown(amount)}")
+    if amount > maximum:  # in dollars: far past the maximum, before building a huge integer
+        raise InvalidInput(field, f"is absurdly large ({_shown(amount)} dollars)")
+    numerator, denominator = amount.as_integer_ratio()  # exact: Decimal(amount) == n / d
+    quotient, remainder = divmod(numerator * NANOS_PER_DOLLAR, denominator)
+    if 2 * remainder > denominator or (2 * remainder == denominator and quotient % 2):
+        quotient += 1
+    return quotient
 
 
 def _exact_nanos(dollars: Decimal, field: str, amount: Money, maximum: int) -> int:

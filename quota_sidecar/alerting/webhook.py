@@ -39,12 +39,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from redis.exceptions import ResponseError
 
 from quota_sidecar.alert_filters import AlertFilter
 from quota_sidecar.alerting.codec import ALERTS_STREAM
 from quota_sidecar.alerting.hub import LagObserver, decode_entry, entry_age
+from quota_sidecar.config.bounded_yaml import load_bounded
 from quota_sidecar.errors import ConfigError, InvalidInput, StoreUnavailable
 from quota_sidecar.money import from_nanos
 from quota_sidecar.results import Alert
@@ -189,9 +189,12 @@ def load_webhooks(config_path: Path) -> list[WebhookConfig]:
     """The `webhooks:` list of a quota YAML file (other top-level keys are not ours)."""
     source = str(config_path)
     try:
-        document = yaml.safe_load(config_path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        text = config_path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("webhooks", f"cannot read the file: {exc}", source=source) from None
+    # Composed and checked as the quota file is (its size is checked by the quota file's loader,
+    # which runs first): a hostile value is a ConfigError at its line, never a traceback.
+    document = load_bounded(text, source)
     if not isinstance(document, Mapping) or not document.get("webhooks"):
         return []
     raw = document["webhooks"]

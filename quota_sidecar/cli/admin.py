@@ -23,6 +23,7 @@ from quota_sidecar.config import load_quota_file, parse_quota_text
 from quota_sidecar.errors import InvalidInput
 from quota_sidecar.models import LimitKind, QuotaConfig, QuotaScope
 from quota_sidecar.money import to_nanos
+from quota_sidecar.timestamps import parse_instant
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 
 __all__ = ["add_admin_command", "config_to_yaml", "parse_duration"]
@@ -233,8 +234,7 @@ def _grant(args: argparse.Namespace, channel: grpc.Channel) -> int:
     if args.duration:
         expires = datetime.now(UTC) + parse_duration(args.duration)
     else:
-        expires = datetime.fromisoformat(args.until)
-        expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+        expires = parse_instant(args.until, "--until", zone_required=False)
     override.expires_at.FromDatetime(expires.astimezone(UTC))
     reply = call(
         args, _admin(channel).GrantOverride, admin_pb2.GrantOverrideRequest(override=override)

@@ -26,6 +26,7 @@ from typing import Any
 from quota_sidecar.config import QuotaDocument, load_quota_document
 from quota_sidecar.errors import ConfigError, InvalidInput
 from quota_sidecar.pricing import DEFAULT_UNPRICED_POLICY, PriceBook, PriceSourceKind, Quote, Rate
+from quota_sidecar.timestamps import parse_instant
 
 __all__ = ["add_prices_command"]
 
@@ -71,14 +72,8 @@ def _load(path: Path) -> QuotaDocument:
 def _instant(text: str | None) -> datetime:
     if text is None:
         return datetime.now(UTC)
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput("--at", f"is not an ISO-8601 instant: {text!r}") from None
-    if at.tzinfo is None:
-        # A price change happens at one instant; a local time without a zone names none.
-        raise InvalidInput("--at", f"must carry a time zone (Z or +HH:MM): {text!r}")
-    return at.astimezone(UTC)
+    # A price change happens at one instant; a local time without a zone names none.
+    return parse_instant(text, "--at").astimezone(UTC)
 
 
 def _rate_text(rate: Rate | None, input_rate: Rate | None, name: str) -> str:

@@ -36,8 +36,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Protocol
 
-from quota_sidecar.errors import QuotaExceeded, QuotaSidecarError
-from quota_sidecar.models import QuotaScope, Subject
+from quota_sidecar.errors import InvalidInput, QuotaExceeded, QuotaSidecarError
+from quota_sidecar.models import QuotaScope, Subject, validate_identifier
 from quota_sidecar.money import Money
 from quota_sidecar.results import CheckResult, RecordResult
 
@@ -113,11 +113,27 @@ def raise_if_denied(result: CheckResult) -> CheckResult:
 
 
 def guard_subjects(user_id: str, tool_name: str, provider: str = "") -> list[Subject]:
-    """user + tool (+ provider): the subjects a guarded call is checked and charged against."""
-    subjects = [Subject(QuotaScope.USER, user_id), Subject(QuotaScope.TOOL, tool_name)]
-    if provider:
+    """user + tool (+ provider): the subjects a guarded call is checked and charged against.
+
+    The provider is a label first ("Azure OpenAI" is a fine one); when it cannot be an
+    identifier, no provider quota can exist for it, so it is left out of the subjects (as a
+    model that cannot be one is) and stays in the breakdown. A bad user_id or tool_name is
+    refused naming that argument."""
+    subjects = [
+        Subject(QuotaScope.USER, validate_identifier(user_id, "user_id")),
+        Subject(QuotaScope.TOOL, validate_identifier(tool_name, "tool_name")),
+    ]
+    if provider and _is_identifier(provider):
         subjects.append(Subject(QuotaScope.PROVIDER, provider))
     return subjects
+
+
+def _is_identifier(text: str) -> bool:
+    try:
+        validate_identifier(text)
+    except InvalidInput:
+        return False
+    return True
 
 
 class QuotaGuard:
@@ -269,9 +285,9 @@ def make_quota_checker(
     """
 
     async def check_quota(tool_name: str, user_id: str, estimated_cost: float) -> CheckResult:
-        subjects = [Subject(QuotaScope.USER, user_id)]
+        subjects = [Subject(QuotaScope.USER, validate_identifier(user_id, "user_id"))]
         if check_tool:
-            subjects.append(Subject(QuotaScope.TOOL, tool_name))
+            subjects.append(Subject(QuotaScope.TOOL, validate_identifier(tool_name, "tool_name")))
         result = await api.check_quota(
             subjects=subjects,
             estimated_cost=estimated_cost,

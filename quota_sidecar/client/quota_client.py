@@ -9,7 +9,8 @@ It returns the same domain types as the in-process engine (CheckResult, RecordRe
 Alert, QuotaConfig) and raises the same errors: InvalidInput (naming the field) for
 INVALID_ARGUMENT, NotFound for NOT_FOUND, SidecarUnavailable (a StoreUnavailable) when the
 sidecar cannot be reached, SidecarTimeout (a StoreTimeout) when a deadline passes, SidecarError
-for any other status. Money goes in as Decimal/float/int/str dollars and travels as nanos.
+for any other status. Money goes in as Decimal/float/int/str dollars and travels as nanos
+(a float taken to the nearest nano, the rest exact or refused: quota_sidecar/money.py).
 
 Design:
   * One grpc.aio channel, opened lazily in the running event loop and reused by every call

@@ -159,7 +159,12 @@ class _Parser:
     def value(self, node: Node, field: str) -> Any:
         if not isinstance(node, ScalarNode | SequenceNode):
             raise self.error(field, "must be a value, not a mapping", node)
-        return self._constructor.construct_object(node, deep=True)
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError, ArithmeticError, RecursionError) as exc:
+            # compose_bounded checked every node; this keeps any shape it missed a ConfigError.
+            problem = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else str(exc)
+            raise self.error(field, f"is not a valid value: {shown(problem)}", node) from None
 
     def typed(self, node: Node, field: str, kind: Any, what: str) -> Any:
         found = self.value(node, field)

@@ -15,14 +15,16 @@ forgives the budget (it deletes those hashes), but the spend happened and stays 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import cast
 
 from quota_sidecar.clock import Clock
-from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.configs import CachedConfig, ConfigRepository
 from quota_sidecar.engine.costs import breakdown_entries
-from quota_sidecar.engine.history_keys import calendar_of
+from quota_sidecar.engine.history_keys import calendar_name, calendar_of
 from quota_sidecar.engine.replies import exact_int
 from quota_sidecar.errors import InvalidInput
 from quota_sidecar.history import HistoryRetention, TopSpender, UsageDay, UsageHistory, UsageMonth
@@ -109,7 +111,13 @@ class HistoryReader:
         self, scope: QuotaScope, *, period: str = "today", limit: int = 10
     ) -> tuple[TopSpender, ...]:
         """The scope's subjects by spend in their current quota day (or month), most first
-        (ties by identifier), with the period's cost limit of each."""
+        (ties by identifier), with the period's cost limit of each; each subject once.
+
+        A subject is counted in the set of the calendar its quota follows now. A subject whose
+        calendar changed (time zone or reset hour) still has a row in its old calendar's set
+        until that set expires: such a row is never taken at its word, but read again from the
+        subject's rollup of its current period (the total GetUsage shows), so a calendar change
+        can neither list a subject twice nor with a stale total."""
         if period not in PERIODS:
             raise InvalidInput("period", f"must be one of {', '.join(PERIODS)}: {period!r}")
         if not 1 <= limit <= TOP_LIMIT_MAX:
@@ -120,11 +128,14 @@ class HistoryReader:
         calendars = await self._store.call(
             lambda: self._store.client.smembers(top_calendars(scope.value)), _READ_TIMEOUT
         )
-        set_keys = [_current_set(scope, str(c), period, now) for c in sorted(calendars)]
-        entries = await self._store.call(lambda: self._top_entries(set_keys, limit), _READ_TIMEOUT)
-        ranked = sorted(entries, key=lambda e: (-e[1], e[0]))[:limit]
-        subjects = [Subject(scope, identifier) for identifier, _ in ranked]
-        configs = await self._configs.get_many(subjects)
+        totals: dict[Subject, int] = {}
+        moved: dict[Subject, CachedConfig] = {}
+        for calendar in sorted(str(c) for c in calendars):
+            key = _current_set(scope, calendar, period, now)
+            await self._collect(_SetScan(scope, calendar, key, limit), totals, moved)
+        totals.update(await self._rescored(moved, period, now, skip=totals))
+        ranked = sorted(totals.items(), key=lambda e: (-e[1], e[0].identifier))[:limit]
+        configs = await self._configs.get_many([subject for subject, _ in ranked])
         kind = LimitKind.COST_DAILY if period == "today" else LimitKind.COST_MONTHLY
         return tuple(
             TopSpender(
@@ -132,32 +143,82 @@ class HistoryReader:
                 cost_nanos=cost,
                 limit_nanos=None if c.config is None else c.config.limits().get(kind),
             )
-            for subject, (_, cost), c in zip(subjects, ranked, configs, strict=True)
+            for (subject, cost), c in zip(ranked, configs, strict=True)
         )
 
-    async def _top_entries(self, set_keys: Sequence[str], limit: int) -> list[tuple[str, int]]:
-        """The `limit` largest of each set, and every member tied with a set's smallest of
-        those, so the cut by (cost, identifier) is exact however Redis orders equal scores."""
-        client = self._store.client
-        out: dict[tuple[str, str], int] = {}
-        for key in set_keys:
-            top = cast(
-                "list[tuple[str, int]]",
-                await client.zrevrange(
-                    key, 0, limit - 1, withscores=True, score_cast_func=_exact_score
-                ),
+    async def _collect(
+        self, scan: _SetScan, totals: dict[Subject, int], moved: dict[Subject, CachedConfig]
+    ) -> None:
+        """Page through one calendar's set, most first, until it has given `limit` subjects
+        that follow that calendar now and every member tied with the last of them (so the cut
+        by (cost, identifier) is exact however Redis orders equal scores). Rows of subjects
+        that follow another calendar now go to `moved`, to be read again."""
+        own: list[int] = []
+        start = 0
+        while True:
+            page = await self._store.call(
+                partial(self._page, scan.key, start, scan.limit), _READ_TIMEOUT
             )
-            out.update(((key, member), score) for member, score in top)
-            if len(top) == limit:
-                floor = top[-1][1]
-                tied = cast(
-                    "list[tuple[str, int]]",
-                    await client.zrangebyscore(
-                        key, floor, floor, withscores=True, score_cast_func=_exact_score
-                    ),
-                )
-                out.update(((key, member), score) for member, score in tied)
-        return [(member, score) for (_, member), score in out.items()]
+            subjects = [Subject(scan.scope, member) for member, _ in page]
+            for subject, (_, score), cached in zip(
+                subjects, page, await self._configs.get_many(subjects), strict=True
+            ):
+                if calendar_name(*calendar_of(cached.config)) == scan.calendar:
+                    totals[subject] = score
+                    own.append(score)
+                else:
+                    moved[subject] = cached
+            start += len(page)
+            if len(page) < scan.limit:
+                return  # the whole set was read
+            if len(own) >= scan.limit and page[-1][1] < sorted(own, reverse=True)[scan.limit - 1]:
+                return  # past the cut and past every tie with it
+
+    async def _page(self, key: str, start: int, count: int) -> list[tuple[str, int]]:
+        return cast(
+            "list[tuple[str, int]]",
+            await self._store.client.zrevrange(
+                key, start, start + count - 1, withscores=True, score_cast_func=_exact_score
+            ),
+        )
+
+    async def _rescored(
+        self, moved: dict[Subject, CachedConfig], period: str, now: int, *, skip: dict[Subject, int]
+    ) -> dict[Subject, int]:
+        """The current period's total of each subject met only in another calendar's set,
+        from its rollup (the source of every set's scores); none if it recorded nothing in it."""
+        subjects = [s for s in moved if s not in skip]
+        names = []
+        for subject in subjects:
+            reset_hour, time_zone = calendar_of(moved[subject].config)
+            keys = subject_keys(subject)
+            if period == "today":
+                names.append(keys.history_day(day_period(now, reset_hour, time_zone).id))
+            else:
+                names.append(keys.history_month(month_period(now, reset_hour, time_zone).id))
+
+        async def read() -> list[list[str | None]]:
+            pipe = self._store.client.pipeline(transaction=False)
+            for name in names:
+                pipe.hmget(name, "c", "r")
+            return list(await pipe.execute())
+
+        found = await self._store.call(read, _READ_TIMEOUT) if names else []
+        return {
+            subject: exact_int(cost or 0)
+            for subject, (cost, records) in zip(subjects, found, strict=True)
+            if records is not None
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _SetScan:
+    """One calendar's top-spender set of the current period, read `limit` members a page."""
+
+    scope: QuotaScope
+    calendar: str
+    key: str
+    limit: int
 
 
 def _exact_score(raw: str | bytes) -> int:

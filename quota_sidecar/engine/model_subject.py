@@ -1,6 +1,13 @@
 """The model as a subject: a call that names a provider and a model is also checked and charged
 against the quota of `model:<provider>/<model>`, when one is configured, in the same atomic
 script as its other subjects. A caller opts out per call with `skip_model_subject`.
+
+A provider and a model are labels (printable, at most 128 characters each, spaces allowed:
+"Azure OpenAI"), but a subject's identifier is stricter (no whitespace, at most 128
+characters). When "<provider>/<model>" cannot be an identifier, no quota can exist for it
+(PutQuota and the quota file refuse that identifier), so the model subject is skipped: the call
+is checked and counted on its own subjects, with the provider and the model in the breakdown,
+and nothing is refused on behalf of a subject the caller never named.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from quota_sidecar.errors import InvalidInput, StoreUnavailable
 from quota_sidecar.models import QuotaScope, Subject
 from quota_sidecar.validation import MAX_SUBJECTS, check_label
 
-__all__ = ["model_name", "with_model_subject"]
+__all__ = ["model_name", "model_subject", "with_model_subject"]
 
 
 def model_name(provider: str, model: str) -> str:
@@ -23,6 +30,17 @@ def model_name(provider: str, model: str) -> str:
     if not provider:
         raise InvalidInput("provider", "is required with a model (the model is the provider's)")
     return f"{provider}/{model}"
+
+
+def model_subject(name: str) -> Subject | None:
+    """`model:<provider>/<model>`, or None without a model or when the name cannot be an
+    identifier (a space, or too long together): such a model can have no quota."""
+    if not name:
+        return None
+    try:
+        return Subject(QuotaScope.MODEL, name)
+    except InvalidInput:
+        return None
 
 
 async def with_model_subject(
@@ -39,10 +57,8 @@ async def with_model_subject(
     a record includes it (it is spooled, and a subject without a quota just counts), a check
     leaves it out (an unknown subject would deny the check by the failure modes)."""
     targets = list(subjects)
-    if not name:
-        return targets
-    subject = Subject(QuotaScope.MODEL, name)
-    if subject in targets:
+    subject = model_subject(name)
+    if subject is None or subject in targets:
         return targets
     try:
         (cached,) = await configs.get_many([subject], timeout=timeout)

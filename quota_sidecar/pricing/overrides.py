@@ -29,12 +29,14 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from quota_sidecar.errors import ConfigError, InvalidInput
 from quota_sidecar.pricing.table import ModelPrice, PriceOverride, check_rate
+from quota_sidecar.timestamps import parse_instant
 
 __all__ = ["parse_overrides", "parse_overrides_node"]
 
 _RATE_KEYS = ("input", "output", "cache_read", "cache_write", "per_request")
 _KEYS = frozenset({"provider", "model", "effective_from", *_RATE_KEYS})
 _NUMBER_TAGS = ("tag:yaml.org,2002:float", "tag:yaml.org,2002:int")
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _SHOWN = 60
 
 
@@ -125,9 +127,9 @@ def _instant(value: object, field: str, error: Any) -> datetime | None:
         return None
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise error(field, f"is not an ISO-8601 instant: {_shown(value)}") from None
+            return parse_instant(value, field)  # strict: one spelling, with its zone
+        except InvalidInput as exc:
+            raise error(field, exc.message) from None
     if not isinstance(value, datetime):
         raise error(field, f"must be an ISO-8601 instant with a zone, got {_shown(value)}")
     if value.tzinfo is None or value.utcoffset() is None:
@@ -163,6 +165,9 @@ def _plain(node: Node | None, path: str, lines: dict[str, int], source: str) -> 
             found[key] = _plain(value_node, f"{path}.{key}", lines, source)
         return found
     assert isinstance(node, ScalarNode)
+    if node.tag == _TIMESTAMP_TAG:
+        # As text, read by the strict instant rule (PyYAML's own takes "2026-7-1 1:00:00 -5").
+        return node.value
     if node.tag in _NUMBER_TAGS:
         try:
             return Decimal(node.value.replace("_", ""))

@@ -10,6 +10,7 @@ from datetime import date
 from quota_sidecar.errors import InvalidInput
 from quota_sidecar.history import TopSpender, UsageDay, UsageHistory, UsageMonth
 from quota_sidecar.results import BreakdownEntry
+from quota_sidecar.timestamps import parse_day
 from quota_sidecar.v1 import admin_pb2, quota_pb2
 from quota_sidecar.wire.fields import (
     subject_from_proto,
@@ -45,12 +46,7 @@ def date_from_proto(text: str, field: str) -> date | None:
     """A quota day "YYYY-MM-DD"; empty is None (the range's default edge)."""
     if not text:
         return None
-    try:
-        if len(text) != 10:
-            raise ValueError
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(field, f"must be a date YYYY-MM-DD: {text[:40]!r}") from None
+    return parse_day(text, field)  # strictly YYYY-MM-DD: no week dates, no basic format
 
 
 def date_to_proto(day: date | None) -> str:

@@ -1,5 +1,6 @@
 """Money at its edges: exact or refused. Amounts that overflow Decimal, are not finite, or are
-finer than one nano-dollar are InvalidInput naming the field; nothing is rounded."""
+finer than one nano-dollar are InvalidInput naming the field; nothing is rounded
+but a float, which is approximate by nature and taken to the nearest nano."""
 
 from __future__ import annotations
 
@@ -38,8 +39,7 @@ def test_non_finite_amounts_are_refused(amount: object) -> None:
         "0.0000000015",
         "1.0000000005",
         Decimal("1e-10"),
-        1.0000000005,  # a float whose shortest decimal form has 10 places
-        1e-10,
+        Decimal("1.0000000005"),
         "1e-999999",
         "0." + "0" * 100 + "1",
     ],
@@ -68,6 +68,31 @@ def test_amounts_finer_than_one_nano_are_refused_not_rounded(amount: object) -> 
 )
 def test_exact_amounts_at_the_edges_are_kept_exactly(amount: object, nanos: int) -> None:
     assert to_nanos(amount, "cost") == nanos  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("amount", "nanos"),
+    [
+        # Floats are approximate: their exact binary value, to the nearest nano (issue 20).
+        (1.0000000005, 1_000_000_001),  # 1.00000000050000004137... is above the half
+        (1e-10, 0),
+        (15 / 1e6 * 1000, 15_000_000),  # 0.015000000000000001
+        (0.1 + 0.2, 300_000_000),  # 0.30000000000000004
+        (2**-31, 0),  # 0.4656... nanos
+        (2**-30, 1),  # 0.9313... nanos
+        (-0.0, 0),
+        (1e6, MAX_AMOUNT_NANOS),
+    ],
+)
+def test_floats_are_taken_to_the_nearest_nano(amount: float, nanos: int) -> None:
+    assert to_nanos(amount, "cost") == nanos
+
+
+@pytest.mark.parametrize("amount", [1e6 + 0.01, 1e300, float("nan"), -1e-12])
+def test_floats_past_the_maximum_not_finite_or_negative_are_refused(amount: float) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        to_nanos(amount, "cost")
+    assert caught.value.field == "cost"
 
 
 def test_one_nano_past_the_maximum_is_refused() -> None:
