@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements/dev.txt | c
 VERSION       := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml | head -n1)
 IMAGE_ARCHIVE := build/quota-sidecar-$(VERSION).oci.tar
 
-.PHONY: venv lock check-lock contract release-contract run test unit lint protos check-protos bench stubs clean image version
+.PHONY: venv lock check-lock contract release-contract run test unit lint protos check-protos bench stubs clean image version docs reference check-reference
 
 ## The venv is exactly the lock (requirements/dev.txt, hashed): pip brings the lock tool, uv
 ## installs the rest, then the project itself, editable, with the locked setuptools.
@@ -40,10 +40,24 @@ run: venv
 	$(BIN)/quota-sidecar serve --listen $(LISTEN) --config examples/quotas.yaml \
 	    --http-listen $(HTTP_LISTEN) --generate-admin-token
 
-## Lint, the generated-code check, the image, then every test against a real Redis and a real
-## server (tests/integration/deploy runs the image).
-test: venv lint check-protos image
+## Lint, the generated-code check, the documentation site (strict), the image, then every test
+## against a real Redis and a real server (tests/integration/deploy runs the image).
+test: venv lint check-protos docs image
 	$(BIN)/pytest -q
+
+## The documentation site from docs/ and mkdocs.yml into site/ (git-ignored), strictly: a broken
+## link or anchor, or a page missing from the nav, fails; so does a stale generated reference.
+docs: venv check-reference
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
+
+## Regenerate docs/reference/ (every CLI flag and environment variable, every quota-file key)
+## from the code: the argparse parsers and the quota file's FileSection tables.
+reference: venv
+	$(BIN)/python scripts/gen_reference.py write
+
+## Fail when docs/reference/ differs from what the code generates (part of `make docs`).
+check-reference: venv
+	$(BIN)/python scripts/gen_reference.py check
 
 unit: venv
 	$(BIN)/pytest -q tests/unit
@@ -75,7 +89,7 @@ check-protos: venv
 	bash scripts/gen_code.sh check
 
 clean:
-	rm -rf $(VENV) .gen-check .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .gen-check .pytest_cache .mypy_cache .ruff_cache site
 
 ## The OCI image quota-sidecar:$(VERSION) as $(IMAGE_ARCHIVE), for `podman load` / `docker load`
 ## (README "Install"): buildah and debootstrap, no daemon, no registry; cached in .image-cache/.

@@ -44,6 +44,7 @@ from redis.exceptions import ResponseError
 from quota_sidecar.alert_filters import AlertFilter
 from quota_sidecar.alerting.codec import ALERTS_STREAM
 from quota_sidecar.alerting.hub import LagObserver, decode_entry, entry_age
+from quota_sidecar.alerting.webhook_fields import WEBHOOK_FILTERS_SECTION, WEBHOOK_SECTION
 from quota_sidecar.config.bounded_yaml import load_bounded
 from quota_sidecar.errors import ConfigError, InvalidInput, StoreUnavailable
 from quota_sidecar.money import from_nanos
@@ -132,8 +133,7 @@ def _parse_one(raw: Any, index: int, source: str) -> WebhookConfig:
     where = f"webhooks[{index}]"
     if not isinstance(raw, Mapping):
         raise ConfigError(where, "must be a mapping with at least `url`", source=source)
-    known = {"name", "url", "secret", "secret_env", "filters", "timeout", "max_attempts", "backoff"}
-    unknown = set(raw) - known - {"retry_after"}
+    unknown = set(raw) - WEBHOOK_SECTION.names
     if unknown:
         raise ConfigError(f"{where}.{sorted(unknown)[0]}", "unknown key", source=source)
     url = raw.get("url")
@@ -153,12 +153,7 @@ def _parse_one(raw: Any, index: int, source: str) -> WebhookConfig:
     if not isinstance(secret, str) or not secret:
         raise ConfigError(f"{where}.secret", "give `secret` or `secret_env`", source=source)
     filters = raw.get("filters") or {}
-    if not isinstance(filters, Mapping) or set(filters) - {
-        "kinds",
-        "min_severity",
-        "scopes",
-        "identifiers",
-    }:
+    if not isinstance(filters, Mapping) or set(filters) - WEBHOOK_FILTERS_SECTION.names:
         message = "a mapping of kinds, min_severity, scopes, identifiers"
         raise ConfigError(f"{where}.filters", message, source=source)
     try:

@@ -12,7 +12,7 @@ in-process `QuotaService` engine, so the same agent code runs with or without a 
                             estimated_input_tokens=2000, estimated_output_tokens=500) as g:
         await g.record(input_tokens=812, output_tokens=95)    # priced by the sidecar
 
-In an agent run (see "Run budgets" in the README), each guarded call names its run, and a
+In an agent run (see "Run budgets" in docs/semantics.md), each guarded call names its run, and a
 sub-agent's run names its parent: the run and every ancestor run join the same atomic check.
 
     async with client.guard(user_id="u1", tool_name="search", estimated_cost=0.02,

@@ -31,12 +31,17 @@ from typing import TYPE_CHECKING
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from quota_sidecar.errors import InvalidInput
+from quota_sidecar.file_schema import FileField, FileSection
 from quota_sidecar.models import QuotaScope, Subject, parse_scope, validate_identifier
 
 if TYPE_CHECKING:
     from quota_sidecar.config.quota_file import _Parser
 
 __all__ = [
+    "DESCRIPTOR_SECTION",
+    "DOMAIN_SECTION",
+    "ENVOY_SECTION",
+    "GATEWAYS_SECTION",
     "VALUE_PLACEHOLDER",
     "DescriptorMapping",
     "EnvoyDomain",
@@ -47,10 +52,40 @@ __all__ = [
 ]
 
 VALUE_PLACEHOLDER = "{value}"
-_GATEWAYS_KEYS = {"envoy"}
-_ENVOY_KEYS = {"shadow_mode", "domains"}
-_DOMAIN_KEYS = {"domain", "hits", "descriptors"}
-_MAPPING_KEYS = {"key", "value", "scope", "identifier"}
+# The keys each mapping accepts (`SECTION.names`), and the reference's source.
+GATEWAYS_SECTION = FileSection("gateways", "Every gateway's mapping (today: Envoy's).", (
+    FileField("envoy", "mapping", "Envoy's rate limit service", section="gateways.envoy"),
+))  # fmt: skip
+ENVOY_SECTION = FileSection("gateways.envoy", "The Envoy rate limit service's domains.", (
+    FileField("shadow_mode", "`true` or `false`", "always answer OK; a would-be denial goes to "
+              "dynamic_metadata and counts nothing", default="`false`"),
+    FileField("domains", "list", "one entry per rate limit domain",
+              section="gateways.envoy.domains[]"),
+))  # fmt: skip
+DOMAIN_SECTION = FileSection("gateways.envoy.domains[]", "One rate limit domain.", (
+    FileField("domain", "text", "the `domain` of Envoy's rate limit filter", required=True),
+    FileField("hits", "`requests` or `tokens`", "what hits_addend counts",
+              default="`requests`"),
+    FileField("descriptors", "list", "descriptor entries mapped to subjects; entries whose "
+              "key is not mapped are ignored", section="gateways.envoy.domains[].descriptors[]"),
+))  # fmt: skip
+DESCRIPTOR_SECTION = FileSection(
+    "gateways.envoy.domains[].descriptors[]",
+    "A descriptor entry (key, value) -> the subject `scope:identifier`.",
+    (
+        FileField("key", "text", "the entry's key, as Envoy sends it", required=True),
+        FileField("value", "text", "only entries of this value (wins over a mapping without "
+                  "one)", default="any value"),
+        FileField("scope", "a scope name (not `run`)", "the subject's scope", required=True),
+        FileField("identifier", "text", "the subject's identifier; `{value}` stands for the "
+                  "entry's value, fixed text makes one subject of every value",
+                  default="`{value}`"),
+    ),
+)  # fmt: skip
+_GATEWAYS_KEYS = GATEWAYS_SECTION.names
+_ENVOY_KEYS = ENVOY_SECTION.names
+_DOMAIN_KEYS = DOMAIN_SECTION.names
+_MAPPING_KEYS = DESCRIPTOR_SECTION.names
 _NULL_TAG = "tag:yaml.org,2002:null"
 
 

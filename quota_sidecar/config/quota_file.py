@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -42,6 +43,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from quota_sidecar.config.bounded_yaml import MAX_NODES, compose_bounded, shown
 from quota_sidecar.config.gateways import GatewaysConfig, parse_gateways_node
+from quota_sidecar.config.quota_fields import (
+    COST_QUOTA_SECTION,
+    QUOTA_SECTION,
+    RATE_LIMITS_SECTION,
+    TOP_SECTION,
+)
 from quota_sidecar.config.run_templates import RunLimits, parse_runs_node
 from quota_sidecar.errors import ConfigError, InvalidInput
 from quota_sidecar.models import CostQuota, QuotaConfig, RateLimitConfig, Subject, UnpricedPolicy
@@ -57,35 +64,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 CONFIG_ACTOR = "config-file"
-_TOP_KEYS = {"quotas", "webhooks", "prices", "unpriced", "runs", "gateways"}
-_QUOTA_KEYS = {
-    "scope",
-    "identifier",
-    "rate_limits",
-    "cost_quota",
-    "alert_thresholds",
-    "shadow_mode",
-    "description",
-}
-_RATE_KEYS = {
-    "requests_per_minute",
-    "requests_per_hour",
-    "requests_per_day",
-    "tokens_per_minute",
-    "tokens_per_day",
-    "max_concurrent",
-    "requests_lifetime",
-    "tokens_lifetime",
-    "failure_mode",
-}
-_MONEY_KEYS = {
-    "daily_limit",
-    "monthly_limit",
-    "per_request_limit",
-    "weekly_limit",
-    "lifetime_limit",
-}
-_COST_KEYS = _MONEY_KEYS | {"reset_hour", "time_zone", "failure_mode", "unpriced", "week_start"}
+# The accepted keys come from the tables of config/quota_fields.py (the reference's source too).
+_TOP_KEYS = TOP_SECTION.names
+_QUOTA_KEYS = QUOTA_SECTION.names
+_RATE_KEYS = RATE_LIMITS_SECTION.names
+_COST_KEYS = COST_QUOTA_SECTION.names
+_MONEY_KEYS = frozenset(f.name for f in COST_QUOTA_SECTION.fields if f.kind == "dollars")
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -140,7 +124,7 @@ class _Parser:
         line = node.start_mark.line + 1 if node is not None else None
         return ConfigError(field, message, source=self.source, line=line)
 
-    def mapping(self, node: Node, path: str, allowed: set[str]) -> dict[str, Node]:
+    def mapping(self, node: Node, path: str, allowed: AbstractSet[str]) -> dict[str, Node]:
         if not isinstance(node, MappingNode):
             raise self.error(path or "(top level)", "must be a mapping of key: value", node)
         found: dict[str, Node] = {}

@@ -1,5 +1,5 @@
-"""The `runs:` section of the quota file: the limits of agent runs (see "Run budgets" in the
-README), for every tenant or for one.
+"""The `runs:` section of the quota file: the limits of agent runs (see "Run budgets" in
+docs/semantics.md), for every tenant or for one.
 
     runs:
       default: {max_cost: 5.00, max_requests: 200, max_tokens: 1000000, ttl: 2h}
@@ -25,18 +25,45 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from quota_sidecar.durations import parse_duration
 from quota_sidecar.errors import ConfigError, InvalidInput
+from quota_sidecar.file_schema import FileField, FileSection
 from quota_sidecar.models import MAX_COUNT_LIMIT, validate_identifier
 from quota_sidecar.money import MAX_LIMIT_NANOS, to_nanos
 
 if TYPE_CHECKING:
     from quota_sidecar.config.quota_file import _Parser
 
-__all__ = ["DEFAULT_TENANT", "RunLimits", "parse_runs_node"]
+__all__ = [
+    "DEFAULT_TENANT",
+    "RUNS_SECTION",
+    "RUN_TEMPLATE_SECTION",
+    "RunLimits",
+    "parse_runs_node",
+]
 
 # The key of the template for every tenant without its own (the engine's global key).
 DEFAULT_TENANT = "*"
-_RUNS_KEYS = {"default", "tenants"}
-_LIMIT_KEYS = {"max_cost", "max_requests", "max_tokens", "ttl"}
+# The keys each mapping accepts (`SECTION.names`), and the reference's source.
+RUNS_SECTION = FileSection("runs", "Run templates: the limits of agent runs.", (
+    FileField("default", "mapping", "the template of every run whose tenant has none",
+              section="runs.tenants.<tenant>"),
+    FileField("tenants", "mapping of tenant: template", "the template of the runs opened by "
+              "a call naming `tenant:<tenant>` (whole: nothing is inherited from `default`)",
+              section="runs.tenants.<tenant>"),
+))  # fmt: skip
+RUN_TEMPLATE_SECTION = FileSection(
+    "runs.tenants.<tenant>",
+    "One template (`runs.default` too): a run's limits, and the caps of what the call opening "
+    "it may ask for. Absent or null: no cap.",
+    (
+        FileField("ttl", "duration such as `90m`, `2h`, `1d`", "the run's time to live",
+                  required=True),
+        FileField("max_cost", "dollars", "the run's total spend, its sub-runs' included"),
+        FileField("max_requests", "whole number", "the run's admitted checks"),
+        FileField("max_tokens", "whole number", "the run's estimated tokens"),
+    ),
+)  # fmt: skip
+_RUNS_KEYS = RUNS_SECTION.names
+_LIMIT_KEYS = RUN_TEMPLATE_SECTION.names
 _NULL_TAG = "tag:yaml.org,2002:null"
 
 

@@ -133,7 +133,7 @@ class RunControl:
             parent_run_id=str(parent or ""),
             ends_at=from_ms(ends_ms),
             # Ended itself (EndRun, end_run) or past its time to live; a run below an ended run
-            # is not marked, though its checks are denied through that ancestor (README).
+            # is not marked, though its checks are denied through that ancestor (docs/semantics.md).
             ended=bool(ended) or ends_ms <= self._clock.now_ms(),
             cost_nanos=usage.cost_lifetime_nanos,
             held_nanos=usage.held_nanos,

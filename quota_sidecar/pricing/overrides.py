@@ -28,13 +28,34 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from quota_sidecar.errors import ConfigError, InvalidInput
+from quota_sidecar.file_schema import FileField, FileSection
 from quota_sidecar.pricing.table import ModelPrice, PriceOverride, check_rate
 from quota_sidecar.timestamps import parse_instant
 
-__all__ = ["parse_overrides", "parse_overrides_node"]
+__all__ = ["PRICE_SECTION", "parse_overrides", "parse_overrides_node"]
 
+_PER_MILLION = "USD per million tokens, exact"
+# The keys an entry accepts (`PRICE_SECTION.names`), and the reference's source.
+PRICE_SECTION = FileSection(
+    "prices[]",
+    "One price: exact decimals (a float only when exact: `2.5` yes, `0.1` no, quote it); an "
+    "entry needs an `input` or an `output` rate. The latest entry in force wins.",
+    (
+        FileField("provider", "text", "the provider, as calls name it", required=True),
+        FileField("model", "text", "the model, as calls name it", required=True),
+        FileField("input", _PER_MILLION, "the prompt's tokens (cache tokens included)"),
+        FileField("output", _PER_MILLION, "the output tokens"),
+        FileField("cache_read", _PER_MILLION, "tokens read from the cache",
+                  default="the input rate"),
+        FileField("cache_write", _PER_MILLION, "tokens written to the cache",
+                  default="the input rate"),
+        FileField("per_request", "USD per call, exact", "a fee per call"),
+        FileField("effective_from", "ISO-8601 instant with a zone",
+                  "when this price takes effect", default="always"),
+    ),
+)  # fmt: skip
 _RATE_KEYS = ("input", "output", "cache_read", "cache_write", "per_request")
-_KEYS = frozenset({"provider", "model", "effective_from", *_RATE_KEYS})
+_KEYS = PRICE_SECTION.names
 _NUMBER_TAGS = ("tag:yaml.org,2002:float", "tag:yaml.org,2002:int")
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _SHOWN = 60
