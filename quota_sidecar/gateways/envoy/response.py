@@ -5,7 +5,7 @@
   descriptor then), OK otherwise; the overall code is OVER_LIMIT when any descriptor is.
 * `current_limit` is the descriptor's tightest limit that Envoy can express: a request window
   (hits counted as requests) or a token window (hits counted as tokens), as
-  {requests_per_unit, MINUTE | HOUR | DAY}. Our windows slide (see docs/semantics.md "Rate limits"), so
+  {requests_per_unit, MINUTE | HOUR | DAY}. Our windows slide (docs/semantics.md "Rate limits"), so
   the unit names the window's length, not a calendar minute, hour or day. Tightest: the least
   remaining (over limit: the exceeded window that frees last). A cost budget, a per-request
   limit, a concurrency cap, a block, and any limit above 4294967295 (Envoy's uint32) cannot be

@@ -203,8 +203,8 @@ async def test_end_run_ends_its_reservations_everywhere(
     assert slots == [0]
     tree = (await _usage(b, _run("job"))).run
     assert tree.ended and tree.held_nanos == 0
-    # The run below is not marked ended itself (docs/semantics.md: Run budgets), but nothing is held on
-    # it and its checks are denied through its ended parent.
+    # The run below is not marked ended itself (docs/semantics.md: Run budgets), but nothing is held
+    # on it and its checks are denied through its ended parent.
     assert not tree.children[0].ended and tree.children[0].held_nanos == 0
     below = await a.CheckQuota(_check(run_id="job-kid"))
     assert below.code == quota_pb2.DENIAL_CODE_BLOCKED
