@@ -11,6 +11,7 @@ from typing import Any
 from quota_sidecar.clock import Clock, from_ms
 from quota_sidecar.engine.cluster_records import record_across_slots
 from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.defaults import tenant_of
 from quota_sidecar.engine.history_keys import record_extras
 from quota_sidecar.engine.plan import SubjectPlan, plan_subject, plan_subjects
 from quota_sidecar.engine.replies import decode_alerts, decode_totals, exact_int, window_length
@@ -168,7 +169,8 @@ class CostTracker:
                 )
             if status != "stale":
                 return reply, plans
-            await self._configs.reload([targets[int(i) - 1] for i in reply[1]])
+            stale = [targets[int(i) - 1] for i in reply[1]]
+            await self._configs.reload(stale, tenant=tenant_of(targets))
         raise StoreUnavailable("quota configuration kept changing during the record")
 
     async def release(self, reservation_id: str) -> bool:
