@@ -189,15 +189,15 @@ class CostTracker:
         )
         return exact_int(reply[1]) > 0
 
-    async def usage(self, subject: Subject) -> Usage:
+    async def usage(self, subject: Subject, *, tenant: str = "") -> Usage:
         for _ in range(_STALE_RETRIES):
             now = self._clock.now_ms()
-            (cached,) = await self._configs.get_many([subject])
+            (cached,) = await self._configs.get_many([subject], tenant=tenant)
             plan = plan_subject(subject, cached, now)
             reply = await self._store.run("usage.lua", plan.keys, [now, *plan.args])
             if reply[0] != "stale":
                 break
-            await self._configs.reload([subject])
+            await self._configs.reload([subject], tenant=tenant)
         else:
             raise StoreUnavailable("quota configuration kept changing during the read")
         _, day_flat, month_flat, held, rings_flat, limits_flat, slots, week_flat, life_flat = reply
@@ -269,6 +269,8 @@ class CostTracker:
             cost_this_week_nanos=exact_int(week.get("c", 0)),
             week_resets_at=plan.week.end,
             cost_lifetime_nanos=exact_int(life.get("c", 0)),
+            quota_source=cached.source,
+            quota_default=str(cached.default) if cached.default is not None else "",
         )
 
 
