@@ -25,8 +25,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from quota_sidecar.engine.codec import config_from_json
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import QuotaConfig, QuotaScope, Subject
+from quota_sidecar.models import (
+    DEFAULT_ALL,
+    DEFAULT_SCOPES,
+    DEFAULT_TENANT_MARK,
+    QuotaConfig,
+    QuotaScope,
+    Subject,
+    check_default,
+    is_default,
+)
 from quota_sidecar.store.keys import DEFAULTS, default_field, defaults_slot_keys
 from quota_sidecar.store.redis import Store
 
@@ -42,37 +50,7 @@ __all__ = [
     "write_default",
 ]
 
-DEFAULT_SCOPES = frozenset(
-    {QuotaScope.USER, QuotaScope.TOOL, QuotaScope.PROVIDER, QuotaScope.MODEL, QuotaScope.TENANT}
-)
-_ALL = "*"
-_TENANT_MARK = "*@"
 _FAN_OUT_BATCH = 1024  # slot copies per pipeline round trip on Redis Cluster
-
-
-def is_default(subject: Subject) -> bool:
-    """Whether the subject names a scope default ("user:*", "user:*@acme")."""
-    return subject.identifier == _ALL or subject.identifier.startswith(_TENANT_MARK)
-
-
-def default_tenant(subject: Subject) -> str:
-    """The tenant of a default ("" for the scope's own)."""
-    return subject.identifier.removeprefix(_TENANT_MARK) if subject.identifier != _ALL else ""
-
-
-def check_default(subject: Subject, field_name: str = "identifier") -> None:
-    """Refuse a default that cannot be one: of a scope without defaults, or for a tenant's
-    tenants (a tenant is never a member of another)."""
-    if not is_default(subject):
-        return
-    if subject.scope not in DEFAULT_SCOPES:
-        names = ", ".join(sorted(s.value for s in DEFAULT_SCOPES))
-        raise InvalidInput(field_name, f"a {subject.scope.value} quota has no default ({names})")
-    if subject.identifier.startswith(_TENANT_MARK):
-        if subject.scope is QuotaScope.TENANT:
-            raise InvalidInput(field_name, "a tenant's default cannot be per tenant")
-        if not default_tenant(subject) or "*" in default_tenant(subject):
-            raise InvalidInput(field_name, "a tenant default is '*@<tenant identifier>'")
 
 
 def tenant_of(subjects: Sequence[Subject]) -> str:
@@ -106,9 +84,9 @@ def default_lookup(subject: Subject, tenant: str) -> DefaultLookup | None:
     """What a subject without its own quota looks up (None: its scope has no defaults)."""
     if subject.scope not in DEFAULT_SCOPES or is_default(subject):
         return None
-    names = [Subject(subject.scope, _ALL)]
+    names = [Subject(subject.scope, DEFAULT_ALL)]
     if tenant and has_tenant_default(subject):
-        names.insert(0, Subject(subject.scope, _TENANT_MARK + tenant))
+        names.insert(0, Subject(subject.scope, DEFAULT_TENANT_MARK + tenant))
     return DefaultLookup(tuple(names))
 
 

@@ -45,8 +45,8 @@ argument as is).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from binascii import crc_hqx
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from urllib.parse import quote

@@ -18,6 +18,7 @@ from tests.support.sidecar import ADMIN_METADATA, running_sidecar
 DOLLAR = 1_000_000_000
 USER = types_pb2.SCOPE_USER
 TENANT = types_pb2.SCOPE_TENANT
+Stubs = tuple[quota_pb2_grpc.QuotaServiceStub, admin_pb2_grpc.QuotaAdminServiceStub]
 RPM = types_pb2.LIMIT_KIND_REQUESTS_PER_MINUTE
 COST_DAILY = types_pb2.LIMIT_KIND_COST_DAILY
 
@@ -27,13 +28,18 @@ async def _stubs(
     sidecar: Sidecar,
 ) -> AsyncIterator[tuple[quota_pb2_grpc.QuotaServiceStub, admin_pb2_grpc.QuotaAdminServiceStub]]:
     async with grpc.aio.insecure_channel(sidecar.target) as channel:
-        yield quota_pb2_grpc.QuotaServiceStub(channel), admin_pb2_grpc.QuotaAdminServiceStub(channel)
+        yield (
+            quota_pb2_grpc.QuotaServiceStub(channel),
+            admin_pb2_grpc.QuotaAdminServiceStub(channel),
+        )
 
 
 @pytest.fixture
 async def replicas(
     redis_url: str,
-) -> AsyncIterator[list[tuple[quota_pb2_grpc.QuotaServiceStub, admin_pb2_grpc.QuotaAdminServiceStub]]]:
+) -> AsyncIterator[
+    list[tuple[quota_pb2_grpc.QuotaServiceStub, admin_pb2_grpc.QuotaAdminServiceStub]]
+]:
     async with (
         running_sidecar(redis_url) as one,
         running_sidecar(redis_url) as two,
@@ -74,7 +80,7 @@ async def _check(
 
 
 async def test_own_quota_wins_and_removing_it_brings_back_the_default(
-    replicas: list[tuple[quota_pb2_grpc.QuotaServiceStub, admin_pb2_grpc.QuotaAdminServiceStub]],
+    replicas: list[Stubs],
 ) -> None:
     (quota, admin), (other, _) = replicas
     await _put(admin, _config("*", per_minute=2))
@@ -94,7 +100,7 @@ async def test_own_quota_wins_and_removing_it_brings_back_the_default(
 
 
 async def test_lowering_a_default_binds_every_check_after_the_acknowledgement(
-    replicas: list[tuple[quota_pb2_grpc.QuotaServiceStub, admin_pb2_grpc.QuotaAdminServiceStub]],
+    replicas: list[Stubs],
 ) -> None:
     (quota, admin), (other, _) = replicas
     await _put(admin, _config("*", per_minute=1000))
@@ -127,7 +133,7 @@ async def test_lowering_a_default_binds_every_check_after_the_acknowledgement(
 
 
 async def test_a_tenants_default_against_the_global_one(
-    replicas: list[tuple[quota_pb2_grpc.QuotaServiceStub, admin_pb2_grpc.QuotaAdminServiceStub]],
+    replicas: list[Stubs],
 ) -> None:
     (quota, admin), (other, _) = replicas
     await _put(admin, _config("*", daily_dollars=5))
