@@ -188,7 +188,9 @@ class ConfigRepository:
         message = f"quota of {subject} {verb} by {actor}"
         await publish_alert(self._store, AlertKind.QUOTA_CHANGED, subject, now, message)
         stored = config_from_json(config_to_json(config), version, now)
-        self._remember((subject, ""), CachedConfig(stored, str(version)))
+        self._forget(subject)  # entries resolved per tenant, then the own quota (wins for all)
+        dflt = defaults_key(subject, cluster=self._store.is_cluster)
+        self._remember((subject, ""), CachedConfig(stored, str(version), defaults_key=dflt))
         return stored, before is None
 
     async def delete(self, subject: Subject, *, actor: str, reason: str) -> QuotaConfig:
@@ -220,7 +222,7 @@ class ConfigRepository:
             await write_default(
                 self._store, subject, int(str(results[0])), "", timeout=_ADMIN_TIMEOUT
             )
-        self._remember((subject, ""), CachedConfig(None, str(results[0])))
+        self._forget(subject)  # the next call resolves it afresh: a default may apply now
         message = f"quota of {subject} deleted by {actor}"
         await publish_alert(self._store, AlertKind.QUOTA_CHANGED, subject, now, message)
         return before
@@ -246,6 +248,12 @@ class ConfigRepository:
         configs = [c for s in subjects if (c := self._cache[(s, "")].config) is not None]
         next_token = names[page_size - 1] if len(names) > page_size else ""
         return configs, next_token
+
+    def _forget(self, subject: Subject) -> None:
+        """Drop a subject's entries (one per tenant it was resolved for) after an admin
+        change; not the hot path, so a scan is fine."""
+        for key in [k for k in self._cache if k[0] == subject]:
+            del self._cache[key]
 
     # -- scope defaults while the store is unreachable ------------------------------------
 

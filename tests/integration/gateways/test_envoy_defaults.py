@@ -35,7 +35,10 @@ async def test_an_unlisted_descriptor_value_is_limited_by_the_default(
         assert sum(r.overall_code == OK for r in replies) == 60
         assert sum(r.overall_code == OVER_LIMIT for r in replies) == 40
         assert replies[0].statuses[0].current_limit.requests_per_unit == 60
-        assert headers(replies[0])["x-ratelimit-limit"] == "60, 60;w=60"
+        shown = headers(replies[0])
+        assert shown["x-ratelimit-limit"] == shown["ratelimit-limit"] == "60, 60;w=60"
+        assert shown["x-ratelimit-remaining"] == shown["ratelimit-remaining"] == "59"
+        assert shown["ratelimit-reset"] == shown["x-ratelimit-reset"]
         # A listed value keeps its own quota; another new value has its own 60.
         listed = await asyncio.gather(
             *(rls.ShouldRateLimit(request(descriptor(("user_id", "listed")))) for _ in range(4))
