@@ -164,11 +164,9 @@ class SubjectKeys:
     def idempotency(self, key: str) -> str:
         return f"{self.base}:idem:{encode(key)}"
 
-    def script_keys(
-        self, day_id: str, month_id: str, week_id: str, defaults: str = DEFAULTS
-    ) -> list[str]:
-        """KEYS for one subject in the check/record/usage scripts (KEYS_PER_SUBJECT of them);
-        `defaults` is the defaults hash the subject's script reads (`defaults_key`)."""
+    def script_keys(self, day_id: str, month_id: str, week_id: str) -> list[str]:
+        """The subject's own KEYS in the check/record/usage scripts; the scripts take one more
+        per subject after them, the defaults hash on its slot (`defaults_key`)."""
         return [
             self.config,
             self.windows,
@@ -180,11 +178,10 @@ class SubjectKeys:
             self.alerts,
             self.week(week_id),
             self.lifetime,
-            defaults,
         ]
 
 
-KEYS_PER_SUBJECT = 11
+KEYS_PER_SUBJECT = 11  # script_keys(), then the subject's defaults_key()
 
 
 def subject_keys(subject: Subject) -> SubjectKeys:
