@@ -203,6 +203,8 @@ class Usage:
     cost_this_week_nanos: int = 0
     week_resets_at: datetime | None = None
     cost_lifetime_nanos: int = 0  # counted only while the quota has a lifetime_limit
+    quota_source: str = ""  # "own", "default" (quota_default names it) or "" (none)
+    quota_default: str = ""
 
     @property
     def cost_today(self) -> Decimal:

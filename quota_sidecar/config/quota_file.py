@@ -44,7 +44,16 @@ from quota_sidecar.config.bounded_yaml import MAX_NODES, compose_bounded, shown
 from quota_sidecar.config.gateways import GatewaysConfig, parse_gateways_node
 from quota_sidecar.config.run_templates import RunLimits, parse_runs_node
 from quota_sidecar.errors import ConfigError, InvalidInput
-from quota_sidecar.models import CostQuota, QuotaConfig, RateLimitConfig, Subject, UnpricedPolicy
+from quota_sidecar.models import (
+    DEFAULT_ALL,
+    DEFAULT_TENANT_MARK,
+    CostQuota,
+    QuotaConfig,
+    RateLimitConfig,
+    Subject,
+    UnpricedPolicy,
+    check_default,
+)
 from quota_sidecar.pricing import PriceOverride, parse_overrides_node, parse_unpriced_policy
 
 __all__ = [
@@ -66,6 +75,7 @@ _QUOTA_KEYS = {
     "alert_thresholds",
     "shadow_mode",
     "description",
+    "tenant",  # with identifier "*": the default of that tenant's identifiers ("*@<tenant>")
 }
 _RATE_KEYS = {
     "requests_per_minute",
@@ -206,6 +216,11 @@ class _Parser:
             ),
         }
         kwargs["identifier"] = str(kwargs["identifier"])
+        if "tenant" in fields:
+            tenant = self.typed(fields["tenant"], f"{path}.tenant", str, "a tenant identifier")
+            if kwargs["identifier"] != DEFAULT_ALL:
+                raise self.error(f"{path}.tenant", 'needs identifier "*" (a default)', node)
+            kwargs["identifier"] = DEFAULT_TENANT_MARK + tenant
         if "rate_limits" in fields:
             kwargs["rate_limits"] = self.rate_limits(fields["rate_limits"], f"{path}.rate_limits")
         if "cost_quota" in fields:
@@ -223,6 +238,10 @@ class _Parser:
                 fields["description"], f"{path}.description", str, "text"
             )
         config: QuotaConfig = self.construct(QuotaConfig, kwargs, path, node)
+        try:
+            check_default(config.subject, f"{path}.identifier")
+        except InvalidInput as exc:
+            raise self.error(exc.field, exc.message, node) from None
         return config
 
     def rate_limits(self, node: Node, path: str) -> RateLimitConfig:

@@ -396,9 +396,11 @@ class QuotaService:
     async def get_quota_usage(self, scope: QuotaScope | str, identifier: str) -> Usage:
         return await self.get_usage(Subject(parse_scope(scope), identifier))
 
-    async def get_usage(self, subject: Subject) -> Usage:
+    async def get_usage(self, subject: Subject, *, tenant: str = "") -> Usage:
+        """`tenant`: whose default applies if the subject has no quota of its own (as a check
+        naming tenant:<tenant> would apply it)."""
         await self._settled()
-        return await self.costs.usage(subject)
+        return await self.costs.usage(subject, tenant=tenant)
 
     # --- admin ---------------------------------------------------------------------------
     async def usage_history(

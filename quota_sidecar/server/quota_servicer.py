@@ -12,7 +12,7 @@ from grpc import aio
 from quota_sidecar import tracing
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.errors import InvalidInput, NotFound
-from quota_sidecar.models import QuotaScope
+from quota_sidecar.models import QuotaScope, validate_identifier
 from quota_sidecar.money import check_nanos
 from quota_sidecar.server.metrics import Metrics
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc
@@ -152,7 +152,8 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
         self, request: quota_pb2.GetUsageRequest, context: aio.ServicerContext
     ) -> quota_pb2.GetUsageResponse:
         subject = fields.required_subject_from_proto(request)
-        usage = await self._service.get_usage(subject)
+        tenant = validate_identifier(request.tenant, "tenant") if request.tenant else ""
+        usage = await self._service.get_usage(subject, tenant=tenant)
         response = responses.usage_response(usage)
         if subject.scope is QuotaScope.RUN:
             # A run past its time to live (or never opened) has no tree: its usage is all zeros.

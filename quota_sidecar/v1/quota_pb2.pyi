@@ -518,6 +518,12 @@ class GetUsageRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SUBJECT_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.str
+    """The tenant whose default applies when the subject has no quota of its own, as a check
+    naming tenant:<tenant> among its subjects would apply it (optional; empty: the scope's
+    default).
+    """
     @_builtins.property
     def subject(self) -> _types_pb2.Subject:
         """The subject to read."""
@@ -526,10 +532,11 @@ class GetUsageRequest(_message.Message):
         self,
         *,
         subject: _types_pb2.Subject | None = ...,
+        tenant: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -596,6 +603,8 @@ class GetUsageResponse(_message.Message):
     WEEK_RESETS_AT_FIELD_NUMBER: _builtins.int
     COST_LIFETIME_NANOS_FIELD_NUMBER: _builtins.int
     RUN_FIELD_NUMBER: _builtins.int
+    QUOTA_SOURCE_FIELD_NUMBER: _builtins.int
+    QUOTA_DEFAULT_FIELD_NUMBER: _builtins.int
     cost_today_nanos: _builtins.int
     """Spend in the current quota day, in nanos."""
     cost_this_month_nanos: _builtins.int
@@ -620,6 +629,14 @@ class GetUsageResponse(_message.Message):
     """Spend in the current quota week, in nanos."""
     cost_lifetime_nanos: _builtins.int
     """Spend counted against the lifetime budget, in nanos (0 without a lifetime_limit)."""
+    quota_source: _builtins.str
+    """Where the quota in force comes from: "own" (the subject's own quota), "default" (its
+    scope's default, see quota_default), or "" (no quota).
+    """
+    quota_default: _builtins.str
+    """The default in force when quota_source is "default": "user:*", or "user:*@acme" for the
+    default of tenant acme's users (see "Scope defaults" in the README).
+    """
     @_builtins.property
     def subject(self) -> _types_pb2.Subject:
         """The subject read."""
@@ -698,10 +715,12 @@ class GetUsageResponse(_message.Message):
         week_resets_at: _timestamp_pb2.Timestamp | None = ...,
         cost_lifetime_nanos: _builtins.int = ...,
         run: Global___RunUsage | None = ...,
+        quota_source: _builtins.str = ...,
+        quota_default: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "day_resets_at", b"day_resets_at", "month_resets_at", b"month_resets_at", "run", b"run", "subject", b"subject", "week_resets_at", b"week_resets_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_model_month", b"by_model_month", "by_model_today", b"by_model_today", "by_provider_month", b"by_provider_month", "by_provider_today", b"by_provider_today", "by_tool_month", b"by_tool_month", "by_tool_today", b"by_tool_today", "config", b"config", "cost_lifetime_nanos", b"cost_lifetime_nanos", "cost_this_month_nanos", b"cost_this_month_nanos", "cost_this_week_nanos", b"cost_this_week_nanos", "cost_today_nanos", b"cost_today_nanos", "day_resets_at", b"day_resets_at", "held_nanos", b"held_nanos", "limits", b"limits", "month_resets_at", b"month_resets_at", "requests_last_day", b"requests_last_day", "requests_last_hour", b"requests_last_hour", "requests_last_minute", b"requests_last_minute", "requests_today", b"requests_today", "run", b"run", "subject", b"subject", "tokens_last_day", b"tokens_last_day", "tokens_last_minute", b"tokens_last_minute", "tokens_today", b"tokens_today", "week_resets_at", b"week_resets_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_model_month", b"by_model_month", "by_model_today", b"by_model_today", "by_provider_month", b"by_provider_month", "by_provider_today", b"by_provider_today", "by_tool_month", b"by_tool_month", "by_tool_today", b"by_tool_today", "config", b"config", "cost_lifetime_nanos", b"cost_lifetime_nanos", "cost_this_month_nanos", b"cost_this_month_nanos", "cost_this_week_nanos", b"cost_this_week_nanos", "cost_today_nanos", b"cost_today_nanos", "day_resets_at", b"day_resets_at", "held_nanos", b"held_nanos", "limits", b"limits", "month_resets_at", b"month_resets_at", "quota_default", b"quota_default", "quota_source", b"quota_source", "requests_last_day", b"requests_last_day", "requests_last_hour", b"requests_last_hour", "requests_last_minute", b"requests_last_minute", "requests_today", b"requests_today", "run", b"run", "subject", b"subject", "tokens_last_day", b"tokens_last_day", "tokens_last_minute", b"tokens_last_minute", "tokens_today", b"tokens_today", "week_resets_at", b"week_resets_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -27,9 +27,11 @@ type QuotaServiceClient interface {
 	GetUsage(ctx context.Context, in *GetUsageRequest, opts ...grpc.CallOption) (*GetUsageResponse, error)
 	// Streams alerts raised on any replica: an optional replay from a cursor, then live alerts.
 	StreamAlerts(ctx context.Context, in *StreamAlertsRequest, opts ...grpc.CallOption) (QuotaService_StreamAlertsClient, error)
-	// Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-	// released from it and its ancestors, and later checks on it or on any run below it are
-	// denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+	// Ends a run (see CheckQuotaRequest.run_id) before its time to live: every reservation open
+	// on it (those made on it or on any run below it) is released everywhere it holds something
+	// (the run, its ancestors, the runs below it, and the reservation's other subjects: user,
+	// tool, ...), and later checks on it or on any run below it are denied
+	// (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
 	// NOT_FOUND when the run is not open (never opened, or past its time to live).
 	EndRun(ctx context.Context, in *EndRunRequest, opts ...grpc.CallOption) (*EndRunResponse, error)
 	// Reads one subject's recorded spend per quota day (as its quota defines days: reset hour and
@@ -136,9 +138,11 @@ type QuotaServiceServer interface {
 	GetUsage(context.Context, *GetUsageRequest) (*GetUsageResponse, error)
 	// Streams alerts raised on any replica: an optional replay from a cursor, then live alerts.
 	StreamAlerts(*StreamAlertsRequest, QuotaService_StreamAlertsServer) error
-	// Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-	// released from it and its ancestors, and later checks on it or on any run below it are
-	// denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+	// Ends a run (see CheckQuotaRequest.run_id) before its time to live: every reservation open
+	// on it (those made on it or on any run below it) is released everywhere it holds something
+	// (the run, its ancestors, the runs below it, and the reservation's other subjects: user,
+	// tool, ...), and later checks on it or on any run below it are denied
+	// (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
 	// NOT_FOUND when the run is not open (never opened, or past its time to live).
 	EndRun(context.Context, *EndRunRequest) (*EndRunResponse, error)
 	// Reads one subject's recorded spend per quota day (as its quota defines days: reset hour and

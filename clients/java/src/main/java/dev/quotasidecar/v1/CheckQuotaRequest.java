@@ -61,6 +61,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+   * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+   * brings its ancestors; a run among the subjects would be charged alone.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -72,6 +74,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+   * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+   * brings its ancestors; a run among the subjects would be charged alone.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -84,6 +88,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+   * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+   * brings its ancestors; a run among the subjects would be charged alone.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -95,6 +101,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+   * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+   * brings its ancestors; a run among the subjects would be charged alone.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -106,6 +114,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+   * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+   * brings its ancestors; a run among the subjects would be charged alone.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -501,8 +511,10 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object parentRunId_ = "";
   /**
    * <pre>
-   * The run that spawned this one (optional; needs run_id). Read only when the run is opened:
-   * the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+   * The run that spawned this one (optional; needs run_id, never run_id itself). The parent
+   * must be open, a child never outlives it, and runs nest at most 8 deep (a ninth level is
+   * refused with nothing written). A run keeps the parent it was opened with: the store
+   * judges, so every replica refuses another parent (INVALID_ARGUMENT parent_run_id).
    * </pre>
    *
    * <code>string parent_run_id = 14;</code>
@@ -523,8 +535,10 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The run that spawned this one (optional; needs run_id). Read only when the run is opened:
-   * the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+   * The run that spawned this one (optional; needs run_id, never run_id itself). The parent
+   * must be open, a child never outlives it, and runs nest at most 8 deep (a ninth level is
+   * refused with nothing written). A run keeps the parent it was opened with: the store
+   * judges, so every replica refuses another parent (INVALID_ARGUMENT parent_run_id).
    * </pre>
    *
    * <code>string parent_run_id = 14;</code>
@@ -1516,6 +1530,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1530,6 +1546,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1544,6 +1562,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1558,6 +1578,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1579,6 +1601,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1597,6 +1621,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1617,6 +1643,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1638,6 +1666,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1656,6 +1686,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1674,6 +1706,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1693,6 +1727,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1710,6 +1746,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1727,6 +1765,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1738,6 +1778,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1752,6 +1794,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1767,6 +1811,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1778,6 +1824,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1790,6 +1838,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -2737,8 +2787,10 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object parentRunId_ = "";
     /**
      * <pre>
-     * The run that spawned this one (optional; needs run_id). Read only when the run is opened:
-     * the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+     * The run that spawned this one (optional; needs run_id, never run_id itself). The parent
+     * must be open, a child never outlives it, and runs nest at most 8 deep (a ninth level is
+     * refused with nothing written). A run keeps the parent it was opened with: the store
+     * judges, so every replica refuses another parent (INVALID_ARGUMENT parent_run_id).
      * </pre>
      *
      * <code>string parent_run_id = 14;</code>
@@ -2758,8 +2810,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run that spawned this one (optional; needs run_id). Read only when the run is opened:
-     * the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+     * The run that spawned this one (optional; needs run_id, never run_id itself). The parent
+     * must be open, a child never outlives it, and runs nest at most 8 deep (a ninth level is
+     * refused with nothing written). A run keeps the parent it was opened with: the store
+     * judges, so every replica refuses another parent (INVALID_ARGUMENT parent_run_id).
      * </pre>
      *
      * <code>string parent_run_id = 14;</code>
@@ -2780,8 +2834,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run that spawned this one (optional; needs run_id). Read only when the run is opened:
-     * the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+     * The run that spawned this one (optional; needs run_id, never run_id itself). The parent
+     * must be open, a child never outlives it, and runs nest at most 8 deep (a ninth level is
+     * refused with nothing written). A run keeps the parent it was opened with: the store
+     * judges, so every replica refuses another parent (INVALID_ARGUMENT parent_run_id).
      * </pre>
      *
      * <code>string parent_run_id = 14;</code>
@@ -2798,8 +2854,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run that spawned this one (optional; needs run_id). Read only when the run is opened:
-     * the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+     * The run that spawned this one (optional; needs run_id, never run_id itself). The parent
+     * must be open, a child never outlives it, and runs nest at most 8 deep (a ninth level is
+     * refused with nothing written). A run keeps the parent it was opened with: the store
+     * judges, so every replica refuses another parent (INVALID_ARGUMENT parent_run_id).
      * </pre>
      *
      * <code>string parent_run_id = 14;</code>
@@ -2813,8 +2871,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run that spawned this one (optional; needs run_id). Read only when the run is opened:
-     * the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+     * The run that spawned this one (optional; needs run_id, never run_id itself). The parent
+     * must be open, a child never outlives it, and runs nest at most 8 deep (a ninth level is
+     * refused with nothing written). A run keeps the parent it was opened with: the store
+     * judges, so every replica refuses another parent (INVALID_ARGUMENT parent_run_id).
      * </pre>
      *
      * <code>string parent_run_id = 14;</code>

@@ -165,101 +165,102 @@ public final class Quota {
       "v1.Alert\022\024\n\014hold_settled\030\005 \001(\010\022\017\n\007spoole" +
       "d\030\006 \001(\010\022\027\n\017idempotency_key\030\007 \001(\t\022\021\n\tpric" +
       "ed_by\030\010 \001(\t\022\022\n\ncost_nanos\030\t \001(\003\022\021\n\trun_e" +
-      "nded\030\n \001(\010\"=\n\017GetUsageRequest\022*\n\007subject" +
-      "\030\001 \001(\0132\031.quota_sidecar.v1.Subject\"D\n\016Bre" +
-      "akdownEntry\022\014\n\004name\030\001 \001(\t\022\022\n\ncost_nanos\030" +
-      "\002 \001(\003\022\020\n\010requests\030\003 \001(\003\"\201\010\n\020GetUsageResp" +
-      "onse\022*\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1" +
-      ".Subject\022\030\n\020cost_today_nanos\030\002 \001(\003\022\035\n\025co" +
-      "st_this_month_nanos\030\003 \001(\003\022\022\n\nheld_nanos\030" +
-      "\004 \001(\003\022\026\n\016requests_today\030\005 \001(\003\022\024\n\014tokens_" +
-      "today\030\006 \001(\003\022\034\n\024requests_last_minute\030\007 \001(" +
-      "\003\022\032\n\022requests_last_hour\030\010 \001(\003\022\031\n\021request" +
-      "s_last_day\030\t \001(\003\022\032\n\022tokens_last_minute\030\n" +
-      " \001(\003\022\027\n\017tokens_last_day\030\013 \001(\003\022-\n\006limits\030" +
-      "\014 \003(\0132\035.quota_sidecar.v1.LimitStatus\0221\n\r" +
-      "day_resets_at\030\r \001(\0132\032.google.protobuf.Ti" +
-      "mestamp\0223\n\017month_resets_at\030\016 \001(\0132\032.googl" +
-      "e.protobuf.Timestamp\022;\n\021by_provider_toda" +
-      "y\030\017 \003(\0132 .quota_sidecar.v1.BreakdownEntr" +
-      "y\0227\n\rby_tool_today\030\020 \003(\0132 .quota_sidecar" +
-      ".v1.BreakdownEntry\022;\n\021by_provider_month\030" +
-      "\021 \003(\0132 .quota_sidecar.v1.BreakdownEntry\022" +
-      "7\n\rby_tool_month\030\022 \003(\0132 .quota_sidecar.v" +
-      "1.BreakdownEntry\022-\n\006config\030\023 \001(\0132\035.quota" +
-      "_sidecar.v1.QuotaConfig\0228\n\016by_model_toda" +
-      "y\030\024 \003(\0132 .quota_sidecar.v1.BreakdownEntr" +
-      "y\0228\n\016by_model_month\030\025 \003(\0132 .quota_sideca" +
-      "r.v1.BreakdownEntry\022\034\n\024cost_this_week_na" +
-      "nos\030\026 \001(\003\0222\n\016week_resets_at\030\027 \001(\0132\032.goog" +
-      "le.protobuf.Timestamp\022\033\n\023cost_lifetime_n" +
-      "anos\030\030 \001(\003\022\'\n\003run\030\031 \001(\0132\032.quota_sidecar." +
-      "v1.RunUsage\"\351\002\n\010RunUsage\022\016\n\006run_id\030\001 \001(\t" +
-      "\022\025\n\rparent_run_id\030\002 \001(\t\022+\n\007ends_at\030\003 \001(\013" +
-      "2\032.google.protobuf.Timestamp\022\r\n\005ended\030\004 " +
-      "\001(\010\022\022\n\ncost_nanos\030\005 \001(\003\022\022\n\nheld_nanos\030\006 " +
-      "\001(\003\022\020\n\010requests\030\007 \001(\003\022\016\n\006tokens\030\010 \001(\003\022\033\n" +
-      "\016max_cost_nanos\030\t \001(\003H\000\210\001\001\022\031\n\014max_reques" +
-      "ts\030\n \001(\003H\001\210\001\001\022\027\n\nmax_tokens\030\013 \001(\003H\002\210\001\001\022," +
-      "\n\010children\030\014 \003(\0132\032.quota_sidecar.v1.RunU" +
-      "sageB\021\n\017_max_cost_nanosB\017\n\r_max_requests" +
-      "B\r\n\013_max_tokens\"\037\n\rEndRunRequest\022\016\n\006run_" +
-      "id\030\001 \001(\t\"J\n\016EndRunResponse\022\016\n\006run_id\030\001 \001" +
-      "(\t\022\020\n\010was_open\030\002 \001(\010\022\026\n\016released_holds\030\003" +
-      " \001(\003\"\301\001\n\023StreamAlertsRequest\022\'\n\006scopes\030\001" +
-      " \003(\0162\027.quota_sidecar.v1.Scope\022\023\n\013identif" +
-      "iers\030\002 \003(\t\022*\n\005kinds\030\003 \003(\0162\033.quota_sideca" +
-      "r.v1.AlertKind\0220\n\014min_severity\030\004 \001(\0162\032.q" +
-      "uota_sidecar.v1.Severity\022\016\n\006cursor\030\005 \001(\t" +
-      "\"E\n\tHeartbeat\022(\n\004time\030\001 \001(\0132\032.google.pro" +
-      "tobuf.Timestamp\022\016\n\006cursor\030\002 \001(\t\"{\n\024Strea" +
-      "mAlertsResponse\022(\n\005alert\030\001 \001(\0132\027.quota_s" +
-      "idecar.v1.AlertH\000\0220\n\theartbeat\030\002 \001(\0132\033.q" +
-      "uota_sidecar.v1.HeartbeatH\000B\007\n\005event\"j\n\026" +
-      "GetUsageHistoryRequest\022*\n\007subject\030\001 \001(\0132" +
-      "\031.quota_sidecar.v1.Subject\022\022\n\nstart_date" +
-      "\030\002 \001(\t\022\020\n\010end_date\030\003 \001(\t\"\307\002\n\010UsageDay\022\013\n" +
-      "\003day\030\001 \001(\t\022-\n\tstarts_at\030\002 \001(\0132\032.google.p" +
-      "rotobuf.Timestamp\022+\n\007ends_at\030\003 \001(\0132\032.goo" +
-      "gle.protobuf.Timestamp\022\022\n\ncost_nanos\030\004 \001" +
-      "(\003\022\020\n\010requests\030\005 \001(\003\022\016\n\006tokens\030\006 \001(\003\0225\n\013" +
-      "by_provider\030\007 \003(\0132 .quota_sidecar.v1.Bre" +
-      "akdownEntry\0221\n\007by_tool\030\010 \003(\0132 .quota_sid" +
-      "ecar.v1.BreakdownEntry\0222\n\010by_model\030\t \003(\013" +
-      "2 .quota_sidecar.v1.BreakdownEntry\"\255\001\n\nU" +
-      "sageMonth\022\r\n\005month\030\001 \001(\t\022-\n\tstarts_at\030\002 " +
-      "\001(\0132\032.google.protobuf.Timestamp\022+\n\007ends_" +
-      "at\030\003 \001(\0132\032.google.protobuf.Timestamp\022\022\n\n" +
-      "cost_nanos\030\004 \001(\003\022\020\n\010requests\030\005 \001(\003\022\016\n\006to" +
-      "kens\030\006 \001(\003\"\235\001\n\027GetUsageHistoryResponse\022*" +
-      "\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1.Subje" +
-      "ct\022(\n\004days\030\002 \003(\0132\032.quota_sidecar.v1.Usag" +
-      "eDay\022,\n\006months\030\003 \003(\0132\034.quota_sidecar.v1." +
-      "UsageMonth*\226\002\n\nDenialCode\022\033\n\027DENIAL_CODE" +
-      "_UNSPECIFIED\020\000\022\034\n\030DENIAL_CODE_RATE_LIMIT" +
-      "ED\020\001\022 \n\034DENIAL_CODE_BUDGET_EXHAUSTED\020\002\022*" +
-      "\n&DENIAL_CODE_PER_REQUEST_LIMIT_EXCEEDED" +
-      "\020\003\022\027\n\023DENIAL_CODE_BLOCKED\020\004\022!\n\035DENIAL_CO" +
-      "DE_STORE_UNAVAILABLE\020\005\022\036\n\032DENIAL_CODE_UN" +
-      "PRICED_MODEL\020\006\022#\n\037DENIAL_CODE_CONCURRENC" +
-      "Y_LIMITED\020\0072\254\004\n\014QuotaService\022W\n\nCheckQuo" +
-      "ta\022#.quota_sidecar.v1.CheckQuotaRequest\032" +
-      "$.quota_sidecar.v1.CheckQuotaResponse\022Z\n" +
-      "\013RecordUsage\022$.quota_sidecar.v1.RecordUs" +
-      "ageRequest\032%.quota_sidecar.v1.RecordUsag" +
-      "eResponse\022Q\n\010GetUsage\022!.quota_sidecar.v1" +
-      ".GetUsageRequest\032\".quota_sidecar.v1.GetU" +
-      "sageResponse\022_\n\014StreamAlerts\022%.quota_sid" +
-      "ecar.v1.StreamAlertsRequest\032&.quota_side" +
-      "car.v1.StreamAlertsResponse0\001\022K\n\006EndRun\022" +
-      "\037.quota_sidecar.v1.EndRunRequest\032 .quota" +
-      "_sidecar.v1.EndRunResponse\022f\n\017GetUsageHi" +
-      "story\022(.quota_sidecar.v1.GetUsageHistory" +
-      "Request\032).quota_sidecar.v1.GetUsageHisto" +
-      "ryResponseBk\n\023dev.quotasidecar.v1P\001Z@git" +
-      "hub.com/quota-sidecar/quota-sidecar/clie" +
-      "nts/go/quotasidecarv1\252\002\017QuotaSidecar.V1b" +
-      "\006proto3"
+      "nded\030\n \001(\010\"M\n\017GetUsageRequest\022*\n\007subject" +
+      "\030\001 \001(\0132\031.quota_sidecar.v1.Subject\022\016\n\006ten" +
+      "ant\030\002 \001(\t\"D\n\016BreakdownEntry\022\014\n\004name\030\001 \001(" +
+      "\t\022\022\n\ncost_nanos\030\002 \001(\003\022\020\n\010requests\030\003 \001(\003\"" +
+      "\256\010\n\020GetUsageResponse\022*\n\007subject\030\001 \001(\0132\031." +
+      "quota_sidecar.v1.Subject\022\030\n\020cost_today_n" +
+      "anos\030\002 \001(\003\022\035\n\025cost_this_month_nanos\030\003 \001(" +
+      "\003\022\022\n\nheld_nanos\030\004 \001(\003\022\026\n\016requests_today\030" +
+      "\005 \001(\003\022\024\n\014tokens_today\030\006 \001(\003\022\034\n\024requests_" +
+      "last_minute\030\007 \001(\003\022\032\n\022requests_last_hour\030" +
+      "\010 \001(\003\022\031\n\021requests_last_day\030\t \001(\003\022\032\n\022toke" +
+      "ns_last_minute\030\n \001(\003\022\027\n\017tokens_last_day\030" +
+      "\013 \001(\003\022-\n\006limits\030\014 \003(\0132\035.quota_sidecar.v1" +
+      ".LimitStatus\0221\n\rday_resets_at\030\r \001(\0132\032.go" +
+      "ogle.protobuf.Timestamp\0223\n\017month_resets_" +
+      "at\030\016 \001(\0132\032.google.protobuf.Timestamp\022;\n\021" +
+      "by_provider_today\030\017 \003(\0132 .quota_sidecar." +
+      "v1.BreakdownEntry\0227\n\rby_tool_today\030\020 \003(\013" +
+      "2 .quota_sidecar.v1.BreakdownEntry\022;\n\021by" +
+      "_provider_month\030\021 \003(\0132 .quota_sidecar.v1" +
+      ".BreakdownEntry\0227\n\rby_tool_month\030\022 \003(\0132 " +
+      ".quota_sidecar.v1.BreakdownEntry\022-\n\006conf" +
+      "ig\030\023 \001(\0132\035.quota_sidecar.v1.QuotaConfig\022" +
+      "8\n\016by_model_today\030\024 \003(\0132 .quota_sidecar." +
+      "v1.BreakdownEntry\0228\n\016by_model_month\030\025 \003(" +
+      "\0132 .quota_sidecar.v1.BreakdownEntry\022\034\n\024c" +
+      "ost_this_week_nanos\030\026 \001(\003\0222\n\016week_resets" +
+      "_at\030\027 \001(\0132\032.google.protobuf.Timestamp\022\033\n" +
+      "\023cost_lifetime_nanos\030\030 \001(\003\022\'\n\003run\030\031 \001(\0132" +
+      "\032.quota_sidecar.v1.RunUsage\022\024\n\014quota_sou" +
+      "rce\030\032 \001(\t\022\025\n\rquota_default\030\033 \001(\t\"\351\002\n\010Run" +
+      "Usage\022\016\n\006run_id\030\001 \001(\t\022\025\n\rparent_run_id\030\002" +
+      " \001(\t\022+\n\007ends_at\030\003 \001(\0132\032.google.protobuf." +
+      "Timestamp\022\r\n\005ended\030\004 \001(\010\022\022\n\ncost_nanos\030\005" +
+      " \001(\003\022\022\n\nheld_nanos\030\006 \001(\003\022\020\n\010requests\030\007 \001" +
+      "(\003\022\016\n\006tokens\030\010 \001(\003\022\033\n\016max_cost_nanos\030\t \001" +
+      "(\003H\000\210\001\001\022\031\n\014max_requests\030\n \001(\003H\001\210\001\001\022\027\n\nma" +
+      "x_tokens\030\013 \001(\003H\002\210\001\001\022,\n\010children\030\014 \003(\0132\032." +
+      "quota_sidecar.v1.RunUsageB\021\n\017_max_cost_n" +
+      "anosB\017\n\r_max_requestsB\r\n\013_max_tokens\"\037\n\r" +
+      "EndRunRequest\022\016\n\006run_id\030\001 \001(\t\"J\n\016EndRunR" +
+      "esponse\022\016\n\006run_id\030\001 \001(\t\022\020\n\010was_open\030\002 \001(" +
+      "\010\022\026\n\016released_holds\030\003 \001(\003\"\301\001\n\023StreamAler" +
+      "tsRequest\022\'\n\006scopes\030\001 \003(\0162\027.quota_sideca" +
+      "r.v1.Scope\022\023\n\013identifiers\030\002 \003(\t\022*\n\005kinds" +
+      "\030\003 \003(\0162\033.quota_sidecar.v1.AlertKind\0220\n\014m" +
+      "in_severity\030\004 \001(\0162\032.quota_sidecar.v1.Sev" +
+      "erity\022\016\n\006cursor\030\005 \001(\t\"E\n\tHeartbeat\022(\n\004ti" +
+      "me\030\001 \001(\0132\032.google.protobuf.Timestamp\022\016\n\006" +
+      "cursor\030\002 \001(\t\"{\n\024StreamAlertsResponse\022(\n\005" +
+      "alert\030\001 \001(\0132\027.quota_sidecar.v1.AlertH\000\0220" +
+      "\n\theartbeat\030\002 \001(\0132\033.quota_sidecar.v1.Hea" +
+      "rtbeatH\000B\007\n\005event\"j\n\026GetUsageHistoryRequ" +
+      "est\022*\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1." +
+      "Subject\022\022\n\nstart_date\030\002 \001(\t\022\020\n\010end_date\030" +
+      "\003 \001(\t\"\307\002\n\010UsageDay\022\013\n\003day\030\001 \001(\t\022-\n\tstart" +
+      "s_at\030\002 \001(\0132\032.google.protobuf.Timestamp\022+" +
+      "\n\007ends_at\030\003 \001(\0132\032.google.protobuf.Timest" +
+      "amp\022\022\n\ncost_nanos\030\004 \001(\003\022\020\n\010requests\030\005 \001(" +
+      "\003\022\016\n\006tokens\030\006 \001(\003\0225\n\013by_provider\030\007 \003(\0132 " +
+      ".quota_sidecar.v1.BreakdownEntry\0221\n\007by_t" +
+      "ool\030\010 \003(\0132 .quota_sidecar.v1.BreakdownEn" +
+      "try\0222\n\010by_model\030\t \003(\0132 .quota_sidecar.v1" +
+      ".BreakdownEntry\"\255\001\n\nUsageMonth\022\r\n\005month\030" +
+      "\001 \001(\t\022-\n\tstarts_at\030\002 \001(\0132\032.google.protob" +
+      "uf.Timestamp\022+\n\007ends_at\030\003 \001(\0132\032.google.p" +
+      "rotobuf.Timestamp\022\022\n\ncost_nanos\030\004 \001(\003\022\020\n" +
+      "\010requests\030\005 \001(\003\022\016\n\006tokens\030\006 \001(\003\"\235\001\n\027GetU" +
+      "sageHistoryResponse\022*\n\007subject\030\001 \001(\0132\031.q" +
+      "uota_sidecar.v1.Subject\022(\n\004days\030\002 \003(\0132\032." +
+      "quota_sidecar.v1.UsageDay\022,\n\006months\030\003 \003(" +
+      "\0132\034.quota_sidecar.v1.UsageMonth*\226\002\n\nDeni" +
+      "alCode\022\033\n\027DENIAL_CODE_UNSPECIFIED\020\000\022\034\n\030D" +
+      "ENIAL_CODE_RATE_LIMITED\020\001\022 \n\034DENIAL_CODE" +
+      "_BUDGET_EXHAUSTED\020\002\022*\n&DENIAL_CODE_PER_R" +
+      "EQUEST_LIMIT_EXCEEDED\020\003\022\027\n\023DENIAL_CODE_B" +
+      "LOCKED\020\004\022!\n\035DENIAL_CODE_STORE_UNAVAILABL" +
+      "E\020\005\022\036\n\032DENIAL_CODE_UNPRICED_MODEL\020\006\022#\n\037D" +
+      "ENIAL_CODE_CONCURRENCY_LIMITED\020\0072\254\004\n\014Quo" +
+      "taService\022W\n\nCheckQuota\022#.quota_sidecar." +
+      "v1.CheckQuotaRequest\032$.quota_sidecar.v1." +
+      "CheckQuotaResponse\022Z\n\013RecordUsage\022$.quot" +
+      "a_sidecar.v1.RecordUsageRequest\032%.quota_" +
+      "sidecar.v1.RecordUsageResponse\022Q\n\010GetUsa" +
+      "ge\022!.quota_sidecar.v1.GetUsageRequest\032\"." +
+      "quota_sidecar.v1.GetUsageResponse\022_\n\014Str" +
+      "eamAlerts\022%.quota_sidecar.v1.StreamAlert" +
+      "sRequest\032&.quota_sidecar.v1.StreamAlerts" +
+      "Response0\001\022K\n\006EndRun\022\037.quota_sidecar.v1." +
+      "EndRunRequest\032 .quota_sidecar.v1.EndRunR" +
+      "esponse\022f\n\017GetUsageHistory\022(.quota_sidec" +
+      "ar.v1.GetUsageHistoryRequest\032).quota_sid" +
+      "ecar.v1.GetUsageHistoryResponseBk\n\023dev.q" +
+      "uotasidecar.v1P\001Z@github.com/quota-sidec" +
+      "ar/quota-sidecar/clients/go/quotasidecar" +
+      "v1\252\002\017QuotaSidecar.V1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -303,7 +304,7 @@ public final class Quota {
     internal_static_quota_sidecar_v1_GetUsageRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_GetUsageRequest_descriptor,
-        new java.lang.String[] { "Subject", });
+        new java.lang.String[] { "Subject", "Tenant", });
     internal_static_quota_sidecar_v1_BreakdownEntry_descriptor =
       getDescriptor().getMessageTypes().get(6);
     internal_static_quota_sidecar_v1_BreakdownEntry_fieldAccessorTable = new
@@ -315,7 +316,7 @@ public final class Quota {
     internal_static_quota_sidecar_v1_GetUsageResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_GetUsageResponse_descriptor,
-        new java.lang.String[] { "Subject", "CostTodayNanos", "CostThisMonthNanos", "HeldNanos", "RequestsToday", "TokensToday", "RequestsLastMinute", "RequestsLastHour", "RequestsLastDay", "TokensLastMinute", "TokensLastDay", "Limits", "DayResetsAt", "MonthResetsAt", "ByProviderToday", "ByToolToday", "ByProviderMonth", "ByToolMonth", "Config", "ByModelToday", "ByModelMonth", "CostThisWeekNanos", "WeekResetsAt", "CostLifetimeNanos", "Run", });
+        new java.lang.String[] { "Subject", "CostTodayNanos", "CostThisMonthNanos", "HeldNanos", "RequestsToday", "TokensToday", "RequestsLastMinute", "RequestsLastHour", "RequestsLastDay", "TokensLastMinute", "TokensLastDay", "Limits", "DayResetsAt", "MonthResetsAt", "ByProviderToday", "ByToolToday", "ByProviderMonth", "ByToolMonth", "Config", "ByModelToday", "ByModelMonth", "CostThisWeekNanos", "WeekResetsAt", "CostLifetimeNanos", "Run", "QuotaSource", "QuotaDefault", });
     internal_static_quota_sidecar_v1_RunUsage_descriptor =
       getDescriptor().getMessageTypes().get(8);
     internal_static_quota_sidecar_v1_RunUsage_fieldAccessorTable = new

@@ -299,9 +299,11 @@ public final class QuotaServiceGrpc {
 
     /**
      * <pre>
-     * Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-     * released from it and its ancestors, and later checks on it or on any run below it are
-     * denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+     * Ends a run (see CheckQuotaRequest.run_id) before its time to live: every reservation open
+     * on it (those made on it or on any run below it) is released everywhere it holds something
+     * (the run, its ancestors, the runs below it, and the reservation's other subjects: user,
+     * tool, ...), and later checks on it or on any run below it are denied
+     * (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
      * NOT_FOUND when the run is not open (never opened, or past its time to live).
      * </pre>
      */
@@ -434,9 +436,11 @@ public final class QuotaServiceGrpc {
 
     /**
      * <pre>
-     * Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-     * released from it and its ancestors, and later checks on it or on any run below it are
-     * denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+     * Ends a run (see CheckQuotaRequest.run_id) before its time to live: every reservation open
+     * on it (those made on it or on any run below it) is released everywhere it holds something
+     * (the run, its ancestors, the runs below it, and the reservation's other subjects: user,
+     * tool, ...), and later checks on it or on any run below it are denied
+     * (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
      * NOT_FOUND when the run is not open (never opened, or past its time to live).
      * </pre>
      */
@@ -521,9 +525,11 @@ public final class QuotaServiceGrpc {
 
     /**
      * <pre>
-     * Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-     * released from it and its ancestors, and later checks on it or on any run below it are
-     * denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+     * Ends a run (see CheckQuotaRequest.run_id) before its time to live: every reservation open
+     * on it (those made on it or on any run below it) is released everywhere it holds something
+     * (the run, its ancestors, the runs below it, and the reservation's other subjects: user,
+     * tool, ...), and later checks on it or on any run below it are denied
+     * (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
      * NOT_FOUND when the run is not open (never opened, or past its time to live).
      * </pre>
      */
@@ -598,9 +604,11 @@ public final class QuotaServiceGrpc {
 
     /**
      * <pre>
-     * Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-     * released from it and its ancestors, and later checks on it or on any run below it are
-     * denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+     * Ends a run (see CheckQuotaRequest.run_id) before its time to live: every reservation open
+     * on it (those made on it or on any run below it) is released everywhere it holds something
+     * (the run, its ancestors, the runs below it, and the reservation's other subjects: user,
+     * tool, ...), and later checks on it or on any run below it are denied
+     * (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
      * NOT_FOUND when the run is not open (never opened, or past its time to live).
      * </pre>
      */

@@ -61,7 +61,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-   * May be empty when release is true: the reservation id names its subjects.
+   * May be empty when release is true: the reservation id names its subjects. Never a run
+   * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -73,7 +74,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-   * May be empty when release is true: the reservation id names its subjects.
+   * May be empty when release is true: the reservation id names its subjects. Never a run
+   * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -86,7 +88,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-   * May be empty when release is true: the reservation id names its subjects.
+   * May be empty when release is true: the reservation id names its subjects. Never a run
+   * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -98,7 +101,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-   * May be empty when release is true: the reservation id names its subjects.
+   * May be empty when release is true: the reservation id names its subjects. Never a run
+   * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -110,7 +114,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-   * May be empty when release is true: the reservation id names its subjects.
+   * May be empty when release is true: the reservation id names its subjects. Never a run
+   * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -268,8 +273,11 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object idempotencyKey_ = "";
   /**
    * <pre>
-   * Makes retries safe: the same key within 24 hours counts once. The same key with a different
-   * payload is rejected with INVALID_ARGUMENT. At most 128 characters; empty means no dedupe.
+   * Makes retries safe: the same key within 24 hours counts once, whatever the subjects (a
+   * run's key outlives the run: a retry after its end answers duplicate). The same key with a
+   * different payload is rejected with INVALID_ARGUMENT. A record's payload is its subjects,
+   * its run (not the run's ancestors), amounts, labels and reservation. At most 128
+   * characters; empty means no dedupe.
    * </pre>
    *
    * <code>string idempotency_key = 7;</code>
@@ -290,8 +298,11 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Makes retries safe: the same key within 24 hours counts once. The same key with a different
-   * payload is rejected with INVALID_ARGUMENT. At most 128 characters; empty means no dedupe.
+   * Makes retries safe: the same key within 24 hours counts once, whatever the subjects (a
+   * run's key outlives the run: a retry after its end answers duplicate). The same key with a
+   * different payload is rejected with INVALID_ARGUMENT. A record's payload is its subjects,
+   * its run (not the run's ancestors), amounts, labels and reservation. At most 128
+   * characters; empty means no dedupe.
    * </pre>
    *
    * <code>string idempotency_key = 7;</code>
@@ -473,7 +484,10 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The run this usage is charged to, and every ancestor run with it (optional; see
-   * CheckQuotaRequest.run_id). The run must be open.
+   * CheckQuotaRequest.run_id). The run must be open: a record never opens a run (only a check
+   * does). One that is not open (never opened, mistyped, or past its time to live) is
+   * FAILED_PRECONDITION naming run_id, and nothing is counted anywhere; a run ended by EndRun
+   * is still open for records. A retry of a record already counted answers duplicate.
    * </pre>
    *
    * <code>string run_id = 14;</code>
@@ -495,7 +509,10 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The run this usage is charged to, and every ancestor run with it (optional; see
-   * CheckQuotaRequest.run_id). The run must be open.
+   * CheckQuotaRequest.run_id). The run must be open: a record never opens a run (only a check
+   * does). One that is not open (never opened, mistyped, or past its time to live) is
+   * FAILED_PRECONDITION naming run_id, and nothing is counted anywhere; a run ended by EndRun
+   * is still open for records. A retry of a record already counted answers duplicate.
    * </pre>
    *
    * <code>string run_id = 14;</code>
@@ -1332,7 +1349,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1347,7 +1365,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1362,7 +1381,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1377,7 +1397,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1399,7 +1420,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1418,7 +1440,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1439,7 +1462,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1461,7 +1485,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1480,7 +1505,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1499,7 +1525,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1519,7 +1546,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1537,7 +1565,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1555,7 +1584,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1567,7 +1597,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1582,7 +1613,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1598,7 +1630,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1610,7 +1643,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1623,7 +1657,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1975,8 +2010,11 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object idempotencyKey_ = "";
     /**
      * <pre>
-     * Makes retries safe: the same key within 24 hours counts once. The same key with a different
-     * payload is rejected with INVALID_ARGUMENT. At most 128 characters; empty means no dedupe.
+     * Makes retries safe: the same key within 24 hours counts once, whatever the subjects (a
+     * run's key outlives the run: a retry after its end answers duplicate). The same key with a
+     * different payload is rejected with INVALID_ARGUMENT. A record's payload is its subjects,
+     * its run (not the run's ancestors), amounts, labels and reservation. At most 128
+     * characters; empty means no dedupe.
      * </pre>
      *
      * <code>string idempotency_key = 7;</code>
@@ -1996,8 +2034,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Makes retries safe: the same key within 24 hours counts once. The same key with a different
-     * payload is rejected with INVALID_ARGUMENT. At most 128 characters; empty means no dedupe.
+     * Makes retries safe: the same key within 24 hours counts once, whatever the subjects (a
+     * run's key outlives the run: a retry after its end answers duplicate). The same key with a
+     * different payload is rejected with INVALID_ARGUMENT. A record's payload is its subjects,
+     * its run (not the run's ancestors), amounts, labels and reservation. At most 128
+     * characters; empty means no dedupe.
      * </pre>
      *
      * <code>string idempotency_key = 7;</code>
@@ -2018,8 +2059,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Makes retries safe: the same key within 24 hours counts once. The same key with a different
-     * payload is rejected with INVALID_ARGUMENT. At most 128 characters; empty means no dedupe.
+     * Makes retries safe: the same key within 24 hours counts once, whatever the subjects (a
+     * run's key outlives the run: a retry after its end answers duplicate). The same key with a
+     * different payload is rejected with INVALID_ARGUMENT. A record's payload is its subjects,
+     * its run (not the run's ancestors), amounts, labels and reservation. At most 128
+     * characters; empty means no dedupe.
      * </pre>
      *
      * <code>string idempotency_key = 7;</code>
@@ -2036,8 +2080,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Makes retries safe: the same key within 24 hours counts once. The same key with a different
-     * payload is rejected with INVALID_ARGUMENT. At most 128 characters; empty means no dedupe.
+     * Makes retries safe: the same key within 24 hours counts once, whatever the subjects (a
+     * run's key outlives the run: a retry after its end answers duplicate). The same key with a
+     * different payload is rejected with INVALID_ARGUMENT. A record's payload is its subjects,
+     * its run (not the run's ancestors), amounts, labels and reservation. At most 128
+     * characters; empty means no dedupe.
      * </pre>
      *
      * <code>string idempotency_key = 7;</code>
@@ -2051,8 +2098,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Makes retries safe: the same key within 24 hours counts once. The same key with a different
-     * payload is rejected with INVALID_ARGUMENT. At most 128 characters; empty means no dedupe.
+     * Makes retries safe: the same key within 24 hours counts once, whatever the subjects (a
+     * run's key outlives the run: a retry after its end answers duplicate). The same key with a
+     * different payload is rejected with INVALID_ARGUMENT. A record's payload is its subjects,
+     * its run (not the run's ancestors), amounts, labels and reservation. At most 128
+     * characters; empty means no dedupe.
      * </pre>
      *
      * <code>string idempotency_key = 7;</code>
@@ -2435,7 +2485,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The run this usage is charged to, and every ancestor run with it (optional; see
-     * CheckQuotaRequest.run_id). The run must be open.
+     * CheckQuotaRequest.run_id). The run must be open: a record never opens a run (only a check
+     * does). One that is not open (never opened, mistyped, or past its time to live) is
+     * FAILED_PRECONDITION naming run_id, and nothing is counted anywhere; a run ended by EndRun
+     * is still open for records. A retry of a record already counted answers duplicate.
      * </pre>
      *
      * <code>string run_id = 14;</code>
@@ -2456,7 +2509,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The run this usage is charged to, and every ancestor run with it (optional; see
-     * CheckQuotaRequest.run_id). The run must be open.
+     * CheckQuotaRequest.run_id). The run must be open: a record never opens a run (only a check
+     * does). One that is not open (never opened, mistyped, or past its time to live) is
+     * FAILED_PRECONDITION naming run_id, and nothing is counted anywhere; a run ended by EndRun
+     * is still open for records. A retry of a record already counted answers duplicate.
      * </pre>
      *
      * <code>string run_id = 14;</code>
@@ -2478,7 +2534,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The run this usage is charged to, and every ancestor run with it (optional; see
-     * CheckQuotaRequest.run_id). The run must be open.
+     * CheckQuotaRequest.run_id). The run must be open: a record never opens a run (only a check
+     * does). One that is not open (never opened, mistyped, or past its time to live) is
+     * FAILED_PRECONDITION naming run_id, and nothing is counted anywhere; a run ended by EndRun
+     * is still open for records. A retry of a record already counted answers duplicate.
      * </pre>
      *
      * <code>string run_id = 14;</code>
@@ -2496,7 +2555,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The run this usage is charged to, and every ancestor run with it (optional; see
-     * CheckQuotaRequest.run_id). The run must be open.
+     * CheckQuotaRequest.run_id). The run must be open: a record never opens a run (only a check
+     * does). One that is not open (never opened, mistyped, or past its time to live) is
+     * FAILED_PRECONDITION naming run_id, and nothing is counted anywhere; a run ended by EndRun
+     * is still open for records. A retry of a record already counted answers duplicate.
      * </pre>
      *
      * <code>string run_id = 14;</code>
@@ -2511,7 +2573,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The run this usage is charged to, and every ancestor run with it (optional; see
-     * CheckQuotaRequest.run_id). The run must be open.
+     * CheckQuotaRequest.run_id). The run must be open: a record never opens a run (only a check
+     * does). One that is not open (never opened, mistyped, or past its time to live) is
+     * FAILED_PRECONDITION naming run_id, and nothing is counted anywhere; a run ended by EndRun
+     * is still open for records. A retry of a record already counted answers duplicate.
      * </pre>
      *
      * <code>string run_id = 14;</code>
