@@ -40,7 +40,7 @@ from typing import Protocol
 from quota_sidecar.errors import QuotaExceeded, QuotaSidecarError
 from quota_sidecar.models import QuotaScope, Subject
 from quota_sidecar.money import Money
-from quota_sidecar.results import CheckResult, HoldExtension, RecordResult
+from quota_sidecar.results import CheckResult, HoldExtension, RecordResult, RunEnd
 
 __all__ = [
     "QuotaApi",
@@ -102,6 +102,8 @@ class QuotaApi(Protocol):
     ) -> RecordResult: ...
 
     async def release_reservation(self, reservation_id: str) -> bool: ...
+
+    async def end_run(self, run_id: str, *, timeout: float | None = None) -> RunEnd: ...
 
     async def extend_reservation(
         self,
