@@ -71,6 +71,12 @@ def run_name(*parts: str) -> str:
     return name
 
 
+def _raise_if_denied(result: CheckResult) -> None:
+    if not result.allowed:
+        code = result.code.value if result.code is not None else "DENIED"
+        raise BudgetStop(code, result.reason or "quota exceeded", result.retry_after)
+
+
 @dataclass(slots=True)
 class _Hold:
     check: CheckResult
@@ -89,6 +95,33 @@ class BudgetLedger:
         self.root_run_id = budget.run_id or run_name("run", uuid.uuid4().hex[:16])
         self._holds: dict[str, _Hold] = {}
         self._settles: set[asyncio.Task[RecordResult | None]] = set()
+        self._parents: dict[str, str] = {self.root_run_id: ""}
+        self._opened: set[str] = set()
+        self._opening = asyncio.Lock()
+
+    async def _open(self, run_id: str) -> None:
+        """Open a run whose first call is made below it (a subgraph's call before any of its
+        graph's own): a child run needs its parent open. The opening is one check of the user
+        on the run (one request counted on the user, nothing held)."""
+        if not run_id or run_id in self._opened:
+            return
+        async with self._opening:
+            if run_id in self._opened:
+                return
+            await self._open_unlocked(run_id)
+
+    async def _open_unlocked(self, run_id: str) -> None:
+        parent = self._parents.get(run_id, "")
+        if parent and parent not in self._opened:
+            await self._open_unlocked(parent)
+        result = await self.api.check_quota(
+            subjects=guard_subjects(self.budget.user_id, "run")[:1],
+            run_id=run_id,
+            parent_run_id=parent,
+            run_max_cost=self.budget.max_cost if run_id == self.root_run_id else None,
+        )
+        _raise_if_denied(result)
+        self._opened.add(run_id)
 
     def tool_cost(self, tool_name: str) -> Money | None:
         return self.budget.tool_costs.get(tool_name)
@@ -104,6 +137,8 @@ class BudgetLedger:
         """A reserving check on the user, the tool and the run `(run_id, parent_run_id)`;
         BudgetStop when denied. `estimate`: estimated_cost or model/token fields."""
         run_id, parent = run
+        self._parents.setdefault(run_id, parent)
+        await self._open(parent)
         result = await self.api.check_quota(
             subjects=guard_subjects(self.budget.user_id, tool_name),
             tool_name=tool_name,
@@ -113,9 +148,8 @@ class BudgetLedger:
             run_max_cost=self.budget.max_cost if run_id == self.root_run_id else None,
             **estimate,  # type: ignore[arg-type]
         )
-        if not result.allowed:
-            code = result.code.value if result.code is not None else "DENIED"
-            raise BudgetStop(code, result.reason or "quota exceeded", result.retry_after)
+        _raise_if_denied(result)
+        self._opened.add(run_id)
         self._holds[key] = _Hold(result, tool_name, run_id, parent)
 
     def settle(self, key: str, **usage: object) -> Awaitable[RecordResult | None]:
