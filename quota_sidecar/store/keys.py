@@ -15,6 +15,9 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
     qs:{user:alice}:alerts       stream  the subject's own alerts (see alerting/codec.py)
     qs:{user:alice}:ck           zset    ids of recent checks (60 s), so a lost reply can be undone
     qs:{run:r1}:kids             set     a run's sub-runs, for its tree; ends with the run
+    qs:{user:alice}:cs:t:<tool>  list    the last 64 actual costs of whole calls of a tool (or
+                                         cs:m:<provider/model>: of a model), 30 days, for
+                                         history estimates (engine/samples.py)
     qs:{user:alice}:idem:<key>   string  an idempotency key's payload fingerprint (24 hours)
     qs:{user:alice}:hd:2026-11-28 hash   the day's rollup for history: c, r (records), ti, to and
                                          the breakdown like the day's; kept the history retention
@@ -160,6 +163,10 @@ class SubjectKeys:
 
     def history_month(self, period_id: str) -> str:
         return f"{self.base}:hM:{period_id}"
+
+    def cost_samples(self, kind: str, name: str) -> str:
+        """The recent actual costs of one tool ("t") or model ("m"), for history estimates."""
+        return f"{self.base}:cs:{kind}:{encode(name)}"
 
     def idempotency(self, key: str) -> str:
         return f"{self.base}:idem:{encode(key)}"

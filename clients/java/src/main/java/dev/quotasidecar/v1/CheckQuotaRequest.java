@@ -687,6 +687,24 @@ private static final long serialVersionUID = 0L;
     return runMaxTokens_;
   }
 
+  public static final int ESTIMATE_FROM_HISTORY_FIELD_NUMBER = 19;
+  private boolean estimateFromHistory_ = false;
+  /**
+   * <pre>
+   * When true and the check gives no estimate (estimated cost and tokens all 0), the estimate
+   * is the 95th percentile of the first subject's recent actual costs for this model (with a
+   * provider and model) or this tool: the last 64 records, kept 30 days (see "Estimates from
+   * history" in the README). No history: the check estimates 0, as without this field.
+   * </pre>
+   *
+   * <code>bool estimate_from_history = 19;</code>
+   * @return The estimateFromHistory.
+   */
+  @java.lang.Override
+  public boolean getEstimateFromHistory() {
+    return estimateFromHistory_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -754,6 +772,9 @@ private static final long serialVersionUID = 0L;
     }
     if (((bitField0_ & 0x00000004) != 0)) {
       output.writeInt64(18, runMaxTokens_);
+    }
+    if (estimateFromHistory_ != false) {
+      output.writeBool(19, estimateFromHistory_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -830,6 +851,10 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeInt64Size(18, runMaxTokens_);
     }
+    if (estimateFromHistory_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(19, estimateFromHistory_);
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -896,6 +921,8 @@ private static final long serialVersionUID = 0L;
       if (getRunMaxTokens()
           != other.getRunMaxTokens()) return false;
     }
+    if (getEstimateFromHistory()
+        != other.getEstimateFromHistory()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -964,6 +991,9 @@ private static final long serialVersionUID = 0L;
       hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
           getRunMaxTokens());
     }
+    hash = (37 * hash) + ESTIMATE_FROM_HISTORY_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getEstimateFromHistory());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -1129,6 +1159,7 @@ private static final long serialVersionUID = 0L;
       }
       runMaxRequests_ = 0L;
       runMaxTokens_ = 0L;
+      estimateFromHistory_ = false;
       return this;
     }
 
@@ -1233,6 +1264,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00020000) != 0)) {
         result.runMaxTokens_ = runMaxTokens_;
         to_bitField0_ |= 0x00000004;
+      }
+      if (((from_bitField0_ & 0x00040000) != 0)) {
+        result.estimateFromHistory_ = estimateFromHistory_;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -1370,6 +1404,9 @@ private static final long serialVersionUID = 0L;
       if (other.hasRunMaxTokens()) {
         setRunMaxTokens(other.getRunMaxTokens());
       }
+      if (other.getEstimateFromHistory() != false) {
+        setEstimateFromHistory(other.getEstimateFromHistory());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -1498,6 +1535,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00020000;
               break;
             } // case 144
+            case 152: {
+              estimateFromHistory_ = input.readBool();
+              bitField0_ |= 0x00040000;
+              break;
+            } // case 152
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -3231,6 +3273,59 @@ private static final long serialVersionUID = 0L;
     public Builder clearRunMaxTokens() {
       bitField0_ = (bitField0_ & ~0x00020000);
       runMaxTokens_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private boolean estimateFromHistory_ ;
+    /**
+     * <pre>
+     * When true and the check gives no estimate (estimated cost and tokens all 0), the estimate
+     * is the 95th percentile of the first subject's recent actual costs for this model (with a
+     * provider and model) or this tool: the last 64 records, kept 30 days (see "Estimates from
+     * history" in the README). No history: the check estimates 0, as without this field.
+     * </pre>
+     *
+     * <code>bool estimate_from_history = 19;</code>
+     * @return The estimateFromHistory.
+     */
+    @java.lang.Override
+    public boolean getEstimateFromHistory() {
+      return estimateFromHistory_;
+    }
+    /**
+     * <pre>
+     * When true and the check gives no estimate (estimated cost and tokens all 0), the estimate
+     * is the 95th percentile of the first subject's recent actual costs for this model (with a
+     * provider and model) or this tool: the last 64 records, kept 30 days (see "Estimates from
+     * history" in the README). No history: the check estimates 0, as without this field.
+     * </pre>
+     *
+     * <code>bool estimate_from_history = 19;</code>
+     * @param value The estimateFromHistory to set.
+     * @return This builder for chaining.
+     */
+    public Builder setEstimateFromHistory(boolean value) {
+      
+      estimateFromHistory_ = value;
+      bitField0_ |= 0x00040000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * When true and the check gives no estimate (estimated cost and tokens all 0), the estimate
+     * is the 95th percentile of the first subject's recent actual costs for this model (with a
+     * provider and model) or this tool: the last 64 records, kept 30 days (see "Estimates from
+     * history" in the README). No history: the check estimates 0, as without this field.
+     * </pre>
+     *
+     * <code>bool estimate_from_history = 19;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearEstimateFromHistory() {
+      bitField0_ = (bitField0_ & ~0x00040000);
+      estimateFromHistory_ = false;
       onChanged();
       return this;
     }

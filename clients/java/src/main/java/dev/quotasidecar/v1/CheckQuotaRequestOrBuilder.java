@@ -383,4 +383,17 @@ public interface CheckQuotaRequestOrBuilder extends
    * @return The runMaxTokens.
    */
   long getRunMaxTokens();
+
+  /**
+   * <pre>
+   * When true and the check gives no estimate (estimated cost and tokens all 0), the estimate
+   * is the 95th percentile of the first subject's recent actual costs for this model (with a
+   * provider and model) or this tool: the last 64 records, kept 30 days (see "Estimates from
+   * history" in the README). No history: the check estimates 0, as without this field.
+   * </pre>
+   *
+   * <code>bool estimate_from_history = 19;</code>
+   * @return The estimateFromHistory.
+   */
+  boolean getEstimateFromHistory();
 }

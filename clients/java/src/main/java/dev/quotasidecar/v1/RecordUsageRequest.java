@@ -598,6 +598,24 @@ private static final long serialVersionUID = 0L;
     return endRun_;
   }
 
+  public static final int CUT_SHORT_FIELD_NUMBER = 17;
+  private boolean cutShort_ = false;
+  /**
+   * <pre>
+   * True when the call was cut short (a stream stopped by a denied ExtendReservation, a
+   * client that went away, an error): the cost and tokens are what was used so far. The hold
+   * is settled to them and the rest released, as for any settle; the record is left out of
+   * the history estimates (CheckQuotaRequest.estimate_from_history), as it is no whole call.
+   * </pre>
+   *
+   * <code>bool cut_short = 17;</code>
+   * @return The cutShort.
+   */
+  @java.lang.Override
+  public boolean getCutShort() {
+    return cutShort_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -659,6 +677,9 @@ private static final long serialVersionUID = 0L;
     }
     if (endRun_ != false) {
       output.writeBool(16, endRun_);
+    }
+    if (cutShort_ != false) {
+      output.writeBool(17, cutShort_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -726,6 +747,10 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeBoolSize(16, endRun_);
     }
+    if (cutShort_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(17, cutShort_);
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -773,6 +798,8 @@ private static final long serialVersionUID = 0L;
         .equals(other.getParentRunId())) return false;
     if (getEndRun()
         != other.getEndRun()) return false;
+    if (getCutShort()
+        != other.getCutShort()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -826,6 +853,9 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + END_RUN_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
         getEndRun());
+    hash = (37 * hash) + CUT_SHORT_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getCutShort());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -981,6 +1011,7 @@ private static final long serialVersionUID = 0L;
       runId_ = "";
       parentRunId_ = "";
       endRun_ = false;
+      cutShort_ = false;
       return this;
     }
 
@@ -1071,6 +1102,9 @@ private static final long serialVersionUID = 0L;
       }
       if (((from_bitField0_ & 0x00008000) != 0)) {
         result.endRun_ = endRun_;
+      }
+      if (((from_bitField0_ & 0x00010000) != 0)) {
+        result.cutShort_ = cutShort_;
       }
     }
 
@@ -1203,6 +1237,9 @@ private static final long serialVersionUID = 0L;
       if (other.getEndRun() != false) {
         setEndRun(other.getEndRun());
       }
+      if (other.getCutShort() != false) {
+        setCutShort(other.getCutShort());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -1317,6 +1354,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00008000;
               break;
             } // case 128
+            case 136: {
+              cutShort_ = input.readBool();
+              bitField0_ |= 0x00010000;
+              break;
+            } // case 136
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -2733,6 +2775,59 @@ private static final long serialVersionUID = 0L;
     public Builder clearEndRun() {
       bitField0_ = (bitField0_ & ~0x00008000);
       endRun_ = false;
+      onChanged();
+      return this;
+    }
+
+    private boolean cutShort_ ;
+    /**
+     * <pre>
+     * True when the call was cut short (a stream stopped by a denied ExtendReservation, a
+     * client that went away, an error): the cost and tokens are what was used so far. The hold
+     * is settled to them and the rest released, as for any settle; the record is left out of
+     * the history estimates (CheckQuotaRequest.estimate_from_history), as it is no whole call.
+     * </pre>
+     *
+     * <code>bool cut_short = 17;</code>
+     * @return The cutShort.
+     */
+    @java.lang.Override
+    public boolean getCutShort() {
+      return cutShort_;
+    }
+    /**
+     * <pre>
+     * True when the call was cut short (a stream stopped by a denied ExtendReservation, a
+     * client that went away, an error): the cost and tokens are what was used so far. The hold
+     * is settled to them and the rest released, as for any settle; the record is left out of
+     * the history estimates (CheckQuotaRequest.estimate_from_history), as it is no whole call.
+     * </pre>
+     *
+     * <code>bool cut_short = 17;</code>
+     * @param value The cutShort to set.
+     * @return This builder for chaining.
+     */
+    public Builder setCutShort(boolean value) {
+      
+      cutShort_ = value;
+      bitField0_ |= 0x00010000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * True when the call was cut short (a stream stopped by a denied ExtendReservation, a
+     * client that went away, an error): the cost and tokens are what was used so far. The hold
+     * is settled to them and the rest released, as for any settle; the record is left out of
+     * the history estimates (CheckQuotaRequest.estimate_from_history), as it is no whole call.
+     * </pre>
+     *
+     * <code>bool cut_short = 17;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearCutShort() {
+      bitField0_ = (bitField0_ & ~0x00010000);
+      cutShort_ = false;
       onChanged();
       return this;
     }

@@ -303,4 +303,17 @@ public interface RecordUsageRequestOrBuilder extends
    * @return The endRun.
    */
   boolean getEndRun();
+
+  /**
+   * <pre>
+   * True when the call was cut short (a stream stopped by a denied ExtendReservation, a
+   * client that went away, an error): the cost and tokens are what was used so far. The hold
+   * is settled to them and the rest released, as for any settle; the record is left out of
+   * the history estimates (CheckQuotaRequest.estimate_from_history), as it is no whole call.
+   * </pre>
+   *
+   * <code>bool cut_short = 17;</code>
+   * @return The cutShort.
+   */
+  boolean getCutShort();
 }
