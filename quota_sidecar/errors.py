@@ -6,7 +6,8 @@
      │    └── ConfigError          a bad quota file; names the line and field
      ├── NotFound                the named quota, override or hold is absent → NOT_FOUND
      ├── StoreUnavailable        the store is in its unreachable state       → UNAVAILABLE
-     │    └── StoreTimeout         a probe went unanswered on the wire
+     │    ├── StoreTimeout         a probe went unanswered on the wire
+     │    └── StoreBehind          the store lost (or lacks yet) a quota this engine has seen
      ├── Overloaded              this sidecar's queue is full; nothing was done → RESOURCE_EXHAUSTED
      ├── DeadlineExceeded        the caller's timeout passed first; nothing was
      │                           counted (a sent check is undone)           → DEADLINE_EXCEEDED
@@ -28,6 +29,7 @@ __all__ = [
     "Overloaded",
     "QuotaExceeded",
     "QuotaSidecarError",
+    "StoreBehind",
     "StoreTimeout",
     "StoreUnavailable",
 ]
@@ -83,6 +85,14 @@ class StoreUnavailable(QuotaSidecarError):
 
 class StoreTimeout(StoreUnavailable):
     """The store did not answer within the configured timeout."""
+
+
+class StoreBehind(StoreUnavailable):
+    """The store answered, but from an older state than this engine has seen: a quota the engine
+    knows is missing there, or older (a replica promoted before it received the write, or a
+    server read during a failover; see engine/configs.py). The store cannot decide for that
+    subject: a check is decided by the failure modes of the quota the engine knows, a record is
+    spooled. Nothing was applied."""
 
 
 class Overloaded(QuotaSidecarError):

@@ -132,7 +132,7 @@ async def _record_group(
         if reply[0] != "stale":
             return reply
         stale = [group.plans[exact_int(i) - 1].subject for i in reply[1]]
-        await configs.reload(stale)
+        await configs.refresh(stale)
         subjects = [p.subject for p in group.plans]
         group.plans = plan_subjects(subjects, await configs.get_many(subjects), now)
         for position, plan in zip(group.positions, group.plans, strict=True):

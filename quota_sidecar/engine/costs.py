@@ -168,7 +168,7 @@ class CostTracker:
                 )
             if status != "stale":
                 return reply, plans
-            await self._configs.reload([targets[int(i) - 1] for i in reply[1]])
+            await self._configs.refresh([targets[int(i) - 1] for i in reply[1]])
         raise StoreUnavailable("quota configuration kept changing during the record")
 
     async def release(self, reservation_id: str) -> bool:
@@ -195,7 +195,7 @@ class CostTracker:
             reply = await self._store.run("usage.lua", plan.keys, [now, *plan.args])
             if reply[0] != "stale":
                 break
-            await self._configs.reload([subject])
+            await self._configs.refresh([subject])
         else:
             raise StoreUnavailable("quota configuration kept changing during the read")
         _, day_flat, month_flat, held, rings_flat, limits_flat, slots, week_flat, life_flat = reply
