@@ -84,6 +84,10 @@ class ConfigRepository:
     ) -> list[Subject]:
         """Read the subjects' configs into the cache. Returns those the store is behind on:
         their cached entries are kept (see `_supersedes`)."""
+        return self._merge(subjects, await self._read(subjects, timeout))
+
+    async def _read(self, subjects: Sequence[Subject], timeout: float | None) -> list[CachedConfig]:
+        """The subjects' configs as the store holds them now, in one pipelined round trip."""
 
         async def load() -> list[list[str | None]]:
             pipe = self._store.client.pipeline(transaction=False)
@@ -91,13 +95,18 @@ class ConfigRepository:
                 pipe.hmget(subject_keys(s).config, ["v", "j", "u", "x"])
             return await pipe.execute()
 
-        rows = await self._store.call(load, timeout)
-        behind = []
-        for s, (version, document, updated, ends) in zip(subjects, rows, strict=True):
+        reads = []
+        for version, document, updated, ends in await self._store.call(load, timeout):
             written = int(updated or 0)
             config = config_from_json(document, int(version or 0), written) if document else None
             expires = int(ends) if ends else None
-            read = CachedConfig(config, version or "0", expires, written)
+            reads.append(CachedConfig(config, version or "0", expires, written))
+        return reads
+
+    def _merge(self, subjects: Sequence[Subject], reads: Sequence[CachedConfig]) -> list[Subject]:
+        """Cache each read unless the store is behind on it; returns those it is behind on."""
+        behind = []
+        for s, read in zip(subjects, reads, strict=True):
             known = self._cache.get(s)
             if known is None or _supersedes(read, known):
                 self._remember(s, read)
@@ -134,9 +143,13 @@ class ConfigRepository:
             self._behind.discard(evicted)
 
     async def get(self, subject: Subject) -> QuotaConfig | None:
-        # Reads for admin calls and for put/delete: not the hot path, so the admin timeout.
-        await self.reload([subject], timeout=_ADMIN_TIMEOUT)
-        return self._cache[subject].config
+        """The quota as the store holds it now (admin reads, and put/delete's "before"), even
+        where the cache keeps a later one the store is behind on: an admin, or the quota file,
+        then sees the loss and can put the quota again."""
+        # Not the hot path, so the admin timeout.
+        (read,) = await self._read([subject], _ADMIN_TIMEOUT)
+        self._merge([subject], [read])
+        return read.config
 
     async def put(
         self, config: QuotaConfig, *, actor: str, reason: str
@@ -222,8 +235,9 @@ class ConfigRepository:
             _ADMIN_TIMEOUT,
         )
         subjects = [Subject.parse(name) for name in names[:page_size]]
-        await self.reload(subjects, timeout=_ADMIN_TIMEOUT)
-        configs = [c for s in subjects if (c := self._cache[s].config) is not None]
+        reads = await self._read(subjects, _ADMIN_TIMEOUT)
+        self._merge(subjects, reads)
+        configs = [read.config for read in reads if read.config is not None]  # as stored
         next_token = names[page_size - 1] if len(names) > page_size else ""
         return configs, next_token
 

@@ -88,8 +88,10 @@ async def test_a_store_behind_a_known_quota_decides_nothing_for_it(
     for each in (engine, other):
         assert await _outcome(each, CLOSED) == DENIED_WITHOUT_STORE  # its budget fails closed
         assert await _outcome(each, OPEN) == (True, None, True)  # its rate limits fail open
-        known = await each.get_quota(CLOSED)  # the quota it enforces: the one it knows
-        assert known is not None and (known.version, known.cost_quota.daily_limit) == (2, 7)
+        stored = await each.get_quota(CLOSED)  # the store's, so the loss can be seen
+        assert stored is not None and (stored.version, stored.cost_quota.daily_limit) == (1, 5)
+        assert await _outcome(each, CLOSED) == DENIED_WITHOUT_STORE  # reading it changed nothing
+    assert await engine.get_quota(OPEN) is None
     with pytest.raises(StoreUnavailable):  # spooled with a spool; not applied with an old quota
         await engine.record_usage(subjects=[CLOSED], cost=1, idempotency_key="lost")
 
@@ -119,6 +121,6 @@ async def test_a_quota_lost_whole_is_not_read_as_no_quota(
     # Put again by the engine that wrote it first: version 1 once more, written later.
     clock.advance(timedelta(seconds=1))
     stored, created = await engine.put_quota(RAISED)
-    assert (stored.version, created) == (1, False)  # it replaces the quota this engine knew
+    assert (stored.version, created) == (1, True)  # created again: the store had none
     for each in (engine, other):
         assert await _outcome(each, CLOSED) == BY_THE_STORE
