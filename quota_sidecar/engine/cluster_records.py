@@ -140,7 +140,7 @@ async def _record_group(
             return reply
         stale = [group.plans[exact_int(i) - 1].subject for i in reply[1]]
         tenant = tenant_of([p.subject for p in plans])  # the call's, not only this group's
-        await configs.reload(stale, tenant=tenant)
+        await configs.refresh(stale, tenant=tenant)
         subjects = [p.subject for p in group.plans]
         cached = await configs.get_many(subjects, tenant=tenant)
         group.plans = plan_subjects(subjects, cached, now)

@@ -187,7 +187,7 @@ class CostTracker:
             if status != "stale":
                 return reply, plans
             stale = [targets[int(i) - 1] for i in reply[1]]
-            await self._configs.reload(stale, tenant=tenant_of(targets))
+            await self._configs.refresh(stale, tenant=tenant_of(targets))
         raise StoreUnavailable("quota configuration kept changing during the record")
 
     async def release(self, reservation_id: str) -> bool:
@@ -214,7 +214,7 @@ class CostTracker:
             reply = await self._store.run("usage.lua", plan.keys, [now, *plan.args])
             if reply[0] != "stale":
                 break
-            await self._configs.reload([subject], tenant=tenant)
+            await self._configs.refresh([subject], tenant=tenant)
         else:
             raise StoreUnavailable("quota configuration kept changing during the read")
         _, day_flat, month_flat, held, rings_flat, limits_flat, slots, week_flat, life_flat = reply

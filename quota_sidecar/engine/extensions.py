@@ -21,6 +21,7 @@ from typing import Any
 from quota_sidecar.clock import Clock
 from quota_sidecar.engine.cluster import SlotGroup, slot_groups
 from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.defaults import tenant_of
 from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
 from quota_sidecar.engine.replies import exact_int
 from quota_sidecar.engine.reservations import decode_reservation
@@ -67,7 +68,8 @@ class HoldExtender:
                 reply = await self._run(plans, head, "grow", timeout)
             if reply[0] != "stale":
                 return _decode(reply, reservation_id, subjects)
-            await self._configs.reload([subjects[int(i) - 1] for i in reply[1]], timeout=timeout)
+            stale = [subjects[int(i) - 1] for i in reply[1]]
+            await self._configs.refresh(stale, timeout=timeout, tenant=tenant_of(subjects))
         raise StoreUnavailable("quota configuration kept changing during the extension")
 
     async def _run(

@@ -28,7 +28,7 @@ from quota_sidecar.engine.replies import (
 )
 from quota_sidecar.engine.reservations import encode_reservation, new_hold_id
 from quota_sidecar.engine.undo import CheckUndoer, new_check_id
-from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreUnavailable
+from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreBehind, StoreUnavailable
 from quota_sidecar.models import DenialCode, LimitKind, QuotaScope, Subject
 from quota_sidecar.money import format_dollars
 from quota_sidecar.results import CheckResult
@@ -87,7 +87,9 @@ class RateLimitManager:
                 requests=requests,
             )
         except StoreUnavailable as exc:
-            if self._store.reachable:
+            # A store behind on a quota this engine knows (a failover lost the write) cannot
+            # decide for it: the known quota's failure modes do, as in an outage.
+            if self._store.reachable and not isinstance(exc, StoreBehind):
                 raise  # Redis answered that it cannot serve now: nothing ran, nothing decided
             # Logged once per outage by the store; per check only at debug, to spare the log.
             log.debug("check decided without the store: %s", exc)
@@ -141,7 +143,7 @@ class RateLimitManager:
                 raise
             if reply[0] != "stale":
                 return self._decode(reply, plans, subjects, now)
-            await self._configs.reload(
+            await self._configs.refresh(
                 [subjects[int(i) - 1] for i in reply[1]],
                 timeout=_left(deadline),
                 tenant=tenant_of(subjects),

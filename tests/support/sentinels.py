@@ -6,12 +6,14 @@ with its own directory, no persistence, and a log kept for a failure message.
     topology.url                            # redis+sentinel://…,…,…/mymaster
     topology.master_port()                  # where the sentinels say the master is now
     topology.kill(port); topology.restart(port, replica_of=master)
+    topology.pause(port); topology.resume(port)   # SIGSTOP / SIGCONT: a server that lags
     topology.stop()                         # kills everything, removes the directory
 """
 
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -142,6 +144,13 @@ class SentinelTopology:
         process = self.processes.pop(port)
         process.kill()
         process.wait()
+
+    def pause(self, port: int) -> None:
+        """Freeze a server (SIGSTOP): it neither answers nor replicates until resumed."""
+        self.processes[port].send_signal(signal.SIGSTOP)
+
+    def resume(self, port: int) -> None:
+        self.processes[port].send_signal(signal.SIGCONT)
 
     def restart(self, port: int, replica_of: int) -> None:
         """Start a killed data server again, empty, as a replica of `replica_of`: what its
