@@ -6,12 +6,16 @@ sends COUNT concurrent calls (all in flight at once) and prints one JSON line of
 MODE: `check` (CheckQuota of user:burst), `reserve` (reserving $0.10 of user:holder) or
 `record` ($0.001 to user:spender, each under its own idempotency key, retried with that key
 after RESOURCE_EXHAUSTED or UNAVAILABLE until it is acknowledged).
+
+    burst(target, mode, clients=4, in_flight=1000)   # that many client processes at once,
+                                                     # their counts added up
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 from collections import Counter
 
@@ -74,6 +78,21 @@ async def main(target: str, mode: str, count: int, name: str) -> None:
             calls = [_check(stub, counts, mode == "reserve") for _ in range(count)]
         await asyncio.gather(*calls)
     print(json.dumps(counts), flush=True)
+
+
+def burst(target: str, mode: str, clients: int, in_flight: int) -> Counter[str]:
+    """Run `clients` client processes at once; their counts, added up."""
+    command = [sys.executable, "-m", "tests.support.burst_client", target, mode, str(in_flight)]
+    started = [
+        subprocess.Popen([*command, f"c{k}"], stdout=subprocess.PIPE, text=True)
+        for k in range(clients)
+    ]
+    total: Counter[str] = Counter()
+    for client in started:
+        out, _ = client.communicate(timeout=300)
+        assert client.returncode == 0, out
+        total.update(json.loads(out))
+    return total
 
 
 if __name__ == "__main__":
