@@ -4,7 +4,6 @@
                                          # its own, its environment marked with the test session
     stop(process)                        # it, its group and every descendant: SIGTERM, up to
                                          # `grace` seconds to exit, then SIGKILL (grace=0: SIGKILL)
-    with started([...]) as process: ...  # stopped on any exit, an exception or a timeout's too
     completed = run([...], timeout=60)   # subprocess.run whose end (timeout included) ends the
                                          # whole tree, not only the direct child
 
@@ -29,7 +28,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -43,7 +42,6 @@ __all__ = [
     "run",
     "session_processes",
     "start",
-    "started",
     "stop",
 ]
 
@@ -89,15 +87,6 @@ def stop(process: subprocess.Popen[Any], grace: float = STOP_GRACE) -> None:
     _signal_group(process, signal.SIGKILL)
     end([*outside, *_descendants(process.pid)], grace=0)
     process.wait()
-
-
-@contextlib.contextmanager
-def started(argv: Sequence[str], **options: Any) -> Iterator[subprocess.Popen[Any]]:
-    process = start(argv, **options)
-    try:
-        yield process
-    finally:
-        stop(process)
 
 
 def run(
