@@ -152,6 +152,10 @@ def test_a_hung_test_leaves_no_sidecar_worker_client_or_redis_running(
     assert run.exit_code != 0, run.output
     assert "burst_client.py" in run.output, run.output  # it hung where meant to: in burst()
     assert run.left == {}, run.output
+    if ending == "timeout-thread":  # os._exit: only the reaper is left to end them
+        assert "pytest ended without ending these processes" in run.output, run.output
+    else:  # the helpers ended their processes themselves: nothing was left for the session
+        assert "processes left running" not in run.output, run.output
 
 
 _REDIS_TOO_SLOW_TO_START = """
