@@ -24,6 +24,8 @@ from quota_sidecar.errors import ConfigError, InvalidInput
 __all__ = ["add_serve_command"]
 
 _PRICES_ONLY_ENV = "QUOTA_SIDECAR_CONFIG_PRICES_ONLY"  # internal: workers after the first
+_PARENT_ENV = "QUOTA_SIDECAR_WORKER_PARENT"  # internal: the pid of a worker's `--workers` parent
+_PR_SET_PDEATHSIG = 1
 
 log = logging.getLogger("quota_sidecar.cli")
 ENV_PREFIX = "QUOTA_SIDECAR_"
@@ -200,6 +202,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     configure_logging(args.log_format, args.log_level)
     # `kill -USR1 <pid>` prints every thread's stack to stderr: how to see where a server hangs.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    _end_with_parent()
     try:
         options = _options_from_args(args)
         if args.workers > 1:
@@ -208,6 +211,20 @@ def _run_serve(args: argparse.Namespace) -> int:
     except InvalidInput as exc:  # ConfigError included: a bad flag, token file or quota file
         print(f"quota-sidecar: {exc}", file=sys.stderr)
         return 2
+
+
+def _end_with_parent() -> None:
+    """A worker of `--workers` asks the kernel for SIGTERM (a graceful stop) when its parent
+    dies: a parent killed with SIGKILL forwards nothing, and its workers must not outlive it."""
+    parent = os.environ.pop(_PARENT_ENV, "")
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != int(parent):  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _run_loop(options: Any) -> int:
@@ -245,7 +262,16 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
     for name, token in tokens:
         if token:  # through the environment, so tokens never show in `ps`
             env[f"QUOTA_SIDECAR_{name}_TOKEN"] = token
-    children = []
+    children: list[subprocess.Popen[str]] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    # Before the first worker starts: a signal during the start reaches every started worker.
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
     for k in range(args.workers):
         argv = [sys.executable, "-m", "quota_sidecar", "serve", "--workers", "1", "--reuse-port",
                 "--listen", options.listen, "--redis-url", redis_url,
@@ -278,16 +304,8 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
                 "--metrics-listen",
                 f"{metrics_host}:{metrics_port + k if metrics_port else 0}",
             ]
-        child_env = {**env, _PRICES_ONLY_ENV: "1" if k else ""}
+        child_env = {**env, _PRICES_ONLY_ENV: "1" if k else "", _PARENT_ENV: str(os.getpid())}
         children.append(subprocess.Popen(argv, env=child_env, stdout=subprocess.PIPE, text=True))
-
-    def forward(signum: int, _frame: object) -> None:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
     # Announce the port only once every worker listens (each prints one line when it does), so
     # a supervisor that signals right after the announcement never catches a worker mid-start.
     ready = [child.stdout.readline() if child.stdout else "" for child in children]
