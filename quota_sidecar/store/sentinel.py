@@ -231,9 +231,7 @@ def sync_master(target: SentinelTarget, *, timeout: float) -> tuple[Sentinel, re
         list(target.sentinels),
         sentinel_kwargs={**target.sentinel_options(timeout), "retry": Retry(NoBackoff(), 0)},
     )
-    client: redis.Redis = sentinel.master_for(
-        target.service, **options, **target.master_options()
-    )
+    client: redis.Redis = sentinel.master_for(target.service, **options, **target.master_options())
     return sentinel, client
 
 
