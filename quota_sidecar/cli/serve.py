@@ -92,6 +92,20 @@ def add_serve_command(subparsers: Any) -> None:
          "(unset: no dashboard); log in with the admin or the dashboard token")  # fmt: skip
     _add(p, "--dashboard-token-file", "file holding a read-only token that opens the dashboard "
          "(the admin token opens it too)", type=Path)  # fmt: skip
+    host_env = _env_name("--dashboard-host")
+    p.add_argument(
+        "--dashboard-host",
+        action="append",
+        metavar="NAME[:PORT]",
+        help="another Host name the dashboard answers to (it answers to its listen address, "
+        "and to localhost for a loopback listen; any other Host is refused against DNS "
+        "rebinding); repeatable; NAME alone allows any port "
+        f"[env {host_env}, comma-separated]",
+    )
+    _add(p, "--http-allow-insecure", "serve the dashboard over plain HTTP on a non-loopback "
+         "--http-listen (only behind a TLS proxy); without it that start is refused; takes "
+         "an optional true/false", type=_boolean, nargs="?", const="true",
+         default="false")  # fmt: skip
     generate_env = _env_name("--generate-admin-token")
     p.add_argument(
         "--generate-admin-token",
@@ -154,6 +168,12 @@ def _admin_token(args: argparse.Namespace) -> tuple[str | None, bool]:
     return secrets.token_urlsafe(32), True
 
 
+def _dashboard_hosts(args: argparse.Namespace) -> tuple[str, ...]:
+    """--dashboard-host as given, else QUOTA_SIDECAR_DASHBOARD_HOST split at commas."""
+    given = args.dashboard_host or os.environ.get(_env_name("--dashboard-host"), "").split(",")
+    return tuple(name.strip() for name in given if name.strip())
+
+
 def _options_from_args(args: argparse.Namespace) -> Any:
     from quota_sidecar.server.auth import load_token
     from quota_sidecar.server.options import ServerOptions
@@ -169,6 +189,8 @@ def _options_from_args(args: argparse.Namespace) -> Any:
         admin_token=admin_token,
         admin_token_generated=generated,
         http_listen=args.http_listen or None,
+        dashboard_hosts=_dashboard_hosts(args),
+        http_allow_insecure=args.http_allow_insecure,
         dashboard_token=load_token(
             os.environ.get("QUOTA_SIDECAR_DASHBOARD_TOKEN"),
             args.dashboard_token_file,
@@ -242,9 +264,11 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
     this parent starts it and the workers share it. Only worker 0 watches the quota file (the
     quotas live in Redis, so one writer is enough and webhooks are not sent N times); worker k
     serves metrics on the metrics port + k."""
+    from quota_sidecar.server.dashboard import check_dashboard_options
     from quota_sidecar.server.options import parse_listen
     from quota_sidecar.store.embedded import EmbeddedRedis
 
+    check_dashboard_options(options)  # refused here (exit 2), not in worker 0 after a start
     _host, port = parse_listen(options.listen)
     if port == 0:
         raise ConfigError("listen", "--workers needs a fixed port, not 0")
@@ -298,6 +322,9 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
             argv += ["--config", str(args.config)]
         if args.http_listen and k == 0:
             argv += ["--http-listen", args.http_listen]  # one dashboard: its sessions live there
+            argv += ["--http-allow-insecure", str(options.http_allow_insecure).lower()]
+            for name in options.dashboard_hosts:
+                argv += ["--dashboard-host", name]
         if args.metrics_listen:
             metrics_host, metrics_port = parse_listen(args.metrics_listen, "metrics_listen")
             argv += [
@@ -333,5 +360,6 @@ def _announce_workers_dashboard(options: Any) -> None:
     url = None
     if options.http_listen:
         host, port = parse_listen(options.http_listen, "http_listen", default_host="127.0.0.1")
-        url = f"http://{host}:{port}/"
+        scheme = "https" if options.tls_cert else "http"
+        url = f"{scheme}://{host}:{port}/"
     announce_dashboard(opts=options, url=url)
