@@ -2,19 +2,20 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements/dev.txt | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements/dev.txt requirements/agents.txt | cksum | cut -d' ' -f1)
 # The one version (pyproject.toml [project] version): the package, the contract, the image tag.
 VERSION       := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml | head -n1)
 IMAGE_ARCHIVE := build/quota-sidecar-$(VERSION).oci.tar
 
 .PHONY: venv lock check-lock contract release-contract run test unit lint protos check-protos bench stubs clean image version docs reference check-reference
 
-## The venv is exactly the lock (requirements/dev.txt, hashed): pip brings the lock tool, uv
-## installs the rest, then the project itself, editable, with the locked setuptools.
-$(STAMP): pyproject.toml requirements/dev.txt requirements/uv.txt
+## The venv is exactly the lock (requirements/agents.txt, hashed: dev.txt plus the agent
+## frameworks of the integrations' tests): pip brings the lock tool, uv installs the rest, then
+## the project itself, editable, with the locked setuptools.
+$(STAMP): pyproject.toml requirements/dev.txt requirements/agents.txt requirements/uv.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/uv.txt
-	$(BIN)/uv pip sync --quiet --python $(BIN)/python --require-hashes requirements/dev.txt
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python --require-hashes requirements/agents.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	@# xds-protos ships a stale copy of opentelemetry/proto/ which, installed after
 	@# opentelemetry-proto, overwrites its files (grpc/grpc#42428): put the real ones back.

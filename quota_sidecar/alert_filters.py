@@ -12,6 +12,7 @@ from quota_sidecar.models import QuotaScope, parse_scope
 from quota_sidecar.results import Alert, AlertKind, Severity
 
 __all__ = [
+    "MAX_CURSOR",
     "AlertFilter",
     "cursor_key",
     "later_cursor",
@@ -20,7 +21,11 @@ __all__ = [
     "validate_cursor",
 ]
 
-_CURSOR = re.compile(r"^\d{1,20}(-\d{1,20})?$")
+# ASCII digits only, matched whole: `\d` and int() also take fullwidth and Arabic-Indic
+# digits, which Redis refuses; each part must fit a stream id's unsigned 64 bits.
+_CURSOR = re.compile(r"([0-9]{1,20})(?:-([0-9]{1,20}))?", re.ASCII)
+MAX_ID_PART = 2**64 - 1
+MAX_CURSOR = f"{MAX_ID_PART}-{MAX_ID_PART}"  # the last possible stream id: nothing comes after
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +87,19 @@ def parse_severity(value: Severity | str, field_name: str = "min_severity") -> S
 
 
 def validate_cursor(cursor: str, field_name: str = "cursor") -> str:
-    """A stream id "<ms>-<seq>" or "<ms>" ("0" replays everything retained)."""
-    if not _CURSOR.match(cursor):
+    """A stream id "<ms>-<seq>" or "<ms>" ("0" replays everything retained), returned in its
+    canonical form (no leading zeros). The one parser of cursors from outside (StreamAlerts,
+    the dashboard's Last-Event-ID and ?cursor=, subscribe(), the CLI): anything else is
+    InvalidInput naming the field, before Redis sees it."""
+    match = _CURSOR.fullmatch(cursor)
+    if match is None:
         raise InvalidInput(
-            field_name, f"must be an alert id like '1764288000000-0', got {cursor!r}"
+            field_name, f"must be an alert id like '1764288000000-0', got {cursor[:64]!r}"
         )
-    return cursor
+    ms, seq = int(match.group(1)), match.group(2)
+    if ms > MAX_ID_PART or (seq is not None and int(seq) > MAX_ID_PART):
+        raise InvalidInput(field_name, f"each part of an alert id is at most {MAX_ID_PART}")
+    return str(ms) if seq is None else f"{ms}-{int(seq)}"
 
 
 def cursor_key(cursor: str) -> tuple[int, int]:

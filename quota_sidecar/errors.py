@@ -8,7 +8,8 @@
      ├── RunNotOpen              a record names a run that is not open;
      │                           nothing was counted; names run_id         → FAILED_PRECONDITION
      ├── StoreUnavailable        the store is in its unreachable state       → UNAVAILABLE
-     │    └── StoreTimeout         a probe went unanswered on the wire
+     │    ├── StoreTimeout         a probe went unanswered on the wire
+     │    └── StoreBehind          the store lost (or lacks yet) a quota this engine has seen
      ├── Overloaded              this sidecar's queue is full; nothing was done → RESOURCE_EXHAUSTED
      ├── DeadlineExceeded        the caller's timeout passed first; nothing was
      │                           counted (a sent check is undone)           → DEADLINE_EXCEEDED
@@ -31,6 +32,7 @@ __all__ = [
     "QuotaExceeded",
     "QuotaSidecarError",
     "RunNotOpen",
+    "StoreBehind",
     "StoreTimeout",
     "StoreUnavailable",
 ]
@@ -96,6 +98,14 @@ class StoreUnavailable(QuotaSidecarError):
 
 class StoreTimeout(StoreUnavailable):
     """The store did not answer within the configured timeout."""
+
+
+class StoreBehind(StoreUnavailable):
+    """The store answered, but from an older state than this engine has seen: a quota the engine
+    knows is missing there, or older (a replica promoted before it received the write, or a
+    server read during a failover; see engine/configs.py). The store cannot decide for that
+    subject: a check is decided by the failure modes of the quota the engine knows, a record is
+    spooled. Nothing was applied."""
 
 
 class Overloaded(QuotaSidecarError):

@@ -19,6 +19,9 @@ from quota_sidecar.money import MAX_LIMIT_NANOS, Money, from_nanos, to_nanos
 from quota_sidecar.periods import WEEKDAYS, Window, zone
 
 __all__ = [
+    "DEFAULT_ALL",
+    "DEFAULT_SCOPES",
+    "DEFAULT_TENANT_MARK",
     "DEFAULT_THRESHOLDS",
     "CostQuota",
     "DenialCode",
@@ -29,6 +32,9 @@ __all__ = [
     "RateLimitConfig",
     "Subject",
     "UnpricedPolicy",
+    "check_default",
+    "default_tenant",
+    "is_default",
 ]
 
 DEFAULT_THRESHOLDS = (80, 90, 95)
@@ -148,6 +154,45 @@ class Subject:
         if not sep:
             raise InvalidInput(field_name, f"expected SCOPE:IDENTIFIER, got {text!r}")
         return cls(parse_scope(scope, field_name), identifier)
+
+
+# Scope defaults (engine/defaults.py): a quota named "<scope>:*" is the default of every
+# identifier of the scope without a quota of its own; "<scope>:*@<tenant>" the default of
+# those named in a call together with tenant:<tenant>.
+DEFAULT_SCOPES = frozenset(
+    {QuotaScope.USER, QuotaScope.TOOL, QuotaScope.PROVIDER, QuotaScope.MODEL, QuotaScope.TENANT}
+)
+DEFAULT_ALL = "*"
+DEFAULT_TENANT_MARK = "*@"
+
+
+def is_default(subject: Subject) -> bool:
+    """Whether the subject names a scope default ("user:*", "user:*@acme")."""
+    return subject.identifier == DEFAULT_ALL or subject.identifier.startswith(DEFAULT_TENANT_MARK)
+
+
+def default_tenant(subject: Subject) -> str:
+    """The tenant of a default ("" for the scope's own)."""
+    return (
+        subject.identifier.removeprefix(DEFAULT_TENANT_MARK)
+        if subject.identifier != DEFAULT_ALL
+        else ""
+    )
+
+
+def check_default(subject: Subject, field_name: str = "identifier") -> None:
+    """Refuse a default that cannot be one: of a scope without defaults, or for a tenant's
+    tenants (a tenant is never a member of another)."""
+    if not is_default(subject):
+        return
+    if subject.scope not in DEFAULT_SCOPES:
+        names = ", ".join(sorted(s.value for s in DEFAULT_SCOPES))
+        raise InvalidInput(field_name, f"a {subject.scope.value} quota has no default ({names})")
+    if subject.identifier.startswith(DEFAULT_TENANT_MARK):
+        if subject.scope is QuotaScope.TENANT:
+            raise InvalidInput(field_name, "a tenant's default cannot be per tenant")
+        if not default_tenant(subject) or "*" in default_tenant(subject):
+            raise InvalidInput(field_name, "a tenant default is '*@<tenant identifier>'")
 
 
 def parse_scope(value: object, field_name: str = "scope") -> QuotaScope:

@@ -20,6 +20,7 @@ __all__ = [
     "AuditEvent",
     "BreakdownEntry",
     "CheckResult",
+    "HoldExtension",
     "LimitStatus",
     "Override",
     "OverrideKind",
@@ -75,6 +76,27 @@ class CheckResult:
     reservation_id: str | None = None
     decided_without_store: bool = False
     shadow_denied: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HoldExtension:
+    """The outcome of extending a hold (a streamed call that needs more than it held).
+
+    `extended`: the hold now covers `hold_cost_nanos` on every subject it holds on. When denied,
+    nothing changed (the hold still covers what it did): the caller must stop the call, and
+    settle it with what was used so far (RecordUsage with cut_short)."""
+
+    extended: bool
+    hold_cost_nanos: int
+    code: DenialCode | None = None
+    reason: str = ""
+    denied_subject: Subject | None = None
+    denied_limit: LimitKind | None = None
+    retry_after: timedelta | None = None
+
+    @property
+    def hold_cost(self) -> Decimal:
+        return from_nanos(self.hold_cost_nanos)
 
 
 class AlertKind(StrEnum):
@@ -203,6 +225,8 @@ class Usage:
     cost_this_week_nanos: int = 0
     week_resets_at: datetime | None = None
     cost_lifetime_nanos: int = 0  # counted only while the quota has a lifetime_limit
+    quota_source: str = ""  # "own", "default" (quota_default names it) or "" (none)
+    quota_default: str = ""
 
     @property
     def cost_today(self) -> Decimal:

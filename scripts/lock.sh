@@ -4,7 +4,9 @@
 #                            that still fits (UPGRADE=1 takes the newest that fits instead)
 #   scripts/lock.sh check    fail when the committed lock no longer matches pyproject.toml
 # run.txt is what the sidecar needs (the image installs it), dev.txt adds the dev extra, bench.txt
-# the bench extra; each is constrained by the one before, so a package has one version in all.
+# the bench extra, agents.txt the agent frameworks' extras (installed by `make venv` for the
+# tests; never by the image); each is constrained by the one before, so a package has one
+# version in all.
 set -euo pipefail
 mode=${1:?usage: scripts/lock.sh write|check}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +21,8 @@ compile() {  # in the folder that holds pyproject.toml and requirements/
       -o requirements/dev.txt
   "$uv" pip compile pyproject.toml "${common[@]}" --extra dev --extra bench \
       -c requirements/dev.txt -o requirements/bench.txt
+  "$uv" pip compile pyproject.toml "${common[@]}" --extra dev --extra openai-agents \
+      --extra langchain --extra mcp -c requirements/dev.txt -o requirements/agents.txt
   # What `make venv` installs first, with pip, to have the lock tool itself.
   grep '^uv==' requirements/dev.txt | sed 's/ .*//' \
     | "$uv" pip compile - "${common[@]}" -c requirements/dev.txt -o requirements/uv.txt

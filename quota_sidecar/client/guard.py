@@ -33,13 +33,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from types import TracebackType
 from typing import Protocol
 
 from quota_sidecar.errors import InvalidInput, QuotaExceeded, QuotaSidecarError
 from quota_sidecar.models import QuotaScope, Subject, validate_identifier
 from quota_sidecar.money import Money
-from quota_sidecar.results import CheckResult, RecordResult
+from quota_sidecar.results import CheckResult, HoldExtension, RecordResult, RunEnd
 
 __all__ = [
     "QuotaApi",
@@ -74,6 +75,7 @@ class QuotaApi(Protocol):
         run_id: str = "",
         parent_run_id: str = "",
         run_max_cost: Money | None = None,
+        estimate_from_history: bool = False,
     ) -> CheckResult: ...
 
     async def record_usage(
@@ -96,9 +98,26 @@ class QuotaApi(Protocol):
         run_id: str = "",
         parent_run_id: str = "",
         end_run: bool = False,
+        cut_short: bool = False,
     ) -> RecordResult: ...
 
     async def release_reservation(self, reservation_id: str) -> bool: ...
+
+    async def end_run(self, run_id: str, *, timeout: float | None = None) -> RunEnd: ...
+
+    async def extend_reservation(
+        self,
+        reservation_id: str,
+        *,
+        hold_cost: Money | None = None,
+        hold_cost_nanos: int | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        provider: str = "",
+        model: str = "",
+        reservation_lease: timedelta | None = None,
+        timeout: float | None = None,
+    ) -> HoldExtension: ...
 
 
 QuotaChecker = Callable[[str, str, float], Awaitable[CheckResult]]

@@ -37,6 +37,7 @@ import grpc.aio
 from quota_sidecar.client.guard import QuotaGuard
 from quota_sidecar.client.pending import PendingCall, run_blocking_put
 from quota_sidecar.client.requests import check_request, record_request
+from quota_sidecar.client.streams import GuardedStream, StreamSpec
 from quota_sidecar.client.transport import (
     CHANNEL_OPTIONS,
     RetryPolicy,
@@ -56,11 +57,12 @@ from quota_sidecar.models import (
     parse_scope,
     validate_identifier,
 )
-from quota_sidecar.money import Money
+from quota_sidecar.money import Money, to_nanos
 from quota_sidecar.results import (
     Alert,
     AlertKind,
     CheckResult,
+    HoldExtension,
     RecordResult,
     RunEnd,
     RunUsage,
@@ -72,6 +74,7 @@ from quota_sidecar.wire import history
 from quota_sidecar.wire import replies as convert
 from quota_sidecar.wire.fields import scope_to_proto
 from quota_sidecar.wire.runs import RunCheck, run_end_from_proto, run_usage_from_proto
+from quota_sidecar.wire.streams import ExtensionAsk, extension_from_proto, extension_request
 
 __all__ = [
     "QuotaClient",
@@ -287,11 +290,14 @@ class QuotaClient:
         run_ttl: timedelta | None = None,
         run_max_requests: int | None = None,
         run_max_tokens: int | None = None,
+        estimate_from_history: bool = False,
     ) -> CheckResult:
         """May this call happen now? With reserve=True an allowed check holds the estimate.
         With a provider and model, estimated input/output tokens are priced by the sidecar.
         With a run_id, the run (opened by its first call, with the run_* limits asked for, up
-        to the sidecar's `runs:` template) and its ancestors join the same atomic check."""
+        to the sidecar's `runs:` template) and its ancestors join the same atomic check. With
+        estimate_from_history and no estimate, the sidecar estimates from recent actual costs
+        ("Estimates from history" in docs/semantics.md)."""
         request = check_request(
             scope, identifier, estimated_cost,
             subjects=subjects, estimated_cost_nanos=estimated_cost_nanos,
@@ -304,6 +310,7 @@ class QuotaClient:
                 run_id, parent_run_id, run_max_cost, run_ttl, run_max_requests, run_max_tokens
             ),
         )  # fmt: skip
+        request.estimate_from_history = estimate_from_history
         response = await self._unary("CheckQuota", request, timeout=timeout)
         return convert.check_result_from_proto(response)
 
@@ -329,11 +336,13 @@ class QuotaClient:
         run_id: str = "",
         parent_run_id: str = "",
         end_run: bool = False,
+        cut_short: bool = False,
     ) -> RecordResult:
         """Record what a call really cost, settling its hold when reservation_id is given.
         Without a cost, a record with a provider, a model and tokens is priced by the sidecar
         (`priced_by` says how); an explicit cost, 0 included, is taken as given. With a
-        run_id the spend counts on the run and its ancestors; end_run=True then ends the run."""
+        run_id the spend counts on the run and its ancestors; end_run=True then ends the run.
+        cut_short=True: the call stopped early (a stream); what it used so far is charged."""
         request = record_request(
             scope, identifier, cost, provider, tool_name,
             subjects=subjects, cost_nanos=cost_nanos, input_tokens=input_tokens,
@@ -342,6 +351,7 @@ class QuotaClient:
             reservation_id=reservation_id, model=model, skip_model_subject=skip_model_subject,
             run_id=run_id, parent_run_id=parent_run_id, end_run=end_run,
         )  # fmt: skip
+        request.cut_short = cut_short
         response = await self._unary("RecordUsage", request, timeout=timeout)
         return convert.record_result_from_proto(response)
 
@@ -351,6 +361,32 @@ class QuotaClient:
         request = quota_pb2.RecordUsageRequest(reservation_id=reservation_id, release=True)
         response = await self._unary("RecordUsage", request)
         return bool(response.hold_settled)
+
+    async def extend_reservation(
+        self,
+        reservation_id: str,
+        *,
+        hold_cost: Money | None = None,
+        hold_cost_nanos: int | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        provider: str = "",
+        model: str = "",
+        reservation_lease: timedelta | None = None,
+        timeout: float | None = None,
+    ) -> HoldExtension:
+        """Grow a hold while its call streams, to a new TOTAL (a retry is harmless): a cost,
+        or the price of total tokens for the provider and model. All its subjects or none;
+        extended=False (with the reason) means the stream must stop. NotFound when the hold is
+        no longer open."""
+        nanos = hold_cost_nanos
+        if nanos is None and hold_cost is not None:
+            nanos = to_nanos(hold_cost, "hold_cost")
+        ask = ExtensionAsk(
+            reservation_id, nanos, input_tokens, output_tokens, provider, model, reservation_lease
+        )
+        response = await self._unary("ExtendReservation", extension_request(ask), timeout=timeout)
+        return extension_from_proto(response)
 
     async def end_run(self, run_id: str, *, timeout: float | None = None) -> RunEnd:
         """End a run early: its holds are released and later checks on it (or below it) are
@@ -433,6 +469,10 @@ class QuotaClient:
             parent_run_id=parent_run_id,
             run_max_cost=run_max_cost,
         )
+
+    def stream(self, spec: StreamSpec) -> GuardedStream:
+        """`async with client.stream(StreamSpec(...)) as s:` — see quota_sidecar.client.streams."""
+        return GuardedStream(self, spec)
 
     # --- alerts --------------------------------------------------------------------------------
     async def subscribe_alerts(

@@ -43,7 +43,7 @@ QUOTA_SECTION = FileSection(
     (
         FileField(
             "scope",
-            "`user`, `tool`, `provider`, `tenant`, `global` or `model`",
+            "`user`, `tool`, `provider`, `model`, `tenant`, `global` or `run`",
             "what the quota applies to",
             required=True,
         ),
@@ -51,8 +51,16 @@ QUOTA_SECTION = FileSection(
             "identifier",
             "text",
             "who or what, within the scope: no whitespace, at most "
-            "128 characters; `provider/model` for a model",
+            "128 characters; `provider/model` for a model; `*` makes the quota the scope's "
+            "default (user, tool, provider, model, tenant): every identifier without a quota "
+            "of its own gets these limits",
             required=True,
+        ),
+        FileField(
+            "tenant",
+            "tenant identifier",
+            'with identifier `"*"`: the default of the identifiers named in a call together '
+            "with `tenant:<tenant>` (the subject `<scope>:*@<tenant>`); not for scope tenant",
         ),
         FileField("description", "text", "a note for people", default='`""`'),
         FileField(

@@ -51,7 +51,16 @@ from quota_sidecar.config.quota_fields import (
 )
 from quota_sidecar.config.run_templates import RunLimits, parse_runs_node
 from quota_sidecar.errors import ConfigError, InvalidInput
-from quota_sidecar.models import CostQuota, QuotaConfig, RateLimitConfig, Subject, UnpricedPolicy
+from quota_sidecar.models import (
+    DEFAULT_ALL,
+    DEFAULT_TENANT_MARK,
+    CostQuota,
+    QuotaConfig,
+    RateLimitConfig,
+    Subject,
+    UnpricedPolicy,
+    check_default,
+)
 from quota_sidecar.pricing import PriceOverride, parse_overrides_node, parse_unpriced_policy
 
 __all__ = [
@@ -190,6 +199,11 @@ class _Parser:
             ),
         }
         kwargs["identifier"] = str(kwargs["identifier"])
+        if "tenant" in fields:
+            tenant = self.typed(fields["tenant"], f"{path}.tenant", str, "a tenant identifier")
+            if kwargs["identifier"] != DEFAULT_ALL:
+                raise self.error(f"{path}.tenant", 'needs identifier "*" (a default)', node)
+            kwargs["identifier"] = DEFAULT_TENANT_MARK + tenant
         if "rate_limits" in fields:
             kwargs["rate_limits"] = self.rate_limits(fields["rate_limits"], f"{path}.rate_limits")
         if "cost_quota" in fields:
@@ -207,6 +221,10 @@ class _Parser:
                 fields["description"], f"{path}.description", str, "text"
             )
         config: QuotaConfig = self.construct(QuotaConfig, kwargs, path, node)
+        try:
+            check_default(config.subject, f"{path}.identifier")
+        except InvalidInput as exc:
+            raise self.error(exc.field, exc.message, node) from None
         return config
 
     def rate_limits(self, node: Node, path: str) -> RateLimitConfig:

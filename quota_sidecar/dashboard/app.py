@@ -8,6 +8,8 @@ page that tried to reach a CDN would fail loudly instead of quietly depending on
 from __future__ import annotations
 
 import logging
+import ssl
+from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from aiohttp import web
 from quota_sidecar.alerting.hub import AlertHub
 from quota_sidecar.dashboard.auth import Handler, auth_middleware, login_routes
 from quota_sidecar.dashboard.context import CONTEXT, Context
+from quota_sidecar.dashboard.hosts import HostAllowList
 from quota_sidecar.dashboard.live import live_routes
 from quota_sidecar.dashboard.pages import page_routes
 from quota_sidecar.dashboard.sessions import SessionBook
@@ -50,6 +53,19 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+@web.middleware
+async def host_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a Host this dashboard is not served as (DNS rebinding: see hosts.py), first."""
+    hosts = request.app[CONTEXT].hosts
+    host = request.headers.get("Host")
+    if hosts is None or not hosts.allows(host, 443 if request.secure else 80):
+        raise web.HTTPMisdirectedRequest(
+            text=f"this dashboard is not served as {(host or '')[:100]!r}: open it by its own "
+            "address, or name the host with --dashboard-host"
+        )
+    return await handler(request)
+
+
 def _harden(request: web.Request, response: web.StreamResponse) -> None:
     if response.prepared:  # an event stream already sent its headers
         return
@@ -72,7 +88,7 @@ def build_app(
     *,
     heartbeat_interval: float = 15.0,
 ) -> web.Application:
-    app = web.Application(middlewares=[security_headers, auth_middleware])
+    app = web.Application(middlewares=[security_headers, host_guard, auth_middleware])
     app[CONTEXT] = Context(service, hub, sessions, heartbeat_interval=heartbeat_interval)
     app.add_routes([*login_routes(), *page_routes(), *live_routes()])
     static = app.router.add_static("/static/", STATIC_DIR, append_version=True)
@@ -82,12 +98,23 @@ def build_app(
 
 
 class DashboardServer:
-    """Serves the dashboard app on HOST:PORT (port 0 picks a free one) until close()."""
+    """Serves the dashboard app on HOST:PORT (port 0 picks a free one) until close(), over TLS
+    when given an SSL context; it answers to the Host names of HostAllowList.build."""
 
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        host: str,
+        port: int,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        host_names: Sequence[str] = (),
+    ) -> None:
         self._app = app
         self._host = host
         self._port = port
+        self._ssl_context = ssl_context
+        self._host_names = tuple(host_names)
         self._runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT, handle_signals=False
         )
@@ -96,13 +123,15 @@ class DashboardServer:
     @property
     def url(self) -> str:
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}/"
+        scheme = "https" if self._ssl_context else "http"
+        return f"{scheme}://{host}:{self.port}/"
 
     async def start(self) -> DashboardServer:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
+        site = web.TCPSite(self._runner, self._host, self._port, ssl_context=self._ssl_context)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
+        self._app[CONTEXT].hosts = HostAllowList.build(self._host, self.port, self._host_names)
         log.info("dashboard on %s", self.url)
         return self
 

@@ -2,7 +2,10 @@
 
 CSRF: the session cookie is SameSite=Strict (another site's form or script never carries it),
 every POST form carries a CSRF token compared in constant time, and a POST whose Origin is not
-this server is refused before anything else.
+this server is refused before anything else (after the Host check of app.host_guard).
+
+Wrong tokens are throttled per client address and overall (throttle.py): a throttled login is
+answered 429 with Retry-After before its token is compared.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from aiohttp import web
 
 from quota_sidecar.dashboard.context import CONTEXT, SESSION, render
 from quota_sidecar.dashboard.sessions import SESSION_TTL, same_secret
+from quota_sidecar.dashboard.throttle import client_key
 
 __all__ = ["LOGIN_COOKIE", "SESSION_COOKIE", "auth_middleware", "login_routes"]
 
@@ -24,7 +28,9 @@ PUBLIC_PATHS = frozenset({"/login"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _set_cookie(response: web.StreamResponse, name: str, value: str, max_age: int) -> None:
+def _set_cookie(
+    request: web.Request, response: web.StreamResponse, name: str, value: str, max_age: int
+) -> None:
     response.set_cookie(
         name,
         value,
@@ -32,8 +38,9 @@ def _set_cookie(response: web.StreamResponse, name: str, value: str, max_age: in
         path="/",
         httponly=True,
         samesite="Strict",
-        # Secure only behind TLS: a cookie marked Secure is not sent to http://127.0.0.1.
-        secure=False,
+        # Secure whenever served over TLS (--tls-cert): the browser then never sends it over
+        # plain HTTP. Not on plain http://127.0.0.1, where a Secure cookie would not be sent.
+        secure=request.secure,
     )
 
 
@@ -62,7 +69,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-async def _login_form(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
+async def _login_form(
+    request: web.Request, *, error: str = "", status: int = 200, retry_after: int | None = None
+) -> web.Response:
     context = request.app[CONTEXT]
     if context.sessions.get(request.cookies.get(SESSION_COOKIE)) is not None and not error:
         raise web.HTTPSeeOther("/")
@@ -75,7 +84,9 @@ async def _login_form(request: web.Request, *, error: str = "", status: int = 20
         error=error,
         has_tokens=context.sessions.has_tokens,
     )
-    _set_cookie(response, LOGIN_COOKIE, csrf, max_age=3600)
+    _set_cookie(request, response, LOGIN_COOKIE, csrf, max_age=3600)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 
@@ -84,20 +95,31 @@ async def show_login(request: web.Request) -> web.Response:
 
 
 async def log_in(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    address = client_key(request.remote)
+    wait = context.throttle.retry_after(address)
+    if wait is not None:  # refused before the token is even read: waiting is the only way on
+        return await _login_form(
+            request,
+            error=f"Too many wrong tokens: try again in {wait} s.",
+            status=429,
+            retry_after=wait,
+        )
     form = await request.post()
     csrf = str(form.get("csrf", ""))
     if not same_secret(csrf, request.cookies.get(LOGIN_COOKIE, "")):
         return await _login_form(request, error="The form expired: try again.", status=403)
-    context = request.app[CONTEXT]
     role = context.sessions.role_for(str(form.get("token", "")).strip())
     if role is None:
+        context.throttle.failed(address)
         return await _login_form(request, error="That token is not valid.", status=401)
+    context.throttle.succeeded(address)
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         context.sessions.close(old)  # a new login never reuses an id the browser already had
     session = context.sessions.open(role)
     response = web.HTTPSeeOther("/")
-    _set_cookie(response, SESSION_COOKIE, session.id, max_age=int(SESSION_TTL))
+    _set_cookie(request, response, SESSION_COOKIE, session.id, max_age=int(SESSION_TTL))
     response.del_cookie(LOGIN_COOKIE, path="/")
     raise response
 

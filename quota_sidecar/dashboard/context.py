@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,9 @@ from aiohttp import web
 
 from quota_sidecar.alerting.hub import AlertHub
 from quota_sidecar.dashboard import present
+from quota_sidecar.dashboard.hosts import HostAllowList
 from quota_sidecar.dashboard.sessions import Session, SessionBook
+from quota_sidecar.dashboard.throttle import LoginThrottle
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.money import format_dollars
 
@@ -49,6 +52,10 @@ class Context:
     heartbeat_interval: float = 15.0
     # Set when the server stops, so open event streams end instead of holding the shutdown.
     closing: asyncio.Event = field(default_factory=asyncio.Event)
+    # The Host names served; set once the port is bound (until then every request is refused).
+    hosts: HostAllowList | None = None
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    open_streams: Counter[str] = field(default_factory=Counter)  # session id -> event streams
 
 
 CONTEXT = web.AppKey("dashboard_context", Context)

@@ -6,6 +6,11 @@ event id; when the connection drops, the browser reconnects by itself and sends 
 saw as Last-Event-ID, which wins over the query: the stream resumes exactly after it, with no
 loss and no duplicate (alerting/hub.py replays, then follows live). Idle streams get an id-only
 event carrying the hub's heartbeat cursor, so a resume skips what the filter passed over.
+
+Refusals come before the stream starts, as plain HTTP errors, because EventSource reconnects
+after a stream that ended but never after an error status: a bad cursor (Last-Event-ID or
+?cursor=, parsed by alert_filters.validate_cursor like StreamAlerts' cursor) is a 400, and a
+session past MAX_STREAMS_PER_SESSION open streams gets a 429.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from aiohttp import web
 from quota_sidecar.alert_filters import AlertFilter, validate_cursor
 from quota_sidecar.alerting.hub import Heartbeat, SubscriberTooSlow
 from quota_sidecar.dashboard.alert_json import alert_json
-from quota_sidecar.dashboard.context import CONTEXT
+from quota_sidecar.dashboard.context import CONTEXT, SESSION
 from quota_sidecar.errors import InvalidInput, StoreUnavailable
 from quota_sidecar.models import parse_scope
 
@@ -28,6 +33,9 @@ __all__ = ["live_routes"]
 
 log = logging.getLogger(__name__)
 RETRY_MS = 2000  # how soon the browser reconnects after the stream ends
+# A browser opens at most 6 connections per host over HTTP/1.1; 5 streams (tabs) per session
+# leave one for loading pages, and bound what one stolen or scripted session can hold open.
+MAX_STREAMS_PER_SESSION = 5
 
 
 def _filter_from(request: web.Request) -> AlertFilter:
@@ -39,11 +47,11 @@ def _filter_from(request: web.Request) -> AlertFilter:
 
 
 def _cursor_from(request: web.Request) -> str | None:
-    cursor = request.headers.get("Last-Event-ID") or request.query.get("cursor")
-    if not cursor:
-        return None
-    validate_cursor(cursor)
-    return cursor
+    resumed = request.headers.get("Last-Event-ID")
+    if resumed:
+        return validate_cursor(resumed, "Last-Event-ID")
+    cursor = request.query.get("cursor")
+    return validate_cursor(cursor) if cursor else None
 
 
 async def alert_stream(request: web.Request) -> web.StreamResponse:
@@ -52,6 +60,24 @@ async def alert_stream(request: web.Request) -> web.StreamResponse:
         flt, cursor = _filter_from(request), _cursor_from(request)
     except InvalidInput as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
+    session_id = request[SESSION].id
+    if context.open_streams[session_id] >= MAX_STREAMS_PER_SESSION:
+        raise web.HTTPTooManyRequests(
+            text=f"this session already has {MAX_STREAMS_PER_SESSION} open alert streams "
+            "(the most it may): close a tab",
+            headers={"Retry-After": "10"},
+        )
+    context.open_streams[session_id] += 1
+    try:
+        return await _stream(request, flt, cursor)
+    finally:
+        context.open_streams[session_id] -= 1
+        if context.open_streams[session_id] <= 0:
+            del context.open_streams[session_id]
+
+
+async def _stream(request: web.Request, flt: AlertFilter, cursor: str | None) -> web.StreamResponse:
+    context = request.app[CONTEXT]
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -84,6 +110,10 @@ async def alert_stream(request: web.Request) -> web.StreamResponse:
         log.info("alert stream for the dashboard ended: %s", exc)
     except ConnectionResetError:
         pass  # the page went away
+    except Exception:  # a defect: say so once, and tell the page to stop rather than retry
+        log.exception("alert stream for the dashboard failed")
+        with contextlib.suppress(Exception):
+            await response.write(b"event: stop\ndata: the live alerts failed: reload later\n\n")
     finally:
         closing.cancel()
         with contextlib.suppress(Exception):

@@ -1,6 +1,14 @@
 """The two pages: the overview (top spenders, budget bars, live alerts) and a subject's page
 (spend per day, breakdowns, limits, holds, overrides, audit, its alerts). Each page is read
-from the engine in one go (the reads run together) and rendered on the server."""
+from the engine in one go (the reads run together) and rendered on the server.
+
+What each role sees is what its gRPC counterpart may read (docs/dashboard.md): the viewer
+(read-only dashboard token) sees what QuotaService returns (GetUsage: usage, limits,
+breakdowns and the quota in force; GetUsageHistory; StreamAlerts), the admin also what only
+QuotaAdminService returns (top spenders, every quota's budget, overrides, the audit log) and
+the open holds with their ids (ids that settle or release a hold; no RPC lists them). The
+admin-only reads are not even made for a viewer.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +21,8 @@ from aiohttp import web
 from quota_sidecar.alert_filters import AlertFilter
 from quota_sidecar.clock import from_ms
 from quota_sidecar.dashboard.alert_json import alert_json
-from quota_sidecar.dashboard.context import CONTEXT, render
+from quota_sidecar.dashboard.context import CONTEXT, SESSION, render
+from quota_sidecar.dashboard.sessions import Role
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.errors import InvalidInput, StoreUnavailable
 from quota_sidecar.history import UsageHistory
@@ -82,6 +91,25 @@ def _scope_from(request: web.Request, default: QuotaScope | None) -> QuotaScope:
     return parse_scope(text)
 
 
+def _is_admin(request: web.Request) -> bool:
+    return request[SESSION].role is Role.ADMIN
+
+
+async def _admin_overview(
+    service: QuotaService, scope: QuotaScope
+) -> tuple[list[Any], list[Any], list[BudgetBar], bool]:
+    today, month, (bars, more) = await asyncio.gather(
+        service.top_spenders(scope, period="today", limit=TOP),
+        service.top_spenders(scope, period="month", limit=TOP),
+        _budget_bars(service),
+    )
+    return list(today), list(month), bars, more
+
+
+async def _nothing() -> tuple[list[Any], list[Any], list[BudgetBar], bool]:
+    return [], [], [], False
+
+
 async def overview(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     service = context.service
@@ -89,11 +117,10 @@ async def overview(request: web.Request) -> web.Response:
         scope = _scope_from(request, QuotaScope.USER)
     except InvalidInput as exc:
         return render(request, "error.html", status=400, message=str(exc))
+    admin = _is_admin(request)
     try:
-        today, month, (bars, more), (alerts, cursor) = await asyncio.gather(
-            service.top_spenders(scope, period="today", limit=TOP),
-            service.top_spenders(scope, period="month", limit=TOP),
-            _budget_bars(service),
+        (today, month, bars, more), (alerts, cursor) = await asyncio.gather(
+            _admin_overview(service, scope) if admin else _nothing(),
             context.hub.recent(AlertFilter(), RECENT_ALERTS),
         )
     except StoreUnavailable as exc:
@@ -101,6 +128,7 @@ async def overview(request: web.Request) -> web.Response:
     return render(
         request,
         "overview.html",
+        admin=admin,
         scopes=list(QuotaScope),
         scope=scope,
         top_today=today,
@@ -157,6 +185,19 @@ def _chart_data(history: UsageHistory) -> dict[str, Any]:
     }
 
 
+async def _admin_subject(service: QuotaService, subject: Subject) -> tuple[Any, Any, Any]:
+    holds, overrides, (audit, _) = await asyncio.gather(
+        service.open_holds(subject),
+        service.list_overrides(subject),
+        service.list_audit_events(subject, page_size=AUDIT_ENTRIES),
+    )
+    return holds, overrides, audit
+
+
+async def _none_of_it() -> tuple[Any, Any, Any]:
+    return (), (), ()
+
+
 async def subject_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     service = context.service
@@ -167,20 +208,20 @@ async def subject_page(request: web.Request) -> web.Response:
     only_subject = AlertFilter(
         scopes=frozenset({subject.scope}), identifiers=frozenset({subject.identifier})
     )
+    admin = _is_admin(request)
     try:
-        usage, history, holds, overrides, (audit, _), (alerts, cursor) = await asyncio.gather(
+        usage, history, (alerts, cursor), (holds, overrides, audit) = await asyncio.gather(
             service.get_usage(subject),
             service.usage_history(subject),
-            service.open_holds(subject),
-            service.list_overrides(subject),
-            service.list_audit_events(subject, page_size=AUDIT_ENTRIES),
             context.hub.recent(only_subject, RECENT_ALERTS),
+            _admin_subject(service, subject) if admin else _none_of_it(),
         )
     except StoreUnavailable as exc:
         return render(request, "error.html", status=503, message=f"The store is away: {exc}")
     return render(
         request,
         "subject.html",
+        admin=admin,
         subject=subject,
         usage=usage,
         history=history,

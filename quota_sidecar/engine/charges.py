@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from quota_sidecar.clock import Clock, from_ms
 from quota_sidecar.engine.configs import CachedConfig, ConfigRepository
+from quota_sidecar.engine.defaults import tenant_of
 from quota_sidecar.engine.model_subject import with_model_subject
 from quota_sidecar.errors import StoreUnavailable
 from quota_sidecar.models import (
@@ -209,4 +210,8 @@ async def _configs_for_pricing(
         return await configs.get_many(subjects, timeout=timeout)
     except StoreUnavailable:
         unknown = CachedConfig(UNKNOWN_BUDGET, "")
-        return [configs.cached(s) or unknown for s in subjects]
+        tenant = tenant_of(subjects)
+        return [
+            configs.cached(s, tenant) or configs.under_known_default(s, tenant) or unknown
+            for s in subjects
+        ]

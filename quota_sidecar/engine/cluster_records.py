@@ -29,6 +29,7 @@ from quota_sidecar.engine.cluster import (
     slot_groups,
 )
 from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.defaults import tenant_of
 from quota_sidecar.engine.history_keys import record_extras
 from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
 from quota_sidecar.engine.replies import exact_int
@@ -138,9 +139,11 @@ async def _record_group(
         if reply[0] != "stale":
             return reply
         stale = [group.plans[exact_int(i) - 1].subject for i in reply[1]]
-        await configs.reload(stale)
+        tenant = tenant_of([p.subject for p in plans])  # the call's, not only this group's
+        await configs.refresh(stale, tenant=tenant)
         subjects = [p.subject for p in group.plans]
-        group.plans = plan_subjects(subjects, await configs.get_many(subjects), now)
+        cached = await configs.get_many(subjects, tenant=tenant)
+        group.plans = plan_subjects(subjects, cached, now)
         for position, plan in zip(group.positions, group.plans, strict=True):
             plans[position] = plan
     raise StoreUnavailable("quota configuration kept changing during the record")

@@ -7,10 +7,25 @@ then reloads and retries. A steady-state check therefore costs one round trip, a
 made through any replica takes effect on the very next call everywhere. A deleted quota
 leaves a tombstone (the version without the document), so delete-then-recreate can never
 be mistaken for the old version.
+
+A subject without a quota of its own follows its scope's default (engine/defaults.py): its
+entry is the default's config under the subject's name, and its version names the defaults
+it was resolved from, which the script verifies as well. Entries are cached per subject and
+tenant, since the call's tenant decides which default applies.
+
+The cache only moves forward. Redis replicates asynchronously, so the store can answer from an
+older state than this engine has already seen: a replica promoted before it received a quota
+write, or a server read during a failover. Such a read never replaces a cached entry (see
+`_supersedes`): least of all "no quota" over a known one, which would let a closed budget be
+decided as unlimited, by the store and then, in an outage, by the failure modes. The engine
+keeps the quota it knows and the store is "behind" for that subject (StoreBehind) until it
+holds that version or a later write. The same holds for the defaults a subject follows.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,13 +33,24 @@ from dataclasses import dataclass
 from quota_sidecar.clock import Clock
 from quota_sidecar.engine.audit import append_audit, publish_alert
 from quota_sidecar.engine.codec import config_from_json, config_to_dict, config_to_json
-from quota_sidecar.errors import InvalidInput, NotFound
+from quota_sidecar.engine.defaults import (
+    check_default,
+    default_lookup,
+    has_tenant_default,
+    is_default,
+    resolve_default,
+    tenant_of,
+    write_default,
+)
+from quota_sidecar.errors import InvalidInput, NotFound, StoreBehind
 from quota_sidecar.models import QuotaConfig, QuotaScope, Subject
 from quota_sidecar.results import AlertKind
-from quota_sidecar.store.keys import QUOTA_INDEX, subject_keys
+from quota_sidecar.store.keys import DEFAULTS, QUOTA_INDEX, defaults_key, subject_keys
 from quota_sidecar.store.redis import Store
 
 __all__ = ["CachedConfig", "ConfigRepository"]
+
+log = logging.getLogger(__name__)
 
 _ADMIN_TIMEOUT = 2.0  # admin calls are not on the hot path; give Redis room
 
@@ -37,6 +63,21 @@ class CachedConfig:
     config: QuotaConfig | None
     version: str
     expires_at_ms: int | None = None
+    # The default the subject follows (None: its own quota, or none), and the defaults hash
+    # its scripts verify it with (on the subject's slot on Redis Cluster).
+    default: Subject | None = None
+    defaults_key: str = DEFAULTS
+    written_ms: int = 0  # when the own version was written (the hash's `u`; 0: never)
+
+    @property
+    def source(self) -> str:
+        """Where the quota comes from: "own", "default", or "" (none)."""
+        if self.config is None:
+            return ""
+        return "default" if self.default is not None else "own"
+
+
+_CacheKey = tuple[Subject, str]  # the subject and the tenant its default was resolved for
 
 
 class ConfigRepository:
@@ -46,58 +87,143 @@ class ConfigRepository:
         self._store = store
         self._clock = clock
         self._max_cached = max_cached
-        self._cache: OrderedDict[Subject, CachedConfig] = OrderedDict()
+        self._cache: OrderedDict[_CacheKey, CachedConfig] = OrderedDict()
+        # The defaults as last read, by name (None: none): what a subject this process has never
+        # seen follows while the store is unreachable (engine/failure.py).
+        self._defaults_seen: dict[Subject, QuotaConfig | None] = {}
+        self._behind: set[_CacheKey] = set()  # entries the store was last found behind on
 
-    def cached(self, subject: Subject) -> CachedConfig | None:
+    def cached(self, subject: Subject, tenant: str = "") -> CachedConfig | None:
         """The cached entry, without I/O (used to decide failure modes with the store down)."""
-        return self._cache.get(subject)
+        return self._cache.get(_key(subject, tenant))
 
     async def get_many(
-        self, subjects: Sequence[Subject], *, timeout: float | None = None
+        self,
+        subjects: Sequence[Subject],
+        *,
+        timeout: float | None = None,
+        tenant: str | None = None,
     ) -> list[CachedConfig]:
-        """Cached entries, loading the missing ones in one pipelined round trip."""
-        missing = [s for s in subjects if s not in self._cache]
+        """Cached entries, loading the missing ones in one pipelined round trip. `tenant`:
+        the call's (default: the one its subjects name, engine/defaults.tenant_of)."""
+        tenant = tenant_of(subjects) if tenant is None else tenant
+        missing = [s for s in subjects if _key(s, tenant) not in self._cache]
         if missing:
-            await self.reload(missing, timeout=timeout)
+            await self.reload(missing, timeout=timeout, tenant=tenant)
         found = []
         for s in subjects:
-            entry = self._cache[s]
-            self._cache.move_to_end(s)
+            key = _key(s, tenant)
+            entry = self._cache[key]
+            self._cache.move_to_end(key)
             found.append(entry)
         return found
 
-    async def reload(self, subjects: Sequence[Subject], *, timeout: float | None = None) -> None:
+    async def reload(
+        self, subjects: Sequence[Subject], *, timeout: float | None = None, tenant: str = ""
+    ) -> list[Subject]:
+        """Read the subjects' configs into the cache. Returns those the store is behind on:
+        their cached entries are kept (see `_supersedes`)."""
+        return self._merge(subjects, await self._read(subjects, timeout, tenant), tenant)
+
+    async def refresh(
+        self, subjects: Sequence[Subject], *, timeout: float | None = None, tenant: str = ""
+    ) -> None:
+        """Reload the subjects a script found stale. StoreBehind when the store is behind on
+        any of them: the script would only meet the same older state again."""
+        behind = await self.reload(subjects, timeout=timeout, tenant=tenant)
+        if behind:
+            names = ", ".join(str(s) for s in behind)
+            raise StoreBehind(f"the store holds older quotas than this sidecar has seen: {names}")
+
+    async def _read(
+        self, subjects: Sequence[Subject], timeout: float | None, tenant: str
+    ) -> list[CachedConfig]:
+        """The subjects' configs as the store holds them now (a default resolved where a
+        subject has none of its own), in one pipelined round trip."""
+        lookups = [default_lookup(s, tenant) for s in subjects]
+        cluster = self._store.is_cluster
+        dflt_keys = [defaults_key(s, cluster=cluster) for s in subjects]
+
         async def load() -> list[list[str | None]]:
             pipe = self._store.client.pipeline(transaction=False)
-            for s in subjects:
+            for s, lookup, dflt in zip(subjects, lookups, dflt_keys, strict=True):
                 pipe.hmget(subject_keys(s).config, ["v", "j", "u", "x"])
+                if lookup is not None:  # same slot as the subject: one round trip still
+                    pipe.hmget(dflt, lookup.fields)
             return await pipe.execute()
 
-        rows = await self._store.call(load, timeout)
-        for s, (version, document, updated, ends) in zip(subjects, rows, strict=True):
-            config = (
-                config_from_json(document, int(version or 0), int(updated or 0))
-                if document
-                else None
-            )
+        rows = iter(await self._store.call(load, timeout))
+        reads = []
+        for s, lookup, dflt in zip(subjects, lookups, dflt_keys, strict=True):
+            version, document, updated, ends = next(rows)
             expires = int(ends) if ends else None
-            self._remember(s, CachedConfig(config, version or "0", expires))
+            own, written = version or "0", int(updated or 0)
+            if document:
+                config = config_from_json(document, int(own), written)
+                entry = CachedConfig(config, own, expires, defaults_key=dflt, written_ms=written)
+                if lookup is not None:
+                    next(rows)  # read along in the same round trip; the own quota wins
+            elif lookup is not None:
+                row = next(rows)
+                resolved = resolve_default(s, lookup, row)
+                self._note_defaults(lookup.names, row)
+                versions = own + resolved.versions
+                entry = CachedConfig(
+                    resolved.config, versions, expires, resolved.name, dflt, written
+                )
+            else:
+                entry = CachedConfig(None, own, expires, defaults_key=dflt, written_ms=written)
+            reads.append(entry)
+        return reads
 
-    def _remember(self, subject: Subject, entry: CachedConfig) -> None:
-        self._cache[subject] = entry
-        self._cache.move_to_end(subject)
+    def _merge(
+        self, subjects: Sequence[Subject], reads: Sequence[CachedConfig], tenant: str
+    ) -> list[Subject]:
+        """Cache each read unless the store is behind on it; returns those it is behind on."""
+        behind = []
+        for s, read in zip(subjects, reads, strict=True):
+            key = _key(s, tenant)
+            known = self._cache.get(key)
+            if known is None or _supersedes(read, known):
+                self._remember(key, read)
+            else:
+                behind.append(s)
+                self._note_behind(key, read, known)
+        return behind
+
+    def _note_behind(self, key: _CacheKey, read: CachedConfig, known: CachedConfig) -> None:
+        if key in self._behind:
+            return  # logged once per subject until the store catches up
+        self._behind.add(key)
+        log.warning(
+            "the store holds version %s of the quota of %s, older than version %s seen before "
+            "(a failover lost or has not yet replicated it): keeping the known quota, and "
+            "deciding %s by its failure modes until the store holds it or a later one",
+            read.version, key[0], known.version, key[0],
+        )  # fmt: skip
+
+    def _remember(self, key: _CacheKey, entry: CachedConfig) -> None:
+        self._behind.discard(key)
+        self._cache[key] = entry
+        self._cache.move_to_end(key)
         while len(self._cache) > self._max_cached:
-            self._cache.popitem(last=False)
+            evicted, _ = self._cache.popitem(last=False)
+            self._behind.discard(evicted)
 
     async def get(self, subject: Subject) -> QuotaConfig | None:
-        # Reads for admin calls and for put/delete: not the hot path, so the admin timeout.
-        await self.reload([subject], timeout=_ADMIN_TIMEOUT)
-        return self._cache[subject].config
+        """The subject's own quota as the store holds it now (admin reads, and put/delete's
+        "before"), even where the cache keeps a later one the store is behind on: an admin, or
+        the quota file, then sees the loss and can put the quota again."""
+        # Not the hot path, so the admin timeout.
+        (read,) = await self._read([subject], _ADMIN_TIMEOUT, "")
+        self._merge([subject], [read], "")
+        return read.config if read.default is None else None
 
     async def put(
         self, config: QuotaConfig, *, actor: str, reason: str
     ) -> tuple[QuotaConfig, bool]:
         subject = config.subject
+        check_default(subject)
         before = await self.get(subject)
         keys = subject_keys(subject)
         now = self._clock.now_ms()
@@ -121,11 +247,20 @@ class ConfigRepository:
 
         results = await self._store.call(write, _ADMIN_TIMEOUT)
         version = int(str(results[0]))
+        if is_default(subject):  # every slot's copy, before the call is acknowledged
+            await write_default(
+                self._store, subject, version, config_to_json(config), timeout=_ADMIN_TIMEOUT
+            )
         verb = "changed" if before else "created"
         message = f"quota of {subject} {verb} by {actor}"
         await publish_alert(self._store, AlertKind.QUOTA_CHANGED, subject, now, message)
         stored = config_from_json(config_to_json(config), version, now)
-        self._remember(subject, CachedConfig(stored, str(version)))
+        # What this call wrote is the store's state now: remembered as it is, even over a
+        # later version seen before (a quota put again after the store lost it).
+        self._forget(subject)  # entries resolved per tenant, then the own quota (wins for all)
+        dflt = defaults_key(subject, cluster=self._store.is_cluster)
+        entry = CachedConfig(stored, str(version), defaults_key=dflt, written_ms=now)
+        self._remember((subject, ""), entry)
         return stored, before is None
 
     async def delete(self, subject: Subject, *, actor: str, reason: str) -> QuotaConfig:
@@ -138,7 +273,8 @@ class ConfigRepository:
         async def write() -> list[object]:
             pipe = self._store.client.pipeline(transaction=not self._store.is_cluster)
             pipe.hincrby(keys.config, "v", 1)  # the tombstone: see the module docstring
-            pipe.hdel(keys.config, "j", "u")
+            pipe.hdel(keys.config, "j")
+            pipe.hset(keys.config, "u", str(now))  # when it was deleted: see _supersedes
             pipe.zrem(QUOTA_INDEX, str(subject))
             append_audit(
                 pipe,
@@ -153,7 +289,11 @@ class ConfigRepository:
             return await pipe.execute()
 
         results = await self._store.call(write, _ADMIN_TIMEOUT)
-        self._remember(subject, CachedConfig(None, str(results[0])))
+        if is_default(subject):  # the tombstone version, on every slot's copy
+            await write_default(
+                self._store, subject, int(str(results[0])), "", timeout=_ADMIN_TIMEOUT
+            )
+        self._forget(subject)  # the next call resolves it afresh: a default may apply now
         message = f"quota of {subject} deleted by {actor}"
         await publish_alert(self._store, AlertKind.QUOTA_CHANGED, subject, now, message)
         return before
@@ -175,7 +315,82 @@ class ConfigRepository:
             _ADMIN_TIMEOUT,
         )
         subjects = [Subject.parse(name) for name in names[:page_size]]
-        await self.reload(subjects, timeout=_ADMIN_TIMEOUT)
-        configs = [c for s in subjects if (c := self._cache[s].config) is not None]
+        reads = await self._read(subjects, _ADMIN_TIMEOUT, "")
+        self._merge(subjects, reads, "")
+        # As stored: a registered subject whose own quota the store lost is not listed.
+        configs = [r.config for r in reads if r.config is not None and r.default is None]
         next_token = names[page_size - 1] if len(names) > page_size else ""
         return configs, next_token
+
+    def _forget(self, subject: Subject) -> None:
+        """Drop a subject's entries (one per tenant it was resolved for) after an admin
+        change; not the hot path, so a scan is fine."""
+        for key in [k for k in self._cache if k[0] == subject]:
+            del self._cache[key]
+
+    # -- scope defaults while the store is unreachable ------------------------------------
+
+    def _note_defaults(self, names: Sequence[Subject], row: Sequence[str | None]) -> None:
+        for i, name in enumerate(names):
+            document = row[2 * i + 1]
+            self._defaults_seen[name] = (
+                config_from_json(document, int(row[2 * i] or 0), 0) if document else None
+            )
+
+    def under_known_default(self, subject: Subject, tenant: str = "") -> CachedConfig | None:
+        """For a subject this process has never read: the default it would follow, as last
+        read for any other subject. None when that is not known (a default it looks up was
+        never read) or when no default applies: the subject is then unknown, and its own quota
+        might hold a budget. Used only to decide failure modes with the store down."""
+        lookup = default_lookup(subject, tenant)
+        if lookup is None or any(n not in self._defaults_seen for n in lookup.names):
+            return None
+        for name in lookup.names:
+            found = self._defaults_seen[name]
+            if found is not None:
+                config = dataclasses.replace(found, identifier=subject.identifier)
+                return CachedConfig(config, "", default=name)
+        return None
+
+
+def _key(subject: Subject, tenant: str) -> _CacheKey:
+    """Only a subject with a tenant default to look up is cached per tenant."""
+    if tenant and has_tenant_default(subject):
+        return (subject, tenant)
+    return (subject, "")
+
+
+def _supersedes(read: CachedConfig, known: CachedConfig) -> bool:
+    """Whether `read`, just read from the store, may replace the cached `known`.
+
+    Within one store's history a subject's version only grows (every put and delete adds
+    one), so a read with a lower version comes from a store that has not received, or has
+    lost, a write this engine has seen. It replaces the known entry only when it is a later
+    write all the same:
+      * its own version is higher, or equal with no default version lower than the known
+        one's (a deletion counts: its tombstone has the next version);
+      * it was written after the known one (`u`): the store lost that history and the quota
+        was put, or deleted, again since, so its versions started over;
+      * it is nothing at all where a run was: a run's config expires with it (and a run
+        without one is refused as ended, never decided open).
+    "No quota" read from a store that never had the write (version 0, never written) is
+    none of these: a known quota is never replaced by it.
+    """
+    own_read, defaults_read = _versions(read.version)
+    own_known, defaults_known = _versions(known.version)
+    if own_read > own_known:
+        return True
+    if own_read == own_known and all(
+        defaults_read.get(name, 0) >= version for name, version in defaults_known.items()
+    ):
+        return True
+    if read.written_ms > known.written_ms:
+        return True
+    return known.expires_at_ms is not None and read.config is None
+
+
+def _versions(version: str) -> tuple[int, dict[str, int]]:
+    """The own version and the defaults' ("<own>|user:*@acme=0|user:*=7", engine/defaults)."""
+    own, *defaults = version.split("|")
+    named = dict(part.rpartition("=")[::2] for part in defaults)
+    return (int(own) if own else 0), {name: int(v or 0) for name, v in named.items()}

@@ -11,6 +11,7 @@ from typing import Any
 from quota_sidecar.clock import Clock, from_ms
 from quota_sidecar.engine.cluster_records import record_across_slots
 from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.defaults import tenant_of
 from quota_sidecar.engine.history_keys import record_extras
 from quota_sidecar.engine.plan import SubjectPlan, plan_subject, plan_subjects
 from quota_sidecar.engine.replies import decode_alerts, decode_totals, exact_int, window_length
@@ -185,7 +186,8 @@ class CostTracker:
                 )
             if status != "stale":
                 return reply, plans
-            await self._configs.reload([targets[int(i) - 1] for i in reply[1]])
+            stale = [targets[int(i) - 1] for i in reply[1]]
+            await self._configs.refresh(stale, tenant=tenant_of(targets))
         raise StoreUnavailable("quota configuration kept changing during the record")
 
     async def release(self, reservation_id: str) -> bool:
@@ -204,15 +206,15 @@ class CostTracker:
         )
         return exact_int(reply[1]) > 0
 
-    async def usage(self, subject: Subject) -> Usage:
+    async def usage(self, subject: Subject, *, tenant: str = "") -> Usage:
         for _ in range(_STALE_RETRIES):
             now = self._clock.now_ms()
-            (cached,) = await self._configs.get_many([subject])
+            (cached,) = await self._configs.get_many([subject], tenant=tenant)
             plan = plan_subject(subject, cached, now)
             reply = await self._store.run("usage.lua", plan.keys, [now, *plan.args])
             if reply[0] != "stale":
                 break
-            await self._configs.reload([subject])
+            await self._configs.refresh([subject], tenant=tenant)
         else:
             raise StoreUnavailable("quota configuration kept changing during the read")
         _, day_flat, month_flat, held, rings_flat, limits_flat, slots, week_flat, life_flat = reply
@@ -284,6 +286,8 @@ class CostTracker:
             cost_this_week_nanos=exact_int(week.get("c", 0)),
             week_resets_at=plan.week.end,
             cost_lifetime_nanos=exact_int(life.get("c", 0)),
+            quota_source=cached.source,
+            quota_default=str(cached.default) if cached.default is not None else "",
         )
 
 

@@ -1,7 +1,13 @@
-"""What a check answers when the store cannot be reached in time: explicit, per quota.
+"""What a check answers when the store cannot decide: explicit, per quota.
+
+The store cannot decide while it is unreachable, and, for one subject, while it is behind on
+that subject's quota: it holds an older version than this engine has seen, or none, because a
+failover lost the write (StoreBehind; see engine/configs.py, whose cache never replaces a known
+quota with such a read, so "no quota" here always means the store said so from a state at
+least as recent as any this engine saw).
 
 Each quota says how its rate limits and its cost budgets fail (defaults: rate limits open,
-cost budgets closed). With Redis down the engine still knows the configs it has cached:
+cost budgets closed). Without the store the engine still knows the configs it has cached:
   * a per-request limit needs no store, so it is still enforced;
   * a subject whose quota has a budget failing closed (or rate limits failing closed) denies
     with STORE_UNAVAILABLE;

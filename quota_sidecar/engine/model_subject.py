@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.defaults import tenant_of
 from quota_sidecar.errors import InvalidInput, StoreUnavailable
 from quota_sidecar.models import QuotaScope, Subject
 from quota_sidecar.validation import MAX_SUBJECTS, check_label
@@ -60,11 +61,12 @@ async def with_model_subject(
     subject = model_subject(name)
     if subject is None or subject in targets:
         return targets
+    tenant = tenant_of(subjects)  # a tenant's model default applies to its calls
     try:
-        (cached,) = await configs.get_many([subject], timeout=timeout)
+        (cached,) = await configs.get_many([subject], timeout=timeout, tenant=tenant)
         known = cached.config is not None
     except StoreUnavailable:
-        entry = configs.cached(subject)
+        entry = configs.cached(subject, tenant) or configs.under_known_default(subject, tenant)
         known = entry.config is not None if entry is not None else include_if_unknown
     if not known:
         return targets

@@ -118,7 +118,7 @@ def _build_plan(subject: Subject, cached: CachedConfig, now_ms: int) -> SubjectP
         thresholds = config.alert_thresholds
         limits = config.limits()
         shadow = config.shadow_mode
-    keys = subject_keys(subject).script_keys(day.id, month.id, week.id)
+    keys = [*subject_keys(subject).script_keys(day.id, month.id, week.id), cached.defaults_key]
     fields = [
         cached.version,
         subject.scope.value,

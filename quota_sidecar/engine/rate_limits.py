@@ -18,6 +18,7 @@ from typing import Any
 from quota_sidecar.clock import Clock, from_ms
 from quota_sidecar.engine.cluster import check_across_slots
 from quota_sidecar.engine.configs import CachedConfig, ConfigRepository
+from quota_sidecar.engine.defaults import tenant_of
 from quota_sidecar.engine.failure import decide_without_store
 from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
 from quota_sidecar.engine.replies import (
@@ -27,7 +28,7 @@ from quota_sidecar.engine.replies import (
 )
 from quota_sidecar.engine.reservations import encode_reservation, new_hold_id
 from quota_sidecar.engine.undo import CheckUndoer, new_check_id
-from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreUnavailable
+from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreBehind, StoreUnavailable
 from quota_sidecar.models import DenialCode, LimitKind, QuotaScope, Subject
 from quota_sidecar.money import format_dollars
 from quota_sidecar.results import CheckResult
@@ -86,11 +87,17 @@ class RateLimitManager:
                 requests=requests,
             )
         except StoreUnavailable as exc:
-            if self._store.reachable:
+            # A store behind on a quota this engine knows (a failover lost the write) cannot
+            # decide for it: the known quota's failure modes do, as in an outage.
+            if self._store.reachable and not isinstance(exc, StoreBehind):
                 raise  # Redis answered that it cannot serve now: nothing ran, nothing decided
             # Logged once per outage by the store; per check only at debug, to spare the log.
             log.debug("check decided without the store: %s", exc)
-            cached = [self._configs.cached(s) for s in subjects]
+            tenant = tenant_of(subjects)
+            cached = [
+                self._configs.cached(s, tenant) or self._configs.under_known_default(s, tenant)
+                for s in subjects
+            ]
             return decide_without_store(subjects, cached, estimated_cost_nanos)
 
     async def _check(
@@ -136,8 +143,10 @@ class RateLimitManager:
                 raise
             if reply[0] != "stale":
                 return self._decode(reply, plans, subjects, now)
-            await self._configs.reload(
-                [subjects[int(i) - 1] for i in reply[1]], timeout=_left(deadline)
+            await self._configs.refresh(
+                [subjects[int(i) - 1] for i in reply[1]],
+                timeout=_left(deadline),
+                tenant=tenant_of(subjects),
             )
         raise StoreUnavailable("quota configuration kept changing during the check")
 

@@ -26,14 +26,17 @@ from quota_sidecar.engine.audit import audit_change, list_audit_events
 from quota_sidecar.engine.charges import Pricer, charge_call, unpriced_denial
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.costs import GENERATED_KEY_PREFIX, CostTracker, record_identity
+from quota_sidecar.engine.extensions import HoldExtender
 from quota_sidecar.engine.history import HistoryReader
 from quota_sidecar.engine.holds import OpenHold, open_holds
 from quota_sidecar.engine.model_subject import model_name
 from quota_sidecar.engine.overrides import OverrideManager
 from quota_sidecar.engine.rate_limits import RateLimitManager
 from quota_sidecar.engine.registration import Registration, write_without_loop
+from quota_sidecar.engine.reservations import decode_reservation
 from quota_sidecar.engine.run_control import RunControl
 from quota_sidecar.engine.runs import RunAsk, RunRegistry, RunTemplate
+from quota_sidecar.engine.samples import CostSamples
 from quota_sidecar.engine.settings import EngineSettings, with_key
 from quota_sidecar.engine.spool import RecordSpool, SpooledRecord
 from quota_sidecar.errors import DeadlineExceeded, InvalidInput, RunNotOpen, StoreUnavailable
@@ -44,6 +47,7 @@ from quota_sidecar.pricing import PriceOverride, TokenUsage
 from quota_sidecar.results import (
     AuditEvent,
     CheckResult,
+    HoldExtension,
     Override,
     RecordResult,
     RunEnd,
@@ -87,6 +91,8 @@ class QuotaService:
         self.history = HistoryReader(self._store, self.configs, self.clock, self.settings.history)
         self.overrides = OverrideManager(self._store, self.configs, self.costs, self.clock)
         self.pricer = Pricer(self.clock)
+        self.extender = HoldExtender(self._store, self.configs, self.clock)
+        self.samples = CostSamples(self._store)
         self.runs = RunRegistry(self._store, self.clock)
         self.run_control = RunControl(
             self._store, self.clock, self.runs, self.overrides, self.get_usage
@@ -182,6 +188,7 @@ class QuotaService:
         run_max_requests: int | None = None,
         run_max_tokens: int | None = None,
         requests: int = 1,
+        estimate_from_history: bool = False,
     ) -> CheckResult:
         """Decide a check (see RateLimitManager.check). `timeout` bounds the wait in seconds
         (None: as long as the store is reachable): past it, DeadlineExceeded with nothing held
@@ -190,7 +197,9 @@ class QuotaService:
         With a `run_id`, the run and every ancestor run are checked too, in the same atomic
         check (the first call naming a run opens it: see engine/runs.py). `requests` is how many
         requests the check counts in the request windows and day/month counters (1; a gateway's
-        hits may be more; 0 only looks: is there room for one more?)."""
+        hits may be more; 0 only looks: is there room for one more?). With
+        `estimate_from_history` and no estimate given, the estimate is the p95 of the first
+        subject's recent actual costs for the model or tool (engine/samples.py)."""
         targets = resolve_subjects(scope, identifier, subjects)
         given = money_nanos(estimated_cost, estimated_cost_nanos, "estimated_cost")
         check_tokens(estimated_tokens, "estimated_tokens")
@@ -203,6 +212,8 @@ class QuotaService:
         lease = check_lease(reservation_lease, self.settings.hold_lease)
         name = model_name(provider, model)
         await self._settled()
+        if estimate_from_history and not (given or estimated_tokens):
+            given = await self.samples.estimate(targets[0], tool_name=tool_name, model=name) or 0
         targets, charge = await charge_call(
             self.pricer, self.configs, targets, name=name, provider=provider, model=model,
             usage=usage, given=given or None, skip_model_subject=skip_model_subject,
@@ -246,6 +257,7 @@ class QuotaService:
         run_id: str = "",
         parent_run_id: str = "",
         end_run: bool = False,
+        cut_short: bool = False,
     ) -> RecordResult:
         """Record what a call cost. Every record carries an idempotency key (a generated one
         when none is given, returned in the result), which a retry and the spool reuse, so a
@@ -254,7 +266,9 @@ class QuotaService:
         without one, the error carries the key to retry with. Without a cost, a record with a
         provider, a model and tokens is priced (`priced_by` says how). With a `run_id`, the
         spend is counted on the run and every ancestor run too; `end_run` then ends the run
-        once the record is confirmed (not when it is spooled: `run_ended` says)."""
+        once the record is confirmed (not when it is spooled: `run_ended` says). `cut_short`:
+        the call stopped early (a stream); what it used so far is charged as usual, and it is
+        left out of the cost samples of history estimates."""
         targets = resolve_subjects(scope, identifier, subjects)
         if end_run and not run_id:
             raise InvalidInput("end_run", "needs a run_id")
@@ -287,6 +301,10 @@ class QuotaService:
         }
         try:
             result = await self._record(entry, timeout)
+            if result.recorded and not cut_short:
+                await self.samples.add(
+                    targets[0], tool_name=tool_name, model=name, cost_nanos=amount
+                )
             if end_run:  # once the record is confirmed: a spooled one leaves the run open
                 await self.end_run(run_id, timeout=timeout)
             ended = end_run
@@ -389,6 +407,47 @@ class QuotaService:
             raise InvalidInput("reservation_id", "is required")
         return await self.costs.release(reservation_id)
 
+    async def extend_reservation(
+        self,
+        reservation_id: str,
+        *,
+        hold_cost: Money | None = None,
+        hold_cost_nanos: int | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        provider: str = "",
+        model: str = "",
+        reservation_lease: timedelta | None = None,
+        timeout: float | None = None,
+    ) -> HoldExtension:
+        """Grow a hold while its call streams (see engine/extensions.py): to `hold_cost`, or to
+        the price of `input_tokens` + `output_tokens` (totals so far plus what the next chunk
+        may use) for the provider and model. All its subjects or none; a denial leaves the hold
+        as it was and the caller must stop. NotFound when the hold is no longer open."""
+        if not reservation_id:
+            raise InvalidInput("reservation_id", "is required")
+        _, subjects = decode_reservation(reservation_id)
+        given = money_nanos(hold_cost or 0, hold_cost_nanos, "hold_cost") or None
+        usage = TokenUsage(input_tokens, output_tokens)
+        if given is None and not (provider and model and usage.has_tokens):
+            raise InvalidInput(
+                "hold_cost_nanos", "give the hold's new total, or tokens with a provider and model"
+            )
+        check_label(provider, "provider")
+        lease = check_lease(reservation_lease, self.settings.hold_lease)
+        await self._settled()
+        _, charge = await charge_call(
+            self.pricer, self.configs, list(subjects), name=model_name(provider, model),
+            provider=provider, model=model, usage=usage, given=given, skip_model_subject=True,
+            is_check=True, timeout=timeout,
+        )  # fmt: skip
+        if charge.denied_by is not None:
+            denied = unpriced_denial(charge.denied_by, model_name(provider, model))
+            return HoldExtension(False, 0, denied.code, denied.reason, denied.denied_subject)
+        return await self.extender.extend(
+            reservation_id, cost_nanos=charge.cost_nanos, lease=lease, timeout=timeout
+        )
+
     async def open_holds(self, subject: Subject) -> tuple[OpenHold, ...]:
         """The subject's unexpired holds, soonest expiry first (read only)."""
         return await open_holds(self._store, self.clock, subject)
@@ -396,9 +455,11 @@ class QuotaService:
     async def get_quota_usage(self, scope: QuotaScope | str, identifier: str) -> Usage:
         return await self.get_usage(Subject(parse_scope(scope), identifier))
 
-    async def get_usage(self, subject: Subject) -> Usage:
+    async def get_usage(self, subject: Subject, *, tenant: str = "") -> Usage:
+        """`tenant`: whose default applies if the subject has no quota of its own (as a check
+        naming tenant:<tenant> would apply it)."""
         await self._settled()
-        return await self.costs.usage(subject)
+        return await self.costs.usage(subject, tenant=tenant)
 
     # --- admin ---------------------------------------------------------------------------
     async def usage_history(

@@ -31,6 +31,10 @@ class ServerOptions:
     # The dashboard: off unless http_listen is set; opened by the admin token or this one.
     http_listen: str | None = None
     dashboard_token: str | None = None
+    # More Host names the dashboard answers to (NAME or NAME:PORT; dashboard/hosts.py).
+    dashboard_hosts: tuple[str, ...] = ()
+    # Serve the dashboard over plain HTTP on a non-loopback address (a TLS proxy in front).
+    http_allow_insecure: bool = False
     # Set when the admin token was made up for this run (`--generate-admin-token`, used by
     # `make run`): the server prints it once it serves, as Jupyter prints its token.
     admin_token_generated: bool = False

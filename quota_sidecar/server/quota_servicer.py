@@ -12,11 +12,11 @@ from grpc import aio
 from quota_sidecar import tracing
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.errors import InvalidInput, NotFound
-from quota_sidecar.models import QuotaScope
+from quota_sidecar.models import QuotaScope, validate_identifier
 from quota_sidecar.money import check_nanos
 from quota_sidecar.server.metrics import Metrics
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc
-from quota_sidecar.wire import fields, history, replies, responses, runs
+from quota_sidecar.wire import fields, history, replies, responses, runs, streams
 
 __all__ = ["AlertSource", "QuotaServicer"]
 
@@ -77,6 +77,7 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             run_ttl=run.ttl,
             run_max_requests=run.max_requests,
             run_max_tokens=run.max_tokens,
+            estimate_from_history=request.estimate_from_history,
         )
         self._metrics.record_check(subjects, result)
         tracing.annotate_decision(result.allowed, result.code)
@@ -129,6 +130,7 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             run_id=run_id,
             parent_run_id=parent_run_id,
             end_run=end_run,
+            cut_short=request.cut_short,
         )
         if reservation_id is not None:
             self._metrics.hold_closed(reservation_id)
@@ -148,11 +150,28 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             run_ended=result.run_ended,
         )
 
+    async def ExtendReservation(
+        self, request: quota_pb2.ExtendReservationRequest, context: aio.ServicerContext
+    ) -> quota_pb2.ExtendReservationResponse:
+        ask = streams.extension_request_from_proto(request)
+        result = await self._service.extend_reservation(
+            ask.reservation_id,
+            hold_cost_nanos=ask.hold_cost_nanos,
+            input_tokens=ask.input_tokens,
+            output_tokens=ask.output_tokens,
+            provider=ask.provider,
+            model=ask.model,
+            reservation_lease=ask.lease,
+            timeout=context.time_remaining(),
+        )
+        return streams.extension_to_proto(result)
+
     async def GetUsage(
         self, request: quota_pb2.GetUsageRequest, context: aio.ServicerContext
     ) -> quota_pb2.GetUsageResponse:
         subject = fields.required_subject_from_proto(request)
-        usage = await self._service.get_usage(subject)
+        tenant = validate_identifier(request.tenant, "tenant") if request.tenant else ""
+        usage = await self._service.get_usage(subject, tenant=tenant)
         response = responses.usage_response(usage)
         if subject.scope is QuotaScope.RUN:
             # A run past its time to live (or never opened) has no tree: its usage is all zeros.

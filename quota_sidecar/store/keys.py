@@ -15,6 +15,9 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
     qs:{user:alice}:alerts       stream  the subject's own alerts (see alerting/codec.py)
     qs:{user:alice}:ck           zset    ids of recent checks (60 s), so a lost reply can be undone
     qs:{run:r1}:kids             set     a run's sub-runs, for its tree; ends with the run
+    qs:{user:alice}:cs:t:<tool>  list    the last 64 actual costs of whole calls of a tool (or
+                                         cs:m:<provider/model>: of a model), 30 days, for
+                                         history estimates (engine/samples.py)
     qs:{user:alice}:idem:<key>   string  an idempotency key's payload fingerprint (24 hours)
     qs:{user:alice}:hd:2026-11-28 hash   the day's rollup for history: c, r (records), ti, to and
                                          the breakdown like the day's; kept the history retention
@@ -31,23 +34,42 @@ qs:{user:a%7Db}:…, never a key on user:a's slot.
                                          (<cal> = "<reset_hour>@<time zone>"): identifier -> nanos
     qs:top:user:M:<cal>:<month>  zset    the same for one quota month
     qs:top:user:cal              set     the calendars the scope's subjects record in
+    qs:dflt                      hash    every scope default ("user:*", "user:*@acme"): its
+                                         version, and "<name>:j" its JSON; no TTL (like a quota)
+    qs:{<slot tag>}:dflt         hash    on Redis Cluster, the same, copied to every one of the
+                                         16384 slots (<slot tag> hashes to the slot), so a
+                                         subject's script verifies the default on its own slot
+
+Scope defaults (engine/defaults.py): a default is named like a subject whose identifier is
+"*" ("user:*") or "*@<tenant>" ("user:*@acme"); in the defaults hash its name is
+`default_field()` (percent-encoded, so it holds no '|', '=' or whitespace and goes into a script
+argument as is).
 """
 
 from __future__ import annotations
 
+from binascii import crc_hqx
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
+from urllib.parse import quote
+
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from quota_sidecar.models import QuotaScope, Subject
 
 __all__ = [
     "ALERTS",
     "AUDIT",
+    "DEFAULTS",
     "KEYS_PER_SUBJECT",
     "OVERRIDE_EXPIRY",
     "PREFIX",
     "QUOTA_INDEX",
     "SubjectKeys",
+    "default_field",
+    "defaults_key",
+    "defaults_slot_keys",
     "encode",
     "hash_tag",
     "idempotency_home",
@@ -62,6 +84,7 @@ QUOTA_INDEX = f"{PREFIX}:quotas"
 ALERTS = f"{PREFIX}:alerts"
 AUDIT = f"{PREFIX}:audit"
 OVERRIDE_EXPIRY = f"{PREFIX}:ovrexp"
+DEFAULTS = f"{PREFIX}:dflt"
 
 
 def encode(text: str) -> str:
@@ -141,11 +164,16 @@ class SubjectKeys:
     def history_month(self, period_id: str) -> str:
         return f"{self.base}:hM:{period_id}"
 
+    def cost_samples(self, kind: str, name: str) -> str:
+        """The recent actual costs of one tool ("t") or model ("m"), for history estimates."""
+        return f"{self.base}:cs:{kind}:{encode(name)}"
+
     def idempotency(self, key: str) -> str:
         return f"{self.base}:idem:{encode(key)}"
 
     def script_keys(self, day_id: str, month_id: str, week_id: str) -> list[str]:
-        """KEYS for one subject in the check/record/usage scripts (KEYS_PER_SUBJECT of them)."""
+        """The subject's own KEYS in the check/record/usage scripts; the scripts take one more
+        per subject after them, the defaults hash on its slot (`defaults_key`)."""
         return [
             self.config,
             self.windows,
@@ -160,7 +188,7 @@ class SubjectKeys:
         ]
 
 
-KEYS_PER_SUBJECT = 10
+KEYS_PER_SUBJECT = 11  # script_keys(), then the subject's defaults_key()
 
 
 def subject_keys(subject: Subject) -> SubjectKeys:
@@ -187,3 +215,38 @@ def top_month(scope: str, calendar: str, month_id: str) -> str:
 
 def top_calendars(scope: str) -> str:
     return f"{PREFIX}:top:{scope}:cal"
+
+
+def default_field(name: Subject) -> str:
+    """A default's field in a defaults hash ("user:*", "user:*@acme"), percent-encoded so that
+    it holds none of the separators of a script's subject argument."""
+    return quote(str(name), safe=":*@/")
+
+
+@cache
+def _slot_tags() -> tuple[str, ...]:
+    """For each cluster slot, the shortest decimal text that hashes to it (CRC16 is what Redis
+    checks, not the tag's text): computed once, in a few tenths of a second."""
+    tags: list[str | None] = [None] * REDIS_CLUSTER_HASH_SLOTS
+    left, n = REDIS_CLUSTER_HASH_SLOTS, 0
+    while left:
+        text = b"%d" % n
+        slot = crc_hqx(text, 0) % REDIS_CLUSTER_HASH_SLOTS  # key_slot() of a bare tag
+        if tags[slot] is None:
+            tags[slot] = text.decode()
+            left -= 1
+        n += 1
+    return tuple(t for t in tags if t is not None)
+
+
+def defaults_key(subject: Subject, *, cluster: bool) -> str:
+    """The defaults hash a subject's scripts read: on a cluster, the copy on its own slot."""
+    if not cluster:
+        return DEFAULTS
+    slot = key_slot(tag(subject).encode())
+    return f"{PREFIX}:{{{_slot_tags()[slot]}}}:dflt"
+
+
+def defaults_slot_keys() -> list[str]:
+    """Every slot's copy of the defaults hash (Redis Cluster), one per slot."""
+    return [f"{PREFIX}:{{{t}}}:dflt" for t in _slot_tags()]

@@ -94,6 +94,7 @@ class CheckQuotaRequest(_message.Message):
     RUN_TTL_FIELD_NUMBER: _builtins.int
     RUN_MAX_REQUESTS_FIELD_NUMBER: _builtins.int
     RUN_MAX_TOKENS_FIELD_NUMBER: _builtins.int
+    ESTIMATE_FROM_HISTORY_FIELD_NUMBER: _builtins.int
     estimated_cost_nanos: _builtins.int
     """The estimated cost of the call in nano-dollars; 0 or more."""
     estimated_tokens: _builtins.int
@@ -149,6 +150,12 @@ class CheckQuotaRequest(_message.Message):
     """The run's lifetime limit of tokens, when this call opens it (optional; at most the
     template's max_tokens). Unset: the template's max_tokens.
     """
+    estimate_from_history: _builtins.bool
+    """When true and the check gives no estimate (estimated cost and tokens all 0), the estimate
+    is the 95th percentile of the first subject's recent actual costs for this model (with a
+    provider and model) or this tool: the last 64 records, kept 30 days (see "Estimates from
+    history" in the README). No history: the check estimates 0, as without this field.
+    """
     @_builtins.property
     def subjects(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.Subject]:
         """The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
@@ -187,10 +194,11 @@ class CheckQuotaRequest(_message.Message):
         run_ttl: _duration_pb2.Duration | None = ...,
         run_max_requests: _builtins.int | None = ...,
         run_max_tokens: _builtins.int | None = ...,
+        estimate_from_history: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_run_max_cost_nanos", b"_run_max_cost_nanos", "_run_max_requests", b"_run_max_requests", "_run_max_tokens", b"_run_max_tokens", "reservation_lease", b"reservation_lease", "run_max_cost_nanos", b"run_max_cost_nanos", "run_max_requests", b"run_max_requests", "run_max_tokens", b"run_max_tokens", "run_ttl", b"run_ttl"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_run_max_cost_nanos", b"_run_max_cost_nanos", "_run_max_requests", b"_run_max_requests", "_run_max_tokens", b"_run_max_tokens", "estimated_cost_nanos", b"estimated_cost_nanos", "estimated_input_tokens", b"estimated_input_tokens", "estimated_output_tokens", b"estimated_output_tokens", "estimated_tokens", b"estimated_tokens", "model", b"model", "parent_run_id", b"parent_run_id", "provider", b"provider", "request_id", b"request_id", "reservation_lease", b"reservation_lease", "reserve", b"reserve", "run_id", b"run_id", "run_max_cost_nanos", b"run_max_cost_nanos", "run_max_requests", b"run_max_requests", "run_max_tokens", b"run_max_tokens", "run_ttl", b"run_ttl", "skip_model_subject", b"skip_model_subject", "subjects", b"subjects", "tool_name", b"tool_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_run_max_cost_nanos", b"_run_max_cost_nanos", "_run_max_requests", b"_run_max_requests", "_run_max_tokens", b"_run_max_tokens", "estimate_from_history", b"estimate_from_history", "estimated_cost_nanos", b"estimated_cost_nanos", "estimated_input_tokens", b"estimated_input_tokens", "estimated_output_tokens", b"estimated_output_tokens", "estimated_tokens", b"estimated_tokens", "model", b"model", "parent_run_id", b"parent_run_id", "provider", b"provider", "request_id", b"request_id", "reservation_lease", b"reservation_lease", "reserve", b"reserve", "run_id", b"run_id", "run_max_cost_nanos", b"run_max_cost_nanos", "run_max_requests", b"run_max_requests", "run_max_tokens", b"run_max_tokens", "run_ttl", b"run_ttl", "skip_model_subject", b"skip_model_subject", "subjects", b"subjects", "tool_name", b"tool_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__run_max_cost_nanos: _TypeAlias = _typing.Literal["run_max_cost_nanos"]  # noqa: Y015
     _WhichOneofArgType__run_max_cost_nanos: _TypeAlias = _typing.Literal["_run_max_cost_nanos", b"_run_max_cost_nanos"]  # noqa: Y015
@@ -311,6 +319,7 @@ class RecordUsageRequest(_message.Message):
     RUN_ID_FIELD_NUMBER: _builtins.int
     PARENT_RUN_ID_FIELD_NUMBER: _builtins.int
     END_RUN_FIELD_NUMBER: _builtins.int
+    CUT_SHORT_FIELD_NUMBER: _builtins.int
     cost_nanos: _builtins.int
     """The actual cost in nano-dollars; 0 or more. Recorded even past a limit. When it is 0 and
     the record names a provider, a model and tokens, the sidecar prices the tokens (see Prices
@@ -365,6 +374,12 @@ class RecordUsageRequest(_message.Message):
     """When true (needs run_id), the run is ended once this usage is recorded, as EndRun does.
     A record that is spooled (see spooled) leaves the run open: run_ended says which.
     """
+    cut_short: _builtins.bool
+    """True when the call was cut short (a stream stopped by a denied ExtendReservation, a
+    client that went away, an error): the cost and tokens are what was used so far. The hold
+    is settled to them and the rest released, as for any settle; the record is left out of
+    the history estimates (CheckQuotaRequest.estimate_from_history), as it is no whole call.
+    """
     @_builtins.property
     def subjects(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.Subject]:
         """The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
@@ -391,10 +406,11 @@ class RecordUsageRequest(_message.Message):
         run_id: _builtins.str = ...,
         parent_run_id: _builtins.str = ...,
         end_run: _builtins.bool = ...,
+        cut_short: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cache_read_tokens", b"cache_read_tokens", "cache_write_tokens", b"cache_write_tokens", "cost_nanos", b"cost_nanos", "end_run", b"end_run", "idempotency_key", b"idempotency_key", "input_tokens", b"input_tokens", "model", b"model", "output_tokens", b"output_tokens", "parent_run_id", b"parent_run_id", "provider", b"provider", "release", b"release", "reservation_id", b"reservation_id", "run_id", b"run_id", "skip_model_subject", b"skip_model_subject", "subjects", b"subjects", "tool_name", b"tool_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cache_read_tokens", b"cache_read_tokens", "cache_write_tokens", b"cache_write_tokens", "cost_nanos", b"cost_nanos", "cut_short", b"cut_short", "end_run", b"end_run", "idempotency_key", b"idempotency_key", "input_tokens", b"input_tokens", "model", b"model", "output_tokens", b"output_tokens", "parent_run_id", b"parent_run_id", "provider", b"provider", "release", b"release", "reservation_id", b"reservation_id", "run_id", b"run_id", "skip_model_subject", b"skip_model_subject", "subjects", b"subjects", "tool_name", b"tool_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -518,6 +534,12 @@ class GetUsageRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SUBJECT_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.str
+    """The tenant whose default applies when the subject has no quota of its own, as a check
+    naming tenant:<tenant> among its subjects would apply it (optional; empty: the scope's
+    default).
+    """
     @_builtins.property
     def subject(self) -> _types_pb2.Subject:
         """The subject to read."""
@@ -526,10 +548,11 @@ class GetUsageRequest(_message.Message):
         self,
         *,
         subject: _types_pb2.Subject | None = ...,
+        tenant: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -596,6 +619,8 @@ class GetUsageResponse(_message.Message):
     WEEK_RESETS_AT_FIELD_NUMBER: _builtins.int
     COST_LIFETIME_NANOS_FIELD_NUMBER: _builtins.int
     RUN_FIELD_NUMBER: _builtins.int
+    QUOTA_SOURCE_FIELD_NUMBER: _builtins.int
+    QUOTA_DEFAULT_FIELD_NUMBER: _builtins.int
     cost_today_nanos: _builtins.int
     """Spend in the current quota day, in nanos."""
     cost_this_month_nanos: _builtins.int
@@ -620,6 +645,14 @@ class GetUsageResponse(_message.Message):
     """Spend in the current quota week, in nanos."""
     cost_lifetime_nanos: _builtins.int
     """Spend counted against the lifetime budget, in nanos (0 without a lifetime_limit)."""
+    quota_source: _builtins.str
+    """Where the quota in force comes from: "own" (the subject's own quota), "default" (its
+    scope's default, see quota_default), or "" (no quota).
+    """
+    quota_default: _builtins.str
+    """The default in force when quota_source is "default": "user:*", or "user:*@acme" for the
+    default of tenant acme's users (see "Scope defaults" in the README).
+    """
     @_builtins.property
     def subject(self) -> _types_pb2.Subject:
         """The subject read."""
@@ -698,10 +731,12 @@ class GetUsageResponse(_message.Message):
         week_resets_at: _timestamp_pb2.Timestamp | None = ...,
         cost_lifetime_nanos: _builtins.int = ...,
         run: Global___RunUsage | None = ...,
+        quota_source: _builtins.str = ...,
+        quota_default: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "day_resets_at", b"day_resets_at", "month_resets_at", b"month_resets_at", "run", b"run", "subject", b"subject", "week_resets_at", b"week_resets_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_model_month", b"by_model_month", "by_model_today", b"by_model_today", "by_provider_month", b"by_provider_month", "by_provider_today", b"by_provider_today", "by_tool_month", b"by_tool_month", "by_tool_today", b"by_tool_today", "config", b"config", "cost_lifetime_nanos", b"cost_lifetime_nanos", "cost_this_month_nanos", b"cost_this_month_nanos", "cost_this_week_nanos", b"cost_this_week_nanos", "cost_today_nanos", b"cost_today_nanos", "day_resets_at", b"day_resets_at", "held_nanos", b"held_nanos", "limits", b"limits", "month_resets_at", b"month_resets_at", "requests_last_day", b"requests_last_day", "requests_last_hour", b"requests_last_hour", "requests_last_minute", b"requests_last_minute", "requests_today", b"requests_today", "run", b"run", "subject", b"subject", "tokens_last_day", b"tokens_last_day", "tokens_last_minute", b"tokens_last_minute", "tokens_today", b"tokens_today", "week_resets_at", b"week_resets_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_model_month", b"by_model_month", "by_model_today", b"by_model_today", "by_provider_month", b"by_provider_month", "by_provider_today", b"by_provider_today", "by_tool_month", b"by_tool_month", "by_tool_today", b"by_tool_today", "config", b"config", "cost_lifetime_nanos", b"cost_lifetime_nanos", "cost_this_month_nanos", b"cost_this_month_nanos", "cost_this_week_nanos", b"cost_this_week_nanos", "cost_today_nanos", b"cost_today_nanos", "day_resets_at", b"day_resets_at", "held_nanos", b"held_nanos", "limits", b"limits", "month_resets_at", b"month_resets_at", "quota_default", b"quota_default", "quota_source", b"quota_source", "requests_last_day", b"requests_last_day", "requests_last_hour", b"requests_last_hour", "requests_last_minute", b"requests_last_minute", "requests_today", b"requests_today", "run", b"run", "subject", b"subject", "tokens_last_day", b"tokens_last_day", "tokens_last_minute", b"tokens_last_minute", "tokens_today", b"tokens_today", "week_resets_at", b"week_resets_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -793,6 +828,103 @@ class RunUsage(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__max_tokens) -> _WhichOneofReturnType__max_tokens | None: ...
 
 Global___RunUsage: _TypeAlias = RunUsage  # noqa: Y015
+
+@_typing.final
+class ExtendReservationRequest(_message.Message):
+    """Asks to grow an open hold (a streamed call); see ExtendReservation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    HOLD_COST_NANOS_FIELD_NUMBER: _builtins.int
+    INPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    RESERVATION_LEASE_FIELD_NUMBER: _builtins.int
+    reservation_id: _builtins.str
+    """The hold, as CheckQuota returned it."""
+    hold_cost_nanos: _builtins.int
+    """The hold's new total cost in nanos (not an increment). 0: price the tokens below."""
+    input_tokens: _builtins.int
+    """Instead of hold_cost_nanos: the call's total input and output tokens the hold must cover
+    (used so far plus the next chunk), priced by the sidecar for the provider and model.
+    """
+    output_tokens: _builtins.int
+    provider: _builtins.str
+    model: _builtins.str
+    @_builtins.property
+    def reservation_lease(self) -> _duration_pb2.Duration:
+        """The hold's lease from now (it is never shortened). Unset: the server default."""
+
+    def __init__(
+        self,
+        *,
+        reservation_id: _builtins.str = ...,
+        hold_cost_nanos: _builtins.int = ...,
+        input_tokens: _builtins.int = ...,
+        output_tokens: _builtins.int = ...,
+        provider: _builtins.str = ...,
+        model: _builtins.str = ...,
+        reservation_lease: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reservation_lease", b"reservation_lease"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hold_cost_nanos", b"hold_cost_nanos", "input_tokens", b"input_tokens", "model", b"model", "output_tokens", b"output_tokens", "provider", b"provider", "reservation_id", b"reservation_id", "reservation_lease", b"reservation_lease"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExtendReservationRequest: _TypeAlias = ExtendReservationRequest  # noqa: Y015
+
+@_typing.final
+class ExtendReservationResponse(_message.Message):
+    """The outcome of ExtendReservation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXTENDED_FIELD_NUMBER: _builtins.int
+    HOLD_COST_NANOS_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    DENIED_SUBJECT_FIELD_NUMBER: _builtins.int
+    DENIED_LIMIT_FIELD_NUMBER: _builtins.int
+    RETRY_AFTER_FIELD_NUMBER: _builtins.int
+    extended: _builtins.bool
+    """True when the hold now covers hold_cost_nanos on every subject."""
+    hold_cost_nanos: _builtins.int
+    """The hold's total cost after this call, in nanos (unchanged when denied)."""
+    code: Global___DenialCode.ValueType
+    """Why it was denied; DENIAL_CODE_UNSPECIFIED when extended."""
+    reason: _builtins.str
+    """A human-readable reason; empty when extended."""
+    denied_limit: _types_pb2.LimitKind.ValueType
+    """The limit that denied it."""
+    @_builtins.property
+    def denied_subject(self) -> _types_pb2.Subject:
+        """The subject whose limit denied it."""
+
+    @_builtins.property
+    def retry_after(self) -> _duration_pb2.Duration:
+        """When the same extension could pass (unset: not by waiting)."""
+
+    def __init__(
+        self,
+        *,
+        extended: _builtins.bool = ...,
+        hold_cost_nanos: _builtins.int = ...,
+        code: Global___DenialCode.ValueType = ...,
+        reason: _builtins.str = ...,
+        denied_subject: _types_pb2.Subject | None = ...,
+        denied_limit: _types_pb2.LimitKind.ValueType = ...,
+        retry_after: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["denied_subject", b"denied_subject", "retry_after", b"retry_after"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "denied_limit", b"denied_limit", "denied_subject", b"denied_subject", "extended", b"extended", "hold_cost_nanos", b"hold_cost_nanos", "reason", b"reason", "retry_after", b"retry_after"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExtendReservationResponse: _TypeAlias = ExtendReservationResponse  # noqa: Y015
 
 @_typing.final
 class EndRunRequest(_message.Message):

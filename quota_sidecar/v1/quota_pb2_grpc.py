@@ -65,6 +65,11 @@ class QuotaServiceStub:
                 request_serializer=quota__sidecar_dot_v1_dot_quota__pb2.GetUsageHistoryRequest.SerializeToString,
                 response_deserializer=quota__sidecar_dot_v1_dot_quota__pb2.GetUsageHistoryResponse.FromString,
                 _registered_method=True)
+        self.ExtendReservation = channel.unary_unary(
+                '/quota_sidecar.v1.QuotaService/ExtendReservation',
+                request_serializer=quota__sidecar_dot_v1_dot_quota__pb2.ExtendReservationRequest.SerializeToString,
+                response_deserializer=quota__sidecar_dot_v1_dot_quota__pb2.ExtendReservationResponse.FromString,
+                _registered_method=True)
 
 
 class QuotaServiceServicer:
@@ -121,6 +126,19 @@ class QuotaServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExtendReservation(self, request, context):
+        """Grows an open hold while its call streams: to a new total cost (or the price of a new
+        total of tokens), on every subject the hold holds on (the user, the tool, the model, the
+        run and its ancestors) atomically, or on none. Denied (extended false, with the code and
+        reason) when a budget has no room for it: the hold stays as it was, and the caller must
+        stop the stream and settle it with what was used (RecordUsageRequest.cut_short). The
+        request names a TOTAL, so a retry changes nothing twice. NOT_FOUND when the hold is no
+        longer open (settled, released, or its lease ended).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QuotaServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -153,6 +171,11 @@ def add_QuotaServiceServicer_to_server(servicer, server):
                     servicer.GetUsageHistory,
                     request_deserializer=quota__sidecar_dot_v1_dot_quota__pb2.GetUsageHistoryRequest.FromString,
                     response_serializer=quota__sidecar_dot_v1_dot_quota__pb2.GetUsageHistoryResponse.SerializeToString,
+            ),
+            'ExtendReservation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExtendReservation,
+                    request_deserializer=quota__sidecar_dot_v1_dot_quota__pb2.ExtendReservationRequest.FromString,
+                    response_serializer=quota__sidecar_dot_v1_dot_quota__pb2.ExtendReservationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -318,6 +341,33 @@ class QuotaService:
             '/quota_sidecar.v1.QuotaService/GetUsageHistory',
             quota__sidecar_dot_v1_dot_quota__pb2.GetUsageHistoryRequest.SerializeToString,
             quota__sidecar_dot_v1_dot_quota__pb2.GetUsageHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExtendReservation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quota_sidecar.v1.QuotaService/ExtendReservation',
+            quota__sidecar_dot_v1_dot_quota__pb2.ExtendReservationRequest.SerializeToString,
+            quota__sidecar_dot_v1_dot_quota__pb2.ExtendReservationResponse.FromString,
             options,
             channel_credentials,
             insecure,

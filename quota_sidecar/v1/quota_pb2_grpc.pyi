@@ -57,6 +57,15 @@ class QuotaServiceStub:
     """Reads one subject's recorded spend per quota day (as its quota defines days: reset hour and
     time zone) and per quota month, within the server's history retention.
     """
+    ExtendReservation: _grpc.UnaryUnaryMultiCallable[_quota_pb2.ExtendReservationRequest, _quota_pb2.ExtendReservationResponse]
+    """Grows an open hold while its call streams: to a new total cost (or the price of a new
+    total of tokens), on every subject the hold holds on (the user, the tool, the model, the
+    run and its ancestors) atomically, or on none. Denied (extended false, with the code and
+    reason) when a budget has no room for it: the hold stays as it was, and the caller must
+    stop the stream and settle it with what was used (RecordUsageRequest.cut_short). The
+    request names a TOTAL, so a retry changes nothing twice. NOT_FOUND when the hold is no
+    longer open (settled, released, or its lease ended).
+    """
 
 @_typing.type_check_only
 class QuotaServiceAsyncStub(QuotaServiceStub):
@@ -86,6 +95,15 @@ class QuotaServiceAsyncStub(QuotaServiceStub):
     GetUsageHistory: _aio.UnaryUnaryMultiCallable[_quota_pb2.GetUsageHistoryRequest, _quota_pb2.GetUsageHistoryResponse]  # type: ignore[assignment]
     """Reads one subject's recorded spend per quota day (as its quota defines days: reset hour and
     time zone) and per quota month, within the server's history retention.
+    """
+    ExtendReservation: _aio.UnaryUnaryMultiCallable[_quota_pb2.ExtendReservationRequest, _quota_pb2.ExtendReservationResponse]  # type: ignore[assignment]
+    """Grows an open hold while its call streams: to a new total cost (or the price of a new
+    total of tokens), on every subject the hold holds on (the user, the tool, the model, the
+    run and its ancestors) atomically, or on none. Denied (extended false, with the code and
+    reason) when a budget has no room for it: the hold stays as it was, and the caller must
+    stop the stream and settle it with what was used (RecordUsageRequest.cut_short). The
+    request names a TOTAL, so a retry changes nothing twice. NOT_FOUND when the hold is no
+    longer open (settled, released, or its lease ended).
     """
 
 class QuotaServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -149,6 +167,21 @@ class QuotaServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_quota_pb2.GetUsageHistoryResponse, _abc.Awaitable[_quota_pb2.GetUsageHistoryResponse]]:
         """Reads one subject's recorded spend per quota day (as its quota defines days: reset hour and
         time zone) and per quota month, within the server's history retention.
+        """
+
+    @_abc_1.abstractmethod
+    def ExtendReservation(
+        self,
+        request: _quota_pb2.ExtendReservationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_quota_pb2.ExtendReservationResponse, _abc.Awaitable[_quota_pb2.ExtendReservationResponse]]:
+        """Grows an open hold while its call streams: to a new total cost (or the price of a new
+        total of tokens), on every subject the hold holds on (the user, the tool, the model, the
+        run and its ancestors) atomically, or on none. Denied (extended false, with the code and
+        reason) when a budget has no room for it: the hold stays as it was, and the caller must
+        stop the stream and settle it with what was used (RecordUsageRequest.cut_short). The
+        request names a TOTAL, so a retry changes nothing twice. NOT_FOUND when the hold is no
+        longer open (settled, released, or its lease ended).
         """
 
 def add_QuotaServiceServicer_to_server(servicer: QuotaServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

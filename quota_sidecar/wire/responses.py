@@ -114,6 +114,8 @@ def usage_response(usage: Usage) -> quota_pb2.GetUsageResponse:
         cost_this_week_nanos=usage.cost_this_week_nanos,
         week_resets_at=timestamp_to_proto(usage.week_resets_at),
         cost_lifetime_nanos=usage.cost_lifetime_nanos,
+        quota_source=usage.quota_source,
+        quota_default=usage.quota_default,
     )
     add_limit_statuses(response.limits, usage.limits)
     return response

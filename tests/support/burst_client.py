@@ -6,18 +6,24 @@ sends COUNT concurrent calls (all in flight at once) and prints one JSON line of
 MODE: `check` (CheckQuota of user:burst), `reserve` (reserving $0.10 of user:holder) or
 `record` ($0.001 to user:spender, each under its own idempotency key, retried with that key
 after RESOURCE_EXHAUSTED or UNAVAILABLE until it is acknowledged).
+
+    burst(target, mode, clients=4, in_flight=1000)   # that many client processes at once,
+                                                     # their counts added up; on any exit
+                                                     # (a timeout's too) none is left running
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 from collections import Counter
 
 import grpc
 
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc, types_pb2
+from tests.support import processes
 
 _RETRYABLE = (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE)
 
@@ -74,6 +80,26 @@ async def main(target: str, mode: str, count: int, name: str) -> None:
             calls = [_check(stub, counts, mode == "reserve") for _ in range(count)]
         await asyncio.gather(*calls)
     print(json.dumps(counts), flush=True)
+
+
+def burst(target: str, mode: str, clients: int, in_flight: int) -> Counter[str]:
+    """Run `clients` client processes at once; their counts, added up."""
+    command = [sys.executable, "-m", "tests.support.burst_client", target, mode, str(in_flight)]
+    started: list[subprocess.Popen[str]] = []
+    try:
+        for k in range(clients):
+            started.append(processes.start([*command, f"c{k}"], stdout=subprocess.PIPE, text=True))
+        total: Counter[str] = Counter()
+        for client in started:
+            out, _ = client.communicate(timeout=300)
+            assert client.returncode == 0, out
+            total.update(json.loads(out))
+        return total
+    finally:
+        for client in started:
+            processes.stop(client)
+            if client.stdout is not None:
+                client.stdout.close()
 
 
 if __name__ == "__main__":

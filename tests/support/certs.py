@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
+
+from tests.support import processes
 
 
 def make_test_certs(folder: Path) -> None:
@@ -15,7 +16,7 @@ def make_test_certs(folder: Path) -> None:
     assert openssl, "the TLS tests need the openssl command (apt-get install openssl)"
 
     def run(*args: str) -> None:
-        subprocess.run([openssl, *args], cwd=folder, check=True, capture_output=True)
+        processes.run([openssl, *args], cwd=folder, check=True, capture_output=True, timeout=60)
 
     run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
         "-keyout", "ca.key", "-out", "ca.pem")  # fmt: skip

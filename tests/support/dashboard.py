@@ -93,9 +93,12 @@ class SidecarThread:
         self.loop.close()
 
 
-def start_browser(width: int = 1280, height: int = 900) -> Any:
+def start_browser(
+    width: int = 1280, height: int = 900, *, accept_insecure_certs: bool = False
+) -> Any:
     """Headless chromium with its network log on. Fails with an install hint when chromium or
-    its driver is missing: a browser test is part of CI and is never skipped."""
+    its driver is missing: a browser test is part of CI and is never skipped.
+    accept_insecure_certs: take the test CA's certificates (the dashboard over TLS)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -111,6 +114,7 @@ def start_browser(width: int = 1280, height: int = 900) -> Any:
         options.add_argument(argument)
     # The page's every request, read back by requested_urls().
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    options.accept_insecure_certs = accept_insecure_certs
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 

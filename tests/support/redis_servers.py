@@ -13,6 +13,7 @@ from pathlib import Path
 import redis
 
 from quota_sidecar.store.embedded import redis_server_binary
+from tests.support import processes
 
 
 def free_port() -> int:
@@ -39,33 +40,47 @@ class RedisProcess:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def _options(self) -> list[str]:
-        # An ephemeral server: loopback only, nothing saved.
+        # An ephemeral server: loopback only, nothing saved. Its title is left alone: setting
+        # it overwrites the environment, where the test session's mark is read.
         return [
-            *("--port", str(self.port), "--bind", "127.0.0.1"),
+            *("--set-proc-title", "no", "--port", str(self.port), "--bind", "127.0.0.1"),
             *("--save", "", "--appendonly", "no", "--dir", str(self.dir)),
         ]
 
     def start(self) -> RedisProcess:
-        self.process = subprocess.Popen(
+        """Start it and wait until it answers; a start that fails or is interrupted (say by
+        pytest-timeout) kills what it started."""
+        self.process = processes.start(
             [server_binary(), *self._options()],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if client.ping():
-                    client.close()
-                    return self
-            except redis.ConnectionError:
-                time.sleep(0.02)
+        try:
+            self._wait_until_it_answers(self.process)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_it_answers(self, process: subprocess.Popen[bytes]) -> None:
+        with redis.Redis(port=self.port, socket_connect_timeout=0.2) as client:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    break  # its port was taken meanwhile, say: whoever answers there is not it
+                try:
+                    if client.ping():
+                        answering = int(client.info("server")["process_id"])
+                        assert answering == process.pid, f"another Redis on port {self.port}"
+                        return
+                except redis.ConnectionError:
+                    time.sleep(0.02)
         raise RuntimeError(f"redis-server on port {self.port} did not start")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        """kill -9, as a crash would (tests restart it on the same dir with start())."""
+        if self.process is not None:
+            processes.stop(self.process, grace=0)
         self.process = None
 
     def cleanup(self) -> None:

@@ -6,12 +6,14 @@ with its own directory, no persistence, and a log kept for a failure message.
     topology.url                            # redis+sentinel://…,…,…/mymaster
     topology.master_port()                  # where the sentinels say the master is now
     topology.kill(port); topology.restart(port, replica_of=master)
+    topology.pause(port); topology.resume(port)   # SIGSTOP / SIGCONT: a server that lags
     topology.stop()                         # kills everything, removes the directory
 """
 
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -21,6 +23,7 @@ from typing import Any, BinaryIO
 
 import redis
 
+from tests.support import processes
 from tests.support.redis_servers import free_port
 
 __all__ = ["SERVICE", "SentinelTopology"]
@@ -68,6 +71,8 @@ class SentinelTopology:
     def _spawn_data(self, port: int, replica_of: int | None = None) -> None:
         args = [
             *(self._server, "--port", str(port), "--bind", "127.0.0.1"),
+            # Its environment (the test session's mark) stays readable: no title over it.
+            *("--set-proc-title", "no"),
             *("--dir", str(self.dir), "--dbfilename", f"dump-{port}.rdb"),
             *("--save", "", "--appendonly", "no"),
             # A replica syncs at once, not after the 5 s a diskless sync waits for others.
@@ -75,7 +80,7 @@ class SentinelTopology:
         ]
         if replica_of is not None:
             args += ["--replicaof", "127.0.0.1", str(replica_of)]
-        self.processes[port] = subprocess.Popen(
+        self.processes[port] = processes.start(
             args, stdout=self._log(port), stderr=subprocess.STDOUT
         )
         self._wait(port, lambda c: bool(c.ping()))
@@ -91,7 +96,7 @@ class SentinelTopology:
         )
         config = self.dir / f"sentinel-{port}.conf"  # sentinels rewrite their file: one each
         config.write_text(
-            f"port {port}\nbind 127.0.0.1\ndir {self.dir}\n"
+            f"port {port}\nbind 127.0.0.1\ndir {self.dir}\nset-proc-title no\n"
             "sentinel resolve-hostnames no\n"
             f"sentinel myid {_sentinel_id(port)}\n"
             f"sentinel monitor {SERVICE} 127.0.0.1 {master} 2\n"
@@ -99,7 +104,7 @@ class SentinelTopology:
             f"sentinel failover-timeout {SERVICE} 5000\n"
             f"sentinel known-replica {SERVICE} 127.0.0.1 {replica}\n{peers}"
         )
-        self.processes[port] = subprocess.Popen(
+        self.processes[port] = processes.start(
             [self._server, str(config), "--sentinel"],
             stdout=self._log(port),
             stderr=subprocess.STDOUT,
@@ -139,9 +144,14 @@ class SentinelTopology:
         self._wait(port, lambda c: _info(c, "replication").get("master_link_status") == "up")
 
     def kill(self, port: int) -> None:
-        process = self.processes.pop(port)
-        process.kill()
-        process.wait()
+        processes.stop(self.processes.pop(port), grace=0)
+
+    def pause(self, port: int) -> None:
+        """Freeze a server (SIGSTOP): it neither answers nor replicates until resumed."""
+        self.processes[port].send_signal(signal.SIGSTOP)
+
+    def resume(self, port: int) -> None:
+        self.processes[port].send_signal(signal.SIGCONT)
 
     def restart(self, port: int, replica_of: int) -> None:
         """Start a killed data server again, empty, as a replica of `replica_of`: what its
@@ -169,9 +179,7 @@ class SentinelTopology:
 
     def stop(self) -> None:
         for process in self.processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            processes.stop(process, grace=0)
         self.processes.clear()
         for log in self._logs:
             log.close()

@@ -16,6 +16,9 @@ codes:
         ... p.target, p.port ...
         assert p.terminate() == 0                        # SIGTERM, then the exit code
     p.output()                                           # what it logged (stderr)
+
+On leaving the block (an exception or a timeout included) the process ends with everything it
+started: its workers, its embedded redis-server (tests/support/processes.py stop()).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 
 from quota_sidecar.server.app import Sidecar
 from quota_sidecar.server.options import ServerOptions
+from tests.support import processes
 
 __all__ = ["ADMIN_METADATA", "ADMIN_TOKEN", "SidecarProcess", "running_sidecar"]
 
@@ -84,7 +88,7 @@ class SidecarProcess:
         self._reader: threading.Thread | None = None
 
     def start(self, timeout: float = 30.0) -> SidecarProcess:
-        self.process = subprocess.Popen(
+        self.process = processes.start(
             [*self.command, *self.args],
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -128,9 +132,9 @@ class SidecarProcess:
         return self.process.wait(timeout=timeout)
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        """kill -9 of the process and of everything it started."""
+        if self.process is not None:
+            processes.stop(self.process, grace=0)
 
     def output(self) -> str:
         """Everything the process logged so far (stderr)."""
@@ -140,8 +144,10 @@ class SidecarProcess:
         return self.start()
 
     def _release(self) -> None:
-        """Stop the process and close its pipe and log; the log stays readable (output())."""
-        self.kill()
+        """Stop the process (SIGTERM, then SIGKILL), and whatever it started, and close its pipe
+        and log; the log stays readable (output())."""
+        if self.process is not None:
+            processes.stop(self.process)
         if self._reader is not None:
             self._reader.join(timeout=10)
         if self.process is not None and self.process.stdout is not None:

@@ -36,8 +36,9 @@ const (
 	OverrideKind_OVERRIDE_KIND_BYPASS OverrideKind = 2
 	// Replace one limit (Override.limit) with Override.value.
 	OverrideKind_OVERRIDE_KIND_RAISE_LIMIT OverrideKind = 3
-	// Add Override.value nanos to the current daily (limit = COST_DAILY) or monthly
-	// (limit = COST_MONTHLY) budget, for the current period only.
+	// Add Override.value nanos to the current daily (limit = COST_DAILY), monthly
+	// (COST_MONTHLY) or weekly (COST_WEEKLY) budget, for the current period only, or to the
+	// lifetime budget (COST_LIFETIME; a run's max cost too) while the override is in force.
 	OverrideKind_OVERRIDE_KIND_BONUS_CREDIT OverrideKind = 4
 )
 

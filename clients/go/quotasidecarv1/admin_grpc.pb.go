@@ -31,7 +31,9 @@ type QuotaAdminServiceClient interface {
 	RevokeOverride(ctx context.Context, in *RevokeOverrideRequest, opts ...grpc.CallOption) (*RevokeOverrideResponse, error)
 	// Lists the overrides in force for a subject.
 	ListOverrides(ctx context.Context, in *ListOverridesRequest, opts ...grpc.CallOption) (*ListOverridesResponse, error)
-	// Clears a subject's usage: rate windows, today's and this month's spend.
+	// Clears a subject's usage: rate windows, today's and this month's spend. The week's and the
+	// lifetime spend stay, and so do their alerts: RESOLVED is announced only for the day's and
+	// the month's thresholds that the reset cleared.
 	ResetUsage(ctx context.Context, in *ResetUsageRequest, opts ...grpc.CallOption) (*ResetUsageResponse, error)
 	// Pages through the audit log, newest first.
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
@@ -155,7 +157,9 @@ type QuotaAdminServiceServer interface {
 	RevokeOverride(context.Context, *RevokeOverrideRequest) (*RevokeOverrideResponse, error)
 	// Lists the overrides in force for a subject.
 	ListOverrides(context.Context, *ListOverridesRequest) (*ListOverridesResponse, error)
-	// Clears a subject's usage: rate windows, today's and this month's spend.
+	// Clears a subject's usage: rate windows, today's and this month's spend. The week's and the
+	// lifetime spend stay, and so do their alerts: RESOLVED is announced only for the day's and
+	// the month's thresholds that the reset cleared.
 	ResetUsage(context.Context, *ResetUsageRequest) (*ResetUsageResponse, error)
 	// Pages through the audit log, newest first.
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)

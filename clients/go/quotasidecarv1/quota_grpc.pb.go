@@ -27,14 +27,24 @@ type QuotaServiceClient interface {
 	GetUsage(ctx context.Context, in *GetUsageRequest, opts ...grpc.CallOption) (*GetUsageResponse, error)
 	// Streams alerts raised on any replica: an optional replay from a cursor, then live alerts.
 	StreamAlerts(ctx context.Context, in *StreamAlertsRequest, opts ...grpc.CallOption) (QuotaService_StreamAlertsClient, error)
-	// Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-	// released from it and its ancestors, and later checks on it or on any run below it are
-	// denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+	// Ends a run (see CheckQuotaRequest.run_id) before its time to live: every reservation open
+	// on it (those made on it or on any run below it) is released everywhere it holds something
+	// (the run, its ancestors, the runs below it, and the reservation's other subjects: user,
+	// tool, ...), and later checks on it or on any run below it are denied
+	// (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
 	// NOT_FOUND when the run is not open (never opened, or past its time to live).
 	EndRun(ctx context.Context, in *EndRunRequest, opts ...grpc.CallOption) (*EndRunResponse, error)
 	// Reads one subject's recorded spend per quota day (as its quota defines days: reset hour and
 	// time zone) and per quota month, within the server's history retention.
 	GetUsageHistory(ctx context.Context, in *GetUsageHistoryRequest, opts ...grpc.CallOption) (*GetUsageHistoryResponse, error)
+	// Grows an open hold while its call streams: to a new total cost (or the price of a new
+	// total of tokens), on every subject the hold holds on (the user, the tool, the model, the
+	// run and its ancestors) atomically, or on none. Denied (extended false, with the code and
+	// reason) when a budget has no room for it: the hold stays as it was, and the caller must
+	// stop the stream and settle it with what was used (RecordUsageRequest.cut_short). The
+	// request names a TOTAL, so a retry changes nothing twice. NOT_FOUND when the hold is no
+	// longer open (settled, released, or its lease ended).
+	ExtendReservation(ctx context.Context, in *ExtendReservationRequest, opts ...grpc.CallOption) (*ExtendReservationResponse, error)
 }
 
 type quotaServiceClient struct {
@@ -122,6 +132,15 @@ func (c *quotaServiceClient) GetUsageHistory(ctx context.Context, in *GetUsageHi
 	return out, nil
 }
 
+func (c *quotaServiceClient) ExtendReservation(ctx context.Context, in *ExtendReservationRequest, opts ...grpc.CallOption) (*ExtendReservationResponse, error) {
+	out := new(ExtendReservationResponse)
+	err := c.cc.Invoke(ctx, "/quota_sidecar.v1.QuotaService/ExtendReservation", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QuotaServiceServer is the server API for QuotaService service.
 // All implementations must embed UnimplementedQuotaServiceServer
 // for forward compatibility
@@ -136,14 +155,24 @@ type QuotaServiceServer interface {
 	GetUsage(context.Context, *GetUsageRequest) (*GetUsageResponse, error)
 	// Streams alerts raised on any replica: an optional replay from a cursor, then live alerts.
 	StreamAlerts(*StreamAlertsRequest, QuotaService_StreamAlertsServer) error
-	// Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-	// released from it and its ancestors, and later checks on it or on any run below it are
-	// denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+	// Ends a run (see CheckQuotaRequest.run_id) before its time to live: every reservation open
+	// on it (those made on it or on any run below it) is released everywhere it holds something
+	// (the run, its ancestors, the runs below it, and the reservation's other subjects: user,
+	// tool, ...), and later checks on it or on any run below it are denied
+	// (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
 	// NOT_FOUND when the run is not open (never opened, or past its time to live).
 	EndRun(context.Context, *EndRunRequest) (*EndRunResponse, error)
 	// Reads one subject's recorded spend per quota day (as its quota defines days: reset hour and
 	// time zone) and per quota month, within the server's history retention.
 	GetUsageHistory(context.Context, *GetUsageHistoryRequest) (*GetUsageHistoryResponse, error)
+	// Grows an open hold while its call streams: to a new total cost (or the price of a new
+	// total of tokens), on every subject the hold holds on (the user, the tool, the model, the
+	// run and its ancestors) atomically, or on none. Denied (extended false, with the code and
+	// reason) when a budget has no room for it: the hold stays as it was, and the caller must
+	// stop the stream and settle it with what was used (RecordUsageRequest.cut_short). The
+	// request names a TOTAL, so a retry changes nothing twice. NOT_FOUND when the hold is no
+	// longer open (settled, released, or its lease ended).
+	ExtendReservation(context.Context, *ExtendReservationRequest) (*ExtendReservationResponse, error)
 	mustEmbedUnimplementedQuotaServiceServer()
 }
 
@@ -168,6 +197,9 @@ func (UnimplementedQuotaServiceServer) EndRun(context.Context, *EndRunRequest) (
 }
 func (UnimplementedQuotaServiceServer) GetUsageHistory(context.Context, *GetUsageHistoryRequest) (*GetUsageHistoryResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetUsageHistory not implemented")
+}
+func (UnimplementedQuotaServiceServer) ExtendReservation(context.Context, *ExtendReservationRequest) (*ExtendReservationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ExtendReservation not implemented")
 }
 func (UnimplementedQuotaServiceServer) mustEmbedUnimplementedQuotaServiceServer() {}
 
@@ -293,6 +325,24 @@ func _QuotaService_GetUsageHistory_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _QuotaService_ExtendReservation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExtendReservationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QuotaServiceServer).ExtendReservation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/quota_sidecar.v1.QuotaService/ExtendReservation",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QuotaServiceServer).ExtendReservation(ctx, req.(*ExtendReservationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _QuotaService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "quota_sidecar.v1.QuotaService",
 	HandlerType: (*QuotaServiceServer)(nil),
@@ -316,6 +366,10 @@ var _QuotaService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetUsageHistory",
 			Handler:    _QuotaService_GetUsageHistory_Handler,
+		},
+		{
+			MethodName: "ExtendReservation",
+			Handler:    _QuotaService_ExtendReservation_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

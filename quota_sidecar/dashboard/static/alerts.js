@@ -57,6 +57,12 @@
       setState("reconnecting…", "reconnecting");
     }
   };
+  // The server tells the page to stop (rather than ending the stream, after which EventSource
+  // would reconnect again and again) when the stream failed for a reason a retry won't fix.
+  source.addEventListener("stop", function (event) {
+    source.close();
+    setState("stopped: " + event.data, "closed");
+  });
   source.addEventListener("alert", function (event) {
     var a = JSON.parse(event.data);
     if (seen.has(a.id)) { return; }

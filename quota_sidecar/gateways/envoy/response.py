@@ -14,8 +14,9 @@
 * `limit_remaining` is what is left after this request (0 when over limit);
   `duration_until_reset` is when the window's oldest counted requests leave (over limit: when
   the same request could pass, when that is known).
-* Headers (x-ratelimit-limit / -remaining / -reset, IETF draft-polli-ratelimit-headers-03, as
-  Envoy and envoyproxy/ratelimit write them) describe the descriptor with the least remaining:
+* Headers (x-ratelimit-limit / -remaining / -reset, and the same as ratelimit-limit /
+  -remaining / -reset, IETF draft-polli-ratelimit-headers-03, as Envoy and envoyproxy/ratelimit
+  write them) describe the descriptor with the least remaining:
   `60, 60;w=60`, `0`, and the seconds until reset, rounded up.
 * dynamic_metadata says why, when there is something to say: a denial, a shadow-mode
   would-be denial (answered OK), a decision taken without the store.
@@ -178,11 +179,17 @@ def _headers(
     # Rounded up, so a client that waits that long is never early.
     reset_seconds = reset.seconds + (1 if reset.nanos > 0 else 0)
     values = (
-        ("x-ratelimit-limit", f"{limit}, {limit};w={window}"),
-        ("x-ratelimit-remaining", str(status.limit_remaining)),
-        ("x-ratelimit-reset", str(reset_seconds)),
+        ("limit", f"{limit}, {limit};w={window}"),
+        ("remaining", str(status.limit_remaining)),
+        ("reset", str(reset_seconds)),
     )
-    return [base_pb2.HeaderValue(key=key, value=value) for key, value in values]
+    # Both spellings: x-ratelimit-* (Envoy's filter) and the IETF draft's ratelimit-* (what
+    # envoyproxy/ratelimit writes with LIMIT_RESPONSE_HEADERS_ENABLED).
+    return [
+        base_pb2.HeaderValue(key=prefix + key, value=value)
+        for prefix in ("x-ratelimit-", "ratelimit-")
+        for key, value in values
+    ]
 
 
 def _window_seconds(unit: int) -> int:

@@ -1,11 +1,12 @@
 -- Shared helpers, prepended to every script by store/redis.py (Redis scripts cannot import).
 --
 -- Conventions of every script:
---   KEYS: KEYS_PER_SUBJECT (10) keys for each subject, in store/keys.py's script_keys() order:
---         cfg, rw, day, month, holds, hexp, ovr, alerts, week, lifetime; then the script's own
---         extra keys.
+--   KEYS: KEYS_PER_SUBJECT (11) keys for each subject, in store/keys.py's script_keys() order:
+--         cfg, rw, day, month, holds, hexp, ovr, alerts, week, lifetime, defaults (the scope
+--         defaults' hash on the subject's slot); then the script's own extra keys.
 --   ARGV: a script header, then ONE value per subject, built by engine/plan.py: the
---         space-separated fields version, scope, identifier, day id, day end ms, month id,
+--         space-separated fields version ("<v>", or "<v>|<default>=<v>|..." for a subject
+--         without a quota of its own: the defaults that decided its quota), scope, identifier, day id, day end ms, month id,
 --         month end ms, shadow ("1"/"0"), thresholds ("80,90,95"), then the limits
 --         rpm rph rpd tpm tpd cpr cd cm mc cw cl rl tl ("-" = none), then week id, week end
 --         ms, then when the subject ends ("-" = never; a run).
@@ -15,7 +16,7 @@
 --   itoa(): Lua 5.1's tostring() and `..` use %.14g, which turns 1e14 nanos ($100,000) into
 --   "1e+14". Integer replies are exact already (Redis converts a Lua number to an integer).
 
-local KEYS_PER_SUBJECT = 10
+local KEYS_PER_SUBJECT = 11
 local SUB_BUCKETS = 10
 local WINDOW_MS = { m = 60000, h = 3600000, d = 86400000 }
 local PERIOD_GRACE_MS = 3600000
@@ -74,7 +75,7 @@ local function subject(i, head)
     index = i,
     cfg = KEYS[k + 1], rw = KEYS[k + 2], day = KEYS[k + 3], month = KEYS[k + 4],
     holds = KEYS[k + 5], hexp = KEYS[k + 6], ovr = KEYS[k + 7], alerts = KEYS[k + 8],
-    week = KEYS[k + 9], life = KEYS[k + 10],
+    week = KEYS[k + 9], life = KEYS[k + 10], dflt = KEYS[k + 11],
     version = f[1], scope = f[2], identifier = f[3],
     day_id = f[4], day_end = int(f[5]), month_id = f[6], month_end = int(f[7]),
     shadow = f[8] == '1', thresholds = {}, limits = {},
@@ -109,9 +110,23 @@ local function expire_with_subject(s, now, extra)
 end
 
 -- The stored config version must match the one the caller planned with; else it re-plans.
+-- A subject without a quota of its own was planned with the scope defaults that decide it
+-- ("<v>|user:*@acme=3|user:*=7", see engine/defaults.py): their versions, on the subject's own
+-- slot, must match too, so a default changed, created or removed binds at once.
 local function stale(s)
+  local own, defaults = string.match(s.version, '^([^|]*)(.*)$')
   local v = redis.call('HGET', s.cfg, 'v') or '0'
-  return v ~= s.version
+  if v ~= own then return true end
+  if defaults == '' then return false end
+  local fields, wanted = {}, {}
+  for field, version in string.gmatch(defaults, '|([^|=]+)=([^|]*)') do
+    fields[#fields + 1], wanted[#wanted + 1] = field, version
+  end
+  local found = redis.call('HMGET', s.dflt, unpack(fields))
+  for j, version in ipairs(wanted) do
+    if (found[j] or '0') ~= version then return true end
+  end
+  return false
 end
 
 -- Overrides in force: block/bypass expiries, raised limits, bonus credit of this period.

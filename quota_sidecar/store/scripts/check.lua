@@ -3,7 +3,7 @@
 -- only look), the estimated tokens (and, with reserve, holds the estimated cost), or
 -- nothing is consumed anywhere.
 --
--- KEYS: 10 per subject (see _lib.lua), then the shared alert stream when ARGV[9] == '1', then
+-- KEYS: 11 per subject (see _lib.lua), then the shared alert stream when ARGV[9] == '1', then
 --       the first subject's check marks when a check id is given.
 -- ARGV: now_ms, estimated cost nanos, estimated tokens, reserve ('1'/'0'), hold id,
 --       lease ms, check id ('' = none), requests, N, use shared stream ('1'/'0'), then one per

@@ -2,7 +2,7 @@
 -- release) the hold, add the actual cost and tokens to the day and month with the breakdown by
 -- provider, tool and model, and claim the thresholds the new totals reach (each alert once per period).
 --
--- KEYS: 10 per subject, then the idempotency key, then the shared alert stream when ARGV[13]=='1'.
+-- KEYS: 11 per subject, then the idempotency key, then the shared alert stream when ARGV[13]=='1'.
 -- ARGV: now_ms, cost nanos, input tokens, output tokens, payload fingerprint ('' = no dedupe),
 --       dedupe ttl ms, hold id ('' = none), release ('1'/'0'), provider, tool,
 --       model ("provider/model" or ''), N,

@@ -23,7 +23,7 @@
 -- check's id and its first subject's check marks (see check.lua), it refunds only when the check
 -- is marked as admitted, and leaves 'x:<id>' so that a check still on its way consumes nothing.
 --
--- KEYS: 10 per subject (see _lib.lua), then the check marks when a check id is given.
+-- KEYS: 11 per subject (see _lib.lua), then the check marks when a check id is given.
 -- ARGV: now_ms (the check's), estimated tokens, reserve ('1'/'0'), hold id, requests (the
 --       check's count, see check.lua), N, then per subject
 --       one value: the comma-separated names of the rate limits the check consumed in (e.g.

@@ -1,6 +1,6 @@
 -- usage.lua: GetUsage for one subject. Returns expired holds to the budget on the way.
 --
--- KEYS: the subject's 10 keys.  ARGV: now_ms, then the subject's one value.
+-- KEYS: the subject's KEYS_PER_SUBJECT keys.  ARGV: now_ms, then the subject's one value.
 -- Reply: {'stale'} | {'ok', day fields (flat HGETALL), month fields, held nanos,
 --         rings: flat {limit, sum, reset_at ms} for the five rate limits,
 --         limits in force: flat {limit, value},

@@ -69,6 +69,15 @@ async def test_redis_down_fails_open_or_closed_per_quota(disposable_redis: Redis
         await engine.record_usage(scope="user", identifier="open", cost=1)
     disposable_redis.start()
     assert await engine.ping()  # the store is reachable again once a probe answers
+    # It came back empty (no persistence): the quotas the engine knows are lost, and a lost
+    # closed budget is never read as "no quota" (docs/semantics.md: "A store behind a quota").
+    lost = await engine.check_quota(scope="user", identifier="closed")
+    assert (lost.allowed, lost.code, lost.decided_without_store) == (
+        False,
+        "STORE_UNAVAILABLE",
+        True,
+    )
+    await engine.put_quota(BUDGET)  # put again, as after any loss of Redis data
     assert (
         await engine.check_quota(scope="user", identifier="closed")
     ).decided_without_store is False

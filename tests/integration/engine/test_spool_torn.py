@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,7 @@ from quota_sidecar.clock import ManualClock
 from quota_sidecar.engine.service import EngineSettings, QuotaService
 from quota_sidecar.engine.spool import RecordSpool, SpooledRecord
 from quota_sidecar.errors import StoreUnavailable
+from tests.support import processes
 
 
 def _engine(url: str, spool: Path) -> QuotaService:
@@ -110,7 +110,7 @@ _DYING_WRITER = textwrap.dedent(
 
 
 def _start_writer(spool: Path) -> tuple[subprocess.Popen[str], Path]:
-    writer = subprocess.Popen(
+    writer = processes.start(
         [sys.executable, "-c", _DYING_WRITER, str(spool)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -128,9 +128,7 @@ def _tear_and_kill(writer: subprocess.Popen[str], path: Path, torn: bytes) -> No
 
 
 def _kill(writer: subprocess.Popen[str]) -> None:
-    if writer.poll() is None:
-        writer.send_signal(signal.SIGKILL)
-        writer.wait(timeout=10)
+    processes.stop(writer, grace=0)  # kill -9
     for stream in (writer.stdin, writer.stdout):
         if stream is not None:
             stream.close()

@@ -23,6 +23,7 @@ import pytest
 
 from quota_sidecar.client.sync import SyncQuotaClient
 from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope
+from tests.support import processes
 from tests.support.sidecar import ADMIN_TOKEN
 
 NODE_EXAMPLE = Path(__file__).parents[3] / "examples" / "node"
@@ -39,19 +40,19 @@ def sidecar_process(redis_url: str, data_dir: Path) -> Iterator[str]:
     }
     command = [sys.executable, "-m", "quota_sidecar", "serve", "--listen", "127.0.0.1:0",
                "--redis-url", redis_url, "--data-dir", str(data_dir)]  # fmt: skip
-    with subprocess.Popen(
+    process = processes.start(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
-    ) as process:
-        assert process.stdout is not None
-        try:
-            line = process.stdout.readline()  # "listening on HOST:PORT" once it serves
-            assert line.startswith("listening on "), f"sidecar did not start: {line!r}"
-            yield line.removeprefix("listening on ").strip()
-            process.terminate()
-            assert process.wait(timeout=30) == 0
-        finally:
-            if process.poll() is None:
-                process.kill()
+    )
+    assert process.stdout is not None
+    try:
+        line = process.stdout.readline()  # "listening on HOST:PORT" once it serves
+        assert line.startswith("listening on "), f"sidecar did not start: {line!r}"
+        yield line.removeprefix("listening on ").strip()
+        process.terminate()
+        assert process.wait(timeout=30) == 0
+    finally:
+        processes.stop(process)
+        process.stdout.close()
 
 
 def node_ready() -> str:
@@ -59,7 +60,7 @@ def node_ready() -> str:
     # The Node path is part of CI: a machine without Node fails here rather than skip it.
     assert node and npm, "the Node example needs node and npm (apt-get install nodejs npm)"
     if not (NODE_EXAMPLE / "node_modules" / "@grpc" / "grpc-js").is_dir():
-        subprocess.run(
+        processes.run(
             [npm, "ci", "--no-audit", "--no-fund"],
             cwd=NODE_EXAMPLE,
             check=True,
@@ -80,11 +81,10 @@ def test_node_client_checks_records_reads_usage_and_follows_alerts(
             quota.register_quota(
                 QuotaConfig(QuotaScope.USER, user, cost_quota=CostQuota(daily_limit=1))
             )
-        run = subprocess.run(
+        run = processes.run(  # its return code is asserted below, with stderr
             [node, "client.js", "--target", target, "--user", user,
              "--tool", "search", "--provider", "openai", "--estimate", "0.9",
              "--cost", "0.85", "--alerts", "2", "--cursor", "0", "--wait", "20"],
-            check=False,  # the return code is asserted below, with stderr
             cwd=NODE_EXAMPLE,
             env={"PATH": str(Path(node).parent), "QUOTA_SIDECAR_DATA_TOKEN": DATA_TOKEN},
             capture_output=True,

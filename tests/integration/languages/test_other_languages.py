@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pytest
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from quota_sidecar.v1 import admin_pb2, quota_pb2, types_pb2
+from tests.support import processes
 from tests.support.sidecar import ADMIN_TOKEN, SidecarProcess
 
 ROOT = Path(__file__).parents[3]
@@ -94,12 +94,11 @@ def built_client(lang: str, cache: pytest.Cache) -> Path:
         return final / "smoke"
     scratch = root / f"{lang}.building-{uuid.uuid4().hex[:8]}"
     try:
-        build = subprocess.run(
+        build = processes.run(  # its compilers end with it, on a timeout too
             ["bash", str(ROOT / "examples" / lang / "build.sh"), str(scratch)],
             capture_output=True,
             text=True,
             timeout=900,
-            check=False,  # the output is in the assertion below
         )
         assert build.returncode == 0, f"{lang} build failed:\n{build.stdout}\n{build.stderr}"
         for stale in root.glob(f"{lang}-*"):
@@ -121,13 +120,12 @@ def test_smoke_client_checks_settles_reads_is_denied_follows_and_is_refused(
     env = {"QUOTA_SIDECAR_ADMIN_TOKEN": ADMIN_TOKEN, "QUOTA_SIDECAR_DATA_TOKEN": DATA_TOKEN}
     args = ["--redis-url", redis_url, "--data-dir", str(tmp_path / "data"), "--config", str(config)]
     with SidecarProcess(*args, env=env) as sidecar:
-        run = subprocess.run(
+        run = processes.run(  # the exit code is asserted below, with what the client said
             [str(smoke), "--target", sidecar.target, "--user", user, "--tool", tool],
             env={**os.environ, "QUOTA_SIDECAR_DATA_TOKEN": DATA_TOKEN},
             capture_output=True,
             text=True,
             timeout=120,
-            check=False,  # the exit code is asserted below, with what the client said
         )
         assert sidecar.terminate() == 0, sidecar.output()
     assert run.returncode == 0, f"{lang} client failed:\n{run.stdout}\n{run.stderr}"

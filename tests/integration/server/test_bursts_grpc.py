@@ -7,15 +7,13 @@ Redis or an explicit RESOURCE_EXHAUSTED (shed, nothing done), never CANCELLED or
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections import Counter
 
 import grpc
 import pytest
 
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc, types_pb2
+from tests.support.burst_client import burst
 from tests.support.redis_servers import free_port
 from tests.support.sidecar import ADMIN_METADATA, ADMIN_TOKEN, SidecarProcess
 
@@ -44,29 +42,7 @@ def _configure(target: str) -> None:
 
 
 def _burst(target: str, mode: str) -> Counter[str]:
-    """Run the clients at once; their counts, added up."""
-    clients = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.support.burst_client",
-                target,
-                mode,
-                str(IN_FLIGHT),
-                f"c{k}",
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for k in range(CLIENTS)
-    ]
-    total: Counter[str] = Counter()
-    for client in clients:
-        out, _ = client.communicate(timeout=300)
-        assert client.returncode == 0, out
-        total.update(json.loads(out))
-    return total
+    return burst(target, mode, clients=CLIENTS, in_flight=IN_FLIGHT)
 
 
 def _usage(target: str, name: str) -> quota_pb2.GetUsageResponse:

@@ -140,6 +140,38 @@ def test_two_workers_share_one_port_and_one_redis(redis_url: str) -> None:
         assert process.terminate() == 0
 
 
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited; it only waits for its new parent to reap it
+
+
+def test_workers_end_when_their_parent_is_killed(redis_url: str) -> None:
+    """A supervisor's SIGKILL of the `--workers` parent, which can forward nothing, still
+    ends its workers: each asked the kernel for SIGTERM when its parent dies."""
+    port = free_port()
+    args = ("--redis-url", redis_url, "--listen", f"127.0.0.1:{port}", "--workers", "2")
+    with SidecarProcess(*args, env=ENV) as process:
+        assert process.process is not None
+        workers = _children(process.process.pid)
+        assert len(workers) == 2
+        process.process.kill()
+        process.process.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [w for w in workers if _alive(w)]
+
+
 def test_a_bad_quota_file_stops_the_start_with_the_line_and_field(
     redis_url: str, tmp_path: Path
 ) -> None:

@@ -93,6 +93,7 @@ async def test_health_is_serving_and_reflection_lists_both_services(
     methods = {m.name: m for m in services["QuotaService"].method}
     assert set(methods) == {
         "CheckQuota", "RecordUsage", "GetUsage", "EndRun", "StreamAlerts", "GetUsageHistory",
+        "ExtendReservation",
     }  # fmt: skip
     assert methods["StreamAlerts"].server_streaming
     assert not any(methods[n].server_streaming for n in ("CheckQuota", "RecordUsage", "GetUsage"))

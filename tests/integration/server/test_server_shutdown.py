@@ -16,6 +16,7 @@ import grpc
 import redis
 
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc, types_pb2
+from tests.support import processes
 from tests.support.sidecar import ADMIN_TOKEN, SidecarProcess
 
 ALICE = types_pb2.Subject(scope=types_pb2.SCOPE_USER, identifier="alice")
@@ -91,7 +92,7 @@ def test_sigterm_during_the_initial_load_exits_cleanly(redis_url: str, tmp_path:
     argv += ["--redis-url", redis_url, "--config", str(path), "--grace-seconds", "2"]
     client = redis.Redis.from_url(redis_url)
     with log.open("w") as stderr:
-        child = subprocess.Popen(
+        child = processes.start(
             argv, env={**os.environ, **ENV}, stdout=subprocess.DEVNULL, stderr=stderr
         )
         try:
@@ -102,7 +103,6 @@ def test_sigterm_during_the_initial_load_exits_cleanly(redis_url: str, tmp_path:
             child.send_signal(signal.SIGTERM)
             code = child.wait(timeout=30)  # a hang guard: 2 s grace plus the close steps
         finally:
-            child.kill()
-            child.wait()
+            processes.stop(child, grace=0)
     client.close()
     assert code == 0, log.read_text()

@@ -220,3 +220,60 @@ async def test_a_record_is_recorded_only_once_a_replica_holds_it(
         assert (await engine.get_quota_usage("user", "carol")).cost_today_nanos == 12
     finally:
         await engine.close()
+
+
+async def _check_budget(quota: quota_pb2_grpc.QuotaServiceStub) -> quota_pb2.CheckQuotaResponse:
+    request = quota_pb2.CheckQuotaRequest(subjects=[BUDGET_CLOSED], estimated_cost_nanos=1)
+    reply: quota_pb2.CheckQuotaResponse = await quota.CheckQuota(request, timeout=10)
+    return reply
+
+
+def _outcome(reply: quota_pb2.CheckQuotaResponse) -> tuple[bool, bool, int]:
+    return reply.allowed, reply.decided_without_store, reply.code
+
+
+async def test_a_replica_promoted_without_the_quota_write_keeps_a_closed_budget_closed(
+    topology: SentinelTopology, tmp_path: Path
+) -> None:
+    """The interleaving behind a budget that failed open in a failover, built exactly: a quota
+    is written to the master and never reaches the replica (replication is asynchronous), the
+    sidecar knows the quota, the master dies and the sentinels promote the replica without it.
+    The store then holds an older state than the sidecar has seen: it cannot decide for that
+    budget, and neither the promoted master nor the outage after it may open the budget."""
+    denied_without_store = (False, True, STORE_UNAVAILABLE)
+    async with (
+        running_sidecar(topology.url, store_timeout=0.1, data_dir=tmp_path) as s,
+        grpc.aio.insecure_channel(s.target) as channel,
+    ):
+        admin = admin_pb2_grpc.QuotaAdminServiceStub(channel)
+        quota = quota_pb2_grpc.QuotaServiceStub(channel)
+        budget = types_pb2.QuotaConfig(
+            subject=BUDGET_CLOSED,
+            cost_quota=types_pb2.CostQuota(
+                daily_limit_nanos=10**15, failure_mode=types_pb2.FAILURE_MODE_CLOSED
+            ),
+        )
+        put = admin_pb2.PutQuotaRequest(config=budget, actor="t")
+        first, second = topology.master_port(), topology.replica_port()
+        # The replica lags: frozen, its link cut, so the quota below reaches the master only.
+        topology.pause(second)
+        with topology.client(first) as master:
+            master.client_kill_filter(_type="replica")
+        await admin.PutQuota(put, metadata=ADMIN_METADATA)
+        assert _outcome(await _check_budget(quota)) == (True, False, 0)  # the sidecar knows it
+
+        # The master dies before the replica caught up; the sentinels promote the replica.
+        topology.kill(first)
+        topology.resume(second)
+        await asyncio.to_thread(topology.wait_for_master, second)
+        await until(lambda: s.service.store.reachable, "the sidecar never reached the new master")
+        config_key = subject_keys(Subject.parse("user:budget-closed")).config
+        with topology.client(second) as promoted:
+            assert not promoted.exists(config_key), "the promoted replica has the quota"
+        behind = _outcome(await _check_budget(quota))  # the store lost the quota it knew
+
+        topology.kill(second)  # and then no master at all
+        await until(lambda: not s.service.store.reachable, "the sidecar never saw the outage")
+        outage = _outcome(await _check_budget(quota))
+
+    assert (behind, outage) == (denied_without_store, denied_without_store)

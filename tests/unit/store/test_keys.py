@@ -7,7 +7,7 @@ import pytest
 from redis.crc import key_slot
 
 from quota_sidecar.models import QuotaScope, Subject
-from quota_sidecar.store.keys import hash_tag, subject_keys
+from quota_sidecar.store.keys import defaults_key, defaults_slot_keys, hash_tag, subject_keys
 
 
 def _redis_hash_tag(key: str) -> str:
@@ -65,3 +65,16 @@ def test_an_idempotency_key_cannot_name_another_subjects_key() -> None:
         names += [*keys.script_keys("d", "m", "w"), keys.override_meta]
         names += [keys.idempotency(k) for k in ("k", "}", "k}:cfg", "}:cfg", "%7D:cfg")]
     assert len(set(names)) == len(names)
+
+
+@pytest.mark.parametrize("identifier", ["alice", "a}b", "{user:bob}", "x" * 100, "*"])
+def test_a_subjects_defaults_copy_is_on_its_own_slot(identifier: str) -> None:
+    subject = Subject(QuotaScope.USER, identifier)
+    own = key_slot(subject_keys(subject).config.encode())
+    assert key_slot(defaults_key(subject, cluster=True).encode()) == own
+    assert defaults_key(subject, cluster=False) == "qs:dflt"
+
+
+def test_there_is_one_defaults_copy_per_cluster_slot() -> None:
+    slots = sorted(key_slot(key.encode()) for key in defaults_slot_keys())
+    assert slots == list(range(16384))

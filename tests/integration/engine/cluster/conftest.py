@@ -25,6 +25,7 @@ from quota_sidecar.clock import ManualClock
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.models import QuotaScope, Subject
 from quota_sidecar.store.keys import subject_keys
+from tests.support import processes
 from tests.support.engines import engine_factory
 from tests.support.redis_servers import free_port
 
@@ -62,15 +63,15 @@ class RedisCluster:
             taken.add(free_port())
         chosen = sorted(taken)
         self.ports, self.bus_ports = chosen[:MASTERS], chosen[MASTERS:]
-        self.processes = [self._spawn(i) for i in range(MASTERS)]
+        for index in range(MASTERS):  # one by one: a failed spawn leaves the others to stop()
+            self.processes.append(self._spawn(index))
         for port in self.ports:
             self._wait(port, lambda client: bool(client.ping()), "answer PING")
-        create = subprocess.run(
+        create = processes.run(
             [
                 *(cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports)),
                 *("--cluster-replicas", "0", "--cluster-yes"),
             ],
-            check=False,
             capture_output=True,
             text=True,
             timeout=_READY_SECONDS,
@@ -85,9 +86,11 @@ class RedisCluster:
         port, bus_port = self.ports[index], self.bus_ports[index]
         log = (self.dir / f"redis-{port}.log").open("ab")
         self._logs.append(log)
-        return subprocess.Popen(
+        return processes.start(
             [
                 *(self._server, "--port", str(port), "--bind", "127.0.0.1"),
+                # Its environment (the test session's mark) stays readable: no title over it.
+                *("--set-proc-title", "no"),
                 *("--cluster-enabled", "yes", "--cluster-port", str(bus_port)),
                 *("--cluster-config-file", str(self.dir / f"nodes-{port}.conf")),
                 *("--dir", str(self.dir), "--save", "", "--appendonly", "no"),
@@ -98,9 +101,7 @@ class RedisCluster:
 
     def kill(self, port: int) -> None:
         """Kill one master (its slots become unreachable; nothing is persisted)."""
-        process = self.processes[self.ports.index(port)]
-        process.kill()
-        process.wait()
+        processes.stop(self.processes[self.ports.index(port)], grace=0)
 
     def revive(self, port: int) -> None:
         """Restart a killed master from its nodes.conf: it takes its slots back, empty."""
@@ -147,9 +148,7 @@ class RedisCluster:
 
     def stop(self) -> None:
         for process in self.processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            processes.stop(process, grace=0)
         self.processes.clear()
         for log in self._logs:
             log.close()

@@ -61,6 +61,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+   * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+   * brings its ancestors; a run among the subjects would be charged alone.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -72,6 +74,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+   * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+   * brings its ancestors; a run among the subjects would be charged alone.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -84,6 +88,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+   * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+   * brings its ancestors; a run among the subjects would be charged alone.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -95,6 +101,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+   * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+   * brings its ancestors; a run among the subjects would be charged alone.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -106,6 +114,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+   * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+   * brings its ancestors; a run among the subjects would be charged alone.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -501,8 +511,10 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object parentRunId_ = "";
   /**
    * <pre>
-   * The run that spawned this one (optional; needs run_id). Read only when the run is opened:
-   * the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+   * The run that spawned this one (optional; needs run_id, never run_id itself). The parent
+   * must be open, a child never outlives it, and runs nest at most 8 deep (a ninth level is
+   * refused with nothing written). A run keeps the parent it was opened with: the store
+   * judges, so every replica refuses another parent (INVALID_ARGUMENT parent_run_id).
    * </pre>
    *
    * <code>string parent_run_id = 14;</code>
@@ -523,8 +535,10 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The run that spawned this one (optional; needs run_id). Read only when the run is opened:
-   * the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+   * The run that spawned this one (optional; needs run_id, never run_id itself). The parent
+   * must be open, a child never outlives it, and runs nest at most 8 deep (a ninth level is
+   * refused with nothing written). A run keeps the parent it was opened with: the store
+   * judges, so every replica refuses another parent (INVALID_ARGUMENT parent_run_id).
    * </pre>
    *
    * <code>string parent_run_id = 14;</code>
@@ -673,6 +687,24 @@ private static final long serialVersionUID = 0L;
     return runMaxTokens_;
   }
 
+  public static final int ESTIMATE_FROM_HISTORY_FIELD_NUMBER = 19;
+  private boolean estimateFromHistory_ = false;
+  /**
+   * <pre>
+   * When true and the check gives no estimate (estimated cost and tokens all 0), the estimate
+   * is the 95th percentile of the first subject's recent actual costs for this model (with a
+   * provider and model) or this tool: the last 64 records, kept 30 days (see "Estimates from
+   * history" in the README). No history: the check estimates 0, as without this field.
+   * </pre>
+   *
+   * <code>bool estimate_from_history = 19;</code>
+   * @return The estimateFromHistory.
+   */
+  @java.lang.Override
+  public boolean getEstimateFromHistory() {
+    return estimateFromHistory_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -740,6 +772,9 @@ private static final long serialVersionUID = 0L;
     }
     if (((bitField0_ & 0x00000004) != 0)) {
       output.writeInt64(18, runMaxTokens_);
+    }
+    if (estimateFromHistory_ != false) {
+      output.writeBool(19, estimateFromHistory_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -816,6 +851,10 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeInt64Size(18, runMaxTokens_);
     }
+    if (estimateFromHistory_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(19, estimateFromHistory_);
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -882,6 +921,8 @@ private static final long serialVersionUID = 0L;
       if (getRunMaxTokens()
           != other.getRunMaxTokens()) return false;
     }
+    if (getEstimateFromHistory()
+        != other.getEstimateFromHistory()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -950,6 +991,9 @@ private static final long serialVersionUID = 0L;
       hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
           getRunMaxTokens());
     }
+    hash = (37 * hash) + ESTIMATE_FROM_HISTORY_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getEstimateFromHistory());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -1115,6 +1159,7 @@ private static final long serialVersionUID = 0L;
       }
       runMaxRequests_ = 0L;
       runMaxTokens_ = 0L;
+      estimateFromHistory_ = false;
       return this;
     }
 
@@ -1219,6 +1264,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00020000) != 0)) {
         result.runMaxTokens_ = runMaxTokens_;
         to_bitField0_ |= 0x00000004;
+      }
+      if (((from_bitField0_ & 0x00040000) != 0)) {
+        result.estimateFromHistory_ = estimateFromHistory_;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -1356,6 +1404,9 @@ private static final long serialVersionUID = 0L;
       if (other.hasRunMaxTokens()) {
         setRunMaxTokens(other.getRunMaxTokens());
       }
+      if (other.getEstimateFromHistory() != false) {
+        setEstimateFromHistory(other.getEstimateFromHistory());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -1484,6 +1535,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00020000;
               break;
             } // case 144
+            case 152: {
+              estimateFromHistory_ = input.readBool();
+              bitField0_ |= 0x00040000;
+              break;
+            } // case 152
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1516,6 +1572,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1530,6 +1588,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1544,6 +1604,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1558,6 +1620,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1579,6 +1643,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1597,6 +1663,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1617,6 +1685,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1638,6 +1708,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1656,6 +1728,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1674,6 +1748,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1693,6 +1769,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1710,6 +1788,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1727,6 +1807,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1738,6 +1820,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1752,6 +1836,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1767,6 +1853,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1778,6 +1866,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1790,6 +1880,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+     * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+     * brings its ancestors; a run among the subjects would be charged alone.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -2737,8 +2829,10 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object parentRunId_ = "";
     /**
      * <pre>
-     * The run that spawned this one (optional; needs run_id). Read only when the run is opened:
-     * the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+     * The run that spawned this one (optional; needs run_id, never run_id itself). The parent
+     * must be open, a child never outlives it, and runs nest at most 8 deep (a ninth level is
+     * refused with nothing written). A run keeps the parent it was opened with: the store
+     * judges, so every replica refuses another parent (INVALID_ARGUMENT parent_run_id).
      * </pre>
      *
      * <code>string parent_run_id = 14;</code>
@@ -2758,8 +2852,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run that spawned this one (optional; needs run_id). Read only when the run is opened:
-     * the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+     * The run that spawned this one (optional; needs run_id, never run_id itself). The parent
+     * must be open, a child never outlives it, and runs nest at most 8 deep (a ninth level is
+     * refused with nothing written). A run keeps the parent it was opened with: the store
+     * judges, so every replica refuses another parent (INVALID_ARGUMENT parent_run_id).
      * </pre>
      *
      * <code>string parent_run_id = 14;</code>
@@ -2780,8 +2876,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run that spawned this one (optional; needs run_id). Read only when the run is opened:
-     * the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+     * The run that spawned this one (optional; needs run_id, never run_id itself). The parent
+     * must be open, a child never outlives it, and runs nest at most 8 deep (a ninth level is
+     * refused with nothing written). A run keeps the parent it was opened with: the store
+     * judges, so every replica refuses another parent (INVALID_ARGUMENT parent_run_id).
      * </pre>
      *
      * <code>string parent_run_id = 14;</code>
@@ -2798,8 +2896,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run that spawned this one (optional; needs run_id). Read only when the run is opened:
-     * the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+     * The run that spawned this one (optional; needs run_id, never run_id itself). The parent
+     * must be open, a child never outlives it, and runs nest at most 8 deep (a ninth level is
+     * refused with nothing written). A run keeps the parent it was opened with: the store
+     * judges, so every replica refuses another parent (INVALID_ARGUMENT parent_run_id).
      * </pre>
      *
      * <code>string parent_run_id = 14;</code>
@@ -2813,8 +2913,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The run that spawned this one (optional; needs run_id). Read only when the run is opened:
-     * the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+     * The run that spawned this one (optional; needs run_id, never run_id itself). The parent
+     * must be open, a child never outlives it, and runs nest at most 8 deep (a ninth level is
+     * refused with nothing written). A run keeps the parent it was opened with: the store
+     * judges, so every replica refuses another parent (INVALID_ARGUMENT parent_run_id).
      * </pre>
      *
      * <code>string parent_run_id = 14;</code>
@@ -3171,6 +3273,59 @@ private static final long serialVersionUID = 0L;
     public Builder clearRunMaxTokens() {
       bitField0_ = (bitField0_ & ~0x00020000);
       runMaxTokens_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private boolean estimateFromHistory_ ;
+    /**
+     * <pre>
+     * When true and the check gives no estimate (estimated cost and tokens all 0), the estimate
+     * is the 95th percentile of the first subject's recent actual costs for this model (with a
+     * provider and model) or this tool: the last 64 records, kept 30 days (see "Estimates from
+     * history" in the README). No history: the check estimates 0, as without this field.
+     * </pre>
+     *
+     * <code>bool estimate_from_history = 19;</code>
+     * @return The estimateFromHistory.
+     */
+    @java.lang.Override
+    public boolean getEstimateFromHistory() {
+      return estimateFromHistory_;
+    }
+    /**
+     * <pre>
+     * When true and the check gives no estimate (estimated cost and tokens all 0), the estimate
+     * is the 95th percentile of the first subject's recent actual costs for this model (with a
+     * provider and model) or this tool: the last 64 records, kept 30 days (see "Estimates from
+     * history" in the README). No history: the check estimates 0, as without this field.
+     * </pre>
+     *
+     * <code>bool estimate_from_history = 19;</code>
+     * @param value The estimateFromHistory to set.
+     * @return This builder for chaining.
+     */
+    public Builder setEstimateFromHistory(boolean value) {
+      
+      estimateFromHistory_ = value;
+      bitField0_ |= 0x00040000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * When true and the check gives no estimate (estimated cost and tokens all 0), the estimate
+     * is the 95th percentile of the first subject's recent actual costs for this model (with a
+     * provider and model) or this tool: the last 64 records, kept 30 days (see "Estimates from
+     * history" in the README). No history: the check estimates 0, as without this field.
+     * </pre>
+     *
+     * <code>bool estimate_from_history = 19;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearEstimateFromHistory() {
+      bitField0_ = (bitField0_ & ~0x00040000);
+      estimateFromHistory_ = false;
       onChanged();
       return this;
     }

@@ -10,6 +10,8 @@ public interface CheckQuotaRequestOrBuilder extends
   /**
    * <pre>
    * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+   * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+   * brings its ancestors; a run among the subjects would be charged alone.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -19,6 +21,8 @@ public interface CheckQuotaRequestOrBuilder extends
   /**
    * <pre>
    * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+   * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+   * brings its ancestors; a run among the subjects would be charged alone.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -27,6 +31,8 @@ public interface CheckQuotaRequestOrBuilder extends
   /**
    * <pre>
    * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+   * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+   * brings its ancestors; a run among the subjects would be charged alone.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -35,6 +41,8 @@ public interface CheckQuotaRequestOrBuilder extends
   /**
    * <pre>
    * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+   * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+   * brings its ancestors; a run among the subjects would be charged alone.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -44,6 +52,8 @@ public interface CheckQuotaRequestOrBuilder extends
   /**
    * <pre>
    * The subjects checked together, for example user + tool + provider. 1 to 8, no repeats.
+   * Never a run (SCOPE_RUN: INVALID_ARGUMENT naming subjects): a run is named by run_id, which
+   * brings its ancestors; a run among the subjects would be charged alone.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -257,8 +267,10 @@ public interface CheckQuotaRequestOrBuilder extends
 
   /**
    * <pre>
-   * The run that spawned this one (optional; needs run_id). Read only when the run is opened:
-   * the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+   * The run that spawned this one (optional; needs run_id, never run_id itself). The parent
+   * must be open, a child never outlives it, and runs nest at most 8 deep (a ninth level is
+   * refused with nothing written). A run keeps the parent it was opened with: the store
+   * judges, so every replica refuses another parent (INVALID_ARGUMENT parent_run_id).
    * </pre>
    *
    * <code>string parent_run_id = 14;</code>
@@ -267,8 +279,10 @@ public interface CheckQuotaRequestOrBuilder extends
   java.lang.String getParentRunId();
   /**
    * <pre>
-   * The run that spawned this one (optional; needs run_id). Read only when the run is opened:
-   * the parent must be open, a child never outlives it, and runs nest at most 8 deep.
+   * The run that spawned this one (optional; needs run_id, never run_id itself). The parent
+   * must be open, a child never outlives it, and runs nest at most 8 deep (a ninth level is
+   * refused with nothing written). A run keeps the parent it was opened with: the store
+   * judges, so every replica refuses another parent (INVALID_ARGUMENT parent_run_id).
    * </pre>
    *
    * <code>string parent_run_id = 14;</code>
@@ -369,4 +383,17 @@ public interface CheckQuotaRequestOrBuilder extends
    * @return The runMaxTokens.
    */
   long getRunMaxTokens();
+
+  /**
+   * <pre>
+   * When true and the check gives no estimate (estimated cost and tokens all 0), the estimate
+   * is the 95th percentile of the first subject's recent actual costs for this model (with a
+   * provider and model) or this tool: the last 64 records, kept 30 days (see "Estimates from
+   * history" in the README). No history: the check estimates 0, as without this field.
+   * </pre>
+   *
+   * <code>bool estimate_from_history = 19;</code>
+   * @return The estimateFromHistory.
+   */
+  boolean getEstimateFromHistory();
 }

@@ -114,7 +114,7 @@ private static final long serialVersionUID = 0L;
   private long releasedHolds_ = 0L;
   /**
    * <pre>
-   * How many of the run's open holds were released (from the run and every ancestor).
+   * How many reservations open on the run were released (each from every subject it held).
    * </pre>
    *
    * <code>int64 released_holds = 3;</code>
@@ -640,7 +640,7 @@ private static final long serialVersionUID = 0L;
     private long releasedHolds_ ;
     /**
      * <pre>
-     * How many of the run's open holds were released (from the run and every ancestor).
+     * How many reservations open on the run were released (each from every subject it held).
      * </pre>
      *
      * <code>int64 released_holds = 3;</code>
@@ -652,7 +652,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How many of the run's open holds were released (from the run and every ancestor).
+     * How many reservations open on the run were released (each from every subject it held).
      * </pre>
      *
      * <code>int64 released_holds = 3;</code>
@@ -668,7 +668,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * How many of the run's open holds were released (from the run and every ancestor).
+     * How many reservations open on the run were released (each from every subject it held).
      * </pre>
      *
      * <code>int64 released_holds = 3;</code>

@@ -39,7 +39,7 @@ public interface EndRunResponseOrBuilder extends
 
   /**
    * <pre>
-   * How many of the run's open holds were released (from the run and every ancestor).
+   * How many reservations open on the run were released (each from every subject it held).
    * </pre>
    *
    * <code>int64 released_holds = 3;</code>

@@ -27,6 +27,8 @@ private static final long serialVersionUID = 0L;
     byToolMonth_ = java.util.Collections.emptyList();
     byModelToday_ = java.util.Collections.emptyList();
     byModelMonth_ = java.util.Collections.emptyList();
+    quotaSource_ = "";
+    quotaDefault_ = "";
   }
 
   @java.lang.Override
@@ -869,6 +871,104 @@ private static final long serialVersionUID = 0L;
     return run_ == null ? dev.quotasidecar.v1.RunUsage.getDefaultInstance() : run_;
   }
 
+  public static final int QUOTA_SOURCE_FIELD_NUMBER = 26;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object quotaSource_ = "";
+  /**
+   * <pre>
+   * Where the quota in force comes from: "own" (the subject's own quota), "default" (its
+   * scope's default, see quota_default), or "" (no quota).
+   * </pre>
+   *
+   * <code>string quota_source = 26;</code>
+   * @return The quotaSource.
+   */
+  @java.lang.Override
+  public java.lang.String getQuotaSource() {
+    java.lang.Object ref = quotaSource_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      quotaSource_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * Where the quota in force comes from: "own" (the subject's own quota), "default" (its
+   * scope's default, see quota_default), or "" (no quota).
+   * </pre>
+   *
+   * <code>string quota_source = 26;</code>
+   * @return The bytes for quotaSource.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getQuotaSourceBytes() {
+    java.lang.Object ref = quotaSource_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      quotaSource_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int QUOTA_DEFAULT_FIELD_NUMBER = 27;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object quotaDefault_ = "";
+  /**
+   * <pre>
+   * The default in force when quota_source is "default": "user:*", or "user:*&#64;acme" for the
+   * default of tenant acme's users (see "Scope defaults" in the README).
+   * </pre>
+   *
+   * <code>string quota_default = 27;</code>
+   * @return The quotaDefault.
+   */
+  @java.lang.Override
+  public java.lang.String getQuotaDefault() {
+    java.lang.Object ref = quotaDefault_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      quotaDefault_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The default in force when quota_source is "default": "user:*", or "user:*&#64;acme" for the
+   * default of tenant acme's users (see "Scope defaults" in the README).
+   * </pre>
+   *
+   * <code>string quota_default = 27;</code>
+   * @return The bytes for quotaDefault.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getQuotaDefaultBytes() {
+    java.lang.Object ref = quotaDefault_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      quotaDefault_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -957,6 +1057,12 @@ private static final long serialVersionUID = 0L;
     }
     if (run_ != null) {
       output.writeMessage(25, getRun());
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(quotaSource_)) {
+      com.google.protobuf.GeneratedMessageV3.writeString(output, 26, quotaSource_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(quotaDefault_)) {
+      com.google.protobuf.GeneratedMessageV3.writeString(output, 27, quotaDefault_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -1067,6 +1173,12 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(25, getRun());
     }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(quotaSource_)) {
+      size += com.google.protobuf.GeneratedMessageV3.computeStringSize(26, quotaSource_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(quotaDefault_)) {
+      size += com.google.protobuf.GeneratedMessageV3.computeStringSize(27, quotaDefault_);
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -1150,6 +1262,10 @@ private static final long serialVersionUID = 0L;
       if (!getRun()
           .equals(other.getRun())) return false;
     }
+    if (!getQuotaSource()
+        .equals(other.getQuotaSource())) return false;
+    if (!getQuotaDefault()
+        .equals(other.getQuotaDefault())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -1249,6 +1365,10 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + RUN_FIELD_NUMBER;
       hash = (53 * hash) + getRun().hashCode();
     }
+    hash = (37 * hash) + QUOTA_SOURCE_FIELD_NUMBER;
+    hash = (53 * hash) + getQuotaSource().hashCode();
+    hash = (37 * hash) + QUOTA_DEFAULT_FIELD_NUMBER;
+    hash = (53 * hash) + getQuotaDefault().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -1473,6 +1593,8 @@ private static final long serialVersionUID = 0L;
         runBuilder_.dispose();
         runBuilder_ = null;
       }
+      quotaSource_ = "";
+      quotaDefault_ = "";
       return this;
     }
 
@@ -1638,6 +1760,12 @@ private static final long serialVersionUID = 0L;
         result.run_ = runBuilder_ == null
             ? run_
             : runBuilder_.build();
+      }
+      if (((from_bitField0_ & 0x02000000) != 0)) {
+        result.quotaSource_ = quotaSource_;
+      }
+      if (((from_bitField0_ & 0x04000000) != 0)) {
+        result.quotaDefault_ = quotaDefault_;
       }
     }
 
@@ -1921,6 +2049,16 @@ private static final long serialVersionUID = 0L;
       if (other.hasRun()) {
         mergeRun(other.getRun());
       }
+      if (!other.getQuotaSource().isEmpty()) {
+        quotaSource_ = other.quotaSource_;
+        bitField0_ |= 0x02000000;
+        onChanged();
+      }
+      if (!other.getQuotaDefault().isEmpty()) {
+        quotaDefault_ = other.quotaDefault_;
+        bitField0_ |= 0x04000000;
+        onChanged();
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -2140,6 +2278,16 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x01000000;
               break;
             } // case 202
+            case 210: {
+              quotaSource_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x02000000;
+              break;
+            } // case 210
+            case 218: {
+              quotaDefault_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x04000000;
+              break;
+            } // case 218
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -5725,6 +5873,200 @@ private static final long serialVersionUID = 0L;
         run_ = null;
       }
       return runBuilder_;
+    }
+
+    private java.lang.Object quotaSource_ = "";
+    /**
+     * <pre>
+     * Where the quota in force comes from: "own" (the subject's own quota), "default" (its
+     * scope's default, see quota_default), or "" (no quota).
+     * </pre>
+     *
+     * <code>string quota_source = 26;</code>
+     * @return The quotaSource.
+     */
+    public java.lang.String getQuotaSource() {
+      java.lang.Object ref = quotaSource_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        quotaSource_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Where the quota in force comes from: "own" (the subject's own quota), "default" (its
+     * scope's default, see quota_default), or "" (no quota).
+     * </pre>
+     *
+     * <code>string quota_source = 26;</code>
+     * @return The bytes for quotaSource.
+     */
+    public com.google.protobuf.ByteString
+        getQuotaSourceBytes() {
+      java.lang.Object ref = quotaSource_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        quotaSource_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Where the quota in force comes from: "own" (the subject's own quota), "default" (its
+     * scope's default, see quota_default), or "" (no quota).
+     * </pre>
+     *
+     * <code>string quota_source = 26;</code>
+     * @param value The quotaSource to set.
+     * @return This builder for chaining.
+     */
+    public Builder setQuotaSource(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      quotaSource_ = value;
+      bitField0_ |= 0x02000000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Where the quota in force comes from: "own" (the subject's own quota), "default" (its
+     * scope's default, see quota_default), or "" (no quota).
+     * </pre>
+     *
+     * <code>string quota_source = 26;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearQuotaSource() {
+      quotaSource_ = getDefaultInstance().getQuotaSource();
+      bitField0_ = (bitField0_ & ~0x02000000);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Where the quota in force comes from: "own" (the subject's own quota), "default" (its
+     * scope's default, see quota_default), or "" (no quota).
+     * </pre>
+     *
+     * <code>string quota_source = 26;</code>
+     * @param value The bytes for quotaSource to set.
+     * @return This builder for chaining.
+     */
+    public Builder setQuotaSourceBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      quotaSource_ = value;
+      bitField0_ |= 0x02000000;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object quotaDefault_ = "";
+    /**
+     * <pre>
+     * The default in force when quota_source is "default": "user:*", or "user:*&#64;acme" for the
+     * default of tenant acme's users (see "Scope defaults" in the README).
+     * </pre>
+     *
+     * <code>string quota_default = 27;</code>
+     * @return The quotaDefault.
+     */
+    public java.lang.String getQuotaDefault() {
+      java.lang.Object ref = quotaDefault_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        quotaDefault_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The default in force when quota_source is "default": "user:*", or "user:*&#64;acme" for the
+     * default of tenant acme's users (see "Scope defaults" in the README).
+     * </pre>
+     *
+     * <code>string quota_default = 27;</code>
+     * @return The bytes for quotaDefault.
+     */
+    public com.google.protobuf.ByteString
+        getQuotaDefaultBytes() {
+      java.lang.Object ref = quotaDefault_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        quotaDefault_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The default in force when quota_source is "default": "user:*", or "user:*&#64;acme" for the
+     * default of tenant acme's users (see "Scope defaults" in the README).
+     * </pre>
+     *
+     * <code>string quota_default = 27;</code>
+     * @param value The quotaDefault to set.
+     * @return This builder for chaining.
+     */
+    public Builder setQuotaDefault(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      quotaDefault_ = value;
+      bitField0_ |= 0x04000000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The default in force when quota_source is "default": "user:*", or "user:*&#64;acme" for the
+     * default of tenant acme's users (see "Scope defaults" in the README).
+     * </pre>
+     *
+     * <code>string quota_default = 27;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearQuotaDefault() {
+      quotaDefault_ = getDefaultInstance().getQuotaDefault();
+      bitField0_ = (bitField0_ & ~0x04000000);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The default in force when quota_source is "default": "user:*", or "user:*&#64;acme" for the
+     * default of tenant acme's users (see "Scope defaults" in the README).
+     * </pre>
+     *
+     * <code>string quota_default = 27;</code>
+     * @param value The bytes for quotaDefault to set.
+     * @return This builder for chaining.
+     */
+    public Builder setQuotaDefaultBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      quotaDefault_ = value;
+      bitField0_ |= 0x04000000;
+      onChanged();
+      return this;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

@@ -576,4 +576,48 @@ public interface GetUsageResponseOrBuilder extends
    * <code>.quota_sidecar.v1.RunUsage run = 25;</code>
    */
   dev.quotasidecar.v1.RunUsageOrBuilder getRunOrBuilder();
+
+  /**
+   * <pre>
+   * Where the quota in force comes from: "own" (the subject's own quota), "default" (its
+   * scope's default, see quota_default), or "" (no quota).
+   * </pre>
+   *
+   * <code>string quota_source = 26;</code>
+   * @return The quotaSource.
+   */
+  java.lang.String getQuotaSource();
+  /**
+   * <pre>
+   * Where the quota in force comes from: "own" (the subject's own quota), "default" (its
+   * scope's default, see quota_default), or "" (no quota).
+   * </pre>
+   *
+   * <code>string quota_source = 26;</code>
+   * @return The bytes for quotaSource.
+   */
+  com.google.protobuf.ByteString
+      getQuotaSourceBytes();
+
+  /**
+   * <pre>
+   * The default in force when quota_source is "default": "user:*", or "user:*&#64;acme" for the
+   * default of tenant acme's users (see "Scope defaults" in the README).
+   * </pre>
+   *
+   * <code>string quota_default = 27;</code>
+   * @return The quotaDefault.
+   */
+  java.lang.String getQuotaDefault();
+  /**
+   * <pre>
+   * The default in force when quota_source is "default": "user:*", or "user:*&#64;acme" for the
+   * default of tenant acme's users (see "Scope defaults" in the README).
+   * </pre>
+   *
+   * <code>string quota_default = 27;</code>
+   * @return The bytes for quotaDefault.
+   */
+  com.google.protobuf.ByteString
+      getQuotaDefaultBytes();
 }

@@ -46,8 +46,9 @@ public enum OverrideKind
   OVERRIDE_KIND_RAISE_LIMIT(3),
   /**
    * <pre>
-   * Add Override.value nanos to the current daily (limit = COST_DAILY) or monthly
-   * (limit = COST_MONTHLY) budget, for the current period only.
+   * Add Override.value nanos to the current daily (limit = COST_DAILY), monthly
+   * (COST_MONTHLY) or weekly (COST_WEEKLY) budget, for the current period only, or to the
+   * lifetime budget (COST_LIFETIME; a run's max cost too) while the override is in force.
    * </pre>
    *
    * <code>OVERRIDE_KIND_BONUS_CREDIT = 4;</code>
@@ -90,8 +91,9 @@ public enum OverrideKind
   public static final int OVERRIDE_KIND_RAISE_LIMIT_VALUE = 3;
   /**
    * <pre>
-   * Add Override.value nanos to the current daily (limit = COST_DAILY) or monthly
-   * (limit = COST_MONTHLY) budget, for the current period only.
+   * Add Override.value nanos to the current daily (limit = COST_DAILY), monthly
+   * (COST_MONTHLY) or weekly (COST_WEEKLY) budget, for the current period only, or to the
+   * lifetime budget (COST_LIFETIME; a run's max cost too) while the override is in force.
    * </pre>
    *
    * <code>OVERRIDE_KIND_BONUS_CREDIT = 4;</code>

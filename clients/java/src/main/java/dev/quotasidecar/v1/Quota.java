@@ -60,6 +60,16 @@ public final class Quota {
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
       internal_static_quota_sidecar_v1_RunUsage_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_quota_sidecar_v1_ExtendReservationRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_quota_sidecar_v1_ExtendReservationRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_quota_sidecar_v1_ExtendReservationResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_quota_sidecar_v1_ExtendReservationResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_quota_sidecar_v1_EndRunRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
@@ -116,7 +126,7 @@ public final class Quota {
       "\n\034quota_sidecar/v1/quota.proto\022\020quota_si" +
       "decar.v1\032\036google/protobuf/duration.proto" +
       "\032\037google/protobuf/timestamp.proto\032\034quota" +
-      "_sidecar/v1/types.proto\"\323\004\n\021CheckQuotaRe" +
+      "_sidecar/v1/types.proto\"\362\004\n\021CheckQuotaRe" +
       "quest\022+\n\010subjects\030\001 \003(\0132\031.quota_sidecar." +
       "v1.Subject\022\034\n\024estimated_cost_nanos\030\002 \001(\003" +
       "\022\030\n\020estimated_tokens\030\003 \001(\003\022\021\n\ttool_name\030" +
@@ -129,137 +139,155 @@ public final class Quota {
       "\n\rparent_run_id\030\016 \001(\t\022\037\n\022run_max_cost_na" +
       "nos\030\017 \001(\003H\000\210\001\001\022*\n\007run_ttl\030\020 \001(\0132\031.google" +
       ".protobuf.Duration\022\035\n\020run_max_requests\030\021" +
-      " \001(\003H\001\210\001\001\022\033\n\016run_max_tokens\030\022 \001(\003H\002\210\001\001B\025" +
-      "\n\023_run_max_cost_nanosB\023\n\021_run_max_reques" +
-      "tsB\021\n\017_run_max_tokens\"\212\004\n\022CheckQuotaResp" +
-      "onse\022\017\n\007allowed\030\001 \001(\010\022*\n\004code\030\002 \001(\0162\034.qu" +
-      "ota_sidecar.v1.DenialCode\022\016\n\006reason\030\003 \001(" +
-      "\t\0221\n\016denied_subject\030\004 \001(\0132\031.quota_sideca" +
-      "r.v1.Subject\0221\n\014denied_limit\030\005 \001(\0162\033.quo" +
-      "ta_sidecar.v1.LimitKind\0220\n\rdenied_window" +
-      "\030\006 \001(\0132\031.google.protobuf.Duration\022-\n\006lim" +
-      "its\030\007 \003(\0132\035.quota_sidecar.v1.LimitStatus" +
-      "\022.\n\013retry_after\030\010 \001(\0132\031.google.protobuf." +
-      "Duration\022,\n\010reset_at\030\t \001(\0132\032.google.prot" +
-      "obuf.Timestamp\0224\n\010warnings\030\n \003(\0132\".quota" +
-      "_sidecar.v1.ThresholdWarning\022\026\n\016reservat" +
-      "ion_id\030\013 \001(\t\022\035\n\025decided_without_store\030\014 " +
-      "\001(\010\022\025\n\rshadow_denied\030\r \001(\010\"\203\003\n\022RecordUsa" +
-      "geRequest\022+\n\010subjects\030\001 \003(\0132\031.quota_side" +
-      "car.v1.Subject\022\022\n\ncost_nanos\030\002 \001(\003\022\020\n\010pr" +
-      "ovider\030\003 \001(\t\022\021\n\ttool_name\030\004 \001(\t\022\024\n\014input" +
-      "_tokens\030\005 \001(\003\022\025\n\routput_tokens\030\006 \001(\003\022\027\n\017" +
-      "idempotency_key\030\007 \001(\t\022\026\n\016reservation_id\030" +
-      "\010 \001(\t\022\017\n\007release\030\t \001(\010\022\r\n\005model\030\n \001(\t\022\031\n" +
-      "\021cache_read_tokens\030\013 \001(\003\022\032\n\022cache_write_" +
-      "tokens\030\014 \001(\003\022\032\n\022skip_model_subject\030\r \001(\010" +
-      "\022\016\n\006run_id\030\016 \001(\t\022\025\n\rparent_run_id\030\017 \001(\t\022" +
-      "\017\n\007end_run\030\020 \001(\010\"\240\001\n\013UsageTotals\022*\n\007subj" +
-      "ect\030\001 \001(\0132\031.quota_sidecar.v1.Subject\022\030\n\020" +
-      "cost_today_nanos\030\002 \001(\003\022\035\n\025cost_this_mont" +
-      "h_nanos\030\003 \001(\003\022\026\n\016requests_today\030\004 \001(\003\022\024\n" +
-      "\014tokens_today\030\005 \001(\003\"\214\002\n\023RecordUsageRespo" +
-      "nse\022\020\n\010recorded\030\001 \001(\010\022\021\n\tduplicate\030\002 \001(\010" +
-      "\022-\n\006totals\030\003 \003(\0132\035.quota_sidecar.v1.Usag" +
-      "eTotals\022\'\n\006alerts\030\004 \003(\0132\027.quota_sidecar." +
-      "v1.Alert\022\024\n\014hold_settled\030\005 \001(\010\022\017\n\007spoole" +
-      "d\030\006 \001(\010\022\027\n\017idempotency_key\030\007 \001(\t\022\021\n\tpric" +
-      "ed_by\030\010 \001(\t\022\022\n\ncost_nanos\030\t \001(\003\022\021\n\trun_e" +
-      "nded\030\n \001(\010\"=\n\017GetUsageRequest\022*\n\007subject" +
-      "\030\001 \001(\0132\031.quota_sidecar.v1.Subject\"D\n\016Bre" +
-      "akdownEntry\022\014\n\004name\030\001 \001(\t\022\022\n\ncost_nanos\030" +
-      "\002 \001(\003\022\020\n\010requests\030\003 \001(\003\"\201\010\n\020GetUsageResp" +
-      "onse\022*\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1" +
-      ".Subject\022\030\n\020cost_today_nanos\030\002 \001(\003\022\035\n\025co" +
-      "st_this_month_nanos\030\003 \001(\003\022\022\n\nheld_nanos\030" +
-      "\004 \001(\003\022\026\n\016requests_today\030\005 \001(\003\022\024\n\014tokens_" +
-      "today\030\006 \001(\003\022\034\n\024requests_last_minute\030\007 \001(" +
-      "\003\022\032\n\022requests_last_hour\030\010 \001(\003\022\031\n\021request" +
-      "s_last_day\030\t \001(\003\022\032\n\022tokens_last_minute\030\n" +
-      " \001(\003\022\027\n\017tokens_last_day\030\013 \001(\003\022-\n\006limits\030" +
-      "\014 \003(\0132\035.quota_sidecar.v1.LimitStatus\0221\n\r" +
-      "day_resets_at\030\r \001(\0132\032.google.protobuf.Ti" +
-      "mestamp\0223\n\017month_resets_at\030\016 \001(\0132\032.googl" +
-      "e.protobuf.Timestamp\022;\n\021by_provider_toda" +
-      "y\030\017 \003(\0132 .quota_sidecar.v1.BreakdownEntr" +
-      "y\0227\n\rby_tool_today\030\020 \003(\0132 .quota_sidecar" +
-      ".v1.BreakdownEntry\022;\n\021by_provider_month\030" +
-      "\021 \003(\0132 .quota_sidecar.v1.BreakdownEntry\022" +
-      "7\n\rby_tool_month\030\022 \003(\0132 .quota_sidecar.v" +
-      "1.BreakdownEntry\022-\n\006config\030\023 \001(\0132\035.quota" +
-      "_sidecar.v1.QuotaConfig\0228\n\016by_model_toda" +
-      "y\030\024 \003(\0132 .quota_sidecar.v1.BreakdownEntr" +
-      "y\0228\n\016by_model_month\030\025 \003(\0132 .quota_sideca" +
-      "r.v1.BreakdownEntry\022\034\n\024cost_this_week_na" +
-      "nos\030\026 \001(\003\0222\n\016week_resets_at\030\027 \001(\0132\032.goog" +
-      "le.protobuf.Timestamp\022\033\n\023cost_lifetime_n" +
-      "anos\030\030 \001(\003\022\'\n\003run\030\031 \001(\0132\032.quota_sidecar." +
-      "v1.RunUsage\"\351\002\n\010RunUsage\022\016\n\006run_id\030\001 \001(\t" +
-      "\022\025\n\rparent_run_id\030\002 \001(\t\022+\n\007ends_at\030\003 \001(\013" +
-      "2\032.google.protobuf.Timestamp\022\r\n\005ended\030\004 " +
-      "\001(\010\022\022\n\ncost_nanos\030\005 \001(\003\022\022\n\nheld_nanos\030\006 " +
-      "\001(\003\022\020\n\010requests\030\007 \001(\003\022\016\n\006tokens\030\010 \001(\003\022\033\n" +
-      "\016max_cost_nanos\030\t \001(\003H\000\210\001\001\022\031\n\014max_reques" +
-      "ts\030\n \001(\003H\001\210\001\001\022\027\n\nmax_tokens\030\013 \001(\003H\002\210\001\001\022," +
-      "\n\010children\030\014 \003(\0132\032.quota_sidecar.v1.RunU" +
-      "sageB\021\n\017_max_cost_nanosB\017\n\r_max_requests" +
-      "B\r\n\013_max_tokens\"\037\n\rEndRunRequest\022\016\n\006run_" +
-      "id\030\001 \001(\t\"J\n\016EndRunResponse\022\016\n\006run_id\030\001 \001" +
-      "(\t\022\020\n\010was_open\030\002 \001(\010\022\026\n\016released_holds\030\003" +
-      " \001(\003\"\301\001\n\023StreamAlertsRequest\022\'\n\006scopes\030\001" +
-      " \003(\0162\027.quota_sidecar.v1.Scope\022\023\n\013identif" +
-      "iers\030\002 \003(\t\022*\n\005kinds\030\003 \003(\0162\033.quota_sideca" +
-      "r.v1.AlertKind\0220\n\014min_severity\030\004 \001(\0162\032.q" +
-      "uota_sidecar.v1.Severity\022\016\n\006cursor\030\005 \001(\t" +
-      "\"E\n\tHeartbeat\022(\n\004time\030\001 \001(\0132\032.google.pro" +
-      "tobuf.Timestamp\022\016\n\006cursor\030\002 \001(\t\"{\n\024Strea" +
-      "mAlertsResponse\022(\n\005alert\030\001 \001(\0132\027.quota_s" +
-      "idecar.v1.AlertH\000\0220\n\theartbeat\030\002 \001(\0132\033.q" +
-      "uota_sidecar.v1.HeartbeatH\000B\007\n\005event\"j\n\026" +
-      "GetUsageHistoryRequest\022*\n\007subject\030\001 \001(\0132" +
-      "\031.quota_sidecar.v1.Subject\022\022\n\nstart_date" +
-      "\030\002 \001(\t\022\020\n\010end_date\030\003 \001(\t\"\307\002\n\010UsageDay\022\013\n" +
-      "\003day\030\001 \001(\t\022-\n\tstarts_at\030\002 \001(\0132\032.google.p" +
-      "rotobuf.Timestamp\022+\n\007ends_at\030\003 \001(\0132\032.goo" +
-      "gle.protobuf.Timestamp\022\022\n\ncost_nanos\030\004 \001" +
-      "(\003\022\020\n\010requests\030\005 \001(\003\022\016\n\006tokens\030\006 \001(\003\0225\n\013" +
-      "by_provider\030\007 \003(\0132 .quota_sidecar.v1.Bre" +
-      "akdownEntry\0221\n\007by_tool\030\010 \003(\0132 .quota_sid" +
-      "ecar.v1.BreakdownEntry\0222\n\010by_model\030\t \003(\013" +
-      "2 .quota_sidecar.v1.BreakdownEntry\"\255\001\n\nU" +
-      "sageMonth\022\r\n\005month\030\001 \001(\t\022-\n\tstarts_at\030\002 " +
-      "\001(\0132\032.google.protobuf.Timestamp\022+\n\007ends_" +
-      "at\030\003 \001(\0132\032.google.protobuf.Timestamp\022\022\n\n" +
-      "cost_nanos\030\004 \001(\003\022\020\n\010requests\030\005 \001(\003\022\016\n\006to" +
-      "kens\030\006 \001(\003\"\235\001\n\027GetUsageHistoryResponse\022*" +
-      "\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1.Subje" +
-      "ct\022(\n\004days\030\002 \003(\0132\032.quota_sidecar.v1.Usag" +
-      "eDay\022,\n\006months\030\003 \003(\0132\034.quota_sidecar.v1." +
-      "UsageMonth*\226\002\n\nDenialCode\022\033\n\027DENIAL_CODE" +
-      "_UNSPECIFIED\020\000\022\034\n\030DENIAL_CODE_RATE_LIMIT" +
-      "ED\020\001\022 \n\034DENIAL_CODE_BUDGET_EXHAUSTED\020\002\022*" +
-      "\n&DENIAL_CODE_PER_REQUEST_LIMIT_EXCEEDED" +
-      "\020\003\022\027\n\023DENIAL_CODE_BLOCKED\020\004\022!\n\035DENIAL_CO" +
-      "DE_STORE_UNAVAILABLE\020\005\022\036\n\032DENIAL_CODE_UN" +
-      "PRICED_MODEL\020\006\022#\n\037DENIAL_CODE_CONCURRENC" +
-      "Y_LIMITED\020\0072\254\004\n\014QuotaService\022W\n\nCheckQuo" +
-      "ta\022#.quota_sidecar.v1.CheckQuotaRequest\032" +
-      "$.quota_sidecar.v1.CheckQuotaResponse\022Z\n" +
-      "\013RecordUsage\022$.quota_sidecar.v1.RecordUs" +
-      "ageRequest\032%.quota_sidecar.v1.RecordUsag" +
-      "eResponse\022Q\n\010GetUsage\022!.quota_sidecar.v1" +
-      ".GetUsageRequest\032\".quota_sidecar.v1.GetU" +
-      "sageResponse\022_\n\014StreamAlerts\022%.quota_sid" +
-      "ecar.v1.StreamAlertsRequest\032&.quota_side" +
-      "car.v1.StreamAlertsResponse0\001\022K\n\006EndRun\022" +
-      "\037.quota_sidecar.v1.EndRunRequest\032 .quota" +
-      "_sidecar.v1.EndRunResponse\022f\n\017GetUsageHi" +
-      "story\022(.quota_sidecar.v1.GetUsageHistory" +
-      "Request\032).quota_sidecar.v1.GetUsageHisto" +
-      "ryResponseBk\n\023dev.quotasidecar.v1P\001Z@git" +
-      "hub.com/quota-sidecar/quota-sidecar/clie" +
-      "nts/go/quotasidecarv1\252\002\017QuotaSidecar.V1b" +
-      "\006proto3"
+      " \001(\003H\001\210\001\001\022\033\n\016run_max_tokens\030\022 \001(\003H\002\210\001\001\022\035" +
+      "\n\025estimate_from_history\030\023 \001(\010B\025\n\023_run_ma" +
+      "x_cost_nanosB\023\n\021_run_max_requestsB\021\n\017_ru" +
+      "n_max_tokens\"\212\004\n\022CheckQuotaResponse\022\017\n\007a" +
+      "llowed\030\001 \001(\010\022*\n\004code\030\002 \001(\0162\034.quota_sidec" +
+      "ar.v1.DenialCode\022\016\n\006reason\030\003 \001(\t\0221\n\016deni" +
+      "ed_subject\030\004 \001(\0132\031.quota_sidecar.v1.Subj" +
+      "ect\0221\n\014denied_limit\030\005 \001(\0162\033.quota_sideca" +
+      "r.v1.LimitKind\0220\n\rdenied_window\030\006 \001(\0132\031." +
+      "google.protobuf.Duration\022-\n\006limits\030\007 \003(\013" +
+      "2\035.quota_sidecar.v1.LimitStatus\022.\n\013retry" +
+      "_after\030\010 \001(\0132\031.google.protobuf.Duration\022" +
+      ",\n\010reset_at\030\t \001(\0132\032.google.protobuf.Time" +
+      "stamp\0224\n\010warnings\030\n \003(\0132\".quota_sidecar." +
+      "v1.ThresholdWarning\022\026\n\016reservation_id\030\013 " +
+      "\001(\t\022\035\n\025decided_without_store\030\014 \001(\010\022\025\n\rsh" +
+      "adow_denied\030\r \001(\010\"\226\003\n\022RecordUsageRequest" +
+      "\022+\n\010subjects\030\001 \003(\0132\031.quota_sidecar.v1.Su" +
+      "bject\022\022\n\ncost_nanos\030\002 \001(\003\022\020\n\010provider\030\003 " +
+      "\001(\t\022\021\n\ttool_name\030\004 \001(\t\022\024\n\014input_tokens\030\005" +
+      " \001(\003\022\025\n\routput_tokens\030\006 \001(\003\022\027\n\017idempoten" +
+      "cy_key\030\007 \001(\t\022\026\n\016reservation_id\030\010 \001(\t\022\017\n\007" +
+      "release\030\t \001(\010\022\r\n\005model\030\n \001(\t\022\031\n\021cache_re" +
+      "ad_tokens\030\013 \001(\003\022\032\n\022cache_write_tokens\030\014 " +
+      "\001(\003\022\032\n\022skip_model_subject\030\r \001(\010\022\016\n\006run_i" +
+      "d\030\016 \001(\t\022\025\n\rparent_run_id\030\017 \001(\t\022\017\n\007end_ru" +
+      "n\030\020 \001(\010\022\021\n\tcut_short\030\021 \001(\010\"\240\001\n\013UsageTota" +
+      "ls\022*\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1.S" +
+      "ubject\022\030\n\020cost_today_nanos\030\002 \001(\003\022\035\n\025cost" +
+      "_this_month_nanos\030\003 \001(\003\022\026\n\016requests_toda" +
+      "y\030\004 \001(\003\022\024\n\014tokens_today\030\005 \001(\003\"\214\002\n\023Record" +
+      "UsageResponse\022\020\n\010recorded\030\001 \001(\010\022\021\n\tdupli" +
+      "cate\030\002 \001(\010\022-\n\006totals\030\003 \003(\0132\035.quota_sidec" +
+      "ar.v1.UsageTotals\022\'\n\006alerts\030\004 \003(\0132\027.quot" +
+      "a_sidecar.v1.Alert\022\024\n\014hold_settled\030\005 \001(\010" +
+      "\022\017\n\007spooled\030\006 \001(\010\022\027\n\017idempotency_key\030\007 \001" +
+      "(\t\022\021\n\tpriced_by\030\010 \001(\t\022\022\n\ncost_nanos\030\t \001(" +
+      "\003\022\021\n\trun_ended\030\n \001(\010\"M\n\017GetUsageRequest\022" +
+      "*\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1.Subj" +
+      "ect\022\016\n\006tenant\030\002 \001(\t\"D\n\016BreakdownEntry\022\014\n" +
+      "\004name\030\001 \001(\t\022\022\n\ncost_nanos\030\002 \001(\003\022\020\n\010reque" +
+      "sts\030\003 \001(\003\"\256\010\n\020GetUsageResponse\022*\n\007subjec" +
+      "t\030\001 \001(\0132\031.quota_sidecar.v1.Subject\022\030\n\020co" +
+      "st_today_nanos\030\002 \001(\003\022\035\n\025cost_this_month_" +
+      "nanos\030\003 \001(\003\022\022\n\nheld_nanos\030\004 \001(\003\022\026\n\016reque" +
+      "sts_today\030\005 \001(\003\022\024\n\014tokens_today\030\006 \001(\003\022\034\n" +
+      "\024requests_last_minute\030\007 \001(\003\022\032\n\022requests_" +
+      "last_hour\030\010 \001(\003\022\031\n\021requests_last_day\030\t \001" +
+      "(\003\022\032\n\022tokens_last_minute\030\n \001(\003\022\027\n\017tokens" +
+      "_last_day\030\013 \001(\003\022-\n\006limits\030\014 \003(\0132\035.quota_" +
+      "sidecar.v1.LimitStatus\0221\n\rday_resets_at\030" +
+      "\r \001(\0132\032.google.protobuf.Timestamp\0223\n\017mon" +
+      "th_resets_at\030\016 \001(\0132\032.google.protobuf.Tim" +
+      "estamp\022;\n\021by_provider_today\030\017 \003(\0132 .quot" +
+      "a_sidecar.v1.BreakdownEntry\0227\n\rby_tool_t" +
+      "oday\030\020 \003(\0132 .quota_sidecar.v1.BreakdownE" +
+      "ntry\022;\n\021by_provider_month\030\021 \003(\0132 .quota_" +
+      "sidecar.v1.BreakdownEntry\0227\n\rby_tool_mon" +
+      "th\030\022 \003(\0132 .quota_sidecar.v1.BreakdownEnt" +
+      "ry\022-\n\006config\030\023 \001(\0132\035.quota_sidecar.v1.Qu" +
+      "otaConfig\0228\n\016by_model_today\030\024 \003(\0132 .quot" +
+      "a_sidecar.v1.BreakdownEntry\0228\n\016by_model_" +
+      "month\030\025 \003(\0132 .quota_sidecar.v1.Breakdown" +
+      "Entry\022\034\n\024cost_this_week_nanos\030\026 \001(\003\0222\n\016w" +
+      "eek_resets_at\030\027 \001(\0132\032.google.protobuf.Ti" +
+      "mestamp\022\033\n\023cost_lifetime_nanos\030\030 \001(\003\022\'\n\003" +
+      "run\030\031 \001(\0132\032.quota_sidecar.v1.RunUsage\022\024\n" +
+      "\014quota_source\030\032 \001(\t\022\025\n\rquota_default\030\033 \001" +
+      "(\t\"\351\002\n\010RunUsage\022\016\n\006run_id\030\001 \001(\t\022\025\n\rparen" +
+      "t_run_id\030\002 \001(\t\022+\n\007ends_at\030\003 \001(\0132\032.google" +
+      ".protobuf.Timestamp\022\r\n\005ended\030\004 \001(\010\022\022\n\nco" +
+      "st_nanos\030\005 \001(\003\022\022\n\nheld_nanos\030\006 \001(\003\022\020\n\010re" +
+      "quests\030\007 \001(\003\022\016\n\006tokens\030\010 \001(\003\022\033\n\016max_cost" +
+      "_nanos\030\t \001(\003H\000\210\001\001\022\031\n\014max_requests\030\n \001(\003H" +
+      "\001\210\001\001\022\027\n\nmax_tokens\030\013 \001(\003H\002\210\001\001\022,\n\010childre" +
+      "n\030\014 \003(\0132\032.quota_sidecar.v1.RunUsageB\021\n\017_" +
+      "max_cost_nanosB\017\n\r_max_requestsB\r\n\013_max_" +
+      "tokens\"\317\001\n\030ExtendReservationRequest\022\026\n\016r" +
+      "eservation_id\030\001 \001(\t\022\027\n\017hold_cost_nanos\030\002" +
+      " \001(\003\022\024\n\014input_tokens\030\003 \001(\003\022\025\n\routput_tok" +
+      "ens\030\004 \001(\003\022\020\n\010provider\030\005 \001(\t\022\r\n\005model\030\006 \001" +
+      "(\t\0224\n\021reservation_lease\030\007 \001(\0132\031.google.p" +
+      "rotobuf.Duration\"\230\002\n\031ExtendReservationRe" +
+      "sponse\022\020\n\010extended\030\001 \001(\010\022\027\n\017hold_cost_na" +
+      "nos\030\002 \001(\003\022*\n\004code\030\003 \001(\0162\034.quota_sidecar." +
+      "v1.DenialCode\022\016\n\006reason\030\004 \001(\t\0221\n\016denied_" +
+      "subject\030\005 \001(\0132\031.quota_sidecar.v1.Subject" +
+      "\0221\n\014denied_limit\030\006 \001(\0162\033.quota_sidecar.v" +
+      "1.LimitKind\022.\n\013retry_after\030\007 \001(\0132\031.googl" +
+      "e.protobuf.Duration\"\037\n\rEndRunRequest\022\016\n\006" +
+      "run_id\030\001 \001(\t\"J\n\016EndRunResponse\022\016\n\006run_id" +
+      "\030\001 \001(\t\022\020\n\010was_open\030\002 \001(\010\022\026\n\016released_hol" +
+      "ds\030\003 \001(\003\"\301\001\n\023StreamAlertsRequest\022\'\n\006scop" +
+      "es\030\001 \003(\0162\027.quota_sidecar.v1.Scope\022\023\n\013ide" +
+      "ntifiers\030\002 \003(\t\022*\n\005kinds\030\003 \003(\0162\033.quota_si" +
+      "decar.v1.AlertKind\0220\n\014min_severity\030\004 \001(\016" +
+      "2\032.quota_sidecar.v1.Severity\022\016\n\006cursor\030\005" +
+      " \001(\t\"E\n\tHeartbeat\022(\n\004time\030\001 \001(\0132\032.google" +
+      ".protobuf.Timestamp\022\016\n\006cursor\030\002 \001(\t\"{\n\024S" +
+      "treamAlertsResponse\022(\n\005alert\030\001 \001(\0132\027.quo" +
+      "ta_sidecar.v1.AlertH\000\0220\n\theartbeat\030\002 \001(\013" +
+      "2\033.quota_sidecar.v1.HeartbeatH\000B\007\n\005event" +
+      "\"j\n\026GetUsageHistoryRequest\022*\n\007subject\030\001 " +
+      "\001(\0132\031.quota_sidecar.v1.Subject\022\022\n\nstart_" +
+      "date\030\002 \001(\t\022\020\n\010end_date\030\003 \001(\t\"\307\002\n\010UsageDa" +
+      "y\022\013\n\003day\030\001 \001(\t\022-\n\tstarts_at\030\002 \001(\0132\032.goog" +
+      "le.protobuf.Timestamp\022+\n\007ends_at\030\003 \001(\0132\032" +
+      ".google.protobuf.Timestamp\022\022\n\ncost_nanos" +
+      "\030\004 \001(\003\022\020\n\010requests\030\005 \001(\003\022\016\n\006tokens\030\006 \001(\003" +
+      "\0225\n\013by_provider\030\007 \003(\0132 .quota_sidecar.v1" +
+      ".BreakdownEntry\0221\n\007by_tool\030\010 \003(\0132 .quota" +
+      "_sidecar.v1.BreakdownEntry\0222\n\010by_model\030\t" +
+      " \003(\0132 .quota_sidecar.v1.BreakdownEntry\"\255" +
+      "\001\n\nUsageMonth\022\r\n\005month\030\001 \001(\t\022-\n\tstarts_a" +
+      "t\030\002 \001(\0132\032.google.protobuf.Timestamp\022+\n\007e" +
+      "nds_at\030\003 \001(\0132\032.google.protobuf.Timestamp" +
+      "\022\022\n\ncost_nanos\030\004 \001(\003\022\020\n\010requests\030\005 \001(\003\022\016" +
+      "\n\006tokens\030\006 \001(\003\"\235\001\n\027GetUsageHistoryRespon" +
+      "se\022*\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1.S" +
+      "ubject\022(\n\004days\030\002 \003(\0132\032.quota_sidecar.v1." +
+      "UsageDay\022,\n\006months\030\003 \003(\0132\034.quota_sidecar" +
+      ".v1.UsageMonth*\226\002\n\nDenialCode\022\033\n\027DENIAL_" +
+      "CODE_UNSPECIFIED\020\000\022\034\n\030DENIAL_CODE_RATE_L" +
+      "IMITED\020\001\022 \n\034DENIAL_CODE_BUDGET_EXHAUSTED" +
+      "\020\002\022*\n&DENIAL_CODE_PER_REQUEST_LIMIT_EXCE" +
+      "EDED\020\003\022\027\n\023DENIAL_CODE_BLOCKED\020\004\022!\n\035DENIA" +
+      "L_CODE_STORE_UNAVAILABLE\020\005\022\036\n\032DENIAL_COD" +
+      "E_UNPRICED_MODEL\020\006\022#\n\037DENIAL_CODE_CONCUR" +
+      "RENCY_LIMITED\020\0072\232\005\n\014QuotaService\022W\n\nChec" +
+      "kQuota\022#.quota_sidecar.v1.CheckQuotaRequ" +
+      "est\032$.quota_sidecar.v1.CheckQuotaRespons" +
+      "e\022Z\n\013RecordUsage\022$.quota_sidecar.v1.Reco" +
+      "rdUsageRequest\032%.quota_sidecar.v1.Record" +
+      "UsageResponse\022Q\n\010GetUsage\022!.quota_sideca" +
+      "r.v1.GetUsageRequest\032\".quota_sidecar.v1." +
+      "GetUsageResponse\022_\n\014StreamAlerts\022%.quota" +
+      "_sidecar.v1.StreamAlertsRequest\032&.quota_" +
+      "sidecar.v1.StreamAlertsResponse0\001\022K\n\006End" +
+      "Run\022\037.quota_sidecar.v1.EndRunRequest\032 .q" +
+      "uota_sidecar.v1.EndRunResponse\022f\n\017GetUsa" +
+      "geHistory\022(.quota_sidecar.v1.GetUsageHis" +
+      "toryRequest\032).quota_sidecar.v1.GetUsageH" +
+      "istoryResponse\022l\n\021ExtendReservation\022*.qu" +
+      "ota_sidecar.v1.ExtendReservationRequest\032" +
+      "+.quota_sidecar.v1.ExtendReservationResp" +
+      "onseBk\n\023dev.quotasidecar.v1P\001Z@github.co" +
+      "m/quota-sidecar/quota-sidecar/clients/go" +
+      "/quotasidecarv1\252\002\017QuotaSidecar.V1b\006proto" +
+      "3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -273,7 +301,7 @@ public final class Quota {
     internal_static_quota_sidecar_v1_CheckQuotaRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_CheckQuotaRequest_descriptor,
-        new java.lang.String[] { "Subjects", "EstimatedCostNanos", "EstimatedTokens", "ToolName", "Provider", "Reserve", "RequestId", "ReservationLease", "Model", "EstimatedInputTokens", "EstimatedOutputTokens", "SkipModelSubject", "RunId", "ParentRunId", "RunMaxCostNanos", "RunTtl", "RunMaxRequests", "RunMaxTokens", "RunMaxCostNanos", "RunMaxRequests", "RunMaxTokens", });
+        new java.lang.String[] { "Subjects", "EstimatedCostNanos", "EstimatedTokens", "ToolName", "Provider", "Reserve", "RequestId", "ReservationLease", "Model", "EstimatedInputTokens", "EstimatedOutputTokens", "SkipModelSubject", "RunId", "ParentRunId", "RunMaxCostNanos", "RunTtl", "RunMaxRequests", "RunMaxTokens", "EstimateFromHistory", "RunMaxCostNanos", "RunMaxRequests", "RunMaxTokens", });
     internal_static_quota_sidecar_v1_CheckQuotaResponse_descriptor =
       getDescriptor().getMessageTypes().get(1);
     internal_static_quota_sidecar_v1_CheckQuotaResponse_fieldAccessorTable = new
@@ -285,7 +313,7 @@ public final class Quota {
     internal_static_quota_sidecar_v1_RecordUsageRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_RecordUsageRequest_descriptor,
-        new java.lang.String[] { "Subjects", "CostNanos", "Provider", "ToolName", "InputTokens", "OutputTokens", "IdempotencyKey", "ReservationId", "Release", "Model", "CacheReadTokens", "CacheWriteTokens", "SkipModelSubject", "RunId", "ParentRunId", "EndRun", });
+        new java.lang.String[] { "Subjects", "CostNanos", "Provider", "ToolName", "InputTokens", "OutputTokens", "IdempotencyKey", "ReservationId", "Release", "Model", "CacheReadTokens", "CacheWriteTokens", "SkipModelSubject", "RunId", "ParentRunId", "EndRun", "CutShort", });
     internal_static_quota_sidecar_v1_UsageTotals_descriptor =
       getDescriptor().getMessageTypes().get(3);
     internal_static_quota_sidecar_v1_UsageTotals_fieldAccessorTable = new
@@ -303,7 +331,7 @@ public final class Quota {
     internal_static_quota_sidecar_v1_GetUsageRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_GetUsageRequest_descriptor,
-        new java.lang.String[] { "Subject", });
+        new java.lang.String[] { "Subject", "Tenant", });
     internal_static_quota_sidecar_v1_BreakdownEntry_descriptor =
       getDescriptor().getMessageTypes().get(6);
     internal_static_quota_sidecar_v1_BreakdownEntry_fieldAccessorTable = new
@@ -315,63 +343,75 @@ public final class Quota {
     internal_static_quota_sidecar_v1_GetUsageResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_GetUsageResponse_descriptor,
-        new java.lang.String[] { "Subject", "CostTodayNanos", "CostThisMonthNanos", "HeldNanos", "RequestsToday", "TokensToday", "RequestsLastMinute", "RequestsLastHour", "RequestsLastDay", "TokensLastMinute", "TokensLastDay", "Limits", "DayResetsAt", "MonthResetsAt", "ByProviderToday", "ByToolToday", "ByProviderMonth", "ByToolMonth", "Config", "ByModelToday", "ByModelMonth", "CostThisWeekNanos", "WeekResetsAt", "CostLifetimeNanos", "Run", });
+        new java.lang.String[] { "Subject", "CostTodayNanos", "CostThisMonthNanos", "HeldNanos", "RequestsToday", "TokensToday", "RequestsLastMinute", "RequestsLastHour", "RequestsLastDay", "TokensLastMinute", "TokensLastDay", "Limits", "DayResetsAt", "MonthResetsAt", "ByProviderToday", "ByToolToday", "ByProviderMonth", "ByToolMonth", "Config", "ByModelToday", "ByModelMonth", "CostThisWeekNanos", "WeekResetsAt", "CostLifetimeNanos", "Run", "QuotaSource", "QuotaDefault", });
     internal_static_quota_sidecar_v1_RunUsage_descriptor =
       getDescriptor().getMessageTypes().get(8);
     internal_static_quota_sidecar_v1_RunUsage_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_RunUsage_descriptor,
         new java.lang.String[] { "RunId", "ParentRunId", "EndsAt", "Ended", "CostNanos", "HeldNanos", "Requests", "Tokens", "MaxCostNanos", "MaxRequests", "MaxTokens", "Children", "MaxCostNanos", "MaxRequests", "MaxTokens", });
-    internal_static_quota_sidecar_v1_EndRunRequest_descriptor =
+    internal_static_quota_sidecar_v1_ExtendReservationRequest_descriptor =
       getDescriptor().getMessageTypes().get(9);
+    internal_static_quota_sidecar_v1_ExtendReservationRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_quota_sidecar_v1_ExtendReservationRequest_descriptor,
+        new java.lang.String[] { "ReservationId", "HoldCostNanos", "InputTokens", "OutputTokens", "Provider", "Model", "ReservationLease", });
+    internal_static_quota_sidecar_v1_ExtendReservationResponse_descriptor =
+      getDescriptor().getMessageTypes().get(10);
+    internal_static_quota_sidecar_v1_ExtendReservationResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_quota_sidecar_v1_ExtendReservationResponse_descriptor,
+        new java.lang.String[] { "Extended", "HoldCostNanos", "Code", "Reason", "DeniedSubject", "DeniedLimit", "RetryAfter", });
+    internal_static_quota_sidecar_v1_EndRunRequest_descriptor =
+      getDescriptor().getMessageTypes().get(11);
     internal_static_quota_sidecar_v1_EndRunRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_EndRunRequest_descriptor,
         new java.lang.String[] { "RunId", });
     internal_static_quota_sidecar_v1_EndRunResponse_descriptor =
-      getDescriptor().getMessageTypes().get(10);
+      getDescriptor().getMessageTypes().get(12);
     internal_static_quota_sidecar_v1_EndRunResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_EndRunResponse_descriptor,
         new java.lang.String[] { "RunId", "WasOpen", "ReleasedHolds", });
     internal_static_quota_sidecar_v1_StreamAlertsRequest_descriptor =
-      getDescriptor().getMessageTypes().get(11);
+      getDescriptor().getMessageTypes().get(13);
     internal_static_quota_sidecar_v1_StreamAlertsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_StreamAlertsRequest_descriptor,
         new java.lang.String[] { "Scopes", "Identifiers", "Kinds", "MinSeverity", "Cursor", });
     internal_static_quota_sidecar_v1_Heartbeat_descriptor =
-      getDescriptor().getMessageTypes().get(12);
+      getDescriptor().getMessageTypes().get(14);
     internal_static_quota_sidecar_v1_Heartbeat_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_Heartbeat_descriptor,
         new java.lang.String[] { "Time", "Cursor", });
     internal_static_quota_sidecar_v1_StreamAlertsResponse_descriptor =
-      getDescriptor().getMessageTypes().get(13);
+      getDescriptor().getMessageTypes().get(15);
     internal_static_quota_sidecar_v1_StreamAlertsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_StreamAlertsResponse_descriptor,
         new java.lang.String[] { "Alert", "Heartbeat", "Event", });
     internal_static_quota_sidecar_v1_GetUsageHistoryRequest_descriptor =
-      getDescriptor().getMessageTypes().get(14);
+      getDescriptor().getMessageTypes().get(16);
     internal_static_quota_sidecar_v1_GetUsageHistoryRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_GetUsageHistoryRequest_descriptor,
         new java.lang.String[] { "Subject", "StartDate", "EndDate", });
     internal_static_quota_sidecar_v1_UsageDay_descriptor =
-      getDescriptor().getMessageTypes().get(15);
+      getDescriptor().getMessageTypes().get(17);
     internal_static_quota_sidecar_v1_UsageDay_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_UsageDay_descriptor,
         new java.lang.String[] { "Day", "StartsAt", "EndsAt", "CostNanos", "Requests", "Tokens", "ByProvider", "ByTool", "ByModel", });
     internal_static_quota_sidecar_v1_UsageMonth_descriptor =
-      getDescriptor().getMessageTypes().get(16);
+      getDescriptor().getMessageTypes().get(18);
     internal_static_quota_sidecar_v1_UsageMonth_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_UsageMonth_descriptor,
         new java.lang.String[] { "Month", "StartsAt", "EndsAt", "CostNanos", "Requests", "Tokens", });
     internal_static_quota_sidecar_v1_GetUsageHistoryResponse_descriptor =
-      getDescriptor().getMessageTypes().get(17);
+      getDescriptor().getMessageTypes().get(19);
     internal_static_quota_sidecar_v1_GetUsageHistoryResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_GetUsageHistoryResponse_descriptor,

@@ -451,7 +451,9 @@ public final class QuotaAdminServiceGrpc {
 
     /**
      * <pre>
-     * Clears a subject's usage: rate windows, today's and this month's spend.
+     * Clears a subject's usage: rate windows, today's and this month's spend. The week's and the
+     * lifetime spend stay, and so do their alerts: RESOLVED is announced only for the day's and
+     * the month's thresholds that the reset cleared.
      * </pre>
      */
     public void resetUsage(dev.quotasidecar.v1.ResetUsageRequest request,
@@ -651,7 +653,9 @@ public final class QuotaAdminServiceGrpc {
 
     /**
      * <pre>
-     * Clears a subject's usage: rate windows, today's and this month's spend.
+     * Clears a subject's usage: rate windows, today's and this month's spend. The week's and the
+     * lifetime spend stay, and so do their alerts: RESOLVED is announced only for the day's and
+     * the month's thresholds that the reset cleared.
      * </pre>
      */
     public void resetUsage(dev.quotasidecar.v1.ResetUsageRequest request,
@@ -772,7 +776,9 @@ public final class QuotaAdminServiceGrpc {
 
     /**
      * <pre>
-     * Clears a subject's usage: rate windows, today's and this month's spend.
+     * Clears a subject's usage: rate windows, today's and this month's spend. The week's and the
+     * lifetime spend stay, and so do their alerts: RESOLVED is announced only for the day's and
+     * the month's thresholds that the reset cleared.
      * </pre>
      */
     public dev.quotasidecar.v1.ResetUsageResponse resetUsage(dev.quotasidecar.v1.ResetUsageRequest request) {
@@ -897,7 +903,9 @@ public final class QuotaAdminServiceGrpc {
 
     /**
      * <pre>
-     * Clears a subject's usage: rate windows, today's and this month's spend.
+     * Clears a subject's usage: rate windows, today's and this month's spend. The week's and the
+     * lifetime spend stay, and so do their alerts: RESOLVED is announced only for the day's and
+     * the month's thresholds that the reset cleared.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.quotasidecar.v1.ResetUsageResponse> resetUsage(

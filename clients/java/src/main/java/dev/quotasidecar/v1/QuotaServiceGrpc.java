@@ -204,6 +204,37 @@ public final class QuotaServiceGrpc {
     return getGetUsageHistoryMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.quotasidecar.v1.ExtendReservationRequest,
+      dev.quotasidecar.v1.ExtendReservationResponse> getExtendReservationMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ExtendReservation",
+      requestType = dev.quotasidecar.v1.ExtendReservationRequest.class,
+      responseType = dev.quotasidecar.v1.ExtendReservationResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.quotasidecar.v1.ExtendReservationRequest,
+      dev.quotasidecar.v1.ExtendReservationResponse> getExtendReservationMethod() {
+    io.grpc.MethodDescriptor<dev.quotasidecar.v1.ExtendReservationRequest, dev.quotasidecar.v1.ExtendReservationResponse> getExtendReservationMethod;
+    if ((getExtendReservationMethod = QuotaServiceGrpc.getExtendReservationMethod) == null) {
+      synchronized (QuotaServiceGrpc.class) {
+        if ((getExtendReservationMethod = QuotaServiceGrpc.getExtendReservationMethod) == null) {
+          QuotaServiceGrpc.getExtendReservationMethod = getExtendReservationMethod =
+              io.grpc.MethodDescriptor.<dev.quotasidecar.v1.ExtendReservationRequest, dev.quotasidecar.v1.ExtendReservationResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ExtendReservation"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.quotasidecar.v1.ExtendReservationRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.quotasidecar.v1.ExtendReservationResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new QuotaServiceMethodDescriptorSupplier("ExtendReservation"))
+              .build();
+        }
+      }
+    }
+    return getExtendReservationMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -299,9 +330,11 @@ public final class QuotaServiceGrpc {
 
     /**
      * <pre>
-     * Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-     * released from it and its ancestors, and later checks on it or on any run below it are
-     * denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+     * Ends a run (see CheckQuotaRequest.run_id) before its time to live: every reservation open
+     * on it (those made on it or on any run below it) is released everywhere it holds something
+     * (the run, its ancestors, the runs below it, and the reservation's other subjects: user,
+     * tool, ...), and later checks on it or on any run below it are denied
+     * (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
      * NOT_FOUND when the run is not open (never opened, or past its time to live).
      * </pre>
      */
@@ -319,6 +352,22 @@ public final class QuotaServiceGrpc {
     public void getUsageHistory(dev.quotasidecar.v1.GetUsageHistoryRequest request,
         io.grpc.stub.StreamObserver<dev.quotasidecar.v1.GetUsageHistoryResponse> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getGetUsageHistoryMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Grows an open hold while its call streams: to a new total cost (or the price of a new
+     * total of tokens), on every subject the hold holds on (the user, the tool, the model, the
+     * run and its ancestors) atomically, or on none. Denied (extended false, with the code and
+     * reason) when a budget has no room for it: the hold stays as it was, and the caller must
+     * stop the stream and settle it with what was used (RecordUsageRequest.cut_short). The
+     * request names a TOTAL, so a retry changes nothing twice. NOT_FOUND when the hold is no
+     * longer open (settled, released, or its lease ended).
+     * </pre>
+     */
+    public void extendReservation(dev.quotasidecar.v1.ExtendReservationRequest request,
+        io.grpc.stub.StreamObserver<dev.quotasidecar.v1.ExtendReservationResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getExtendReservationMethod(), responseObserver);
     }
 
     @java.lang.Override public final io.grpc.ServerServiceDefinition bindService() {
@@ -365,6 +414,13 @@ public final class QuotaServiceGrpc {
                 dev.quotasidecar.v1.GetUsageHistoryRequest,
                 dev.quotasidecar.v1.GetUsageHistoryResponse>(
                   this, METHODID_GET_USAGE_HISTORY)))
+          .addMethod(
+            getExtendReservationMethod(),
+            io.grpc.stub.ServerCalls.asyncUnaryCall(
+              new MethodHandlers<
+                dev.quotasidecar.v1.ExtendReservationRequest,
+                dev.quotasidecar.v1.ExtendReservationResponse>(
+                  this, METHODID_EXTEND_RESERVATION)))
           .build();
     }
   }
@@ -434,9 +490,11 @@ public final class QuotaServiceGrpc {
 
     /**
      * <pre>
-     * Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-     * released from it and its ancestors, and later checks on it or on any run below it are
-     * denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+     * Ends a run (see CheckQuotaRequest.run_id) before its time to live: every reservation open
+     * on it (those made on it or on any run below it) is released everywhere it holds something
+     * (the run, its ancestors, the runs below it, and the reservation's other subjects: user,
+     * tool, ...), and later checks on it or on any run below it are denied
+     * (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
      * NOT_FOUND when the run is not open (never opened, or past its time to live).
      * </pre>
      */
@@ -456,6 +514,23 @@ public final class QuotaServiceGrpc {
         io.grpc.stub.StreamObserver<dev.quotasidecar.v1.GetUsageHistoryResponse> responseObserver) {
       io.grpc.stub.ClientCalls.asyncUnaryCall(
           getChannel().newCall(getGetUsageHistoryMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Grows an open hold while its call streams: to a new total cost (or the price of a new
+     * total of tokens), on every subject the hold holds on (the user, the tool, the model, the
+     * run and its ancestors) atomically, or on none. Denied (extended false, with the code and
+     * reason) when a budget has no room for it: the hold stays as it was, and the caller must
+     * stop the stream and settle it with what was used (RecordUsageRequest.cut_short). The
+     * request names a TOTAL, so a retry changes nothing twice. NOT_FOUND when the hold is no
+     * longer open (settled, released, or its lease ended).
+     * </pre>
+     */
+    public void extendReservation(dev.quotasidecar.v1.ExtendReservationRequest request,
+        io.grpc.stub.StreamObserver<dev.quotasidecar.v1.ExtendReservationResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getExtendReservationMethod(), getCallOptions()), request, responseObserver);
     }
   }
 
@@ -521,9 +596,11 @@ public final class QuotaServiceGrpc {
 
     /**
      * <pre>
-     * Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-     * released from it and its ancestors, and later checks on it or on any run below it are
-     * denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+     * Ends a run (see CheckQuotaRequest.run_id) before its time to live: every reservation open
+     * on it (those made on it or on any run below it) is released everywhere it holds something
+     * (the run, its ancestors, the runs below it, and the reservation's other subjects: user,
+     * tool, ...), and later checks on it or on any run below it are denied
+     * (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
      * NOT_FOUND when the run is not open (never opened, or past its time to live).
      * </pre>
      */
@@ -541,6 +618,22 @@ public final class QuotaServiceGrpc {
     public dev.quotasidecar.v1.GetUsageHistoryResponse getUsageHistory(dev.quotasidecar.v1.GetUsageHistoryRequest request) {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getGetUsageHistoryMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Grows an open hold while its call streams: to a new total cost (or the price of a new
+     * total of tokens), on every subject the hold holds on (the user, the tool, the model, the
+     * run and its ancestors) atomically, or on none. Denied (extended false, with the code and
+     * reason) when a budget has no room for it: the hold stays as it was, and the caller must
+     * stop the stream and settle it with what was used (RecordUsageRequest.cut_short). The
+     * request names a TOTAL, so a retry changes nothing twice. NOT_FOUND when the hold is no
+     * longer open (settled, released, or its lease ended).
+     * </pre>
+     */
+    public dev.quotasidecar.v1.ExtendReservationResponse extendReservation(dev.quotasidecar.v1.ExtendReservationRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getExtendReservationMethod(), getCallOptions(), request);
     }
   }
 
@@ -598,9 +691,11 @@ public final class QuotaServiceGrpc {
 
     /**
      * <pre>
-     * Ends a run (see CheckQuotaRequest.run_id) before its time to live: its open holds are
-     * released from it and its ancestors, and later checks on it or on any run below it are
-     * denied (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
+     * Ends a run (see CheckQuotaRequest.run_id) before its time to live: every reservation open
+     * on it (those made on it or on any run below it) is released everywhere it holds something
+     * (the run, its ancestors, the runs below it, and the reservation's other subjects: user,
+     * tool, ...), and later checks on it or on any run below it are denied
+     * (DENIAL_CODE_BLOCKED); records naming it still count. Repeating it is harmless.
      * NOT_FOUND when the run is not open (never opened, or past its time to live).
      * </pre>
      */
@@ -621,6 +716,23 @@ public final class QuotaServiceGrpc {
       return io.grpc.stub.ClientCalls.futureUnaryCall(
           getChannel().newCall(getGetUsageHistoryMethod(), getCallOptions()), request);
     }
+
+    /**
+     * <pre>
+     * Grows an open hold while its call streams: to a new total cost (or the price of a new
+     * total of tokens), on every subject the hold holds on (the user, the tool, the model, the
+     * run and its ancestors) atomically, or on none. Denied (extended false, with the code and
+     * reason) when a budget has no room for it: the hold stays as it was, and the caller must
+     * stop the stream and settle it with what was used (RecordUsageRequest.cut_short). The
+     * request names a TOTAL, so a retry changes nothing twice. NOT_FOUND when the hold is no
+     * longer open (settled, released, or its lease ended).
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.quotasidecar.v1.ExtendReservationResponse> extendReservation(
+        dev.quotasidecar.v1.ExtendReservationRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getExtendReservationMethod(), getCallOptions()), request);
+    }
   }
 
   private static final int METHODID_CHECK_QUOTA = 0;
@@ -629,6 +741,7 @@ public final class QuotaServiceGrpc {
   private static final int METHODID_STREAM_ALERTS = 3;
   private static final int METHODID_END_RUN = 4;
   private static final int METHODID_GET_USAGE_HISTORY = 5;
+  private static final int METHODID_EXTEND_RESERVATION = 6;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -670,6 +783,10 @@ public final class QuotaServiceGrpc {
         case METHODID_GET_USAGE_HISTORY:
           serviceImpl.getUsageHistory((dev.quotasidecar.v1.GetUsageHistoryRequest) request,
               (io.grpc.stub.StreamObserver<dev.quotasidecar.v1.GetUsageHistoryResponse>) responseObserver);
+          break;
+        case METHODID_EXTEND_RESERVATION:
+          serviceImpl.extendReservation((dev.quotasidecar.v1.ExtendReservationRequest) request,
+              (io.grpc.stub.StreamObserver<dev.quotasidecar.v1.ExtendReservationResponse>) responseObserver);
           break;
         default:
           throw new AssertionError();
@@ -738,6 +855,7 @@ public final class QuotaServiceGrpc {
               .addMethod(getStreamAlertsMethod())
               .addMethod(getEndRunMethod())
               .addMethod(getGetUsageHistoryMethod())
+              .addMethod(getExtendReservationMethod())
               .build();
         }
       }

@@ -61,7 +61,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-   * May be empty when release is true: the reservation id names its subjects.
+   * May be empty when release is true: the reservation id names its subjects. Never a run
+   * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -73,7 +74,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-   * May be empty when release is true: the reservation id names its subjects.
+   * May be empty when release is true: the reservation id names its subjects. Never a run
+   * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -86,7 +88,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-   * May be empty when release is true: the reservation id names its subjects.
+   * May be empty when release is true: the reservation id names its subjects. Never a run
+   * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -98,7 +101,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-   * May be empty when release is true: the reservation id names its subjects.
+   * May be empty when release is true: the reservation id names its subjects. Never a run
+   * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -110,7 +114,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-   * May be empty when release is true: the reservation id names its subjects.
+   * May be empty when release is true: the reservation id names its subjects. Never a run
+   * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -268,8 +273,11 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object idempotencyKey_ = "";
   /**
    * <pre>
-   * Makes retries safe: the same key within 24 hours counts once. The same key with a different
-   * payload is rejected with INVALID_ARGUMENT. At most 128 characters; empty means no dedupe.
+   * Makes retries safe: the same key within 24 hours counts once, whatever the subjects (a
+   * run's key outlives the run: a retry after its end answers duplicate). The same key with a
+   * different payload is rejected with INVALID_ARGUMENT. A record's payload is its subjects,
+   * its run (not the run's ancestors), amounts, labels and reservation. At most 128
+   * characters; empty means no dedupe.
    * </pre>
    *
    * <code>string idempotency_key = 7;</code>
@@ -290,8 +298,11 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Makes retries safe: the same key within 24 hours counts once. The same key with a different
-   * payload is rejected with INVALID_ARGUMENT. At most 128 characters; empty means no dedupe.
+   * Makes retries safe: the same key within 24 hours counts once, whatever the subjects (a
+   * run's key outlives the run: a retry after its end answers duplicate). The same key with a
+   * different payload is rejected with INVALID_ARGUMENT. A record's payload is its subjects,
+   * its run (not the run's ancestors), amounts, labels and reservation. At most 128
+   * characters; empty means no dedupe.
    * </pre>
    *
    * <code>string idempotency_key = 7;</code>
@@ -473,7 +484,10 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The run this usage is charged to, and every ancestor run with it (optional; see
-   * CheckQuotaRequest.run_id). The run must be open.
+   * CheckQuotaRequest.run_id). The run must be open: a record never opens a run (only a check
+   * does). One that is not open (never opened, mistyped, or past its time to live) is
+   * FAILED_PRECONDITION naming run_id, and nothing is counted anywhere; a run ended by EndRun
+   * is still open for records. A retry of a record already counted answers duplicate.
    * </pre>
    *
    * <code>string run_id = 14;</code>
@@ -495,7 +509,10 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * The run this usage is charged to, and every ancestor run with it (optional; see
-   * CheckQuotaRequest.run_id). The run must be open.
+   * CheckQuotaRequest.run_id). The run must be open: a record never opens a run (only a check
+   * does). One that is not open (never opened, mistyped, or past its time to live) is
+   * FAILED_PRECONDITION naming run_id, and nothing is counted anywhere; a run ended by EndRun
+   * is still open for records. A retry of a record already counted answers duplicate.
    * </pre>
    *
    * <code>string run_id = 14;</code>
@@ -581,6 +598,24 @@ private static final long serialVersionUID = 0L;
     return endRun_;
   }
 
+  public static final int CUT_SHORT_FIELD_NUMBER = 17;
+  private boolean cutShort_ = false;
+  /**
+   * <pre>
+   * True when the call was cut short (a stream stopped by a denied ExtendReservation, a
+   * client that went away, an error): the cost and tokens are what was used so far. The hold
+   * is settled to them and the rest released, as for any settle; the record is left out of
+   * the history estimates (CheckQuotaRequest.estimate_from_history), as it is no whole call.
+   * </pre>
+   *
+   * <code>bool cut_short = 17;</code>
+   * @return The cutShort.
+   */
+  @java.lang.Override
+  public boolean getCutShort() {
+    return cutShort_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -642,6 +677,9 @@ private static final long serialVersionUID = 0L;
     }
     if (endRun_ != false) {
       output.writeBool(16, endRun_);
+    }
+    if (cutShort_ != false) {
+      output.writeBool(17, cutShort_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -709,6 +747,10 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeBoolSize(16, endRun_);
     }
+    if (cutShort_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(17, cutShort_);
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -756,6 +798,8 @@ private static final long serialVersionUID = 0L;
         .equals(other.getParentRunId())) return false;
     if (getEndRun()
         != other.getEndRun()) return false;
+    if (getCutShort()
+        != other.getCutShort()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -809,6 +853,9 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + END_RUN_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
         getEndRun());
+    hash = (37 * hash) + CUT_SHORT_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getCutShort());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -964,6 +1011,7 @@ private static final long serialVersionUID = 0L;
       runId_ = "";
       parentRunId_ = "";
       endRun_ = false;
+      cutShort_ = false;
       return this;
     }
 
@@ -1054,6 +1102,9 @@ private static final long serialVersionUID = 0L;
       }
       if (((from_bitField0_ & 0x00008000) != 0)) {
         result.endRun_ = endRun_;
+      }
+      if (((from_bitField0_ & 0x00010000) != 0)) {
+        result.cutShort_ = cutShort_;
       }
     }
 
@@ -1186,6 +1237,9 @@ private static final long serialVersionUID = 0L;
       if (other.getEndRun() != false) {
         setEndRun(other.getEndRun());
       }
+      if (other.getCutShort() != false) {
+        setCutShort(other.getCutShort());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -1300,6 +1354,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00008000;
               break;
             } // case 128
+            case 136: {
+              cutShort_ = input.readBool();
+              bitField0_ |= 0x00010000;
+              break;
+            } // case 136
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1332,7 +1391,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1347,7 +1407,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1362,7 +1423,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1377,7 +1439,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1399,7 +1462,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1418,7 +1482,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1439,7 +1504,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1461,7 +1527,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1480,7 +1547,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1499,7 +1567,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1519,7 +1588,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1537,7 +1607,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1555,7 +1626,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1567,7 +1639,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1582,7 +1655,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1598,7 +1672,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1610,7 +1685,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1623,7 +1699,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-     * May be empty when release is true: the reservation id names its subjects.
+     * May be empty when release is true: the reservation id names its subjects. Never a run
+     * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
      * </pre>
      *
      * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -1975,8 +2052,11 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object idempotencyKey_ = "";
     /**
      * <pre>
-     * Makes retries safe: the same key within 24 hours counts once. The same key with a different
-     * payload is rejected with INVALID_ARGUMENT. At most 128 characters; empty means no dedupe.
+     * Makes retries safe: the same key within 24 hours counts once, whatever the subjects (a
+     * run's key outlives the run: a retry after its end answers duplicate). The same key with a
+     * different payload is rejected with INVALID_ARGUMENT. A record's payload is its subjects,
+     * its run (not the run's ancestors), amounts, labels and reservation. At most 128
+     * characters; empty means no dedupe.
      * </pre>
      *
      * <code>string idempotency_key = 7;</code>
@@ -1996,8 +2076,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Makes retries safe: the same key within 24 hours counts once. The same key with a different
-     * payload is rejected with INVALID_ARGUMENT. At most 128 characters; empty means no dedupe.
+     * Makes retries safe: the same key within 24 hours counts once, whatever the subjects (a
+     * run's key outlives the run: a retry after its end answers duplicate). The same key with a
+     * different payload is rejected with INVALID_ARGUMENT. A record's payload is its subjects,
+     * its run (not the run's ancestors), amounts, labels and reservation. At most 128
+     * characters; empty means no dedupe.
      * </pre>
      *
      * <code>string idempotency_key = 7;</code>
@@ -2018,8 +2101,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Makes retries safe: the same key within 24 hours counts once. The same key with a different
-     * payload is rejected with INVALID_ARGUMENT. At most 128 characters; empty means no dedupe.
+     * Makes retries safe: the same key within 24 hours counts once, whatever the subjects (a
+     * run's key outlives the run: a retry after its end answers duplicate). The same key with a
+     * different payload is rejected with INVALID_ARGUMENT. A record's payload is its subjects,
+     * its run (not the run's ancestors), amounts, labels and reservation. At most 128
+     * characters; empty means no dedupe.
      * </pre>
      *
      * <code>string idempotency_key = 7;</code>
@@ -2036,8 +2122,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Makes retries safe: the same key within 24 hours counts once. The same key with a different
-     * payload is rejected with INVALID_ARGUMENT. At most 128 characters; empty means no dedupe.
+     * Makes retries safe: the same key within 24 hours counts once, whatever the subjects (a
+     * run's key outlives the run: a retry after its end answers duplicate). The same key with a
+     * different payload is rejected with INVALID_ARGUMENT. A record's payload is its subjects,
+     * its run (not the run's ancestors), amounts, labels and reservation. At most 128
+     * characters; empty means no dedupe.
      * </pre>
      *
      * <code>string idempotency_key = 7;</code>
@@ -2051,8 +2140,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Makes retries safe: the same key within 24 hours counts once. The same key with a different
-     * payload is rejected with INVALID_ARGUMENT. At most 128 characters; empty means no dedupe.
+     * Makes retries safe: the same key within 24 hours counts once, whatever the subjects (a
+     * run's key outlives the run: a retry after its end answers duplicate). The same key with a
+     * different payload is rejected with INVALID_ARGUMENT. A record's payload is its subjects,
+     * its run (not the run's ancestors), amounts, labels and reservation. At most 128
+     * characters; empty means no dedupe.
      * </pre>
      *
      * <code>string idempotency_key = 7;</code>
@@ -2435,7 +2527,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The run this usage is charged to, and every ancestor run with it (optional; see
-     * CheckQuotaRequest.run_id). The run must be open.
+     * CheckQuotaRequest.run_id). The run must be open: a record never opens a run (only a check
+     * does). One that is not open (never opened, mistyped, or past its time to live) is
+     * FAILED_PRECONDITION naming run_id, and nothing is counted anywhere; a run ended by EndRun
+     * is still open for records. A retry of a record already counted answers duplicate.
      * </pre>
      *
      * <code>string run_id = 14;</code>
@@ -2456,7 +2551,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The run this usage is charged to, and every ancestor run with it (optional; see
-     * CheckQuotaRequest.run_id). The run must be open.
+     * CheckQuotaRequest.run_id). The run must be open: a record never opens a run (only a check
+     * does). One that is not open (never opened, mistyped, or past its time to live) is
+     * FAILED_PRECONDITION naming run_id, and nothing is counted anywhere; a run ended by EndRun
+     * is still open for records. A retry of a record already counted answers duplicate.
      * </pre>
      *
      * <code>string run_id = 14;</code>
@@ -2478,7 +2576,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The run this usage is charged to, and every ancestor run with it (optional; see
-     * CheckQuotaRequest.run_id). The run must be open.
+     * CheckQuotaRequest.run_id). The run must be open: a record never opens a run (only a check
+     * does). One that is not open (never opened, mistyped, or past its time to live) is
+     * FAILED_PRECONDITION naming run_id, and nothing is counted anywhere; a run ended by EndRun
+     * is still open for records. A retry of a record already counted answers duplicate.
      * </pre>
      *
      * <code>string run_id = 14;</code>
@@ -2496,7 +2597,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The run this usage is charged to, and every ancestor run with it (optional; see
-     * CheckQuotaRequest.run_id). The run must be open.
+     * CheckQuotaRequest.run_id). The run must be open: a record never opens a run (only a check
+     * does). One that is not open (never opened, mistyped, or past its time to live) is
+     * FAILED_PRECONDITION naming run_id, and nothing is counted anywhere; a run ended by EndRun
+     * is still open for records. A retry of a record already counted answers duplicate.
      * </pre>
      *
      * <code>string run_id = 14;</code>
@@ -2511,7 +2615,10 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * The run this usage is charged to, and every ancestor run with it (optional; see
-     * CheckQuotaRequest.run_id). The run must be open.
+     * CheckQuotaRequest.run_id). The run must be open: a record never opens a run (only a check
+     * does). One that is not open (never opened, mistyped, or past its time to live) is
+     * FAILED_PRECONDITION naming run_id, and nothing is counted anywhere; a run ended by EndRun
+     * is still open for records. A retry of a record already counted answers duplicate.
      * </pre>
      *
      * <code>string run_id = 14;</code>
@@ -2668,6 +2775,59 @@ private static final long serialVersionUID = 0L;
     public Builder clearEndRun() {
       bitField0_ = (bitField0_ & ~0x00008000);
       endRun_ = false;
+      onChanged();
+      return this;
+    }
+
+    private boolean cutShort_ ;
+    /**
+     * <pre>
+     * True when the call was cut short (a stream stopped by a denied ExtendReservation, a
+     * client that went away, an error): the cost and tokens are what was used so far. The hold
+     * is settled to them and the rest released, as for any settle; the record is left out of
+     * the history estimates (CheckQuotaRequest.estimate_from_history), as it is no whole call.
+     * </pre>
+     *
+     * <code>bool cut_short = 17;</code>
+     * @return The cutShort.
+     */
+    @java.lang.Override
+    public boolean getCutShort() {
+      return cutShort_;
+    }
+    /**
+     * <pre>
+     * True when the call was cut short (a stream stopped by a denied ExtendReservation, a
+     * client that went away, an error): the cost and tokens are what was used so far. The hold
+     * is settled to them and the rest released, as for any settle; the record is left out of
+     * the history estimates (CheckQuotaRequest.estimate_from_history), as it is no whole call.
+     * </pre>
+     *
+     * <code>bool cut_short = 17;</code>
+     * @param value The cutShort to set.
+     * @return This builder for chaining.
+     */
+    public Builder setCutShort(boolean value) {
+      
+      cutShort_ = value;
+      bitField0_ |= 0x00010000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * True when the call was cut short (a stream stopped by a denied ExtendReservation, a
+     * client that went away, an error): the cost and tokens are what was used so far. The hold
+     * is settled to them and the rest released, as for any settle; the record is left out of
+     * the history estimates (CheckQuotaRequest.estimate_from_history), as it is no whole call.
+     * </pre>
+     *
+     * <code>bool cut_short = 17;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearCutShort() {
+      bitField0_ = (bitField0_ & ~0x00010000);
+      cutShort_ = false;
       onChanged();
       return this;
     }

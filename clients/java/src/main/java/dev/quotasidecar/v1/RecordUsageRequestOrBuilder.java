@@ -10,7 +10,8 @@ public interface RecordUsageRequestOrBuilder extends
   /**
    * <pre>
    * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-   * May be empty when release is true: the reservation id names its subjects.
+   * May be empty when release is true: the reservation id names its subjects. Never a run
+   * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -20,7 +21,8 @@ public interface RecordUsageRequestOrBuilder extends
   /**
    * <pre>
    * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-   * May be empty when release is true: the reservation id names its subjects.
+   * May be empty when release is true: the reservation id names its subjects. Never a run
+   * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -29,7 +31,8 @@ public interface RecordUsageRequestOrBuilder extends
   /**
    * <pre>
    * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-   * May be empty when release is true: the reservation id names its subjects.
+   * May be empty when release is true: the reservation id names its subjects. Never a run
+   * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -38,7 +41,8 @@ public interface RecordUsageRequestOrBuilder extends
   /**
    * <pre>
    * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-   * May be empty when release is true: the reservation id names its subjects.
+   * May be empty when release is true: the reservation id names its subjects. Never a run
+   * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -48,7 +52,8 @@ public interface RecordUsageRequestOrBuilder extends
   /**
    * <pre>
    * The subjects the usage is charged to, normally the same ones that were checked. 1 to 8.
-   * May be empty when release is true: the reservation id names its subjects.
+   * May be empty when release is true: the reservation id names its subjects. Never a run
+   * (SCOPE_RUN: INVALID_ARGUMENT naming subjects): name it by run_id.
    * </pre>
    *
    * <code>repeated .quota_sidecar.v1.Subject subjects = 1;</code>
@@ -131,8 +136,11 @@ public interface RecordUsageRequestOrBuilder extends
 
   /**
    * <pre>
-   * Makes retries safe: the same key within 24 hours counts once. The same key with a different
-   * payload is rejected with INVALID_ARGUMENT. At most 128 characters; empty means no dedupe.
+   * Makes retries safe: the same key within 24 hours counts once, whatever the subjects (a
+   * run's key outlives the run: a retry after its end answers duplicate). The same key with a
+   * different payload is rejected with INVALID_ARGUMENT. A record's payload is its subjects,
+   * its run (not the run's ancestors), amounts, labels and reservation. At most 128
+   * characters; empty means no dedupe.
    * </pre>
    *
    * <code>string idempotency_key = 7;</code>
@@ -141,8 +149,11 @@ public interface RecordUsageRequestOrBuilder extends
   java.lang.String getIdempotencyKey();
   /**
    * <pre>
-   * Makes retries safe: the same key within 24 hours counts once. The same key with a different
-   * payload is rejected with INVALID_ARGUMENT. At most 128 characters; empty means no dedupe.
+   * Makes retries safe: the same key within 24 hours counts once, whatever the subjects (a
+   * run's key outlives the run: a retry after its end answers duplicate). The same key with a
+   * different payload is rejected with INVALID_ARGUMENT. A record's payload is its subjects,
+   * its run (not the run's ancestors), amounts, labels and reservation. At most 128
+   * characters; empty means no dedupe.
    * </pre>
    *
    * <code>string idempotency_key = 7;</code>
@@ -235,7 +246,10 @@ public interface RecordUsageRequestOrBuilder extends
   /**
    * <pre>
    * The run this usage is charged to, and every ancestor run with it (optional; see
-   * CheckQuotaRequest.run_id). The run must be open.
+   * CheckQuotaRequest.run_id). The run must be open: a record never opens a run (only a check
+   * does). One that is not open (never opened, mistyped, or past its time to live) is
+   * FAILED_PRECONDITION naming run_id, and nothing is counted anywhere; a run ended by EndRun
+   * is still open for records. A retry of a record already counted answers duplicate.
    * </pre>
    *
    * <code>string run_id = 14;</code>
@@ -245,7 +259,10 @@ public interface RecordUsageRequestOrBuilder extends
   /**
    * <pre>
    * The run this usage is charged to, and every ancestor run with it (optional; see
-   * CheckQuotaRequest.run_id). The run must be open.
+   * CheckQuotaRequest.run_id). The run must be open: a record never opens a run (only a check
+   * does). One that is not open (never opened, mistyped, or past its time to live) is
+   * FAILED_PRECONDITION naming run_id, and nothing is counted anywhere; a run ended by EndRun
+   * is still open for records. A retry of a record already counted answers duplicate.
    * </pre>
    *
    * <code>string run_id = 14;</code>
@@ -286,4 +303,17 @@ public interface RecordUsageRequestOrBuilder extends
    * @return The endRun.
    */
   boolean getEndRun();
+
+  /**
+   * <pre>
+   * True when the call was cut short (a stream stopped by a denied ExtendReservation, a
+   * client that went away, an error): the cost and tokens are what was used so far. The hold
+   * is settled to them and the rest released, as for any settle; the record is left out of
+   * the history estimates (CheckQuotaRequest.estimate_from_history), as it is no whole call.
+   * </pre>
+   *
+   * <code>bool cut_short = 17;</code>
+   * @return The cutShort.
+   */
+  boolean getCutShort();
 }

@@ -187,7 +187,9 @@ private static final long serialVersionUID = 0L;
   private boolean ended_ = false;
   /**
    * <pre>
-   * True when the run was ended early (EndRun, RecordUsage end_run): checks on it are denied.
+   * True when the run itself was ended early (EndRun, RecordUsage end_run) or is past its time
+   * to live: checks on it are denied. A run below an ended run stays false (it was not ended
+   * itself), though its checks are denied through that ancestor and its holds were released.
    * </pre>
    *
    * <code>bool ended = 4;</code>
@@ -248,7 +250,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * Tokens counted on the run (its sub-runs' included): estimated at each check, corrected
-   * to the actual count when a hold settles.
+   * to the actual count when a hold settles. Tokens recorded without a hold (no reservation)
+   * never reach it: a run counts tokens at its checks.
    * </pre>
    *
    * <code>int64 tokens = 8;</code>
@@ -1415,7 +1418,9 @@ private static final long serialVersionUID = 0L;
     private boolean ended_ ;
     /**
      * <pre>
-     * True when the run was ended early (EndRun, RecordUsage end_run): checks on it are denied.
+     * True when the run itself was ended early (EndRun, RecordUsage end_run) or is past its time
+     * to live: checks on it are denied. A run below an ended run stays false (it was not ended
+     * itself), though its checks are denied through that ancestor and its holds were released.
      * </pre>
      *
      * <code>bool ended = 4;</code>
@@ -1427,7 +1432,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * True when the run was ended early (EndRun, RecordUsage end_run): checks on it are denied.
+     * True when the run itself was ended early (EndRun, RecordUsage end_run) or is past its time
+     * to live: checks on it are denied. A run below an ended run stays false (it was not ended
+     * itself), though its checks are denied through that ancestor and its holds were released.
      * </pre>
      *
      * <code>bool ended = 4;</code>
@@ -1443,7 +1450,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * True when the run was ended early (EndRun, RecordUsage end_run): checks on it are denied.
+     * True when the run itself was ended early (EndRun, RecordUsage end_run) or is past its time
+     * to live: checks on it are denied. A run below an ended run stays false (it was not ended
+     * itself), though its checks are denied through that ancestor and its holds were released.
      * </pre>
      *
      * <code>bool ended = 4;</code>
@@ -1592,7 +1601,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Tokens counted on the run (its sub-runs' included): estimated at each check, corrected
-     * to the actual count when a hold settles.
+     * to the actual count when a hold settles. Tokens recorded without a hold (no reservation)
+     * never reach it: a run counts tokens at its checks.
      * </pre>
      *
      * <code>int64 tokens = 8;</code>
@@ -1605,7 +1615,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Tokens counted on the run (its sub-runs' included): estimated at each check, corrected
-     * to the actual count when a hold settles.
+     * to the actual count when a hold settles. Tokens recorded without a hold (no reservation)
+     * never reach it: a run counts tokens at its checks.
      * </pre>
      *
      * <code>int64 tokens = 8;</code>
@@ -1622,7 +1633,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Tokens counted on the run (its sub-runs' included): estimated at each check, corrected
-     * to the actual count when a hold settles.
+     * to the actual count when a hold settles. Tokens recorded without a hold (no reservation)
+     * never reach it: a run counts tokens at its checks.
      * </pre>
      *
      * <code>int64 tokens = 8;</code>

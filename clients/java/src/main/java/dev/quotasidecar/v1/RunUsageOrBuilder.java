@@ -76,7 +76,9 @@ public interface RunUsageOrBuilder extends
 
   /**
    * <pre>
-   * True when the run was ended early (EndRun, RecordUsage end_run): checks on it are denied.
+   * True when the run itself was ended early (EndRun, RecordUsage end_run) or is past its time
+   * to live: checks on it are denied. A run below an ended run stays false (it was not ended
+   * itself), though its checks are denied through that ancestor and its holds were released.
    * </pre>
    *
    * <code>bool ended = 4;</code>
@@ -117,7 +119,8 @@ public interface RunUsageOrBuilder extends
   /**
    * <pre>
    * Tokens counted on the run (its sub-runs' included): estimated at each check, corrected
-   * to the actual count when a hold settles.
+   * to the actual count when a hold settles. Tokens recorded without a hold (no reservation)
+   * never reach it: a run counts tokens at its checks.
    * </pre>
    *
    * <code>int64 tokens = 8;</code>
