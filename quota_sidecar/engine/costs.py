@@ -150,7 +150,15 @@ class CostTracker:
             if shared:
                 keys.append(ALERTS)
             args: list[Any] = [now, cost_nanos, input_tokens, output_tokens, entry]
-            args += [dedupe.window_ms, hold_id, int(release), provider, tool_name, model, len(plans)]
+            args += [
+                dedupe.window_ms,
+                hold_id,
+                int(release),
+                provider,
+                tool_name,
+                model,
+                len(plans),
+            ]
             args += [int(shared), len(others), *(a for p in plans for a in p.args)]
             if self._store.is_cluster:  # subjects may span slots: see engine/cluster.py
                 head, key = args[:11], idempotency_key
