@@ -64,9 +64,13 @@ end
 -- that split one at a time as the hour fills (linear hashing), so every hash stays small
 -- enough for Redis's compact encoding (a listpack: about 24 bytes an entry; a full hash table
 -- costs 60-80). The index hash holds each hour's "level split count". A bucket is looked up
--- while its hour can hold a use within the window and expires when it no longer can: a key
--- counts once within the window, and is remembered at most one hour longer.
+-- while its hour can hold a use within the window (and the clock skew) and expires when it
+-- no longer can: a key counts once within the window, and is remembered at most an hour (and
+-- the skew) longer.
 local DEDUPE_BUCKET_MS = 3600000
+-- Replicas' clocks differ a little: a retry through a replica up to this much behind (or
+-- ahead) still finds a key another one kept in the next (or last) hour.
+local DEDUPE_CLOCK_SKEW_MS = 60000
 local DEDUPE_SHARD_LOAD = 40 -- entries per shard on average before one more shard is split off
 local dedupe_written = {}
 local dedupe_field, dedupe_value, dedupe_hex = '', '', ''
@@ -94,12 +98,19 @@ local function dedupe_shard_key(hour, shard)
   return dedupe_index .. ':' .. itoa(hour) .. ':' .. itoa(shard)
 end
 
--- The buckets of the window, newest first (a retry most often follows soon).
+local function dedupe_first_hour()
+  return math.floor((now - dedupe_window - DEDUPE_CLOCK_SKEW_MS) / DEDUPE_BUCKET_MS)
+end
+
+-- The buckets of the window, newest first (a retry most often follows soon): the current
+-- hour's first.
 local function dedupe_hours()
-  local last = math.floor(now / DEDUPE_BUCKET_MS)
-  local first = math.floor((now - dedupe_window) / DEDUPE_BUCKET_MS)
-  local hours, fields = {}, {}
-  for hour = last, first, -1 do
+  local current = math.floor(now / DEDUPE_BUCKET_MS)
+  local hours, fields = { current }, { itoa(current) }
+  if math.floor((now + DEDUPE_CLOCK_SKEW_MS) / DEDUPE_BUCKET_MS) > current then
+    hours[2], fields[2] = current + 1, itoa(current + 1)
+  end
+  for hour = current - 1, dedupe_first_hour(), -1 do
     hours[#hours + 1] = hour
     fields[#fields + 1] = itoa(hour)
   end
@@ -122,7 +133,7 @@ end
 -- The bucket's keys outlive the last use they can hold by the window (relative to the
 -- engine's clock, as every period's TTL is).
 local function dedupe_ttl(hour)
-  return math.max((hour + 1) * DEDUPE_BUCKET_MS + dedupe_window - now, 1)
+  return math.max((hour + 1) * DEDUPE_BUCKET_MS + dedupe_window + DEDUPE_CLOCK_SKEW_MS - now, 1)
 end
 
 -- Split the hour's next shard in two: the entries whose next hash bit is set move to the new one.
@@ -163,7 +174,7 @@ local function dedupe_keep(hour, state)
   if not state then
     -- A new hour: the index forgets the hours no lookup reaches any more, and lasts as long
     -- as this hour's bucket.
-    local oldest = math.floor((now - dedupe_window) / DEDUPE_BUCKET_MS)
+    local oldest = dedupe_first_hour()
     local old = {}
     for _, field in ipairs(redis.call('HKEYS', dedupe_index)) do
       if int(field) < oldest then old[#old + 1] = field end
