@@ -61,6 +61,10 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
          _get(results, "memory", "bytes_per_subject_total"), lambda v: v <= 1024),
         ("Redis bytes per active subject (state of checks + records only)", "<= 1024",
          _get(results, "memory", "bytes_per_subject_state"), lambda v: v <= 1024),
+        ("Redis bytes kept per keyed record (24 h dedupe)", "<= 64",
+         _get(results, "redis_cost", "keyed_record", "bytes_kept"), lambda v: v <= 64),
+        ("fleet of 4: checks admitted beyond the hot subject's limit", "== 0",
+         _get(results, "fleet", "over_admitted"), lambda v: v == 0),
         ("Alert delivery p99 across replicas (ms)", "<= 100",
          _get(results, "alerts", "p99_ms") if _get(results, "alerts", "samples") else None,
          lambda v: v <= 100),
@@ -248,12 +252,52 @@ def _markdown(results: dict[str, Any], png_name: str | None) -> str:
                   f"- used_memory grew {hist['used_memory_delta_per_subject_day']:.0f} B per "
                   "subject-day (with the budget's own hashes and idempotency keys); "
                   f"{hist['records_per_second']:,} records/s in-process."]  # fmt: skip
+    lines += _decision_cost_lines(results.get("redis_cost"))
+    lines += _fleet_lines(results.get("fleet"))
     errors = [
         f"- {k}: {v['error']}" for k, v in results.items() if isinstance(v, dict) and "error" in v
     ]
     if errors:
         lines += ["", "## Scenarios that failed", "", *errors]
     return "\n".join(lines) + "\n"
+
+
+def _decision_cost_lines(cost: dict[str, Any] | None) -> list[str]:
+    if not cost or "error" in cost:
+        return []
+    lines = ["", f"## i. Redis cost per decision ({cost['calls']} calls each, one at a time)", "",
+             "| call | Redis commands | command us | Redis CPU us | Redis bytes kept |",
+             "| --- | --- | --- | --- | --- |"]  # fmt: skip
+    for name, label in (("check", "check (user 3 windows + 2 budgets, tool 2 windows + "
+                         "per-request)"), ("keyed_record", "keyed record (24 h dedupe)"),
+                        ("fixed_windows", "INCRBY + EXPIRE x 5 limits, pipelined")):  # fmt: skip
+        r = cost[name]
+        lines.append(f"| {label} | {r['commands']:.1f} | {r['command_us']:.1f} | "
+                     f"{r['redis_cpu_us']:.1f} | {r['bytes_kept']:.0f} |")  # fmt: skip
+    lines += ["", f"Check / fixed windows: Redis CPU x{cost['check_cpu_over_fixed']:.1f}, "
+              f"command time x{cost['check_command_time_over_fixed']:.1f}, commands "
+              f"x{cost['check_commands_over_fixed']:.1f}. Keyed record / fixed windows: Redis CPU "
+              f"x{cost['keyed_record_cpu_over_fixed']:.1f}, command time "
+              f"x{cost['keyed_record_command_time_over_fixed']:.1f}. The keyed record's dedupe "
+              f"buckets grew {cost['keyed_record']['dedupe_bytes']:.1f} B per record "
+              "(MEMORY USAGE)."]  # fmt: skip
+    return lines
+
+
+def _fleet_lines(fleet: dict[str, Any] | None) -> list[str]:
+    if not fleet or "error" in fleet:
+        return []
+    return ["", f"## j. A fleet: {fleet['sidecars']} `quota-sidecar serve` processes on one "
+            "Redis, one hot tool subject plus each process's own users", "",
+            f"{fleet['in_flight']} checks in flight for {fleet['seconds']:.1f} s: "
+            f"{fleet['decisions_per_s']:,.0f} decisions/s, "
+            f"{fleet['redis_calls_per_1000_decisions']:,.0f} Redis calls per 1000 decisions, "
+            f"{fleet['redis_cpu_us_per_decision']:.1f} us of Redis CPU per decision. The hot "
+            f"tool allows {fleet['hot_limit_per_minute']} a minute: {fleet['admitted']} of "
+            f"{fleet['decisions']} checks admitted, {fleet['over_admitted']} beyond the limit "
+            f"(limit reached: {'yes' if fleet['limit_reached'] else 'no'}; "
+            f"{fleet['decided_without_store']} decided without the store, "
+            f"{fleet['errors']} refused with an error status)."]  # fmt: skip
 
 
 def write_report(results: dict[str, Any], folder: Path) -> Path:

@@ -2,7 +2,7 @@
 
     python -m bench.run            # the full run (about 2-3 minutes on 2 cores)
     python -m bench.run --quick    # a smoke run: one short repeat, 10k subjects
-    python -m bench.run --only grpc,engine,peer,alerts,round_trips,memory,history
+    python -m bench.run --only grpc,engine,peer,alerts,round_trips,memory,history,redis_cost,fleet
 
 A private redis-server on a free port is started for the run and removed after it; the machine's
 Redis is never touched. Results go to bench/results/<date>.{json,md,png}.
@@ -28,7 +28,17 @@ from typing import Any
 __all__ = ["main"]
 
 REPO = Path(__file__).resolve().parent.parent
-SCENARIOS = ("grpc", "engine", "peer", "alerts", "round_trips", "memory", "history")
+SCENARIOS = (
+    "grpc",
+    "engine",
+    "peer",
+    "alerts",
+    "round_trips",
+    "memory",
+    "history",
+    "redis_cost",
+    "fleet",
+)
 
 
 def _run_async(coroutine: Any) -> Any:
@@ -42,7 +52,9 @@ def _run_async(coroutine: Any) -> Any:
 def _scenario(name: str, settings: Any) -> Callable[[], dict[str, Any]]:
     from bench import (
         alert_scenario,
+        decision_cost,
         engine_scenarios,
+        fleet_scenario,
         grpc_scenarios,
         history_scenario,
         redis_scenarios,
@@ -56,6 +68,8 @@ def _scenario(name: str, settings: Any) -> Callable[[], dict[str, Any]]:
         "round_trips": lambda: redis_scenarios.run_round_trips(settings),
         "memory": lambda: redis_scenarios.run_memory(settings),
         "history": lambda: history_scenario.run_history(settings),
+        "redis_cost": lambda: _run_async(decision_cost.run_decision_cost(settings)),
+        "fleet": lambda: fleet_scenario.run_fleet(settings),
     }
     return table[name]
 

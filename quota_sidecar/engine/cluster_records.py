@@ -29,6 +29,7 @@ from quota_sidecar.engine.cluster import (
     slot_groups,
 )
 from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.dedupe import DedupeTarget
 from quota_sidecar.engine.defaults import tenant_of
 from quota_sidecar.engine.history_keys import record_extras
 from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
@@ -36,7 +37,7 @@ from quota_sidecar.engine.replies import exact_int
 from quota_sidecar.errors import StoreUnavailable
 from quota_sidecar.history import HistoryRetention
 from quota_sidecar.models import QuotaScope
-from quota_sidecar.store.keys import idempotency_home, subject_keys
+from quota_sidecar.store.keys import idempotency_home
 from quota_sidecar.store.redis import Store
 
 __all__ = ["record_across_slots"]
@@ -87,16 +88,13 @@ async def _record(
     groups = sorted(
         slot_groups(plans), key=lambda g: (leaf not in g.positions, g.positions[0] >= named)
     )
-    idem_keys = [
-        subject_keys(idempotency_home(p.subject for p in g.plans)).idempotency(key or "-")
-        for g in groups
-    ]
+    dedupes = [DedupeTarget.on(idempotency_home(p.subject for p in g.plans), key) for g in groups]
     replies: list[tuple[SlotGroup, list[Any]]] = []
     alerts: list[list[str]] = []
-    for group, idem_key in zip(groups, idem_keys, strict=True):
+    for group, dedupe in zip(groups, dedupes, strict=True):
         only_released = sum(1 for p in group.positions if p >= named)
         reply = await _record_group(
-            store, configs, plans, group, now=now, head=head, idem_key=idem_key,
+            store, configs, plans, group, now=now, head=head, dedupe=dedupe,
             only_released=only_released, history=history,
         )  # fmt: skip
         if reply[0] in ("conflict", "closed"):
@@ -126,7 +124,7 @@ async def _record_group(
     *,
     now: int,
     head: Sequence[Any],
-    idem_key: str,
+    dedupe: DedupeTarget,
     only_released: int,
     history: HistoryRetention,
 ) -> list[Any]:
@@ -134,7 +132,7 @@ async def _record_group(
         named = len(group.plans) - only_released
         more_keys, more_args = record_extras(group.plans, named, history, top=False)
         args = [*head, len(group.plans), 0, only_released, *group.args, *more_args]
-        keys = [*group.keys, idem_key, *more_keys]
+        keys = [*group.keys, dedupe.legacy, dedupe.index, *more_keys]
         reply: list[Any] = await store.run("record.lua", keys, args)
         if reply[0] != "stale":
             return reply

@@ -4,13 +4,19 @@ breakdown. Each operation is one script call."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from quota_sidecar.clock import Clock, from_ms
 from quota_sidecar.engine.cluster_records import record_across_slots
 from quota_sidecar.engine.configs import ConfigRepository
+from quota_sidecar.engine.dedupe import (
+    DEDUPE_WINDOW_MS,
+    GENERATED_DEDUPE_WINDOW_MS,
+    GENERATED_KEY_PREFIX,
+    DedupeTarget,
+    dedupe_entry,
+)
 from quota_sidecar.engine.defaults import tenant_of
 from quota_sidecar.engine.history_keys import record_extras
 from quota_sidecar.engine.plan import SubjectPlan, plan_subject, plan_subjects
@@ -20,7 +26,7 @@ from quota_sidecar.errors import IdempotencyConflict, InvalidInput, RunNotOpen, 
 from quota_sidecar.history import HistoryRetention
 from quota_sidecar.models import LimitKind, QuotaScope, Subject
 from quota_sidecar.results import BreakdownEntry, LimitStatus, RecordResult, Usage
-from quota_sidecar.store.keys import ALERTS, idempotency_home, subject_keys
+from quota_sidecar.store.keys import ALERTS, idempotency_home
 from quota_sidecar.store.redis import Store
 
 _LIFETIME_FIELDS = {LimitKind.REQUESTS_LIFETIME: "r", LimitKind.TOKENS_LIFETIME: "t"}
@@ -34,12 +40,6 @@ __all__ = [
     "record_identity",
 ]
 
-DEDUPE_WINDOW_MS = 24 * 3600 * 1000
-# Keys the engine generates for records sent without one (see QuotaService.record_usage) only
-# have to outlive a lost reply until its retry or spool replay, which follows as soon as the
-# store answers again; a shorter window spares Redis a day of keys for every such record.
-GENERATED_KEY_PREFIX = "gen-"
-GENERATED_DEDUPE_WINDOW_MS = 3600 * 1000
 _STALE_RETRIES = 3
 _MAX_KEY = 128
 
@@ -139,21 +139,26 @@ class CostTracker:
         # dedupe key on the slot of the least subject, with the rest of the record.
         names = sorted(str(s) for s in record_identity(identity or subjects))
         payload = "\x1f".join([*names, *parts, reservation_id or ""])
-        fingerprint = hashlib.sha256(payload.encode()).hexdigest()[:32] if idempotency_key else ""
-        home = idempotency_home(identity or subjects)
-        idem_key = subject_keys(home).idempotency(idempotency_key or "-")
-        generated = idempotency_key.startswith(GENERATED_KEY_PREFIX)
-        window = GENERATED_DEDUPE_WINDOW_MS if generated else DEDUPE_WINDOW_MS
+        entry = dedupe_entry(idempotency_key, payload)
+        dedupe = DedupeTarget.on(idempotency_home(identity or subjects), idempotency_key)
         for _ in range(_STALE_RETRIES):
             now = self._clock.now_ms()
             cached = await self._configs.get_many(targets, timeout=timeout)
             plans = plan_subjects(targets, cached, now)
-            keys = [k for p in plans for k in p.keys] + [idem_key]
+            keys = [k for p in plans for k in p.keys] + [dedupe.legacy, dedupe.index]
             shared = not self._store.is_cluster
             if shared:
                 keys.append(ALERTS)
-            args: list[Any] = [now, cost_nanos, input_tokens, output_tokens, fingerprint]
-            args += [window, hold_id, int(release), provider, tool_name, model, len(plans)]
+            args: list[Any] = [now, cost_nanos, input_tokens, output_tokens, entry]
+            args += [
+                dedupe.window_ms,
+                hold_id,
+                int(release),
+                provider,
+                tool_name,
+                model,
+                len(plans),
+            ]
             args += [int(shared), len(others), *(a for p in plans for a in p.args)]
             if self._store.is_cluster:  # subjects may span slots: see engine/cluster.py
                 head, key = args[:11], idempotency_key

@@ -18,7 +18,14 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
     qs:{user:alice}:cs:t:<tool>  list    the last 64 actual costs of whole calls of a tool (or
                                          cs:m:<provider/model>: of a model), 30 days, for
                                          history estimates (engine/samples.py)
-    qs:{user:alice}:idem:<key>   string  an idempotency key's payload fingerprint (24 hours)
+    qs:{user:alice}:dd           hash    the dedupe index of callers' idempotency keys: per
+                                         hour of first use, "<level> <split> <count>" of its
+                                         bucket (engine/dedupe.py, record.lua); 25 hours
+    qs:{user:alice}:dd:<h>:<n>   hash    shard n of hour h's bucket: key digest -> payload
+                                         digest (binary, 14 and 6 bytes); 24 h after the hour
+    qs:{user:alice}:dg, :dg:<h>:<n>      the same for generated keys (records without one; 1 h)
+    qs:{user:alice}:idem:<key>   string  an idempotency key's payload fingerprint, as releases
+                                         before the dedupe index kept it: read, never written
     qs:{user:alice}:hd:2026-11-28 hash   the day's rollup for history: c, r (records), ti, to and
                                          the breakdown like the day's; kept the history retention
     qs:{user:alice}:hM:2026-11   hash    the month's rollup: c, r, ti, to (13 months)
@@ -169,7 +176,12 @@ class SubjectKeys:
         return f"{self.base}:cs:{kind}:{encode(name)}"
 
     def idempotency(self, key: str) -> str:
+        """A key as releases before the dedupe index kept it (one string per key)."""
         return f"{self.base}:idem:{encode(key)}"
+
+    def dedupe(self, *, generated: bool) -> str:
+        """The dedupe index (its buckets' names start with it): callers' keys or generated."""
+        return f"{self.base}:dg" if generated else f"{self.base}:dd"
 
     def script_keys(self, day_id: str, month_id: str, week_id: str) -> list[str]:
         """The subject's own KEYS in the check/record/usage scripts; the scripts take one more

@@ -9,10 +9,10 @@ few replicas connected to the master to give them, make the record unconfirmed: 
 spools it and replays it later under the same idempotency key, which counts it once whether or
 not the unconfirmed write survived the failover.
 
-Why the confirmation covers a replayed duplicate too: record.lua rewrites the idempotency key
-(same value, same TTL) when it finds it, so even a record that only dedupes writes something,
-and its WAIT then confirms everything the master held up to that point, the original write
-included.
+Why the confirmation covers a replayed duplicate too: record.lua rewrites the key's dedupe
+entry (same value, same TTL) when it finds it, so even a record that only dedupes writes
+something, and its WAIT then confirms everything the master held up to that point, the
+original write included.
 """
 
 from __future__ import annotations

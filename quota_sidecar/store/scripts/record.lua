@@ -2,10 +2,13 @@
 -- release) the hold, add the actual cost and tokens to the day and month with the breakdown by
 -- provider, tool and model, and claim the thresholds the new totals reach (each alert once per period).
 --
--- KEYS: 11 per subject, then the idempotency key, then the shared alert stream when ARGV[13]=='1'.
--- ARGV: now_ms, cost nanos, input tokens, output tokens, payload fingerprint ('' = no dedupe),
---       dedupe ttl ms, hold id ('' = none), release ('1'/'0'), provider, tool,
---       model ("provider/model" or ''), N,
+-- KEYS: 11 per subject, then the idempotency key's string as releases before the dedupe index
+--       kept it (read only), then the dedupe index (its bucket hashes are named after it: see
+--       "Dedupe" below), then the shared alert stream when ARGV[13]=='1'.
+-- ARGV: now_ms, cost nanos, input tokens, output tokens, dedupe entry ('' = no dedupe; else
+--       the payload fingerprint as 32 hex digits, then 14 bytes of the key's digest and 6 of
+--       the payload's: engine/dedupe.py), dedupe window ms, hold id ('' = none),
+--       release ('1'/'0'), provider, tool, model ("provider/model" or ''), N,
 --       use shared stream ('1'/'0'), M, then one per subject. The last M subjects are the
 --       reservation's subjects the record does not name: their holds are released, nothing
 --       is charged to them and they have no totals (settling a reservation settles all of it).
@@ -20,14 +23,15 @@
 local HEAD = 14
 local now, cost = int(ARGV[1]), int(ARGV[2])
 local tokens_in, tokens_out = int(ARGV[3]), int(ARGV[4])
-local fingerprint, dedupe_ttl, hold_id = ARGV[5], int(ARGV[6]), ARGV[7]
+local dedupe_entry, dedupe_window, hold_id = ARGV[5], int(ARGV[6]), ARGV[7]
 local release, provider, tool = ARGV[8] == '1', ARGV[9], ARGV[10]
 local model, n = ARGV[11], int(ARGV[12])
-local idem_key = KEYS[n * KEYS_PER_SUBJECT + 1]
+local legacy_key = KEYS[n * KEYS_PER_SUBJECT + 1]
+local dedupe_index = KEYS[n * KEYS_PER_SUBJECT + 2]
 local global_stream = ''
-if ARGV[13] == '1' then global_stream = KEYS[n * KEYS_PER_SUBJECT + 2] end
+if ARGV[13] == '1' then global_stream = KEYS[n * KEYS_PER_SUBJECT + 3] end
 local named = n - int(ARGV[14])
-local history_at = n * KEYS_PER_SUBJECT + 2
+local history_at = n * KEYS_PER_SUBJECT + 3
 if global_stream ~= '' then history_at = history_at + 1 end
 local history_day_ms = ARGV[HEAD + n + 1]
 local history_month_ms = int(ARGV[HEAD + n + 2])
@@ -54,13 +58,150 @@ local function totals()
   return out
 end
 
-if fingerprint ~= '' then
-  local seen = redis.call('GET', idem_key)
-  if seen then
-    if seen ~= fingerprint then return { 'conflict' } end
+-- Dedupe. An idempotency key is kept as a 20-byte entry (its digest -> the payload's) in its
+-- home subject's index (KEYS: "<base>:dd" for callers' keys, "<base>:dg" for generated ones):
+-- one bucket per hour of first use, each a family of small hashes "<index>:<hour>:<shard>"
+-- that split one at a time as the hour fills (linear hashing), so every hash stays small
+-- enough for Redis's compact encoding (a listpack: about 24 bytes an entry; a full hash table
+-- costs 60-80). The index hash holds each hour's "level split count". A bucket is looked up
+-- while its hour can hold a use within the window (and the clock skew) and expires when it
+-- no longer can: a key counts once within the window, and is remembered at most an hour (and
+-- the skew) longer.
+local DEDUPE_BUCKET_MS = 3600000
+-- Replicas' clocks differ a little: a retry through a replica up to this much behind (or
+-- ahead) still finds a key another one kept in the next (or last) hour.
+local DEDUPE_CLOCK_SKEW_MS = 60000
+local DEDUPE_SHARD_LOAD = 40 -- entries per shard on average before one more shard is split off
+local dedupe_written = {}
+local dedupe_field, dedupe_value, dedupe_hex = '', '', ''
+if dedupe_entry ~= '' then
+  dedupe_hex = dedupe_entry:sub(1, 32)
+  dedupe_field, dedupe_value = dedupe_entry:sub(33, 46), dedupe_entry:sub(47, 52)
+end
+
+-- Which shard of an hour holds a digest: its first four bytes, by the hour's split state.
+local function dedupe_shard(field, level, split)
+  local b1, b2, b3, b4 = string.byte(field, 1, 4)
+  local h = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+  local shard = h % (2 ^ level)
+  if shard < split then shard = h % (2 ^ (level + 1)) end
+  return shard
+end
+
+local function dedupe_state(text)
+  if not text then return 0, 0, 0 end
+  local level, split, count = string.match(text, '^(%d+) (%d+) (%d+)$')
+  return int(level), int(split), int(count)
+end
+
+local function dedupe_shard_key(hour, shard)
+  return dedupe_index .. ':' .. itoa(hour) .. ':' .. itoa(shard)
+end
+
+local function dedupe_first_hour()
+  return math.floor((now - dedupe_window - DEDUPE_CLOCK_SKEW_MS) / DEDUPE_BUCKET_MS)
+end
+
+-- The buckets of the window, newest first (a retry most often follows soon): the current
+-- hour's first.
+local function dedupe_hours()
+  local current = math.floor(now / DEDUPE_BUCKET_MS)
+  local hours, fields = { current }, { itoa(current) }
+  if math.floor((now + DEDUPE_CLOCK_SKEW_MS) / DEDUPE_BUCKET_MS) > current then
+    hours[2], fields[2] = current + 1, itoa(current + 1)
+  end
+  for hour = current - 1, dedupe_first_hour(), -1 do
+    hours[#hours + 1] = hour
+    fields[#fields + 1] = itoa(hour)
+  end
+  return hours, redis.call('HMGET', dedupe_index, unpack(fields))
+end
+
+-- The entry of this key within the window: its shard key and stored value, or nil.
+local function dedupe_find(hours, states)
+  for j, hour in ipairs(hours) do
+    if states[j] then
+      local level, split = dedupe_state(states[j])
+      local key = dedupe_shard_key(hour, dedupe_shard(dedupe_field, level, split))
+      local seen = redis.call('HGET', key, dedupe_field)
+      if seen then return key, seen end
+    end
+  end
+  return nil
+end
+
+-- The bucket's keys outlive the last use they can hold by the window (relative to the
+-- engine's clock, as every period's TTL is).
+local function dedupe_ttl(hour)
+  return math.max((hour + 1) * DEDUPE_BUCKET_MS + dedupe_window + DEDUPE_CLOCK_SKEW_MS - now, 1)
+end
+
+-- Split the hour's next shard in two: the entries whose next hash bit is set move to the new one.
+local function dedupe_split(hour, level, split)
+  local from = dedupe_shard_key(hour, split)
+  local to = dedupe_shard_key(hour, split + 2 ^ level)
+  local flat = redis.call('HGETALL', from)
+  local moved, gone = {}, {}
+  for j = 1, #flat, 2 do
+    if dedupe_shard(flat[j], level + 1, 0) ~= split then
+      moved[#moved + 1], moved[#moved + 2] = flat[j], flat[j + 1]
+      gone[#gone + 1] = flat[j]
+    end
+  end
+  if #gone > 0 then
+    redis.call('HSET', to, unpack(moved))
+    redis.call('HDEL', from, unpack(gone))
+    redis.call('PEXPIRE', to, dedupe_ttl(hour))
+    dedupe_written[#dedupe_written + 1] = to
+  end
+  split = split + 1
+  if split == 2 ^ level then return level + 1, 0 end
+  return level, split
+end
+
+-- Keep this key's entry in the current hour's bucket.
+local function dedupe_keep(hour, state)
+  local level, split, count = dedupe_state(state)
+  local key = dedupe_shard_key(hour, dedupe_shard(dedupe_field, level, split))
+  redis.call('HSET', key, dedupe_field, dedupe_value)
+  if redis.call('HLEN', key) == 1 then redis.call('PEXPIRE', key, dedupe_ttl(hour)) end
+  dedupe_written[#dedupe_written + 1] = key
+  count = count + 1
+  if count > DEDUPE_SHARD_LOAD * (2 ^ level + split) then
+    level, split = dedupe_split(hour, level, split)
+  end
+  redis.call('HSET', dedupe_index, itoa(hour), itoa(level) .. ' ' .. itoa(split) .. ' ' .. itoa(count))
+  if not state then
+    -- A new hour: the index forgets the hours no lookup reaches any more, and lasts as long
+    -- as this hour's bucket.
+    local oldest = dedupe_first_hour()
+    local old = {}
+    for _, field in ipairs(redis.call('HKEYS', dedupe_index)) do
+      if int(field) < oldest then old[#old + 1] = field end
+    end
+    if #old > 0 then redis.call('HDEL', dedupe_index, unpack(old)) end
+    redis.call('PEXPIRE', dedupe_index, dedupe_ttl(hour))
+  end
+  dedupe_written[#dedupe_written + 1] = dedupe_index
+end
+
+local dedupe_hour_list, dedupe_states = {}, {}
+if dedupe_entry ~= '' then
+  -- A key first used before the buckets existed (a spool replayed across the upgrade) is
+  -- still its own: the old per-key string, until its 24 hours run out.
+  local legacy = redis.call('GET', legacy_key)
+  if legacy then
+    if legacy ~= dedupe_hex then return { 'conflict' } end
     -- Rewritten as it is (value and TTL kept) so a duplicate writes too: a WAIT after it then
     -- confirms that the replicas hold the original record (store/replication.py).
-    redis.call('SET', idem_key, seen, 'KEEPTTL')
+    redis.call('SET', legacy_key, legacy, 'KEEPTTL')
+    return { 'duplicate', 0, totals(), {} }
+  end
+  dedupe_hour_list, dedupe_states = dedupe_hours()
+  local key, seen = dedupe_find(dedupe_hour_list, dedupe_states)
+  if key then
+    if seen ~= dedupe_value then return { 'conflict' } end
+    redis.call('HSET', key, dedupe_field, seen) -- rewritten for the WAIT, as above
     return { 'duplicate', 0, totals(), {} }
   end
 end
@@ -223,14 +364,16 @@ for _, s in ipairs(subjects) do
   end
 end
 
-if fingerprint ~= '' and not release then
-  redis.call('SET', idem_key, fingerprint, 'PX', dedupe_ttl)
+if dedupe_entry ~= '' and not release then
+  dedupe_keep(dedupe_hour_list[1], dedupe_states[1])
 end
 for _, s in ipairs(subjects) do
-  -- The idempotency key ends with the subject it lives under (its key starts with its base).
+  -- The dedupe keys end with the subject they live under (their names start with its base).
   local base = s.cfg:sub(1, -4)
   local extra = {}
-  if idem_key:sub(1, #base) == base then extra[#extra + 1] = idem_key end
+  if dedupe_index:sub(1, #base) == base then
+    for _, key in ipairs(dedupe_written) do extra[#extra + 1] = key end
+  end
   if history_day_ms and s.index <= named then
     extra[#extra + 1] = KEYS[history_at + 2 * (s.index - 1)]
     extra[#extra + 1] = KEYS[history_at + 2 * (s.index - 1) + 1]

@@ -1,0 +1,145 @@
+"""Scenario j: a fleet. Four `quota-sidecar serve` processes on one private redis-server, each
+checking one hot tool subject together with its own users, as replicas behind a load balancer.
+
+The hot tool allows `HOT_LIMIT` requests a minute; the load asks for more within a few seconds
+(well inside one minute), so every check the tool admitted counts against that one limit: the
+callers' allowed answers must total at most the limit, across all four processes (a check
+decided without the store would count as admitted too). Users' own limits never bind.
+Reported: decisions per second (all answers), Redis calls per 1000 decisions (INFO
+commandstats, scripts' own commands included), the redis-server's CPU per decision, and the
+over-admission count (admitted beyond the limit), which must be 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import grpc
+import redis
+
+from bench.common import Settings, command_calls, command_delta
+from bench.procs import CpuMeter, ServerProcess, python_module, start_private_redis
+
+__all__ = ["run_fleet"]
+
+SIDECARS = 4
+HOT_TOOL = "fleet-hot-tool"
+HOT_LIMIT = 1000
+USERS_PER_SIDECAR = 8
+IN_FLIGHT_PER_SIDECAR = 16
+_CHECK = "/quota_sidecar.v1.QuotaService/CheckQuota"
+
+
+async def _configure(redis_url: str) -> None:
+    from quota_sidecar import QuotaConfig, QuotaScope, RateLimitConfig
+    from quota_sidecar.engine.service import QuotaService
+
+    engine = QuotaService(redis_url)
+    try:
+        hot = RateLimitConfig(requests_per_minute=HOT_LIMIT)
+        await engine.put_quota(
+            QuotaConfig(scope=QuotaScope.TOOL, identifier=HOT_TOOL, rate_limits=hot), actor="bench"
+        )
+        never_binding = RateLimitConfig(requests_per_minute=10**9)
+        for s in range(SIDECARS):
+            for u in range(USERS_PER_SIDECAR):
+                user = QuotaConfig(
+                    scope=QuotaScope.USER, identifier=f"fleet-{s}-{u}", rate_limits=never_binding
+                )
+                await engine.put_quota(user, actor="bench")
+    finally:
+        await engine.close()
+
+
+def _requests(sidecar: int) -> list[bytes]:
+    from quota_sidecar.v1 import quota_pb2, types_pb2
+
+    hot = types_pb2.Subject(scope=types_pb2.SCOPE_TOOL, identifier=HOT_TOOL)
+    return [
+        quota_pb2.CheckQuotaRequest(
+            subjects=[types_pb2.Subject(scope=types_pb2.SCOPE_USER,
+                                        identifier=f"fleet-{sidecar}-{u}"), hot],
+            tool_name=HOT_TOOL,
+        ).SerializeToString()
+        for u in range(USERS_PER_SIDECAR)
+    ]  # fmt: skip
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.decisions = self.admitted = self.without_store = self.errors = 0
+
+
+async def _drive(target: str, requests: list[bytes], until: float, tally: _Tally) -> None:
+    from quota_sidecar.v1 import quota_pb2
+
+    async with grpc.aio.insecure_channel(target) as channel:
+        call = channel.unary_unary(_CHECK)
+
+        async def worker(offset: int) -> None:
+            i = offset
+            while time.perf_counter() < until:
+                i += 1
+                try:
+                    raw = await call(requests[i % len(requests)], timeout=10)
+                except grpc.aio.AioRpcError:
+                    tally.errors += 1  # an explicit refusal (shed, unavailable): not admitted
+                    continue
+                reply = quota_pb2.CheckQuotaResponse.FromString(raw)
+                tally.decisions += 1
+                tally.admitted += reply.allowed
+                tally.without_store += reply.decided_without_store
+
+        await asyncio.gather(*(worker(w) for w in range(IN_FLIGHT_PER_SIDECAR)))
+
+
+async def _load(targets: list[str], seconds: float) -> tuple[_Tally, float]:
+    tally = _Tally()
+    started = time.perf_counter()
+    until = started + seconds
+    await asyncio.gather(*(_drive(t, _requests(i), until, tally) for i, t in enumerate(targets)))
+    return tally, time.perf_counter() - started
+
+
+def run_fleet(settings: Settings) -> dict[str, Any]:
+    """Bounded: the sidecars' start (a few seconds) and `settings.seconds * 3` of load."""
+    server: Any = start_private_redis()  # its own, so its CPU and commands are the fleet's alone
+    sidecars = [
+        ServerProcess(f"fleet-{i}", python_module("quota_sidecar", "serve", "--listen",
+                      "127.0.0.1:0"), env={"QUOTA_SIDECAR_REDIS_URL": server.url})
+        for i in range(SIDECARS)
+    ]  # fmt: skip
+    try:
+        asyncio.run(_configure(server.url))
+        for sidecar in sidecars:
+            sidecar.start()
+        targets = [s.target for s in sidecars]
+        client = redis.Redis.from_url(server.url, decode_responses=True)
+        seconds = max(2.0, settings.seconds * 3)
+        before, redis_cpu = command_calls(client), CpuMeter([server.process.pid]).start()
+        tally, elapsed = asyncio.run(_load(targets, seconds))
+        cpu_s = redis_cpu.stop()
+        commands = sum(command_delta(before, command_calls(client)).values())
+        client.close()
+    finally:
+        for sidecar in sidecars:
+            sidecar.stop()
+        server.cleanup()
+    decisions = max(tally.decisions, 1)
+    return {
+        "sidecars": SIDECARS,
+        "in_flight": SIDECARS * IN_FLIGHT_PER_SIDECAR,
+        "seconds": elapsed,
+        "hot_limit_per_minute": HOT_LIMIT,
+        "decisions": tally.decisions,
+        "decisions_per_s": tally.decisions / elapsed,
+        "admitted": tally.admitted,
+        "over_admitted": max(0, tally.admitted - HOT_LIMIT),
+        "limit_reached": tally.admitted >= HOT_LIMIT,  # else the load never tested the limit
+        "decided_without_store": tally.without_store,
+        "errors": tally.errors,
+        "redis_calls_per_1000_decisions": commands * 1000 / decisions,
+        "redis_cpu_us_per_decision": cpu_s * 1e6 / decisions,
+    }
