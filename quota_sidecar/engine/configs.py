@@ -147,10 +147,18 @@ class ConfigRepository:
         while len(self._cache) > self._max_cached:
             self._cache.popitem(last=False)
 
-    async def get(self, subject: Subject) -> QuotaConfig | None:
+    async def in_force(self, subject: Subject, tenant: str = "") -> CachedConfig:
+        """The quota in force, read afresh: the subject's own, else the default it follows
+        (as a call naming tenant:<tenant> would resolve it)."""
         # Reads for admin calls and for put/delete: not the hot path, so the admin timeout.
-        await self.reload([subject], timeout=_ADMIN_TIMEOUT)
-        return self._cache[(subject, "")].config
+        await self.reload([subject], timeout=_ADMIN_TIMEOUT, tenant=tenant)
+        return self._cache[_key(subject, tenant)]
+
+    async def get(self, subject: Subject) -> QuotaConfig | None:
+        """The subject's own quota (None when it has none, even if a default applies): what
+        put replaces, delete removes and the quota file compares with."""
+        entry = await self.in_force(subject)
+        return entry.config if entry.default is None else None
 
     async def put(
         self, config: QuotaConfig, *, actor: str, reason: str

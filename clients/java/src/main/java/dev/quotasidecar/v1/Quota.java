@@ -217,50 +217,52 @@ public final class Quota {
       "cursor\030\002 \001(\t\"{\n\024StreamAlertsResponse\022(\n\005" +
       "alert\030\001 \001(\0132\027.quota_sidecar.v1.AlertH\000\0220" +
       "\n\theartbeat\030\002 \001(\0132\033.quota_sidecar.v1.Hea" +
-      "rtbeatH\000B\007\n\005event\"j\n\026GetUsageHistoryRequ" +
+      "rtbeatH\000B\007\n\005event\"z\n\026GetUsageHistoryRequ" +
       "est\022*\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1." +
       "Subject\022\022\n\nstart_date\030\002 \001(\t\022\020\n\010end_date\030" +
-      "\003 \001(\t\"\307\002\n\010UsageDay\022\013\n\003day\030\001 \001(\t\022-\n\tstart" +
-      "s_at\030\002 \001(\0132\032.google.protobuf.Timestamp\022+" +
-      "\n\007ends_at\030\003 \001(\0132\032.google.protobuf.Timest" +
-      "amp\022\022\n\ncost_nanos\030\004 \001(\003\022\020\n\010requests\030\005 \001(" +
-      "\003\022\016\n\006tokens\030\006 \001(\003\0225\n\013by_provider\030\007 \003(\0132 " +
-      ".quota_sidecar.v1.BreakdownEntry\0221\n\007by_t" +
-      "ool\030\010 \003(\0132 .quota_sidecar.v1.BreakdownEn" +
-      "try\0222\n\010by_model\030\t \003(\0132 .quota_sidecar.v1" +
-      ".BreakdownEntry\"\255\001\n\nUsageMonth\022\r\n\005month\030" +
-      "\001 \001(\t\022-\n\tstarts_at\030\002 \001(\0132\032.google.protob" +
-      "uf.Timestamp\022+\n\007ends_at\030\003 \001(\0132\032.google.p" +
-      "rotobuf.Timestamp\022\022\n\ncost_nanos\030\004 \001(\003\022\020\n" +
-      "\010requests\030\005 \001(\003\022\016\n\006tokens\030\006 \001(\003\"\235\001\n\027GetU" +
-      "sageHistoryResponse\022*\n\007subject\030\001 \001(\0132\031.q" +
-      "uota_sidecar.v1.Subject\022(\n\004days\030\002 \003(\0132\032." +
-      "quota_sidecar.v1.UsageDay\022,\n\006months\030\003 \003(" +
-      "\0132\034.quota_sidecar.v1.UsageMonth*\226\002\n\nDeni" +
-      "alCode\022\033\n\027DENIAL_CODE_UNSPECIFIED\020\000\022\034\n\030D" +
-      "ENIAL_CODE_RATE_LIMITED\020\001\022 \n\034DENIAL_CODE" +
-      "_BUDGET_EXHAUSTED\020\002\022*\n&DENIAL_CODE_PER_R" +
-      "EQUEST_LIMIT_EXCEEDED\020\003\022\027\n\023DENIAL_CODE_B" +
-      "LOCKED\020\004\022!\n\035DENIAL_CODE_STORE_UNAVAILABL" +
-      "E\020\005\022\036\n\032DENIAL_CODE_UNPRICED_MODEL\020\006\022#\n\037D" +
-      "ENIAL_CODE_CONCURRENCY_LIMITED\020\0072\254\004\n\014Quo" +
-      "taService\022W\n\nCheckQuota\022#.quota_sidecar." +
-      "v1.CheckQuotaRequest\032$.quota_sidecar.v1." +
-      "CheckQuotaResponse\022Z\n\013RecordUsage\022$.quot" +
-      "a_sidecar.v1.RecordUsageRequest\032%.quota_" +
-      "sidecar.v1.RecordUsageResponse\022Q\n\010GetUsa" +
-      "ge\022!.quota_sidecar.v1.GetUsageRequest\032\"." +
-      "quota_sidecar.v1.GetUsageResponse\022_\n\014Str" +
-      "eamAlerts\022%.quota_sidecar.v1.StreamAlert" +
-      "sRequest\032&.quota_sidecar.v1.StreamAlerts" +
-      "Response0\001\022K\n\006EndRun\022\037.quota_sidecar.v1." +
-      "EndRunRequest\032 .quota_sidecar.v1.EndRunR" +
-      "esponse\022f\n\017GetUsageHistory\022(.quota_sidec" +
-      "ar.v1.GetUsageHistoryRequest\032).quota_sid" +
-      "ecar.v1.GetUsageHistoryResponseBk\n\023dev.q" +
-      "uotasidecar.v1P\001Z@github.com/quota-sidec" +
-      "ar/quota-sidecar/clients/go/quotasidecar" +
-      "v1\252\002\017QuotaSidecar.V1b\006proto3"
+      "\003 \001(\t\022\016\n\006tenant\030\004 \001(\t\"\307\002\n\010UsageDay\022\013\n\003da" +
+      "y\030\001 \001(\t\022-\n\tstarts_at\030\002 \001(\0132\032.google.prot" +
+      "obuf.Timestamp\022+\n\007ends_at\030\003 \001(\0132\032.google" +
+      ".protobuf.Timestamp\022\022\n\ncost_nanos\030\004 \001(\003\022" +
+      "\020\n\010requests\030\005 \001(\003\022\016\n\006tokens\030\006 \001(\003\0225\n\013by_" +
+      "provider\030\007 \003(\0132 .quota_sidecar.v1.Breakd" +
+      "ownEntry\0221\n\007by_tool\030\010 \003(\0132 .quota_sideca" +
+      "r.v1.BreakdownEntry\0222\n\010by_model\030\t \003(\0132 ." +
+      "quota_sidecar.v1.BreakdownEntry\"\255\001\n\nUsag" +
+      "eMonth\022\r\n\005month\030\001 \001(\t\022-\n\tstarts_at\030\002 \001(\013" +
+      "2\032.google.protobuf.Timestamp\022+\n\007ends_at\030" +
+      "\003 \001(\0132\032.google.protobuf.Timestamp\022\022\n\ncos" +
+      "t_nanos\030\004 \001(\003\022\020\n\010requests\030\005 \001(\003\022\016\n\006token" +
+      "s\030\006 \001(\003\"\312\001\n\027GetUsageHistoryResponse\022*\n\007s" +
+      "ubject\030\001 \001(\0132\031.quota_sidecar.v1.Subject\022" +
+      "(\n\004days\030\002 \003(\0132\032.quota_sidecar.v1.UsageDa" +
+      "y\022,\n\006months\030\003 \003(\0132\034.quota_sidecar.v1.Usa" +
+      "geMonth\022\024\n\014quota_source\030\004 \001(\t\022\025\n\rquota_d" +
+      "efault\030\005 \001(\t*\226\002\n\nDenialCode\022\033\n\027DENIAL_CO" +
+      "DE_UNSPECIFIED\020\000\022\034\n\030DENIAL_CODE_RATE_LIM" +
+      "ITED\020\001\022 \n\034DENIAL_CODE_BUDGET_EXHAUSTED\020\002" +
+      "\022*\n&DENIAL_CODE_PER_REQUEST_LIMIT_EXCEED" +
+      "ED\020\003\022\027\n\023DENIAL_CODE_BLOCKED\020\004\022!\n\035DENIAL_" +
+      "CODE_STORE_UNAVAILABLE\020\005\022\036\n\032DENIAL_CODE_" +
+      "UNPRICED_MODEL\020\006\022#\n\037DENIAL_CODE_CONCURRE" +
+      "NCY_LIMITED\020\0072\254\004\n\014QuotaService\022W\n\nCheckQ" +
+      "uota\022#.quota_sidecar.v1.CheckQuotaReques" +
+      "t\032$.quota_sidecar.v1.CheckQuotaResponse\022" +
+      "Z\n\013RecordUsage\022$.quota_sidecar.v1.Record" +
+      "UsageRequest\032%.quota_sidecar.v1.RecordUs" +
+      "ageResponse\022Q\n\010GetUsage\022!.quota_sidecar." +
+      "v1.GetUsageRequest\032\".quota_sidecar.v1.Ge" +
+      "tUsageResponse\022_\n\014StreamAlerts\022%.quota_s" +
+      "idecar.v1.StreamAlertsRequest\032&.quota_si" +
+      "decar.v1.StreamAlertsResponse0\001\022K\n\006EndRu" +
+      "n\022\037.quota_sidecar.v1.EndRunRequest\032 .quo" +
+      "ta_sidecar.v1.EndRunResponse\022f\n\017GetUsage" +
+      "History\022(.quota_sidecar.v1.GetUsageHisto" +
+      "ryRequest\032).quota_sidecar.v1.GetUsageHis" +
+      "toryResponseBk\n\023dev.quotasidecar.v1P\001Z@g" +
+      "ithub.com/quota-sidecar/quota-sidecar/cl" +
+      "ients/go/quotasidecarv1\252\002\017QuotaSidecar.V" +
+      "1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -358,7 +360,7 @@ public final class Quota {
     internal_static_quota_sidecar_v1_GetUsageHistoryRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_GetUsageHistoryRequest_descriptor,
-        new java.lang.String[] { "Subject", "StartDate", "EndDate", });
+        new java.lang.String[] { "Subject", "StartDate", "EndDate", "Tenant", });
     internal_static_quota_sidecar_v1_UsageDay_descriptor =
       getDescriptor().getMessageTypes().get(15);
     internal_static_quota_sidecar_v1_UsageDay_fieldAccessorTable = new
@@ -376,7 +378,7 @@ public final class Quota {
     internal_static_quota_sidecar_v1_GetUsageHistoryResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_GetUsageHistoryResponse_descriptor,
-        new java.lang.String[] { "Subject", "Days", "Months", });
+        new java.lang.String[] { "Subject", "Days", "Months", "QuotaSource", "QuotaDefault", });
     com.google.protobuf.DurationProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
     dev.quotasidecar.v1.Types.getDescriptor();
