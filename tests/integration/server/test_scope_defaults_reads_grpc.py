@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -193,3 +194,34 @@ async def test_a_threshold_fires_once_per_identifier_per_period_across_replicas(
     await _put(admin, _daily("vip", 10, thresholds=(50,)))
     (own,) = (await _record(replicas[0][0], _user("vip"), 6)).alerts
     assert (own.quota_source, own.quota_default) == ("own", "")
+
+
+async def test_a_quota_file_entry_equal_to_its_default_is_still_the_identifiers_own(
+    redis_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "quotas.yaml"
+    same = "rate_limits: {requests_per_minute: 5}"
+    path.write_text(
+        f'quotas:\n  - {{scope: user, identifier: "*", {same}}}\n'
+        f"  - {{scope: user, identifier: alice, {same}}}\n"
+    )
+    async with (
+        running_sidecar(redis_url, config_path=path) as sidecar,
+        grpc.aio.insecure_channel(sidecar.target) as channel,
+    ):
+        admin = admin_pb2_grpc.QuotaAdminServiceStub(channel)
+        found = await admin.GetQuota(
+            admin_pb2.GetQuotaRequest(subject=_user("alice")), metadata=ADMIN_METADATA
+        )
+        assert found.quota_source == "own"
+        # Raising the default leaves alice's own quota as the file says.
+        raised = types_pb2.QuotaConfig(
+            subject=_user("*"), rate_limits=types_pb2.RateLimits(requests_per_minute=500)
+        )
+        await admin.PutQuota(
+            admin_pb2.PutQuotaRequest(config=raised, actor="test"), metadata=ADMIN_METADATA
+        )
+        usage = await quota_pb2_grpc.QuotaServiceStub(channel).GetUsage(
+            quota_pb2.GetUsageRequest(subject=_user("alice"))
+        )
+        assert [s.limit_amount for s in usage.limits] == [5]
