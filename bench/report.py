@@ -248,12 +248,28 @@ def _markdown(results: dict[str, Any], png_name: str | None) -> str:
                   f"- used_memory grew {hist['used_memory_delta_per_subject_day']:.0f} B per "
                   "subject-day (with the budget's own hashes and idempotency keys); "
                   f"{hist['records_per_second']:,} records/s in-process."]  # fmt: skip
+    lines += _defaults_lines(results.get("defaults"))
     errors = [
         f"- {k}: {v['error']}" for k, v in results.items() if isinstance(v, dict) and "error" in v
     ]
     if errors:
         lines += ["", "## Scenarios that failed", "", *errors]
     return "\n".join(lines) + "\n"
+
+
+def _defaults_lines(found: dict[str, Any] | None) -> list[str]:
+    if not found or "error" in found:
+        return []
+    return ["", "## i. Scope defaults: what `user:*` costs in Redis", "",
+            f"- {found['idle_identifiers']:,} identifiers that never made a call, resolved under "
+            f"`user:*`: {found['idle_bytes_total']:,} B in all over the empty store (the "
+            f"default's own keys, {found['idle_keys']} keys); resolving them all changed "
+            f"used_memory by {found['idle_bytes_resolving']:+,} B: nothing per identifier.",
+            f"- {found['active_identifiers']:,} identifiers after one record each: "
+            f"{found['bytes_per_identifier_under_default']:.0f} B/identifier under the default, "
+            f"{found['bytes_per_identifier_registered']:.0f} B/identifier registered one by one "
+            "(their own quota, its audit entry, event and index member, then the same "
+            "record)."]  # fmt: skip
 
 
 def write_report(results: dict[str, Any], folder: Path) -> Path:

@@ -2,7 +2,7 @@
 
     python -m bench.run            # the full run (about 2-3 minutes on 2 cores)
     python -m bench.run --quick    # a smoke run: one short repeat, 10k subjects
-    python -m bench.run --only grpc,engine,peer,alerts,round_trips,memory,history
+    python -m bench.run --only grpc,engine,peer,alerts,round_trips,memory,history,defaults
 
 A private redis-server on a free port is started for the run and removed after it; the machine's
 Redis is never touched. Results go to bench/results/<date>.{json,md,png}.
@@ -28,7 +28,7 @@ from typing import Any
 __all__ = ["main"]
 
 REPO = Path(__file__).resolve().parent.parent
-SCENARIOS = ("grpc", "engine", "peer", "alerts", "round_trips", "memory", "history")
+SCENARIOS = ("grpc", "engine", "peer", "alerts", "round_trips", "memory", "history", "defaults")
 
 
 def _run_async(coroutine: Any) -> Any:
@@ -42,6 +42,7 @@ def _run_async(coroutine: Any) -> Any:
 def _scenario(name: str, settings: Any) -> Callable[[], dict[str, Any]]:
     from bench import (
         alert_scenario,
+        defaults_scenario,
         engine_scenarios,
         grpc_scenarios,
         history_scenario,
@@ -56,6 +57,7 @@ def _scenario(name: str, settings: Any) -> Callable[[], dict[str, Any]]:
         "round_trips": lambda: redis_scenarios.run_round_trips(settings),
         "memory": lambda: redis_scenarios.run_memory(settings),
         "history": lambda: history_scenario.run_history(settings),
+        "defaults": lambda: defaults_scenario.run_defaults(settings),
     }
     return table[name]
 
