@@ -254,6 +254,7 @@ def _markdown(results: dict[str, Any], png_name: str | None) -> str:
                   f"{hist['records_per_second']:,} records/s in-process."]  # fmt: skip
     lines += _decision_cost_lines(results.get("redis_cost"))
     lines += _fleet_lines(results.get("fleet"))
+    lines += _defaults_lines(results.get("defaults"))
     errors = [
         f"- {k}: {v['error']}" for k, v in results.items() if isinstance(v, dict) and "error" in v
     ]
@@ -298,6 +299,19 @@ def _fleet_lines(fleet: dict[str, Any] | None) -> list[str]:
             f"(limit reached: {'yes' if fleet['limit_reached'] else 'no'}; "
             f"{fleet['decided_without_store']} decided without the store, "
             f"{fleet['errors']} refused with an error status)."]  # fmt: skip
+def _defaults_lines(found: dict[str, Any] | None) -> list[str]:
+    if not found or "error" in found:
+        return []
+    return ["", "## k. Scope defaults: what `user:*` costs in Redis", "",
+            f"- {found['idle_identifiers']:,} identifiers that never made a call, resolved under "
+            f"`user:*`: {found['idle_bytes_total']:,} B in all over the empty store (the "
+            f"default's own keys, {found['idle_keys']} keys); resolving them all changed "
+            f"used_memory by {found['idle_bytes_resolving']:+,} B: nothing per identifier.",
+            f"- {found['active_identifiers']:,} identifiers after one record each: "
+            f"{found['bytes_per_identifier_under_default']:.0f} B/identifier under the default, "
+            f"{found['bytes_per_identifier_registered']:.0f} B/identifier registered one by one "
+            "(their own quota, its audit entry, event and index member, then the same "
+            "record)."]  # fmt: skip
 
 
 def write_report(results: dict[str, Any], folder: Path) -> Path:

@@ -2,7 +2,7 @@
 
     python -m bench.run            # the full run (about 2-3 minutes on 2 cores)
     python -m bench.run --quick    # a smoke run: one short repeat, 10k subjects
-    python -m bench.run --only grpc,engine,peer,alerts,round_trips,memory,history,redis_cost,fleet
+    python -m bench.run --only redis_cost,fleet,defaults   # any of SCENARIOS, comma-separated
 
 A private redis-server on a free port is started for the run and removed after it; the machine's
 Redis is never touched. Results go to bench/results/<date>.{json,md,png}.
@@ -38,6 +38,7 @@ SCENARIOS = (
     "history",
     "redis_cost",
     "fleet",
+    "defaults",
 )
 
 
@@ -53,6 +54,7 @@ def _scenario(name: str, settings: Any) -> Callable[[], dict[str, Any]]:
     from bench import (
         alert_scenario,
         decision_cost,
+        defaults_scenario,
         engine_scenarios,
         fleet_scenario,
         grpc_scenarios,
@@ -70,6 +72,7 @@ def _scenario(name: str, settings: Any) -> Callable[[], dict[str, Any]]:
         "history": lambda: history_scenario.run_history(settings),
         "redis_cost": lambda: _run_async(decision_cost.run_decision_cost(settings)),
         "fleet": lambda: fleet_scenario.run_fleet(settings),
+        "defaults": lambda: defaults_scenario.run_defaults(settings),
     }
     return table[name]
 

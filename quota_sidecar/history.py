@@ -102,6 +102,9 @@ class UsageHistory:
     subject: Subject
     days: tuple[UsageDay, ...]  # oldest first, one row per quota day in range (zeros included)
     months: tuple[UsageMonth, ...]  # oldest first, months touching the range
+    # Where the quota naming the days comes from: "own", "default" (quota_default) or "".
+    quota_source: str = ""
+    quota_default: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,8 @@ class TopSpender:
     cost_nanos: int
     # The period's cost limit (daily for today, monthly for month), None if none.
     limit_nanos: int | None
+    quota_source: str = ""  # where the limit comes from: "own", "default" or "" (none)
+    quota_default: str = ""  # the default, when quota_source is "default"
 
     @property
     def cost(self) -> Decimal:

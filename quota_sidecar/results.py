@@ -24,6 +24,7 @@ __all__ = [
     "LimitStatus",
     "Override",
     "OverrideKind",
+    "QuotaInForce",
     "RecordResult",
     "RunEnd",
     "RunUsage",
@@ -147,6 +148,19 @@ class Alert:
     by_provider: tuple[BreakdownEntry, ...] = ()
     by_tool: tuple[BreakdownEntry, ...] = ()
     by_model: tuple[BreakdownEntry, ...] = ()
+    # Alerts on usage: where the subject's quota came from ("own" or "default", quota_default
+    # naming it); "" on admin events.
+    quota_source: str = ""
+    quota_default: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaInForce:
+    """The quota that decides a subject's calls, as GetQuota answers it."""
+
+    config: QuotaConfig | None  # the default's limits under the subject's name, if "default"
+    source: str = ""  # "own", "default" (`default` names it) or "" (none)
+    default: str = ""  # "user:*" or "user:*@acme"
 
 
 @dataclass(frozen=True, slots=True)

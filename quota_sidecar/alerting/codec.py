@@ -19,6 +19,9 @@ Entry fields (all strings):
   pe period        e.g. "day:2026-11-28", "month:2026-11", "" when none
   t  time          milliseconds since the epoch (the engine's clock)
   m  message       a human-readable sentence
+  bd breakdown     a budget alert's period spend (see _lib.lua's breakdown_of), optional
+  qs quota source  alerts on usage: "own" or "default" (the subject's quota's origin), optional
+  qd default       the default in force when qs is "default" ("user:*", "user:*@acme")
 The entry id ("<ms>-<seq>", assigned by Redis) is the alert id and the resume cursor.
 """
 
@@ -107,6 +110,8 @@ def decode_alert(entry_id: str, fields: Mapping[str, str]) -> Alert:
         limit_value=int(fields.get("lv", "0")),
         period=fields.get("pe", ""),
         message=fields.get("m", ""),
+        quota_source=fields.get("qs", ""),
+        quota_default=fields.get("qd", ""),
         **_breakdown(fields.get("bd", "")),
     )
 

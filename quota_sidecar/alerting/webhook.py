@@ -106,6 +106,9 @@ def alert_payload(alert: Alert, webhook: str) -> dict[str, Any]:
         "period": alert.period,
         "time": alert.time.isoformat().replace("+00:00", "Z"),
         "message": alert.message,
+        # Alerts on usage: "own" or "default" (quota_default names it); null on admin events.
+        "quota_source": alert.quota_source or None,
+        "quota_default": alert.quota_default or None,
     }
     if alert.limit is not None and alert.limit.is_cost:
         body["used_usd"] = str(from_nanos(alert.used))

@@ -5,6 +5,7 @@ can be edited and fed back to `admin put-quota`."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import os
 from collections.abc import Callable, Sequence
@@ -21,7 +22,13 @@ from quota_sidecar.cli.connection import call, connection_flags, run_remote, sub
 from quota_sidecar.cli.formatting import amount_text, format_dollars, subject_text, table, when_text
 from quota_sidecar.config import load_quota_file, parse_quota_text
 from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import LimitKind, QuotaConfig, QuotaScope
+from quota_sidecar.models import (
+    DEFAULT_ALL,
+    DEFAULT_TENANT_MARK,
+    LimitKind,
+    QuotaConfig,
+    QuotaScope,
+)
 from quota_sidecar.money import to_nanos
 from quota_sidecar.timestamps import parse_instant
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, types_pb2
@@ -46,6 +53,9 @@ _YamlDumper.add_representer(Decimal, _represent_decimal)
 def config_to_yaml(config: QuotaConfig) -> dict[str, Any]:
     """A quota as the quota file writes it."""
     entry: dict[str, Any] = {"scope": config.scope.value, "identifier": config.identifier}
+    if config.identifier.startswith(DEFAULT_TENANT_MARK):  # a tenant's default, as files say it
+        entry["identifier"] = DEFAULT_ALL
+        entry["tenant"] = config.identifier.removeprefix(DEFAULT_TENANT_MARK)
     if config.description:
         entry["description"] = config.description
     rates = {k.value: v for k, v in config.rate_limits.limits().items()}
@@ -116,8 +126,12 @@ def add_admin_command(subparsers: Any) -> None:
     p.add_argument("file", nargs="?", type=Path, help="a quota file (see `validate`)")
     p.add_argument("--yaml", help="the quota file's text inline, instead of FILE")
     who(p)
-    p = command("get-quota", "print a subject's quota as quota-file YAML", _get_quota)
+    p = command(
+        "get-quota", "print the quota in force for a subject (its own, or the default it "
+        "follows) as quota-file YAML", _get_quota,
+    )  # fmt: skip
     p.add_argument("subject")
+    p.add_argument("--tenant", default="", help="resolve defaults as a call of this tenant would")
     p = command("list-quotas", "list every configured quota", _list_quotas)
     p.add_argument("--scope", choices=[s.value for s in QuotaScope])
     p = command("delete-quota", "delete a subject's quota", _delete_quota)
@@ -175,14 +189,21 @@ def _put_quota(args: argparse.Namespace, channel: grpc.Channel) -> int:
 
 
 def _get_quota(args: argparse.Namespace, channel: grpc.Channel) -> int:
-    request = admin_pb2.GetQuotaRequest(subject=subject_proto(args.subject))
+    request = admin_pb2.GetQuotaRequest(subject=subject_proto(args.subject), tenant=args.tenant)
     reply = call(args, _admin(channel).GetQuota, request)
+    config = _to_domain(reply.config)
+    if reply.quota_source == "default":
+        # The default itself, as the file writes it: applying this YAML changes the default for
+        # everyone under it, never registers the identifier.
+        print(f"# {args.subject} has no quota of its own: it follows the default "
+              f"{reply.quota_default}")  # fmt: skip
+        config = dataclasses.replace(config, identifier=reply.quota_default.partition(":")[2])
     print(f"# version {reply.config.version}", end="")
     if reply.config.HasField("updated_at"):
         print(f", updated {reply.config.updated_at.ToDatetime(tzinfo=UTC):%Y-%m-%d %H:%M:%S}Z")
     else:
         print()
-    print(_dump_quotas([_to_domain(reply.config)]), end="")
+    print(_dump_quotas([config]), end="")
     return 0
 
 

@@ -11,7 +11,15 @@ from quota_sidecar.models import LimitKind
 from quota_sidecar.money import from_nanos
 from quota_sidecar.v1 import types_pb2
 
-__all__ = ["amount_text", "format_dollars", "span_text", "subject_text", "table", "when_text"]
+__all__ = [
+    "amount_text",
+    "format_dollars",
+    "source_text",
+    "span_text",
+    "subject_text",
+    "table",
+    "when_text",
+]
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -46,6 +54,13 @@ def table(rows: Sequence[Sequence[str]]) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
+
+
+def source_text(source: str, default: str) -> str:
+    """Where a quota comes from: "own", "default user:*", or "-" (no quota)."""
+    if source == "default":
+        return f"default {default}"
+    return source or "-"
 
 
 def subject_text(subject: types_pb2.Subject) -> str:

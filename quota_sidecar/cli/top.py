@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 
 from quota_sidecar.cli.connection import call, connection_flags, run_remote
-from quota_sidecar.cli.formatting import format_dollars, subject_text, table
+from quota_sidecar.cli.formatting import format_dollars, source_text, subject_text, table
 from quota_sidecar.models import QuotaScope
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 
@@ -41,13 +41,14 @@ def _top(args: argparse.Namespace, channel: grpc.Channel) -> int:
         print(f"no spend recorded for scope {args.scope} {args.period}")
         return 0
     limit_title = "DAILY LIMIT" if args.period == "today" else "MONTHLY LIMIT"
-    rows = [["#", "SUBJECT", "COST", limit_title, "USED"]]
+    rows = [["#", "SUBJECT", "COST", limit_title, "USED", "QUOTA"]]
     for rank, t in enumerate(reply.spenders, start=1):
         has_limit = t.HasField("limit_nanos")
         used = f"{t.cost_nanos * 100 // t.limit_nanos}%" if has_limit and t.limit_nanos else "-"
         rows.append([
             str(rank), subject_text(t.subject), format_dollars(t.cost_nanos),
             format_dollars(t.limit_nanos) if has_limit else "-", used,
+            source_text(t.quota_source, t.quota_default),
         ])  # fmt: skip
     print(table(rows))
     return 0

@@ -13,7 +13,14 @@ from typing import Any
 import grpc
 
 from quota_sidecar.cli.connection import call, connection_flags, run_remote, subject_proto
-from quota_sidecar.cli.formatting import amount_text, format_dollars, subject_text, table, when_text
+from quota_sidecar.cli.formatting import (
+    amount_text,
+    format_dollars,
+    source_text,
+    subject_text,
+    table,
+    when_text,
+)
 from quota_sidecar.cli.usage_history import history_days, print_history
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc, types_pb2
 
@@ -24,6 +31,10 @@ __all__ = ["add_runs_command", "add_usage_command", "run_tree_text"]
 def add_usage_command(subparsers: Any) -> None:
     p = subparsers.add_parser("usage", help="print a subject's usage, limits and resets")
     p.add_argument("subject", help="SCOPE:IDENTIFIER, for example user:alice")
+    p.add_argument(
+        "--tenant", default="",
+        help="resolve scope defaults as a call of this tenant would (a user:*@TENANT default)",
+    )  # fmt: skip
     p.add_argument(
         "--history", type=history_days, metavar="DAYS",
         help="the recorded spend of the last DAYS quota days, today included (30d or 30), "
@@ -44,9 +55,12 @@ def _usage(args: argparse.Namespace, channel: grpc.Channel) -> int:
         print("error: --csv needs --history", file=sys.stderr)
         return 2
     stub = quota_pb2_grpc.QuotaServiceStub(channel)
-    u = call(args, stub.GetUsage, quota_pb2.GetUsageRequest(subject=subject_proto(args.subject)))
+    request = quota_pb2.GetUsageRequest(subject=subject_proto(args.subject), tenant=args.tenant)
+    u = call(args, stub.GetUsage, request)
     now = datetime.now(UTC)
     print(f"{subject_text(u.subject)}")
+    if u.quota_source:
+        print(f"  quota            {source_text(u.quota_source, u.quota_default)}")
     print(
         f"  cost today       {format_dollars(u.cost_today_nanos)}"
         f"   (held {format_dollars(u.held_nanos)})   day resets {when_text(u.day_resets_at, now)}"

@@ -12,7 +12,7 @@ import sys
 import grpc
 
 from quota_sidecar.cli.connection import call, subject_proto
-from quota_sidecar.cli.formatting import format_dollars, subject_text, table
+from quota_sidecar.cli.formatting import format_dollars, source_text, subject_text, table
 from quota_sidecar.money import from_nanos
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc
 
@@ -37,7 +37,9 @@ def exact_dollars(nanos: int) -> str:
 
 def print_history(args: argparse.Namespace, channel: grpc.Channel) -> int:
     stub = quota_pb2_grpc.QuotaServiceStub(channel)
-    request = quota_pb2.GetUsageHistoryRequest(subject=subject_proto(args.subject))
+    request = quota_pb2.GetUsageHistoryRequest(
+        subject=subject_proto(args.subject), tenant=args.tenant
+    )
     reply = call(args, stub.GetUsageHistory, request)
     days = list(reply.days)[-args.history :]
     if args.csv:
@@ -49,13 +51,15 @@ def print_history(args: argparse.Namespace, channel: grpc.Channel) -> int:
                 d.cost_nanos, d.requests, d.tokens,
             ])  # fmt: skip
         return 0
-    print(f"{subject_text(reply.subject)}: recorded spend per quota day")
+    source = source_text(reply.quota_source, reply.quota_default)
+    print(f"{subject_text(reply.subject)}: recorded spend per quota day (quota: {source})")
     rows = [["DAY", "STARTS (UTC)", "COST", "RECORDS", "TOKENS", "TOP PROVIDER"]]
     for d in days:
-        top = f"{d.by_provider[0].name} {format_dollars(d.by_provider[0].cost_nanos)}"
+        # A day without a provider (nothing recorded, or records naming none) shows "-".
+        top = next((f"{p.name} {format_dollars(p.cost_nanos)}" for p in d.by_provider[:1]), "-")
         rows.append([
             d.day, _stamp(d.starts_at), format_dollars(d.cost_nanos), f"{d.requests:,}",
-            f"{d.tokens:,}", top if d.by_provider else "-",
+            f"{d.tokens:,}", top,
         ])  # fmt: skip
     total = sum(d.cost_nanos for d in days)
     rows.append(["total", "", format_dollars(total), f"{sum(d.requests for d in days):,}",

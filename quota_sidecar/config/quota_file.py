@@ -60,6 +60,7 @@ from quota_sidecar.models import (
     Subject,
     UnpricedPolicy,
     check_default,
+    validate_identifier,
 )
 from quota_sidecar.pricing import PriceOverride, parse_overrides_node, parse_unpriced_policy
 
@@ -203,6 +204,10 @@ class _Parser:
             tenant = self.typed(fields["tenant"], f"{path}.tenant", str, "a tenant identifier")
             if kwargs["identifier"] != DEFAULT_ALL:
                 raise self.error(f"{path}.tenant", 'needs identifier "*" (a default)', node)
+            try:  # a bad tenant is the tenant's fault, not the identifier composed from it
+                validate_identifier(tenant, f"{path}.tenant")
+            except InvalidInput as exc:
+                raise self.error(exc.field, exc.message, fields["tenant"]) from None
             kwargs["identifier"] = DEFAULT_TENANT_MARK + tenant
         if "rate_limits" in fields:
             kwargs["rate_limits"] = self.rate_limits(fields["rate_limits"], f"{path}.rate_limits")

@@ -210,13 +210,20 @@ class ConfigRepository:
             evicted, _ = self._cache.popitem(last=False)
             self._behind.discard(evicted)
 
-    async def get(self, subject: Subject) -> QuotaConfig | None:
-        """The subject's own quota as the store holds it now (admin reads, and put/delete's
-        "before"), even where the cache keeps a later one the store is behind on: an admin, or
-        the quota file, then sees the loss and can put the quota again."""
+    async def in_force(self, subject: Subject, tenant: str = "") -> CachedConfig:
+        """The quota in force as the store holds it now: the subject's own, else the default
+        it follows (as a call naming tenant:<tenant> would resolve it). Admin reads only."""
         # Not the hot path, so the admin timeout.
-        (read,) = await self._read([subject], _ADMIN_TIMEOUT, "")
-        self._merge([subject], [read], "")
+        (read,) = await self._read([subject], _ADMIN_TIMEOUT, tenant)
+        self._merge([subject], [read], tenant)
+        return read
+
+    async def get(self, subject: Subject) -> QuotaConfig | None:
+        """The subject's own quota as the store holds it now (None when it has none, even if a
+        default applies): what put replaces, delete removes and the quota file compares with;
+        even where the cache keeps a later one the store is behind on, so an admin, or the
+        quota file, sees the loss and can put the quota again."""
+        read = await self.in_force(subject)
         return read.config if read.default is None else None
 
     async def put(

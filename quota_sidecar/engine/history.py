@@ -52,14 +52,20 @@ class HistoryReader:
         self.retention = retention
 
     async def usage_history(
-        self, subject: Subject, *, start: date | None = None, end: date | None = None
+        self,
+        subject: Subject,
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        tenant: str | None = None,
     ) -> UsageHistory:
         """One row per quota day from `start` to `end` (inclusive, by local start date),
         clamped to what the retention keeps (today and `retention.whole_days` days before it);
-        by default all of it. Months: every quota month touching the range that is kept."""
+        by default all of it. Months: every quota month touching the range that is kept.
+        `tenant`: whose default names the days if the subject has no quota of its own."""
         if start is not None and end is not None and start > end:
             raise InvalidInput("start", f"is after end ({start} > {end})")
-        (cached,) = await self._configs.get_many([subject])
+        (cached,) = await self._configs.get_many([subject], tenant=tenant)
         reset_hour, time_zone = calendar_of(cached.config)
         now = self._clock.now_ms()
         today = date.fromisoformat(day_period(now, reset_hour, time_zone).id)
@@ -92,7 +98,13 @@ class HistoryReader:
             )
             for p, fields in zip(month_periods, found[len(days) :], strict=True)
         )
-        return UsageHistory(subject=subject, days=day_rows, months=month_rows)
+        return UsageHistory(
+            subject=subject,
+            days=day_rows,
+            months=month_rows,
+            quota_source=cached.source,
+            quota_default=_default_name(cached),
+        )
 
     async def _hgetall(self, names: Sequence[str]) -> list[dict[str, str]]:
         if not names:
@@ -142,6 +154,8 @@ class HistoryReader:
                 subject=subject,
                 cost_nanos=cost,
                 limit_nanos=None if c.config is None else c.config.limits().get(kind),
+                quota_source=c.source,
+                quota_default=_default_name(c),
             )
             for (subject, cost), c in zip(ranked, configs, strict=True)
         )
@@ -237,6 +251,10 @@ def _current_set(scope: QuotaScope, calendar: str, period: str, now: int) -> str
     if period == "today":
         return top_day(scope.value, calendar, day_period(now, reset_hour, time_zone).id)
     return top_month(scope.value, calendar, month_period(now, reset_hour, time_zone).id)
+
+
+def _default_name(cached: CachedConfig) -> str:
+    return "" if cached.default is None else str(cached.default)
 
 
 def _tokens(fields: dict[str, str]) -> int:

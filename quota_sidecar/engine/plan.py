@@ -3,8 +3,9 @@
 Each subject is ONE argument, its fields separated by spaces (no field can hold whitespace:
 identifiers are validated to have none), as _lib.lua's `subject()` reads it: version, scope,
 identifier, day id, day end, month id, month end, shadow, thresholds, then the limits
-in LIMIT_ORDER ("-" for none), the week id and end, and when the subject ends ("-": never;
-a run's keys all expire with it). One pre-built string per subject instead of 17 arguments keeps
+in LIMIT_ORDER ("-" for none), the week id and end, when the subject ends ("-": never;
+a run's keys all expire with it), and where its quota comes from ("own", the default's name, or
+"-": none; alerts carry it). One pre-built string per subject instead of 17 arguments keeps
 the client's command packing off the hot path; plans are cached per config version until the
 quota day or month ends. Periods are computed here because they need the IANA zone database,
 which Lua does not have.
@@ -133,8 +134,17 @@ def _build_plan(subject: Subject, cached: CachedConfig, now_ms: int) -> SubjectP
         week.id,
         week.end_ms,
         "-" if cached.expires_at_ms is None else cached.expires_at_ms,
+        _source_field(cached),
     ]
     return SubjectPlan(subject, cached, day, month, week, keys, [" ".join(map(str, fields))])
+
+
+def _source_field(cached: CachedConfig) -> str:
+    """Where the quota comes from, for the alerts a script raises: "own", the default's name
+    ("user:*", "user:*@acme": no whitespace), or "-" (no quota)."""
+    if cached.config is None:
+        return "-"
+    return "own" if cached.default is None else str(cached.default)
 
 
 def plan_subjects(

@@ -49,6 +49,7 @@ from quota_sidecar.results import (
     CheckResult,
     HoldExtension,
     Override,
+    QuotaInForce,
     RecordResult,
     RunEnd,
     RunUsage,
@@ -147,8 +148,18 @@ class QuotaService:
         return await self.configs.put(config, actor=actor, reason=reason)
 
     async def get_quota(self, subject: Subject) -> QuotaConfig | None:
+        """The subject's own quota; None when it has none (even when a default applies to it:
+        see quota_in_force)."""
         await self._settled()
         return await self.configs.get(subject)
+
+    async def quota_in_force(self, subject: Subject, *, tenant: str = "") -> QuotaInForce:
+        """The quota that decides the subject's calls: its own, else the default it follows
+        (`tenant`: as a call naming tenant:<tenant> would resolve it), and which it is."""
+        await self._settled()
+        entry = await self.configs.in_force(subject, tenant)
+        default = "" if entry.default is None else str(entry.default)
+        return QuotaInForce(entry.config, entry.source, default)
 
     async def list_quotas(
         self, scope: QuotaScope | None = None, page_size: int = 100, page_token: str = ""
@@ -463,9 +474,17 @@ class QuotaService:
 
     # --- admin ---------------------------------------------------------------------------
     async def usage_history(
-        self, subject: Subject, *, start: date | None = None, end: date | None = None
+        self,
+        subject: Subject,
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        tenant: str = "",
     ) -> UsageHistory:
-        return await self.history.usage_history(subject, start=start, end=end)
+        """`tenant`: whose default names the days if the subject has no quota of its own."""
+        return await self.history.usage_history(
+            subject, start=start, end=end, tenant=tenant or None
+        )
 
     async def top_spenders(
         self, scope: QuotaScope, *, period: str = "today", limit: int = 10

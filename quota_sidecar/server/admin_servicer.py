@@ -7,6 +7,7 @@ from grpc import aio
 
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.errors import InvalidInput, NotFound
+from quota_sidecar.models import validate_identifier
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 from quota_sidecar.wire import admin, configs, fields, history
 
@@ -34,10 +35,15 @@ class AdminServicer(admin_pb2_grpc.QuotaAdminServiceServicer):
         self, request: admin_pb2.GetQuotaRequest, context: aio.ServicerContext
     ) -> admin_pb2.GetQuotaResponse:
         subject = fields.required_subject_from_proto(request)
-        config = await self._service.get_quota(subject)
-        if config is None:
-            raise NotFound(f"no quota is configured for {subject}")
-        return admin_pb2.GetQuotaResponse(config=configs.config_to_proto(config))
+        tenant = validate_identifier(request.tenant, "tenant") if request.tenant else ""
+        found = await self._service.quota_in_force(subject, tenant=tenant)
+        if found.config is None:
+            raise NotFound(f"no quota is configured for {subject}, nor a default for it")
+        return admin_pb2.GetQuotaResponse(
+            config=configs.config_to_proto(found.config),
+            quota_source=found.source,
+            quota_default=found.default,
+        )
 
     async def ListQuotas(
         self, request: admin_pb2.ListQuotasRequest, context: aio.ServicerContext

@@ -197,7 +197,8 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
         end = history.date_from_proto(request.end_date, "end_date")
         if start is not None and end is not None and start > end:
             raise InvalidInput("start_date", f"is after end_date ({start} > {end})")
-        found = await self._service.usage_history(subject, start=start, end=end)
+        tenant = validate_identifier(request.tenant, "tenant") if request.tenant else ""
+        found = await self._service.usage_history(subject, start=start, end=end, tenant=tenant)
         return history.history_to_proto(found)
 
     async def StreamAlerts(

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from quota_sidecar.v1 import types_pb2 as quota__sidecar_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cquota_sidecar/v1/admin.proto\x12\x10quota_sidecar.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cquota_sidecar/v1/types.proto\"\xaa\x02\n\x08Override\x12\n\n\x02id\x18\x01 \x01(\t\x12*\n\x07subject\x18\x02 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\x12,\n\x04kind\x18\x03 \x01(\x0e\x32\x1e.quota_sidecar.v1.OverrideKind\x12*\n\x05limit\x18\x04 \x01(\x0e\x32\x1b.quota_sidecar.v1.LimitKind\x12\r\n\x05value\x18\x05 \x01(\x03\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc6\x01\n\nAuditEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12*\n\x07subject\x18\x05 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x13\n\x0b\x62\x65\x66ore_json\x18\x07 \x01(\t\x12\x12\n\nafter_json\x18\x08 \x01(\t\"_\n\x0fPutQuotaRequest\x12-\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1d.quota_sidecar.v1.QuotaConfig\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"R\n\x10PutQuotaResponse\x12-\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1d.quota_sidecar.v1.QuotaConfig\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"=\n\x0fGetQuotaRequest\x12*\n\x07subject\x18\x01 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\"A\n\x10GetQuotaResponse\x12-\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1d.quota_sidecar.v1.QuotaConfig\"b\n\x11ListQuotasRequest\x12&\n\x05scope\x18\x01 \x01(\x0e\x32\x17.quota_sidecar.v1.Scope\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"]\n\x12ListQuotasResponse\x12.\n\x07\x63onfigs\x18\x01 \x03(\x0b\x32\x1d.quota_sidecar.v1.QuotaConfig\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"_\n\x12\x44\x65leteQuotaRequest\x12*\n\x07subject\x18\x01 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"E\n\x13\x44\x65leteQuotaResponse\x12.\n\x07\x64\x65leted\x18\x01 \x01(\x0b\x32\x1d.quota_sidecar.v1.QuotaConfig\"D\n\x14GrantOverrideRequest\x12,\n\x08override\x18\x01 \x01(\x0b\x32\x1a.quota_sidecar.v1.Override\"E\n\x15GrantOverrideResponse\x12,\n\x08override\x18\x01 \x01(\x0b\x32\x1a.quota_sidecar.v1.Override\"w\n\x15RevokeOverrideRequest\x12*\n\x07subject\x18\x01 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\x12\x13\n\x0boverride_id\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"E\n\x16RevokeOverrideResponse\x12+\n\x07revoked\x18\x01 \x01(\x0b\x32\x1a.quota_sidecar.v1.Override\"B\n\x14ListOverridesRequest\x12*\n\x07subject\x18\x01 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\"F\n\x15ListOverridesResponse\x12-\n\toverrides\x18\x01 \x03(\x0b\x32\x1a.quota_sidecar.v1.Override\"^\n\x11ResetUsageRequest\x12*\n\x07subject\x18\x01 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"M\n\x12ResetUsageResponse\x12\x18\n\x10\x63ost_today_nanos\x18\x01 \x01(\x03\x12\x1d\n\x15\x63ost_this_month_nanos\x18\x02 \x01(\x03\"k\n\x16ListAuditEventsRequest\x12*\n\x07subject\x18\x01 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"`\n\x17ListAuditEventsResponse\x12,\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1c.quota_sidecar.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"~\n\x16ListTopSpendersRequest\x12&\n\x05scope\x18\x01 \x01(\x0e\x32\x17.quota_sidecar.v1.Scope\x12-\n\x06period\x18\x02 \x01(\x0e\x32\x1d.quota_sidecar.v1.SpendPeriod\x12\r\n\x05limit\x18\x03 \x01(\x05\"v\n\nTopSpender\x12*\n\x07subject\x18\x01 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\x12\x12\n\ncost_nanos\x18\x02 \x01(\x03\x12\x18\n\x0blimit_nanos\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x0e\n\x0c_limit_nanos\"I\n\x17ListTopSpendersResponse\x12.\n\x08spenders\x18\x01 \x03(\x0b\x32\x1c.quota_sidecar.v1.TopSpender*\x9f\x01\n\x0cOverrideKind\x12\x1d\n\x19OVERRIDE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13OVERRIDE_KIND_BLOCK\x10\x01\x12\x18\n\x14OVERRIDE_KIND_BYPASS\x10\x02\x12\x1d\n\x19OVERRIDE_KIND_RAISE_LIMIT\x10\x03\x12\x1e\n\x1aOVERRIDE_KIND_BONUS_CREDIT\x10\x04*[\n\x0bSpendPeriod\x12\x1c\n\x18SPEND_PERIOD_UNSPECIFIED\x10\x00\x12\x16\n\x12SPEND_PERIOD_TODAY\x10\x01\x12\x16\n\x12SPEND_PERIOD_MONTH\x10\x02\x32\xc0\x07\n\x11QuotaAdminService\x12Q\n\x08PutQuota\x12!.quota_sidecar.v1.PutQuotaRequest\x1a\".quota_sidecar.v1.PutQuotaResponse\x12Q\n\x08GetQuota\x12!.quota_sidecar.v1.GetQuotaRequest\x1a\".quota_sidecar.v1.GetQuotaResponse\x12W\n\nListQuotas\x12#.quota_sidecar.v1.ListQuotasRequest\x1a$.quota_sidecar.v1.ListQuotasResponse\x12Z\n\x0b\x44\x65leteQuota\x12$.quota_sidecar.v1.DeleteQuotaRequest\x1a%.quota_sidecar.v1.DeleteQuotaResponse\x12`\n\rGrantOverride\x12&.quota_sidecar.v1.GrantOverrideRequest\x1a\'.quota_sidecar.v1.GrantOverrideResponse\x12\x63\n\x0eRevokeOverride\x12\'.quota_sidecar.v1.RevokeOverrideRequest\x1a(.quota_sidecar.v1.RevokeOverrideResponse\x12`\n\rListOverrides\x12&.quota_sidecar.v1.ListOverridesRequest\x1a\'.quota_sidecar.v1.ListOverridesResponse\x12W\n\nResetUsage\x12#.quota_sidecar.v1.ResetUsageRequest\x1a$.quota_sidecar.v1.ResetUsageResponse\x12\x66\n\x0fListAuditEvents\x12(.quota_sidecar.v1.ListAuditEventsRequest\x1a).quota_sidecar.v1.ListAuditEventsResponse\x12\x66\n\x0fListTopSpenders\x12(.quota_sidecar.v1.ListTopSpendersRequest\x1a).quota_sidecar.v1.ListTopSpendersResponseBk\n\x13\x64\x65v.quotasidecar.v1P\x01Z@github.com/quota-sidecar/quota-sidecar/clients/go/quotasidecarv1\xaa\x02\x0fQuotaSidecar.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cquota_sidecar/v1/admin.proto\x12\x10quota_sidecar.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cquota_sidecar/v1/types.proto\"\xaa\x02\n\x08Override\x12\n\n\x02id\x18\x01 \x01(\t\x12*\n\x07subject\x18\x02 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\x12,\n\x04kind\x18\x03 \x01(\x0e\x32\x1e.quota_sidecar.v1.OverrideKind\x12*\n\x05limit\x18\x04 \x01(\x0e\x32\x1b.quota_sidecar.v1.LimitKind\x12\r\n\x05value\x18\x05 \x01(\x03\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc6\x01\n\nAuditEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12*\n\x07subject\x18\x05 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x13\n\x0b\x62\x65\x66ore_json\x18\x07 \x01(\t\x12\x12\n\nafter_json\x18\x08 \x01(\t\"_\n\x0fPutQuotaRequest\x12-\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1d.quota_sidecar.v1.QuotaConfig\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"R\n\x10PutQuotaResponse\x12-\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1d.quota_sidecar.v1.QuotaConfig\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"M\n\x0fGetQuotaRequest\x12*\n\x07subject\x18\x01 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\x12\x0e\n\x06tenant\x18\x02 \x01(\t\"n\n\x10GetQuotaResponse\x12-\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1d.quota_sidecar.v1.QuotaConfig\x12\x14\n\x0cquota_source\x18\x02 \x01(\t\x12\x15\n\rquota_default\x18\x03 \x01(\t\"b\n\x11ListQuotasRequest\x12&\n\x05scope\x18\x01 \x01(\x0e\x32\x17.quota_sidecar.v1.Scope\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"]\n\x12ListQuotasResponse\x12.\n\x07\x63onfigs\x18\x01 \x03(\x0b\x32\x1d.quota_sidecar.v1.QuotaConfig\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"_\n\x12\x44\x65leteQuotaRequest\x12*\n\x07subject\x18\x01 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"E\n\x13\x44\x65leteQuotaResponse\x12.\n\x07\x64\x65leted\x18\x01 \x01(\x0b\x32\x1d.quota_sidecar.v1.QuotaConfig\"D\n\x14GrantOverrideRequest\x12,\n\x08override\x18\x01 \x01(\x0b\x32\x1a.quota_sidecar.v1.Override\"E\n\x15GrantOverrideResponse\x12,\n\x08override\x18\x01 \x01(\x0b\x32\x1a.quota_sidecar.v1.Override\"w\n\x15RevokeOverrideRequest\x12*\n\x07subject\x18\x01 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\x12\x13\n\x0boverride_id\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"E\n\x16RevokeOverrideResponse\x12+\n\x07revoked\x18\x01 \x01(\x0b\x32\x1a.quota_sidecar.v1.Override\"B\n\x14ListOverridesRequest\x12*\n\x07subject\x18\x01 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\"F\n\x15ListOverridesResponse\x12-\n\toverrides\x18\x01 \x03(\x0b\x32\x1a.quota_sidecar.v1.Override\"^\n\x11ResetUsageRequest\x12*\n\x07subject\x18\x01 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"M\n\x12ResetUsageResponse\x12\x18\n\x10\x63ost_today_nanos\x18\x01 \x01(\x03\x12\x1d\n\x15\x63ost_this_month_nanos\x18\x02 \x01(\x03\"k\n\x16ListAuditEventsRequest\x12*\n\x07subject\x18\x01 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"`\n\x17ListAuditEventsResponse\x12,\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1c.quota_sidecar.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"~\n\x16ListTopSpendersRequest\x12&\n\x05scope\x18\x01 \x01(\x0e\x32\x17.quota_sidecar.v1.Scope\x12-\n\x06period\x18\x02 \x01(\x0e\x32\x1d.quota_sidecar.v1.SpendPeriod\x12\r\n\x05limit\x18\x03 \x01(\x05\"\xa3\x01\n\nTopSpender\x12*\n\x07subject\x18\x01 \x01(\x0b\x32\x19.quota_sidecar.v1.Subject\x12\x12\n\ncost_nanos\x18\x02 \x01(\x03\x12\x18\n\x0blimit_nanos\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x14\n\x0cquota_source\x18\x04 \x01(\t\x12\x15\n\rquota_default\x18\x05 \x01(\tB\x0e\n\x0c_limit_nanos\"I\n\x17ListTopSpendersResponse\x12.\n\x08spenders\x18\x01 \x03(\x0b\x32\x1c.quota_sidecar.v1.TopSpender*\x9f\x01\n\x0cOverrideKind\x12\x1d\n\x19OVERRIDE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13OVERRIDE_KIND_BLOCK\x10\x01\x12\x18\n\x14OVERRIDE_KIND_BYPASS\x10\x02\x12\x1d\n\x19OVERRIDE_KIND_RAISE_LIMIT\x10\x03\x12\x1e\n\x1aOVERRIDE_KIND_BONUS_CREDIT\x10\x04*[\n\x0bSpendPeriod\x12\x1c\n\x18SPEND_PERIOD_UNSPECIFIED\x10\x00\x12\x16\n\x12SPEND_PERIOD_TODAY\x10\x01\x12\x16\n\x12SPEND_PERIOD_MONTH\x10\x02\x32\xc0\x07\n\x11QuotaAdminService\x12Q\n\x08PutQuota\x12!.quota_sidecar.v1.PutQuotaRequest\x1a\".quota_sidecar.v1.PutQuotaResponse\x12Q\n\x08GetQuota\x12!.quota_sidecar.v1.GetQuotaRequest\x1a\".quota_sidecar.v1.GetQuotaResponse\x12W\n\nListQuotas\x12#.quota_sidecar.v1.ListQuotasRequest\x1a$.quota_sidecar.v1.ListQuotasResponse\x12Z\n\x0b\x44\x65leteQuota\x12$.quota_sidecar.v1.DeleteQuotaRequest\x1a%.quota_sidecar.v1.DeleteQuotaResponse\x12`\n\rGrantOverride\x12&.quota_sidecar.v1.GrantOverrideRequest\x1a\'.quota_sidecar.v1.GrantOverrideResponse\x12\x63\n\x0eRevokeOverride\x12\'.quota_sidecar.v1.RevokeOverrideRequest\x1a(.quota_sidecar.v1.RevokeOverrideResponse\x12`\n\rListOverrides\x12&.quota_sidecar.v1.ListOverridesRequest\x1a\'.quota_sidecar.v1.ListOverridesResponse\x12W\n\nResetUsage\x12#.quota_sidecar.v1.ResetUsageRequest\x1a$.quota_sidecar.v1.ResetUsageResponse\x12\x66\n\x0fListAuditEvents\x12(.quota_sidecar.v1.ListAuditEventsRequest\x1a).quota_sidecar.v1.ListAuditEventsResponse\x12\x66\n\x0fListTopSpenders\x12(.quota_sidecar.v1.ListTopSpendersRequest\x1a).quota_sidecar.v1.ListTopSpendersResponseBk\n\x13\x64\x65v.quotasidecar.v1P\x01Z@github.com/quota-sidecar/quota-sidecar/clients/go/quotasidecarv1\xaa\x02\x0fQuotaSidecar.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +34,10 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quota_sidecar.v1.admin_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\023dev.quotasidecar.v1P\001Z@github.com/quota-sidecar/quota-sidecar/clients/go/quotasidecarv1\252\002\017QuotaSidecar.V1'
-  _globals['_OVERRIDEKIND']._serialized_start=2468
-  _globals['_OVERRIDEKIND']._serialized_end=2627
-  _globals['_SPENDPERIOD']._serialized_start=2629
-  _globals['_SPENDPERIOD']._serialized_end=2720
+  _globals['_OVERRIDEKIND']._serialized_start=2575
+  _globals['_OVERRIDEKIND']._serialized_end=2734
+  _globals['_SPENDPERIOD']._serialized_start=2736
+  _globals['_SPENDPERIOD']._serialized_end=2827
   _globals['_OVERRIDE']._serialized_start=114
   _globals['_OVERRIDE']._serialized_end=412
   _globals['_AUDITEVENT']._serialized_start=415
@@ -47,43 +47,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PUTQUOTARESPONSE']._serialized_start=712
   _globals['_PUTQUOTARESPONSE']._serialized_end=794
   _globals['_GETQUOTAREQUEST']._serialized_start=796
-  _globals['_GETQUOTAREQUEST']._serialized_end=857
-  _globals['_GETQUOTARESPONSE']._serialized_start=859
-  _globals['_GETQUOTARESPONSE']._serialized_end=924
-  _globals['_LISTQUOTASREQUEST']._serialized_start=926
-  _globals['_LISTQUOTASREQUEST']._serialized_end=1024
-  _globals['_LISTQUOTASRESPONSE']._serialized_start=1026
-  _globals['_LISTQUOTASRESPONSE']._serialized_end=1119
-  _globals['_DELETEQUOTAREQUEST']._serialized_start=1121
-  _globals['_DELETEQUOTAREQUEST']._serialized_end=1216
-  _globals['_DELETEQUOTARESPONSE']._serialized_start=1218
-  _globals['_DELETEQUOTARESPONSE']._serialized_end=1287
-  _globals['_GRANTOVERRIDEREQUEST']._serialized_start=1289
-  _globals['_GRANTOVERRIDEREQUEST']._serialized_end=1357
-  _globals['_GRANTOVERRIDERESPONSE']._serialized_start=1359
-  _globals['_GRANTOVERRIDERESPONSE']._serialized_end=1428
-  _globals['_REVOKEOVERRIDEREQUEST']._serialized_start=1430
-  _globals['_REVOKEOVERRIDEREQUEST']._serialized_end=1549
-  _globals['_REVOKEOVERRIDERESPONSE']._serialized_start=1551
-  _globals['_REVOKEOVERRIDERESPONSE']._serialized_end=1620
-  _globals['_LISTOVERRIDESREQUEST']._serialized_start=1622
-  _globals['_LISTOVERRIDESREQUEST']._serialized_end=1688
-  _globals['_LISTOVERRIDESRESPONSE']._serialized_start=1690
-  _globals['_LISTOVERRIDESRESPONSE']._serialized_end=1760
-  _globals['_RESETUSAGEREQUEST']._serialized_start=1762
-  _globals['_RESETUSAGEREQUEST']._serialized_end=1856
-  _globals['_RESETUSAGERESPONSE']._serialized_start=1858
-  _globals['_RESETUSAGERESPONSE']._serialized_end=1935
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=1937
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=2044
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=2046
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=2142
-  _globals['_LISTTOPSPENDERSREQUEST']._serialized_start=2144
-  _globals['_LISTTOPSPENDERSREQUEST']._serialized_end=2270
-  _globals['_TOPSPENDER']._serialized_start=2272
-  _globals['_TOPSPENDER']._serialized_end=2390
-  _globals['_LISTTOPSPENDERSRESPONSE']._serialized_start=2392
-  _globals['_LISTTOPSPENDERSRESPONSE']._serialized_end=2465
-  _globals['_QUOTAADMINSERVICE']._serialized_start=2723
-  _globals['_QUOTAADMINSERVICE']._serialized_end=3683
+  _globals['_GETQUOTAREQUEST']._serialized_end=873
+  _globals['_GETQUOTARESPONSE']._serialized_start=875
+  _globals['_GETQUOTARESPONSE']._serialized_end=985
+  _globals['_LISTQUOTASREQUEST']._serialized_start=987
+  _globals['_LISTQUOTASREQUEST']._serialized_end=1085
+  _globals['_LISTQUOTASRESPONSE']._serialized_start=1087
+  _globals['_LISTQUOTASRESPONSE']._serialized_end=1180
+  _globals['_DELETEQUOTAREQUEST']._serialized_start=1182
+  _globals['_DELETEQUOTAREQUEST']._serialized_end=1277
+  _globals['_DELETEQUOTARESPONSE']._serialized_start=1279
+  _globals['_DELETEQUOTARESPONSE']._serialized_end=1348
+  _globals['_GRANTOVERRIDEREQUEST']._serialized_start=1350
+  _globals['_GRANTOVERRIDEREQUEST']._serialized_end=1418
+  _globals['_GRANTOVERRIDERESPONSE']._serialized_start=1420
+  _globals['_GRANTOVERRIDERESPONSE']._serialized_end=1489
+  _globals['_REVOKEOVERRIDEREQUEST']._serialized_start=1491
+  _globals['_REVOKEOVERRIDEREQUEST']._serialized_end=1610
+  _globals['_REVOKEOVERRIDERESPONSE']._serialized_start=1612
+  _globals['_REVOKEOVERRIDERESPONSE']._serialized_end=1681
+  _globals['_LISTOVERRIDESREQUEST']._serialized_start=1683
+  _globals['_LISTOVERRIDESREQUEST']._serialized_end=1749
+  _globals['_LISTOVERRIDESRESPONSE']._serialized_start=1751
+  _globals['_LISTOVERRIDESRESPONSE']._serialized_end=1821
+  _globals['_RESETUSAGEREQUEST']._serialized_start=1823
+  _globals['_RESETUSAGEREQUEST']._serialized_end=1917
+  _globals['_RESETUSAGERESPONSE']._serialized_start=1919
+  _globals['_RESETUSAGERESPONSE']._serialized_end=1996
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=1998
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=2105
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=2107
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=2203
+  _globals['_LISTTOPSPENDERSREQUEST']._serialized_start=2205
+  _globals['_LISTTOPSPENDERSREQUEST']._serialized_end=2331
+  _globals['_TOPSPENDER']._serialized_start=2334
+  _globals['_TOPSPENDER']._serialized_end=2497
+  _globals['_LISTTOPSPENDERSRESPONSE']._serialized_start=2499
+  _globals['_LISTTOPSPENDERSRESPONSE']._serialized_end=2572
+  _globals['_QUOTAADMINSERVICE']._serialized_start=2830
+  _globals['_QUOTAADMINSERVICE']._serialized_end=3790
 # @@protoc_insertion_point(module_scope)

@@ -266,6 +266,11 @@ class GetQuotaRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SUBJECT_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.str
+    """The tenant whose default applies when the subject has no quota of its own, as
+    GetUsageRequest.tenant (optional; empty: the scope's default).
+    """
     @_builtins.property
     def subject(self) -> _types_pb2.Subject:
         """The subject."""
@@ -274,10 +279,11 @@ class GetQuotaRequest(_message.Message):
         self,
         *,
         subject: _types_pb2.Subject | None = ...,
+        tenant: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -285,23 +291,33 @@ Global___GetQuotaRequest: _TypeAlias = GetQuotaRequest  # noqa: Y015
 
 @_typing.final
 class GetQuotaResponse(_message.Message):
-    """One subject's quota."""
+    """One subject's quota: its own, or when it has none the scope default it follows."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     CONFIG_FIELD_NUMBER: _builtins.int
+    QUOTA_SOURCE_FIELD_NUMBER: _builtins.int
+    QUOTA_DEFAULT_FIELD_NUMBER: _builtins.int
+    quota_source: _builtins.str
+    """"own" (the subject's own quota) or "default" (it has none; quota_default is in force)."""
+    quota_default: _builtins.str
+    """The default in force when quota_source is "default", for example "user:*"."""
     @_builtins.property
     def config(self) -> _types_pb2.QuotaConfig:
-        """The stored quota."""
+        """The quota in force: the subject's own as stored, or the default's limits under the
+        subject's name (with the default's version and no updated_at).
+        """
 
     def __init__(
         self,
         *,
         config: _types_pb2.QuotaConfig | None = ...,
+        quota_source: _builtins.str = ...,
+        quota_default: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "quota_default", b"quota_default", "quota_source", b"quota_source"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -734,12 +750,18 @@ class TopSpender(_message.Message):
     SUBJECT_FIELD_NUMBER: _builtins.int
     COST_NANOS_FIELD_NUMBER: _builtins.int
     LIMIT_NANOS_FIELD_NUMBER: _builtins.int
+    QUOTA_SOURCE_FIELD_NUMBER: _builtins.int
+    QUOTA_DEFAULT_FIELD_NUMBER: _builtins.int
     cost_nanos: _builtins.int
     """Recorded spend in the period, in nanos."""
     limit_nanos: _builtins.int
     """The period's configured cost limit in nanos (daily for today, monthly for month); unset
     when it has none.
     """
+    quota_source: _builtins.str
+    """Where that limit comes from: "own", "default" (see quota_default) or "" (no quota)."""
+    quota_default: _builtins.str
+    """The default in force when quota_source is "default", for example "user:*"."""
     @_builtins.property
     def subject(self) -> _types_pb2.Subject:
         """The subject."""
@@ -750,10 +772,12 @@ class TopSpender(_message.Message):
         subject: _types_pb2.Subject | None = ...,
         cost_nanos: _builtins.int = ...,
         limit_nanos: _builtins.int | None = ...,
+        quota_source: _builtins.str = ...,
+        quota_default: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_limit_nanos", b"_limit_nanos", "limit_nanos", b"limit_nanos", "subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_limit_nanos", b"_limit_nanos", "cost_nanos", b"cost_nanos", "limit_nanos", b"limit_nanos", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_limit_nanos", b"_limit_nanos", "cost_nanos", b"cost_nanos", "limit_nanos", b"limit_nanos", "quota_default", b"quota_default", "quota_source", b"quota_source", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__limit_nanos: _TypeAlias = _typing.Literal["limit_nanos"]  # noqa: Y015
     _WhichOneofArgType__limit_nanos: _TypeAlias = _typing.Literal["_limit_nanos", b"_limit_nanos"]  # noqa: Y015

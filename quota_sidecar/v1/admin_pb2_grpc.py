@@ -99,7 +99,8 @@ class QuotaAdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetQuota(self, request, context):
-        """Reads the quota of a subject; NOT_FOUND when none is configured.
+        """Reads the quota in force for a subject: its own, else the scope default it follows
+        (quota_source says which); NOT_FOUND when neither is configured.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -113,7 +114,8 @@ class QuotaAdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteQuota(self, request, context):
-        """Deletes the quota of a subject; NOT_FOUND when none is configured.
+        """Deletes the quota of a subject; NOT_FOUND when it has none of its own (a default it
+        follows is deleted only by naming the default, for example user:*).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -38,11 +38,15 @@ class QuotaAdminServiceStub:
     PutQuota: _grpc.UnaryUnaryMultiCallable[_admin_pb2.PutQuotaRequest, _admin_pb2.PutQuotaResponse]
     """Creates or replaces the quota of a subject."""
     GetQuota: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetQuotaRequest, _admin_pb2.GetQuotaResponse]
-    """Reads the quota of a subject; NOT_FOUND when none is configured."""
+    """Reads the quota in force for a subject: its own, else the scope default it follows
+    (quota_source says which); NOT_FOUND when neither is configured.
+    """
     ListQuotas: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListQuotasRequest, _admin_pb2.ListQuotasResponse]
     """Lists quotas, optionally of one scope, a page at a time."""
     DeleteQuota: _grpc.UnaryUnaryMultiCallable[_admin_pb2.DeleteQuotaRequest, _admin_pb2.DeleteQuotaResponse]
-    """Deletes the quota of a subject; NOT_FOUND when none is configured."""
+    """Deletes the quota of a subject; NOT_FOUND when it has none of its own (a default it
+    follows is deleted only by naming the default, for example user:*).
+    """
     GrantOverride: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GrantOverrideRequest, _admin_pb2.GrantOverrideResponse]
     """Grants an override (block, bypass, raised limit, bonus credit) until its expiry."""
     RevokeOverride: _grpc.UnaryUnaryMultiCallable[_admin_pb2.RevokeOverrideRequest, _admin_pb2.RevokeOverrideResponse]
@@ -67,11 +71,15 @@ class QuotaAdminServiceAsyncStub(QuotaAdminServiceStub):
     PutQuota: _aio.UnaryUnaryMultiCallable[_admin_pb2.PutQuotaRequest, _admin_pb2.PutQuotaResponse]  # type: ignore[assignment]
     """Creates or replaces the quota of a subject."""
     GetQuota: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetQuotaRequest, _admin_pb2.GetQuotaResponse]  # type: ignore[assignment]
-    """Reads the quota of a subject; NOT_FOUND when none is configured."""
+    """Reads the quota in force for a subject: its own, else the scope default it follows
+    (quota_source says which); NOT_FOUND when neither is configured.
+    """
     ListQuotas: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListQuotasRequest, _admin_pb2.ListQuotasResponse]  # type: ignore[assignment]
     """Lists quotas, optionally of one scope, a page at a time."""
     DeleteQuota: _aio.UnaryUnaryMultiCallable[_admin_pb2.DeleteQuotaRequest, _admin_pb2.DeleteQuotaResponse]  # type: ignore[assignment]
-    """Deletes the quota of a subject; NOT_FOUND when none is configured."""
+    """Deletes the quota of a subject; NOT_FOUND when it has none of its own (a default it
+    follows is deleted only by naming the default, for example user:*).
+    """
     GrantOverride: _aio.UnaryUnaryMultiCallable[_admin_pb2.GrantOverrideRequest, _admin_pb2.GrantOverrideResponse]  # type: ignore[assignment]
     """Grants an override (block, bypass, raised limit, bonus credit) until its expiry."""
     RevokeOverride: _aio.UnaryUnaryMultiCallable[_admin_pb2.RevokeOverrideRequest, _admin_pb2.RevokeOverrideResponse]  # type: ignore[assignment]
@@ -105,7 +113,9 @@ class QuotaAdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_pb2.GetQuotaRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.GetQuotaResponse, _abc.Awaitable[_admin_pb2.GetQuotaResponse]]:
-        """Reads the quota of a subject; NOT_FOUND when none is configured."""
+        """Reads the quota in force for a subject: its own, else the scope default it follows
+        (quota_source says which); NOT_FOUND when neither is configured.
+        """
 
     @_abc_1.abstractmethod
     def ListQuotas(
@@ -121,7 +131,9 @@ class QuotaAdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_pb2.DeleteQuotaRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.DeleteQuotaResponse, _abc.Awaitable[_admin_pb2.DeleteQuotaResponse]]:
-        """Deletes the quota of a subject; NOT_FOUND when none is configured."""
+        """Deletes the quota of a subject; NOT_FOUND when it has none of its own (a default it
+        follows is deleted only by naming the default, for example user:*).
+        """
 
     @_abc_1.abstractmethod
     def GrantOverride(

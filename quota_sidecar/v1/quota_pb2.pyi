@@ -1095,12 +1095,17 @@ class GetUsageHistoryRequest(_message.Message):
     SUBJECT_FIELD_NUMBER: _builtins.int
     START_DATE_FIELD_NUMBER: _builtins.int
     END_DATE_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
     start_date: _builtins.str
     """The first quota day, "YYYY-MM-DD". Empty: the oldest day the retention keeps. Days before
     that are not listed (their rollups have expired).
     """
     end_date: _builtins.str
     """The last quota day, inclusive, "YYYY-MM-DD", not before start_date. Empty: today."""
+    tenant: _builtins.str
+    """The tenant whose default names the days when the subject has no quota of its own, as
+    GetUsageRequest.tenant (optional; empty: the scope's default).
+    """
     @_builtins.property
     def subject(self) -> _types_pb2.Subject:
         """The subject to read."""
@@ -1111,10 +1116,11 @@ class GetUsageHistoryRequest(_message.Message):
         subject: _types_pb2.Subject | None = ...,
         start_date: _builtins.str = ...,
         end_date: _builtins.str = ...,
+        tenant: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "start_date", b"start_date", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "start_date", b"start_date", "subject", b"subject", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1231,6 +1237,14 @@ class GetUsageHistoryResponse(_message.Message):
     SUBJECT_FIELD_NUMBER: _builtins.int
     DAYS_FIELD_NUMBER: _builtins.int
     MONTHS_FIELD_NUMBER: _builtins.int
+    QUOTA_SOURCE_FIELD_NUMBER: _builtins.int
+    QUOTA_DEFAULT_FIELD_NUMBER: _builtins.int
+    quota_source: _builtins.str
+    """Where the subject's quota (whose zone and reset hour name the days) comes from: "own",
+    "default" (see quota_default) or "" (no quota: UTC days), as GetUsage says.
+    """
+    quota_default: _builtins.str
+    """The default in force when quota_source is "default", for example "user:*"."""
     @_builtins.property
     def subject(self) -> _types_pb2.Subject:
         """The subject read."""
@@ -1249,10 +1263,12 @@ class GetUsageHistoryResponse(_message.Message):
         subject: _types_pb2.Subject | None = ...,
         days: _abc.Iterable[Global___UsageDay] | None = ...,
         months: _abc.Iterable[Global___UsageMonth] | None = ...,
+        quota_source: _builtins.str = ...,
+        quota_default: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["days", b"days", "months", b"months", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["days", b"days", "months", b"months", "quota_default", b"quota_default", "quota_source", b"quota_source", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -656,6 +656,8 @@ class Alert(_message.Message):
     PERIOD_FIELD_NUMBER: _builtins.int
     TIME_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
+    QUOTA_SOURCE_FIELD_NUMBER: _builtins.int
+    QUOTA_DEFAULT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """The stream id of the alert ("<ms>-<seq>"); pass it as StreamAlertsRequest.cursor to resume
     after this alert.
@@ -676,6 +678,12 @@ class Alert(_message.Message):
     """The period the alert belongs to, for example "day:2026-11-28" or "month:2026-11"."""
     message: _builtins.str
     """A human-readable sentence."""
+    quota_source: _builtins.str
+    """For alerts on usage (thresholds, exhaustion, per-request limits): where the subject's quota
+    comes from, "own" or "default" (see quota_default); "" on admin events.
+    """
+    quota_default: _builtins.str
+    """The default in force when quota_source is "default", for example "user:*"."""
     @_builtins.property
     def subject(self) -> Global___Subject:
         """Whom it concerns."""
@@ -698,10 +706,12 @@ class Alert(_message.Message):
         period: _builtins.str = ...,
         time: _timestamp_pb2.Timestamp | None = ...,
         message: _builtins.str = ...,
+        quota_source: _builtins.str = ...,
+        quota_default: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "kind", b"kind", "limit", b"limit", "limit_amount", b"limit_amount", "message", b"message", "period", b"period", "severity", b"severity", "subject", b"subject", "threshold_percent", b"threshold_percent", "time", b"time", "used", b"used"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "kind", b"kind", "limit", b"limit", "limit_amount", b"limit_amount", "message", b"message", "period", b"period", "quota_default", b"quota_default", "quota_source", b"quota_source", "severity", b"severity", "subject", b"subject", "threshold_percent", b"threshold_percent", "time", b"time", "used", b"used"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -105,6 +105,8 @@ def history_to_proto(history: UsageHistory) -> quota_pb2.GetUsageHistoryResponse
             )
             for m in history.months
         ],
+        quota_source=history.quota_source,
+        quota_default=history.quota_default,
     )
 
 
@@ -136,12 +138,17 @@ def history_from_proto(message: quota_pb2.GetUsageHistoryResponse) -> UsageHisto
             )
             for m in message.months
         ),
+        quota_source=message.quota_source,
+        quota_default=message.quota_default,
     )
 
 
 def top_spender_to_proto(spender: TopSpender) -> admin_pb2.TopSpender:
     message = admin_pb2.TopSpender(
-        subject=subject_to_proto(spender.subject), cost_nanos=spender.cost_nanos
+        subject=subject_to_proto(spender.subject),
+        cost_nanos=spender.cost_nanos,
+        quota_source=spender.quota_source,
+        quota_default=spender.quota_default,
     )
     if spender.limit_nanos is not None:
         message.limit_nanos = spender.limit_nanos
@@ -153,4 +160,6 @@ def top_spender_from_proto(message: admin_pb2.TopSpender) -> TopSpender:
         subject=subject_from_proto(message.subject),
         cost_nanos=message.cost_nanos,
         limit_nanos=message.limit_nanos if message.HasField("limit_nanos") else None,
+        quota_source=message.quota_source,
+        quota_default=message.quota_default,
     )

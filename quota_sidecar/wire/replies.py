@@ -197,6 +197,8 @@ def alert_from_proto(message: types_pb2.Alert) -> Alert:
         limit_value=message.limit_amount,
         period=message.period,
         message=message.message,
+        quota_source=message.quota_source,
+        quota_default=message.quota_default,
     )
 
 
@@ -295,6 +297,8 @@ def alert_to_proto(alert: Alert) -> types_pb2.Alert:
         period=alert.period,
         time=timestamp_to_proto(alert.time),
         message=alert.message,
+        quota_source=alert.quota_source,
+        quota_default=alert.quota_default,
     )
 
 

@@ -19,11 +19,13 @@ const _ = grpc.SupportPackageIsVersion7
 type QuotaAdminServiceClient interface {
 	// Creates or replaces the quota of a subject.
 	PutQuota(ctx context.Context, in *PutQuotaRequest, opts ...grpc.CallOption) (*PutQuotaResponse, error)
-	// Reads the quota of a subject; NOT_FOUND when none is configured.
+	// Reads the quota in force for a subject: its own, else the scope default it follows
+	// (quota_source says which); NOT_FOUND when neither is configured.
 	GetQuota(ctx context.Context, in *GetQuotaRequest, opts ...grpc.CallOption) (*GetQuotaResponse, error)
 	// Lists quotas, optionally of one scope, a page at a time.
 	ListQuotas(ctx context.Context, in *ListQuotasRequest, opts ...grpc.CallOption) (*ListQuotasResponse, error)
-	// Deletes the quota of a subject; NOT_FOUND when none is configured.
+	// Deletes the quota of a subject; NOT_FOUND when it has none of its own (a default it
+	// follows is deleted only by naming the default, for example user:*).
 	DeleteQuota(ctx context.Context, in *DeleteQuotaRequest, opts ...grpc.CallOption) (*DeleteQuotaResponse, error)
 	// Grants an override (block, bypass, raised limit, bonus credit) until its expiry.
 	GrantOverride(ctx context.Context, in *GrantOverrideRequest, opts ...grpc.CallOption) (*GrantOverrideResponse, error)
@@ -145,11 +147,13 @@ func (c *quotaAdminServiceClient) ListTopSpenders(ctx context.Context, in *ListT
 type QuotaAdminServiceServer interface {
 	// Creates or replaces the quota of a subject.
 	PutQuota(context.Context, *PutQuotaRequest) (*PutQuotaResponse, error)
-	// Reads the quota of a subject; NOT_FOUND when none is configured.
+	// Reads the quota in force for a subject: its own, else the scope default it follows
+	// (quota_source says which); NOT_FOUND when neither is configured.
 	GetQuota(context.Context, *GetQuotaRequest) (*GetQuotaResponse, error)
 	// Lists quotas, optionally of one scope, a page at a time.
 	ListQuotas(context.Context, *ListQuotasRequest) (*ListQuotasResponse, error)
-	// Deletes the quota of a subject; NOT_FOUND when none is configured.
+	// Deletes the quota of a subject; NOT_FOUND when it has none of its own (a default it
+	// follows is deleted only by naming the default, for example user:*).
 	DeleteQuota(context.Context, *DeleteQuotaRequest) (*DeleteQuotaResponse, error)
 	// Grants an override (block, bypass, raised limit, bonus credit) until its expiry.
 	GrantOverride(context.Context, *GrantOverrideRequest) (*GrantOverrideResponse, error)

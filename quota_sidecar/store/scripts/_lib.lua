@@ -9,7 +9,8 @@
 --         without a quota of its own: the defaults that decided its quota), scope, identifier, day id, day end ms, month id,
 --         month end ms, shadow ("1"/"0"), thresholds ("80,90,95"), then the limits
 --         rpm rph rpd tpm tpd cpr cd cm mc cw cl rl tl ("-" = none), then week id, week end
---         ms, then when the subject ends ("-" = never; a run).
+--         ms, then when the subject ends ("-" = never; a run), then where its quota comes
+--         from ("own", the default's name such as "user:*", "-" = none).
 --   Replies are nested arrays of strings and integers (never JSON: Lua prints large numbers
 --   as 1.2e+14, and money must stay exact). Amounts stay below 2^53, so doubles are exact.
 --   Every number that becomes text (a hold, an alert field, a reply string) goes through
@@ -91,6 +92,13 @@ local function subject(i, head)
   -- A subject that ends (a run, see engine/runs.py) names when: all its keys end with it.
   local ends = f[12 + #LIMITS]
   if ends and ends ~= '-' then s.expire_at = int(ends) end
+  -- Where its quota comes from: "own", a default's name ("user:*"), "-" (none); for alerts.
+  local source = f[13 + #LIMITS]
+  if source == 'own' then
+    s.quota_source, s.quota_default = 'own', ''
+  elseif source and source ~= '-' then
+    s.quota_source, s.quota_default = 'default', source
+  end
   return s
 end
 
@@ -328,6 +336,12 @@ local function emit_alert(s, global_stream, now, kind, severity, limit, pct, use
   if breakdown and breakdown ~= '' then
     fields[#fields + 1] = 'bd'
     fields[#fields + 1] = breakdown
+  end
+  if s.quota_source then -- whether the quota came from a default (see alerting/codec.py)
+    fields[#fields + 1] = 'qs'
+    fields[#fields + 1] = s.quota_source
+    fields[#fields + 1] = 'qd'
+    fields[#fields + 1] = s.quota_default
   end
   local id
   if global_stream ~= '' then

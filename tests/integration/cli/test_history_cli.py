@@ -68,7 +68,7 @@ async def test_history_csv_parses_and_sums_to_get_usage(redis_url: str) -> None:
         )
         assert code == 0
         lines = out.splitlines()
-        assert lines[0] == "user:alice: recorded spend per quota day"
+        assert lines[0] == "user:alice: recorded spend per quota day (quota: own)"
         assert [line.split()[0] for line in lines[2:5]] == [
             "2026-11-30", "2026-12-01", "2026-12-02",
         ]  # fmt: skip
@@ -85,8 +85,8 @@ async def test_history_csv_parses_and_sums_to_get_usage(redis_url: str) -> None:
         )
         assert code == 0
         first, second = out.splitlines()[1:3]
-        assert first.split() == ["1", "user:bob", "$9.00", "-", "-"]
-        assert second.split() == ["2", "user:alice", "$7.000000005", "$50.00", "14%"]
+        assert first.split() == ["1", "user:bob", "$9.00", "-", "-", "-"]
+        assert second.split() == ["2", "user:alice", "$7.000000005", "$50.00", "14%", "own"]
         code, _, err = await asyncio.to_thread(
             run_cli, "top", "--scope", "user", "--limit", "5000", "--token", ADMIN_TOKEN, *conn
         )

@@ -233,6 +233,14 @@ export declare type GetQuotaRequest = Message<"quota_sidecar.v1.GetQuotaRequest"
    * @generated from field: quota_sidecar.v1.Subject subject = 1;
    */
   subject?: Subject | undefined;
+
+  /**
+   * The tenant whose default applies when the subject has no quota of its own, as
+   * GetUsageRequest.tenant (optional; empty: the scope's default).
+   *
+   * @generated from field: string tenant = 2;
+   */
+  tenant: string;
 };
 
 /**
@@ -242,17 +250,32 @@ export declare type GetQuotaRequest = Message<"quota_sidecar.v1.GetQuotaRequest"
 export declare const GetQuotaRequestSchema: GenMessage<GetQuotaRequest>;
 
 /**
- * One subject's quota.
+ * One subject's quota: its own, or when it has none the scope default it follows.
  *
  * @generated from message quota_sidecar.v1.GetQuotaResponse
  */
 export declare type GetQuotaResponse = Message<"quota_sidecar.v1.GetQuotaResponse"> & {
   /**
-   * The stored quota.
+   * The quota in force: the subject's own as stored, or the default's limits under the
+   * subject's name (with the default's version and no updated_at).
    *
    * @generated from field: quota_sidecar.v1.QuotaConfig config = 1;
    */
   config?: QuotaConfig | undefined;
+
+  /**
+   * "own" (the subject's own quota) or "default" (it has none; quota_default is in force).
+   *
+   * @generated from field: string quota_source = 2;
+   */
+  quotaSource: string;
+
+  /**
+   * The default in force when quota_source is "default", for example "user:*".
+   *
+   * @generated from field: string quota_default = 3;
+   */
+  quotaDefault: string;
 };
 
 /**
@@ -700,6 +723,20 @@ export declare type TopSpender = Message<"quota_sidecar.v1.TopSpender"> & {
    * @generated from field: optional int64 limit_nanos = 3;
    */
   limitNanos?: bigint | undefined;
+
+  /**
+   * Where that limit comes from: "own", "default" (see quota_default) or "" (no quota).
+   *
+   * @generated from field: string quota_source = 4;
+   */
+  quotaSource: string;
+
+  /**
+   * The default in force when quota_source is "default", for example "user:*".
+   *
+   * @generated from field: string quota_default = 5;
+   */
+  quotaDefault: string;
 };
 
 /**
@@ -827,7 +864,8 @@ export declare const QuotaAdminService: GenService<{
     output: typeof PutQuotaResponseSchema;
   },
   /**
-   * Reads the quota of a subject; NOT_FOUND when none is configured.
+   * Reads the quota in force for a subject: its own, else the scope default it follows
+   * (quota_source says which); NOT_FOUND when neither is configured.
    *
    * @generated from rpc quota_sidecar.v1.QuotaAdminService.GetQuota
    */
@@ -847,7 +885,8 @@ export declare const QuotaAdminService: GenService<{
     output: typeof ListQuotasResponseSchema;
   },
   /**
-   * Deletes the quota of a subject; NOT_FOUND when none is configured.
+   * Deletes the quota of a subject; NOT_FOUND when it has none of its own (a default it
+   * follows is deleted only by naming the default, for example user:*).
    *
    * @generated from rpc quota_sidecar.v1.QuotaAdminService.DeleteQuota
    */

@@ -1253,6 +1253,14 @@ export declare type GetUsageHistoryRequest = Message<"quota_sidecar.v1.GetUsageH
    * @generated from field: string end_date = 3;
    */
   endDate: string;
+
+  /**
+   * The tenant whose default names the days when the subject has no quota of its own, as
+   * GetUsageRequest.tenant (optional; empty: the scope's default).
+   *
+   * @generated from field: string tenant = 4;
+   */
+  tenant: string;
 };
 
 /**
@@ -1410,6 +1418,21 @@ export declare type GetUsageHistoryResponse = Message<"quota_sidecar.v1.GetUsage
    * @generated from field: repeated quota_sidecar.v1.UsageMonth months = 3;
    */
   months: UsageMonth[];
+
+  /**
+   * Where the subject's quota (whose zone and reset hour name the days) comes from: "own",
+   * "default" (see quota_default) or "" (no quota: UTC days), as GetUsage says.
+   *
+   * @generated from field: string quota_source = 4;
+   */
+  quotaSource: string;
+
+  /**
+   * The default in force when quota_source is "default", for example "user:*".
+   *
+   * @generated from field: string quota_default = 5;
+   */
+  quotaDefault: string;
 };
 
 /**

@@ -481,6 +481,21 @@ export declare type Alert = Message<"quota_sidecar.v1.Alert"> & {
    * @generated from field: string message = 11;
    */
   message: string;
+
+  /**
+   * For alerts on usage (thresholds, exhaustion, per-request limits): where the subject's quota
+   * comes from, "own" or "default" (see quota_default); "" on admin events.
+   *
+   * @generated from field: string quota_source = 12;
+   */
+  quotaSource: string;
+
+  /**
+   * The default in force when quota_source is "default", for example "user:*".
+   *
+   * @generated from field: string quota_default = 13;
+   */
+  quotaDefault: string;
 };
 
 /**

@@ -157,82 +157,85 @@ public final class Admin {
       "ig\030\001 \001(\0132\035.quota_sidecar.v1.QuotaConfig\022" +
       "\r\n\005actor\030\002 \001(\t\022\016\n\006reason\030\003 \001(\t\"R\n\020PutQuo" +
       "taResponse\022-\n\006config\030\001 \001(\0132\035.quota_sidec" +
-      "ar.v1.QuotaConfig\022\017\n\007created\030\002 \001(\010\"=\n\017Ge" +
+      "ar.v1.QuotaConfig\022\017\n\007created\030\002 \001(\010\"M\n\017Ge" +
       "tQuotaRequest\022*\n\007subject\030\001 \001(\0132\031.quota_s" +
-      "idecar.v1.Subject\"A\n\020GetQuotaResponse\022-\n" +
-      "\006config\030\001 \001(\0132\035.quota_sidecar.v1.QuotaCo" +
-      "nfig\"b\n\021ListQuotasRequest\022&\n\005scope\030\001 \001(\016" +
-      "2\027.quota_sidecar.v1.Scope\022\021\n\tpage_size\030\002" +
-      " \001(\005\022\022\n\npage_token\030\003 \001(\t\"]\n\022ListQuotasRe" +
-      "sponse\022.\n\007configs\030\001 \003(\0132\035.quota_sidecar." +
-      "v1.QuotaConfig\022\027\n\017next_page_token\030\002 \001(\t\"" +
-      "_\n\022DeleteQuotaRequest\022*\n\007subject\030\001 \001(\0132\031" +
-      ".quota_sidecar.v1.Subject\022\r\n\005actor\030\002 \001(\t" +
-      "\022\016\n\006reason\030\003 \001(\t\"E\n\023DeleteQuotaResponse\022" +
-      ".\n\007deleted\030\001 \001(\0132\035.quota_sidecar.v1.Quot" +
-      "aConfig\"D\n\024GrantOverrideRequest\022,\n\010overr" +
-      "ide\030\001 \001(\0132\032.quota_sidecar.v1.Override\"E\n" +
-      "\025GrantOverrideResponse\022,\n\010override\030\001 \001(\013" +
-      "2\032.quota_sidecar.v1.Override\"w\n\025RevokeOv" +
-      "errideRequest\022*\n\007subject\030\001 \001(\0132\031.quota_s" +
-      "idecar.v1.Subject\022\023\n\013override_id\030\002 \001(\t\022\r" +
-      "\n\005actor\030\003 \001(\t\022\016\n\006reason\030\004 \001(\t\"E\n\026RevokeO" +
-      "verrideResponse\022+\n\007revoked\030\001 \001(\0132\032.quota" +
-      "_sidecar.v1.Override\"B\n\024ListOverridesReq" +
-      "uest\022*\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1" +
-      ".Subject\"F\n\025ListOverridesResponse\022-\n\tove" +
-      "rrides\030\001 \003(\0132\032.quota_sidecar.v1.Override" +
-      "\"^\n\021ResetUsageRequest\022*\n\007subject\030\001 \001(\0132\031" +
-      ".quota_sidecar.v1.Subject\022\r\n\005actor\030\002 \001(\t" +
-      "\022\016\n\006reason\030\003 \001(\t\"M\n\022ResetUsageResponse\022\030" +
-      "\n\020cost_today_nanos\030\001 \001(\003\022\035\n\025cost_this_mo" +
-      "nth_nanos\030\002 \001(\003\"k\n\026ListAuditEventsReques" +
-      "t\022*\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1.Su" +
-      "bject\022\021\n\tpage_size\030\002 \001(\005\022\022\n\npage_token\030\003" +
-      " \001(\t\"`\n\027ListAuditEventsResponse\022,\n\006event" +
-      "s\030\001 \003(\0132\034.quota_sidecar.v1.AuditEvent\022\027\n" +
-      "\017next_page_token\030\002 \001(\t\"~\n\026ListTopSpender" +
-      "sRequest\022&\n\005scope\030\001 \001(\0162\027.quota_sidecar." +
-      "v1.Scope\022-\n\006period\030\002 \001(\0162\035.quota_sidecar" +
-      ".v1.SpendPeriod\022\r\n\005limit\030\003 \001(\005\"v\n\nTopSpe" +
-      "nder\022*\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1" +
-      ".Subject\022\022\n\ncost_nanos\030\002 \001(\003\022\030\n\013limit_na" +
-      "nos\030\003 \001(\003H\000\210\001\001B\016\n\014_limit_nanos\"I\n\027ListTo" +
-      "pSpendersResponse\022.\n\010spenders\030\001 \003(\0132\034.qu" +
-      "ota_sidecar.v1.TopSpender*\237\001\n\014OverrideKi" +
-      "nd\022\035\n\031OVERRIDE_KIND_UNSPECIFIED\020\000\022\027\n\023OVE" +
-      "RRIDE_KIND_BLOCK\020\001\022\030\n\024OVERRIDE_KIND_BYPA" +
-      "SS\020\002\022\035\n\031OVERRIDE_KIND_RAISE_LIMIT\020\003\022\036\n\032O" +
-      "VERRIDE_KIND_BONUS_CREDIT\020\004*[\n\013SpendPeri" +
-      "od\022\034\n\030SPEND_PERIOD_UNSPECIFIED\020\000\022\026\n\022SPEN" +
-      "D_PERIOD_TODAY\020\001\022\026\n\022SPEND_PERIOD_MONTH\020\002" +
-      "2\300\007\n\021QuotaAdminService\022Q\n\010PutQuota\022!.quo" +
-      "ta_sidecar.v1.PutQuotaRequest\032\".quota_si" +
-      "decar.v1.PutQuotaResponse\022Q\n\010GetQuota\022!." +
-      "quota_sidecar.v1.GetQuotaRequest\032\".quota" +
-      "_sidecar.v1.GetQuotaResponse\022W\n\nListQuot" +
-      "as\022#.quota_sidecar.v1.ListQuotasRequest\032" +
-      "$.quota_sidecar.v1.ListQuotasResponse\022Z\n" +
-      "\013DeleteQuota\022$.quota_sidecar.v1.DeleteQu" +
-      "otaRequest\032%.quota_sidecar.v1.DeleteQuot" +
-      "aResponse\022`\n\rGrantOverride\022&.quota_sidec" +
-      "ar.v1.GrantOverrideRequest\032\'.quota_sidec" +
-      "ar.v1.GrantOverrideResponse\022c\n\016RevokeOve" +
-      "rride\022\'.quota_sidecar.v1.RevokeOverrideR" +
-      "equest\032(.quota_sidecar.v1.RevokeOverride" +
-      "Response\022`\n\rListOverrides\022&.quota_sideca" +
-      "r.v1.ListOverridesRequest\032\'.quota_sideca" +
-      "r.v1.ListOverridesResponse\022W\n\nResetUsage" +
-      "\022#.quota_sidecar.v1.ResetUsageRequest\032$." +
-      "quota_sidecar.v1.ResetUsageResponse\022f\n\017L" +
-      "istAuditEvents\022(.quota_sidecar.v1.ListAu" +
-      "ditEventsRequest\032).quota_sidecar.v1.List" +
-      "AuditEventsResponse\022f\n\017ListTopSpenders\022(" +
-      ".quota_sidecar.v1.ListTopSpendersRequest" +
-      "\032).quota_sidecar.v1.ListTopSpendersRespo" +
-      "nseBk\n\023dev.quotasidecar.v1P\001Z@github.com" +
-      "/quota-sidecar/quota-sidecar/clients/go/" +
-      "quotasidecarv1\252\002\017QuotaSidecar.V1b\006proto3"
+      "idecar.v1.Subject\022\016\n\006tenant\030\002 \001(\t\"n\n\020Get" +
+      "QuotaResponse\022-\n\006config\030\001 \001(\0132\035.quota_si" +
+      "decar.v1.QuotaConfig\022\024\n\014quota_source\030\002 \001" +
+      "(\t\022\025\n\rquota_default\030\003 \001(\t\"b\n\021ListQuotasR" +
+      "equest\022&\n\005scope\030\001 \001(\0162\027.quota_sidecar.v1" +
+      ".Scope\022\021\n\tpage_size\030\002 \001(\005\022\022\n\npage_token\030" +
+      "\003 \001(\t\"]\n\022ListQuotasResponse\022.\n\007configs\030\001" +
+      " \003(\0132\035.quota_sidecar.v1.QuotaConfig\022\027\n\017n" +
+      "ext_page_token\030\002 \001(\t\"_\n\022DeleteQuotaReque" +
+      "st\022*\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1.S" +
+      "ubject\022\r\n\005actor\030\002 \001(\t\022\016\n\006reason\030\003 \001(\t\"E\n" +
+      "\023DeleteQuotaResponse\022.\n\007deleted\030\001 \001(\0132\035." +
+      "quota_sidecar.v1.QuotaConfig\"D\n\024GrantOve" +
+      "rrideRequest\022,\n\010override\030\001 \001(\0132\032.quota_s" +
+      "idecar.v1.Override\"E\n\025GrantOverrideRespo" +
+      "nse\022,\n\010override\030\001 \001(\0132\032.quota_sidecar.v1" +
+      ".Override\"w\n\025RevokeOverrideRequest\022*\n\007su" +
+      "bject\030\001 \001(\0132\031.quota_sidecar.v1.Subject\022\023" +
+      "\n\013override_id\030\002 \001(\t\022\r\n\005actor\030\003 \001(\t\022\016\n\006re" +
+      "ason\030\004 \001(\t\"E\n\026RevokeOverrideResponse\022+\n\007" +
+      "revoked\030\001 \001(\0132\032.quota_sidecar.v1.Overrid" +
+      "e\"B\n\024ListOverridesRequest\022*\n\007subject\030\001 \001" +
+      "(\0132\031.quota_sidecar.v1.Subject\"F\n\025ListOve" +
+      "rridesResponse\022-\n\toverrides\030\001 \003(\0132\032.quot" +
+      "a_sidecar.v1.Override\"^\n\021ResetUsageReque" +
+      "st\022*\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1.S" +
+      "ubject\022\r\n\005actor\030\002 \001(\t\022\016\n\006reason\030\003 \001(\t\"M\n" +
+      "\022ResetUsageResponse\022\030\n\020cost_today_nanos\030" +
+      "\001 \001(\003\022\035\n\025cost_this_month_nanos\030\002 \001(\003\"k\n\026" +
+      "ListAuditEventsRequest\022*\n\007subject\030\001 \001(\0132" +
+      "\031.quota_sidecar.v1.Subject\022\021\n\tpage_size\030" +
+      "\002 \001(\005\022\022\n\npage_token\030\003 \001(\t\"`\n\027ListAuditEv" +
+      "entsResponse\022,\n\006events\030\001 \003(\0132\034.quota_sid" +
+      "ecar.v1.AuditEvent\022\027\n\017next_page_token\030\002 " +
+      "\001(\t\"~\n\026ListTopSpendersRequest\022&\n\005scope\030\001" +
+      " \001(\0162\027.quota_sidecar.v1.Scope\022-\n\006period\030" +
+      "\002 \001(\0162\035.quota_sidecar.v1.SpendPeriod\022\r\n\005" +
+      "limit\030\003 \001(\005\"\243\001\n\nTopSpender\022*\n\007subject\030\001 " +
+      "\001(\0132\031.quota_sidecar.v1.Subject\022\022\n\ncost_n" +
+      "anos\030\002 \001(\003\022\030\n\013limit_nanos\030\003 \001(\003H\000\210\001\001\022\024\n\014" +
+      "quota_source\030\004 \001(\t\022\025\n\rquota_default\030\005 \001(" +
+      "\tB\016\n\014_limit_nanos\"I\n\027ListTopSpendersResp" +
+      "onse\022.\n\010spenders\030\001 \003(\0132\034.quota_sidecar.v" +
+      "1.TopSpender*\237\001\n\014OverrideKind\022\035\n\031OVERRID" +
+      "E_KIND_UNSPECIFIED\020\000\022\027\n\023OVERRIDE_KIND_BL" +
+      "OCK\020\001\022\030\n\024OVERRIDE_KIND_BYPASS\020\002\022\035\n\031OVERR" +
+      "IDE_KIND_RAISE_LIMIT\020\003\022\036\n\032OVERRIDE_KIND_" +
+      "BONUS_CREDIT\020\004*[\n\013SpendPeriod\022\034\n\030SPEND_P" +
+      "ERIOD_UNSPECIFIED\020\000\022\026\n\022SPEND_PERIOD_TODA" +
+      "Y\020\001\022\026\n\022SPEND_PERIOD_MONTH\020\0022\300\007\n\021QuotaAdm" +
+      "inService\022Q\n\010PutQuota\022!.quota_sidecar.v1" +
+      ".PutQuotaRequest\032\".quota_sidecar.v1.PutQ" +
+      "uotaResponse\022Q\n\010GetQuota\022!.quota_sidecar" +
+      ".v1.GetQuotaRequest\032\".quota_sidecar.v1.G" +
+      "etQuotaResponse\022W\n\nListQuotas\022#.quota_si" +
+      "decar.v1.ListQuotasRequest\032$.quota_sidec" +
+      "ar.v1.ListQuotasResponse\022Z\n\013DeleteQuota\022" +
+      "$.quota_sidecar.v1.DeleteQuotaRequest\032%." +
+      "quota_sidecar.v1.DeleteQuotaResponse\022`\n\r" +
+      "GrantOverride\022&.quota_sidecar.v1.GrantOv" +
+      "errideRequest\032\'.quota_sidecar.v1.GrantOv" +
+      "errideResponse\022c\n\016RevokeOverride\022\'.quota" +
+      "_sidecar.v1.RevokeOverrideRequest\032(.quot" +
+      "a_sidecar.v1.RevokeOverrideResponse\022`\n\rL" +
+      "istOverrides\022&.quota_sidecar.v1.ListOver" +
+      "ridesRequest\032\'.quota_sidecar.v1.ListOver" +
+      "ridesResponse\022W\n\nResetUsage\022#.quota_side" +
+      "car.v1.ResetUsageRequest\032$.quota_sidecar" +
+      ".v1.ResetUsageResponse\022f\n\017ListAuditEvent" +
+      "s\022(.quota_sidecar.v1.ListAuditEventsRequ" +
+      "est\032).quota_sidecar.v1.ListAuditEventsRe" +
+      "sponse\022f\n\017ListTopSpenders\022(.quota_sideca" +
+      "r.v1.ListTopSpendersRequest\032).quota_side" +
+      "car.v1.ListTopSpendersResponseBk\n\023dev.qu" +
+      "otasidecar.v1P\001Z@github.com/quota-sideca" +
+      "r/quota-sidecar/clients/go/quotasidecarv" +
+      "1\252\002\017QuotaSidecar.V1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -269,13 +272,13 @@ public final class Admin {
     internal_static_quota_sidecar_v1_GetQuotaRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_GetQuotaRequest_descriptor,
-        new java.lang.String[] { "Subject", });
+        new java.lang.String[] { "Subject", "Tenant", });
     internal_static_quota_sidecar_v1_GetQuotaResponse_descriptor =
       getDescriptor().getMessageTypes().get(5);
     internal_static_quota_sidecar_v1_GetQuotaResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_GetQuotaResponse_descriptor,
-        new java.lang.String[] { "Config", });
+        new java.lang.String[] { "Config", "QuotaSource", "QuotaDefault", });
     internal_static_quota_sidecar_v1_ListQuotasRequest_descriptor =
       getDescriptor().getMessageTypes().get(6);
     internal_static_quota_sidecar_v1_ListQuotasRequest_fieldAccessorTable = new
@@ -371,7 +374,7 @@ public final class Admin {
     internal_static_quota_sidecar_v1_TopSpender_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_TopSpender_descriptor,
-        new java.lang.String[] { "Subject", "CostNanos", "LimitNanos", "LimitNanos", });
+        new java.lang.String[] { "Subject", "CostNanos", "LimitNanos", "QuotaSource", "QuotaDefault", "LimitNanos", });
     internal_static_quota_sidecar_v1_ListTopSpendersResponse_descriptor =
       getDescriptor().getMessageTypes().get(22);
     internal_static_quota_sidecar_v1_ListTopSpendersResponse_fieldAccessorTable = new

@@ -26,6 +26,8 @@ private static final long serialVersionUID = 0L;
     limit_ = 0;
     period_ = "";
     message_ = "";
+    quotaSource_ = "";
+    quotaDefault_ = "";
   }
 
   @java.lang.Override
@@ -395,6 +397,102 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int QUOTA_SOURCE_FIELD_NUMBER = 12;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object quotaSource_ = "";
+  /**
+   * <pre>
+   * For alerts on usage (thresholds, exhaustion, per-request limits): where the subject's quota
+   * comes from, "own" or "default" (see quota_default); "" on admin events.
+   * </pre>
+   *
+   * <code>string quota_source = 12;</code>
+   * @return The quotaSource.
+   */
+  @java.lang.Override
+  public java.lang.String getQuotaSource() {
+    java.lang.Object ref = quotaSource_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      quotaSource_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * For alerts on usage (thresholds, exhaustion, per-request limits): where the subject's quota
+   * comes from, "own" or "default" (see quota_default); "" on admin events.
+   * </pre>
+   *
+   * <code>string quota_source = 12;</code>
+   * @return The bytes for quotaSource.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getQuotaSourceBytes() {
+    java.lang.Object ref = quotaSource_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      quotaSource_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int QUOTA_DEFAULT_FIELD_NUMBER = 13;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object quotaDefault_ = "";
+  /**
+   * <pre>
+   * The default in force when quota_source is "default", for example "user:*".
+   * </pre>
+   *
+   * <code>string quota_default = 13;</code>
+   * @return The quotaDefault.
+   */
+  @java.lang.Override
+  public java.lang.String getQuotaDefault() {
+    java.lang.Object ref = quotaDefault_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      quotaDefault_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The default in force when quota_source is "default", for example "user:*".
+   * </pre>
+   *
+   * <code>string quota_default = 13;</code>
+   * @return The bytes for quotaDefault.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getQuotaDefaultBytes() {
+    java.lang.Object ref = quotaDefault_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      quotaDefault_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -441,6 +539,12 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(message_)) {
       com.google.protobuf.GeneratedMessageV3.writeString(output, 11, message_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(quotaSource_)) {
+      com.google.protobuf.GeneratedMessageV3.writeString(output, 12, quotaSource_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(quotaDefault_)) {
+      com.google.protobuf.GeneratedMessageV3.writeString(output, 13, quotaDefault_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -492,6 +596,12 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(message_)) {
       size += com.google.protobuf.GeneratedMessageV3.computeStringSize(11, message_);
     }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(quotaSource_)) {
+      size += com.google.protobuf.GeneratedMessageV3.computeStringSize(12, quotaSource_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(quotaDefault_)) {
+      size += com.google.protobuf.GeneratedMessageV3.computeStringSize(13, quotaDefault_);
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -532,6 +642,10 @@ private static final long serialVersionUID = 0L;
     }
     if (!getMessage()
         .equals(other.getMessage())) return false;
+    if (!getQuotaSource()
+        .equals(other.getQuotaSource())) return false;
+    if (!getQuotaDefault()
+        .equals(other.getQuotaDefault())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -571,6 +685,10 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + MESSAGE_FIELD_NUMBER;
     hash = (53 * hash) + getMessage().hashCode();
+    hash = (37 * hash) + QUOTA_SOURCE_FIELD_NUMBER;
+    hash = (53 * hash) + getQuotaSource().hashCode();
+    hash = (37 * hash) + QUOTA_DEFAULT_FIELD_NUMBER;
+    hash = (53 * hash) + getQuotaDefault().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -723,6 +841,8 @@ private static final long serialVersionUID = 0L;
         timeBuilder_ = null;
       }
       message_ = "";
+      quotaSource_ = "";
+      quotaDefault_ = "";
       return this;
     }
 
@@ -792,6 +912,12 @@ private static final long serialVersionUID = 0L;
       }
       if (((from_bitField0_ & 0x00000400) != 0)) {
         result.message_ = message_;
+      }
+      if (((from_bitField0_ & 0x00000800) != 0)) {
+        result.quotaSource_ = quotaSource_;
+      }
+      if (((from_bitField0_ & 0x00001000) != 0)) {
+        result.quotaDefault_ = quotaDefault_;
       }
     }
 
@@ -876,6 +1002,16 @@ private static final long serialVersionUID = 0L;
       if (!other.getMessage().isEmpty()) {
         message_ = other.message_;
         bitField0_ |= 0x00000400;
+        onChanged();
+      }
+      if (!other.getQuotaSource().isEmpty()) {
+        quotaSource_ = other.quotaSource_;
+        bitField0_ |= 0x00000800;
+        onChanged();
+      }
+      if (!other.getQuotaDefault().isEmpty()) {
+        quotaDefault_ = other.quotaDefault_;
+        bitField0_ |= 0x00001000;
         onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
@@ -963,6 +1099,16 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000400;
               break;
             } // case 90
+            case 98: {
+              quotaSource_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000800;
+              break;
+            } // case 98
+            case 106: {
+              quotaDefault_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00001000;
+              break;
+            } // case 106
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1918,6 +2064,195 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       message_ = value;
       bitField0_ |= 0x00000400;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object quotaSource_ = "";
+    /**
+     * <pre>
+     * For alerts on usage (thresholds, exhaustion, per-request limits): where the subject's quota
+     * comes from, "own" or "default" (see quota_default); "" on admin events.
+     * </pre>
+     *
+     * <code>string quota_source = 12;</code>
+     * @return The quotaSource.
+     */
+    public java.lang.String getQuotaSource() {
+      java.lang.Object ref = quotaSource_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        quotaSource_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * For alerts on usage (thresholds, exhaustion, per-request limits): where the subject's quota
+     * comes from, "own" or "default" (see quota_default); "" on admin events.
+     * </pre>
+     *
+     * <code>string quota_source = 12;</code>
+     * @return The bytes for quotaSource.
+     */
+    public com.google.protobuf.ByteString
+        getQuotaSourceBytes() {
+      java.lang.Object ref = quotaSource_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        quotaSource_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * For alerts on usage (thresholds, exhaustion, per-request limits): where the subject's quota
+     * comes from, "own" or "default" (see quota_default); "" on admin events.
+     * </pre>
+     *
+     * <code>string quota_source = 12;</code>
+     * @param value The quotaSource to set.
+     * @return This builder for chaining.
+     */
+    public Builder setQuotaSource(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      quotaSource_ = value;
+      bitField0_ |= 0x00000800;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * For alerts on usage (thresholds, exhaustion, per-request limits): where the subject's quota
+     * comes from, "own" or "default" (see quota_default); "" on admin events.
+     * </pre>
+     *
+     * <code>string quota_source = 12;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearQuotaSource() {
+      quotaSource_ = getDefaultInstance().getQuotaSource();
+      bitField0_ = (bitField0_ & ~0x00000800);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * For alerts on usage (thresholds, exhaustion, per-request limits): where the subject's quota
+     * comes from, "own" or "default" (see quota_default); "" on admin events.
+     * </pre>
+     *
+     * <code>string quota_source = 12;</code>
+     * @param value The bytes for quotaSource to set.
+     * @return This builder for chaining.
+     */
+    public Builder setQuotaSourceBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      quotaSource_ = value;
+      bitField0_ |= 0x00000800;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object quotaDefault_ = "";
+    /**
+     * <pre>
+     * The default in force when quota_source is "default", for example "user:*".
+     * </pre>
+     *
+     * <code>string quota_default = 13;</code>
+     * @return The quotaDefault.
+     */
+    public java.lang.String getQuotaDefault() {
+      java.lang.Object ref = quotaDefault_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        quotaDefault_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The default in force when quota_source is "default", for example "user:*".
+     * </pre>
+     *
+     * <code>string quota_default = 13;</code>
+     * @return The bytes for quotaDefault.
+     */
+    public com.google.protobuf.ByteString
+        getQuotaDefaultBytes() {
+      java.lang.Object ref = quotaDefault_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        quotaDefault_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The default in force when quota_source is "default", for example "user:*".
+     * </pre>
+     *
+     * <code>string quota_default = 13;</code>
+     * @param value The quotaDefault to set.
+     * @return This builder for chaining.
+     */
+    public Builder setQuotaDefault(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      quotaDefault_ = value;
+      bitField0_ |= 0x00001000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The default in force when quota_source is "default", for example "user:*".
+     * </pre>
+     *
+     * <code>string quota_default = 13;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearQuotaDefault() {
+      quotaDefault_ = getDefaultInstance().getQuotaDefault();
+      bitField0_ = (bitField0_ & ~0x00001000);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The default in force when quota_source is "default", for example "user:*".
+     * </pre>
+     *
+     * <code>string quota_default = 13;</code>
+     * @param value The bytes for quotaDefault to set.
+     * @return This builder for chaining.
+     */
+    public Builder setQuotaDefaultBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      quotaDefault_ = value;
+      bitField0_ |= 0x00001000;
       onChanged();
       return this;
     }

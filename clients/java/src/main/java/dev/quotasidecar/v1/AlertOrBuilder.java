@@ -209,4 +209,46 @@ public interface AlertOrBuilder extends
    */
   com.google.protobuf.ByteString
       getMessageBytes();
+
+  /**
+   * <pre>
+   * For alerts on usage (thresholds, exhaustion, per-request limits): where the subject's quota
+   * comes from, "own" or "default" (see quota_default); "" on admin events.
+   * </pre>
+   *
+   * <code>string quota_source = 12;</code>
+   * @return The quotaSource.
+   */
+  java.lang.String getQuotaSource();
+  /**
+   * <pre>
+   * For alerts on usage (thresholds, exhaustion, per-request limits): where the subject's quota
+   * comes from, "own" or "default" (see quota_default); "" on admin events.
+   * </pre>
+   *
+   * <code>string quota_source = 12;</code>
+   * @return The bytes for quotaSource.
+   */
+  com.google.protobuf.ByteString
+      getQuotaSourceBytes();
+
+  /**
+   * <pre>
+   * The default in force when quota_source is "default", for example "user:*".
+   * </pre>
+   *
+   * <code>string quota_default = 13;</code>
+   * @return The quotaDefault.
+   */
+  java.lang.String getQuotaDefault();
+  /**
+   * <pre>
+   * The default in force when quota_source is "default", for example "user:*".
+   * </pre>
+   *
+   * <code>string quota_default = 13;</code>
+   * @return The bytes for quotaDefault.
+   */
+  com.google.protobuf.ByteString
+      getQuotaDefaultBytes();
 }

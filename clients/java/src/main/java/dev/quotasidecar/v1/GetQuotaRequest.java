@@ -20,6 +20,7 @@ private static final long serialVersionUID = 0L;
     super(builder);
   }
   private GetQuotaRequest() {
+    tenant_ = "";
   }
 
   @java.lang.Override
@@ -85,6 +86,55 @@ private static final long serialVersionUID = 0L;
     return subject_ == null ? dev.quotasidecar.v1.Subject.getDefaultInstance() : subject_;
   }
 
+  public static final int TENANT_FIELD_NUMBER = 2;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object tenant_ = "";
+  /**
+   * <pre>
+   * The tenant whose default applies when the subject has no quota of its own, as
+   * GetUsageRequest.tenant (optional; empty: the scope's default).
+   * </pre>
+   *
+   * <code>string tenant = 2;</code>
+   * @return The tenant.
+   */
+  @java.lang.Override
+  public java.lang.String getTenant() {
+    java.lang.Object ref = tenant_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      tenant_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The tenant whose default applies when the subject has no quota of its own, as
+   * GetUsageRequest.tenant (optional; empty: the scope's default).
+   * </pre>
+   *
+   * <code>string tenant = 2;</code>
+   * @return The bytes for tenant.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getTenantBytes() {
+    java.lang.Object ref = tenant_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      tenant_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -102,6 +152,9 @@ private static final long serialVersionUID = 0L;
     if (subject_ != null) {
       output.writeMessage(1, getSubject());
     }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(tenant_)) {
+      com.google.protobuf.GeneratedMessageV3.writeString(output, 2, tenant_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -114,6 +167,9 @@ private static final long serialVersionUID = 0L;
     if (subject_ != null) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(1, getSubject());
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(tenant_)) {
+      size += com.google.protobuf.GeneratedMessageV3.computeStringSize(2, tenant_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -135,6 +191,8 @@ private static final long serialVersionUID = 0L;
       if (!getSubject()
           .equals(other.getSubject())) return false;
     }
+    if (!getTenant()
+        .equals(other.getTenant())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -150,6 +208,8 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + SUBJECT_FIELD_NUMBER;
       hash = (53 * hash) + getSubject().hashCode();
     }
+    hash = (37 * hash) + TENANT_FIELD_NUMBER;
+    hash = (53 * hash) + getTenant().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -288,6 +348,7 @@ private static final long serialVersionUID = 0L;
         subjectBuilder_.dispose();
         subjectBuilder_ = null;
       }
+      tenant_ = "";
       return this;
     }
 
@@ -325,6 +386,9 @@ private static final long serialVersionUID = 0L;
         result.subject_ = subjectBuilder_ == null
             ? subject_
             : subjectBuilder_.build();
+      }
+      if (((from_bitField0_ & 0x00000002) != 0)) {
+        result.tenant_ = tenant_;
       }
     }
 
@@ -375,6 +439,11 @@ private static final long serialVersionUID = 0L;
       if (other.hasSubject()) {
         mergeSubject(other.getSubject());
       }
+      if (!other.getTenant().isEmpty()) {
+        tenant_ = other.tenant_;
+        bitField0_ |= 0x00000002;
+        onChanged();
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -408,6 +477,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000001;
               break;
             } // case 10
+            case 18: {
+              tenant_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000002;
+              break;
+            } // case 18
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -578,6 +652,103 @@ private static final long serialVersionUID = 0L;
         subject_ = null;
       }
       return subjectBuilder_;
+    }
+
+    private java.lang.Object tenant_ = "";
+    /**
+     * <pre>
+     * The tenant whose default applies when the subject has no quota of its own, as
+     * GetUsageRequest.tenant (optional; empty: the scope's default).
+     * </pre>
+     *
+     * <code>string tenant = 2;</code>
+     * @return The tenant.
+     */
+    public java.lang.String getTenant() {
+      java.lang.Object ref = tenant_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        tenant_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The tenant whose default applies when the subject has no quota of its own, as
+     * GetUsageRequest.tenant (optional; empty: the scope's default).
+     * </pre>
+     *
+     * <code>string tenant = 2;</code>
+     * @return The bytes for tenant.
+     */
+    public com.google.protobuf.ByteString
+        getTenantBytes() {
+      java.lang.Object ref = tenant_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        tenant_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The tenant whose default applies when the subject has no quota of its own, as
+     * GetUsageRequest.tenant (optional; empty: the scope's default).
+     * </pre>
+     *
+     * <code>string tenant = 2;</code>
+     * @param value The tenant to set.
+     * @return This builder for chaining.
+     */
+    public Builder setTenant(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      tenant_ = value;
+      bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The tenant whose default applies when the subject has no quota of its own, as
+     * GetUsageRequest.tenant (optional; empty: the scope's default).
+     * </pre>
+     *
+     * <code>string tenant = 2;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearTenant() {
+      tenant_ = getDefaultInstance().getTenant();
+      bitField0_ = (bitField0_ & ~0x00000002);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The tenant whose default applies when the subject has no quota of its own, as
+     * GetUsageRequest.tenant (optional; empty: the scope's default).
+     * </pre>
+     *
+     * <code>string tenant = 2;</code>
+     * @param value The bytes for tenant to set.
+     * @return This builder for chaining.
+     */
+    public Builder setTenantBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      tenant_ = value;
+      bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

@@ -33,4 +33,26 @@ public interface GetQuotaRequestOrBuilder extends
    * <code>.quota_sidecar.v1.Subject subject = 1;</code>
    */
   dev.quotasidecar.v1.SubjectOrBuilder getSubjectOrBuilder();
+
+  /**
+   * <pre>
+   * The tenant whose default applies when the subject has no quota of its own, as
+   * GetUsageRequest.tenant (optional; empty: the scope's default).
+   * </pre>
+   *
+   * <code>string tenant = 2;</code>
+   * @return The tenant.
+   */
+  java.lang.String getTenant();
+  /**
+   * <pre>
+   * The tenant whose default applies when the subject has no quota of its own, as
+   * GetUsageRequest.tenant (optional; empty: the scope's default).
+   * </pre>
+   *
+   * <code>string tenant = 2;</code>
+   * @return The bytes for tenant.
+   */
+  com.google.protobuf.ByteString
+      getTenantBytes();
 }

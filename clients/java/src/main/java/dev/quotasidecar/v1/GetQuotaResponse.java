@@ -5,7 +5,7 @@ package dev.quotasidecar.v1;
 
 /**
  * <pre>
- * One subject's quota.
+ * One subject's quota: its own, or when it has none the scope default it follows.
  * </pre>
  *
  * Protobuf type {@code quota_sidecar.v1.GetQuotaResponse}
@@ -20,6 +20,8 @@ private static final long serialVersionUID = 0L;
     super(builder);
   }
   private GetQuotaResponse() {
+    quotaSource_ = "";
+    quotaDefault_ = "";
   }
 
   @java.lang.Override
@@ -51,7 +53,8 @@ private static final long serialVersionUID = 0L;
   private dev.quotasidecar.v1.QuotaConfig config_;
   /**
    * <pre>
-   * The stored quota.
+   * The quota in force: the subject's own as stored, or the default's limits under the
+   * subject's name (with the default's version and no updated_at).
    * </pre>
    *
    * <code>.quota_sidecar.v1.QuotaConfig config = 1;</code>
@@ -63,7 +66,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The stored quota.
+   * The quota in force: the subject's own as stored, or the default's limits under the
+   * subject's name (with the default's version and no updated_at).
    * </pre>
    *
    * <code>.quota_sidecar.v1.QuotaConfig config = 1;</code>
@@ -75,7 +79,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The stored quota.
+   * The quota in force: the subject's own as stored, or the default's limits under the
+   * subject's name (with the default's version and no updated_at).
    * </pre>
    *
    * <code>.quota_sidecar.v1.QuotaConfig config = 1;</code>
@@ -83,6 +88,100 @@ private static final long serialVersionUID = 0L;
   @java.lang.Override
   public dev.quotasidecar.v1.QuotaConfigOrBuilder getConfigOrBuilder() {
     return config_ == null ? dev.quotasidecar.v1.QuotaConfig.getDefaultInstance() : config_;
+  }
+
+  public static final int QUOTA_SOURCE_FIELD_NUMBER = 2;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object quotaSource_ = "";
+  /**
+   * <pre>
+   * "own" (the subject's own quota) or "default" (it has none; quota_default is in force).
+   * </pre>
+   *
+   * <code>string quota_source = 2;</code>
+   * @return The quotaSource.
+   */
+  @java.lang.Override
+  public java.lang.String getQuotaSource() {
+    java.lang.Object ref = quotaSource_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      quotaSource_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * "own" (the subject's own quota) or "default" (it has none; quota_default is in force).
+   * </pre>
+   *
+   * <code>string quota_source = 2;</code>
+   * @return The bytes for quotaSource.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getQuotaSourceBytes() {
+    java.lang.Object ref = quotaSource_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      quotaSource_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int QUOTA_DEFAULT_FIELD_NUMBER = 3;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object quotaDefault_ = "";
+  /**
+   * <pre>
+   * The default in force when quota_source is "default", for example "user:*".
+   * </pre>
+   *
+   * <code>string quota_default = 3;</code>
+   * @return The quotaDefault.
+   */
+  @java.lang.Override
+  public java.lang.String getQuotaDefault() {
+    java.lang.Object ref = quotaDefault_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      quotaDefault_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The default in force when quota_source is "default", for example "user:*".
+   * </pre>
+   *
+   * <code>string quota_default = 3;</code>
+   * @return The bytes for quotaDefault.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getQuotaDefaultBytes() {
+    java.lang.Object ref = quotaDefault_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      quotaDefault_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
   }
 
   private byte memoizedIsInitialized = -1;
@@ -102,6 +201,12 @@ private static final long serialVersionUID = 0L;
     if (config_ != null) {
       output.writeMessage(1, getConfig());
     }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(quotaSource_)) {
+      com.google.protobuf.GeneratedMessageV3.writeString(output, 2, quotaSource_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(quotaDefault_)) {
+      com.google.protobuf.GeneratedMessageV3.writeString(output, 3, quotaDefault_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -114,6 +219,12 @@ private static final long serialVersionUID = 0L;
     if (config_ != null) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(1, getConfig());
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(quotaSource_)) {
+      size += com.google.protobuf.GeneratedMessageV3.computeStringSize(2, quotaSource_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(quotaDefault_)) {
+      size += com.google.protobuf.GeneratedMessageV3.computeStringSize(3, quotaDefault_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -135,6 +246,10 @@ private static final long serialVersionUID = 0L;
       if (!getConfig()
           .equals(other.getConfig())) return false;
     }
+    if (!getQuotaSource()
+        .equals(other.getQuotaSource())) return false;
+    if (!getQuotaDefault()
+        .equals(other.getQuotaDefault())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -150,6 +265,10 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + CONFIG_FIELD_NUMBER;
       hash = (53 * hash) + getConfig().hashCode();
     }
+    hash = (37 * hash) + QUOTA_SOURCE_FIELD_NUMBER;
+    hash = (53 * hash) + getQuotaSource().hashCode();
+    hash = (37 * hash) + QUOTA_DEFAULT_FIELD_NUMBER;
+    hash = (53 * hash) + getQuotaDefault().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -247,7 +366,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * One subject's quota.
+   * One subject's quota: its own, or when it has none the scope default it follows.
    * </pre>
    *
    * Protobuf type {@code quota_sidecar.v1.GetQuotaResponse}
@@ -288,6 +407,8 @@ private static final long serialVersionUID = 0L;
         configBuilder_.dispose();
         configBuilder_ = null;
       }
+      quotaSource_ = "";
+      quotaDefault_ = "";
       return this;
     }
 
@@ -325,6 +446,12 @@ private static final long serialVersionUID = 0L;
         result.config_ = configBuilder_ == null
             ? config_
             : configBuilder_.build();
+      }
+      if (((from_bitField0_ & 0x00000002) != 0)) {
+        result.quotaSource_ = quotaSource_;
+      }
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        result.quotaDefault_ = quotaDefault_;
       }
     }
 
@@ -375,6 +502,16 @@ private static final long serialVersionUID = 0L;
       if (other.hasConfig()) {
         mergeConfig(other.getConfig());
       }
+      if (!other.getQuotaSource().isEmpty()) {
+        quotaSource_ = other.quotaSource_;
+        bitField0_ |= 0x00000002;
+        onChanged();
+      }
+      if (!other.getQuotaDefault().isEmpty()) {
+        quotaDefault_ = other.quotaDefault_;
+        bitField0_ |= 0x00000004;
+        onChanged();
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -408,6 +545,16 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000001;
               break;
             } // case 10
+            case 18: {
+              quotaSource_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000002;
+              break;
+            } // case 18
+            case 26: {
+              quotaDefault_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000004;
+              break;
+            } // case 26
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -430,7 +577,8 @@ private static final long serialVersionUID = 0L;
         dev.quotasidecar.v1.QuotaConfig, dev.quotasidecar.v1.QuotaConfig.Builder, dev.quotasidecar.v1.QuotaConfigOrBuilder> configBuilder_;
     /**
      * <pre>
-     * The stored quota.
+     * The quota in force: the subject's own as stored, or the default's limits under the
+     * subject's name (with the default's version and no updated_at).
      * </pre>
      *
      * <code>.quota_sidecar.v1.QuotaConfig config = 1;</code>
@@ -441,7 +589,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The stored quota.
+     * The quota in force: the subject's own as stored, or the default's limits under the
+     * subject's name (with the default's version and no updated_at).
      * </pre>
      *
      * <code>.quota_sidecar.v1.QuotaConfig config = 1;</code>
@@ -456,7 +605,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The stored quota.
+     * The quota in force: the subject's own as stored, or the default's limits under the
+     * subject's name (with the default's version and no updated_at).
      * </pre>
      *
      * <code>.quota_sidecar.v1.QuotaConfig config = 1;</code>
@@ -476,7 +626,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The stored quota.
+     * The quota in force: the subject's own as stored, or the default's limits under the
+     * subject's name (with the default's version and no updated_at).
      * </pre>
      *
      * <code>.quota_sidecar.v1.QuotaConfig config = 1;</code>
@@ -494,7 +645,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The stored quota.
+     * The quota in force: the subject's own as stored, or the default's limits under the
+     * subject's name (with the default's version and no updated_at).
      * </pre>
      *
      * <code>.quota_sidecar.v1.QuotaConfig config = 1;</code>
@@ -517,7 +669,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The stored quota.
+     * The quota in force: the subject's own as stored, or the default's limits under the
+     * subject's name (with the default's version and no updated_at).
      * </pre>
      *
      * <code>.quota_sidecar.v1.QuotaConfig config = 1;</code>
@@ -534,7 +687,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The stored quota.
+     * The quota in force: the subject's own as stored, or the default's limits under the
+     * subject's name (with the default's version and no updated_at).
      * </pre>
      *
      * <code>.quota_sidecar.v1.QuotaConfig config = 1;</code>
@@ -546,7 +700,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The stored quota.
+     * The quota in force: the subject's own as stored, or the default's limits under the
+     * subject's name (with the default's version and no updated_at).
      * </pre>
      *
      * <code>.quota_sidecar.v1.QuotaConfig config = 1;</code>
@@ -561,7 +716,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The stored quota.
+     * The quota in force: the subject's own as stored, or the default's limits under the
+     * subject's name (with the default's version and no updated_at).
      * </pre>
      *
      * <code>.quota_sidecar.v1.QuotaConfig config = 1;</code>
@@ -578,6 +734,190 @@ private static final long serialVersionUID = 0L;
         config_ = null;
       }
       return configBuilder_;
+    }
+
+    private java.lang.Object quotaSource_ = "";
+    /**
+     * <pre>
+     * "own" (the subject's own quota) or "default" (it has none; quota_default is in force).
+     * </pre>
+     *
+     * <code>string quota_source = 2;</code>
+     * @return The quotaSource.
+     */
+    public java.lang.String getQuotaSource() {
+      java.lang.Object ref = quotaSource_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        quotaSource_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * "own" (the subject's own quota) or "default" (it has none; quota_default is in force).
+     * </pre>
+     *
+     * <code>string quota_source = 2;</code>
+     * @return The bytes for quotaSource.
+     */
+    public com.google.protobuf.ByteString
+        getQuotaSourceBytes() {
+      java.lang.Object ref = quotaSource_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        quotaSource_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * "own" (the subject's own quota) or "default" (it has none; quota_default is in force).
+     * </pre>
+     *
+     * <code>string quota_source = 2;</code>
+     * @param value The quotaSource to set.
+     * @return This builder for chaining.
+     */
+    public Builder setQuotaSource(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      quotaSource_ = value;
+      bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * "own" (the subject's own quota) or "default" (it has none; quota_default is in force).
+     * </pre>
+     *
+     * <code>string quota_source = 2;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearQuotaSource() {
+      quotaSource_ = getDefaultInstance().getQuotaSource();
+      bitField0_ = (bitField0_ & ~0x00000002);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * "own" (the subject's own quota) or "default" (it has none; quota_default is in force).
+     * </pre>
+     *
+     * <code>string quota_source = 2;</code>
+     * @param value The bytes for quotaSource to set.
+     * @return This builder for chaining.
+     */
+    public Builder setQuotaSourceBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      quotaSource_ = value;
+      bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object quotaDefault_ = "";
+    /**
+     * <pre>
+     * The default in force when quota_source is "default", for example "user:*".
+     * </pre>
+     *
+     * <code>string quota_default = 3;</code>
+     * @return The quotaDefault.
+     */
+    public java.lang.String getQuotaDefault() {
+      java.lang.Object ref = quotaDefault_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        quotaDefault_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The default in force when quota_source is "default", for example "user:*".
+     * </pre>
+     *
+     * <code>string quota_default = 3;</code>
+     * @return The bytes for quotaDefault.
+     */
+    public com.google.protobuf.ByteString
+        getQuotaDefaultBytes() {
+      java.lang.Object ref = quotaDefault_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        quotaDefault_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The default in force when quota_source is "default", for example "user:*".
+     * </pre>
+     *
+     * <code>string quota_default = 3;</code>
+     * @param value The quotaDefault to set.
+     * @return This builder for chaining.
+     */
+    public Builder setQuotaDefault(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      quotaDefault_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The default in force when quota_source is "default", for example "user:*".
+     * </pre>
+     *
+     * <code>string quota_default = 3;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearQuotaDefault() {
+      quotaDefault_ = getDefaultInstance().getQuotaDefault();
+      bitField0_ = (bitField0_ & ~0x00000004);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The default in force when quota_source is "default", for example "user:*".
+     * </pre>
+     *
+     * <code>string quota_default = 3;</code>
+     * @param value The bytes for quotaDefault to set.
+     * @return This builder for chaining.
+     */
+    public Builder setQuotaDefaultBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      quotaDefault_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

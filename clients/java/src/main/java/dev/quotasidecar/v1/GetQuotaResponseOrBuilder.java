@@ -9,7 +9,8 @@ public interface GetQuotaResponseOrBuilder extends
 
   /**
    * <pre>
-   * The stored quota.
+   * The quota in force: the subject's own as stored, or the default's limits under the
+   * subject's name (with the default's version and no updated_at).
    * </pre>
    *
    * <code>.quota_sidecar.v1.QuotaConfig config = 1;</code>
@@ -18,7 +19,8 @@ public interface GetQuotaResponseOrBuilder extends
   boolean hasConfig();
   /**
    * <pre>
-   * The stored quota.
+   * The quota in force: the subject's own as stored, or the default's limits under the
+   * subject's name (with the default's version and no updated_at).
    * </pre>
    *
    * <code>.quota_sidecar.v1.QuotaConfig config = 1;</code>
@@ -27,10 +29,51 @@ public interface GetQuotaResponseOrBuilder extends
   dev.quotasidecar.v1.QuotaConfig getConfig();
   /**
    * <pre>
-   * The stored quota.
+   * The quota in force: the subject's own as stored, or the default's limits under the
+   * subject's name (with the default's version and no updated_at).
    * </pre>
    *
    * <code>.quota_sidecar.v1.QuotaConfig config = 1;</code>
    */
   dev.quotasidecar.v1.QuotaConfigOrBuilder getConfigOrBuilder();
+
+  /**
+   * <pre>
+   * "own" (the subject's own quota) or "default" (it has none; quota_default is in force).
+   * </pre>
+   *
+   * <code>string quota_source = 2;</code>
+   * @return The quotaSource.
+   */
+  java.lang.String getQuotaSource();
+  /**
+   * <pre>
+   * "own" (the subject's own quota) or "default" (it has none; quota_default is in force).
+   * </pre>
+   *
+   * <code>string quota_source = 2;</code>
+   * @return The bytes for quotaSource.
+   */
+  com.google.protobuf.ByteString
+      getQuotaSourceBytes();
+
+  /**
+   * <pre>
+   * The default in force when quota_source is "default", for example "user:*".
+   * </pre>
+   *
+   * <code>string quota_default = 3;</code>
+   * @return The quotaDefault.
+   */
+  java.lang.String getQuotaDefault();
+  /**
+   * <pre>
+   * The default in force when quota_source is "default", for example "user:*".
+   * </pre>
+   *
+   * <code>string quota_default = 3;</code>
+   * @return The bytes for quotaDefault.
+   */
+  com.google.protobuf.ByteString
+      getQuotaDefaultBytes();
 }

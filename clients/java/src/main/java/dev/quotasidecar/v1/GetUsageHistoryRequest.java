@@ -23,6 +23,7 @@ private static final long serialVersionUID = 0L;
   private GetUsageHistoryRequest() {
     startDate_ = "";
     endDate_ = "";
+    tenant_ = "";
   }
 
   @java.lang.Override
@@ -184,6 +185,55 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int TENANT_FIELD_NUMBER = 4;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object tenant_ = "";
+  /**
+   * <pre>
+   * The tenant whose default names the days when the subject has no quota of its own, as
+   * GetUsageRequest.tenant (optional; empty: the scope's default).
+   * </pre>
+   *
+   * <code>string tenant = 4;</code>
+   * @return The tenant.
+   */
+  @java.lang.Override
+  public java.lang.String getTenant() {
+    java.lang.Object ref = tenant_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      tenant_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The tenant whose default names the days when the subject has no quota of its own, as
+   * GetUsageRequest.tenant (optional; empty: the scope's default).
+   * </pre>
+   *
+   * <code>string tenant = 4;</code>
+   * @return The bytes for tenant.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getTenantBytes() {
+    java.lang.Object ref = tenant_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      tenant_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -207,6 +257,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(endDate_)) {
       com.google.protobuf.GeneratedMessageV3.writeString(output, 3, endDate_);
     }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(tenant_)) {
+      com.google.protobuf.GeneratedMessageV3.writeString(output, 4, tenant_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -225,6 +278,9 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(endDate_)) {
       size += com.google.protobuf.GeneratedMessageV3.computeStringSize(3, endDate_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(tenant_)) {
+      size += com.google.protobuf.GeneratedMessageV3.computeStringSize(4, tenant_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -250,6 +306,8 @@ private static final long serialVersionUID = 0L;
         .equals(other.getStartDate())) return false;
     if (!getEndDate()
         .equals(other.getEndDate())) return false;
+    if (!getTenant()
+        .equals(other.getTenant())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -269,6 +327,8 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getStartDate().hashCode();
     hash = (37 * hash) + END_DATE_FIELD_NUMBER;
     hash = (53 * hash) + getEndDate().hashCode();
+    hash = (37 * hash) + TENANT_FIELD_NUMBER;
+    hash = (53 * hash) + getTenant().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -410,6 +470,7 @@ private static final long serialVersionUID = 0L;
       }
       startDate_ = "";
       endDate_ = "";
+      tenant_ = "";
       return this;
     }
 
@@ -453,6 +514,9 @@ private static final long serialVersionUID = 0L;
       }
       if (((from_bitField0_ & 0x00000004) != 0)) {
         result.endDate_ = endDate_;
+      }
+      if (((from_bitField0_ & 0x00000008) != 0)) {
+        result.tenant_ = tenant_;
       }
     }
 
@@ -513,6 +577,11 @@ private static final long serialVersionUID = 0L;
         bitField0_ |= 0x00000004;
         onChanged();
       }
+      if (!other.getTenant().isEmpty()) {
+        tenant_ = other.tenant_;
+        bitField0_ |= 0x00000008;
+        onChanged();
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -556,6 +625,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000004;
               break;
             } // case 26
+            case 34: {
+              tenant_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000008;
+              break;
+            } // case 34
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -913,6 +987,103 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       endDate_ = value;
       bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object tenant_ = "";
+    /**
+     * <pre>
+     * The tenant whose default names the days when the subject has no quota of its own, as
+     * GetUsageRequest.tenant (optional; empty: the scope's default).
+     * </pre>
+     *
+     * <code>string tenant = 4;</code>
+     * @return The tenant.
+     */
+    public java.lang.String getTenant() {
+      java.lang.Object ref = tenant_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        tenant_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The tenant whose default names the days when the subject has no quota of its own, as
+     * GetUsageRequest.tenant (optional; empty: the scope's default).
+     * </pre>
+     *
+     * <code>string tenant = 4;</code>
+     * @return The bytes for tenant.
+     */
+    public com.google.protobuf.ByteString
+        getTenantBytes() {
+      java.lang.Object ref = tenant_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        tenant_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The tenant whose default names the days when the subject has no quota of its own, as
+     * GetUsageRequest.tenant (optional; empty: the scope's default).
+     * </pre>
+     *
+     * <code>string tenant = 4;</code>
+     * @param value The tenant to set.
+     * @return This builder for chaining.
+     */
+    public Builder setTenant(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      tenant_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The tenant whose default names the days when the subject has no quota of its own, as
+     * GetUsageRequest.tenant (optional; empty: the scope's default).
+     * </pre>
+     *
+     * <code>string tenant = 4;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearTenant() {
+      tenant_ = getDefaultInstance().getTenant();
+      bitField0_ = (bitField0_ & ~0x00000008);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The tenant whose default names the days when the subject has no quota of its own, as
+     * GetUsageRequest.tenant (optional; empty: the scope's default).
+     * </pre>
+     *
+     * <code>string tenant = 4;</code>
+     * @param value The bytes for tenant to set.
+     * @return This builder for chaining.
+     */
+    public Builder setTenantBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      tenant_ = value;
+      bitField0_ |= 0x00000008;
       onChanged();
       return this;
     }

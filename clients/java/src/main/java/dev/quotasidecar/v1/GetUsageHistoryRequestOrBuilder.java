@@ -75,4 +75,26 @@ public interface GetUsageHistoryRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getEndDateBytes();
+
+  /**
+   * <pre>
+   * The tenant whose default names the days when the subject has no quota of its own, as
+   * GetUsageRequest.tenant (optional; empty: the scope's default).
+   * </pre>
+   *
+   * <code>string tenant = 4;</code>
+   * @return The tenant.
+   */
+  java.lang.String getTenant();
+  /**
+   * <pre>
+   * The tenant whose default names the days when the subject has no quota of its own, as
+   * GetUsageRequest.tenant (optional; empty: the scope's default).
+   * </pre>
+   *
+   * <code>string tenant = 4;</code>
+   * @return The bytes for tenant.
+   */
+  com.google.protobuf.ByteString
+      getTenantBytes();
 }

@@ -121,4 +121,46 @@ public interface GetUsageHistoryResponseOrBuilder extends
    */
   dev.quotasidecar.v1.UsageMonthOrBuilder getMonthsOrBuilder(
       int index);
+
+  /**
+   * <pre>
+   * Where the subject's quota (whose zone and reset hour name the days) comes from: "own",
+   * "default" (see quota_default) or "" (no quota: UTC days), as GetUsage says.
+   * </pre>
+   *
+   * <code>string quota_source = 4;</code>
+   * @return The quotaSource.
+   */
+  java.lang.String getQuotaSource();
+  /**
+   * <pre>
+   * Where the subject's quota (whose zone and reset hour name the days) comes from: "own",
+   * "default" (see quota_default) or "" (no quota: UTC days), as GetUsage says.
+   * </pre>
+   *
+   * <code>string quota_source = 4;</code>
+   * @return The bytes for quotaSource.
+   */
+  com.google.protobuf.ByteString
+      getQuotaSourceBytes();
+
+  /**
+   * <pre>
+   * The default in force when quota_source is "default", for example "user:*".
+   * </pre>
+   *
+   * <code>string quota_default = 5;</code>
+   * @return The quotaDefault.
+   */
+  java.lang.String getQuotaDefault();
+  /**
+   * <pre>
+   * The default in force when quota_source is "default", for example "user:*".
+   * </pre>
+   *
+   * <code>string quota_default = 5;</code>
+   * @return The bytes for quotaDefault.
+   */
+  com.google.protobuf.ByteString
+      getQuotaDefaultBytes();
 }

@@ -241,53 +241,54 @@ public final class Quota {
       "treamAlertsResponse\022(\n\005alert\030\001 \001(\0132\027.quo" +
       "ta_sidecar.v1.AlertH\000\0220\n\theartbeat\030\002 \001(\013" +
       "2\033.quota_sidecar.v1.HeartbeatH\000B\007\n\005event" +
-      "\"j\n\026GetUsageHistoryRequest\022*\n\007subject\030\001 " +
+      "\"z\n\026GetUsageHistoryRequest\022*\n\007subject\030\001 " +
       "\001(\0132\031.quota_sidecar.v1.Subject\022\022\n\nstart_" +
-      "date\030\002 \001(\t\022\020\n\010end_date\030\003 \001(\t\"\307\002\n\010UsageDa" +
-      "y\022\013\n\003day\030\001 \001(\t\022-\n\tstarts_at\030\002 \001(\0132\032.goog" +
-      "le.protobuf.Timestamp\022+\n\007ends_at\030\003 \001(\0132\032" +
-      ".google.protobuf.Timestamp\022\022\n\ncost_nanos" +
-      "\030\004 \001(\003\022\020\n\010requests\030\005 \001(\003\022\016\n\006tokens\030\006 \001(\003" +
-      "\0225\n\013by_provider\030\007 \003(\0132 .quota_sidecar.v1" +
-      ".BreakdownEntry\0221\n\007by_tool\030\010 \003(\0132 .quota" +
-      "_sidecar.v1.BreakdownEntry\0222\n\010by_model\030\t" +
-      " \003(\0132 .quota_sidecar.v1.BreakdownEntry\"\255" +
-      "\001\n\nUsageMonth\022\r\n\005month\030\001 \001(\t\022-\n\tstarts_a" +
-      "t\030\002 \001(\0132\032.google.protobuf.Timestamp\022+\n\007e" +
-      "nds_at\030\003 \001(\0132\032.google.protobuf.Timestamp" +
-      "\022\022\n\ncost_nanos\030\004 \001(\003\022\020\n\010requests\030\005 \001(\003\022\016" +
-      "\n\006tokens\030\006 \001(\003\"\235\001\n\027GetUsageHistoryRespon" +
-      "se\022*\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1.S" +
-      "ubject\022(\n\004days\030\002 \003(\0132\032.quota_sidecar.v1." +
-      "UsageDay\022,\n\006months\030\003 \003(\0132\034.quota_sidecar" +
-      ".v1.UsageMonth*\226\002\n\nDenialCode\022\033\n\027DENIAL_" +
-      "CODE_UNSPECIFIED\020\000\022\034\n\030DENIAL_CODE_RATE_L" +
-      "IMITED\020\001\022 \n\034DENIAL_CODE_BUDGET_EXHAUSTED" +
-      "\020\002\022*\n&DENIAL_CODE_PER_REQUEST_LIMIT_EXCE" +
-      "EDED\020\003\022\027\n\023DENIAL_CODE_BLOCKED\020\004\022!\n\035DENIA" +
-      "L_CODE_STORE_UNAVAILABLE\020\005\022\036\n\032DENIAL_COD" +
-      "E_UNPRICED_MODEL\020\006\022#\n\037DENIAL_CODE_CONCUR" +
-      "RENCY_LIMITED\020\0072\232\005\n\014QuotaService\022W\n\nChec" +
-      "kQuota\022#.quota_sidecar.v1.CheckQuotaRequ" +
-      "est\032$.quota_sidecar.v1.CheckQuotaRespons" +
-      "e\022Z\n\013RecordUsage\022$.quota_sidecar.v1.Reco" +
-      "rdUsageRequest\032%.quota_sidecar.v1.Record" +
-      "UsageResponse\022Q\n\010GetUsage\022!.quota_sideca" +
-      "r.v1.GetUsageRequest\032\".quota_sidecar.v1." +
-      "GetUsageResponse\022_\n\014StreamAlerts\022%.quota" +
-      "_sidecar.v1.StreamAlertsRequest\032&.quota_" +
-      "sidecar.v1.StreamAlertsResponse0\001\022K\n\006End" +
-      "Run\022\037.quota_sidecar.v1.EndRunRequest\032 .q" +
-      "uota_sidecar.v1.EndRunResponse\022f\n\017GetUsa" +
-      "geHistory\022(.quota_sidecar.v1.GetUsageHis" +
-      "toryRequest\032).quota_sidecar.v1.GetUsageH" +
-      "istoryResponse\022l\n\021ExtendReservation\022*.qu" +
-      "ota_sidecar.v1.ExtendReservationRequest\032" +
-      "+.quota_sidecar.v1.ExtendReservationResp" +
-      "onseBk\n\023dev.quotasidecar.v1P\001Z@github.co" +
-      "m/quota-sidecar/quota-sidecar/clients/go" +
-      "/quotasidecarv1\252\002\017QuotaSidecar.V1b\006proto" +
-      "3"
+      "date\030\002 \001(\t\022\020\n\010end_date\030\003 \001(\t\022\016\n\006tenant\030\004" +
+      " \001(\t\"\307\002\n\010UsageDay\022\013\n\003day\030\001 \001(\t\022-\n\tstarts" +
+      "_at\030\002 \001(\0132\032.google.protobuf.Timestamp\022+\n" +
+      "\007ends_at\030\003 \001(\0132\032.google.protobuf.Timesta" +
+      "mp\022\022\n\ncost_nanos\030\004 \001(\003\022\020\n\010requests\030\005 \001(\003" +
+      "\022\016\n\006tokens\030\006 \001(\003\0225\n\013by_provider\030\007 \003(\0132 ." +
+      "quota_sidecar.v1.BreakdownEntry\0221\n\007by_to" +
+      "ol\030\010 \003(\0132 .quota_sidecar.v1.BreakdownEnt" +
+      "ry\0222\n\010by_model\030\t \003(\0132 .quota_sidecar.v1." +
+      "BreakdownEntry\"\255\001\n\nUsageMonth\022\r\n\005month\030\001" +
+      " \001(\t\022-\n\tstarts_at\030\002 \001(\0132\032.google.protobu" +
+      "f.Timestamp\022+\n\007ends_at\030\003 \001(\0132\032.google.pr" +
+      "otobuf.Timestamp\022\022\n\ncost_nanos\030\004 \001(\003\022\020\n\010" +
+      "requests\030\005 \001(\003\022\016\n\006tokens\030\006 \001(\003\"\312\001\n\027GetUs" +
+      "ageHistoryResponse\022*\n\007subject\030\001 \001(\0132\031.qu" +
+      "ota_sidecar.v1.Subject\022(\n\004days\030\002 \003(\0132\032.q" +
+      "uota_sidecar.v1.UsageDay\022,\n\006months\030\003 \003(\013" +
+      "2\034.quota_sidecar.v1.UsageMonth\022\024\n\014quota_" +
+      "source\030\004 \001(\t\022\025\n\rquota_default\030\005 \001(\t*\226\002\n\n" +
+      "DenialCode\022\033\n\027DENIAL_CODE_UNSPECIFIED\020\000\022" +
+      "\034\n\030DENIAL_CODE_RATE_LIMITED\020\001\022 \n\034DENIAL_" +
+      "CODE_BUDGET_EXHAUSTED\020\002\022*\n&DENIAL_CODE_P" +
+      "ER_REQUEST_LIMIT_EXCEEDED\020\003\022\027\n\023DENIAL_CO" +
+      "DE_BLOCKED\020\004\022!\n\035DENIAL_CODE_STORE_UNAVAI" +
+      "LABLE\020\005\022\036\n\032DENIAL_CODE_UNPRICED_MODEL\020\006\022" +
+      "#\n\037DENIAL_CODE_CONCURRENCY_LIMITED\020\0072\232\005\n" +
+      "\014QuotaService\022W\n\nCheckQuota\022#.quota_side" +
+      "car.v1.CheckQuotaRequest\032$.quota_sidecar" +
+      ".v1.CheckQuotaResponse\022Z\n\013RecordUsage\022$." +
+      "quota_sidecar.v1.RecordUsageRequest\032%.qu" +
+      "ota_sidecar.v1.RecordUsageResponse\022Q\n\010Ge" +
+      "tUsage\022!.quota_sidecar.v1.GetUsageReques" +
+      "t\032\".quota_sidecar.v1.GetUsageResponse\022_\n" +
+      "\014StreamAlerts\022%.quota_sidecar.v1.StreamA" +
+      "lertsRequest\032&.quota_sidecar.v1.StreamAl" +
+      "ertsResponse0\001\022K\n\006EndRun\022\037.quota_sidecar" +
+      ".v1.EndRunRequest\032 .quota_sidecar.v1.End" +
+      "RunResponse\022f\n\017GetUsageHistory\022(.quota_s" +
+      "idecar.v1.GetUsageHistoryRequest\032).quota" +
+      "_sidecar.v1.GetUsageHistoryResponse\022l\n\021E" +
+      "xtendReservation\022*.quota_sidecar.v1.Exte" +
+      "ndReservationRequest\032+.quota_sidecar.v1." +
+      "ExtendReservationResponseBk\n\023dev.quotasi" +
+      "decar.v1P\001Z@github.com/quota-sidecar/quo" +
+      "ta-sidecar/clients/go/quotasidecarv1\252\002\017Q" +
+      "uotaSidecar.V1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -397,7 +398,7 @@ public final class Quota {
     internal_static_quota_sidecar_v1_GetUsageHistoryRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_GetUsageHistoryRequest_descriptor,
-        new java.lang.String[] { "Subject", "StartDate", "EndDate", });
+        new java.lang.String[] { "Subject", "StartDate", "EndDate", "Tenant", });
     internal_static_quota_sidecar_v1_UsageDay_descriptor =
       getDescriptor().getMessageTypes().get(17);
     internal_static_quota_sidecar_v1_UsageDay_fieldAccessorTable = new
@@ -415,7 +416,7 @@ public final class Quota {
     internal_static_quota_sidecar_v1_GetUsageHistoryResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_GetUsageHistoryResponse_descriptor,
-        new java.lang.String[] { "Subject", "Days", "Months", });
+        new java.lang.String[] { "Subject", "Days", "Months", "QuotaSource", "QuotaDefault", });
     com.google.protobuf.DurationProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
     dev.quotasidecar.v1.Types.getDescriptor();

@@ -391,7 +391,8 @@ public final class QuotaAdminServiceGrpc {
 
     /**
      * <pre>
-     * Reads the quota of a subject; NOT_FOUND when none is configured.
+     * Reads the quota in force for a subject: its own, else the scope default it follows
+     * (quota_source says which); NOT_FOUND when neither is configured.
      * </pre>
      */
     public void getQuota(dev.quotasidecar.v1.GetQuotaRequest request,
@@ -411,7 +412,8 @@ public final class QuotaAdminServiceGrpc {
 
     /**
      * <pre>
-     * Deletes the quota of a subject; NOT_FOUND when none is configured.
+     * Deletes the quota of a subject; NOT_FOUND when it has none of its own (a default it
+     * follows is deleted only by naming the default, for example user:*).
      * </pre>
      */
     public void deleteQuota(dev.quotasidecar.v1.DeleteQuotaRequest request,
@@ -587,7 +589,8 @@ public final class QuotaAdminServiceGrpc {
 
     /**
      * <pre>
-     * Reads the quota of a subject; NOT_FOUND when none is configured.
+     * Reads the quota in force for a subject: its own, else the scope default it follows
+     * (quota_source says which); NOT_FOUND when neither is configured.
      * </pre>
      */
     public void getQuota(dev.quotasidecar.v1.GetQuotaRequest request,
@@ -609,7 +612,8 @@ public final class QuotaAdminServiceGrpc {
 
     /**
      * <pre>
-     * Deletes the quota of a subject; NOT_FOUND when none is configured.
+     * Deletes the quota of a subject; NOT_FOUND when it has none of its own (a default it
+     * follows is deleted only by naming the default, for example user:*).
      * </pre>
      */
     public void deleteQuota(dev.quotasidecar.v1.DeleteQuotaRequest request,
@@ -716,7 +720,8 @@ public final class QuotaAdminServiceGrpc {
 
     /**
      * <pre>
-     * Reads the quota of a subject; NOT_FOUND when none is configured.
+     * Reads the quota in force for a subject: its own, else the scope default it follows
+     * (quota_source says which); NOT_FOUND when neither is configured.
      * </pre>
      */
     public dev.quotasidecar.v1.GetQuotaResponse getQuota(dev.quotasidecar.v1.GetQuotaRequest request) {
@@ -736,7 +741,8 @@ public final class QuotaAdminServiceGrpc {
 
     /**
      * <pre>
-     * Deletes the quota of a subject; NOT_FOUND when none is configured.
+     * Deletes the quota of a subject; NOT_FOUND when it has none of its own (a default it
+     * follows is deleted only by naming the default, for example user:*).
      * </pre>
      */
     public dev.quotasidecar.v1.DeleteQuotaResponse deleteQuota(dev.quotasidecar.v1.DeleteQuotaRequest request) {
@@ -837,7 +843,8 @@ public final class QuotaAdminServiceGrpc {
 
     /**
      * <pre>
-     * Reads the quota of a subject; NOT_FOUND when none is configured.
+     * Reads the quota in force for a subject: its own, else the scope default it follows
+     * (quota_source says which); NOT_FOUND when neither is configured.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.quotasidecar.v1.GetQuotaResponse> getQuota(
@@ -859,7 +866,8 @@ public final class QuotaAdminServiceGrpc {
 
     /**
      * <pre>
-     * Deletes the quota of a subject; NOT_FOUND when none is configured.
+     * Deletes the quota of a subject; NOT_FOUND when it has none of its own (a default it
+     * follows is deleted only by naming the default, for example user:*).
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.quotasidecar.v1.DeleteQuotaResponse> deleteQuota(

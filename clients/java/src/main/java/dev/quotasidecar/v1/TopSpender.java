@@ -20,6 +20,8 @@ private static final long serialVersionUID = 0L;
     super(builder);
   }
   private TopSpender() {
+    quotaSource_ = "";
+    quotaDefault_ = "";
   }
 
   @java.lang.Override
@@ -130,6 +132,100 @@ private static final long serialVersionUID = 0L;
     return limitNanos_;
   }
 
+  public static final int QUOTA_SOURCE_FIELD_NUMBER = 4;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object quotaSource_ = "";
+  /**
+   * <pre>
+   * Where that limit comes from: "own", "default" (see quota_default) or "" (no quota).
+   * </pre>
+   *
+   * <code>string quota_source = 4;</code>
+   * @return The quotaSource.
+   */
+  @java.lang.Override
+  public java.lang.String getQuotaSource() {
+    java.lang.Object ref = quotaSource_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      quotaSource_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * Where that limit comes from: "own", "default" (see quota_default) or "" (no quota).
+   * </pre>
+   *
+   * <code>string quota_source = 4;</code>
+   * @return The bytes for quotaSource.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getQuotaSourceBytes() {
+    java.lang.Object ref = quotaSource_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      quotaSource_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int QUOTA_DEFAULT_FIELD_NUMBER = 5;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object quotaDefault_ = "";
+  /**
+   * <pre>
+   * The default in force when quota_source is "default", for example "user:*".
+   * </pre>
+   *
+   * <code>string quota_default = 5;</code>
+   * @return The quotaDefault.
+   */
+  @java.lang.Override
+  public java.lang.String getQuotaDefault() {
+    java.lang.Object ref = quotaDefault_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      quotaDefault_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The default in force when quota_source is "default", for example "user:*".
+   * </pre>
+   *
+   * <code>string quota_default = 5;</code>
+   * @return The bytes for quotaDefault.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getQuotaDefaultBytes() {
+    java.lang.Object ref = quotaDefault_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      quotaDefault_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -153,6 +249,12 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeInt64(3, limitNanos_);
     }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(quotaSource_)) {
+      com.google.protobuf.GeneratedMessageV3.writeString(output, 4, quotaSource_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(quotaDefault_)) {
+      com.google.protobuf.GeneratedMessageV3.writeString(output, 5, quotaDefault_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -173,6 +275,12 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeInt64Size(3, limitNanos_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(quotaSource_)) {
+      size += com.google.protobuf.GeneratedMessageV3.computeStringSize(4, quotaSource_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(quotaDefault_)) {
+      size += com.google.protobuf.GeneratedMessageV3.computeStringSize(5, quotaDefault_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -201,6 +309,10 @@ private static final long serialVersionUID = 0L;
       if (getLimitNanos()
           != other.getLimitNanos()) return false;
     }
+    if (!getQuotaSource()
+        .equals(other.getQuotaSource())) return false;
+    if (!getQuotaDefault()
+        .equals(other.getQuotaDefault())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -224,6 +336,10 @@ private static final long serialVersionUID = 0L;
       hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
           getLimitNanos());
     }
+    hash = (37 * hash) + QUOTA_SOURCE_FIELD_NUMBER;
+    hash = (53 * hash) + getQuotaSource().hashCode();
+    hash = (37 * hash) + QUOTA_DEFAULT_FIELD_NUMBER;
+    hash = (53 * hash) + getQuotaDefault().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -364,6 +480,8 @@ private static final long serialVersionUID = 0L;
       }
       costNanos_ = 0L;
       limitNanos_ = 0L;
+      quotaSource_ = "";
+      quotaDefault_ = "";
       return this;
     }
 
@@ -409,6 +527,12 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000004) != 0)) {
         result.limitNanos_ = limitNanos_;
         to_bitField0_ |= 0x00000001;
+      }
+      if (((from_bitField0_ & 0x00000008) != 0)) {
+        result.quotaSource_ = quotaSource_;
+      }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.quotaDefault_ = quotaDefault_;
       }
       result.bitField0_ |= to_bitField0_;
     }
@@ -466,6 +590,16 @@ private static final long serialVersionUID = 0L;
       if (other.hasLimitNanos()) {
         setLimitNanos(other.getLimitNanos());
       }
+      if (!other.getQuotaSource().isEmpty()) {
+        quotaSource_ = other.quotaSource_;
+        bitField0_ |= 0x00000008;
+        onChanged();
+      }
+      if (!other.getQuotaDefault().isEmpty()) {
+        quotaDefault_ = other.quotaDefault_;
+        bitField0_ |= 0x00000010;
+        onChanged();
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -509,6 +643,16 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000004;
               break;
             } // case 24
+            case 34: {
+              quotaSource_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000008;
+              break;
+            } // case 34
+            case 42: {
+              quotaDefault_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 42
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -781,6 +925,190 @@ private static final long serialVersionUID = 0L;
     public Builder clearLimitNanos() {
       bitField0_ = (bitField0_ & ~0x00000004);
       limitNanos_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object quotaSource_ = "";
+    /**
+     * <pre>
+     * Where that limit comes from: "own", "default" (see quota_default) or "" (no quota).
+     * </pre>
+     *
+     * <code>string quota_source = 4;</code>
+     * @return The quotaSource.
+     */
+    public java.lang.String getQuotaSource() {
+      java.lang.Object ref = quotaSource_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        quotaSource_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Where that limit comes from: "own", "default" (see quota_default) or "" (no quota).
+     * </pre>
+     *
+     * <code>string quota_source = 4;</code>
+     * @return The bytes for quotaSource.
+     */
+    public com.google.protobuf.ByteString
+        getQuotaSourceBytes() {
+      java.lang.Object ref = quotaSource_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        quotaSource_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Where that limit comes from: "own", "default" (see quota_default) or "" (no quota).
+     * </pre>
+     *
+     * <code>string quota_source = 4;</code>
+     * @param value The quotaSource to set.
+     * @return This builder for chaining.
+     */
+    public Builder setQuotaSource(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      quotaSource_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Where that limit comes from: "own", "default" (see quota_default) or "" (no quota).
+     * </pre>
+     *
+     * <code>string quota_source = 4;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearQuotaSource() {
+      quotaSource_ = getDefaultInstance().getQuotaSource();
+      bitField0_ = (bitField0_ & ~0x00000008);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Where that limit comes from: "own", "default" (see quota_default) or "" (no quota).
+     * </pre>
+     *
+     * <code>string quota_source = 4;</code>
+     * @param value The bytes for quotaSource to set.
+     * @return This builder for chaining.
+     */
+    public Builder setQuotaSourceBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      quotaSource_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object quotaDefault_ = "";
+    /**
+     * <pre>
+     * The default in force when quota_source is "default", for example "user:*".
+     * </pre>
+     *
+     * <code>string quota_default = 5;</code>
+     * @return The quotaDefault.
+     */
+    public java.lang.String getQuotaDefault() {
+      java.lang.Object ref = quotaDefault_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        quotaDefault_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The default in force when quota_source is "default", for example "user:*".
+     * </pre>
+     *
+     * <code>string quota_default = 5;</code>
+     * @return The bytes for quotaDefault.
+     */
+    public com.google.protobuf.ByteString
+        getQuotaDefaultBytes() {
+      java.lang.Object ref = quotaDefault_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        quotaDefault_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The default in force when quota_source is "default", for example "user:*".
+     * </pre>
+     *
+     * <code>string quota_default = 5;</code>
+     * @param value The quotaDefault to set.
+     * @return This builder for chaining.
+     */
+    public Builder setQuotaDefault(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      quotaDefault_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The default in force when quota_source is "default", for example "user:*".
+     * </pre>
+     *
+     * <code>string quota_default = 5;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearQuotaDefault() {
+      quotaDefault_ = getDefaultInstance().getQuotaDefault();
+      bitField0_ = (bitField0_ & ~0x00000010);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The default in force when quota_source is "default", for example "user:*".
+     * </pre>
+     *
+     * <code>string quota_default = 5;</code>
+     * @param value The bytes for quotaDefault to set.
+     * @return This builder for chaining.
+     */
+    public Builder setQuotaDefaultBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      quotaDefault_ = value;
+      bitField0_ |= 0x00000010;
       onChanged();
       return this;
     }

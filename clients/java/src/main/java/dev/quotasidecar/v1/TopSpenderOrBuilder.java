@@ -64,4 +64,44 @@ public interface TopSpenderOrBuilder extends
    * @return The limitNanos.
    */
   long getLimitNanos();
+
+  /**
+   * <pre>
+   * Where that limit comes from: "own", "default" (see quota_default) or "" (no quota).
+   * </pre>
+   *
+   * <code>string quota_source = 4;</code>
+   * @return The quotaSource.
+   */
+  java.lang.String getQuotaSource();
+  /**
+   * <pre>
+   * Where that limit comes from: "own", "default" (see quota_default) or "" (no quota).
+   * </pre>
+   *
+   * <code>string quota_source = 4;</code>
+   * @return The bytes for quotaSource.
+   */
+  com.google.protobuf.ByteString
+      getQuotaSourceBytes();
+
+  /**
+   * <pre>
+   * The default in force when quota_source is "default", for example "user:*".
+   * </pre>
+   *
+   * <code>string quota_default = 5;</code>
+   * @return The quotaDefault.
+   */
+  java.lang.String getQuotaDefault();
+  /**
+   * <pre>
+   * The default in force when quota_source is "default", for example "user:*".
+   * </pre>
+   *
+   * <code>string quota_default = 5;</code>
+   * @return The bytes for quotaDefault.
+   */
+  com.google.protobuf.ByteString
+      getQuotaDefaultBytes();
 }

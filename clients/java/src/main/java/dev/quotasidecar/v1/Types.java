@@ -104,7 +104,7 @@ public final class Types {
       "\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1.Subje" +
       "ct\022*\n\005limit\030\002 \001(\0162\033.quota_sidecar.v1.Lim" +
       "itKind\022\017\n\007percent\030\003 \001(\r\022\014\n\004used\030\004 \001(\003\022\024\n" +
-      "\014limit_amount\030\005 \001(\003\"\316\002\n\005Alert\022\n\n\002id\030\001 \001(" +
+      "\014limit_amount\030\005 \001(\003\"\373\002\n\005Alert\022\n\n\002id\030\001 \001(" +
       "\t\022)\n\004kind\030\002 \001(\0162\033.quota_sidecar.v1.Alert" +
       "Kind\022,\n\010severity\030\003 \001(\0162\032.quota_sidecar.v" +
       "1.Severity\022*\n\007subject\030\004 \001(\0132\031.quota_side" +
@@ -112,42 +112,43 @@ public final class Types {
       "decar.v1.LimitKind\022\031\n\021threshold_percent\030" +
       "\006 \001(\r\022\014\n\004used\030\007 \001(\003\022\024\n\014limit_amount\030\010 \001(" +
       "\003\022\016\n\006period\030\t \001(\t\022(\n\004time\030\n \001(\0132\032.google" +
-      ".protobuf.Timestamp\022\017\n\007message\030\013 \001(\t*\226\001\n" +
-      "\005Scope\022\025\n\021SCOPE_UNSPECIFIED\020\000\022\016\n\nSCOPE_U" +
-      "SER\020\001\022\016\n\nSCOPE_TOOL\020\002\022\022\n\016SCOPE_PROVIDER\020" +
-      "\003\022\020\n\014SCOPE_TENANT\020\004\022\020\n\014SCOPE_GLOBAL\020\005\022\017\n" +
-      "\013SCOPE_MODEL\020\006\022\r\n\tSCOPE_RUN\020\007*\303\003\n\tLimitK" +
-      "ind\022\032\n\026LIMIT_KIND_UNSPECIFIED\020\000\022\"\n\036LIMIT" +
-      "_KIND_REQUESTS_PER_MINUTE\020\001\022 \n\034LIMIT_KIN" +
-      "D_REQUESTS_PER_HOUR\020\002\022\037\n\033LIMIT_KIND_REQU" +
-      "ESTS_PER_DAY\020\003\022 \n\034LIMIT_KIND_TOKENS_PER_" +
-      "MINUTE\020\004\022\035\n\031LIMIT_KIND_TOKENS_PER_DAY\020\005\022" +
-      "\037\n\033LIMIT_KIND_COST_PER_REQUEST\020\006\022\031\n\025LIMI" +
-      "T_KIND_COST_DAILY\020\007\022\033\n\027LIMIT_KIND_COST_M" +
-      "ONTHLY\020\010\022\035\n\031LIMIT_KIND_MAX_CONCURRENT\020\t\022" +
-      "\032\n\026LIMIT_KIND_COST_WEEKLY\020\n\022\034\n\030LIMIT_KIN" +
-      "D_COST_LIFETIME\020\013\022 \n\034LIMIT_KIND_REQUESTS" +
-      "_LIFETIME\020\014\022\036\n\032LIMIT_KIND_TOKENS_LIFETIM" +
-      "E\020\r*[\n\013FailureMode\022\034\n\030FAILURE_MODE_UNSPE" +
-      "CIFIED\020\000\022\025\n\021FAILURE_MODE_OPEN\020\001\022\027\n\023FAILU" +
-      "RE_MODE_CLOSED\020\002*\215\001\n\016UnpricedPolicy\022\037\n\033U" +
-      "NPRICED_POLICY_UNSPECIFIED\020\000\022\030\n\024UNPRICED" +
-      "_POLICY_DENY\020\001\022 \n\034UNPRICED_POLICY_REQUIR" +
-      "E_COST\020\002\022\036\n\032UNPRICED_POLICY_ALLOW_ZERO\020\003" +
-      "*\304\002\n\tAlertKind\022\032\n\026ALERT_KIND_UNSPECIFIED" +
-      "\020\000\022 \n\034ALERT_KIND_THRESHOLD_WARNING\020\001\022\030\n\024" +
-      "ALERT_KIND_EXHAUSTED\020\002\022)\n%ALERT_KIND_PER" +
-      "_REQUEST_LIMIT_EXCEEDED\020\003\022\027\n\023ALERT_KIND_" +
-      "RESOLVED\020\004\022\037\n\033ALERT_KIND_OVERRIDE_GRANTE" +
-      "D\020\005\022\037\n\033ALERT_KIND_OVERRIDE_REVOKED\020\006\022\037\n\033" +
-      "ALERT_KIND_OVERRIDE_EXPIRED\020\007\022\034\n\030ALERT_K" +
-      "IND_QUOTA_CHANGED\020\010\022\032\n\026ALERT_KIND_USAGE_" +
-      "RESET\020\t*d\n\010Severity\022\030\n\024SEVERITY_UNSPECIF" +
-      "IED\020\000\022\021\n\rSEVERITY_INFO\020\001\022\024\n\020SEVERITY_WAR" +
-      "NING\020\002\022\025\n\021SEVERITY_CRITICAL\020\003Bk\n\023dev.quo" +
-      "tasidecar.v1P\001Z@github.com/quota-sidecar" +
-      "/quota-sidecar/clients/go/quotasidecarv1" +
-      "\252\002\017QuotaSidecar.V1b\006proto3"
+      ".protobuf.Timestamp\022\017\n\007message\030\013 \001(\t\022\024\n\014" +
+      "quota_source\030\014 \001(\t\022\025\n\rquota_default\030\r \001(" +
+      "\t*\226\001\n\005Scope\022\025\n\021SCOPE_UNSPECIFIED\020\000\022\016\n\nSC" +
+      "OPE_USER\020\001\022\016\n\nSCOPE_TOOL\020\002\022\022\n\016SCOPE_PROV" +
+      "IDER\020\003\022\020\n\014SCOPE_TENANT\020\004\022\020\n\014SCOPE_GLOBAL" +
+      "\020\005\022\017\n\013SCOPE_MODEL\020\006\022\r\n\tSCOPE_RUN\020\007*\303\003\n\tL" +
+      "imitKind\022\032\n\026LIMIT_KIND_UNSPECIFIED\020\000\022\"\n\036" +
+      "LIMIT_KIND_REQUESTS_PER_MINUTE\020\001\022 \n\034LIMI" +
+      "T_KIND_REQUESTS_PER_HOUR\020\002\022\037\n\033LIMIT_KIND" +
+      "_REQUESTS_PER_DAY\020\003\022 \n\034LIMIT_KIND_TOKENS" +
+      "_PER_MINUTE\020\004\022\035\n\031LIMIT_KIND_TOKENS_PER_D" +
+      "AY\020\005\022\037\n\033LIMIT_KIND_COST_PER_REQUEST\020\006\022\031\n" +
+      "\025LIMIT_KIND_COST_DAILY\020\007\022\033\n\027LIMIT_KIND_C" +
+      "OST_MONTHLY\020\010\022\035\n\031LIMIT_KIND_MAX_CONCURRE" +
+      "NT\020\t\022\032\n\026LIMIT_KIND_COST_WEEKLY\020\n\022\034\n\030LIMI" +
+      "T_KIND_COST_LIFETIME\020\013\022 \n\034LIMIT_KIND_REQ" +
+      "UESTS_LIFETIME\020\014\022\036\n\032LIMIT_KIND_TOKENS_LI" +
+      "FETIME\020\r*[\n\013FailureMode\022\034\n\030FAILURE_MODE_" +
+      "UNSPECIFIED\020\000\022\025\n\021FAILURE_MODE_OPEN\020\001\022\027\n\023" +
+      "FAILURE_MODE_CLOSED\020\002*\215\001\n\016UnpricedPolicy" +
+      "\022\037\n\033UNPRICED_POLICY_UNSPECIFIED\020\000\022\030\n\024UNP" +
+      "RICED_POLICY_DENY\020\001\022 \n\034UNPRICED_POLICY_R" +
+      "EQUIRE_COST\020\002\022\036\n\032UNPRICED_POLICY_ALLOW_Z" +
+      "ERO\020\003*\304\002\n\tAlertKind\022\032\n\026ALERT_KIND_UNSPEC" +
+      "IFIED\020\000\022 \n\034ALERT_KIND_THRESHOLD_WARNING\020" +
+      "\001\022\030\n\024ALERT_KIND_EXHAUSTED\020\002\022)\n%ALERT_KIN" +
+      "D_PER_REQUEST_LIMIT_EXCEEDED\020\003\022\027\n\023ALERT_" +
+      "KIND_RESOLVED\020\004\022\037\n\033ALERT_KIND_OVERRIDE_G" +
+      "RANTED\020\005\022\037\n\033ALERT_KIND_OVERRIDE_REVOKED\020" +
+      "\006\022\037\n\033ALERT_KIND_OVERRIDE_EXPIRED\020\007\022\034\n\030AL" +
+      "ERT_KIND_QUOTA_CHANGED\020\010\022\032\n\026ALERT_KIND_U" +
+      "SAGE_RESET\020\t*d\n\010Severity\022\030\n\024SEVERITY_UNS" +
+      "PECIFIED\020\000\022\021\n\rSEVERITY_INFO\020\001\022\024\n\020SEVERIT" +
+      "Y_WARNING\020\002\022\025\n\021SEVERITY_CRITICAL\020\003Bk\n\023de" +
+      "v.quotasidecar.v1P\001Z@github.com/quota-si" +
+      "decar/quota-sidecar/clients/go/quotaside" +
+      "carv1\252\002\017QuotaSidecar.V1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -196,7 +197,7 @@ public final class Types {
     internal_static_quota_sidecar_v1_Alert_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_Alert_descriptor,
-        new java.lang.String[] { "Id", "Kind", "Severity", "Subject", "Limit", "ThresholdPercent", "Used", "LimitAmount", "Period", "Time", "Message", });
+        new java.lang.String[] { "Id", "Kind", "Severity", "Subject", "Limit", "ThresholdPercent", "Used", "LimitAmount", "Period", "Time", "Message", "QuotaSource", "QuotaDefault", });
     com.google.protobuf.DurationProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
   }
