@@ -299,6 +299,8 @@ def _fleet_lines(fleet: dict[str, Any] | None) -> list[str]:
             f"(limit reached: {'yes' if fleet['limit_reached'] else 'no'}; "
             f"{fleet['decided_without_store']} decided without the store, "
             f"{fleet['errors']} refused with an error status)."]  # fmt: skip
+
+
 def _defaults_lines(found: dict[str, Any] | None) -> list[str]:
     if not found or "error" in found:
         return []
