@@ -35,7 +35,7 @@ async def test_redis_down_then_back(disposable_redis: RedisProcess) -> None:
     ):
         admin = admin_pb2_grpc.QuotaAdminServiceStub(channel)
         quota = quota_pb2_grpc.QuotaServiceStub(channel)
-        for config in (
+        configs = (
             types_pb2.QuotaConfig(
                 subject=RATES_ONLY,
                 rate_limits=types_pb2.RateLimits(
@@ -48,7 +48,8 @@ async def test_redis_down_then_back(disposable_redis: RedisProcess) -> None:
                     daily_limit_nanos=10**9, failure_mode=types_pb2.FAILURE_MODE_CLOSED
                 ),
             ),
-        ):
+        )
+        for config in configs:
             await admin.PutQuota(
                 admin_pb2.PutQuotaRequest(config=config, actor="t"), metadata=ADMIN_METADATA
             )
@@ -92,6 +93,20 @@ async def test_redis_down_then_back(disposable_redis: RedisProcess) -> None:
         disposable_redis.start()
         await health_becomes(channel, SERVING)
         assert s.metrics.value("quota_sidecar_store_up") == 1
+        # It came back empty (no persistence): the closed budget this sidecar knows is lost, and
+        # a lost closed budget is never read as "no quota" (docs: "A store behind a quota").
+        lost = await quota.CheckQuota(
+            quota_pb2.CheckQuotaRequest(subjects=[BUDGET], estimated_cost_nanos=1000)
+        )
+        assert (lost.allowed, lost.code, lost.decided_without_store) == (
+            False,
+            quota_pb2.DENIAL_CODE_STORE_UNAVAILABLE,
+            True,
+        )
+        for config in configs:  # put again, as after any loss of Redis data
+            await admin.PutQuota(
+                admin_pb2.PutQuotaRequest(config=config, actor="t"), metadata=ADMIN_METADATA
+            )
         deadline = asyncio.get_running_loop().time() + 10
         while (
             usage := await quota.GetUsage(quota_pb2.GetUsageRequest(subject=BUDGET))
