@@ -84,6 +84,9 @@ class _Hold:
     run_id: str
     parent_run_id: str
     key: str = field(default_factory=lambda: f"agent-{uuid.uuid4().hex}")
+    # What the call costs once it has started, when that is known up front (a tool's fixed
+    # cost): close() charges it if the framework cancelled the call before its end was seen.
+    started_usage: Mapping[str, object] | None = None
 
 
 class BudgetLedger:
@@ -174,6 +177,14 @@ class BudgetLedger:
             **usage,  # type: ignore[arg-type]
         )
 
+    def started(self, key: str, **usage: object) -> None:
+        """The call behind hold `key` is under way and will cost `usage` whatever happens next:
+        if the framework cancels it (a sibling's denial cancels parallel tool calls), close()
+        settles it with that rather than releasing it, so a call that may have run is charged."""
+        hold = self._holds.get(key)
+        if hold is not None:
+            hold.started_usage = usage
+
     async def release(self, key: str) -> None:
         """The call did not happen: give its hold back."""
         hold = self._holds.pop(key, None)
@@ -181,7 +192,11 @@ class BudgetLedger:
             await self.api.release_reservation(hold.check.reservation_id)
 
     async def close(self) -> None:
-        """Wait for every settle, then end the root run: holds still open are released."""
+        """Charge the started calls whose end never came, wait for every settle, then end the
+        root run: holds still open are released."""
+        for key in [k for k, hold in self._holds.items() if hold.started_usage is not None]:
+            usage = self._holds[key].started_usage or {}
+            self.settle(key, **usage)
         while self._settles:
             await asyncio.gather(*list(self._settles), return_exceptions=False)
         self._holds.clear()

@@ -158,13 +158,16 @@ class QuotaRunHooks(RunHooks[Any]):
         estimate: dict[str, object] = {"estimated_cost": cost or 0}
         if cost is None and self.budget.estimate_from_history:
             estimate["estimate_from_history"] = True
+        key = _tool_key(context, tool)
         try:
             await self._ledger.hold(
-                _tool_key(context, tool), tool_name=tool.name, run=self._run_of(agent),
-                estimate=estimate,
-            )  # fmt: skip
+                key, tool_name=tool.name, run=self._run_of(agent), estimate=estimate
+            )
         except BudgetStop as exc:
             await self._stop(exc)
+        if cost is not None:
+            # The SDK invokes the tool as soon as this returns: from here it may have run.
+            self._ledger.started(key, cost=cost)
 
     async def on_tool_end(
         self, context: RunContextWrapper[Any], agent: Any, tool: Tool, result: object
