@@ -348,9 +348,11 @@ class WebhookRunner:
             headers[ATTEMPT_HEADER] = str(attempt)
             status = await asyncio.to_thread(_post, hook.url, body, dict(headers), hook.timeout)
             if 200 <= status < 300:
-                await self._ack(hook, entry_id)
+                # Delivered: its lag is observed now, before the ack's await, so a close that
+                # lands during the ack cannot lose it.
                 if self._on_delivery is not None:
                     self._on_delivery(entry_age(entry_id))
+                await self._ack(hook, entry_id)
                 return
             log.warning(
                 "webhook %s: alert %s got %s (try %d)", hook.name, alert.id, status, attempt
