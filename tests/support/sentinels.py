@@ -61,6 +61,7 @@ class SentinelTopology:
             self._spawn_sentinel(port, first, second)
         for port in self.sentinel_ports:
             self._wait(port, _sees_everyone, timeout=_READY_SECONDS)
+        self.wait_for_replica(second)
         return self
 
     def _log(self, port: int) -> BinaryIO:
@@ -140,8 +141,15 @@ class SentinelTopology:
         self._wait(port, lambda c: c.execute_command("ROLE")[0] == "master", timeout=timeout)
 
     def wait_for_replica(self, port: int) -> None:
-        """Until `port` replicates from the master, in sync."""
+        """Until `port` replicates from the master, in sync: its link is up, and it has
+        acknowledged a write made on the master after that. A link can report "up" for about
+        a second before the stream flows (while the sentinels first reconfigure the replica),
+        and a replica promoted then has none of the master's data."""
         self._wait(port, lambda c: _info(c, "replication").get("master_link_status") == "up")
+        master = self.master_port()
+        self._wait(master, lambda c: bool(c.set("qs-test:sync", "1")) and c.wait(1, 200) >= 1)
+        with self.client(master) as client:
+            client.delete("qs-test:sync")
 
     def kill(self, port: int) -> None:
         processes.stop(self.processes.pop(port), grace=0)
