@@ -1,7 +1,9 @@
 """The Redis key schema. One prefix; one hash tag per subject, so every key a check touches for
 one subject lives on one cluster slot; a TTL on every key, set by the script that writes it.
 
-    qs:{user:alice}:cfg          hash    the subject's quota (v = version, j = JSON, limits)
+    qs:{user:alice}:cfg          hash    the subject's quota (v = version, j = JSON, limits;
+                                         o = 1 once an override was granted: the scripts
+                                         read `ovr` only then, or for a run)
     qs:{user:alice}:rw           hash    sliding-window rings; "<ring>:c" = when it began
     qs:{user:alice}:d:2026-11-28 hash    the quota day: cost, requests, tokens, breakdown, claims
     qs:{user:alice}:M:2026-11    hash    the quota month: the same fields
@@ -13,7 +15,8 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
     qs:{user:alice}:ovr          hash    overrides in force: id -> "kind|limit|value|expiry|period"
     qs:{user:alice}:ovrmeta      hash    overrides' reason, actor and times as JSON
     qs:{user:alice}:alerts       stream  the subject's own alerts (see alerting/codec.py)
-    qs:{user:alice}:ck           zset    ids of recent checks (60 s), so a lost reply can be undone
+    qs:{user:alice}:ck:<id>      string  a recent check (60 s): "a" admitted, "x" undone first;
+                                         so a check whose reply was lost can be undone
     qs:{run:r1}:kids             set     a run's sub-runs, for its tree; ends with the run
     qs:{user:alice}:idem:<key>   string  an idempotency key's payload fingerprint (24 hours)
     qs:{user:alice}:hd:2026-11-28 hash   the day's rollup for history: c, r (records), ti, to and
@@ -60,6 +63,7 @@ __all__ = [
     "AUDIT",
     "DEFAULTS",
     "KEYS_PER_SUBJECT",
+    "OVERRIDES_FLAG",
     "OVERRIDE_EXPIRY",
     "PREFIX",
     "QUOTA_INDEX",
@@ -82,6 +86,8 @@ ALERTS = f"{PREFIX}:alerts"
 AUDIT = f"{PREFIX}:audit"
 OVERRIDE_EXPIRY = f"{PREFIX}:ovrexp"
 DEFAULTS = f"{PREFIX}:dflt"
+# The config hash's field that says the subject has (had) overrides: see engine/overrides.py.
+OVERRIDES_FLAG = "o"
 
 
 def encode(text: str) -> str:
@@ -151,9 +157,8 @@ class SubjectKeys:
     def children(self) -> str:
         return f"{self.base}:kids"
 
-    @property
-    def check_marks(self) -> str:
-        return f"{self.base}:ck"
+    def check_mark(self, check_id: str) -> str:
+        return f"{self.base}:ck:{check_id}"
 
     def history_day(self, period_id: str) -> str:
         return f"{self.base}:hd:{period_id}"

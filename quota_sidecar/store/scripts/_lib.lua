@@ -115,8 +115,12 @@ end
 -- slot, must match too, so a default changed, created or removed binds at once.
 local function stale(s)
   local own, defaults = string.match(s.version, '^([^|]*)(.*)$')
-  local v = redis.call('HGET', s.cfg, 'v') or '0'
-  if v ~= own then return true end
+  -- One read for the version and the overrides flag ('o', set by engine/overrides.py on the
+  -- first grant and never removed), so apply_overrides() reads the overrides only when some
+  -- may be in force.
+  local cfg = redis.call('HMGET', s.cfg, 'v', 'o')
+  s.has_overrides = cfg[2] ~= false
+  if (cfg[1] or '0') ~= own then return true end
   if defaults == '' then return false end
   local fields, wanted = {}, {}
   for field, version in string.gmatch(defaults, '|([^|=]+)=([^|]*)') do
@@ -131,9 +135,13 @@ end
 
 -- Overrides in force: block/bypass expiries, raised limits, bonus credit of this period.
 -- Expired entries are ignored here; the expiry sweeper deletes them and raises the event.
+-- Read only when stale() found the subject's overrides flag, or for a run (whose config hash
+-- ends with it, so the flag is not kept there; see engine/overrides.py), or when stale() was
+-- not asked at all.
 local function apply_overrides(s, now)
-  local raw = redis.call('HGETALL', s.ovr)
   s.bonus = { cost_daily = 0, cost_monthly = 0, cost_weekly = 0, cost_lifetime = 0 }
+  if s.has_overrides == false and not s.expire_at and s.scope ~= 'run' then return end
+  local raw = redis.call('HGETALL', s.ovr)
   for n = 2, #raw, 2 do
     local kind, limit, value, expiry, period =
       string.match(raw[n], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|?(.*)$')
