@@ -4,7 +4,8 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
     qs:{user:alice}:cfg          hash    the subject's quota (v = version, j = JSON, limits;
                                          o = 1 once an override was granted: the scripts
                                          read `ovr` only then, or for a run)
-    qs:{user:alice}:rw           hash    sliding-window rings; "<ring>:c" = when it began
+    qs:{user:alice}:rw           hash    sliding-window rings, one field each ("rm", "td"):
+                                         newest bucket, when it began, the counts (packed)
     qs:{user:alice}:d:2026-11-28 hash    the quota day: cost, requests, tokens, breakdown, claims
     qs:{user:alice}:M:2026-11    hash    the quota month: the same fields
     qs:{user:alice}:W:2026-11-16 hash    the quota week (named by its first day): cost, claims

@@ -189,51 +189,48 @@ local function held(s, now, force)
   return sum
 end
 
--- Sliding-window rings. Each is SUB_BUCKETS + 1 slots ("<ring>:<slot>") of WINDOW/SUB_BUCKETS
--- each, plus the index of the newest bucket written ("<ring>:b"); slots newer than that index
--- hold stale counts. A subject's rings are read in one HMGET and written in one HSET (plus an
--- HDEL when a window moves on) by flush_rings; slots the window has left are deleted, not
--- zeroed, so a quiet subject keeps only the slots it uses.
+-- Sliding-window rings. A ring is SUB_BUCKETS + 1 slots of WINDOW/SUB_BUCKETS each, kept in
+-- ONE field of the subject's rw hash named after it ('rm', 'rh', 'rd', 'tm', 'td'), packed
+-- with struct as SUB_BUCKETS + 3 doubles (exact: every count stays below 2^53): the index of
+-- the newest bucket written, when the ring began (ms; a settle tells by it whether the charge
+-- it would take back is still in this ring), then the slots' counts. Slots newer than that
+-- index hold counts of buckets the window has left; they are zeroed when read. A subject's
+-- rings are read in one HMGET of a field per ring and written in one HSET by flush_rings:
+-- unpacking one field is one C call, where a field per slot cost a hash lookup each.
+local RING_FORMAT = '<' .. string.rep('d', SUB_BUCKETS + 3)
+local RING_SLOTS = SUB_BUCKETS + 1
 local RING_SPECS = {}
 for _, spec in ipairs(LIMITS) do
   if spec.ring then RING_SPECS[#RING_SPECS + 1] = spec end
 end
 
--- Field names of every ring (SUB_BUCKETS + 1 slots), written out so no call builds them:
--- [1] is the newest-bucket index, [2 + slot] the slot's count.
-local RING_FIELDS = {
-  rm = { 'rm:b', 'rm:0', 'rm:1', 'rm:2', 'rm:3', 'rm:4', 'rm:5', 'rm:6', 'rm:7', 'rm:8', 'rm:9', 'rm:10' },
-  rh = { 'rh:b', 'rh:0', 'rh:1', 'rh:2', 'rh:3', 'rh:4', 'rh:5', 'rh:6', 'rh:7', 'rh:8', 'rh:9', 'rh:10' },
-  rd = { 'rd:b', 'rd:0', 'rd:1', 'rd:2', 'rd:3', 'rd:4', 'rd:5', 'rd:6', 'rd:7', 'rd:8', 'rd:9', 'rd:10' },
-  tm = { 'tm:b', 'tm:0', 'tm:1', 'tm:2', 'tm:3', 'tm:4', 'tm:5', 'tm:6', 'tm:7', 'tm:8', 'tm:9', 'tm:10' },
-  td = { 'td:b', 'td:0', 'td:1', 'td:2', 'td:3', 'td:4', 'td:5', 'td:6', 'td:7', 'td:8', 'td:9', 'td:10' },
-}
-
+-- One ring as read at `now`: r.v is the packed array (v[1] newest bucket, v[2] began, v[3 +
+-- slot] the slot's count) with the slots of buckets outside the window zeroed; r.base the newest
+-- bucket written (nil: no ring), r.cur the current bucket, r.sum the window's count.
 local function read_rings(s, specs, now)
-  s.rings, s.rw_set, s.rw_del = s.rings or {}, s.rw_set or {}, s.rw_del or {}
+  s.rings, s.rw_set = s.rings or {}, s.rw_set or {}
   if #specs == 0 then return end
   local fields = {}
-  for _, spec in ipairs(specs) do
-    for _, field in ipairs(RING_FIELDS[spec.ring]) do fields[#fields + 1] = field end
-  end
+  for j, spec in ipairs(specs) do fields[j] = spec.ring end
   local vals = redis.call('HMGET', s.rw, unpack(fields))
   for j, spec in ipairs(specs) do
-    local o = (j - 1) * (SUB_BUCKETS + 2)
     local g = WINDOW_MS[spec.window] / SUB_BUCKETS
-    local base = tonumber(vals[o + 1])
     local idx = math.floor(now / g)
+    local v = vals[j] and { struct.unpack(RING_FORMAT, vals[j]) }
+    local base = v and v[1] or nil
     local r = { ring = spec.ring, g = g, base = base, cur = math.max(idx, base or idx), sum = 0,
-      buckets = {}, slots = {}, now = now }
-    if base and base >= r.cur - SUB_BUCKETS then
-      for b = r.cur - SUB_BUCKETS, base do
-        local slot = b % (SUB_BUCKETS + 1)
-        local c = int(vals[o + 2 + slot])
-        r.slots[slot] = c
-        r.buckets[#r.buckets + 1] = { b, c }
-        r.sum = r.sum + c
-      end
+      now = now }
+    if v and base >= r.cur - SUB_BUCKETS then
+      for b = base + 1, r.cur do v[3 + b % RING_SLOTS] = 0 end
+      for slot = 3, 2 + RING_SLOTS do r.sum = r.sum + v[slot] end
+      if v[2] > 0 then r.began = v[2] end
+    else
+      if v then r.began = v[2] > 0 and v[2] or nil end
+      v = { base or 0, v and v[2] or 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
     end
+    v[RING_SLOTS + 3] = nil -- struct.unpack's last value is the position after the data
     if r.sum < 0 then r.sum = 0 end
+    r.v = v
     s.rings[spec.name] = r
   end
 end
@@ -242,26 +239,20 @@ end
 local function ring_add(s, r, amount, at)
   local target = at or r.cur
   if not r.base or r.cur > r.base then
-    if r.base then
-      for b = math.max(r.base + 1, r.cur - SUB_BUCKETS), r.cur do
-        local slot = b % (SUB_BUCKETS + 1)
-        s.rw_del[RING_FIELDS[r.ring][2 + slot]] = true
-        r.slots[slot] = nil
-      end
+    -- read_rings zeroed the slots of the buckets between the newest written and the current.
+    -- A new ring (first write, or after a reset deleted the hash) notes when it began.
+    if not r.base then
+      r.began = r.now
+      r.v[2] = r.now
     end
-    -- A new ring (first write, or after a reset deleted the hash) notes when it began, so a
-    -- settle can tell whether the charge it would take back is still in this ring.
-    if not r.base then s.rw_set[r.ring .. ':c'] = r.now end
-    s.rw_set[RING_FIELDS[r.ring][1]] = r.cur
+    r.v[1] = r.cur
     r.base = r.cur
     s.rw_rolled = true
   end
+  s.rw_set[r.ring] = r
   if target < r.cur - SUB_BUCKETS then return end -- that bucket has left the window
-  local slot = target % (SUB_BUCKETS + 1)
-  local field = RING_FIELDS[r.ring][2 + slot]
-  r.slots[slot] = (r.slots[slot] or 0) + amount
-  s.rw_set[field] = r.slots[slot]
-  s.rw_del[field] = nil
+  local i = 3 + target % RING_SLOTS
+  r.v[i] = r.v[i] + amount
   r.sum = r.sum + amount
 end
 
@@ -270,24 +261,22 @@ end
 -- credit never reaches usage it did not come from, and no count goes below zero.
 local function ring_credit(s, r, amount, at)
   if amount <= 0 or not r.base or at > r.base or at < r.cur - SUB_BUCKETS then return end
-  local have = r.slots[at % (SUB_BUCKETS + 1)] or 0
+  local have = r.v[3 + at % RING_SLOTS]
   local take = math.min(amount, have)
   if take > 0 then ring_add(s, r, 0 - take, at) end
 end
 
--- Write what ring_add queued. The TTL (the longest window + 10 % + a minute) is renewed only
+-- Write what ring_add changed. The TTL (the longest window + 10 % + a minute) is renewed only
 -- when a window moved to a new bucket: a bucket's first write outlives its whole window.
 local function flush_rings(s, ttl)
-  local del, set = {}, {}
-  for field in pairs(s.rw_del or {}) do del[#del + 1] = field end
-  for field, value in pairs(s.rw_set or {}) do
-    set[#set + 1] = field
-    set[#set + 1] = value
+  local set = {}
+  for ring, r in pairs(s.rw_set or {}) do
+    set[#set + 1] = ring
+    set[#set + 1] = struct.pack(RING_FORMAT, unpack(r.v))
   end
-  if #del > 0 then redis.call('HDEL', s.rw, unpack(del)) end
   if #set > 0 then redis.call('HSET', s.rw, unpack(set)) end
   if s.rw_rolled and ttl and ttl > 0 then redis.call('PEXPIRE', s.rw, ttl) end
-  s.rw_set, s.rw_del, s.rw_rolled = {}, {}, false
+  s.rw_set, s.rw_rolled = {}, false
 end
 
 -- The TTL of the rings hash: its longest configured window, plus one bucket, plus a minute.
@@ -304,9 +293,10 @@ end
 local function ring_free_at(r, target)
   if target < 0 then return nil end
   local sum = r.sum
-  for _, bucket in ipairs(r.buckets) do
-    sum = sum - bucket[2]
-    if sum <= target then return (bucket[1] + SUB_BUCKETS + 1) * r.g end
+  for b = r.cur - SUB_BUCKETS, r.cur do
+    local c = r.v[3 + b % RING_SLOTS]
+    sum = sum - c
+    if sum <= target then return (b + SUB_BUCKETS + 1) * r.g end
   end
   return nil
 end
@@ -314,7 +304,7 @@ end
 -- When the oldest non-empty bucket leaves the window (the status's reset time).
 local function ring_reset_at(r)
   for b = r.cur - SUB_BUCKETS, r.cur do
-    if (r.slots[b % (SUB_BUCKETS + 1)] or 0) > 0 then
+    if r.v[3 + b % RING_SLOTS] > 0 then
       return (b + SUB_BUCKETS + 1) * r.g
     end
   end
