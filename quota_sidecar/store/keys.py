@@ -7,7 +7,7 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
     qs:{user:alice}:rw           hash    sliding-window rings, one field each ("rm", "td"):
                                          newest bucket, when it began, the counts (packed)
     qs:{user:alice}:d:2026-11-28 hash    the quota day: cost, requests, tokens, breakdown, claims
-    qs:{user:alice}:M:2026-11    hash    the quota month: the same fields
+    qs:{user:alice}:M:2026-11    hash    the quota month: the same fields but requests
     qs:{user:alice}:W:2026-11-16 hash    the quota week (named by its first day): cost, claims
     qs:{user:alice}:L            hash    lifetime spend and claims, only with a lifetime_limit;
                                          the one key without a TTL (prepaid credit never resets)

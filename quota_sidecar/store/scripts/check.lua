@@ -215,13 +215,9 @@ if not denial and not dry then
     flush_rings(s, rings_ttl(s))
     -- Never HINCRBY 0: it would create a period hash without a TTL. A count equal to this
     -- check's is a hash this check created (or one that held no request): give it its TTL.
-    if requests > 0 then
-      if redis.call('HINCRBY', s.day, 'r', requests) == requests then
-        expire_period(s.day, now, s.day_end)
-      end
-      if redis.call('HINCRBY', s.month, 'r', requests) == requests then
-        expire_period(s.month, now, s.month_end)
-      end
+    -- Only the day counts requests (GetUsage's requests_today); no one reads a month's count.
+    if requests > 0 and redis.call('HINCRBY', s.day, 'r', requests) == requests then
+      expire_period(s.day, now, s.day_end)
     end
     if s.counts_life then
       if requests > 0 then s.life_requests = redis.call('HINCRBY', s.life, 'r', requests) end

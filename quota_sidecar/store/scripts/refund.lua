@@ -7,7 +7,7 @@
 --     each token ring (when tokens > 0): the same amount, negated, in the bucket of the same
 --     `now` (see the note below), never more than that bucket still holds (a usage reset in
 --     between may have cleared it), so no count goes below zero;
---   * its requests in the day's and the month's 'r' counter;
+--   * its requests in the day's 'r' counter;
 --   * its requests and the estimated tokens in the lifetime counters ('r', 't' of the lifetime
 --     hash) when the check counted them (a run's, or a subject capping them);
 --   * with reserve: the hold entry, its cost in the holds' _sum and its member in hexp.
@@ -75,7 +75,6 @@ for i = 1, n do
     end
   end
   refund_counter(s.day)
-  refund_counter(s.month)
   if reserve then
     local hold = redis.call('HGET', s.holds, hold_id)
     if hold then
