@@ -29,7 +29,12 @@ from quota_sidecar.errors import InvalidInput, NotFound
 from quota_sidecar.models import LimitKind, QuotaScope, Subject
 from quota_sidecar.money import MAX_LIMIT_NANOS
 from quota_sidecar.results import AlertKind, Override, OverrideKind
-from quota_sidecar.store.keys import OVERRIDE_EXPIRY, OVERRIDES_FLAG, subject_keys
+from quota_sidecar.store.keys import (
+    OVERRIDE_EXPIRY,
+    OVERRIDES_FLAG,
+    WINDOWS_CACHED_FIELDS,
+    subject_keys,
+)
 from quota_sidecar.store.redis import Store
 
 __all__ = ["OverrideManager"]
@@ -176,6 +181,7 @@ class OverrideManager:
                 # config hash lives as long as its subject. A run's config hash ends with the
                 # run, so a run's scripts read its overrides without a flag.
                 pipe.hset(keys.config, OVERRIDES_FLAG, 1)
+                pipe.hdel(keys.windows, *WINDOWS_CACHED_FIELDS)  # after the flag: see keys.py
             pipe.hset(keys.overrides, granted.id, spec)
             pipe.hset(keys.override_meta, granted.id, _to_json(granted))
             pipe.pexpire(keys.overrides, ttl)

@@ -5,7 +5,9 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
                                          o = 1 once an override was granted: the scripts
                                          read `ovr` only then, or for a run)
     qs:{user:alice}:rw           hash    sliding-window rings, one field each ("rm", "td"):
-                                         newest bucket, when it began, the counts (packed)
+                                         newest bucket, when it began, the counts (packed);
+                                         and copies of cfg's v and o, so a check reads both
+                                         in one HMGET (WINDOWS_CACHED_FIELDS, see below)
     qs:{user:alice}:d:2026-11-28 hash    the quota day: cost, requests, tokens, breakdown, claims
     qs:{user:alice}:M:2026-11    hash    the quota month: the same fields but requests
     qs:{user:alice}:W:2026-11-16 hash    the quota week (named by its first day): cost, claims
@@ -68,6 +70,7 @@ __all__ = [
     "OVERRIDE_EXPIRY",
     "PREFIX",
     "QUOTA_INDEX",
+    "WINDOWS_CACHED_FIELDS",
     "SubjectKeys",
     "default_field",
     "defaults_key",
@@ -89,6 +92,11 @@ OVERRIDE_EXPIRY = f"{PREFIX}:ovrexp"
 DEFAULTS = f"{PREFIX}:dflt"
 # The config hash's field that says the subject has (had) overrides: see engine/overrides.py.
 OVERRIDES_FLAG = "o"
+# The cfg fields a check copies into the rings hash (check.lua via _lib.lua's read_subject), to
+# read them with the rings. Whoever writes either in a cfg hash deletes the copies AFTER that
+# write, in the same pipeline (a transaction, or on Cluster one node's ordered commands), so no
+# script can copy the old value after the delete. Never for a run: its scripts read cfg.
+WINDOWS_CACHED_FIELDS = ("v", OVERRIDES_FLAG)
 
 
 def encode(text: str) -> str:

@@ -113,14 +113,9 @@ end
 -- A subject without a quota of its own was planned with the scope defaults that decide it
 -- ("<v>|user:*@acme=3|user:*=7", see engine/defaults.py): their versions, on the subject's own
 -- slot, must match too, so a default changed, created or removed binds at once.
-local function stale(s)
+local function stale_version(s, stored)
   local own, defaults = string.match(s.version, '^([^|]*)(.*)$')
-  -- One read for the version and the overrides flag ('o', set by engine/overrides.py on the
-  -- first grant and never removed), so apply_overrides() reads the overrides only when some
-  -- may be in force.
-  local cfg = redis.call('HMGET', s.cfg, 'v', 'o')
-  s.has_overrides = cfg[2] ~= false
-  if (cfg[1] or '0') ~= own then return true end
+  if (stored or '0') ~= own then return true end
   if defaults == '' then return false end
   local fields, wanted = {}, {}
   for field, version in string.gmatch(defaults, '|([^|=]+)=([^|]*)') do
@@ -131,6 +126,15 @@ local function stale(s)
     if (found[j] or '0') ~= version then return true end
   end
   return false
+end
+
+-- One read for the version and the overrides flag ('o', set by engine/overrides.py on the
+-- first grant and never removed), so apply_overrides() reads the overrides only when some
+-- may be in force.
+local function stale(s)
+  local cfg = redis.call('HMGET', s.cfg, 'v', 'o')
+  s.has_overrides = cfg[2] ~= false
+  return stale_version(s, cfg[1])
 end
 
 -- Overrides in force: block/bypass expiries, raised limits, bonus credit of this period.
@@ -207,32 +211,64 @@ end
 -- One ring as read at `now`: r.v is the packed array (v[1] newest bucket, v[2] began, v[3 +
 -- slot] the slot's count) with the slots of buckets outside the window zeroed; r.base the newest
 -- bucket written (nil: no ring), r.cur the current bucket, r.sum the window's count.
+local function decode_ring(s, spec, packed, now)
+  local g = WINDOW_MS[spec.window] / SUB_BUCKETS
+  local idx = math.floor(now / g)
+  local v = packed and { struct.unpack(RING_FORMAT, packed) }
+  local base = v and v[1] or nil
+  local r = { ring = spec.ring, g = g, base = base, cur = math.max(idx, base or idx), sum = 0,
+    now = now }
+  if v and base >= r.cur - SUB_BUCKETS then
+    for b = base + 1, r.cur do v[3 + b % RING_SLOTS] = 0 end
+    for slot = 3, 2 + RING_SLOTS do r.sum = r.sum + v[slot] end
+    if v[2] > 0 then r.began = v[2] end
+  else
+    if v then r.began = v[2] > 0 and v[2] or nil end
+    v = { base or 0, v and v[2] or 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+  end
+  v[RING_SLOTS + 3] = nil -- struct.unpack's last value is the position after the data
+  if r.sum < 0 then r.sum = 0 end
+  r.v = v
+  s.rings[spec.name] = r
+end
+
 local function read_rings(s, specs, now)
   s.rings, s.rw_set = s.rings or {}, s.rw_set or {}
   if #specs == 0 then return end
   local fields = {}
   for j, spec in ipairs(specs) do fields[j] = spec.ring end
   local vals = redis.call('HMGET', s.rw, unpack(fields))
-  for j, spec in ipairs(specs) do
-    local g = WINDOW_MS[spec.window] / SUB_BUCKETS
-    local idx = math.floor(now / g)
-    local v = vals[j] and { struct.unpack(RING_FORMAT, vals[j]) }
-    local base = v and v[1] or nil
-    local r = { ring = spec.ring, g = g, base = base, cur = math.max(idx, base or idx), sum = 0,
-      now = now }
-    if v and base >= r.cur - SUB_BUCKETS then
-      for b = base + 1, r.cur do v[3 + b % RING_SLOTS] = 0 end
-      for slot = 3, 2 + RING_SLOTS do r.sum = r.sum + v[slot] end
-      if v[2] > 0 then r.began = v[2] end
-    else
-      if v then r.began = v[2] > 0 and v[2] or nil end
-      v = { base or 0, v and v[2] or 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
-    end
-    v[RING_SLOTS + 3] = nil -- struct.unpack's last value is the position after the data
-    if r.sum < 0 then r.sum = 0 end
-    r.v = v
-    s.rings[spec.name] = r
+  for j, spec in ipairs(specs) do decode_ring(s, spec, vals[j], now) end
+end
+
+-- A check's first read of a subject: stale() and read_rings() in ONE HMGET. The rings hash
+-- caches the config version and the overrides flag beside the rings ('v', 'o': copied from the
+-- cfg hash by the check that last wrote the rings without finding them); every writer of
+-- either in the cfg hash deletes the copies in the same step (engine/configs.py,
+-- engine/overrides.py; a reset deletes the whole hash), so a copy is never older than the cfg
+-- hash. A subject without rings, or one that ends (a run: its cfg hash expires with it, and a
+-- copy could outlive it), reads its cfg hash. Returns whether the subject is stale.
+local function read_subject(s, specs, now)
+  s.rings, s.rw_set = s.rings or {}, s.rw_set or {}
+  if #specs == 0 or s.expire_at or s.scope == 'run' then
+    if stale(s) then return true end
+    read_rings(s, specs, now)
+    return false
   end
+  local fields = { 'v', 'o' }
+  for j, spec in ipairs(specs) do fields[j + 2] = spec.ring end
+  local vals = redis.call('HMGET', s.rw, unpack(fields))
+  local version = vals[1]
+  if version then
+    s.has_overrides = vals[2] ~= false
+  else
+    local cfg = redis.call('HMGET', s.cfg, 'v', 'o')
+    version, s.has_overrides = cfg[1] or '0', cfg[2] ~= false
+    s.rw_cache = version -- flush_rings writes it beside the rings
+  end
+  if stale_version(s, version) then return true end
+  for j, spec in ipairs(specs) do decode_ring(s, spec, vals[j + 2], now) end
+  return false
 end
 
 -- Add `amount` to the bucket `at` (default: the current one); written by flush_rings.
@@ -273,6 +309,12 @@ local function flush_rings(s, ttl)
   for ring, r in pairs(s.rw_set or {}) do
     set[#set + 1] = ring
     set[#set + 1] = struct.pack(RING_FORMAT, unpack(r.v))
+  end
+  if #set > 0 and s.rw_cache then -- read_subject() read these from the cfg hash
+    local n = #set
+    set[n + 1], set[n + 2] = 'v', s.rw_cache
+    if s.has_overrides then set[n + 3], set[n + 4] = 'o', '1' end
+    s.rw_cache = nil
   end
   if #set > 0 then redis.call('HSET', s.rw, unpack(set)) end
   if s.rw_rolled and ttl and ttl > 0 then redis.call('PEXPIRE', s.rw, ttl) end

@@ -41,8 +41,14 @@ local dry = ARGV[HEAD + n + 1] == 'dry'
 
 local subjects, stale_list = {}, {}
 for i = 1, n do
-  subjects[i] = subject(i, HEAD)
-  if stale(subjects[i]) then stale_list[#stale_list + 1] = i end
+  local s = subject(i, HEAD)
+  subjects[i] = s
+  -- The rings of the rate limits the subject has (an override only raises a limit it has).
+  s.specs = {}
+  for _, spec in ipairs(RING_SPECS) do
+    if s.limits[spec.name] then s.specs[#s.specs + 1] = spec end
+  end
+  if read_subject(s, s.specs, now) then stale_list[#stale_list + 1] = i end
 end
 if #stale_list > 0 then
   if mark then redis.call('DEL', mark) end
@@ -193,11 +199,6 @@ for _, s in ipairs(subjects) do
     local life = redis.call('HMGET', s.life, 'r', 't')
     s.life_requests, s.life_tokens = int(life[1]), int(life[2])
   end
-  local specs = {}
-  for _, spec in ipairs(RING_SPECS) do
-    if s.limits[spec.name] then specs[#specs + 1] = spec end
-  end
-  read_rings(s, specs, now)
   local d = evaluate(s)
   if d then consider(s, d) end
 end
