@@ -65,32 +65,37 @@ local function reaches(used, limit, pct)
   return used >= q * pct + math.ceil(r * pct / 100)
 end
 
--- One subject's keys and its one argument: space-separated fields (see engine/plan.py).
+-- One subject's keys and its one argument: space-separated fields (see engine/plan.py), 9
+-- fields, the 13 limits, then the week's id and end and when the subject ends: split by ONE
+-- string.match (a gmatch loop, a field at a time, cost most of the parsing).
 -- `head` is how many ARGV precede the subject arguments.
+local SUBJECT_FIELDS = '^' .. string.rep('(%S+) ', 24) .. '(%S+)$'
+
 local function subject(i, head)
   local k = (i - 1) * KEYS_PER_SUBJECT
-  local f = {}
-  for word in string.gmatch(ARGV[head + i], '%S+') do f[#f + 1] = word end
+  local version, scope, identifier, day_id, day_end, month_id, month_end, shadow, thresholds,
+    rpm, rph, rpd, tpm, tpd, cpr, cd, cm, mc, cw, cl, rl, tl, week_id, week_end, ends =
+    string.match(ARGV[head + i], SUBJECT_FIELDS)
+  if not version then error('quota-sidecar: a subject argument without its 25 fields') end
   local s = {
     index = i,
     cfg = KEYS[k + 1], rw = KEYS[k + 2], day = KEYS[k + 3], month = KEYS[k + 4],
     holds = KEYS[k + 5], hexp = KEYS[k + 6], ovr = KEYS[k + 7], alerts = KEYS[k + 8],
     week = KEYS[k + 9], life = KEYS[k + 10], dflt = KEYS[k + 11],
-    version = f[1], scope = f[2], identifier = f[3],
-    day_id = f[4], day_end = int(f[5]), month_id = f[6], month_end = int(f[7]),
-    shadow = f[8] == '1', thresholds = {}, limits = {},
+    version = version, scope = scope, identifier = identifier,
+    day_id = day_id, day_end = int(day_end), month_id = month_id, month_end = int(month_end),
+    shadow = shadow == '1', thresholds = {}, limits = {},
+    week_id = week_id, week_end = int(week_end),
   }
-  for t in string.gmatch(f[9], '%d+') do
+  for t in string.gmatch(thresholds, '%d+') do
     s.thresholds[#s.thresholds + 1] = tonumber(t)
   end
-  for j, spec in ipairs(LIMITS) do
-    local v = f[9 + j]
-    if v ~= '-' then s.limits[spec.name] = tonumber(v) end
+  local values = { rpm, rph, rpd, tpm, tpd, cpr, cd, cm, mc, cw, cl, rl, tl } -- LIMITS' order
+  for j = 1, #LIMITS do
+    if values[j] ~= '-' then s.limits[LIMITS[j].name] = tonumber(values[j]) end
   end
-  s.week_id, s.week_end = f[10 + #LIMITS], int(f[11 + #LIMITS])
   -- A subject that ends (a run, see engine/runs.py) names when: all its keys end with it.
-  local ends = f[12 + #LIMITS]
-  if ends and ends ~= '-' then s.expire_at = int(ends) end
+  if ends ~= '-' then s.expire_at = int(ends) end
   return s
 end
 
