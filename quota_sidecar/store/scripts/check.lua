@@ -265,15 +265,15 @@ local BUDGETS = { cost_daily = true, cost_monthly = true, cost_weekly = true, co
 local function status(s, name, used, held_amount, reset_at)
   local limit = s.limits[name]
   if not limit then return end
-  for _, v in ipairs({ s.index, name, limit, used, held_amount, reset_at }) do
-    statuses[#statuses + 1] = v
-  end
+  local n = #statuses -- appended in place: a table per status cost more than the status
+  statuses[n + 1], statuses[n + 2], statuses[n + 3] = s.index, name, limit
+  statuses[n + 4], statuses[n + 5], statuses[n + 6] = used, held_amount, reset_at
   if BUDGETS[name] then
     local level = warning_level(s, used + held_amount, limit)
     if level then
-      for _, v in ipairs({ s.index, name, level, used + held_amount, limit }) do
-        warnings[#warnings + 1] = v
-      end
+      n = #warnings
+      warnings[n + 1], warnings[n + 2], warnings[n + 3] = s.index, name, level
+      warnings[n + 4], warnings[n + 5] = used + held_amount, limit
     end
   end
 end
