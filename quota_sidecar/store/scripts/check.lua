@@ -8,9 +8,9 @@
 -- ARGV: now_ms, estimated cost nanos, estimated tokens, reserve ('1'/'0'), hold id,
 --       lease ms, check id ('' = none), requests, N, use shared stream ('1'/'0'), then one per
 --       subject, then optionally 'dry'.
--- The check's mark (a string key of its own, CHECK_MARK_TTL_MS): an admitted check leaves 'a',
+-- The check's mark (a string key of its own, CHECK_MARK_TTL_MS): an admitted check leaves 1,
 --   so a check whose reply was lost can be undone by refund.lua; an undo that comes first leaves
---   'x', and the check, when it still arrives, consumes nothing and answers {'undone'}. One
+--   0, and the check, when it still arrives, consumes nothing and answers {'undone'}. One
 --   SET NX at the start both tests for the undo and marks the check; a check that ends up not
 --   consuming anything (stale, denied) deletes its mark again, inside the same atomic step.
 -- Reply: {'undone'} (see above) | {'stale', {subject indexes}} when a config changed since the
@@ -32,7 +32,8 @@ if ARGV[10] == '1' then
   extra = extra + 1
 end
 local mark = check_id ~= '' and KEYS[extra + 1] or nil
-if mark and not redis.call('SET', mark, 'a', 'NX', 'PX', CHECK_MARK_TTL_MS) then
+-- Integers, so Redis keeps the value as one of its shared objects: only the key costs memory.
+if mark and not redis.call('SET', mark, 1, 'NX', 'PX', CHECK_MARK_TTL_MS) then
   return { 'undone' }
 end
 -- An optional last argument 'dry': evaluate only (consume, hold and alert nothing), for the

@@ -21,7 +21,7 @@
 --
 -- It also undoes a check whose reply was lost (engine/undo.py), on a single Redis too: given the
 -- check's id and its mark (on its first subject's slot, see check.lua), it refunds only when the
--- check is marked as admitted, and leaves 'x' so that a check still on its way consumes nothing.
+-- check is marked as admitted (1), and leaves 0 so that a check still on its way consumes nothing.
 --
 -- KEYS: 11 per subject (see _lib.lua), then the check's mark when a check id is given.
 -- ARGV: now_ms (the check's), estimated tokens, reserve ('1'/'0'), hold id, requests (the
@@ -35,8 +35,8 @@ local reserve, hold_id, requests, n = ARGV[3] == '1', ARGV[4], int(ARGV[5]), int
 local check_id = ARGV[HEAD + n + 1] or ''
 if check_id ~= '' then
   local mark = KEYS[n * KEYS_PER_SUBJECT + 1]
-  local admitted = redis.call('GET', mark) == 'a'
-  redis.call('SET', mark, 'x', 'PX', CHECK_MARK_TTL_MS)
+  local admitted = redis.call('GET', mark) == '1'
+  redis.call('SET', mark, 0, 'PX', CHECK_MARK_TTL_MS)
   if not admitted then return 0 end
 end
 
