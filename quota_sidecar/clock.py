@@ -6,9 +6,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "from_ms", "to_ms"]
+__all__ = ["EPOCH", "Clock", "ManualClock", "SystemClock", "from_ms", "to_ms"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH = EPOCH
 
 
 class Clock(Protocol):

@@ -12,8 +12,8 @@ counting everything already consumed. Therefore:
     and a refund gives back only what the same check charged.
   * A denial leaves no net consumption. When group k denies, groups 1..k-1 have consumed; each
     runs refund.lua, which subtracts exactly what check.lua added at the same `now`: a request
-    (and the estimated tokens) in the windows it charged, the day's and month's request
-    counters, and the hold. Group k consumed nothing; later groups were never asked. The same
+    (and the estimated tokens) in the windows it charged, the day's request counter, and the
+    hold. Group k consumed nothing; later groups were never asked. The same
     holds when a later group answers "stale" (the caller re-plans and retries) or fails (the
     error is raised after the refunds; as on a single Redis, a call that timed out may have
     consumed on its own slot). Refunds run to the end even if the caller is cancelled.

@@ -45,7 +45,13 @@ from quota_sidecar.engine.defaults import (
 from quota_sidecar.errors import InvalidInput, NotFound, StoreBehind
 from quota_sidecar.models import QuotaConfig, QuotaScope, Subject
 from quota_sidecar.results import AlertKind
-from quota_sidecar.store.keys import DEFAULTS, QUOTA_INDEX, defaults_key, subject_keys
+from quota_sidecar.store.keys import (
+    DEFAULTS,
+    QUOTA_INDEX,
+    WINDOWS_CACHED_FIELDS,
+    defaults_key,
+    subject_keys,
+)
 from quota_sidecar.store.redis import Store
 
 __all__ = ["CachedConfig", "ConfigRepository"]
@@ -239,6 +245,7 @@ class ConfigRepository:
             pipe = self._store.client.pipeline(transaction=not self._store.is_cluster)
             pipe.hincrby(keys.config, "v", 1)
             pipe.hset(keys.config, mapping={"j": config_to_json(config), "u": str(now)})
+            pipe.hdel(keys.windows, *WINDOWS_CACHED_FIELDS)  # after the version: see keys.py
             pipe.zadd(QUOTA_INDEX, {str(subject): 0})
             append_audit(
                 pipe,
@@ -282,6 +289,7 @@ class ConfigRepository:
             pipe.hincrby(keys.config, "v", 1)  # the tombstone: see the module docstring
             pipe.hdel(keys.config, "j")
             pipe.hset(keys.config, "u", str(now))  # when it was deleted: see _supersedes
+            pipe.hdel(keys.windows, *WINDOWS_CACHED_FIELDS)  # after the version: see keys.py
             pipe.zrem(QUOTA_INDEX, str(subject))
             append_audit(
                 pipe,

@@ -26,10 +26,15 @@ from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.costs import CostTracker
 from quota_sidecar.engine.plan import SubjectPlan, plan_subject
 from quota_sidecar.errors import InvalidInput, NotFound
-from quota_sidecar.models import LimitKind, Subject
+from quota_sidecar.models import LimitKind, QuotaScope, Subject
 from quota_sidecar.money import MAX_LIMIT_NANOS
 from quota_sidecar.results import AlertKind, Override, OverrideKind
-from quota_sidecar.store.keys import OVERRIDE_EXPIRY, subject_keys
+from quota_sidecar.store.keys import (
+    OVERRIDE_EXPIRY,
+    OVERRIDES_FLAG,
+    WINDOWS_CACHED_FIELDS,
+    subject_keys,
+)
 from quota_sidecar.store.redis import Store
 
 __all__ = ["OverrideManager"]
@@ -169,6 +174,14 @@ class OverrideManager:
         async def write() -> object:
             pipe = self._store.client.pipeline(transaction=not self._store.is_cluster)
             spec = f"{granted.kind.value}|{limit}|{granted.value}|{expiry}|{period}"
+            if subject.scope is not QuotaScope.RUN:
+                # The flag that makes the scripts read the overrides at all (see _lib.lua's
+                # apply_overrides), written before the override (a Cluster pipeline is no
+                # transaction), so no script sees the override without it. Never removed: a
+                # config hash lives as long as its subject. A run's config hash ends with the
+                # run, so a run's scripts read its overrides without a flag.
+                pipe.hset(keys.config, OVERRIDES_FLAG, 1)
+                pipe.hdel(keys.windows, *WINDOWS_CACHED_FIELDS)  # after the flag: see keys.py
             pipe.hset(keys.overrides, granted.id, spec)
             pipe.hset(keys.override_meta, granted.id, _to_json(granted))
             pipe.pexpire(keys.overrides, ttl)

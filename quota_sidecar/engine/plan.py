@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from quota_sidecar.engine.configs import CachedConfig
 from quota_sidecar.models import DEFAULT_THRESHOLDS, LimitKind, Subject
@@ -54,6 +55,8 @@ class SubjectPlan:
     week: Period
     keys: list[str]
     args: list[str | int]
+    # Each budget's period length (daily, weekly, monthly), for its LimitStatus.window.
+    periods: dict[LimitKind, timedelta]
 
     def valid_at(self, now_ms: int) -> bool:
         return (
@@ -136,7 +139,13 @@ def _build_plan(subject: Subject, cached: CachedConfig, now_ms: int) -> SubjectP
         "-" if cached.expires_at_ms is None else cached.expires_at_ms,
         _source_field(cached),
     ]
-    return SubjectPlan(subject, cached, day, month, week, keys, [" ".join(map(str, fields))])
+    periods = {
+        LimitKind.COST_DAILY: timedelta(milliseconds=day.end_ms - day.start_ms),
+        LimitKind.COST_MONTHLY: timedelta(milliseconds=month.end_ms - month.start_ms),
+        LimitKind.COST_WEEKLY: timedelta(milliseconds=week.end_ms - week.start_ms),
+    }
+    args: list[str | int] = [" ".join(map(str, fields))]
+    return SubjectPlan(subject, cached, day, month, week, keys, args, periods)
 
 
 def _source_field(cached: CachedConfig) -> str:

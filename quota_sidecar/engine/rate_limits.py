@@ -122,7 +122,7 @@ class RateLimitManager:
             keys = [k for p in plans for k in p.keys]
             shared = not self._store.is_cluster
             if shared:
-                keys += [ALERTS, subject_keys(subjects[0]).check_marks]
+                keys += [ALERTS, subject_keys(subjects[0]).check_mark(check_id)]
             args: list[Any] = [now, cost, tokens, int(reserve), hold_id, _ms(lease), check_id]
             args += [requests, len(plans), int(shared), *(a for p in plans for a in p.args)]
             try:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from quota_sidecar.alerting.codec import decode_alert
-from quota_sidecar.clock import from_ms
+from quota_sidecar.clock import EPOCH
 from quota_sidecar.engine.plan import SubjectPlan
 from quota_sidecar.models import LimitKind
 from quota_sidecar.results import Alert, LimitStatus, ThresholdWarning, UsageTotals
@@ -58,15 +58,7 @@ def _kind(name: Any) -> LimitKind:
 def window_length(kind: LimitKind, plan: SubjectPlan) -> timedelta | None:
     """The window of a rate limit, or the period of a budget."""
     window = _WINDOWS.get(kind)
-    if window is not None:
-        return window
-    if kind is LimitKind.COST_DAILY:
-        return timedelta(milliseconds=plan.day.end_ms - plan.day.start_ms)
-    if kind is LimitKind.COST_MONTHLY:
-        return timedelta(milliseconds=plan.month.end_ms - plan.month.start_ms)
-    if kind is LimitKind.COST_WEEKLY:
-        return timedelta(milliseconds=plan.week.end_ms - plan.week.start_ms)
-    return None
+    return window if window is not None else plan.periods.get(kind)
 
 
 def _rows(flat: Sequence[Any], width: int) -> list[Sequence[Any]]:
@@ -74,13 +66,20 @@ def _rows(flat: Sequence[Any], width: int) -> list[Sequence[Any]]:
 
 
 def decode_statuses(flat: Sequence[Any], plans: Sequence[SubjectPlan]) -> tuple[LimitStatus, ...]:
-    # Every check decodes a status per limit of every subject: one pass, no repeated lookups.
+    # Every check decodes a status per limit of every subject (10 for two subjects with three
+    # windows and two budgets): the common case inline (integer replies, a known limit name),
+    # exact_int() and _kind() only for anything else.
     out = []
-    for index, name, raw_limit, raw_used, raw_held, raw_reset in _rows(flat, 6):
-        plan = plans[exact_int(index) - 1]
-        kind = _kind(name)
-        limit_value, used, held = exact_int(raw_limit), exact_int(raw_used), exact_int(raw_held)
-        reset_ms = exact_int(raw_reset)
+    for at in range(0, len(flat), 6):
+        index, limit_value, used, held, reset_ms = [
+            v if type(v) is int else exact_int(v) for v in (flat[at], *flat[at + 2 : at + 6])
+        ]
+        plan = plans[index - 1]
+        name = flat[at + 1]
+        kind = _KINDS.get(name) if type(name) is str else None
+        if kind is None:
+            kind = _kind(name)
+        window = _WINDOWS.get(kind)
         out.append(
             LimitStatus(
                 plan.subject,
@@ -89,8 +88,8 @@ def decode_statuses(flat: Sequence[Any], plans: Sequence[SubjectPlan]) -> tuple[
                 used,
                 held,
                 max(0, limit_value - used - held),
-                from_ms(reset_ms) if reset_ms > 0 else None,
-                window_length(kind, plan),
+                EPOCH + timedelta(milliseconds=reset_ms) if reset_ms > 0 else None,
+                window if window is not None else plan.periods.get(kind),
             )
         )
     return tuple(out)

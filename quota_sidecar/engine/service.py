@@ -207,7 +207,7 @@ class QuotaService:
         request's max_tokens) are priced instead of a dollar estimate; a hold reserves that.
         With a `run_id`, the run and every ancestor run are checked too, in the same atomic
         check (the first call naming a run opens it: see engine/runs.py). `requests` is how many
-        requests the check counts in the request windows and day/month counters (1; a gateway's
+        requests the check counts in the request windows and the day's counter (1; a gateway's
         hits may be more; 0 only looks: is there room for one more?). With
         `estimate_from_history` and no estimate given, the estimate is the p95 of the first
         subject's recent actual costs for the model or tool (engine/samples.py)."""

@@ -79,7 +79,9 @@ class CheckUndoer:
     ) -> None:
         """Queue the undo of check `check_id`, planned as `plans` at `now`."""
         charged = [",".join(_rate_limits(plan)) for plan in plans]
-        keys = [k for p in plans for k in p.keys] + [subject_keys(plans[0].subject).check_marks]
+        keys = [k for p in plans for k in p.keys] + [
+            subject_keys(plans[0].subject).check_mark(check_id)
+        ]
         args: list[Any] = [now, tokens, int(bool(hold_id)), hold_id, requests, len(plans)]
         args += charged
         args.append(check_id)

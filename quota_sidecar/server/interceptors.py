@@ -115,6 +115,9 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         # Only the event loop's thread touches these, so plain numbers are enough.
         self._in_flight = 0
         self.last_arrival = time.monotonic()  # of our services' calls; shutdown drains by it
+        # method -> (the servicer's handler, our wrapper of it): built once per method, not per
+        # call (the wrapper reads everything per call from the call's own context).
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     @property
     def in_flight(self) -> int:
@@ -131,26 +134,34 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         if handler is None or not method.startswith(_OURS):
             return handler  # health, reflection and unknown methods pass untouched
         self.last_arrival = time.monotonic()
-        denial = self._auth.check(method, handler_call_details.invocation_metadata)
+        found = self._wrapped.get(method)
+        if found is not None and found[0] is handler:
+            return found[1]
+        wrapped = self._wrap(handler, method)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         shed = method.startswith(DATA_PLANE_PREFIXES)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(handler.unary_unary, method, denial, shed=shed),
+                self._unary(handler.unary_unary, method, shed=shed),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._stream(handler.unary_stream, method, denial),
+                self._stream(handler.unary_stream, method),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         return handler  # the contract has no client-streaming RPCs
 
     def _refusal(
-        self, request: Any, name: str, denial: Any, *, shed: bool
+        self, request: Any, method: str, name: str, metadata: Any, *, shed: bool
     ) -> tuple[grpc.StatusCode, str] | None:
         """Why the call is answered before its servicer runs: auth, bytes, then load."""
+        denial = self._auth.check(method, metadata)
         if denial is not None:
             return denial.code, denial.message
         if isinstance(request, _Undecodable):
@@ -164,16 +175,17 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
             "nothing was done: retry with backoff"
         )
 
-    def _unary(self, behavior: Any, method: str, denial: Any, *, shed: bool) -> Any:
+    def _unary(self, behavior: Any, method: str, *, shed: bool) -> Any:
         name = method.rsplit("/", 1)[-1]
 
         async def call(request: Any, context: aio.ServicerContext) -> Any:
             started = time.perf_counter()
-            span = open_rpc_span(method, context.invocation_metadata())  # None: tracing off
+            metadata = context.invocation_metadata()
+            span = open_rpc_span(method, metadata)  # None: tracing off
             code = grpc.StatusCode.OK
             admitted = False
             try:
-                refusal = self._refusal(request, name, denial, shed=shed)
+                refusal = self._refusal(request, method, name, metadata, shed=shed)
                 if refusal is not None:
                     code = refusal[0]
                     await context.abort(*refusal)
@@ -198,18 +210,19 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
 
         return call
 
-    def _stream(self, behavior: Any, method: str, denial: Any) -> Any:
+    def _stream(self, behavior: Any, method: str) -> Any:
         name = method.rsplit("/", 1)[-1]
 
         async def call(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
             started = time.perf_counter()
+            metadata = context.invocation_metadata()
             # Not made current: an async generator may be closed from another context, where
             # detaching would fail; a stream's span is the stream's length and status alone.
-            span = open_rpc_span(method, context.invocation_metadata(), current=False)
+            span = open_rpc_span(method, metadata, current=False)
             code = grpc.StatusCode.OK
             self._metrics.streams_open.inc()
             try:
-                refusal = self._refusal(request, name, denial, shed=False)
+                refusal = self._refusal(request, method, name, metadata, shed=False)
                 if refusal is not None:
                     code = refusal[0]
                     await context.abort(*refusal)
@@ -242,8 +255,7 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         return code, message
 
     def _observe(self, name: str, code: grpc.StatusCode, started: float) -> None:
-        self._metrics.rpc_latency.labels(name).observe(time.perf_counter() - started)
-        self._metrics.rpcs.labels(name, code.name).inc()
+        self._metrics.record_rpc(name, code.name, time.perf_counter() - started)
 
 
 def _code_of(context: aio.ServicerContext, default: grpc.StatusCode) -> grpc.StatusCode:

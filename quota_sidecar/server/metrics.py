@@ -134,18 +134,34 @@ class Metrics:
             "Bytes of records waiting in the spool files under --data-dir (0: nothing waits)",
             registry=r,
         )
+        # Labelled children by their label values: labels() takes a lock and builds a tuple on
+        # every call, and every RPC records three or four of them. (method, code) -> the RPC's
+        # latency and count children; (scope, result) -> the checks child.
+        self._children: dict[tuple[Any, ...], Any] = {}
         self._holds: dict[str, float] = {}  # reservation id -> monotonic lease end
         self._hold_ends: list[tuple[float, str]] = []  # a heap of the same, soonest first
         self._holds_lock = threading.Lock()
 
     # --- recorders -------------------------------------------------------------------------
+    def record_rpc(self, method: str, code: str, seconds: float) -> None:
+        found = self._children.get((method, code))
+        if found is None:
+            found = (self.rpc_latency.labels(method), self.rpcs.labels(method, code))
+            self._children[(method, code)] = found
+        found[0].observe(seconds)
+        found[1].inc()
+
     def record_check(self, subjects: Iterable[Subject], result: CheckResult) -> None:
         if result.allowed:
             outcome = "shadow_denied" if result.shadow_denied else "allowed"
         else:
             outcome = result.code.value if result.code else "denied"
         for subject in subjects:
-            self.checks.labels(subject.scope.value, outcome).inc()
+            key = (subject.scope, outcome)
+            found = self._children.get(key)
+            if found is None:
+                found = self._children[key] = self.checks.labels(subject.scope.value, outcome)
+            found.inc()
         if result.decided_without_store:
             self.store_errors.labels("unavailable").inc()
 

@@ -1,10 +1,15 @@
 """The Redis key schema. One prefix; one hash tag per subject, so every key a check touches for
 one subject lives on one cluster slot; a TTL on every key, set by the script that writes it.
 
-    qs:{user:alice}:cfg          hash    the subject's quota (v = version, j = JSON, limits)
-    qs:{user:alice}:rw           hash    sliding-window rings; "<ring>:c" = when it began
+    qs:{user:alice}:cfg          hash    the subject's quota (v = version, j = JSON, limits;
+                                         o = 1 once an override was granted: the scripts
+                                         read `ovr` only then, or for a run)
+    qs:{user:alice}:rw           hash    sliding-window rings, one field each ("rm", "td"):
+                                         newest bucket, when it began, the counts (packed);
+                                         and copies of cfg's v and o, so a check reads both
+                                         in one HMGET (WINDOWS_CACHED_FIELDS, see below)
     qs:{user:alice}:d:2026-11-28 hash    the quota day: cost, requests, tokens, breakdown, claims
-    qs:{user:alice}:M:2026-11    hash    the quota month: the same fields
+    qs:{user:alice}:M:2026-11    hash    the quota month: the same fields but requests
     qs:{user:alice}:W:2026-11-16 hash    the quota week (named by its first day): cost, claims
     qs:{user:alice}:L            hash    lifetime spend and claims, only with a lifetime_limit;
                                          the one key without a TTL (prepaid credit never resets)
@@ -13,7 +18,8 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
     qs:{user:alice}:ovr          hash    overrides in force: id -> "kind|limit|value|expiry|period"
     qs:{user:alice}:ovrmeta      hash    overrides' reason, actor and times as JSON
     qs:{user:alice}:alerts       stream  the subject's own alerts (see alerting/codec.py)
-    qs:{user:alice}:ck           zset    ids of recent checks (60 s), so a lost reply can be undone
+    qs:{user:alice}:ck:<id>      string  a recent check (60 s): 1 admitted, 0 undone first;
+                                         so a check whose reply was lost can be undone
     qs:{run:r1}:kids             set     a run's sub-runs, for its tree; ends with the run
     qs:{user:alice}:cs:t:<tool>  list    the last 64 actual costs of whole calls of a tool (or
                                          cs:m:<provider/model>: of a model), 30 days, for
@@ -70,9 +76,11 @@ __all__ = [
     "AUDIT",
     "DEFAULTS",
     "KEYS_PER_SUBJECT",
+    "OVERRIDES_FLAG",
     "OVERRIDE_EXPIRY",
     "PREFIX",
     "QUOTA_INDEX",
+    "WINDOWS_CACHED_FIELDS",
     "SubjectKeys",
     "default_field",
     "defaults_key",
@@ -92,6 +100,13 @@ ALERTS = f"{PREFIX}:alerts"
 AUDIT = f"{PREFIX}:audit"
 OVERRIDE_EXPIRY = f"{PREFIX}:ovrexp"
 DEFAULTS = f"{PREFIX}:dflt"
+# The config hash's field that says the subject has (had) overrides: see engine/overrides.py.
+OVERRIDES_FLAG = "o"
+# The cfg fields a check copies into the rings hash (check.lua via _lib.lua's read_subject), to
+# read them with the rings. Whoever writes either in a cfg hash deletes the copies AFTER that
+# write, in the same pipeline (a transaction, or on Cluster one node's ordered commands), so no
+# script can copy the old value after the delete. Never for a run: its scripts read cfg.
+WINDOWS_CACHED_FIELDS = ("v", OVERRIDES_FLAG)
 
 
 def encode(text: str) -> str:
@@ -161,9 +176,8 @@ class SubjectKeys:
     def children(self) -> str:
         return f"{self.base}:kids"
 
-    @property
-    def check_marks(self) -> str:
-        return f"{self.base}:ck"
+    def check_mark(self, check_id: str) -> str:
+        return f"{self.base}:ck:{check_id}"
 
     def history_day(self, period_id: str) -> str:
         return f"{self.base}:hd:{period_id}"

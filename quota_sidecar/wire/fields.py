@@ -8,7 +8,7 @@ The conventions of every wire module.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,9 @@ from quota_sidecar.models import (
 from quota_sidecar.v1 import quota_pb2, types_pb2
 
 __all__ = [
+    "LIMIT_VALUES",
     "MAX_SUBJECTS",
+    "SCOPE_VALUES",
     "check_count",
     "check_short_text",
     "denial_to_proto",
@@ -162,6 +164,7 @@ def lease_from_proto(request: quota_pb2.CheckQuotaRequest) -> timedelta | None:
 # --- enums -----------------------------------------------------------------------------------
 _SCOPES = {scope: types_pb2.Scope.Value("SCOPE_" + scope.value.upper()) for scope in QuotaScope}
 _SCOPE_OF = {value: scope for scope, value in _SCOPES.items()}
+SCOPE_VALUES: Mapping[QuotaScope, types_pb2.Scope.ValueType] = _SCOPES  # scope_to_proto's map
 
 
 def scope_from_proto(value: int, field: str = "scope") -> QuotaScope:
@@ -180,6 +183,7 @@ _LIMITS = {
     kind: types_pb2.LimitKind.Value("LIMIT_KIND_" + kind.value.upper()) for kind in LimitKind
 }
 _LIMIT_OF = {value: kind for kind, value in _LIMITS.items()}
+LIMIT_VALUES: Mapping[LimitKind, types_pb2.LimitKind.ValueType] = _LIMITS  # limit_to_proto's
 
 
 def limit_from_proto(value: int, field: str = "limit") -> LimitKind:

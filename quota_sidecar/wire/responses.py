@@ -14,14 +14,16 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from quota_sidecar.clock import EPOCH
 from quota_sidecar.results import CheckResult, LimitStatus, Usage
 from quota_sidecar.v1 import quota_pb2
 from quota_sidecar.wire import configs
 from quota_sidecar.wire.fields import (
+    LIMIT_VALUES,
+    SCOPE_VALUES,
     denial_to_proto,
     duration_parts,
     limit_to_proto,
-    scope_to_proto,
     subject_to_proto,
     timestamp_parts,
     timestamp_to_proto,
@@ -40,25 +42,36 @@ def _put_span(target: Any, span: timedelta) -> None:
 
 
 def add_limit_statuses(container: Any, statuses: Iterable[LimitStatus]) -> None:
-    """Append each status to a repeated LimitStatus field, built in place."""
+    """Append each status to a repeated LimitStatus field, built in place. The per-field
+    helpers' work is inlined (the enum maps, timestamp_parts, duration_parts): a check answers
+    with a status per limit, and each helper call cost more than its arithmetic."""
     add = container.add
     for status in statuses:
         entry = add(
-            limit=limit_to_proto(status.limit),
+            limit=LIMIT_VALUES[status.limit],
             limit_amount=status.limit_value,
             used=status.used,
             held=status.held,
             remaining=status.remaining,
         )
         subject = entry.subject
-        subject.scope = scope_to_proto(status.subject.scope)
+        subject.scope = SCOPE_VALUES[status.subject.scope]
         subject.identifier = status.subject.identifier
         if status.reset_at is not None:
-            entry.reset_at.SetInParent()  # present even at the epoch, as a set message is
-            _put_time(entry.reset_at, status.reset_at)
-        if status.window is not None:
-            entry.window.SetInParent()
-            _put_span(entry.window, status.window)
+            stamp = entry.reset_at
+            stamp.SetInParent()  # present even at the epoch, as a set message is
+            delta = status.reset_at - EPOCH
+            stamp.seconds = delta.days * 86_400 + delta.seconds
+            stamp.nanos = delta.microseconds * 1000
+        window = status.window
+        if window is not None:
+            span = entry.window
+            span.SetInParent()
+            if window.days < 0:  # never for a window; duration_parts knows the signs
+                span.seconds, span.nanos = duration_parts(window)
+            else:
+                span.seconds = window.days * 86_400 + window.seconds
+                span.nanos = window.microseconds * 1000
 
 
 def check_response(result: CheckResult) -> quota_pb2.CheckQuotaResponse:

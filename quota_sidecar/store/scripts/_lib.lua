@@ -66,37 +66,42 @@ local function reaches(used, limit, pct)
   return used >= q * pct + math.ceil(r * pct / 100)
 end
 
--- One subject's keys and its one argument: space-separated fields (see engine/plan.py).
+-- One subject's keys and its one argument: space-separated fields (see engine/plan.py), 9
+-- fields, the 13 limits, then the week's id and end, when the subject ends and where its quota
+-- comes from: split by ONE
+-- string.match (a gmatch loop, a field at a time, cost most of the parsing).
 -- `head` is how many ARGV precede the subject arguments.
+local SUBJECT_FIELDS = '^' .. string.rep('(%S+) ', 25) .. '(%S+)$'
+
 local function subject(i, head)
   local k = (i - 1) * KEYS_PER_SUBJECT
-  local f = {}
-  for word in string.gmatch(ARGV[head + i], '%S+') do f[#f + 1] = word end
+  local version, scope, identifier, day_id, day_end, month_id, month_end, shadow, thresholds,
+    rpm, rph, rpd, tpm, tpd, cpr, cd, cm, mc, cw, cl, rl, tl, week_id, week_end, ends, source =
+    string.match(ARGV[head + i], SUBJECT_FIELDS)
+  if not version then error('quota-sidecar: a subject argument without its 26 fields') end
   local s = {
     index = i,
     cfg = KEYS[k + 1], rw = KEYS[k + 2], day = KEYS[k + 3], month = KEYS[k + 4],
     holds = KEYS[k + 5], hexp = KEYS[k + 6], ovr = KEYS[k + 7], alerts = KEYS[k + 8],
     week = KEYS[k + 9], life = KEYS[k + 10], dflt = KEYS[k + 11],
-    version = f[1], scope = f[2], identifier = f[3],
-    day_id = f[4], day_end = int(f[5]), month_id = f[6], month_end = int(f[7]),
-    shadow = f[8] == '1', thresholds = {}, limits = {},
+    version = version, scope = scope, identifier = identifier,
+    day_id = day_id, day_end = int(day_end), month_id = month_id, month_end = int(month_end),
+    shadow = shadow == '1', thresholds = {}, limits = {},
+    week_id = week_id, week_end = int(week_end),
   }
-  for t in string.gmatch(f[9], '%d+') do
+  for t in string.gmatch(thresholds, '%d+') do
     s.thresholds[#s.thresholds + 1] = tonumber(t)
   end
-  for j, spec in ipairs(LIMITS) do
-    local v = f[9 + j]
-    if v ~= '-' then s.limits[spec.name] = tonumber(v) end
+  local values = { rpm, rph, rpd, tpm, tpd, cpr, cd, cm, mc, cw, cl, rl, tl } -- LIMITS' order
+  for j = 1, #LIMITS do
+    if values[j] ~= '-' then s.limits[LIMITS[j].name] = tonumber(values[j]) end
   end
-  s.week_id, s.week_end = f[10 + #LIMITS], int(f[11 + #LIMITS])
   -- A subject that ends (a run, see engine/runs.py) names when: all its keys end with it.
-  local ends = f[12 + #LIMITS]
-  if ends and ends ~= '-' then s.expire_at = int(ends) end
+  if ends ~= '-' then s.expire_at = int(ends) end
   -- Where its quota comes from: "own", a default's name ("user:*"), "-" (none); for alerts.
-  local source = f[13 + #LIMITS]
   if source == 'own' then
     s.quota_source, s.quota_default = 'own', ''
-  elseif source and source ~= '-' then
+  elseif source ~= '-' then
     s.quota_source, s.quota_default = 'default', source
   end
   return s
@@ -121,10 +126,9 @@ end
 -- A subject without a quota of its own was planned with the scope defaults that decide it
 -- ("<v>|user:*@acme=3|user:*=7", see engine/defaults.py): their versions, on the subject's own
 -- slot, must match too, so a default changed, created or removed binds at once.
-local function stale(s)
+local function stale_version(s, stored)
   local own, defaults = string.match(s.version, '^([^|]*)(.*)$')
-  local v = redis.call('HGET', s.cfg, 'v') or '0'
-  if v ~= own then return true end
+  if (stored or '0') ~= own then return true end
   if defaults == '' then return false end
   local fields, wanted = {}, {}
   for field, version in string.gmatch(defaults, '|([^|=]+)=([^|]*)') do
@@ -137,11 +141,24 @@ local function stale(s)
   return false
 end
 
+-- One read for the version and the overrides flag ('o', set by engine/overrides.py on the
+-- first grant and never removed), so apply_overrides() reads the overrides only when some
+-- may be in force.
+local function stale(s)
+  local cfg = redis.call('HMGET', s.cfg, 'v', 'o')
+  s.has_overrides = cfg[2] ~= false
+  return stale_version(s, cfg[1])
+end
+
 -- Overrides in force: block/bypass expiries, raised limits, bonus credit of this period.
 -- Expired entries are ignored here; the expiry sweeper deletes them and raises the event.
+-- Read only when stale() found the subject's overrides flag, or for a run (whose config hash
+-- ends with it, so the flag is not kept there; see engine/overrides.py), or when stale() was
+-- not asked at all.
 local function apply_overrides(s, now)
-  local raw = redis.call('HGETALL', s.ovr)
   s.bonus = { cost_daily = 0, cost_monthly = 0, cost_weekly = 0, cost_lifetime = 0 }
+  if s.has_overrides == false and not s.expire_at and s.scope ~= 'run' then return end
+  local raw = redis.call('HGETALL', s.ovr)
   for n = 2, #raw, 2 do
     local kind, limit, value, expiry, period =
       string.match(raw[n], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|?(.*)$')
@@ -189,79 +206,102 @@ local function held(s, now, force)
   return sum
 end
 
--- Sliding-window rings. Each is SUB_BUCKETS + 1 slots ("<ring>:<slot>") of WINDOW/SUB_BUCKETS
--- each, plus the index of the newest bucket written ("<ring>:b"); slots newer than that index
--- hold stale counts. A subject's rings are read in one HMGET and written in one HSET (plus an
--- HDEL when a window moves on) by flush_rings; slots the window has left are deleted, not
--- zeroed, so a quiet subject keeps only the slots it uses.
+-- Sliding-window rings. A ring is SUB_BUCKETS + 1 slots of WINDOW/SUB_BUCKETS each, kept in
+-- ONE field of the subject's rw hash named after it ('rm', 'rh', 'rd', 'tm', 'td'), packed
+-- with struct as SUB_BUCKETS + 3 doubles (exact: every count stays below 2^53): the index of
+-- the newest bucket written, when the ring began (ms; a settle tells by it whether the charge
+-- it would take back is still in this ring), then the slots' counts. Slots newer than that
+-- index hold counts of buckets the window has left; they are zeroed when read. A subject's
+-- rings are read in one HMGET of a field per ring and written in one HSET by flush_rings:
+-- unpacking one field is one C call, where a field per slot cost a hash lookup each.
+local RING_FORMAT = '<' .. string.rep('d', SUB_BUCKETS + 3)
+local RING_SLOTS = SUB_BUCKETS + 1
 local RING_SPECS = {}
 for _, spec in ipairs(LIMITS) do
   if spec.ring then RING_SPECS[#RING_SPECS + 1] = spec end
 end
 
--- Field names of every ring (SUB_BUCKETS + 1 slots), written out so no call builds them:
--- [1] is the newest-bucket index, [2 + slot] the slot's count.
-local RING_FIELDS = {
-  rm = { 'rm:b', 'rm:0', 'rm:1', 'rm:2', 'rm:3', 'rm:4', 'rm:5', 'rm:6', 'rm:7', 'rm:8', 'rm:9', 'rm:10' },
-  rh = { 'rh:b', 'rh:0', 'rh:1', 'rh:2', 'rh:3', 'rh:4', 'rh:5', 'rh:6', 'rh:7', 'rh:8', 'rh:9', 'rh:10' },
-  rd = { 'rd:b', 'rd:0', 'rd:1', 'rd:2', 'rd:3', 'rd:4', 'rd:5', 'rd:6', 'rd:7', 'rd:8', 'rd:9', 'rd:10' },
-  tm = { 'tm:b', 'tm:0', 'tm:1', 'tm:2', 'tm:3', 'tm:4', 'tm:5', 'tm:6', 'tm:7', 'tm:8', 'tm:9', 'tm:10' },
-  td = { 'td:b', 'td:0', 'td:1', 'td:2', 'td:3', 'td:4', 'td:5', 'td:6', 'td:7', 'td:8', 'td:9', 'td:10' },
-}
+-- One ring as read at `now`: r.v is the packed array (v[1] newest bucket, v[2] began, v[3 +
+-- slot] the slot's count) with the slots of buckets outside the window zeroed; r.base the newest
+-- bucket written (nil: no ring), r.cur the current bucket, r.sum the window's count.
+local function decode_ring(s, spec, packed, now)
+  local g = WINDOW_MS[spec.window] / SUB_BUCKETS
+  local idx = math.floor(now / g)
+  local v = packed and { struct.unpack(RING_FORMAT, packed) }
+  local base = v and v[1] or nil
+  local r = { ring = spec.ring, g = g, base = base, cur = math.max(idx, base or idx), sum = 0,
+    now = now }
+  if v and base >= r.cur - SUB_BUCKETS then
+    for b = base + 1, r.cur do v[3 + b % RING_SLOTS] = 0 end
+    for slot = 3, 2 + RING_SLOTS do r.sum = r.sum + v[slot] end
+    if v[2] > 0 then r.began = v[2] end
+  else
+    if v then r.began = v[2] > 0 and v[2] or nil end
+    v = { base or 0, v and v[2] or 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+  end
+  v[RING_SLOTS + 3] = nil -- struct.unpack's last value is the position after the data
+  if r.sum < 0 then r.sum = 0 end
+  r.v = v
+  s.rings[spec.name] = r
+end
 
 local function read_rings(s, specs, now)
-  s.rings, s.rw_set, s.rw_del = s.rings or {}, s.rw_set or {}, s.rw_del or {}
+  s.rings, s.rw_set = s.rings or {}, s.rw_set or {}
   if #specs == 0 then return end
   local fields = {}
-  for _, spec in ipairs(specs) do
-    for _, field in ipairs(RING_FIELDS[spec.ring]) do fields[#fields + 1] = field end
-  end
+  for j, spec in ipairs(specs) do fields[j] = spec.ring end
   local vals = redis.call('HMGET', s.rw, unpack(fields))
-  for j, spec in ipairs(specs) do
-    local o = (j - 1) * (SUB_BUCKETS + 2)
-    local g = WINDOW_MS[spec.window] / SUB_BUCKETS
-    local base = tonumber(vals[o + 1])
-    local idx = math.floor(now / g)
-    local r = { ring = spec.ring, g = g, base = base, cur = math.max(idx, base or idx), sum = 0,
-      buckets = {}, slots = {}, now = now }
-    if base and base >= r.cur - SUB_BUCKETS then
-      for b = r.cur - SUB_BUCKETS, base do
-        local slot = b % (SUB_BUCKETS + 1)
-        local c = int(vals[o + 2 + slot])
-        r.slots[slot] = c
-        r.buckets[#r.buckets + 1] = { b, c }
-        r.sum = r.sum + c
-      end
-    end
-    if r.sum < 0 then r.sum = 0 end
-    s.rings[spec.name] = r
+  for j, spec in ipairs(specs) do decode_ring(s, spec, vals[j], now) end
+end
+
+-- A check's first read of a subject: stale() and read_rings() in ONE HMGET. The rings hash
+-- caches the config version and the overrides flag beside the rings ('v', 'o': copied from the
+-- cfg hash by the check that last wrote the rings without finding them); every writer of
+-- either in the cfg hash deletes the copies in the same step (engine/configs.py,
+-- engine/overrides.py; a reset deletes the whole hash), so a copy is never older than the cfg
+-- hash. A subject without rings, or one that ends (a run: its cfg hash expires with it, and a
+-- copy could outlive it), reads its cfg hash. Returns whether the subject is stale.
+local function read_subject(s, specs, now)
+  s.rings, s.rw_set = s.rings or {}, s.rw_set or {}
+  if #specs == 0 or s.expire_at or s.scope == 'run' then
+    if stale(s) then return true end
+    read_rings(s, specs, now)
+    return false
   end
+  local fields = { 'v', 'o' }
+  for j, spec in ipairs(specs) do fields[j + 2] = spec.ring end
+  local vals = redis.call('HMGET', s.rw, unpack(fields))
+  local version = vals[1]
+  if version then
+    s.has_overrides = vals[2] ~= false
+  else
+    local cfg = redis.call('HMGET', s.cfg, 'v', 'o')
+    version, s.has_overrides = cfg[1] or '0', cfg[2] ~= false
+    s.rw_cache = version -- flush_rings writes it beside the rings
+  end
+  if stale_version(s, version) then return true end
+  for j, spec in ipairs(specs) do decode_ring(s, spec, vals[j + 2], now) end
+  return false
 end
 
 -- Add `amount` to the bucket `at` (default: the current one); written by flush_rings.
 local function ring_add(s, r, amount, at)
   local target = at or r.cur
   if not r.base or r.cur > r.base then
-    if r.base then
-      for b = math.max(r.base + 1, r.cur - SUB_BUCKETS), r.cur do
-        local slot = b % (SUB_BUCKETS + 1)
-        s.rw_del[RING_FIELDS[r.ring][2 + slot]] = true
-        r.slots[slot] = nil
-      end
+    -- read_rings zeroed the slots of the buckets between the newest written and the current.
+    -- A new ring (first write, or after a reset deleted the hash) notes when it began.
+    if not r.base then
+      r.began = r.now
+      r.v[2] = r.now
     end
-    -- A new ring (first write, or after a reset deleted the hash) notes when it began, so a
-    -- settle can tell whether the charge it would take back is still in this ring.
-    if not r.base then s.rw_set[r.ring .. ':c'] = r.now end
-    s.rw_set[RING_FIELDS[r.ring][1]] = r.cur
+    r.v[1] = r.cur
     r.base = r.cur
     s.rw_rolled = true
   end
+  s.rw_set[r.ring] = r
   if target < r.cur - SUB_BUCKETS then return end -- that bucket has left the window
-  local slot = target % (SUB_BUCKETS + 1)
-  local field = RING_FIELDS[r.ring][2 + slot]
-  r.slots[slot] = (r.slots[slot] or 0) + amount
-  s.rw_set[field] = r.slots[slot]
-  s.rw_del[field] = nil
+  local i = 3 + target % RING_SLOTS
+  r.v[i] = r.v[i] + amount
   r.sum = r.sum + amount
 end
 
@@ -270,24 +310,28 @@ end
 -- credit never reaches usage it did not come from, and no count goes below zero.
 local function ring_credit(s, r, amount, at)
   if amount <= 0 or not r.base or at > r.base or at < r.cur - SUB_BUCKETS then return end
-  local have = r.slots[at % (SUB_BUCKETS + 1)] or 0
+  local have = r.v[3 + at % RING_SLOTS]
   local take = math.min(amount, have)
   if take > 0 then ring_add(s, r, 0 - take, at) end
 end
 
--- Write what ring_add queued. The TTL (the longest window + 10 % + a minute) is renewed only
+-- Write what ring_add changed. The TTL (the longest window + 10 % + a minute) is renewed only
 -- when a window moved to a new bucket: a bucket's first write outlives its whole window.
 local function flush_rings(s, ttl)
-  local del, set = {}, {}
-  for field in pairs(s.rw_del or {}) do del[#del + 1] = field end
-  for field, value in pairs(s.rw_set or {}) do
-    set[#set + 1] = field
-    set[#set + 1] = value
+  local set = {}
+  for ring, r in pairs(s.rw_set or {}) do
+    set[#set + 1] = ring
+    set[#set + 1] = struct.pack(RING_FORMAT, unpack(r.v))
   end
-  if #del > 0 then redis.call('HDEL', s.rw, unpack(del)) end
+  if #set > 0 and s.rw_cache then -- read_subject() read these from the cfg hash
+    local n = #set
+    set[n + 1], set[n + 2] = 'v', s.rw_cache
+    if s.has_overrides then set[n + 3], set[n + 4] = 'o', '1' end
+    s.rw_cache = nil
+  end
   if #set > 0 then redis.call('HSET', s.rw, unpack(set)) end
   if s.rw_rolled and ttl and ttl > 0 then redis.call('PEXPIRE', s.rw, ttl) end
-  s.rw_set, s.rw_del, s.rw_rolled = {}, {}, false
+  s.rw_set, s.rw_rolled = {}, false
 end
 
 -- The TTL of the rings hash: its longest configured window, plus one bucket, plus a minute.
@@ -304,9 +348,10 @@ end
 local function ring_free_at(r, target)
   if target < 0 then return nil end
   local sum = r.sum
-  for _, bucket in ipairs(r.buckets) do
-    sum = sum - bucket[2]
-    if sum <= target then return (bucket[1] + SUB_BUCKETS + 1) * r.g end
+  for b = r.cur - SUB_BUCKETS, r.cur do
+    local c = r.v[3 + b % RING_SLOTS]
+    sum = sum - c
+    if sum <= target then return (b + SUB_BUCKETS + 1) * r.g end
   end
   return nil
 end
@@ -314,7 +359,7 @@ end
 -- When the oldest non-empty bucket leaves the window (the status's reset time).
 local function ring_reset_at(r)
   for b = r.cur - SUB_BUCKETS, r.cur do
-    if (r.slots[b % (SUB_BUCKETS + 1)] or 0) > 0 then
+    if r.v[3 + b % RING_SLOTS] > 0 then
       return (b + SUB_BUCKETS + 1) * r.g
     end
   end

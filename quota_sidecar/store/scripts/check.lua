@@ -3,14 +3,16 @@
 -- only look), the estimated tokens (and, with reserve, holds the estimated cost), or
 -- nothing is consumed anywhere.
 --
--- KEYS: 11 per subject (see _lib.lua), then the shared alert stream when ARGV[9] == '1', then
---       the first subject's check marks when a check id is given.
+-- KEYS: 11 per subject (see _lib.lua), then the shared alert stream when ARGV[10] == '1', then
+--       the check's mark (on the first subject's slot) when a check id is given.
 -- ARGV: now_ms, estimated cost nanos, estimated tokens, reserve ('1'/'0'), hold id,
 --       lease ms, check id ('' = none), requests, N, use shared stream ('1'/'0'), then one per
 --       subject, then optionally 'dry'.
--- Check marks (a zset, id -> now): an admitted check leaves its id for CHECK_MARK_TTL_MS, so
---   a check whose reply was lost can be undone by refund.lua; an undo that comes first leaves
---   'x:<id>', and the check, when it still arrives, consumes nothing and answers {'undone'}.
+-- The check's mark (a string key of its own, CHECK_MARK_TTL_MS): an admitted check leaves 1,
+--   so a check whose reply was lost can be undone by refund.lua; an undo that comes first leaves
+--   0, and the check, when it still arrives, consumes nothing and answers {'undone'}. One
+--   SET NX at the start both tests for the undo and marks the check; a check that ends up not
+--   consuming anything (stale, denied) deletes its mark again, inside the same atomic step.
 -- Reply: {'undone'} (see above) | {'stale', {subject indexes}} when a config changed since the
 --   caller planned, else
 --   {'ok'|'deny', code, denied subject index (0 = none), denied limit, retry_after ms (-1 =
@@ -29,18 +31,30 @@ if ARGV[10] == '1' then
   global_stream = KEYS[extra + 1]
   extra = extra + 1
 end
-local marks = check_id ~= '' and KEYS[extra + 1] or nil
-if marks and redis.call('ZSCORE', marks, 'x:' .. check_id) then return { 'undone' } end
+local mark = check_id ~= '' and KEYS[extra + 1] or nil
+-- Integers, so Redis keeps the value as one of its shared objects: only the key costs memory.
+if mark and not redis.call('SET', mark, 1, 'NX', 'PX', CHECK_MARK_TTL_MS) then
+  return { 'undone' }
+end
 -- An optional last argument 'dry': evaluate only (consume, hold and alert nothing), for the
 -- retry_after of slot groups after the one that denied (engine/cluster.py).
 local dry = ARGV[HEAD + n + 1] == 'dry'
 
 local subjects, stale_list = {}, {}
 for i = 1, n do
-  subjects[i] = subject(i, HEAD)
-  if stale(subjects[i]) then stale_list[#stale_list + 1] = i end
+  local s = subject(i, HEAD)
+  subjects[i] = s
+  -- The rings of the rate limits the subject has (an override only raises a limit it has).
+  s.specs = {}
+  for _, spec in ipairs(RING_SPECS) do
+    if s.limits[spec.name] then s.specs[#s.specs + 1] = spec end
+  end
+  if read_subject(s, s.specs, now) then stale_list[#stale_list + 1] = i end
 end
-if #stale_list > 0 then return { 'stale', stale_list } end
+if #stale_list > 0 then
+  if mark then redis.call('DEL', mark) end
+  return { 'stale', stale_list }
+end
 
 -- A concurrency slot frees when any hold ends, usually sooner than a budget renews: it binds
 -- less than a budget and more than a rate window.
@@ -160,7 +174,11 @@ end
 
 for _, s in ipairs(subjects) do
   apply_overrides(s, now)
-  s.held = held(s, now, reserve)
+  -- What is held counts only against a budget (and a reserving check takes a hold): without
+  -- either, the holds hash need not be read.
+  local budgeted = s.limits.cost_daily or s.limits.cost_monthly or s.limits.cost_weekly
+    or s.limits.cost_lifetime
+  s.held = (budgeted or reserve) and held(s, now, reserve) or 0
   if s.limits.max_concurrent then
     -- Open holds = unexpired members of the expiry index (held() may have skipped removing
     -- expired ones when nothing is reserved); the first is the one whose lease ends first.
@@ -169,9 +187,10 @@ for _, s in ipairs(subjects) do
       'LIMIT', 0, 1)
     if first[2] then s.oldest_expiry = int(first[2]) end
   end
-  s.cost_day = int(redis.call('HGET', s.day, 'c'))
-  s.cost_month = int(redis.call('HGET', s.month, 'c'))
-  -- Read only when limited: the lifetime hash exists only for subjects with a lifetime limit.
+  -- Each period's spend is read only when it is limited (it is reported only then, too); the
+  -- lifetime hash exists only for subjects with a lifetime limit.
+  s.cost_day = s.limits.cost_daily and int(redis.call('HGET', s.day, 'c')) or 0
+  s.cost_month = s.limits.cost_monthly and int(redis.call('HGET', s.month, 'c')) or 0
   s.cost_week = s.limits.cost_weekly and int(redis.call('HGET', s.week, 'c')) or 0
   s.cost_life = s.limits.cost_lifetime and int(redis.call('HGET', s.life, 'c')) or 0
   -- A subject that ends (a run) counts its lifetime requests and tokens whether or not it caps
@@ -181,21 +200,12 @@ for _, s in ipairs(subjects) do
     local life = redis.call('HMGET', s.life, 'r', 't')
     s.life_requests, s.life_tokens = int(life[1]), int(life[2])
   end
-  local specs = {}
-  for _, spec in ipairs(RING_SPECS) do
-    if s.limits[spec.name] then specs[#specs + 1] = spec end
-  end
-  read_rings(s, specs, now)
   local d = evaluate(s)
   if d then consider(s, d) end
 end
 
+if mark and (denial or dry) then redis.call('DEL', mark) end -- it consumed nothing
 if not denial and not dry then
-  if marks then
-    redis.call('ZADD', marks, now, check_id)
-    redis.call('ZREMRANGEBYSCORE', marks, '-inf', now - CHECK_MARK_TTL_MS)
-    redis.call('PEXPIRE', marks, CHECK_MARK_TTL_MS)
-  end
   for _, s in ipairs(subjects) do
     local charged = {} -- the token rings this check charges, kept in the hold for its settle
     for name, r in pairs(s.rings) do
@@ -207,13 +217,9 @@ if not denial and not dry then
     flush_rings(s, rings_ttl(s))
     -- Never HINCRBY 0: it would create a period hash without a TTL. A count equal to this
     -- check's is a hash this check created (or one that held no request): give it its TTL.
-    if requests > 0 then
-      if redis.call('HINCRBY', s.day, 'r', requests) == requests then
-        expire_period(s.day, now, s.day_end)
-      end
-      if redis.call('HINCRBY', s.month, 'r', requests) == requests then
-        expire_period(s.month, now, s.month_end)
-      end
+    -- Only the day counts requests (GetUsage's requests_today); no one reads a month's count.
+    if requests > 0 and redis.call('HINCRBY', s.day, 'r', requests) == requests then
+      expire_period(s.day, now, s.day_end)
     end
     if s.counts_life then
       if requests > 0 then s.life_requests = redis.call('HINCRBY', s.life, 'r', requests) end
@@ -249,8 +255,8 @@ end
 
 if not denial and not dry then
   for i, s in ipairs(subjects) do
-    -- The check marks live on the first subject's slot.
-    expire_with_subject(s, now, i == 1 and marks and { marks } or nil)
+    -- The check's mark lives on the first subject's slot.
+    expire_with_subject(s, now, i == 1 and mark and { mark } or nil)
   end
 end
 
@@ -260,15 +266,15 @@ local BUDGETS = { cost_daily = true, cost_monthly = true, cost_weekly = true, co
 local function status(s, name, used, held_amount, reset_at)
   local limit = s.limits[name]
   if not limit then return end
-  for _, v in ipairs({ s.index, name, limit, used, held_amount, reset_at }) do
-    statuses[#statuses + 1] = v
-  end
+  local n = #statuses -- appended in place: a table per status cost more than the status
+  statuses[n + 1], statuses[n + 2], statuses[n + 3] = s.index, name, limit
+  statuses[n + 4], statuses[n + 5], statuses[n + 6] = used, held_amount, reset_at
   if BUDGETS[name] then
     local level = warning_level(s, used + held_amount, limit)
     if level then
-      for _, v in ipairs({ s.index, name, level, used + held_amount, limit }) do
-        warnings[#warnings + 1] = v
-      end
+      n = #warnings
+      warnings[n + 1], warnings[n + 2], warnings[n + 3] = s.index, name, level
+      warnings[n + 4], warnings[n + 5] = used + held_amount, limit
     end
   end
 end

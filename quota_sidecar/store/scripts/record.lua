@@ -257,17 +257,11 @@ local function correct_tokens(s, hold, estimated, placed, released)
   end
   if #specs == 0 then return end
   read_rings(s, specs, now)
-  local began = {}
-  if delta < 0 then
-    local fields = {}
-    for _, spec in ipairs(specs) do fields[#fields + 1] = spec.ring .. ':c' end
-    began = redis.call('HMGET', s.rw, unpack(fields))
-  end
-  for j, spec in ipairs(specs) do
+  for _, spec in ipairs(specs) do
     local r = s.rings[spec.name]
     if delta > 0 then
       ring_add(s, r, delta)
-    elseif not began[j] or int(began[j]) <= placed then -- no stamp: a ring from before stamps
+    elseif not r.began or r.began <= placed then -- no ring: ring_credit finds nothing to take
       ring_credit(s, r, 0 - delta, math.floor(placed / r.g))
     end
   end

@@ -7,7 +7,7 @@
 --     each token ring (when tokens > 0): the same amount, negated, in the bucket of the same
 --     `now` (see the note below), never more than that bucket still holds (a usage reset in
 --     between may have cleared it), so no count goes below zero;
---   * its requests in the day's and the month's 'r' counter;
+--   * its requests in the day's 'r' counter;
 --   * its requests and the estimated tokens in the lifetime counters ('r', 't' of the lifetime
 --     hash) when the check counted them (a run's, or a subject capping them);
 --   * with reserve: the hold entry, its cost in the holds' _sum and its member in hexp.
@@ -20,10 +20,10 @@
 -- sub-bucket), never under-counts, so a limit can never be exceeded because of a refund.
 --
 -- It also undoes a check whose reply was lost (engine/undo.py), on a single Redis too: given the
--- check's id and its first subject's check marks (see check.lua), it refunds only when the check
--- is marked as admitted, and leaves 'x:<id>' so that a check still on its way consumes nothing.
+-- check's id and its mark (on its first subject's slot, see check.lua), it refunds only when the
+-- check is marked as admitted (1), and leaves 0 so that a check still on its way consumes nothing.
 --
--- KEYS: 11 per subject (see _lib.lua), then the check marks when a check id is given.
+-- KEYS: 11 per subject (see _lib.lua), then the check's mark when a check id is given.
 -- ARGV: now_ms (the check's), estimated tokens, reserve ('1'/'0'), hold id, requests (the
 --       check's count, see check.lua), N, then per subject
 --       one value: the comma-separated names of the rate limits the check consumed in (e.g.
@@ -34,12 +34,10 @@ local now, tokens = int(ARGV[1]), int(ARGV[2])
 local reserve, hold_id, requests, n = ARGV[3] == '1', ARGV[4], int(ARGV[5]), int(ARGV[6])
 local check_id = ARGV[HEAD + n + 1] or ''
 if check_id ~= '' then
-  local marks = KEYS[n * KEYS_PER_SUBJECT + 1]
-  local admitted = redis.call('ZSCORE', marks, check_id)
-  redis.call('ZADD', marks, now, 'x:' .. check_id)
-  redis.call('PEXPIRE', marks, CHECK_MARK_TTL_MS)
+  local mark = KEYS[n * KEYS_PER_SUBJECT + 1]
+  local admitted = redis.call('GET', mark) == '1'
+  redis.call('SET', mark, 0, 'PX', CHECK_MARK_TTL_MS)
   if not admitted then return 0 end
-  redis.call('ZREM', marks, check_id)
 end
 
 local function refund_counter(key)
@@ -77,7 +75,6 @@ for i = 1, n do
     end
   end
   refund_counter(s.day)
-  refund_counter(s.month)
   if reserve then
     local hold = redis.call('HGET', s.holds, hold_id)
     if hold then

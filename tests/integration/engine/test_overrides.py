@@ -21,6 +21,7 @@ from quota_sidecar import (
 )
 from quota_sidecar.clock import ManualClock, from_ms
 from quota_sidecar.engine.service import QuotaService
+from tests.integration.engine.conftest import EngineFactory
 
 ALICE = Subject(QuotaScope.USER, "alice")
 
@@ -129,3 +130,20 @@ async def test_reset_usage_and_the_audit_trail(engine: QuotaService) -> None:
     events, _ = await engine.list_audit_events(ALICE)
     assert [e.action for e in events] == ["usage.reset", "quota.put"]
     assert events[0].actor == "ops" and events[0].before["cost_today_nanos"] == 750_000_000
+
+
+async def test_an_override_binds_a_subject_already_checked_on_another_replica(
+    make_engine: EngineFactory, clock: ManualClock
+) -> None:
+    # A check keeps the subject's config version and overrides flag beside its windows (one
+    # read); a grant or a quota change elsewhere must still bind that subject's next check.
+    first, second = make_engine(), make_engine()
+    await _setup(first)
+    assert await _allowed(first)
+    granted = await second.grant_override(_override(clock, OverrideKind.BLOCK))
+    assert (await first.check_quota(subjects=[ALICE])).code == "BLOCKED"
+    await second.revoke_override(ALICE, granted.id, actor="ops@example.com", reason="over")
+    assert await _allowed(first)  # the second of alice's 2 requests per minute
+    assert not await _allowed(first)
+    await second.delete_quota(ALICE, actor="ops@example.com", reason="cleanup")
+    assert all([await _allowed(first) for _ in range(5)])  # no quota: no limit
