@@ -12,11 +12,25 @@ from quota_sidecar.engine.dedupe import GENERATED_KEY_PREFIX
 from quota_sidecar.models import Subject
 from quota_sidecar.store.keys import subject_keys
 
-__all__ = ["holds_key"]
+__all__ = ["holds_key", "holds_keys"]
 
 
 def holds_key(client: redis.Redis, home: Subject, idempotency_key: str) -> bool:
-    generated = idempotency_key.startswith(GENERATED_KEY_PREFIX)
-    index = subject_keys(home).dedupe(generated=generated)
-    digest = hashlib.blake2b(idempotency_key.encode(), digest_size=14).digest()
-    return any(client.hexists(key, digest) for key in client.scan_iter(match=f"{index}:*"))
+    return holds_keys(client, home, [idempotency_key]) == [True]
+
+
+def holds_keys(client: redis.Redis, home: Subject, idempotency_keys: list[str]) -> list[bool]:
+    """holds_key for many keys: every bucket is read once (a scan per key was quadratic)."""
+    held: dict[bool, set[bytes]] = {}
+    for generated in {k.startswith(GENERATED_KEY_PREFIX) for k in idempotency_keys}:
+        index = subject_keys(home).dedupe(generated=generated)
+        held[generated] = {
+            field  # digests are binary: read undecoded whatever the client decodes
+            for bucket in client.scan_iter(match=f"{index}:*")
+            for field in client.execute_command("HKEYS", bucket, NEVER_DECODE=True)
+        }
+    return [
+        hashlib.blake2b(k.encode(), digest_size=14).digest()
+        in held[k.startswith(GENERATED_KEY_PREFIX)]
+        for k in idempotency_keys
+    ]

@@ -22,7 +22,7 @@ from quota_sidecar.errors import StoreUnavailable
 from quota_sidecar.models import Subject
 from quota_sidecar.store.keys import subject_keys
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc, types_pb2
-from tests.support.dedupe import holds_key
+from tests.support.dedupe import holds_key, holds_keys
 from tests.support.sentinels import SentinelTopology
 from tests.support.sidecar import ADMIN_METADATA, running_sidecar
 from tests.support.waiting import until
@@ -181,7 +181,7 @@ async def test_failover_under_load(topology: SentinelTopology, tmp_path: Path) -
         # above says none was counted twice).
         home = Subject.parse("user:budget-closed")
         with topology.client(first) as master:
-            present = [holds_key(master, home, key) for key in load.acknowledged]
+            present = holds_keys(master, home, list(load.acknowledged))
         assert all(present), f"{present.count(False)} acknowledged records are missing"
 
 
