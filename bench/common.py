@@ -58,7 +58,7 @@ class Settings:
 def bench_quota(scope: str, identifier: str, *, daily: str = "10000") -> Any:
     """A quota with minute/hour/day request windows and daily + monthly budgets, set so high
     that the load is always allowed (an allowed check is the expensive path: it consumes)."""
-    from quota_sidecar.models import CostQuota, QuotaConfig, RateLimitConfig
+    from quota_sidecar.domain.models import CostQuota, QuotaConfig, RateLimitConfig
 
     return QuotaConfig(
         scope=scope,  # type: ignore[arg-type]

@@ -38,8 +38,8 @@ def _calls(redis_url: str, phase: str, start: int, stop: int) -> None:
     """One process's share of a phase: "register" puts an own quota, "record" records once."""
     import uvloop
 
+    from quota_sidecar.domain.models import QuotaScope, Subject
     from quota_sidecar.engine.service import EngineSettings, QuotaService
-    from quota_sidecar.models import QuotaScope, Subject
 
     prefix = "reg" if phase.endswith("registered") else "dflt"
 
@@ -87,8 +87,8 @@ async def _put_default(redis_url: str) -> None:
 
 async def _resolve(redis_url: str, count: int) -> None:
     """Resolve `count` never-seen identifiers under `user:*`, as their first call would."""
+    from quota_sidecar.domain.models import QuotaScope, Subject
     from quota_sidecar.engine.service import EngineSettings, QuotaService
-    from quota_sidecar.models import QuotaScope, Subject
 
     engine = QuotaService(redis_url, settings=EngineSettings(store_timeout=10.0))
     try:

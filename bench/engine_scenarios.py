@@ -66,7 +66,7 @@ async def _measure(
 
 async def run_engine_vs_redis(settings: Settings) -> dict[str, Any]:
     """Scenario c."""
-    from quota_sidecar.models import QuotaScope, Subject
+    from quota_sidecar.domain.models import QuotaScope, Subject
 
     engine = await _engine(settings)
     await engine.put_quota(bench_quota("user", BENCH_USER), actor="bench")
@@ -121,7 +121,7 @@ async def run_engine_vs_limits(settings: Settings) -> dict[str, Any]:
     from limits.aio.storage import RedisStorage
     from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 
-    from quota_sidecar.models import QuotaScope, Subject
+    from quota_sidecar.domain.models import QuotaScope, Subject
 
     engine = await _engine(settings)
     await engine.put_quota(bench_quota("user", "peer-user"), actor="bench")

@@ -29,9 +29,9 @@ _IN_FLIGHT = 32
 
 
 async def _record_days(settings: Settings, subjects: int, days: int) -> None:
-    from quota_sidecar.clock import ManualClock
+    from quota_sidecar.domain.clock import ManualClock
+    from quota_sidecar.domain.models import QuotaScope, Subject
     from quota_sidecar.engine.service import EngineSettings, QuotaService
-    from quota_sidecar.models import QuotaScope, Subject
 
     clock = ManualClock(datetime(2026, 11, 1, 12, 0, tzinfo=UTC))
     engine = QuotaService(

@@ -131,9 +131,9 @@ def _populate_range(redis_url: str, phase: str, start: int, stop: int) -> None:
     """One process's share of a phase: configs, checks or records for users start..stop-1."""
     import uvloop
 
+    from quota_sidecar.domain.errors import StoreUnavailable
+    from quota_sidecar.domain.models import QuotaScope, Subject
     from quota_sidecar.engine.service import EngineSettings, QuotaService
-    from quota_sidecar.errors import StoreUnavailable
-    from quota_sidecar.models import QuotaScope, Subject
 
     async def run() -> None:
         # A generous store timeout: with hundreds of calls queued in one event loop the default

@@ -23,11 +23,8 @@ if TYPE_CHECKING:
     )
     from quota_sidecar.client.guard import QuotaGuard, make_quota_checker
     from quota_sidecar.client.sync import SyncQuotaClient
-    from quota_sidecar.clock import Clock, ManualClock, SystemClock
-    from quota_sidecar.engine.costs import CostTracker
-    from quota_sidecar.engine.rate_limits import RateLimitManager
-    from quota_sidecar.engine.service import EngineSettings, QuotaService
-    from quota_sidecar.errors import (
+    from quota_sidecar.domain.clock import Clock, ManualClock, SystemClock
+    from quota_sidecar.domain.errors import (
         ConfigError,
         DeadlineExceeded,
         IdempotencyConflict,
@@ -39,7 +36,7 @@ if TYPE_CHECKING:
         StoreTimeout,
         StoreUnavailable,
     )
-    from quota_sidecar.models import (
+    from quota_sidecar.domain.models import (
         CostQuota,
         DenialCode,
         FailureMode,
@@ -49,7 +46,7 @@ if TYPE_CHECKING:
         RateLimitConfig,
         Subject,
     )
-    from quota_sidecar.results import (
+    from quota_sidecar.domain.results import (
         Alert,
         AlertKind,
         AuditEvent,
@@ -64,56 +61,59 @@ if TYPE_CHECKING:
         Usage,
         UsageTotals,
     )
+    from quota_sidecar.engine.costs import CostTracker
+    from quota_sidecar.engine.rate_limits import RateLimitManager
+    from quota_sidecar.engine.service import EngineSettings, QuotaService
 
 # Where each public name lives.
 _MODULES = {
-    "Alert": "quota_sidecar.results",
-    "AlertKind": "quota_sidecar.results",
-    "AuditEvent": "quota_sidecar.results",
-    "BreakdownEntry": "quota_sidecar.results",
-    "CheckResult": "quota_sidecar.results",
-    "Clock": "quota_sidecar.clock",
-    "ConfigError": "quota_sidecar.errors",
-    "CostQuota": "quota_sidecar.models",
+    "Alert": "quota_sidecar.domain.results",
+    "AlertKind": "quota_sidecar.domain.results",
+    "AuditEvent": "quota_sidecar.domain.results",
+    "BreakdownEntry": "quota_sidecar.domain.results",
+    "CheckResult": "quota_sidecar.domain.results",
+    "Clock": "quota_sidecar.domain.clock",
+    "ConfigError": "quota_sidecar.domain.errors",
+    "CostQuota": "quota_sidecar.domain.models",
     "CostTracker": "quota_sidecar.engine.costs",
-    "DeadlineExceeded": "quota_sidecar.errors",
-    "DenialCode": "quota_sidecar.models",
+    "DeadlineExceeded": "quota_sidecar.domain.errors",
+    "DenialCode": "quota_sidecar.domain.models",
     "EngineSettings": "quota_sidecar.engine.service",
-    "FailureMode": "quota_sidecar.models",
-    "IdempotencyConflict": "quota_sidecar.errors",
-    "InvalidInput": "quota_sidecar.errors",
-    "LimitKind": "quota_sidecar.models",
-    "LimitStatus": "quota_sidecar.results",
-    "ManualClock": "quota_sidecar.clock",
-    "NotFound": "quota_sidecar.errors",
-    "Overloaded": "quota_sidecar.errors",
-    "Override": "quota_sidecar.results",
-    "OverrideKind": "quota_sidecar.results",
+    "FailureMode": "quota_sidecar.domain.models",
+    "IdempotencyConflict": "quota_sidecar.domain.errors",
+    "InvalidInput": "quota_sidecar.domain.errors",
+    "LimitKind": "quota_sidecar.domain.models",
+    "LimitStatus": "quota_sidecar.domain.results",
+    "ManualClock": "quota_sidecar.domain.clock",
+    "NotFound": "quota_sidecar.domain.errors",
+    "Overloaded": "quota_sidecar.domain.errors",
+    "Override": "quota_sidecar.domain.results",
+    "OverrideKind": "quota_sidecar.domain.results",
     "QuotaAlertService": "quota_sidecar.alerting.service",
     "QuotaClient": "quota_sidecar.client",
-    "QuotaConfig": "quota_sidecar.models",
-    "QuotaExceeded": "quota_sidecar.errors",
+    "QuotaConfig": "quota_sidecar.domain.models",
+    "QuotaExceeded": "quota_sidecar.domain.errors",
     "QuotaGuard": "quota_sidecar.client.guard",
-    "QuotaScope": "quota_sidecar.models",
+    "QuotaScope": "quota_sidecar.domain.models",
     "QuotaService": "quota_sidecar.engine.service",
-    "QuotaSidecarError": "quota_sidecar.errors",
-    "RateLimitConfig": "quota_sidecar.models",
+    "QuotaSidecarError": "quota_sidecar.domain.errors",
+    "RateLimitConfig": "quota_sidecar.domain.models",
     "RateLimitManager": "quota_sidecar.engine.rate_limits",
-    "RecordResult": "quota_sidecar.results",
+    "RecordResult": "quota_sidecar.domain.results",
     "RetryPolicy": "quota_sidecar.client",
-    "Severity": "quota_sidecar.results",
+    "Severity": "quota_sidecar.domain.results",
     "SidecarError": "quota_sidecar.client",
     "SidecarTimeout": "quota_sidecar.client",
     "SidecarUnavailable": "quota_sidecar.client",
-    "StoreTimeout": "quota_sidecar.errors",
-    "StoreUnavailable": "quota_sidecar.errors",
-    "Subject": "quota_sidecar.models",
+    "StoreTimeout": "quota_sidecar.domain.errors",
+    "StoreUnavailable": "quota_sidecar.domain.errors",
+    "Subject": "quota_sidecar.domain.models",
     "SyncQuotaClient": "quota_sidecar.client.sync",
-    "SystemClock": "quota_sidecar.clock",
-    "ThresholdWarning": "quota_sidecar.results",
+    "SystemClock": "quota_sidecar.domain.clock",
+    "ThresholdWarning": "quota_sidecar.domain.results",
     "TlsOptions": "quota_sidecar.client",
-    "Usage": "quota_sidecar.results",
-    "UsageTotals": "quota_sidecar.results",
+    "Usage": "quota_sidecar.domain.results",
+    "UsageTotals": "quota_sidecar.domain.results",
     "make_quota_checker": "quota_sidecar.client.guard",
 }
 

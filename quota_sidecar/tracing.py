@@ -18,7 +18,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from quota_sidecar.models import DenialCode, Subject
+from quota_sidecar.domain.models import DenialCode, Subject
 
 __all__ = [
     "annotate_decision",

@@ -200,7 +200,7 @@ def _anchor(path: str) -> str:
 
 
 def render_quota_file(sections: Sequence[object]) -> str:
-    from quota_sidecar.file_schema import FileSection
+    from quota_sidecar.domain.file_schema import FileSection
 
     paths = {section.path for section in sections if isinstance(section, FileSection)}
     lines = [

@@ -32,9 +32,9 @@ def _pair_us(
 
 
 async def _capture(url: str) -> dict[str, Any]:
+    from quota_sidecar.domain.models import QuotaScope, Subject
     from quota_sidecar.engine import rate_limits
     from quota_sidecar.engine.service import QuotaService
-    from quota_sidecar.models import QuotaScope, Subject
 
     engine = QuotaService(url)
     await engine.put_quota(bench_quota("user", BENCH_USER), actor="bench")
@@ -63,10 +63,10 @@ async def _capture(url: str) -> dict[str, Any]:
 
 def _old_decode(flat: Any, plans: Any) -> Any:
     # The decoder before this change, kept here only to time against.
-    from quota_sidecar.clock import from_ms
+    from quota_sidecar.domain.clock import from_ms
+    from quota_sidecar.domain.models import LimitKind
+    from quota_sidecar.domain.results import LimitStatus
     from quota_sidecar.engine.replies import _rows, exact_int, window_length
-    from quota_sidecar.models import LimitKind
-    from quota_sidecar.results import LimitStatus
 
     out = []
     for index, name, raw_limit, raw_used, raw_held, reset_ms in _rows(flat, 6):
@@ -105,8 +105,8 @@ def _old_response(result: Any) -> Any:
 
 
 def main() -> None:
+    from quota_sidecar.engine.durability.undo import new_check_id
     from quota_sidecar.engine.replies import decode_statuses
-    from quota_sidecar.engine.undo import new_check_id
     from quota_sidecar.store.packing import c_packing_class
     from quota_sidecar.wire.responses import check_response
 

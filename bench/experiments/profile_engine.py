@@ -19,8 +19,8 @@ from tests.support.redis_servers import RedisProcess
 
 
 async def _run(url: str, what: str, calls: int, concurrency: int = 16) -> None:
+    from quota_sidecar.domain.models import QuotaScope, Subject
     from quota_sidecar.engine.service import QuotaService
-    from quota_sidecar.models import QuotaScope, Subject
 
     engine = QuotaService(url)
     await engine.put_quota(bench_quota("user", BENCH_USER), actor="bench")

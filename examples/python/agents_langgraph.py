@@ -17,12 +17,12 @@ from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
+from quota_sidecar.domain.models import QuotaScope, Subject
+from quota_sidecar.domain.money import format_dollars
 from quota_sidecar.engine.runs import RunTemplate
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.integrations import AgentBudget
 from quota_sidecar.integrations.langchain import QuotaCallbackHandler
-from quota_sidecar.models import QuotaScope, Subject
-from quota_sidecar.money import format_dollars
 
 
 class State(TypedDict, total=False):

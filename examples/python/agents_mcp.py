@@ -12,9 +12,9 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from mcp.types import TextContent
 
+from quota_sidecar.domain.models import CostQuota, QuotaConfig, QuotaScope
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.integrations.mcp import guard_mcp_server
-from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope
 
 server = MCPServer("tools")
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from quota_sidecar.client import QuotaClient
 from quota_sidecar.client.guard import QuotaApi, QuotaGuard
-from quota_sidecar.errors import QuotaExceeded
+from quota_sidecar.domain.errors import QuotaExceeded
 
 __all__ = ["main"]
 

@@ -27,8 +27,8 @@ from typing import Any
 
 from quota_sidecar.client import QuotaClient
 from quota_sidecar.client.guard import QuotaChecker, make_quota_checker
-from quota_sidecar.errors import QuotaExceeded
-from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope, RateLimitConfig
+from quota_sidecar.domain.errors import QuotaExceeded
+from quota_sidecar.domain.models import CostQuota, QuotaConfig, QuotaScope, RateLimitConfig
 
 __all__ = ["ToolExecutor", "main"]
 

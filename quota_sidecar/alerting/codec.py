@@ -29,9 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from quota_sidecar.clock import from_ms
-from quota_sidecar.models import LimitKind, Subject, parse_scope
-from quota_sidecar.results import Alert, AlertKind, BreakdownEntry, Severity
+from quota_sidecar.domain.clock import from_ms
+from quota_sidecar.domain.models import LimitKind, Subject, parse_scope
+from quota_sidecar.domain.results import Alert, AlertKind, BreakdownEntry, Severity
 from quota_sidecar.store.keys import subject_keys
 
 __all__ = [

@@ -27,9 +27,9 @@ from quota_sidecar.alerting.codec import (
     encode_alert,
     subject_stream,
 )
-from quota_sidecar.clock import Clock, SystemClock, from_ms
-from quota_sidecar.models import LimitKind, Subject
-from quota_sidecar.results import AlertKind
+from quota_sidecar.domain.clock import Clock, SystemClock, from_ms
+from quota_sidecar.domain.models import LimitKind, Subject
+from quota_sidecar.domain.results import AlertKind
 from quota_sidecar.store.keys import OVERRIDE_EXPIRY, subject_keys
 from quota_sidecar.store.redis import Store
 

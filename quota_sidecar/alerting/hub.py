@@ -26,10 +26,10 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from quota_sidecar.alert_filters import MAX_CURSOR, AlertFilter, cursor_key, later_cursor
 from quota_sidecar.alerting.codec import ALERTS_STREAM, decode_alert
-from quota_sidecar.errors import QuotaSidecarError
-from quota_sidecar.results import Alert
+from quota_sidecar.domain.alert_filters import MAX_CURSOR, AlertFilter, cursor_key, later_cursor
+from quota_sidecar.domain.errors import QuotaSidecarError
+from quota_sidecar.domain.results import Alert
 from quota_sidecar.store.redis import Store
 
 __all__ = [

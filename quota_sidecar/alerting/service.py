@@ -21,12 +21,12 @@ from typing import Any, Protocol
 
 from redis.commands.core import AsyncScript
 
-from quota_sidecar.alert_filters import AlertFilter, validate_cursor
 from quota_sidecar.alerting.codec import SUBJECT_STREAM_TTL_MS, subject_stream
 from quota_sidecar.alerting.hub import AlertHub, Heartbeat, decode_entry
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import QuotaScope, Subject, parse_scope
-from quota_sidecar.results import Alert, AlertKind, Severity
+from quota_sidecar.domain.alert_filters import AlertFilter, validate_cursor
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import QuotaScope, Subject, parse_scope
+from quota_sidecar.domain.results import Alert, AlertKind, Severity
 from quota_sidecar.store.redis import Store
 
 __all__ = ["AlertHandler", "QuotaAlertService"]

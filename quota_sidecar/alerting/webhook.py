@@ -41,14 +41,14 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from quota_sidecar.alert_filters import AlertFilter
 from quota_sidecar.alerting.codec import ALERTS_STREAM
 from quota_sidecar.alerting.hub import LagObserver, decode_entry, entry_age
 from quota_sidecar.alerting.webhook_fields import WEBHOOK_FILTERS_SECTION, WEBHOOK_SECTION
 from quota_sidecar.config.bounded_yaml import load_bounded
-from quota_sidecar.errors import ConfigError, InvalidInput, StoreUnavailable
-from quota_sidecar.money import from_nanos
-from quota_sidecar.results import Alert
+from quota_sidecar.domain.alert_filters import AlertFilter
+from quota_sidecar.domain.errors import ConfigError, InvalidInput, StoreUnavailable
+from quota_sidecar.domain.money import from_nanos
+from quota_sidecar.domain.results import Alert
 from quota_sidecar.store.redis import Store
 
 __all__ = [

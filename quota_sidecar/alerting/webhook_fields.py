@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from quota_sidecar.file_schema import FileField, FileSection
+from quota_sidecar.domain.file_schema import FileField, FileSection
 
 __all__ = ["WEBHOOK_FILTERS_SECTION", "WEBHOOK_SECTION"]
 

@@ -17,20 +17,20 @@ from typing import Any
 import grpc
 import yaml
 
-from quota_sidecar import durations
 from quota_sidecar.cli.connection import call, connection_flags, run_remote, subject_proto
 from quota_sidecar.cli.formatting import amount_text, format_dollars, subject_text, table, when_text
 from quota_sidecar.config import load_quota_file, parse_quota_text
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import (
+from quota_sidecar.domain import durations
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import (
     DEFAULT_ALL,
     DEFAULT_TENANT_MARK,
     LimitKind,
     QuotaConfig,
     QuotaScope,
 )
-from quota_sidecar.money import to_nanos
-from quota_sidecar.timestamps import parse_instant
+from quota_sidecar.domain.money import to_nanos
+from quota_sidecar.domain.timestamps import parse_instant
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 
 __all__ = ["add_admin_command", "config_to_yaml", "parse_duration"]

@@ -18,12 +18,12 @@ from typing import Any, TextIO
 
 import grpc
 
-from quota_sidecar.alert_filters import AlertFilter, validate_cursor
 from quota_sidecar.alerting.webhook import alert_payload
 from quota_sidecar.cli.connection import connection_flags
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.money import from_nanos
-from quota_sidecar.results import Alert
+from quota_sidecar.domain.alert_filters import AlertFilter, validate_cursor
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.money import from_nanos
+from quota_sidecar.domain.results import Alert
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc
 from quota_sidecar.wire.alerts import alert_from_proto, filter_to_request
 

@@ -14,7 +14,7 @@ import grpc
 
 from quota_sidecar.cli.connection import call, connection_flags, run_remote, subject_proto
 from quota_sidecar.cli.formatting import amount_text, format_dollars, subject_text
-from quota_sidecar.money import to_nanos
+from quota_sidecar.domain.money import to_nanos
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc, types_pb2
 
 __all__ = ["add_check_commands"]

@@ -13,8 +13,8 @@ from typing import Any
 
 import grpc
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import Subject
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import Subject
 from quota_sidecar.v1 import types_pb2
 
 __all__ = [

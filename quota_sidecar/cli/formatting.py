@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from quota_sidecar.durations import duration_text
-from quota_sidecar.models import LimitKind
-from quota_sidecar.money import from_nanos
+from quota_sidecar.domain.durations import duration_text
+from quota_sidecar.domain.models import LimitKind
+from quota_sidecar.domain.money import from_nanos
 from quota_sidecar.v1 import types_pb2
 
 __all__ = [

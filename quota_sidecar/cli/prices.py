@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from quota_sidecar.config import QuotaDocument, load_quota_document
-from quota_sidecar.errors import ConfigError, InvalidInput
+from quota_sidecar.domain.errors import ConfigError, InvalidInput
+from quota_sidecar.domain.timestamps import parse_instant
 from quota_sidecar.pricing import DEFAULT_UNPRICED_POLICY, PriceBook, PriceSourceKind, Quote, Rate
-from quota_sidecar.timestamps import parse_instant
 
 __all__ = ["add_prices_command"]
 

@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from quota_sidecar.errors import ConfigError, InvalidInput
+from quota_sidecar.domain.errors import ConfigError, InvalidInput
 
 __all__ = ["add_serve_command"]
 

@@ -10,7 +10,7 @@ import grpc
 
 from quota_sidecar.cli.connection import call, connection_flags, run_remote
 from quota_sidecar.cli.formatting import format_dollars, source_text, subject_text, table
-from quota_sidecar.models import QuotaScope
+from quota_sidecar.domain.models import QuotaScope
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 
 __all__ = ["add_top_command"]

@@ -13,7 +13,7 @@ import grpc
 
 from quota_sidecar.cli.connection import call, subject_proto
 from quota_sidecar.cli.formatting import format_dollars, source_text, subject_text, table
-from quota_sidecar.money import from_nanos
+from quota_sidecar.domain.money import from_nanos
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc
 
 __all__ = ["CSV_HEADER", "exact_dollars", "history_days", "print_history"]

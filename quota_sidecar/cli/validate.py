@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from quota_sidecar.config import load_quota_file
-from quota_sidecar.errors import ConfigError
+from quota_sidecar.domain.errors import ConfigError
 
 __all__ = ["add_validate_command"]
 

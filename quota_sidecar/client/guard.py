@@ -37,10 +37,10 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Protocol
 
-from quota_sidecar.errors import InvalidInput, QuotaExceeded, QuotaSidecarError
-from quota_sidecar.models import QuotaScope, Subject, validate_identifier
-from quota_sidecar.money import Money
-from quota_sidecar.results import CheckResult, HoldExtension, RecordResult, RunEnd
+from quota_sidecar.domain.errors import InvalidInput, QuotaExceeded, QuotaSidecarError
+from quota_sidecar.domain.models import QuotaScope, Subject, validate_identifier
+from quota_sidecar.domain.money import Money
+from quota_sidecar.domain.results import CheckResult, HoldExtension, RecordResult, RunEnd
 
 __all__ = [
     "QuotaApi",

@@ -10,7 +10,7 @@ Alert, QuotaConfig) and raises the same errors: InvalidInput (naming the field) 
 INVALID_ARGUMENT, NotFound for NOT_FOUND, SidecarUnavailable (a StoreUnavailable) when the
 sidecar cannot be reached, SidecarTimeout (a StoreTimeout) when a deadline passes, SidecarError
 for any other status. Money goes in as Decimal/float/int/str dollars and travels as nanos
-(a float taken to the nearest nano, the rest exact or refused: quota_sidecar/money.py).
+(a float taken to the nearest nano, the rest exact or refused: quota_sidecar/domain/money.py).
 
 Design:
   * One grpc.aio channel, opened lazily in the running event loop and reused by every call
@@ -48,17 +48,17 @@ from quota_sidecar.client.transport import (
     with_trace_context,
 )
 from quota_sidecar.client.transport import error_from_rpc as _error
-from quota_sidecar.errors import InvalidInput, NotFound
-from quota_sidecar.history import TopSpender, UsageHistory
-from quota_sidecar.models import (
+from quota_sidecar.domain.errors import InvalidInput, NotFound
+from quota_sidecar.domain.history import TopSpender, UsageHistory
+from quota_sidecar.domain.models import (
     QuotaConfig,
     QuotaScope,
     Subject,
     parse_scope,
     validate_identifier,
 )
-from quota_sidecar.money import Money, to_nanos
-from quota_sidecar.results import (
+from quota_sidecar.domain.money import Money, to_nanos
+from quota_sidecar.domain.results import (
     Alert,
     AlertKind,
     CheckResult,

@@ -13,10 +13,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
-from quota_sidecar.models import QuotaScope, Subject
-from quota_sidecar.money import Money
+from quota_sidecar.domain.models import QuotaScope, Subject
+from quota_sidecar.domain.money import Money
+from quota_sidecar.domain.validation import money_nanos, resolve_subjects
 from quota_sidecar.v1 import quota_pb2
-from quota_sidecar.validation import money_nanos, resolve_subjects
 from quota_sidecar.wire import replies as convert
 from quota_sidecar.wire.runs import RunCheck, check_run_to_proto, record_run_to_proto
 

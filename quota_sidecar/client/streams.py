@@ -31,9 +31,9 @@ from decimal import Decimal
 from types import TracebackType
 
 from quota_sidecar.client.guard import QuotaApi, guard_subjects, raise_if_denied
-from quota_sidecar.errors import InvalidInput, QuotaExceeded
-from quota_sidecar.money import Money, to_nanos
-from quota_sidecar.results import CheckResult, RecordResult
+from quota_sidecar.domain.errors import InvalidInput, QuotaExceeded
+from quota_sidecar.domain.money import Money, to_nanos
+from quota_sidecar.domain.results import CheckResult, RecordResult
 
 __all__ = ["GuardedStream", "StreamSpec", "StreamStopped"]
 

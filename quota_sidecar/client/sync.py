@@ -25,9 +25,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from quota_sidecar.client.guard import QuotaGuard
 from quota_sidecar.client.quota_client import QuotaClient, RetryPolicy, TlsOptions
 from quota_sidecar.client.transport import caller_trace_context, within_trace_context
-from quota_sidecar.models import QuotaConfig, QuotaScope
-from quota_sidecar.money import Money
-from quota_sidecar.results import Alert, AlertKind, CheckResult, RecordResult, Severity
+from quota_sidecar.domain.models import QuotaConfig, QuotaScope
+from quota_sidecar.domain.money import Money
+from quota_sidecar.domain.results import Alert, AlertKind, CheckResult, RecordResult, Severity
 
 __all__ = ["SyncQuotaClient", "SyncQuotaGuard"]
 

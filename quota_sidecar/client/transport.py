@@ -32,7 +32,7 @@ try:  # OpenTelemetry is the application's choice: the client distribution does 
 except ModuleNotFoundError:
     TRACING = False
 
-from quota_sidecar.errors import (
+from quota_sidecar.domain.errors import (
     IdempotencyConflict,
     InvalidInput,
     NotFound,

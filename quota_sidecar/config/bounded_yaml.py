@@ -22,7 +22,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from quota_sidecar.errors import ConfigError
+from quota_sidecar.domain.errors import ConfigError
 
 __all__ = ["MAX_NODES", "compose_bounded", "load_bounded", "shown"]
 

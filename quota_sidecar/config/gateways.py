@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.file_schema import FileField, FileSection
-from quota_sidecar.models import QuotaScope, Subject, parse_scope, validate_identifier
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.file_schema import FileField, FileSection
+from quota_sidecar.domain.models import QuotaScope, Subject, parse_scope, validate_identifier
 
 if TYPE_CHECKING:
     from quota_sidecar.config.quota_file import _Parser

@@ -4,7 +4,7 @@ accepts exactly these (`SECTION.names`) and docs/reference/quota-file.md lists t
 
 from __future__ import annotations
 
-from quota_sidecar.file_schema import FileField, FileSection
+from quota_sidecar.domain.file_schema import FileField, FileSection
 
 __all__ = ["COST_QUOTA_SECTION", "QUOTA_SECTION", "RATE_LIMITS_SECTION", "TOP_SECTION"]
 

@@ -50,8 +50,8 @@ from quota_sidecar.config.quota_fields import (
     TOP_SECTION,
 )
 from quota_sidecar.config.run_templates import RunLimits, parse_runs_node
-from quota_sidecar.errors import ConfigError, InvalidInput
-from quota_sidecar.models import (
+from quota_sidecar.domain.errors import ConfigError, InvalidInput
+from quota_sidecar.domain.models import (
     DEFAULT_ALL,
     DEFAULT_TENANT_MARK,
     CostQuota,

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from quota_sidecar.durations import parse_duration
-from quota_sidecar.errors import ConfigError, InvalidInput
-from quota_sidecar.file_schema import FileField, FileSection
-from quota_sidecar.models import MAX_COUNT_LIMIT, validate_identifier
-from quota_sidecar.money import MAX_LIMIT_NANOS, to_nanos
+from quota_sidecar.domain.durations import parse_duration
+from quota_sidecar.domain.errors import ConfigError, InvalidInput
+from quota_sidecar.domain.file_schema import FileField, FileSection
+from quota_sidecar.domain.models import MAX_COUNT_LIMIT, validate_identifier
+from quota_sidecar.domain.money import MAX_LIMIT_NANOS, to_nanos
 
 if TYPE_CHECKING:
     from quota_sidecar.config.quota_file import _Parser

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from quota_sidecar.dashboard.present import amount_text, limit_label, subject_text
-from quota_sidecar.results import Alert
+from quota_sidecar.domain.results import Alert
 
 __all__ = ["alert_json"]
 

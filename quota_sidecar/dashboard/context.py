@@ -15,8 +15,8 @@ from quota_sidecar.dashboard import present
 from quota_sidecar.dashboard.hosts import HostAllowList
 from quota_sidecar.dashboard.sessions import Session, SessionBook
 from quota_sidecar.dashboard.throttle import LoginThrottle
+from quota_sidecar.domain.money import format_dollars
 from quota_sidecar.engine.service import QuotaService
-from quota_sidecar.money import format_dollars
 
 __all__ = ["CONTEXT", "SESSION", "Context", "render", "template_environment"]
 

@@ -20,7 +20,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from quota_sidecar.errors import ConfigError
+from quota_sidecar.domain.errors import ConfigError
 
 __all__ = ["HostAllowList", "is_loopback_host", "parse_host"]
 

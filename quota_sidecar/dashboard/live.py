@@ -22,12 +22,12 @@ import logging
 
 from aiohttp import web
 
-from quota_sidecar.alert_filters import AlertFilter, validate_cursor
 from quota_sidecar.alerting.hub import Heartbeat, SubscriberTooSlow
 from quota_sidecar.dashboard.alert_json import alert_json
 from quota_sidecar.dashboard.context import CONTEXT, SESSION
-from quota_sidecar.errors import InvalidInput, StoreUnavailable
-from quota_sidecar.models import parse_scope
+from quota_sidecar.domain.alert_filters import AlertFilter, validate_cursor
+from quota_sidecar.domain.errors import InvalidInput, StoreUnavailable
+from quota_sidecar.domain.models import parse_scope
 
 __all__ = ["live_routes"]
 

@@ -18,16 +18,16 @@ from typing import Any
 
 from aiohttp import web
 
-from quota_sidecar.alert_filters import AlertFilter
-from quota_sidecar.clock import from_ms
 from quota_sidecar.dashboard.alert_json import alert_json
 from quota_sidecar.dashboard.context import CONTEXT, SESSION, render
 from quota_sidecar.dashboard.sessions import Role
+from quota_sidecar.domain.alert_filters import AlertFilter
+from quota_sidecar.domain.clock import from_ms
+from quota_sidecar.domain.errors import InvalidInput, StoreUnavailable
+from quota_sidecar.domain.history import UsageHistory
+from quota_sidecar.domain.models import LimitKind, QuotaConfig, QuotaScope, Subject, parse_scope
+from quota_sidecar.domain.results import BreakdownEntry, LimitStatus
 from quota_sidecar.engine.service import QuotaService
-from quota_sidecar.errors import InvalidInput, StoreUnavailable
-from quota_sidecar.history import UsageHistory
-from quota_sidecar.models import LimitKind, QuotaConfig, QuotaScope, Subject, parse_scope
-from quota_sidecar.results import BreakdownEntry, LimitStatus
 
 __all__ = ["page_routes"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from quota_sidecar.durations import duration_text
-from quota_sidecar.models import LimitKind, Subject
-from quota_sidecar.money import format_dollars
+from quota_sidecar.domain.durations import duration_text
+from quota_sidecar.domain.models import LimitKind, Subject
+from quota_sidecar.domain.money import format_dollars
 
 __all__ = [
     "amount_text",

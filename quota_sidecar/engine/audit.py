@@ -21,10 +21,10 @@ from quota_sidecar.alerting.codec import (
     encode_alert,
     subject_stream,
 )
-from quota_sidecar.clock import Clock, from_ms
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import QuotaScope, Subject
-from quota_sidecar.results import AlertKind, AuditEvent
+from quota_sidecar.domain.clock import Clock, from_ms
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import QuotaScope, Subject
+from quota_sidecar.domain.results import AlertKind, AuditEvent
 from quota_sidecar.store.keys import AUDIT
 from quota_sidecar.store.redis import Store
 

@@ -14,12 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from quota_sidecar.clock import Clock, from_ms
-from quota_sidecar.engine.configs import CachedConfig, ConfigRepository
-from quota_sidecar.engine.defaults import tenant_of
-from quota_sidecar.engine.model_subject import with_model_subject
-from quota_sidecar.errors import StoreUnavailable
-from quota_sidecar.models import (
+from quota_sidecar.domain.clock import Clock, from_ms
+from quota_sidecar.domain.errors import StoreUnavailable
+from quota_sidecar.domain.models import (
     CostQuota,
     DenialCode,
     LimitKind,
@@ -28,6 +25,10 @@ from quota_sidecar.models import (
     Subject,
     UnpricedPolicy,
 )
+from quota_sidecar.domain.results import CheckResult
+from quota_sidecar.engine.configs import CachedConfig, ConfigRepository
+from quota_sidecar.engine.defaults import tenant_of
+from quota_sidecar.engine.model_subject import with_model_subject
 from quota_sidecar.pricing import (
     DEFAULT_UNPRICED_POLICY,
     PriceBook,
@@ -37,7 +38,6 @@ from quota_sidecar.pricing import (
     decide,
     unpriced_error,
 )
-from quota_sidecar.results import CheckResult
 
 __all__ = ["UNKNOWN_BUDGET", "Charge", "Pricer", "charge_call", "unpriced_denial"]
 

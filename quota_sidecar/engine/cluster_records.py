@@ -18,6 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from quota_sidecar.domain.errors import StoreUnavailable
+from quota_sidecar.domain.history import HistoryRetention
+from quota_sidecar.domain.models import QuotaScope
 from quota_sidecar.engine.cluster import (
     STALE_RETRIES,
     TOTALS_WIDTH,
@@ -34,9 +37,6 @@ from quota_sidecar.engine.defaults import tenant_of
 from quota_sidecar.engine.history_keys import record_extras
 from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
 from quota_sidecar.engine.replies import exact_int
-from quota_sidecar.errors import StoreUnavailable
-from quota_sidecar.history import HistoryRetention
-from quota_sidecar.models import QuotaScope
 from quota_sidecar.store.keys import idempotency_home
 from quota_sidecar.store.redis import Store
 

@@ -9,8 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from quota_sidecar.clock import from_ms
-from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope, RateLimitConfig
+from quota_sidecar.domain.clock import from_ms
+from quota_sidecar.domain.models import CostQuota, QuotaConfig, QuotaScope, RateLimitConfig
 
 __all__ = ["config_from_json", "config_to_dict", "config_to_json"]
 

@@ -7,7 +7,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from quota_sidecar.clock import Clock, from_ms
+from quota_sidecar.domain.clock import Clock, from_ms
+from quota_sidecar.domain.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    RunNotOpen,
+    StoreUnavailable,
+)
+from quota_sidecar.domain.history import HistoryRetention
+from quota_sidecar.domain.models import LimitKind, QuotaScope, Subject
+from quota_sidecar.domain.results import BreakdownEntry, LimitStatus, RecordResult, Usage
 from quota_sidecar.engine.cluster_records import record_across_slots
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.dedupe import (
@@ -22,10 +31,6 @@ from quota_sidecar.engine.history_keys import record_extras
 from quota_sidecar.engine.plan import SubjectPlan, plan_subject, plan_subjects
 from quota_sidecar.engine.replies import decode_alerts, decode_totals, exact_int, window_length
 from quota_sidecar.engine.reservations import decode_reservation
-from quota_sidecar.errors import IdempotencyConflict, InvalidInput, RunNotOpen, StoreUnavailable
-from quota_sidecar.history import HistoryRetention
-from quota_sidecar.models import LimitKind, QuotaScope, Subject
-from quota_sidecar.results import BreakdownEntry, LimitStatus, RecordResult, Usage
 from quota_sidecar.store.keys import ALERTS, idempotency_home
 from quota_sidecar.store.redis import Store
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from quota_sidecar.models import Subject
+from quota_sidecar.domain.models import Subject
 from quota_sidecar.store.keys import subject_keys
 
 __all__ = [

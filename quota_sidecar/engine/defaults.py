@@ -24,8 +24,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from quota_sidecar.engine.codec import config_from_json
-from quota_sidecar.models import (
+from quota_sidecar.domain.models import (
     DEFAULT_ALL,
     DEFAULT_SCOPES,
     DEFAULT_TENANT_MARK,
@@ -35,6 +34,7 @@ from quota_sidecar.models import (
     check_default,
     is_default,
 )
+from quota_sidecar.engine.codec import config_from_json
 from quota_sidecar.store.keys import DEFAULTS, default_field, defaults_slot_keys
 from quota_sidecar.store.redis import Store
 

@@ -18,17 +18,17 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from quota_sidecar.clock import Clock
+from quota_sidecar.domain.clock import Clock
+from quota_sidecar.domain.errors import NotFound, StoreUnavailable
+from quota_sidecar.domain.models import DenialCode, LimitKind, Subject
+from quota_sidecar.domain.money import format_dollars
+from quota_sidecar.domain.results import HoldExtension
 from quota_sidecar.engine.cluster import SlotGroup, slot_groups
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.defaults import tenant_of
 from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
 from quota_sidecar.engine.replies import exact_int
 from quota_sidecar.engine.reservations import decode_reservation
-from quota_sidecar.errors import NotFound, StoreUnavailable
-from quota_sidecar.models import DenialCode, LimitKind, Subject
-from quota_sidecar.money import format_dollars
-from quota_sidecar.results import HoldExtension
 from quota_sidecar.store.redis import Store
 
 __all__ = ["HoldExtender"]

@@ -21,15 +21,21 @@ from decimal import Decimal
 from functools import partial
 from typing import cast
 
-from quota_sidecar.clock import Clock
+from quota_sidecar.domain.clock import Clock
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.history import (
+    HistoryRetention,
+    TopSpender,
+    UsageDay,
+    UsageHistory,
+    UsageMonth,
+)
+from quota_sidecar.domain.models import LimitKind, QuotaScope, Subject
+from quota_sidecar.domain.periods import Period, day_period, month_period, named_day, named_month
 from quota_sidecar.engine.configs import CachedConfig, ConfigRepository
 from quota_sidecar.engine.costs import breakdown_entries
 from quota_sidecar.engine.history_keys import calendar_name, calendar_of
 from quota_sidecar.engine.replies import exact_int
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.history import HistoryRetention, TopSpender, UsageDay, UsageHistory, UsageMonth
-from quota_sidecar.models import LimitKind, QuotaScope, Subject
-from quota_sidecar.periods import Period, day_period, month_period, named_day, named_month
 from quota_sidecar.store.keys import subject_keys, top_calendars, top_day, top_month
 from quota_sidecar.store.redis import Store
 

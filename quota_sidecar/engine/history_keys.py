@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from quota_sidecar.domain.history import HistoryRetention
+from quota_sidecar.domain.models import QuotaConfig
 from quota_sidecar.engine.plan import SubjectPlan
-from quota_sidecar.history import HistoryRetention
-from quota_sidecar.models import QuotaConfig
 from quota_sidecar.store.keys import subject_keys, top_calendars, top_day, top_month
 
 __all__ = ["calendar_name", "calendar_of", "record_extras"]

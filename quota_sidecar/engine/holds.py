@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from quota_sidecar.clock import Clock, from_ms
+from quota_sidecar.domain.clock import Clock, from_ms
+from quota_sidecar.domain.models import Subject
 from quota_sidecar.engine.replies import exact_int
-from quota_sidecar.models import Subject
 from quota_sidecar.store.keys import subject_keys
 from quota_sidecar.store.redis import Store
 

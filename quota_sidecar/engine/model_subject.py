@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from quota_sidecar.domain.errors import InvalidInput, StoreUnavailable
+from quota_sidecar.domain.models import QuotaScope, Subject
+from quota_sidecar.domain.validation import MAX_SUBJECTS, check_label
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.defaults import tenant_of
-from quota_sidecar.errors import InvalidInput, StoreUnavailable
-from quota_sidecar.models import QuotaScope, Subject
-from quota_sidecar.validation import MAX_SUBJECTS, check_label
 
 __all__ = ["model_name", "model_subject", "with_model_subject"]
 

@@ -20,15 +20,15 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from quota_sidecar.clock import Clock, from_ms, to_ms
+from quota_sidecar.domain.clock import Clock, from_ms, to_ms
+from quota_sidecar.domain.errors import InvalidInput, NotFound
+from quota_sidecar.domain.models import LimitKind, QuotaScope, Subject
+from quota_sidecar.domain.money import MAX_LIMIT_NANOS
+from quota_sidecar.domain.results import AlertKind, Override, OverrideKind
 from quota_sidecar.engine.audit import append_audit, publish_alert
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.costs import CostTracker
 from quota_sidecar.engine.plan import SubjectPlan, plan_subject
-from quota_sidecar.errors import InvalidInput, NotFound
-from quota_sidecar.models import LimitKind, QuotaScope, Subject
-from quota_sidecar.money import MAX_LIMIT_NANOS
-from quota_sidecar.results import AlertKind, Override, OverrideKind
 from quota_sidecar.store.keys import (
     OVERRIDE_EXPIRY,
     OVERRIDES_FLAG,

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from quota_sidecar.domain.models import DEFAULT_THRESHOLDS, LimitKind, Subject
+from quota_sidecar.domain.periods import Period, day_period, month_period, week_period
 from quota_sidecar.engine.configs import CachedConfig
-from quota_sidecar.models import DEFAULT_THRESHOLDS, LimitKind, Subject
-from quota_sidecar.periods import Period, day_period, month_period, week_period
 from quota_sidecar.store.keys import subject_keys
 
 __all__ = ["LIMIT_ORDER", "SUBJECT_ARGS", "SubjectPlan", "plan_subjects"]

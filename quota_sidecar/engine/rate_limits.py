@@ -15,11 +15,21 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from quota_sidecar.clock import Clock, from_ms
+from quota_sidecar.domain.clock import Clock, from_ms
+from quota_sidecar.domain.errors import (
+    DeadlineExceeded,
+    InvalidInput,
+    StoreBehind,
+    StoreUnavailable,
+)
+from quota_sidecar.domain.models import DenialCode, LimitKind, QuotaScope, Subject
+from quota_sidecar.domain.money import format_dollars
+from quota_sidecar.domain.results import CheckResult
 from quota_sidecar.engine.cluster import check_across_slots
 from quota_sidecar.engine.configs import CachedConfig, ConfigRepository
 from quota_sidecar.engine.defaults import tenant_of
-from quota_sidecar.engine.failure import decide_without_store
+from quota_sidecar.engine.durability.failure import decide_without_store
+from quota_sidecar.engine.durability.undo import CheckUndoer, new_check_id
 from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
 from quota_sidecar.engine.replies import (
     decode_statuses,
@@ -27,11 +37,6 @@ from quota_sidecar.engine.replies import (
     window_length,
 )
 from quota_sidecar.engine.reservations import encode_reservation, new_hold_id
-from quota_sidecar.engine.undo import CheckUndoer, new_check_id
-from quota_sidecar.errors import DeadlineExceeded, InvalidInput, StoreBehind, StoreUnavailable
-from quota_sidecar.models import DenialCode, LimitKind, QuotaScope, Subject
-from quota_sidecar.money import format_dollars
-from quota_sidecar.results import CheckResult
 from quota_sidecar.store.keys import ALERTS, subject_keys
 from quota_sidecar.store.redis import Store
 

@@ -7,9 +7,9 @@ import threading
 from collections.abc import Generator
 from typing import Any, TypeVar
 
-from quota_sidecar.clock import Clock
+from quota_sidecar.domain.clock import Clock
+from quota_sidecar.domain.models import QuotaConfig
 from quota_sidecar.engine.configs import ConfigRepository
-from quota_sidecar.models import QuotaConfig
 from quota_sidecar.store.redis import Store
 
 __all__ = ["Registration", "write_without_loop"]

@@ -17,8 +17,8 @@ import binascii
 import secrets
 from collections.abc import Sequence
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import QuotaScope, Subject
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import QuotaScope, Subject
 
 __all__ = ["decode_reservation", "encode_reservation", "hold_subjects", "new_hold_id"]
 

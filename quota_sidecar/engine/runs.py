@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from quota_sidecar.clock import Clock
-from quota_sidecar.engine.codec import config_to_json
-from quota_sidecar.errors import InvalidInput, NotFound, RunNotOpen
-from quota_sidecar.models import (
+from quota_sidecar.domain.clock import Clock
+from quota_sidecar.domain.errors import InvalidInput, NotFound, RunNotOpen
+from quota_sidecar.domain.models import (
     CostQuota,
     QuotaConfig,
     QuotaScope,
@@ -32,7 +31,8 @@ from quota_sidecar.models import (
     check_count,
     validate_identifier,
 )
-from quota_sidecar.money import Money, to_nanos
+from quota_sidecar.domain.money import Money, to_nanos
+from quota_sidecar.engine.codec import config_to_json
 from quota_sidecar.store.keys import subject_keys
 from quota_sidecar.store.redis import Store
 

@@ -22,9 +22,9 @@ import logging
 import math
 from datetime import timedelta
 
+from quota_sidecar.domain.errors import QuotaSidecarError
+from quota_sidecar.domain.models import Subject
 from quota_sidecar.engine.replies import exact_int
-from quota_sidecar.errors import QuotaSidecarError
-from quota_sidecar.models import Subject
 from quota_sidecar.store.keys import subject_keys
 from quota_sidecar.store.redis import Store
 

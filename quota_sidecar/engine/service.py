@@ -21,11 +21,40 @@ from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import TypeVar
 
-from quota_sidecar.clock import Clock, SystemClock
+from quota_sidecar.domain.clock import Clock, SystemClock
+from quota_sidecar.domain.errors import DeadlineExceeded, InvalidInput, RunNotOpen, StoreUnavailable
+from quota_sidecar.domain.history import TopSpender, UsageHistory
+from quota_sidecar.domain.models import (
+    QuotaConfig,
+    QuotaScope,
+    Subject,
+    UnpricedPolicy,
+    parse_scope,
+)
+from quota_sidecar.domain.money import Money
+from quota_sidecar.domain.results import (
+    AuditEvent,
+    CheckResult,
+    HoldExtension,
+    Override,
+    QuotaInForce,
+    RecordResult,
+    RunEnd,
+    RunUsage,
+    Usage,
+)
+from quota_sidecar.domain.validation import (
+    check_label,
+    check_lease,
+    check_tokens,
+    money_nanos,
+    resolve_subjects,
+)
 from quota_sidecar.engine.audit import audit_change, list_audit_events
 from quota_sidecar.engine.charges import Pricer, charge_call, unpriced_denial
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.costs import GENERATED_KEY_PREFIX, CostTracker, record_identity
+from quota_sidecar.engine.durability.spool import RecordSpool, SpooledRecord
 from quota_sidecar.engine.extensions import HoldExtender
 from quota_sidecar.engine.history import HistoryReader
 from quota_sidecar.engine.holds import OpenHold, open_holds
@@ -38,31 +67,8 @@ from quota_sidecar.engine.run_control import RunControl
 from quota_sidecar.engine.runs import RunAsk, RunRegistry, RunTemplate
 from quota_sidecar.engine.samples import CostSamples
 from quota_sidecar.engine.settings import EngineSettings, with_key
-from quota_sidecar.engine.spool import RecordSpool, SpooledRecord
-from quota_sidecar.errors import DeadlineExceeded, InvalidInput, RunNotOpen, StoreUnavailable
-from quota_sidecar.history import TopSpender, UsageHistory
-from quota_sidecar.models import QuotaConfig, QuotaScope, Subject, UnpricedPolicy, parse_scope
-from quota_sidecar.money import Money
 from quota_sidecar.pricing import PriceOverride, TokenUsage
-from quota_sidecar.results import (
-    AuditEvent,
-    CheckResult,
-    HoldExtension,
-    Override,
-    QuotaInForce,
-    RecordResult,
-    RunEnd,
-    RunUsage,
-    Usage,
-)
 from quota_sidecar.store.redis import Store
-from quota_sidecar.validation import (
-    check_label,
-    check_lease,
-    check_tokens,
-    money_nanos,
-    resolve_subjects,
-)
 
 __all__ = ["EngineSettings", "QuotaService", "Registration"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from quota_sidecar.errors import DeadlineExceeded, StoreUnavailable
-from quota_sidecar.history import HistoryRetention
+from quota_sidecar.domain.errors import DeadlineExceeded, StoreUnavailable
+from quota_sidecar.domain.history import HistoryRetention
 from quota_sidecar.store.redis import DEFAULT_TIMEOUT
 
 __all__ = ["EngineSettings", "with_key"]

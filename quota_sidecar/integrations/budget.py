@@ -20,9 +20,9 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 
 from quota_sidecar.client.guard import QuotaApi, guard_subjects
-from quota_sidecar.errors import NotFound, QuotaExceeded, QuotaSidecarError
-from quota_sidecar.money import Money
-from quota_sidecar.results import CheckResult, RecordResult
+from quota_sidecar.domain.errors import NotFound, QuotaExceeded, QuotaSidecarError
+from quota_sidecar.domain.money import Money
+from quota_sidecar.domain.results import CheckResult, RecordResult
 
 __all__ = ["AgentBudget", "BudgetLedger", "BudgetStop", "estimate_tokens", "run_name"]
 

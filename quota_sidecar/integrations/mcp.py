@@ -23,8 +23,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent
 
 from quota_sidecar.client.guard import QuotaApi, QuotaGuard
-from quota_sidecar.errors import QuotaExceeded
-from quota_sidecar.money import Money
+from quota_sidecar.domain.errors import QuotaExceeded
+from quota_sidecar.domain.money import Money
 
 __all__ = ["caller_from_meta", "guard_mcp_server"]
 

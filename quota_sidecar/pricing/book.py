@@ -19,8 +19,8 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.money import check_nanos
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.money import check_nanos
 from quota_sidecar.pricing.cost import cost_nanos
 from quota_sidecar.pricing.genai import GenaiPrices
 from quota_sidecar.pricing.table import (

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from quota_sidecar.money import MAX_AMOUNT_NANOS, NANOS_PER_DOLLAR, check_nanos
+from quota_sidecar.domain.money import MAX_AMOUNT_NANOS, NANOS_PER_DOLLAR, check_nanos
 from quota_sidecar.pricing.table import ModelPrice, Rate
 from quota_sidecar.pricing.usage import TokenUsage
 

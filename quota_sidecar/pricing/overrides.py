@@ -27,10 +27,10 @@ from typing import Any
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from quota_sidecar.errors import ConfigError, InvalidInput
-from quota_sidecar.file_schema import FileField, FileSection
+from quota_sidecar.domain.errors import ConfigError, InvalidInput
+from quota_sidecar.domain.file_schema import FileField, FileSection
+from quota_sidecar.domain.timestamps import parse_instant
 from quota_sidecar.pricing.table import ModelPrice, PriceOverride, check_rate
-from quota_sidecar.timestamps import parse_instant
 
 __all__ = ["PRICE_SECTION", "parse_overrides", "parse_overrides_node"]
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import UnpricedPolicy  # the domain's: quotas carry it
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import UnpricedPolicy  # the domain's: quotas carry it
 
 __all__ = [
     "DEFAULT_UNPRICED_POLICY",

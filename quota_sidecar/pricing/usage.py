@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from quota_sidecar.errors import InvalidInput
+from quota_sidecar.domain.errors import InvalidInput
 
 __all__ = ["MAX_TOKENS", "TokenUsage"]
 

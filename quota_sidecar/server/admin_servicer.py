@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from grpc import aio
 
+from quota_sidecar.domain.errors import InvalidInput, NotFound
+from quota_sidecar.domain.models import validate_identifier
 from quota_sidecar.engine.service import QuotaService
-from quota_sidecar.errors import InvalidInput, NotFound
-from quota_sidecar.models import validate_identifier
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 from quota_sidecar.wire import admin, configs, fields, history
 

@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 import grpc
 
 from quota_sidecar.alerting.hub import AlertHub, Heartbeat, LagObserver, SubscriberTooSlow
-from quota_sidecar.clock import Clock, SystemClock, from_ms
-from quota_sidecar.errors import InvalidInput, StoreUnavailable
+from quota_sidecar.domain.clock import Clock, SystemClock, from_ms
+from quota_sidecar.domain.errors import InvalidInput, StoreUnavailable
 from quota_sidecar.store.redis import Store
 from quota_sidecar.v1 import quota_pb2
 from quota_sidecar.wire.alerts import alert_to_proto, filter_from_request, heartbeat_to_proto

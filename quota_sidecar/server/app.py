@@ -36,9 +36,9 @@ from grpc_reflection.v1alpha import reflection
 from quota_sidecar.alerting.expiry import OverrideExpirySweeper
 from quota_sidecar.alerting.webhook import WebhookRunner, start_webhooks
 from quota_sidecar.dashboard import DashboardServer
+from quota_sidecar.domain.errors import ConfigError, StoreUnavailable
+from quota_sidecar.domain.history import HistoryRetention
 from quota_sidecar.engine.service import EngineSettings, QuotaService
-from quota_sidecar.errors import ConfigError, StoreUnavailable
-from quota_sidecar.history import HistoryRetention
 from quota_sidecar.server.admin_servicer import AdminServicer
 from quota_sidecar.server.alert_stream import AlertStreamer
 from quota_sidecar.server.auth import AuthPolicy

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import grpc
 
-from quota_sidecar.errors import ConfigError
+from quota_sidecar.domain.errors import ConfigError
 
 __all__ = [
     "ADMIN_SERVICE_PREFIX",

@@ -14,8 +14,8 @@ import ssl
 from quota_sidecar.alerting.hub import AlertHub
 from quota_sidecar.dashboard import DashboardServer, SessionBook, build_app
 from quota_sidecar.dashboard.hosts import HostAllowList, is_loopback_host
+from quota_sidecar.domain.errors import ConfigError
 from quota_sidecar.engine.service import QuotaService
-from quota_sidecar.errors import ConfigError
 from quota_sidecar.server.options import ServerOptions, parse_listen
 
 __all__ = ["announce_dashboard", "check_dashboard_options", "start_dashboard"]

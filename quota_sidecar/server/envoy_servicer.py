@@ -11,8 +11,8 @@ from __future__ import annotations
 from envoy.service.ratelimit.v3 import rls_pb2, rls_pb2_grpc
 from grpc import aio
 
-from quota_sidecar.clock import from_ms
 from quota_sidecar.config import EnvoyGateway, QuotaDocument
+from quota_sidecar.domain.clock import from_ms
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.gateways.envoy import build_response, plan_request
 from quota_sidecar.server.metrics import Metrics

@@ -39,7 +39,7 @@ import grpc
 from google.protobuf.message import DecodeError
 from grpc import aio
 
-from quota_sidecar.errors import (
+from quota_sidecar.domain.errors import (
     DeadlineExceeded,
     InvalidInput,
     NotFound,

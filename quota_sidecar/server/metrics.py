@@ -19,8 +19,8 @@ from prometheus_client import (
     start_http_server,
 )
 
-from quota_sidecar.models import Subject
-from quota_sidecar.results import Alert, CheckResult
+from quota_sidecar.domain.models import Subject
+from quota_sidecar.domain.results import Alert, CheckResult
 
 __all__ = ["Metrics", "MetricsServer"]
 

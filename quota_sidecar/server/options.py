@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from quota_sidecar.clock import Clock
-from quota_sidecar.errors import ConfigError
-from quota_sidecar.history import DEFAULT_HISTORY_DAYS, DEFAULT_HISTORY_MONTHS
+from quota_sidecar.domain.clock import Clock
+from quota_sidecar.domain.errors import ConfigError
+from quota_sidecar.domain.history import DEFAULT_HISTORY_DAYS, DEFAULT_HISTORY_MONTHS
 from quota_sidecar.store.redis import DEFAULT_TIMEOUT
 
 __all__ = ["ServerOptions", "parse_listen"]

@@ -28,11 +28,11 @@ from pathlib import Path
 # The module, not its function: the loader is looked up at each parse, so it can be observed.
 import quota_sidecar.config as quota_file
 from quota_sidecar.config import CONFIG_ACTOR, QuotaDocument, RunLimits
+from quota_sidecar.domain.errors import ConfigError, NotFound, StoreUnavailable
+from quota_sidecar.domain.models import QuotaConfig, Subject
 from quota_sidecar.engine.audit import audit_change
 from quota_sidecar.engine.runs import RunTemplate
 from quota_sidecar.engine.service import QuotaService
-from quota_sidecar.errors import ConfigError, NotFound, StoreUnavailable
-from quota_sidecar.models import QuotaConfig, Subject
 
 __all__ = ["QuotaFileWatcher"]
 

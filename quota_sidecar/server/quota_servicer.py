@@ -10,10 +10,10 @@ from typing import Protocol
 from grpc import aio
 
 from quota_sidecar import tracing
+from quota_sidecar.domain.errors import InvalidInput, NotFound
+from quota_sidecar.domain.models import QuotaScope, validate_identifier
+from quota_sidecar.domain.money import check_nanos
 from quota_sidecar.engine.service import QuotaService
-from quota_sidecar.errors import InvalidInput, NotFound
-from quota_sidecar.models import QuotaScope, validate_identifier
-from quota_sidecar.money import check_nanos
 from quota_sidecar.server.metrics import Metrics
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc
 from quota_sidecar.wire import fields, history, replies, responses, runs, streams

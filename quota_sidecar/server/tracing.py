@@ -28,7 +28,7 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.propagators.textmap import Getter
 
 from quota_sidecar import tracing
-from quota_sidecar.errors import InvalidInput
+from quota_sidecar.domain.errors import InvalidInput
 
 __all__ = ["RpcSpan", "TracingHandle", "open_rpc_span", "otlp_endpoint_from_env", "start_tracing"]
 

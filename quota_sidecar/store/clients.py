@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 
-from quota_sidecar.errors import InvalidInput
+from quota_sidecar.domain.errors import InvalidInput
 from quota_sidecar.store.embedded import EmbeddedRedis, default_data_dir
 from quota_sidecar.store.packing import use_c_packer
 from quota_sidecar.store.sentinel import SENTINEL_SCHEME, async_master, parse_sentinel_url

@@ -69,7 +69,7 @@ from urllib.parse import quote
 
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
-from quota_sidecar.models import QuotaScope, Subject
+from quota_sidecar.domain.models import QuotaScope, Subject
 
 __all__ = [
     "ALERTS",

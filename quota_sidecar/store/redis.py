@@ -41,7 +41,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from quota_sidecar.errors import (
+from quota_sidecar.domain.errors import (
     DeadlineExceeded,
     Overloaded,
     StoreUnavailable,

@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from quota_sidecar.errors import StoreUnavailable
+from quota_sidecar.domain.errors import StoreUnavailable
 
 __all__ = ["run_confirmed"]
 

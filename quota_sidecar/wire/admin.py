@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, is_dataclass
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import LimitKind
-from quota_sidecar.money import check_nanos
-from quota_sidecar.results import AuditEvent, Override, OverrideKind
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import LimitKind
+from quota_sidecar.domain.money import check_nanos
+from quota_sidecar.domain.results import AuditEvent, Override, OverrideKind
 from quota_sidecar.v1 import admin_pb2
 from quota_sidecar.wire.fields import (
     check_count,

@@ -6,10 +6,10 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from quota_sidecar.alert_filters import AlertFilter, validate_cursor
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import QuotaScope
-from quota_sidecar.results import AlertKind, Severity
+from quota_sidecar.domain.alert_filters import AlertFilter, validate_cursor
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import QuotaScope
+from quota_sidecar.domain.results import AlertKind, Severity
 from quota_sidecar.v1 import quota_pb2, types_pb2
 
 # One translation of an alert, shared with the RPC replies that carry alerts.

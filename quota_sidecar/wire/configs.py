@@ -6,8 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import (
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import (
     CostQuota,
     FailureMode,
     LimitKind,
@@ -15,7 +15,7 @@ from quota_sidecar.models import (
     RateLimitConfig,
     UnpricedPolicy,
 )
-from quota_sidecar.money import check_nanos, from_nanos
+from quota_sidecar.domain.money import check_nanos, from_nanos
 from quota_sidecar.v1 import types_pb2
 from quota_sidecar.wire.fields import (
     MAX_TEXT,

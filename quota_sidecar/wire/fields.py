@@ -15,8 +15,8 @@ from typing import Any
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import (
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import (
     MAX_COUNT_LIMIT,
     DenialCode,
     FailureMode,

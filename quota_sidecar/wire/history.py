@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.history import TopSpender, UsageDay, UsageHistory, UsageMonth
-from quota_sidecar.results import BreakdownEntry
-from quota_sidecar.timestamps import parse_day
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.history import TopSpender, UsageDay, UsageHistory, UsageMonth
+from quota_sidecar.domain.results import BreakdownEntry
+from quota_sidecar.domain.timestamps import parse_day
 from quota_sidecar.v1 import admin_pb2, quota_pb2
 from quota_sidecar.wire.fields import (
     subject_from_proto,

@@ -6,8 +6,8 @@ The directions the server also needs (subjects, QuotaConfig and durations to and
 are re-exported here from fields.py and configs.py, so the client has one module to read.
 
 The client sends requests built from domain types and turns every response back into the same
-domain types the engine returns (quota_sidecar.models / quota_sidecar.results), so code written
-against the in-process QuotaService runs unchanged against a remote sidecar.
+domain types the engine returns (quota_sidecar.domain.models and .results), so code
+written against the in-process QuotaService runs unchanged against a remote sidecar.
 
 The enums are mapped by name: the domain enum member `X` of a kind is the contract's
 `<PREFIX>_X` (QuotaScope.USER ⇄ SCOPE_USER, LimitKind.COST_DAILY ⇄ LIMIT_KIND_COST_DAILY, ...),
@@ -26,7 +26,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from quota_sidecar.models import (
+from quota_sidecar.domain.models import (
     DenialCode,
     FailureMode,
     LimitKind,
@@ -34,7 +34,7 @@ from quota_sidecar.models import (
     QuotaScope,
     Subject,
 )
-from quota_sidecar.results import (
+from quota_sidecar.domain.results import (
     Alert,
     AlertKind,
     BreakdownEntry,

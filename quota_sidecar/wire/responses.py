@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from quota_sidecar.clock import EPOCH
-from quota_sidecar.results import CheckResult, LimitStatus, Usage
+from quota_sidecar.domain.clock import EPOCH
+from quota_sidecar.domain.results import CheckResult, LimitStatus, Usage
 from quota_sidecar.v1 import quota_pb2
 from quota_sidecar.wire import configs
 from quota_sidecar.wire.fields import (

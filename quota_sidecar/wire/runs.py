@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import validate_identifier
-from quota_sidecar.money import MAX_LIMIT_NANOS, Money, check_nanos, from_nanos, to_nanos
-from quota_sidecar.results import RunEnd, RunUsage
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import validate_identifier
+from quota_sidecar.domain.money import MAX_LIMIT_NANOS, Money, check_nanos, from_nanos, to_nanos
+from quota_sidecar.domain.results import RunEnd, RunUsage
 from quota_sidecar.v1 import quota_pb2
 from quota_sidecar.wire.fields import check_count, duration_from_proto, timestamp_to_proto
 

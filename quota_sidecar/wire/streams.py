@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from google.protobuf.duration_pb2 import Duration
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import DenialCode, LimitKind
-from quota_sidecar.money import check_nanos
-from quota_sidecar.results import HoldExtension
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import DenialCode, LimitKind
+from quota_sidecar.domain.money import check_nanos
+from quota_sidecar.domain.results import HoldExtension
 from quota_sidecar.v1 import quota_pb2
 from quota_sidecar.wire.fields import (
     MAX_LEASE,

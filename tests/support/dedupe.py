@@ -8,8 +8,8 @@ import hashlib
 
 import redis
 
+from quota_sidecar.domain.models import Subject
 from quota_sidecar.engine.dedupe import GENERATED_KEY_PREFIX
-from quota_sidecar.models import Subject
 from quota_sidecar.store.keys import subject_keys
 
 __all__ = ["holds_key", "holds_keys"]

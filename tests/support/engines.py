@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.engine.service import EngineSettings, QuotaService
 
 EngineFactory = Callable[..., QuotaService]

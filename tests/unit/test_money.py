@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.money import MAX_AMOUNT_NANOS, format_dollars, from_nanos, to_nanos
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.money import MAX_AMOUNT_NANOS, format_dollars, from_nanos, to_nanos
 
 
 @pytest.mark.parametrize(

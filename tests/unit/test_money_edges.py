@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import CostQuota
-from quota_sidecar.money import MAX_AMOUNT_NANOS, to_nanos
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import CostQuota
+from quota_sidecar.domain.money import MAX_AMOUNT_NANOS, to_nanos
 
 HUGE = ["1e999999", "-1e999999", "9e999999999999999999", "1e1000000", Decimal("1e999999")]
 

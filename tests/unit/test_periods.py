@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from quota_sidecar.clock import to_ms
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.periods import Window, day_period, month_period
+from quota_sidecar.domain.clock import to_ms
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.periods import Window, day_period, month_period
 
 
 def at(*args: int) -> int:
@@ -58,7 +58,7 @@ def test_window_buckets() -> None:
 def test_a_named_day_and_month_are_the_ones_an_instant_falls_in() -> None:
     from datetime import date, timedelta
 
-    from quota_sidecar.periods import named_day, named_month
+    from quota_sidecar.domain.periods import named_day, named_month
 
     zone = "America/New_York"
     start = datetime(2026, 3, 1, 11, tzinfo=UTC)  # 06:00 EST

@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
 from quota_sidecar import tracing
-from quota_sidecar.models import DenialCode, QuotaScope, Subject
+from quota_sidecar.domain.models import DenialCode, QuotaScope, Subject
 
 ALICE = Subject(QuotaScope.USER, "alice")
 ACME = Subject(QuotaScope.TENANT, "acme")

@@ -21,9 +21,9 @@ from envoy.extensions.common.ratelimit.v3 import ratelimit_pb2
 from envoy.service.ratelimit.v3 import rls_pb2
 
 from quota_sidecar.config.gateways import EnvoyDomain, EnvoyGateway, HitsUnit
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import Subject
-from quota_sidecar.validation import MAX_SUBJECTS, MAX_TOKENS
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import Subject
+from quota_sidecar.domain.validation import MAX_SUBJECTS, MAX_TOKENS
 
 __all__ = ["UNKNOWN_DOMAIN", "DescriptorPlan", "RequestPlan", "plan_request"]
 

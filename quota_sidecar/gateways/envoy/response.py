@@ -33,10 +33,10 @@ from envoy.service.ratelimit.v3 import rls_pb2
 from google.protobuf import duration_pb2, struct_pb2
 
 from quota_sidecar.config.gateways import HitsUnit
+from quota_sidecar.domain.models import LimitKind, Subject
+from quota_sidecar.domain.periods import Window
+from quota_sidecar.domain.results import CheckResult, LimitStatus
 from quota_sidecar.gateways.envoy.mapping import DescriptorPlan, RequestPlan
-from quota_sidecar.models import LimitKind, Subject
-from quota_sidecar.periods import Window
-from quota_sidecar.results import CheckResult, LimitStatus
 
 __all__ = ["build_response"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, QuotaService
 from quota_sidecar.alerting.webhook import start_webhooks
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
 from tests.integration.alerting.test_alerts_webhook import Receiver, write_config
 
 

@@ -10,9 +10,9 @@ import logging
 import pytest
 
 from quota_sidecar.alerting.service import QuotaAlertService
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import QuotaScope
-from quota_sidecar.results import Alert, AlertKind
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import QuotaScope
+from quota_sidecar.domain.results import Alert, AlertKind
 from quota_sidecar.store.redis import Store
 from tests.integration.alerting.conftest import RaiseAlert, until
 

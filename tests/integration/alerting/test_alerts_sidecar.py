@@ -13,7 +13,7 @@ from decimal import Decimal
 import grpc
 
 from quota_sidecar.cli.alerts import add_alerts_command, run_alerts_command
-from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope
+from quota_sidecar.domain.models import CostQuota, QuotaConfig, QuotaScope
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc, types_pb2
 from tests.integration.alerting.conftest import read_alerts, wait_for_subscribers
 from tests.support.sidecar import running_sidecar

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from quota_sidecar.alerting.webhook import load_webhooks, start_webhooks
-from quota_sidecar.errors import ConfigError
-from quota_sidecar.results import AlertKind
+from quota_sidecar.domain.errors import ConfigError
+from quota_sidecar.domain.results import AlertKind
 from quota_sidecar.store.redis import Store
 from tests.integration.alerting.conftest import RaiseAlert, until
 

@@ -7,7 +7,7 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
-from quota_sidecar.models import QuotaScope, Subject
+from quota_sidecar.domain.models import QuotaScope, Subject
 from tests.integration.cli.test_server_cli import run_cli
 from tests.support.sidecar import running_sidecar
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, Subject
 from quota_sidecar.cli.usage_history import CSV_HEADER
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
 from tests.integration.cli.test_server_cli import run_cli
 from tests.support.sidecar import ADMIN_TOKEN, running_sidecar
 

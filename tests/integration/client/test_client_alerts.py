@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from quota_sidecar.client import QuotaClient
-from quota_sidecar.models import CostQuota, LimitKind, QuotaConfig, QuotaScope
-from quota_sidecar.results import Alert, AlertKind, Severity
+from quota_sidecar.domain.models import CostQuota, LimitKind, QuotaConfig, QuotaScope
+from quota_sidecar.domain.results import Alert, AlertKind, Severity
 
 
 async def take(stream: AsyncIterator[Alert], count: int) -> list[Alert]:

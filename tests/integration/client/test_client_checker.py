@@ -11,9 +11,9 @@ from types import ModuleType
 import pytest
 
 from quota_sidecar.client.guard import QuotaApi, make_quota_checker
+from quota_sidecar.domain.errors import QuotaExceeded
+from quota_sidecar.domain.models import CostQuota, QuotaConfig, QuotaScope, RateLimitConfig
 from quota_sidecar.engine.service import QuotaService
-from quota_sidecar.errors import QuotaExceeded
-from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope, RateLimitConfig
 from quota_sidecar.server.app import Sidecar
 
 from .conftest import ADMIN_TOKEN, DATA_TOKEN

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from quota_sidecar.client import QuotaClient
-from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope, Subject
+from quota_sidecar.domain.models import CostQuota, QuotaConfig, QuotaScope, Subject
 
 
 async def test_a_check_without_an_estimate_holds_the_p95_of_recent_costs(

@@ -12,8 +12,8 @@ import pytest
 
 from quota_sidecar import QuotaScope, QuotaService
 from quota_sidecar.client import QuotaClient
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.money import to_nanos
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.money import to_nanos
 
 # cost computed from a price per token, as the seed's README does: 0.015000000000000001
 PRICED = 15 / 1e6 * 1000

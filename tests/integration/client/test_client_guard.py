@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from quota_sidecar.client import QuotaClient
-from quota_sidecar.errors import QuotaExceeded
-from quota_sidecar.models import (
+from quota_sidecar.domain.errors import QuotaExceeded
+from quota_sidecar.domain.models import (
     CostQuota,
     DenialCode,
     QuotaConfig,

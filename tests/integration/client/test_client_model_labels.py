@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from quota_sidecar.client import QuotaClient
-from quota_sidecar.models import QuotaScope
+from quota_sidecar.domain.models import QuotaScope
 
 
 async def test_a_guard_with_a_spaced_provider_records_on_its_real_subjects(

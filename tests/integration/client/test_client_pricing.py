@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 
 from quota_sidecar.client import QuotaClient, SyncQuotaClient, make_quota_checker
-from quota_sidecar.errors import InvalidInput, QuotaExceeded
-from quota_sidecar.models import CostQuota, DenialCode, QuotaConfig, QuotaScope, Subject
+from quota_sidecar.domain.errors import InvalidInput, QuotaExceeded
+from quota_sidecar.domain.models import CostQuota, DenialCode, QuotaConfig, QuotaScope, Subject
 from quota_sidecar.pricing import GENAI_PRICES_VERSION
 from quota_sidecar.server.app import Sidecar
 from tests.integration.client.conftest import ADMIN_TOKEN, DATA_TOKEN

@@ -16,7 +16,7 @@ from decimal import Decimal
 import pytest
 
 from quota_sidecar.client import QuotaClient
-from quota_sidecar.errors import IdempotencyConflict
+from quota_sidecar.domain.errors import IdempotencyConflict
 from quota_sidecar.server.app import Sidecar
 
 from .conftest import DATA_TOKEN

@@ -15,9 +15,9 @@ from types import ModuleType
 import pytest
 
 from quota_sidecar.client import QuotaClient, SyncQuotaClient
-from quota_sidecar.errors import InvalidInput, NotFound, QuotaExceeded
-from quota_sidecar.models import DenialCode, QuotaScope, Subject
-from quota_sidecar.results import RunEnd
+from quota_sidecar.domain.errors import InvalidInput, NotFound, QuotaExceeded
+from quota_sidecar.domain.models import DenialCode, QuotaScope, Subject
+from quota_sidecar.domain.results import RunEnd
 from quota_sidecar.server.app import Sidecar
 from tests.support.sidecar import running_sidecar
 

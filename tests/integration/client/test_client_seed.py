@@ -9,8 +9,8 @@ import pytest
 
 from quota_sidecar.client import QuotaClient, SidecarError, SidecarUnavailable
 from quota_sidecar.client.transport import RetryPolicy
-from quota_sidecar.errors import InvalidInput, NotFound, StoreUnavailable
-from quota_sidecar.models import (
+from quota_sidecar.domain.errors import InvalidInput, NotFound, StoreUnavailable
+from quota_sidecar.domain.models import (
     CostQuota,
     DenialCode,
     LimitKind,

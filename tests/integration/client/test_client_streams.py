@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from quota_sidecar.client import QuotaClient, StreamSpec, StreamStopped
-from quota_sidecar.errors import NotFound
-from quota_sidecar.models import CostQuota, DenialCode, QuotaConfig, QuotaScope, Subject
+from quota_sidecar.domain.errors import NotFound
+from quota_sidecar.domain.models import CostQuota, DenialCode, QuotaConfig, QuotaScope, Subject
 from quota_sidecar.pricing import TokenUsage
 from quota_sidecar.pricing.book import PriceBook
 

@@ -14,9 +14,9 @@ import pytest
 
 from quota_sidecar.client import QuotaClient
 from quota_sidecar.client.sync import SyncQuotaClient
-from quota_sidecar.errors import InvalidInput, QuotaExceeded
-from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope, RateLimitConfig
-from quota_sidecar.results import AlertKind
+from quota_sidecar.domain.errors import InvalidInput, QuotaExceeded
+from quota_sidecar.domain.models import CostQuota, QuotaConfig, QuotaScope, RateLimitConfig
+from quota_sidecar.domain.results import AlertKind
 from quota_sidecar.server.app import Sidecar
 
 from .conftest import ADMIN_TOKEN, DATA_TOKEN

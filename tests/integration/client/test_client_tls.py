@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from quota_sidecar.client import QuotaClient, RetryPolicy, SidecarUnavailable, TlsOptions
-from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope
+from quota_sidecar.domain.models import CostQuota, QuotaConfig, QuotaScope
 from tests.support.certs import make_test_certs
 from tests.support.sidecar import ADMIN_TOKEN, running_sidecar
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
 from tests.support.dashboard import SidecarThread, start_browser
 
 VIEWER_TOKEN = "test-viewer-token"

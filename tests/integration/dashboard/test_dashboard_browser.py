@@ -13,8 +13,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from quota_sidecar.client.sync import SyncQuotaClient
-from quota_sidecar.clock import ManualClock, from_ms
-from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope, Subject
+from quota_sidecar.domain.clock import ManualClock, from_ms
+from quota_sidecar.domain.models import CostQuota, QuotaConfig, QuotaScope, Subject
 from tests.integration.dashboard.conftest import VIEWER_TOKEN
 from tests.integration.dashboard.pages import log_in, wait_live
 from tests.support.dashboard import SidecarThread, requested_urls

@@ -11,10 +11,10 @@ from typing import Any
 
 from selenium.webdriver.common.by import By
 
-from quota_sidecar.clock import ManualClock, from_ms
 from quota_sidecar.dashboard.throttle import FREE_FAILURES
-from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope, Subject
-from quota_sidecar.results import Override, OverrideKind
+from quota_sidecar.domain.clock import ManualClock, from_ms
+from quota_sidecar.domain.models import CostQuota, QuotaConfig, QuotaScope, Subject
+from quota_sidecar.domain.results import Override, OverrideKind
 from tests.integration.dashboard.conftest import VIEWER_TOKEN
 from tests.integration.dashboard.pages import log_in, wait_live
 from tests.support.certs import make_test_certs

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import aiohttp
 
-from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope
+from quota_sidecar.domain.models import CostQuota, QuotaConfig, QuotaScope
 from quota_sidecar.server.app import Sidecar
 from tests.integration.dashboard.test_dashboard_http import _log_in, http, sidecar
 from tests.support.sidecar import ADMIN_TOKEN

@@ -14,8 +14,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from quota_sidecar.errors import ConfigError
-from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope, Subject
+from quota_sidecar.domain.errors import ConfigError
+from quota_sidecar.domain.models import CostQuota, QuotaConfig, QuotaScope, Subject
 from quota_sidecar.server.app import Sidecar
 from tests.support.sidecar import ADMIN_TOKEN, SidecarProcess, running_sidecar
 

@@ -13,10 +13,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from quota_sidecar.client.sync import SyncQuotaClient
-from quota_sidecar.clock import ManualClock, from_ms
 from quota_sidecar.config import load_quota_file
-from quota_sidecar.models import CostQuota, LimitKind, QuotaConfig, QuotaScope, Subject
-from quota_sidecar.results import Override, OverrideKind
+from quota_sidecar.domain.clock import ManualClock, from_ms
+from quota_sidecar.domain.models import CostQuota, LimitKind, QuotaConfig, QuotaScope, Subject
+from quota_sidecar.domain.results import Override, OverrideKind
 from tests.integration.dashboard.pages import log_in, wait_live
 from tests.support.dashboard import SidecarThread
 from tests.support.sidecar import ADMIN_TOKEN

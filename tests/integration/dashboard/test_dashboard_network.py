@@ -17,7 +17,7 @@ import pytest
 
 from quota_sidecar.dashboard.live import MAX_STREAMS_PER_SESSION
 from quota_sidecar.dashboard.throttle import FREE_FAILURES, GLOBAL_BURST
-from quota_sidecar.errors import ConfigError
+from quota_sidecar.domain.errors import ConfigError
 from quota_sidecar.server.app import Sidecar
 from tests.support.certs import make_test_certs
 from tests.support.sidecar import ADMIN_TOKEN, SidecarProcess, running_sidecar

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.engine.service import QuotaService
 from tests.support.engines import EngineFactory, engine_factory
 

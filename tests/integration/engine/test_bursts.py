@@ -12,8 +12,8 @@ from decimal import Decimal
 import redis
 
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, QuotaService, RateLimitConfig
-from quota_sidecar.clock import ManualClock
-from quota_sidecar.models import Subject
+from quota_sidecar.domain.clock import ManualClock
+from quota_sidecar.domain.models import Subject
 from quota_sidecar.store.keys import subject_keys
 
 

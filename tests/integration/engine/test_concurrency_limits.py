@@ -7,9 +7,9 @@ import asyncio
 from datetime import timedelta
 
 from quota_sidecar import QuotaConfig, QuotaScope, RateLimitConfig, Subject
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
+from quota_sidecar.domain.models import CostQuota, DenialCode, LimitKind
 from quota_sidecar.engine.service import QuotaService
-from quota_sidecar.models import CostQuota, DenialCode, LimitKind
 from tests.support.engines import EngineFactory
 
 AGENT = Subject(QuotaScope.USER, "slots")

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from quota_sidecar import CostQuota, IdempotencyConflict, QuotaConfig, QuotaScope, Subject
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.engine.service import QuotaService
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import redis
 
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, RateLimitConfig, Subject
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.engine.service import QuotaService
 from tests.support.redis_servers import RedisProcess
 

@@ -13,11 +13,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from quota_sidecar import IdempotencyConflict, QuotaScope, Subject
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
+from quota_sidecar.domain.results import RecordResult
 from quota_sidecar.engine.dedupe import GENERATED_KEY_PREFIX
+from quota_sidecar.engine.durability.spool import SpooledRecord
 from quota_sidecar.engine.service import EngineSettings, QuotaService
-from quota_sidecar.engine.spool import SpooledRecord
-from quota_sidecar.results import RecordResult
 from quota_sidecar.store.keys import subject_keys
 from tests.integration.engine.conftest import START
 

@@ -13,9 +13,9 @@ import redis.asyncio as aioredis
 
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, Subject
 from quota_sidecar.alerting.codec import ALERTS_STREAM, decode_alert
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
+from quota_sidecar.domain.results import AlertKind
 from quota_sidecar.engine.service import QuotaService
-from quota_sidecar.results import AlertKind
 
 NANOS = 10**9
 BIG = Subject(QuotaScope.USER, "big")

@@ -18,7 +18,7 @@ from quota_sidecar import (
     StoreUnavailable,
     Subject,
 )
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.engine.service import EngineSettings, QuotaService
 from tests.support.redis_servers import RedisProcess
 

@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, Subject
-from quota_sidecar.clock import ManualClock, to_ms
+from quota_sidecar.domain.clock import ManualClock, to_ms
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.history import HistoryRetention
 from quota_sidecar.engine.service import QuotaService
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.history import HistoryRetention
 from quota_sidecar.store.keys import subject_keys
 from tests.support.engines import EngineFactory
 

@@ -7,7 +7,7 @@ import asyncio
 from decimal import Decimal
 
 from quota_sidecar import QuotaConfig, QuotaScope, QuotaService, RateLimitConfig, Subject
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
 
 GPT4O = Subject(QuotaScope.MODEL, "openai/gpt-4o")
 

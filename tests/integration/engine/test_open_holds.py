@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, Subject
-from quota_sidecar.clock import ManualClock, from_ms
+from quota_sidecar.domain.clock import ManualClock, from_ms
 from quota_sidecar.engine.service import QuotaService
 
 

@@ -19,7 +19,7 @@ from quota_sidecar import (
     RateLimitConfig,
     Subject,
 )
-from quota_sidecar.clock import ManualClock, from_ms
+from quota_sidecar.domain.clock import ManualClock, from_ms
 from quota_sidecar.engine.service import QuotaService
 from tests.integration.engine.conftest import EngineFactory
 

@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 
 from quota_sidecar import CostQuota, InvalidInput, QuotaConfig, QuotaScope, QuotaService
-from quota_sidecar.clock import ManualClock
-from quota_sidecar.models import UnpricedPolicy
+from quota_sidecar.domain.clock import ManualClock
+from quota_sidecar.domain.models import UnpricedPolicy
 from quota_sidecar.pricing import GENAI_PRICES_VERSION, ModelPrice, PriceOverride
 
 GENAI = f"genai-prices {GENAI_PRICES_VERSION}"

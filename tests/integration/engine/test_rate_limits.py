@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 
 from quota_sidecar import QuotaConfig, QuotaScope, RateLimitConfig, Subject
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.engine.service import QuotaService
 from tests.integration.engine.conftest import EngineFactory
 

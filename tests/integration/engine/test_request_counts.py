@@ -8,8 +8,8 @@ import asyncio
 import pytest
 
 from quota_sidecar import QuotaConfig, QuotaScope, RateLimitConfig, Subject
+from quota_sidecar.domain.errors import InvalidInput
 from quota_sidecar.engine.service import QuotaService
-from quota_sidecar.errors import InvalidInput
 
 
 async def _quota(engine: QuotaService, ident: str, **limits: int) -> Subject:

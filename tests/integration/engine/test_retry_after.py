@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, RateLimitConfig, Subject
-from quota_sidecar.clock import ManualClock, from_ms
+from quota_sidecar.domain.clock import ManualClock, from_ms
 from quota_sidecar.engine.service import QuotaService
 
 USER = Subject(QuotaScope.USER, "carol")

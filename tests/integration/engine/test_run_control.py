@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 
 from quota_sidecar import QuotaScope, Subject
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
+from quota_sidecar.domain.errors import InvalidInput, NotFound
+from quota_sidecar.domain.models import DenialCode, LimitKind
 from quota_sidecar.engine.runs import RunTemplate
 from quota_sidecar.engine.service import QuotaService
-from quota_sidecar.errors import InvalidInput, NotFound
-from quota_sidecar.models import DenialCode, LimitKind
 from quota_sidecar.store.keys import subject_keys
 
 NANOS = 10**9

@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 
 from quota_sidecar import QuotaScope, Subject
+from quota_sidecar.domain.errors import InvalidInput
 from quota_sidecar.engine.runs import RunTemplate
 from quota_sidecar.engine.service import QuotaService
-from quota_sidecar.errors import InvalidInput
 from quota_sidecar.store.keys import subject_keys
 
 NANOS = 10**9

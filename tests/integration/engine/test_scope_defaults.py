@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from quota_sidecar import QuotaConfig, QuotaScope, RateLimitConfig
-from quota_sidecar.models import Subject
+from quota_sidecar.domain.models import Subject
 from tests.support.engines import EngineFactory
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from quota_sidecar import StoreUnavailable
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.engine.service import EngineSettings, QuotaService
 from tests.support.redis_servers import RedisProcess
 

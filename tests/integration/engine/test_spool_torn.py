@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
+from quota_sidecar.domain.errors import StoreUnavailable
+from quota_sidecar.engine.durability.spool import RecordSpool, SpooledRecord
 from quota_sidecar.engine.service import EngineSettings, QuotaService
-from quota_sidecar.engine.spool import RecordSpool, SpooledRecord
-from quota_sidecar.errors import StoreUnavailable
 from tests.support import processes
 
 
@@ -94,7 +94,7 @@ _DYING_WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from quota_sidecar.engine.spool import RecordSpool
+    from quota_sidecar.engine.durability.spool import RecordSpool
 
     spool = RecordSpool(Path(sys.argv[1]))
     for n in range(3):

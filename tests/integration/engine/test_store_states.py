@@ -24,7 +24,7 @@ from quota_sidecar import (
     QuotaService,
     RateLimitConfig,
 )
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.engine.service import EngineSettings
 from tests.support.redis_servers import RedisProcess
 from tests.support.waiting import until

@@ -5,7 +5,7 @@ never credits what was not charged in the window, and never drives a count below
 from __future__ import annotations
 
 from quota_sidecar import QuotaConfig, QuotaScope, RateLimitConfig, Subject
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.engine.service import QuotaService
 
 ALICE = Subject(QuotaScope.USER, "alice")

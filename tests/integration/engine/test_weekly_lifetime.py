@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, Subject
-from quota_sidecar.clock import ManualClock, from_ms
+from quota_sidecar.domain.clock import ManualClock, from_ms
+from quota_sidecar.domain.models import DenialCode, LimitKind
+from quota_sidecar.domain.results import Override, OverrideKind
 from quota_sidecar.engine.service import QuotaService
-from quota_sidecar.models import DenialCode, LimitKind
-from quota_sidecar.results import Override, OverrideKind
 from quota_sidecar.store.keys import subject_keys
 
 NANOS = 10**9
@@ -69,7 +69,7 @@ async def test_the_week_resets_at_week_start_across_dst(
 
 
 async def test_the_week_that_holds_the_dst_change_lasts_169_hours(engine: QuotaService) -> None:
-    from quota_sidecar.periods import week_period
+    from quota_sidecar.domain.periods import week_period
 
     inside = datetime(2026, 10, 27, 12, tzinfo=UTC)
     week = week_period(int(inside.timestamp() * 1000), 6, "Europe/Berlin", "monday")

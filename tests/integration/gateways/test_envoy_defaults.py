@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from quota_sidecar.models import QuotaScope, Subject
+from quota_sidecar.domain.models import QuotaScope, Subject
 from tests.integration.gateways.envoy_support import (
     OK,
     OVER_LIMIT,

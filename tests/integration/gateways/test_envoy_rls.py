@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from quota_sidecar.models import QuotaScope, Subject
+from quota_sidecar.domain.models import QuotaScope, Subject
 from tests.integration.gateways.envoy_support import (
     MINUTE,
     OK,

@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 
+from quota_sidecar.domain.models import CostQuota, QuotaConfig, QuotaScope
 from quota_sidecar.engine.runs import RunTemplate
 from quota_sidecar.engine.service import EngineSettings, QuotaService
-from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope
 
 
 @pytest.fixture

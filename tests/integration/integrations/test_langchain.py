@@ -16,10 +16,10 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
 from langgraph.graph import END, START, StateGraph
 
+from quota_sidecar.domain.models import QuotaScope, Subject
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.integrations import AgentBudget
 from quota_sidecar.integrations.langchain import BudgetExceeded, QuotaCallbackHandler
-from quota_sidecar.models import QuotaScope, Subject
 from quota_sidecar.pricing import PriceBook, TokenUsage
 
 pytestmark = pytest.mark.timeout(60)

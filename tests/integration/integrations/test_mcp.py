@@ -10,9 +10,9 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from mcp.types import TextContent
 
+from quota_sidecar.domain.models import QuotaConfig, QuotaScope, RateLimitConfig, Subject
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.integrations.mcp import guard_mcp_server
-from quota_sidecar.models import QuotaConfig, QuotaScope, RateLimitConfig, Subject
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -13,6 +13,7 @@ from agents.testing.model import ModelStep
 from agents.usage import Usage
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
+from quota_sidecar.domain.models import QuotaScope, Subject
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.integrations import AgentBudget
 from quota_sidecar.integrations.openai_agents import (
@@ -20,7 +21,6 @@ from quota_sidecar.integrations.openai_agents import (
     QuotaRunHooks,
     run_with_budget,
 )
-from quota_sidecar.models import QuotaScope, Subject
 from quota_sidecar.pricing import PriceBook, TokenUsage
 
 pytestmark = pytest.mark.timeout(60)

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from quota_sidecar.client.sync import SyncQuotaClient
-from quota_sidecar.models import CostQuota, QuotaConfig, QuotaScope
+from quota_sidecar.domain.models import CostQuota, QuotaConfig, QuotaScope
 from tests.support import processes
 from tests.support.sidecar import ADMIN_TOKEN
 

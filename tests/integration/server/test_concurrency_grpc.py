@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 
 from quota_sidecar.client import QuotaClient
-from quota_sidecar.errors import InvalidInput, QuotaExceeded
-from quota_sidecar.models import (
+from quota_sidecar.domain.errors import InvalidInput, QuotaExceeded
+from quota_sidecar.domain.models import (
     CostQuota,
     DenialCode,
     LimitKind,

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import grpc
 import pytest
 
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.server.app import Sidecar
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc, types_pb2
 from tests.support.sidecar import ADMIN_METADATA, running_sidecar

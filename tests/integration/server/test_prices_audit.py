@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from quota_sidecar.models import QuotaScope, Subject
+from quota_sidecar.domain.models import QuotaScope, Subject
 from quota_sidecar.server.app import Sidecar
 from tests.support.sidecar import running_sidecar
 

@@ -10,7 +10,7 @@ import pytest
 
 import quota_sidecar.config as config_module
 from quota_sidecar.config import MAX_FILE_BYTES
-from quota_sidecar.models import Subject
+from quota_sidecar.domain.models import Subject
 from tests.integration.server.test_server_reload import quota, until
 from tests.support.sidecar import running_sidecar
 from tests.unit.config.test_config_hostile import alias_bomb

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from quota_sidecar.models import Subject
+from quota_sidecar.domain.models import Subject
 from tests.integration.server.test_server_reload import quota, until
 from tests.support.sidecar import running_sidecar
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from quota_sidecar.models import QuotaScope, Subject
+from quota_sidecar.domain.models import QuotaScope, Subject
 from quota_sidecar.server.app import Sidecar
 from quota_sidecar.store.keys import ALERTS, subject_keys
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc, types_pb2

@@ -14,8 +14,8 @@ import grpc
 import pytest
 
 from quota_sidecar.client import QuotaClient
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import QuotaScope, Subject
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import QuotaScope, Subject
 from quota_sidecar.server.app import Sidecar
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc, types_pb2
 from tests.support.redis_servers import free_port

@@ -9,7 +9,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from quota_sidecar.models import Subject
+from quota_sidecar.domain.models import Subject
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc, types_pb2
 from tests.support.certs import make_test_certs
 from tests.support.sidecar import ADMIN_TOKEN, running_sidecar

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from quota_sidecar.config import CONFIG_ACTOR
-from quota_sidecar.models import Subject
+from quota_sidecar.domain.models import Subject
 from tests.support.sidecar import running_sidecar
 
 ALICE, BOB, CAROL = (Subject.parse(f"user:{n}") for n in ("alice", "bob", "carol"))
@@ -106,7 +106,7 @@ async def test_quotas_made_through_the_admin_api_survive_reloads(
     path = tmp_path / "quotas.yaml"
     path.write_text("quotas:\n" + quota("alice", 60))
     async with running_sidecar(redis_url, config_path=path) as s:
-        from quota_sidecar.models import QuotaConfig, RateLimitConfig
+        from quota_sidecar.domain.models import QuotaConfig, RateLimitConfig
 
         await s.service.put_quota(
             QuotaConfig("user", "bob", rate_limits=RateLimitConfig(requests_per_minute=1)),

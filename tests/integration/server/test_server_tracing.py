@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope
 from quota_sidecar.client import SidecarError, SyncQuotaClient
-from quota_sidecar.models import DenialCode
+from quota_sidecar.domain.models import DenialCode
 from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan
 from tests.support.redis_servers import free_port
 from tests.support.sidecar import ADMIN_TOKEN, SidecarProcess

@@ -16,10 +16,10 @@ from pathlib import Path
 import grpc
 import pytest
 
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
+from quota_sidecar.domain.errors import StoreUnavailable
+from quota_sidecar.domain.models import Subject
 from quota_sidecar.engine.service import EngineSettings, QuotaService
-from quota_sidecar.errors import StoreUnavailable
-from quota_sidecar.models import Subject
 from quota_sidecar.store.keys import subject_keys
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc, types_pb2
 from tests.support.dedupe import holds_key, holds_keys

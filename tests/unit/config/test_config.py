@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from quota_sidecar.config import parse_quota_text
-from quota_sidecar.errors import ConfigError
-from quota_sidecar.models import FailureMode, LimitKind, QuotaScope, Subject
+from quota_sidecar.domain.errors import ConfigError
+from quota_sidecar.domain.models import FailureMode, LimitKind, QuotaScope, Subject
 
 FULL = """\
 quotas:

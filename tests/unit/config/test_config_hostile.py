@@ -18,7 +18,7 @@ from quota_sidecar.config import (
     load_quota_file,
     parse_quota_text,
 )
-from quota_sidecar.errors import ConfigError
+from quota_sidecar.domain.errors import ConfigError
 
 ALICE = "quotas:\n  - scope: user\n    identifier: alice\n"
 

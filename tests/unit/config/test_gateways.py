@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from quota_sidecar.config import HitsUnit, parse_quota_document
-from quota_sidecar.errors import ConfigError, InvalidInput
-from quota_sidecar.models import QuotaScope, Subject
+from quota_sidecar.domain.errors import ConfigError, InvalidInput
+from quota_sidecar.domain.models import QuotaScope, Subject
 
 GATEWAYS = """\
 quotas: []

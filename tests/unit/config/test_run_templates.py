@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from quota_sidecar.config import DEFAULT_TENANT, RunLimits, parse_quota_document
-from quota_sidecar.errors import ConfigError
+from quota_sidecar.domain.errors import ConfigError
 
 FULL = """\
 quotas: []

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from quota_sidecar.config import parse_quota_text
-from quota_sidecar.errors import ConfigError
-from quota_sidecar.models import QuotaScope, Subject
+from quota_sidecar.domain.errors import ConfigError
+from quota_sidecar.domain.models import QuotaScope, Subject
 
 
 def test_a_default_and_a_tenants_default_are_read() -> None:

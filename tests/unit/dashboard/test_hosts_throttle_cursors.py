@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from quota_sidecar.alert_filters import MAX_ID_PART, validate_cursor
 from quota_sidecar.dashboard.hosts import HostAllowList, is_loopback_host, parse_host
 from quota_sidecar.dashboard.throttle import (
     FORGET_AFTER,
@@ -15,7 +14,8 @@ from quota_sidecar.dashboard.throttle import (
     LoginThrottle,
     client_key,
 )
-from quota_sidecar.errors import ConfigError, InvalidInput
+from quota_sidecar.domain.alert_filters import MAX_ID_PART, validate_cursor
+from quota_sidecar.domain.errors import ConfigError, InvalidInput
 
 
 class FakeClock:

@@ -9,7 +9,7 @@ import pytest
 
 from quota_sidecar.dashboard import present, sessions
 from quota_sidecar.dashboard.sessions import Role, SessionBook
-from quota_sidecar.models import LimitKind
+from quota_sidecar.domain.models import LimitKind
 
 
 def test_tokens_open_their_role_and_nothing_else_does() -> None:

@@ -14,8 +14,8 @@ from types import ModuleType
 import pytest
 
 from quota_sidecar.config import parse_quota_document
-from quota_sidecar.errors import ConfigError
-from quota_sidecar.file_schema import FileField, FileSection
+from quota_sidecar.domain.errors import ConfigError
+from quota_sidecar.domain.file_schema import FileField, FileSection
 
 ROOT = Path(__file__).parents[3]
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from quota_sidecar.errors import InvalidInput
+from quota_sidecar.domain.errors import InvalidInput
 from quota_sidecar.pricing import (
     CALLER,
     OVERRIDE,

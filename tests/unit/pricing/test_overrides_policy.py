@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 import yaml
 
-from quota_sidecar.errors import ConfigError, InvalidInput
+from quota_sidecar.domain.errors import ConfigError, InvalidInput
 from quota_sidecar.pricing import (
     PriceBook,
     PricingAction,

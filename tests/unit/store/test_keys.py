@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from redis.crc import key_slot
 
-from quota_sidecar.models import QuotaScope, Subject
+from quota_sidecar.domain.models import QuotaScope, Subject
 from quota_sidecar.store.keys import defaults_key, defaults_slot_keys, hash_tag, subject_keys
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from quota_sidecar.errors import InvalidInput
+from quota_sidecar.domain.errors import InvalidInput
 from quota_sidecar.store.redis import resolve_redis_url
 from quota_sidecar.store.sentinel import SentinelTarget, parse_sentinel_url
 

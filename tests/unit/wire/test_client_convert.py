@@ -20,8 +20,13 @@ from quota_sidecar.client.transport import (
     SidecarUnavailable,
     error_from_rpc,
 )
-from quota_sidecar.errors import IdempotencyConflict, InvalidInput, NotFound, StoreUnavailable
-from quota_sidecar.models import (
+from quota_sidecar.domain.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+    StoreUnavailable,
+)
+from quota_sidecar.domain.models import (
     CostQuota,
     DenialCode,
     FailureMode,
@@ -31,7 +36,7 @@ from quota_sidecar.models import (
     RateLimitConfig,
     Subject,
 )
-from quota_sidecar.results import (
+from quota_sidecar.domain.results import (
     Alert,
     AlertKind,
     BreakdownEntry,

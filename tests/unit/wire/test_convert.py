@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import (
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import (
     CostQuota,
     DenialCode,
     FailureMode,
@@ -18,7 +18,7 @@ from quota_sidecar.models import (
     RateLimitConfig,
     Subject,
 )
-from quota_sidecar.results import Alert, AlertKind, Override, OverrideKind, Severity
+from quota_sidecar.domain.results import Alert, AlertKind, Override, OverrideKind, Severity
 from quota_sidecar.v1 import admin_pb2, quota_pb2, types_pb2
 from quota_sidecar.wire import admin, configs, fields, replies
 

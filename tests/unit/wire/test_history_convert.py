@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.history import TopSpender, UsageDay, UsageHistory, UsageMonth
-from quota_sidecar.models import QuotaScope, Subject
-from quota_sidecar.results import BreakdownEntry
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.history import TopSpender, UsageDay, UsageHistory, UsageMonth
+from quota_sidecar.domain.models import QuotaScope, Subject
+from quota_sidecar.domain.results import BreakdownEntry
 from quota_sidecar.v1 import admin_pb2
 from quota_sidecar.wire import history
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from quota_sidecar.models import DenialCode, LimitKind, QuotaScope, Subject
-from quota_sidecar.results import (
+from quota_sidecar.domain.models import DenialCode, LimitKind, QuotaScope, Subject
+from quota_sidecar.domain.results import (
     BreakdownEntry,
     CheckResult,
     LimitStatus,

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.results import RunEnd, RunUsage
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.results import RunEnd, RunUsage
 from quota_sidecar.v1 import quota_pb2
 from quota_sidecar.wire import runs
 

@@ -21,9 +21,9 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
+from quota_sidecar.domain.models import QuotaScope, Subject
 from quota_sidecar.engine.service import QuotaService
-from quota_sidecar.models import QuotaScope, Subject
 from quota_sidecar.store.keys import subject_keys
 from tests.support import processes
 from tests.support.engines import engine_factory

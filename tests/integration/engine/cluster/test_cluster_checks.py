@@ -8,8 +8,8 @@ from collections import Counter
 from decimal import Decimal
 
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, QuotaService, RateLimitConfig
-from quota_sidecar.models import DenialCode, LimitKind, Subject
-from quota_sidecar.results import Usage
+from quota_sidecar.domain.models import DenialCode, LimitKind, Subject
+from quota_sidecar.domain.results import Usage
 from tests.integration.engine.cluster.conftest import ClusterFactory, RedisCluster, slot_of, spread
 
 

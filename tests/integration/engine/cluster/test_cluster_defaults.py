@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from quota_sidecar import QuotaConfig, QuotaScope, QuotaService, RateLimitConfig
-from quota_sidecar.models import Subject
+from quota_sidecar.domain.models import Subject
 from tests.integration.engine.cluster.conftest import ClusterFactory, spread
 
 

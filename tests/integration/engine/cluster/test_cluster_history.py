@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from quota_sidecar import QuotaScope, QuotaService
-from quota_sidecar.clock import ManualClock
+from quota_sidecar.domain.clock import ManualClock
 from tests.integration.engine.cluster.conftest import slot_of, spread
 
 NANOS = 10**9

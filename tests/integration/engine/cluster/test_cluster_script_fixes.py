@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, QuotaService, RateLimitConfig
-from quota_sidecar.clock import ManualClock
-from quota_sidecar.errors import IdempotencyConflict
-from quota_sidecar.models import Subject
+from quota_sidecar.domain.clock import ManualClock
+from quota_sidecar.domain.errors import IdempotencyConflict
+from quota_sidecar.domain.models import Subject
 from tests.integration.engine.cluster.conftest import spread
 
 

@@ -21,8 +21,8 @@ from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from quota_sidecar.clock import from_ms, to_ms
-from quota_sidecar.errors import InvalidInput
+from quota_sidecar.domain.clock import from_ms, to_ms
+from quota_sidecar.domain.errors import InvalidInput
 
 __all__ = [
     "SUB_BUCKETS",

@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import QuotaScope, parse_scope
-from quota_sidecar.results import Alert, AlertKind, Severity
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import QuotaScope, parse_scope
+from quota_sidecar.domain.results import Alert, AlertKind, Severity
 
 __all__ = [
     "MAX_CURSOR",

@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from quota_sidecar.errors import InvalidInput, StoreUnavailable
+from quota_sidecar.domain.errors import InvalidInput, StoreUnavailable
 
 __all__ = ["RecordSpool", "SpooledRecord"]
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from quota_sidecar.models import Subject
-from quota_sidecar.money import from_nanos
-from quota_sidecar.results import BreakdownEntry
+from quota_sidecar.domain.models import Subject
+from quota_sidecar.domain.money import from_nanos
+from quota_sidecar.domain.results import BreakdownEntry
 
 __all__ = [
     "DEFAULT_HISTORY_DAYS",

@@ -8,9 +8,9 @@ import re
 from collections.abc import Sequence
 from datetime import timedelta
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.models import QuotaScope, Subject, parse_scope, validate_identifier
-from quota_sidecar.money import Money, check_nanos, to_nanos
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import QuotaScope, Subject, parse_scope, validate_identifier
+from quota_sidecar.domain.money import Money, check_nanos, to_nanos
 
 __all__ = [
     "MAX_SUBJECTS",

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from quota_sidecar.domain.models import DenialCode, FailureMode, LimitKind, Subject
+from quota_sidecar.domain.results import CheckResult
 from quota_sidecar.engine.configs import CachedConfig
-from quota_sidecar.models import DenialCode, FailureMode, LimitKind, Subject
-from quota_sidecar.results import CheckResult
 
 __all__ = ["decide_without_store"]
 

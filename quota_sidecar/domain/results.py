@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from quota_sidecar.models import DenialCode, LimitKind, QuotaConfig, Subject
-from quota_sidecar.money import from_nanos
+from quota_sidecar.domain.models import DenialCode, LimitKind, QuotaConfig, Subject
+from quota_sidecar.domain.money import from_nanos
 
 __all__ = [
     "Alert",

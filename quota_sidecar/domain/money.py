@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal, InvalidOperation
 
-from quota_sidecar.errors import InvalidInput
+from quota_sidecar.domain.errors import InvalidInput
 
 __all__ = [
     "MAX_AMOUNT_NANOS",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from quota_sidecar.errors import InvalidInput
+from quota_sidecar.domain.errors import InvalidInput
 
 __all__ = ["MAX_DURATION", "duration_text", "parse_duration"]
 

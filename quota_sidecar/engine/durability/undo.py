@@ -26,9 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from quota_sidecar.domain.errors import DeadlineExceeded, Overloaded, StoreUnavailable
+from quota_sidecar.domain.models import LimitKind
 from quota_sidecar.engine.plan import SubjectPlan
-from quota_sidecar.errors import DeadlineExceeded, Overloaded, StoreUnavailable
-from quota_sidecar.models import LimitKind
 from quota_sidecar.store.keys import subject_keys
 from quota_sidecar.store.redis import Store
 

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from quota_sidecar.errors import InvalidInput
-from quota_sidecar.money import MAX_LIMIT_NANOS, Money, from_nanos, to_nanos
-from quota_sidecar.periods import WEEKDAYS, Window, zone
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.money import MAX_LIMIT_NANOS, Money, from_nanos, to_nanos
+from quota_sidecar.domain.periods import WEEKDAYS, Window, zone
 
 __all__ = [
     "DEFAULT_ALL",

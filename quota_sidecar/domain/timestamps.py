@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
-from quota_sidecar.errors import InvalidInput
+from quota_sidecar.domain.errors import InvalidInput
 
 __all__ = ["parse_day", "parse_instant"]
 
