@@ -1,7 +1,8 @@
 """A/B of check.lua variants inside one private redis-server, and the saturated cost of a check.
 
 The seed's check (as bench/decision_cost.py sets it up) is planned once by the engine and its
-KEYS/ARGV captured; then each variant is called with them by EVALSHA back to back, in
+KEYS/ARGV captured; then each variant is called with them (FCALL of it as a function of a
+library, as the engine calls it, and EVALSHA of its text, as on a Redis before 7) back to back, in
 interleaved rounds, so machine drift hits every variant alike, beside the INCRBY+EXPIRE x 5
 pipeline the issue compares with. Back to back is how a saturated Redis runs (never idle
 between calls, so never cold): the CPU per call here is what caps one Redis core. With a gap
@@ -71,6 +72,23 @@ def _script_call(client: redis.Redis, source: str, keys: list[str], args: list[A
     return call
 
 
+def _function_call(client: redis.Redis, body: str, keys: list[str], args: list[Any]) -> Any:
+    """The same body as one function of a library (store/functions.py), called by FCALL."""
+    from quota_sidecar.store.functions import ScriptLibrary
+
+    library = ScriptLibrary((SCRIPTS / "_lib.lua").read_text(), {"variant.lua": body})
+    client.function_load(library.code, replace=True)
+    name = library.functions["variant.lua"]
+
+    def call() -> None:
+        argv = list(args)
+        if argv[6]:
+            argv[6] = uuid.uuid4().hex[:12]
+        client.fcall(name, len(keys), *keys, *argv)
+
+    return call
+
+
 def _fixed_call(client: redis.Redis) -> Callable[[], None]:
     def call() -> None:
         pipe = client.pipeline(transaction=False)
@@ -103,8 +121,10 @@ def replay(
     ARGV): median command time and redis-server CPU per call, and CPU over the pipeline's."""
     client = redis.Redis.from_url(url)
     lib = (SCRIPTS / "_lib.lua").read_text() + "\n"
-    runs = {label: _script_call(client, lib + path.read_text(), keys, args)
-            for label, path in variants.items()}  # fmt: skip
+    runs = {}
+    for label, path in variants.items():
+        runs[f"{label} (FCALL)"] = _function_call(client, path.read_text(), keys, args)
+        runs[f"{label} (EVALSHA)"] = _script_call(client, lib + path.read_text(), keys, args)
     runs["empty script, same KEYS/ARGV"] = _script_call(client, "return 0", keys, args)
     runs[FIXED] = _fixed_call(client)
     samples: dict[str, list[tuple[float, float]]] = {label: [] for label in runs}
