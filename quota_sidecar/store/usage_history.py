@@ -125,7 +125,8 @@ async def top_page(
             ),
         )
 
-    return await store.call(read_top_page, timeout)  # type: ignore[no-any-return]
+    found: list[tuple[str, int]] = await store.call(read_top_page, timeout)
+    return found
 
 
 async def period_totals(
