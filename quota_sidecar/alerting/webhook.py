@@ -39,16 +39,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from redis.exceptions import ResponseError
-
-from quota_sidecar.alerting.codec import ALERTS_STREAM
-from quota_sidecar.alerting.hub import LagObserver, decode_entry, entry_age
+from quota_sidecar.alerting.hub import LagObserver, entry_age
 from quota_sidecar.alerting.webhook_fields import WEBHOOK_FILTERS_SECTION, WEBHOOK_SECTION
 from quota_sidecar.config.bounded_yaml import load_bounded
 from quota_sidecar.domain.alert_filters import AlertFilter
-from quota_sidecar.domain.errors import ConfigError, InvalidInput, StoreUnavailable
+from quota_sidecar.domain.errors import ConfigError, InvalidInput
 from quota_sidecar.domain.money import from_nanos
 from quota_sidecar.domain.results import Alert
+from quota_sidecar.store.alert_streams import AlertEntry, AlertStreams
 from quota_sidecar.store.redis import Store
 
 __all__ = [
@@ -232,7 +230,7 @@ class WebhookRunner:
         block_ms: int = 1000,
         on_delivery: LagObserver | None = None,
     ):
-        self._store = store
+        self._streams = AlertStreams(store)
         self._on_delivery = on_delivery  # each delivered alert's lag, retries included
         self.webhooks = webhooks
         self._block_ms = block_ms
@@ -269,10 +267,10 @@ class WebhookRunner:
                 await self._ensure_group(hook)
                 if loop.time() >= next_claim:
                     next_claim = loop.time() + min(hook.retry_after, 5.0)
-                    for entry_id, fields in await self._claim_stale(hook):
-                        await self._deliver(hook, entry_id, fields)
-                for entry_id, fields in await self._read_new(hook):
-                    await self._deliver(hook, entry_id, fields)
+                    for entry in await self._claim_stale(hook):
+                        await self._deliver(hook, entry)
+                for entry in await self._read_new(hook):
+                    await self._deliver(hook, entry)
                 backoff = 0.05
             except asyncio.CancelledError:
                 raise
@@ -284,55 +282,27 @@ class WebhookRunner:
                 backoff = min(backoff * 2, 5.0)
 
     async def _ensure_group(self, hook: WebhookConfig) -> None:
-        try:
-            await self._store.call(
-                lambda: self._store.client.xgroup_create(
-                    ALERTS_STREAM, hook.group, id="$", mkstream=True
-                ),
-                1.0,
-            )
-        except (ResponseError, StoreUnavailable) as exc:
-            # The group exists already (another replica, or an earlier start). Store.call may
-            # report the reply as StoreUnavailable, since it treats "BUSY..." replies as busy.
-            if "BUSYGROUP" not in str(exc):
-                raise
+        # False (the group exists already: another replica, or an earlier start) is fine too.
+        await self._streams.ensure_group(hook.group)
 
-    async def _read_new(self, hook: WebhookConfig) -> list[tuple[str, Mapping[str, str]]]:
-        reply = await self._store.call(
-            lambda: self._store.client.xreadgroup(
-                hook.group, self._consumer, {ALERTS_STREAM: ">"}, count=_BATCH, block=self._block_ms
-            ),
-            self._block_ms / 1000 + 2.0,
+    async def _read_new(self, hook: WebhookConfig) -> list[AlertEntry]:
+        return await self._streams.read_group(
+            hook.group, self._consumer, count=_BATCH, block_ms=self._block_ms
         )
-        return [(i, f) for _stream, entries in reply or [] for i, f in entries]
 
-    async def _claim_stale(self, hook: WebhookConfig) -> list[tuple[str, Mapping[str, str]]]:
-        reply = await self._store.call(
-            lambda: self._store.client.xautoclaim(
-                ALERTS_STREAM,
-                hook.group,
-                self._consumer,
-                int(hook.retry_after * 1000),
-                "0-0",
-                count=_BATCH,
-            ),
-            2.0,
+    async def _claim_stale(self, hook: WebhookConfig) -> list[AlertEntry]:
+        claimed = await self._streams.claim_stale(
+            hook.group, self._consumer, min_idle_ms=int(hook.retry_after * 1000), count=_BATCH
         )
-        claimed = []
-        for entry_id, fields in reply[1]:
-            if fields is None:  # trimmed away (Redis 6.2 reports it like this): nothing to send
-                await self._ack(hook, entry_id)
-            else:
-                claimed.append((entry_id, fields))
-        return claimed
+        for entry_id in claimed.gone:  # trimmed away meanwhile: nothing left to send
+            await self._ack(hook, entry_id)
+        return claimed.entries
 
     async def _ack(self, hook: WebhookConfig, entry_id: str) -> None:
-        await self._store.call(
-            lambda: self._store.client.xack(ALERTS_STREAM, hook.group, entry_id), 1.0
-        )
+        await self._streams.ack(hook.group, entry_id)
 
-    async def _deliver(self, hook: WebhookConfig, entry_id: str, fields: Mapping[str, str]) -> None:
-        alert = decode_entry(entry_id, fields)
+    async def _deliver(self, hook: WebhookConfig, entry: AlertEntry) -> None:
+        entry_id, alert = entry.id, entry.alert
         if alert is None or not hook.filter.matches(alert):
             await self._ack(hook, entry_id)
             return

@@ -13,7 +13,11 @@ from typing import Any
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline
 
-from quota_sidecar.alerting.codec import (
+from quota_sidecar.domain.clock import Clock, from_ms
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import QuotaScope, Subject
+from quota_sidecar.domain.results import AlertKind, AuditEvent
+from quota_sidecar.store.alert_codec import (
     ALERTS_STREAM,
     RETENTION_MS,
     SUBJECT_STREAM_MAXLEN,
@@ -21,10 +25,6 @@ from quota_sidecar.alerting.codec import (
     encode_alert,
     subject_stream,
 )
-from quota_sidecar.domain.clock import Clock, from_ms
-from quota_sidecar.domain.errors import InvalidInput
-from quota_sidecar.domain.models import QuotaScope, Subject
-from quota_sidecar.domain.results import AlertKind, AuditEvent
 from quota_sidecar.store.keys import AUDIT
 from quota_sidecar.store.redis import Store
 

@@ -35,7 +35,6 @@ from quota_sidecar.domain.errors import InvalidInput, NotFound, StoreBehind
 from quota_sidecar.domain.models import QuotaConfig, QuotaScope, Subject
 from quota_sidecar.domain.results import AlertKind
 from quota_sidecar.engine.audit import append_audit, publish_alert
-from quota_sidecar.engine.codec import config_from_json, config_to_dict, config_to_json
 from quota_sidecar.engine.defaults import (
     check_default,
     default_lookup,
@@ -45,6 +44,7 @@ from quota_sidecar.engine.defaults import (
     tenant_of,
     write_default,
 )
+from quota_sidecar.store.config_codec import config_from_json, config_to_dict, config_to_json
 from quota_sidecar.store.keys import (
     DEFAULTS,
     QUOTA_INDEX,

@@ -34,7 +34,7 @@ from quota_sidecar.domain.models import (
     check_default,
     is_default,
 )
-from quota_sidecar.engine.codec import config_from_json
+from quota_sidecar.store.config_codec import config_from_json
 from quota_sidecar.store.keys import DEFAULTS, default_field, defaults_slot_keys
 from quota_sidecar.store.redis import Store
 

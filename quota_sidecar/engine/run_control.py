@@ -24,11 +24,11 @@ from quota_sidecar.domain.clock import Clock, from_ms
 from quota_sidecar.domain.errors import NotFound
 from quota_sidecar.domain.models import LimitKind, QuotaScope, Subject, validate_identifier
 from quota_sidecar.domain.results import Override, OverrideKind, RunEnd, RunUsage, Usage
-from quota_sidecar.engine.codec import config_from_json
 from quota_sidecar.engine.overrides import OverrideManager
 from quota_sidecar.engine.replies import exact_int
 from quota_sidecar.engine.reservations import hold_subjects
 from quota_sidecar.engine.runs import RunRegistry
+from quota_sidecar.store.config_codec import config_from_json
 from quota_sidecar.store.keys import subject_keys
 from quota_sidecar.store.redis import Store
 
