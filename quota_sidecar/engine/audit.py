@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from quota_sidecar.alerting.codec import (
+from quota_sidecar.domain.clock import Clock
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import QuotaScope, Subject
+from quota_sidecar.domain.results import AlertKind, AuditEvent
+from quota_sidecar.store.alert_codec import (
     RETENTION_MS,
     SUBJECT_STREAM_MAXLEN,
     SUBJECT_STREAM_TTL_MS,
     encode_alert,
 )
-from quota_sidecar.domain.clock import Clock
-from quota_sidecar.domain.errors import InvalidInput
-from quota_sidecar.domain.models import QuotaScope, Subject
-from quota_sidecar.domain.results import AlertKind, AuditEvent
 from quota_sidecar.store.alert_streams import OwnStream, append_alert
 from quota_sidecar.store.audit_log import AUDIT_MAXLEN, AuditEntry, append_audit, audit_page
 from quota_sidecar.store.redis import Store

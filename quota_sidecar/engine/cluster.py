@@ -52,11 +52,11 @@ from typing import Any
 
 from redis.crc import key_slot
 
-from quota_sidecar.alerting.codec import ALERTS_STREAM, RETENTION_MS
 from quota_sidecar.domain.errors import Overloaded, StoreUnavailable
 from quota_sidecar.domain.models import LimitKind
 from quota_sidecar.engine.plan import SubjectPlan
 from quota_sidecar.engine.replies import exact_int
+from quota_sidecar.store.alert_codec import ALERTS_STREAM, RETENTION_MS
 from quota_sidecar.store.alert_streams import SharedEntry, append_shared
 from quota_sidecar.store.redis import Store
 

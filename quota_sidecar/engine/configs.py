@@ -35,7 +35,6 @@ from quota_sidecar.domain.errors import InvalidInput, NotFound, StoreBehind
 from quota_sidecar.domain.models import QuotaConfig, QuotaScope, Subject
 from quota_sidecar.domain.results import AlertKind
 from quota_sidecar.engine.audit import audit_entry, publish_alert
-from quota_sidecar.engine.codec import config_from_json, config_to_dict, config_to_json
 from quota_sidecar.engine.defaults import (
     check_default,
     default_lookup,
@@ -44,6 +43,7 @@ from quota_sidecar.engine.defaults import (
     resolve_default,
     tenant_of,
 )
+from quota_sidecar.store.config_codec import config_from_json, config_to_dict, config_to_json
 from quota_sidecar.store.keys import DEFAULTS
 from quota_sidecar.store.quota_configs import (
     delete_config,

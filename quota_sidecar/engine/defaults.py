@@ -34,7 +34,7 @@ from quota_sidecar.domain.models import (
     check_default,
     is_default,
 )
-from quota_sidecar.engine.codec import config_from_json
+from quota_sidecar.store.config_codec import config_from_json
 from quota_sidecar.store.keys import default_field
 from quota_sidecar.store.scope_defaults import StoredDefault
 

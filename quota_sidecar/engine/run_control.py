@@ -24,10 +24,10 @@ from quota_sidecar.domain.clock import Clock, from_ms
 from quota_sidecar.domain.errors import NotFound
 from quota_sidecar.domain.models import LimitKind, QuotaScope, Subject, validate_identifier
 from quota_sidecar.domain.results import Override, OverrideKind, RunEnd, RunUsage, Usage
-from quota_sidecar.engine.codec import config_from_json
 from quota_sidecar.engine.overrides import OverrideManager
 from quota_sidecar.engine.reservations import hold_subjects
 from quota_sidecar.engine.runs import RunRegistry
+from quota_sidecar.store.config_codec import config_from_json
 from quota_sidecar.store.holds import hold_ids, release_holds
 from quota_sidecar.store.redis import Store
 from quota_sidecar.store.runs import mark_ended, read_node

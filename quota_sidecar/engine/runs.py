@@ -32,7 +32,7 @@ from quota_sidecar.domain.models import (
     validate_identifier,
 )
 from quota_sidecar.domain.money import Money, to_nanos
-from quota_sidecar.engine.codec import config_to_json
+from quota_sidecar.store.config_codec import config_to_json
 from quota_sidecar.store.redis import Store
 from quota_sidecar.store.runs import index_child, open_run, read_run
 

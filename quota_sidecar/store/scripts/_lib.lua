@@ -386,7 +386,7 @@ local function emit_alert(s, global_stream, now, kind, severity, limit, pct, use
     fields[#fields + 1] = 'bd'
     fields[#fields + 1] = breakdown
   end
-  if s.quota_source then -- whether the quota came from a default (see alerting/codec.py)
+  if s.quota_source then -- whether the quota came from a default (see store/alert_codec.py)
     fields[#fields + 1] = 'qs'
     fields[#fields + 1] = s.quota_source
     fields[#fields + 1] = 'qd'
