@@ -220,8 +220,8 @@ class Sidecar:
             self.metrics,
             max_in_flight=opts.max_concurrent_rpcs,
         )
+        # No gRPC interceptors: the wrapper steps in at registration (server/interceptors.py).
         server = aio.server(
-            interceptors=[self._interceptor],
             options=[
                 ("grpc.max_receive_message_length", opts.max_message_bytes),
                 ("grpc.max_send_message_length", opts.max_message_bytes),
@@ -242,7 +242,9 @@ class Sidecar:
             ],
             # Not maximum_concurrent_rpcs: it counts health, admin and open streams alike.
         )
-        quota_pb2_grpc.add_QuotaServiceServicer_to_server(
+        wrap = self._interceptor.register
+        wrap(
+            quota_pb2_grpc.add_QuotaServiceServicer_to_server,
             QuotaServicer(
                 self.service,
                 self.metrics,
@@ -251,9 +253,13 @@ class Sidecar:
             ),
             server,
         )
-        admin_pb2_grpc.add_QuotaAdminServiceServicer_to_server(AdminServicer(self.service), server)
+        wrap(
+            admin_pb2_grpc.add_QuotaAdminServiceServicer_to_server,
+            AdminServicer(self.service),
+            server,
+        )
         assert self._envoy is not None
-        rls_pb2_grpc.add_RateLimitServiceServicer_to_server(self._envoy, server)
+        wrap(rls_pb2_grpc.add_RateLimitServiceServicer_to_server, self._envoy, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
             (
@@ -408,7 +414,7 @@ class Sidecar:
             return
         loop = asyncio.get_running_loop()
         while loop.time() < deadline:
-            quiet_for = time.monotonic() - interceptor.last_arrival
+            quiet_for = time.perf_counter() - interceptor.last_arrival
             if quiet_for >= _DRAIN_QUIET:
                 return
             await asyncio.sleep(min(_DRAIN_QUIET - quiet_for, max(0.0, deadline - loop.time())))

@@ -325,6 +325,12 @@ class Store:
         with store_span(getattr(operation, "__name__", "operation"), script=False):
             return await self._within(operation(), deadline)
 
+    async def list_head(self, key: str, count: int, timeout: float | None = None) -> list[Any]:
+        """The first `count` items of a list (LRANGE; [] when it does not exist), under the
+        same rules as `call`."""
+        found = await self.call(lambda: self.client.lrange(key, 0, count - 1), timeout)
+        return list(found)
+
     def _refuse_if_unreachable(self) -> None:
         if not self._reachable:
             raise StoreUnavailable(f"Redis is unreachable: {self._reason}")
