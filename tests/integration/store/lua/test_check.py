@@ -30,7 +30,7 @@ def check(
     check_id: str = "",
     requests: int = 1,
 ) -> list[object]:
-    keys = [key for s in subjects for key in s.keys()]
+    keys = [key for s in subjects for key in s.script_keys()]
     if check_id:
         keys.append(f"{subjects[0].base}:ck:{check_id}")
     args: list[str | int | bytes] = [
@@ -149,7 +149,7 @@ def test_a_malformed_subject_argument_is_an_error_that_writes_nothing(r: redis.R
     alice = LuaSubject(limits={"requests_per_minute": 5})
     alice.register(r)
     before = snapshot(r)
-    keys = alice.keys()
+    keys = alice.script_keys()
     args: list[str | int | bytes] = [NOW, 0, 0, "0", "", LEASE, "", 1, 1, "0", "1 user alice"]
     with pytest.raises(redis.ResponseError, match="26 fields"):
         eval_script(r, "check.lua", keys, args)
@@ -171,7 +171,7 @@ def test_a_malformed_argument_leaves_no_mark_that_an_undo_would_take_for_admitte
 ) -> None:
     """The mark said "admitted" (1) for a check that consumed nothing, so an undo of it would
     have refunded others' usage: the arguments are parsed before the mark is set."""
-    keys = [*LuaSubject().keys(), f"{LuaSubject().base}:ck:c1"]
+    keys = [*LuaSubject().script_keys(), f"{LuaSubject().base}:ck:c1"]
     args: list[str | int | bytes] = [NOW, 0, 0, "0", "", LEASE, "c1", 1, 1, "0", "1 user alice"]
     with pytest.raises(redis.ResponseError, match="26 fields"):
         eval_script(r, "check.lua", keys, args)
