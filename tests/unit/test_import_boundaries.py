@@ -10,6 +10,9 @@ import sys
 
 import pytest
 
+# Each probe imports in a fresh Python (a process): `make unit` leaves these out.
+pytestmark = pytest.mark.spawns
+
 
 def _loaded_after(statement: str) -> set[str]:
     probe = f"import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))"

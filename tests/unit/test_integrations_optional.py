@@ -8,6 +8,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parents[2]
 FRAMEWORKS = ("openai-agents", "openai", "langchain-core", "langgraph", "mcp")
 
@@ -24,6 +26,7 @@ def test_the_base_dependencies_and_the_run_lock_name_no_framework() -> None:
     assert {"openai-agents", "langchain", "mcp"} <= set(extras)
 
 
+@pytest.mark.spawns  # a fresh Python: `make unit` leaves it out
 def test_importing_the_client_and_the_integrations_package_loads_no_framework() -> None:
     code = (
         "import sys, quota_sidecar.client, quota_sidecar.integrations\n"

@@ -7,7 +7,12 @@ import subprocess
 import tomllib
 from pathlib import Path
 
+import pytest
+
 import quota_sidecar
+
+# It asks make (a process): `make unit` leaves it out.
+pytestmark = pytest.mark.spawns
 
 REPO = Path(__file__).resolve().parents[2]
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]

@@ -32,6 +32,10 @@ if ARGV[10] == '1' then
   extra = extra + 1
 end
 local mark = check_id ~= '' and KEYS[extra + 1] or nil
+-- Every argument is parsed before the mark is set: a malformed one raises with nothing
+-- written (Redis keeps a script's writes before an error), never a mark saying "admitted".
+local subjects, stale_list = {}, {}
+for i = 1, n do subjects[i] = subject(i, HEAD) end
 -- Integers, so Redis keeps the value as one of its shared objects: only the key costs memory.
 if mark and not redis.call('SET', mark, 1, 'NX', 'PX', CHECK_MARK_TTL_MS) then
   return { 'undone' }
@@ -40,10 +44,8 @@ end
 -- retry_after of slot groups after the one that denied (engine/cluster.py).
 local dry = ARGV[HEAD + n + 1] == 'dry'
 
-local subjects, stale_list = {}, {}
 for i = 1, n do
-  local s = subject(i, HEAD)
-  subjects[i] = s
+  local s = subjects[i]
   -- The rings of the rate limits the subject has (an override only raises a limit it has).
   s.specs = {}
   for _, spec in ipairs(RING_SPECS) do

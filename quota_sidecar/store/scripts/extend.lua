@@ -6,7 +6,7 @@
 -- The hold's tokens are left as they were: the settle corrects the token windows to what the
 -- call really used, as it does for any hold.
 --
--- KEYS: 10 per subject (see _lib.lua).
+-- KEYS: 11 per subject (see _lib.lua).
 -- ARGV: now_ms, the hold's new total cost nanos, hold id, lease ms, N, mode ('grow' | 'restore'),
 --       then one per subject. 'restore' (cluster only: undoing the slots a later slot denied)
 --       sets the hold back to the total given, judges nothing and keeps the lease.

@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-import redis
-
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, QuotaService, RateLimitConfig
 from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.domain.models import Subject
 from quota_sidecar.store.keys import subject_keys
+from tests.support.redis_cluster import sync_client
 
 
 async def test_3000_concurrent_checks_admit_exactly_60(any_redis_url: str) -> None:
@@ -57,7 +56,7 @@ async def test_1000_concurrent_reservations_hold_exactly_the_budget(any_redis_ur
     assert sum(r.decided_without_store for r in results) == 0
     usage = await engine.get_quota_usage("user", "holder")
     assert usage.held == Decimal("10.00")
-    client = redis.Redis.from_url(any_redis_url, decode_responses=True)
+    client = sync_client(any_redis_url)
     holds = subject_keys(Subject(QuotaScope.USER, "holder")).holds
     assert int(client.hget(holds, "_sum") or 0) == 10_000_000_000
     assert client.hlen(holds) == 101  # 100 holds and their _sum
@@ -94,3 +93,27 @@ async def test_the_last_register_quota_wins(any_redis_url: str) -> None:
     assert stored is not None
     assert stored.rate_limits.requests_per_minute == 50
     await engine.close()
+
+
+async def test_a_burst_of_first_checks_queues_for_connections_on_every_backend(
+    any_redis_url: str,
+) -> None:
+    """500 checks of subjects never seen, at once: each reads its quota first (a cache miss),
+    more reads than a node's connections. They wait for a connection; none fails, and the
+    burst is never taken for an outage (on a cluster the client's per-node pool raised
+    MaxConnectionsError, which marked the store unreachable)."""
+    engine = QuotaService(any_redis_url, clock=ManualClock())
+    try:
+        await engine.put_quota(
+            QuotaConfig(
+                scope=QuotaScope.USER, identifier="cold-0", cost_quota=CostQuota(daily_limit=1)
+            )
+        )
+        results = await asyncio.gather(
+            *(engine.check_quota(scope="user", identifier=f"cold-{i}") for i in range(500))
+        )
+        assert all(r.allowed for r in results)
+        assert sum(r.decided_without_store for r in results) == 0
+        assert engine.store.reachable
+    finally:
+        await engine.close()

@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
 from quota_sidecar import IdempotencyConflict, QuotaScope, Subject
 from quota_sidecar.domain.clock import ManualClock
@@ -20,6 +19,7 @@ from quota_sidecar.engine.durability.spool import SpooledRecord
 from quota_sidecar.engine.service import EngineSettings, QuotaService
 from quota_sidecar.store.keys import subject_keys
 from tests.integration.engine.conftest import START
+from tests.support.redis_cluster import async_client
 
 USER = Subject(QuotaScope.USER, "erin")
 TOOL = Subject(QuotaScope.TOOL, "browse")  # the home of [USER, TOOL]: least by name
@@ -94,7 +94,7 @@ async def test_a_conflict_in_an_earlier_hour_counts_nothing(
 
 async def _dedupe_keys(url: str, pattern: str) -> dict[str, tuple[str, int, int]]:
     """Each bucket hash matching `pattern`: (its encoding, its memory, its TTL in ms)."""
-    client = aioredis.Redis.from_url(url, decode_responses=True)
+    client = async_client(url)
     try:
         found = {}
         async for key in client.scan_iter(match=pattern):
@@ -153,7 +153,7 @@ async def test_a_key_kept_the_old_way_is_still_honoured(
     fingerprint (32 hex digits); its retry or spool replay after the upgrade still dedupes."""
     payload = "\x1f".join(["user:erin", str(DOLLAR), "", "", "0", "0", ""])
     fingerprint = hashlib.sha256(payload.encode()).hexdigest()[:32]
-    client = aioredis.Redis.from_url(any_redis_url, decode_responses=True)
+    client = async_client(any_redis_url)
     try:
         await client.set(subject_keys(USER).idempotency("before"), fingerprint, px=3_600_000)
     finally:

@@ -9,13 +9,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-import redis.asyncio as aioredis
 
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, Subject
 from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.domain.results import AlertKind
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.store.alert_codec import ALERTS_STREAM, decode_alert
+from tests.support.redis_cluster import async_client
 
 NANOS = 10**9
 BIG = Subject(QuotaScope.USER, "big")
@@ -131,7 +131,7 @@ async def test_a_million_dollar_per_request_alert_is_exact(
     )
     denied = await engine.check_quota(subjects=[BIG], estimated_cost=1_000_000)
     assert denied.code == "PER_REQUEST_LIMIT_EXCEEDED"
-    client = aioredis.Redis.from_url(any_redis_url, decode_responses=True)
+    client = async_client(any_redis_url)
     try:
         entries = await client.xrange(ALERTS_STREAM)
     finally:

@@ -20,6 +20,7 @@ from quota_sidecar import (
 )
 from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.engine.service import EngineSettings, QuotaService
+from tests.support.redis_cluster import sync_client
 from tests.support.redis_servers import RedisProcess
 
 RATE_ONLY = QuotaConfig(
@@ -176,7 +177,7 @@ async def test_every_usage_key_has_a_ttl(engine: QuotaService) -> None:
         scope="user", identifier="ttl", cost=0.95, provider="openai", tool_name="x",
         idempotency_key="k", reservation_id=check.reservation_id,
     )  # fmt: skip
-    client = redis.Redis.from_url(engine.store.url or "", decode_responses=True)
+    client = sync_client(engine.store.url or "")
     permanent = {"qs:{user:ttl}:cfg", "qs:quotas", "qs:alerts", "qs:audit"}
     for key in client.scan_iter("qs:*"):
         if key not in permanent:

@@ -22,6 +22,12 @@ from tests.support.engines import EngineFactory
 NANOS = 10**9
 NEW_YORK = ZoneInfo("America/New_York")
 
+# Top spenders are a single-Redis feature: the history's engine refuses them on a cluster
+# (NotImplementedError in engine/history.py): a scope's sets would span every slot.
+NO_TOP_ON_CLUSTER = pytest.mark.not_on(
+    "cluster", reason="top spenders are not kept on Redis Cluster (engine/history.py)"
+)
+
 
 def _ny(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=NEW_YORK).astimezone(UTC)
@@ -178,6 +184,7 @@ async def test_history_refuses_a_range_that_ends_before_it_starts(engine: QuotaS
     assert raised.value.field == "start"
 
 
+@NO_TOP_ON_CLUSTER
 async def test_top_spenders_are_exact_under_500_concurrent_records_across_50_users(
     make_engine: EngineFactory, clock: ManualClock
 ) -> None:
@@ -226,6 +233,7 @@ async def test_top_spenders_are_exact_under_500_concurrent_records_across_50_use
     assert len(await replicas[0].top_spenders(QuotaScope.USER, period="month", limit=60)) == 50
 
 
+@NO_TOP_ON_CLUSTER
 async def test_top_spenders_merge_calendars(engine: QuotaService, clock: ManualClock) -> None:
     ny = await _new_york_user(engine, "east", daily_limit=Decimal(50))
     utc = Subject(QuotaScope.USER, "west")
@@ -252,6 +260,7 @@ async def test_top_spenders_refuse_bad_input(
     assert raised.value.field == field
 
 
+@NO_TOP_ON_CLUSTER
 async def test_large_amounts_stay_exact_in_history_and_top_spenders(engine: QuotaService) -> None:
     # 100,000 dollars and a nano: Lua's %.14g would print 1e+14 and lose the nano.
     user = Subject(QuotaScope.USER, "whale")

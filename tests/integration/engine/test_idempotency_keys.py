@@ -4,11 +4,11 @@ record, and caller strings in key names never leave their subject's hash tag."""
 from __future__ import annotations
 
 import pytest
-import redis.asyncio as aioredis
 
 from quota_sidecar import CostQuota, IdempotencyConflict, QuotaConfig, QuotaScope, Subject
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.store.keys import hash_tag
+from tests.support.redis_cluster import async_client
 
 USER = Subject(QuotaScope.USER, "dave")
 TOOL = Subject(QuotaScope.TOOL, "search")
@@ -32,7 +32,7 @@ async def test_the_same_key_with_the_subjects_reordered_counts_once(
 
 
 async def _keys(url: str) -> set[str]:
-    client = aioredis.Redis.from_url(url, decode_responses=True)
+    client = async_client(url)
     try:
         return {key async for key in client.scan_iter(match="*")}
     finally:

@@ -1,13 +1,13 @@
-"""Run budgets over gRPC, with the quota file's `runs:` templates: a run tree charged with
-every ancestor in one atomic check, exact spend on every level, the template hot-reloaded and
-audited, every --workers worker applying it, and bad run fields refused naming the field."""
+"""Run budgets over gRPC, with the quota file's `runs:` templates: the template hot-reloaded and
+audited, every --workers worker applying it, a run's tree and caps as the wire shows them, and
+bad run fields refused naming the field. How a tree is charged (every ancestor in one atomic
+check, exact on every level) is the engine's, proved in tests/integration/engine/test_runs.py
+and test_run_control.py."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import grpc
@@ -55,52 +55,6 @@ def _check(**fields: object) -> quota_pb2.CheckQuotaRequest:
 
 async def _lifetime(client: QuotaClient, run: str) -> int:
     return (await client.get_usage(Subject(QuotaScope.RUN, run))).cost_lifetime_nanos
-
-
-async def test_a_three_level_tree_admits_exactly_the_root_cap(client: QuotaClient) -> None:
-    user = [Subject(QuotaScope.USER, "agent")]
-    await client.check_quota(subjects=user, run_id="root")  # the template's cap: $5.00
-    for child in ("c1", "c2"):
-        await client.check_quota(
-            subjects=user, run_id=child, parent_run_id="root", run_max_cost=Decimal(4)
-        )
-    leaves = {"l11": "c1", "l12": "c1", "l21": "c2", "l22": "c2"}
-    for leaf, parent in leaves.items():
-        await client.check_quota(subjects=user, run_id=leaf, parent_run_id=parent)
-
-    async def reserve(i: int) -> tuple[str, bool]:
-        leaf = list(leaves)[i % 4]
-        result = await client.check_quota(
-            subjects=user, run_id=leaf, estimated_cost=Decimal("0.01"), reserve=True
-        )
-        return leaf, result.allowed
-
-    outcomes = await asyncio.gather(*(reserve(i) for i in range(600)))
-    admitted = {leaf: sum(1 for lf, ok in outcomes if lf == leaf and ok) for leaf in leaves}
-    assert sum(admitted.values()) == 500  # $5.00 / $0.01, whichever leaves got them
-    assert admitted["l11"] + admitted["l12"] <= 400
-    assert admitted["l21"] + admitted["l22"] <= 400
-    root = await client.get_usage(Subject(QuotaScope.RUN, "root"))
-    assert root.held_nanos == 5 * NANOS
-    denied = await client.check_quota(
-        subjects=user, run_id="l11", estimated_cost=Decimal("0.01"), reserve=True
-    )
-    assert not denied.allowed
-    assert denied.denied_subject is not None and denied.denied_subject.scope is QuotaScope.RUN
-
-
-async def test_records_count_exactly_on_the_run_and_every_ancestor(client: QuotaClient) -> None:
-    user = [Subject(QuotaScope.USER, "agent")]
-    await client.check_quota(subjects=user, run_id="top")
-    await client.check_quota(subjects=user, run_id="mid", parent_run_id="top")
-    await client.check_quota(subjects=user, run_id="leaf", parent_run_id="mid")
-    for i, run in enumerate(("leaf", "leaf", "mid", "top")):
-        await client.record_usage(
-            subjects=user, run_id=run, cost=Decimal("0.123456789"), idempotency_key=f"r{i}"
-        )
-    assert await _lifetime(client, "leaf") == 2 * 123_456_789
-    assert await _lifetime(client, "mid") == 3 * 123_456_789
-    assert await _lifetime(client, "top") == 4 * 123_456_789
 
 
 async def test_a_guarded_sub_agent_is_charged_to_its_parent_run(client: QuotaClient) -> None:
