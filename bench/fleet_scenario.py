@@ -8,6 +8,13 @@ decided without the store would count as admitted too). Users' own limits never 
 Reported: decisions per second (all answers), Redis calls per 1000 decisions (INFO
 commandstats, scripts' own commands included), the redis-server's CPU per decision, and the
 over-admission count (admitted beyond the limit), which must be 0.
+
+Leases off against on, in the same run: the same fleet with every quota `lease: off`, then
+`lease: auto` (docs/semantics.md, Leases), each on a fresh Redis and fresh processes. Once the
+hot tool's limit is reached, a leasing replica answers its denials from the denial it holds
+until the bucket ends, so the calls per 1000 decisions of that run are mostly cheap denials:
+the run is repeated with a hot tool limit that never binds (`unbound`), where every decision
+is an admission, to show what admitting from slices costs.
 """
 
 from __future__ import annotations
@@ -32,22 +39,22 @@ IN_FLIGHT_PER_SIDECAR = 16
 _CHECK = "/quota_sidecar.v1.QuotaService/CheckQuota"
 
 
-async def _configure(redis_url: str) -> None:
+async def _configure(redis_url: str, lease: str, hot_limit: int) -> None:
     from quota_sidecar import QuotaConfig, QuotaScope, RateLimitConfig
     from quota_sidecar.engine.service import QuotaService
 
     engine = QuotaService(redis_url)
     try:
-        hot = RateLimitConfig(requests_per_minute=HOT_LIMIT)
-        await engine.put_quota(
-            QuotaConfig(scope=QuotaScope.TOOL, identifier=HOT_TOOL, rate_limits=hot), actor="bench"
-        )
+        hot = RateLimitConfig(requests_per_minute=hot_limit)
+        tool = QuotaConfig(scope=QuotaScope.TOOL, identifier=HOT_TOOL, rate_limits=hot, lease=lease)
+        await engine.put_quota(tool, actor="bench")
         never_binding = RateLimitConfig(requests_per_minute=10**9)
         for s in range(SIDECARS):
             for u in range(USERS_PER_SIDECAR):
                 user = QuotaConfig(
-                    scope=QuotaScope.USER, identifier=f"fleet-{s}-{u}", rate_limits=never_binding
-                )
+                    scope=QuotaScope.USER, identifier=f"fleet-{s}-{u}",
+                    rate_limits=never_binding, lease=lease,
+                )  # fmt: skip
                 await engine.put_quota(user, actor="bench")
     finally:
         await engine.close()
@@ -104,7 +111,17 @@ async def _load(targets: list[str], seconds: float) -> tuple[_Tally, float]:
 
 
 def run_fleet(settings: Settings) -> dict[str, Any]:
-    """Bounded: the sidecars' start (a few seconds) and `settings.seconds * 3` of load."""
+    """Leases off (the top-level figures, as before) and on (`leases_on`), and both again with
+    a hot limit that never binds (`unbound_off`, `unbound_on`). Bounded: four fleets, each a
+    start of a few seconds and `settings.seconds * 3` of load."""
+    found = _run_fleet(settings, "off", HOT_LIMIT)
+    found["leases_on"] = _run_fleet(settings, "auto", HOT_LIMIT)
+    found["unbound_off"] = _run_fleet(settings, "off", 10**9)
+    found["unbound_on"] = _run_fleet(settings, "auto", 10**9)
+    return found
+
+
+def _run_fleet(settings: Settings, lease: str, hot_limit: int) -> dict[str, Any]:
     server: Any = start_private_redis()  # its own, so its CPU and commands are the fleet's alone
     sidecars = [
         ServerProcess(f"fleet-{i}", python_module("quota_sidecar", "serve", "--listen",
@@ -112,7 +129,7 @@ def run_fleet(settings: Settings) -> dict[str, Any]:
         for i in range(SIDECARS)
     ]  # fmt: skip
     try:
-        asyncio.run(_configure(server.url))
+        asyncio.run(_configure(server.url, lease, hot_limit))
         for sidecar in sidecars:
             sidecar.start()
         targets = [s.target for s in sidecars]
@@ -132,12 +149,13 @@ def run_fleet(settings: Settings) -> dict[str, Any]:
         "sidecars": SIDECARS,
         "in_flight": SIDECARS * IN_FLIGHT_PER_SIDECAR,
         "seconds": elapsed,
-        "hot_limit_per_minute": HOT_LIMIT,
+        "lease": lease,
+        "hot_limit_per_minute": hot_limit,
         "decisions": tally.decisions,
         "decisions_per_s": tally.decisions / elapsed,
         "admitted": tally.admitted,
-        "over_admitted": max(0, tally.admitted - HOT_LIMIT),
-        "limit_reached": tally.admitted >= HOT_LIMIT,  # else the load never tested the limit
+        "over_admitted": max(0, tally.admitted - hot_limit),
+        "limit_reached": tally.admitted >= hot_limit,  # else the load never tested the limit
         "decided_without_store": tally.without_store,
         "errors": tally.errors,
         "redis_calls_per_1000_decisions": commands * 1000 / decisions,

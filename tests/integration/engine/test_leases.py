@@ -12,6 +12,7 @@ from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.domain.models import QuotaConfig, QuotaScope, RateLimitConfig, Subject
 from quota_sidecar.engine.leases import LeaseSettings
 from quota_sidecar.engine.service import QuotaService
+from quota_sidecar.store.keys import subject_keys
 from tests.support.engines import EngineFactory
 
 HOT = LeaseSettings(hot_checks=1)
@@ -37,10 +38,10 @@ async def _admitted(engine: QuotaService, subject: Subject, n: int) -> int:
     return sum(r.allowed for r in results)
 
 
-async def _counted(engine: QuotaService, subject: Subject) -> int:
-    """What Redis counts in the minute window (a look: requests=0 never leases)."""
+async def _counted(engine: QuotaService, subject: Subject, window: str = "minute") -> int:
+    """What Redis counts in a request window (a look: requests=0 never leases)."""
     result = await engine.check_quota(subjects=[subject], requests=0)
-    return next(s.used for s in result.limits if s.limit.value == "requests_per_minute")
+    return next(s.used for s in result.limits if s.limit.value == f"requests_per_{window}")
 
 
 async def test_gathered_checks_across_engines_admit_exactly_the_limit(
@@ -56,7 +57,9 @@ async def test_gathered_checks_across_engines_admit_exactly_the_limit(
     assert steps < 200  # most checks were decided from slices, not one Redis call each
 
 
-async def test_slices_never_outlive_their_bucket(make_engine: EngineFactory, clock: ManualClock) -> None:
+async def test_slices_never_outlive_their_bucket(
+    make_engine: EngineFactory, clock: ManualClock
+) -> None:
     """Step the clock across bucket edges with bursts on two replicas: every 60 s interval
     holds at most the limit, and a window's count never shows slices already given back."""
     a, b = _replica(make_engine), _replica(make_engine)
@@ -81,7 +84,9 @@ async def test_slices_never_outlive_their_bucket(make_engine: EngineFactory, clo
     assert await _counted(a, subject) >= recent
 
 
-async def test_a_bucket_edge_gives_the_rest_back(make_engine: EngineFactory, clock: ManualClock) -> None:
+async def test_a_bucket_edge_gives_the_rest_back(
+    make_engine: EngineFactory, clock: ManualClock
+) -> None:
     engine = _replica(make_engine)
     config = _tool(1000)
     await engine.put_quota(config)
@@ -143,3 +148,43 @@ async def test_quotas_without_lease_auto_never_lease(make_engine: EngineFactory)
     assert await _admitted(engine, config.subject, 50) == 50
     assert engine.rate_limits.leases.steps == 0
     assert await _counted(engine, config.subject) == 50
+
+
+async def test_usage_shows_open_slices_as_held(make_engine: EngineFactory) -> None:
+    engine = _replica(make_engine)
+    config = _tool(1000)
+    await engine.put_quota(config)
+    assert await _admitted(engine, config.subject, 10) == 10
+    usage = await engine.get_usage(config.subject)
+    (status,) = usage.limits
+    counted = await _counted(engine, config.subject)
+    # An open slice shows as held, used or not (only its holder knows); checks decided in
+    # Redis (before the subject was hot, or while a slice was renewed) show as used.
+    assert status.held > 0 and status.used + status.held == counted
+    assert status.used <= 10
+    await engine.rate_limits.leases.flush(everything=True)
+    usage = await engine.get_usage(config.subject)
+    (status,) = usage.limits
+    assert (status.used, status.held, usage.requests_today) == (10, 0, 10)
+
+
+async def test_day_thresholds_fire_once_on_used_requests_never_on_slices(
+    make_engine: EngineFactory,
+) -> None:
+    a, b = _replica(make_engine), _replica(make_engine)
+    config = QuotaConfig(
+        scope=QuotaScope.TOOL, identifier=f"day-{uuid.uuid4().hex[:8]}",
+        rate_limits=RateLimitConfig(requests_per_day=100), alert_thresholds=(50,), lease="auto",
+    )  # fmt: skip
+    await a.put_quota(config)
+    stream = subject_keys(config.subject).alerts
+
+    async def percents() -> list[str]:
+        entries = await a.store.client.xrange(stream)
+        return [fields["p"] for _, fields in entries if fields.get("l") == "requests_per_day"]
+
+    assert await _admitted(a, config.subject, 30) + await _admitted(b, config.subject, 10) == 40
+    assert await _counted(a, config.subject, "day") > 50  # slices counted past 50 %...
+    assert await percents() == []  # ...raise nothing: 40 were used
+    assert await _until_denied(a, b, config.subject, 40) == 60
+    assert await percents() == ["50", "100"]  # each once, though every replica stepped
