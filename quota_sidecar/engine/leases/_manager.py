@@ -43,12 +43,14 @@ _REQUEST_WINDOWS = {
     LimitKind.REQUESTS_PER_DAY: 86_400_000,
 }
 _BUCKETS = 10  # as _lib.lua's SUB_BUCKETS
-_ATTEMPTS = 3  # lease steps one check may wait for before it goes to Redis instead
+_ATTEMPTS = 5  # lease steps one check may wait for before it goes to Redis instead
 _STORE_ERRORS = (StoreUnavailable, DeadlineExceeded, Overloaded)
 
 
 class LeaseManager:
-    """One per engine (replica). `steps` counts lease.lua calls, for tests and the bench."""
+    """One per engine (replica). `steps` counts lease.lua calls, `fallbacks` the checks of hot
+    leased subjects that went to Redis after all (a renewal failed, or kept being drained by
+    other checks), for tests and the bench."""
 
     def __init__(self, store: Store, clock: Clock, settings: LeaseSettings | None = None) -> None:
         self.settings = settings or LeaseSettings()
@@ -61,6 +63,7 @@ class LeaseManager:
         self._buckets: dict[tuple[Subject, str], int] = {}  # 0: not leasable
         self._sweeper: asyncio.Task[None] | None = None
         self.steps = 0
+        self.fallbacks = 0
 
     # --- the check path -------------------------------------------------------------------
     async def admit(
@@ -88,8 +91,10 @@ class LeaseManager:
             if found is not None or self._unleasable(plans, now):
                 return found
             if not await self._step(plans, rates, now, requests, timeout):
+                self.fallbacks += 1
                 return None
             now = self._clock.now_ms()
+        self.fallbacks += 1
         return None
 
     def _decide(self, plans: Sequence[SubjectPlan], now: int, need: int) -> CheckResult | None:

@@ -16,7 +16,7 @@ class LeaseSettings:
     others keep unused is at most room / k. `sweep_seconds`: how often slices whose bucket ended
     are given back when no check renewed them."""
 
-    hot_checks: int = 20
+    hot_checks: int = 5
     max_slice: int = 1000
     k: int = 2
     sweep_seconds: float = 0.5
