@@ -12,8 +12,8 @@ class LeaseSettings:
     """`hot_checks`: a subject of a `lease: auto` quota is leased once this replica has checked
     it at least this many times within one second (the current or the previous one).
     `max_slice`: the most one slice takes. `k`: a slice is at most room / (k * holders), where
-    holders counts this replica and every other with an open slice of the subject, so what the
-    others keep unused is at most room / k. `sweep_seconds`: how often slices whose bucket ended
+    holders counts this replica and every other that held a slice of the subject in the last
+    minute, so what the others keep unused shrinks with the room. `sweep_seconds`: how often slices whose bucket ended
     are given back when no check renewed them."""
 
     hot_checks: int = 5

@@ -6,7 +6,8 @@
 -- admit from it only until the current bucket of its shortest window ends ("until").
 --
 -- KEYS: 11 per subject (see _lib.lua), then one lease registry per subject (a hash on the
---       subject's slot: holder -> "slice|until", the open slices, for their count and usage),
+--       subject's slot: holder -> "slice|until": the open slices, for their sum and usage, and
+--       the holders seen in the last minute, for the slice size),
 --       then the shared alert stream.
 -- ARGV: now_ms, holder id, N, then one subject argument each (as check.lua), then per subject
 --       3 values: give-back amount, the give-back slice's take time ms (its bucket in every
@@ -35,16 +36,23 @@ local function leasable(s, before)
   return next(s.limits) ~= nil
 end
 
--- The open slices of other holders (expired ones are dropped): their sum and count.
+-- A holder whose slice ended is still counted among the holders for a minute, so a replica
+-- that renews its slices now and then is not forgotten between them (slices stay small enough
+-- for every replica that takes them).
+local SEEN_MS = 60000
+
+-- The open slices of other holders: their sum, and how many other holders were seen lately
+-- (entries older than SEEN_MS are dropped).
 local function open_slices(reg)
   local raw = redis.call('HGETALL', reg)
   local sum, count = 0, 0
   for j = 1, #raw, 2 do
     local amount, expiry = string.match(raw[j + 1], '^(%d+)|(%d+)$')
-    if not expiry or int(expiry) <= now then
+    if not expiry or int(expiry) <= now - SEEN_MS then
       redis.call('HDEL', reg, raw[j])
     elseif raw[j] ~= holder then
-      sum, count = sum + int(amount), count + 1
+      count = count + 1
+      if int(expiry) > now then sum = sum + int(amount) end
     end
   end
   return sum, count
@@ -103,7 +111,7 @@ for i, s in ipairs(subjects) do
       redis.call('HINCRBY', s.day, 'r', 0 - back)
     end
   end
-  redis.call('HDEL', s.reg, holder)
+  redis.call('HSET', s.reg, holder, '0|' .. itoa(now)) -- its slice ended; seen now
   local before = {}
   for name, value in pairs(s.limits) do before[name] = value end
   apply_overrides(s, now)
@@ -142,9 +150,7 @@ for i, s in ipairs(subjects) do
     end
   end
   flush_rings(s, rings_ttl(s))
-  if redis.call('HLEN', s.reg) > 0 then
-    redis.call('PEXPIRE', s.reg, WINDOW_MS.d / SUB_BUCKETS + 60000)
-  end
+  redis.call('PEXPIRE', s.reg, WINDOW_MS.d / SUB_BUCKETS + SEEN_MS)
   -- A day threshold is claimed on what closed slices used, never on open slices' room: the
   -- ring's count less every open slice (the holders tell what they used by giving back).
   local rd = s.rings.requests_per_day

@@ -188,3 +188,44 @@ async def test_day_thresholds_fire_once_on_used_requests_never_on_slices(
     assert await percents() == []  # ...raise nothing: 40 were used
     assert await _until_denied(a, b, config.subject, 40) == 60
     assert await percents() == ["50", "100"]  # each once, though every replica stepped
+
+
+async def test_several_subjects_admit_together_or_not_at_all(make_engine: EngineFactory) -> None:
+    """Checks naming a user and a shared tool on two replicas: each limit holds exactly, and a
+    check one subject denies consumes nothing of the other's slice."""
+    a, b = _replica(make_engine), _replica(make_engine)
+    tool = _tool(60)
+    small = QuotaConfig(
+        scope=QuotaScope.USER, identifier=f"small-{uuid.uuid4().hex[:8]}",
+        rate_limits=RateLimitConfig(requests_per_minute=20), lease="auto",
+    )  # fmt: skip
+    large = QuotaConfig(
+        scope=QuotaScope.USER, identifier=f"large-{uuid.uuid4().hex[:8]}",
+        rate_limits=RateLimitConfig(requests_per_minute=1000), lease="auto",
+    )  # fmt: skip
+    for config in (tool, small, large):
+        await a.put_quota(config)
+    pairs = {"small": [small.subject, tool.subject], "large": [large.subject, tool.subject]}
+    admitted = {"small": 0, "large": 0}
+    for _ in range(20):
+        calls = [
+            (name, engine.check_quota(subjects=subjects))
+            for engine in (a, b)
+            for name, subjects in pairs.items()
+            for _ in range(40)
+        ]
+        results = await asyncio.gather(*(call for _, call in calls))
+        got = 0
+        for (name, _), result in zip(calls, results, strict=True):
+            admitted[name] += result.allowed
+            got += result.allowed
+        await a.rate_limits.leases.flush(everything=True)
+        await b.rate_limits.leases.flush(everything=True)
+        if got == 0:
+            break
+    assert admitted["small"] == 20
+    assert admitted["small"] + admitted["large"] == 60
+    # What Redis counts is exactly what was admitted, subject by subject.
+    assert await _counted(a, small.subject) == 20
+    assert await _counted(a, large.subject) == admitted["large"]
+    assert await _counted(a, tool.subject) == 60
