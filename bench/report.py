@@ -314,7 +314,7 @@ def _fleet_run_lines(fleet: dict[str, Any], title: str) -> list[str]:
             f"{fleet['in_flight']} checks in flight for {fleet['seconds']:.1f} s after a "
             f"{fleet.get('warmup_seconds', 0):.1f} s warm-up: "
             f"{fleet['decisions_per_s']:,.0f} decisions/s, "
-            f"{fleet.get('script_calls_per_1000_decisions', 0):,.0f} Redis calls (scripts: "
+            f"{fleet.get('script_calls_per_1000_decisions', 0):,.1f} Redis calls (scripts: "
             f"round trips) and {fleet['redis_calls_per_1000_decisions']:,.0f} Redis commands "
             "(scripts' own included) per 1000 decisions, "
             f"{fleet['redis_cpu_us_per_decision']:.1f} us of Redis CPU per decision. The hot "
