@@ -10,6 +10,13 @@ In-process engine on the run's private Redis, calls one at a time:
 Per call: Redis commands (INFO commandstats, scripts' own commands included), their time, and
 the redis-server's CPU (INFO cpu: what caps one Redis core); per keyed record, the Redis bytes
 it keeps (used_memory, and MEMORY USAGE of its dedupe buckets). Ratios to the reference.
+
+One at a time, the two sides are not paced alike: a check leaves Redis idle for the engine's
+Python time between calls (its Lua runs cold: caches evicted by the rest of the machine), the
+pipeline hardly at all. So the check's script is also replayed (bench/experiments/lua_ab.py)
+with the KEYS/ARGV the engine sent, beside the pipeline, under the same conditions: back to
+back (a saturated Redis, never idle: the CPU that caps one core) and with a 1 ms gap after
+every call of either (a lightly loaded Redis, both cold).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any
 import redis
 
 from bench.common import Settings
+from bench.experiments.lua_ab import SCRIPTS, capture_seed_check, replay
 
 __all__ = ["run_decision_cost"]
 
@@ -103,6 +111,7 @@ async def _measure(settings: Settings, n: int) -> dict[str, Any]:
         await engine.put_quota(quota, actor="bench")
     subjects = [Subject(QuotaScope.USER, user), Subject(QuotaScope.TOOL, tool)]
     run = uuid.uuid4().hex[:8]
+    seed_keys, seed_args = await capture_seed_check(engine, subjects)
 
     def check(i: int) -> Awaitable[object]:
         return engine.check_quota(subjects=subjects, estimated_cost="0.01")
@@ -142,6 +151,11 @@ async def _measure(settings: Settings, n: int) -> dict[str, Any]:
         await pool.aclose()
         await engine.close()
         client.close()
+    script = {"check.lua": SCRIPTS / "check.lua"}
+    rows["saturated"] = replay(settings.redis_url, seed_keys, seed_args, script)
+    rows["paced_1ms"] = replay(
+        settings.redis_url, seed_keys, seed_args, script, rounds=3, calls=200, gap_s=0.001
+    )
     return rows
 
 
@@ -149,6 +163,8 @@ async def run_decision_cost(settings: Settings, n: int = 1000) -> dict[str, Any]
     rows = await _measure(settings, n)
     fixed = rows["fixed_windows"]
     out: dict[str, Any] = {"calls": n, **rows}
+    for name in ("saturated", "paced_1ms"):
+        out[f"check_cpu_over_fixed_{name}"] = rows[name]["check.lua (FCALL)"]["cpu_over_fixed"]
     for name in ("check", "keyed_record"):
         out[f"{name}_cpu_over_fixed"] = rows[name]["redis_cpu_us"] / fixed["redis_cpu_us"]
         out[f"{name}_command_time_over_fixed"] = rows[name]["command_us"] / fixed["command_us"]

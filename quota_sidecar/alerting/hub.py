@@ -22,14 +22,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
-from quota_sidecar.alerting.codec import ALERTS_STREAM, decode_alert
 from quota_sidecar.domain.alert_filters import MAX_CURSOR, AlertFilter, cursor_key, later_cursor
 from quota_sidecar.domain.errors import QuotaSidecarError
 from quota_sidecar.domain.results import Alert
+from quota_sidecar.store.alert_codec import ALERTS_STREAM, decode_entry
+from quota_sidecar.store.alert_streams import AlertEntry, AlertStreams
 from quota_sidecar.store.redis import Store
 
 __all__ = [
@@ -45,7 +45,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PAGE = 500  # entries per XRANGE / XREAD round trip
-READ_TIMEOUT = 2.0  # seconds for a non-blocking read of one page
 
 
 class SubscriberTooSlow(QuotaSidecarError):
@@ -63,25 +62,13 @@ class Heartbeat:
     cursor: str
 
 
-def _entries(reply: Any) -> list[tuple[str, Mapping[str, str]]]:
-    """Stream entries from an XREAD reply: [[stream, [(id, fields), ...]], ...] (RESP2)."""
-    out: list[tuple[str, Mapping[str, str]]] = []
-    for _stream, entries in reply or []:
-        out.extend((entry_id, fields) for entry_id, fields in entries)
-    return out
-
-
 async def read_entries(
     store: Store, stream: str, after: str, *, until: str = "+", count: int = PAGE
-) -> list[tuple[str, Mapping[str, str]]]:
+) -> list[AlertEntry]:
     """Up to `count` entries strictly after `after` (and at most `until`)."""
     if cursor_key(after) == cursor_key(MAX_CURSOR):
         return []  # Redis refuses an exclusive start at the last possible id: nothing follows
-    start = "-" if after in ("0", "0-0") else f"({after}"
-    reply = await store.call(
-        lambda: store.client.xrange(stream, min=start, max=until, count=count), READ_TIMEOUT
-    )
-    return [(entry_id, fields) for entry_id, fields in reply]
+    return await AlertStreams(store, stream).read_range(after, until, count=count)
 
 
 LagObserver = Callable[[float], None]
@@ -93,14 +80,6 @@ def entry_age(entry_id: str, now: float | None = None) -> float:
     added_ms = int(entry_id.split("-", 1)[0])
     now_ms = (time.time() if now is None else now) * 1000
     return max(0.0, (now_ms - added_ms) / 1000)
-
-
-def decode_entry(entry_id: str, fields: Mapping[str, str]) -> Alert | None:
-    try:
-        return decode_alert(entry_id, fields)
-    except (KeyError, ValueError) as exc:  # a malformed entry must not stop delivery
-        log.warning("skipping malformed alert entry %s: %s", entry_id, exc)
-        return None
 
 
 class _Subscriber:
@@ -125,6 +104,7 @@ class AlertHub:
         on_delivery: LagObserver | None = None,
     ) -> None:
         self._store = store
+        self._streams = AlertStreams(store, stream)
         self._on_delivery = on_delivery  # each live alert's lag, when it reaches the queues
         self._stream = stream
         self._queue_size = queue_size
@@ -146,17 +126,14 @@ class AlertHub:
         a page of recent alerts must not read the whole 7-day stream for a quiet subject), and
         the id of the newest entry ("0" for an empty stream): the cursor to follow live from,
         so nothing that arrives after this read is missed."""
-        reply = await self._store.call(
-            lambda: self._store.client.xrevrange(self._stream, "+", "-", count=scan), READ_TIMEOUT
-        )
+        entries = await self._streams.newest(scan)
         found: list[Alert] = []
-        for entry_id, fields in reply:
-            alert = decode_entry(entry_id, fields)
-            if alert is not None and flt.matches(alert):
-                found.append(alert)
+        for entry in entries:
+            if entry.alert is not None and flt.matches(entry.alert):
+                found.append(entry.alert)
                 if len(found) == count:
                     break
-        return found, (reply[0][0] if reply else "0")
+        return found, (entries[0].id if entries else "0")
 
     async def events(
         self,
@@ -197,9 +174,8 @@ class AlertHub:
     ) -> AsyncIterator[tuple[Alert | None, str]]:
         while True:
             page = await read_entries(self._store, self._stream, after, until=until)
-            for entry_id, fields in page:
-                after = entry_id
-                alert = decode_entry(entry_id, fields)
+            for entry in page:
+                after, alert = entry.id, entry.alert
                 yield (alert if alert is not None and flt.matches(alert) else None), after
             if len(page) < PAGE:
                 return
@@ -227,22 +203,16 @@ class AlertHub:
         async with self._start_lock:
             if self._reader is not None and not self._reader.done():
                 return
-            last = await self._store.call(
-                lambda: self._store.client.xrevrange(self._stream, "+", "-", count=1), READ_TIMEOUT
-            )
-            self._position = last[0][0] if last else "0-0"
+            last = await self._streams.newest(1)
+            self._position = last[0].id if last else "0-0"
             self._reader = asyncio.create_task(self._read_forever(), name="alert-hub-reader")
 
     async def _read_forever(self) -> None:
         backoff = 0.05
-        client = self._store.client
         while not self._closed:
             try:
-                reply = await self._store.call(
-                    lambda: client.xread(
-                        {self._stream: self._position}, count=PAGE, block=self._block_ms
-                    ),
-                    self._block_ms / 1000 + READ_TIMEOUT,
+                entries = await self._streams.read_after(
+                    self._position, count=PAGE, block_ms=self._block_ms
                 )
             except asyncio.CancelledError:
                 raise
@@ -253,13 +223,13 @@ class AlertHub:
                 backoff = min(backoff * 2, 2.0)
                 continue
             backoff = 0.05
-            for entry_id, fields in _entries(reply):
-                self._dispatch(entry_id, fields)
+            for entry in entries:
+                self._dispatch(entry)
 
-    def _dispatch(self, entry_id: str, fields: Mapping[str, str]) -> None:
+    def _dispatch(self, entry: AlertEntry) -> None:
         """Hand one entry to every subscriber; never waits (synchronous by design)."""
+        entry_id, alert = entry.id, entry.alert
         self._position = entry_id
-        alert = decode_entry(entry_id, fields)
         if alert is not None and self._on_delivery is not None:
             self._on_delivery(entry_age(entry_id))
         for sub in list(self._subscribers):

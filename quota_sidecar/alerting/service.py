@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
-from redis.commands.core import AsyncScript
-
-from quota_sidecar.alerting.codec import SUBJECT_STREAM_TTL_MS, subject_stream
-from quota_sidecar.alerting.hub import AlertHub, Heartbeat, decode_entry
+from quota_sidecar.alerting.hub import AlertHub, Heartbeat
 from quota_sidecar.domain.alert_filters import AlertFilter, validate_cursor
 from quota_sidecar.domain.errors import InvalidInput
 from quota_sidecar.domain.models import QuotaScope, Subject, parse_scope
 from quota_sidecar.domain.results import Alert, AlertKind, Severity
+from quota_sidecar.store.alert_streams import AlertStreams
 from quota_sidecar.store.redis import Store
 
 __all__ = ["AlertHandler", "QuotaAlertService"]
@@ -37,26 +35,10 @@ AlertHandler = Callable[[Alert], Awaitable[Any] | Any]
 MAX_ALERTS_PER_CHECK = 1000
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
-# KEYS[1] the subject's alert stream, KEYS[2] this service's cursor on it (same hash tag).
-# ARGV[1] how many entries at most, ARGV[2] the cursor's TTL in ms.
-# Reply: the entries after the cursor, as XRANGE returns them; the cursor moves past them.
-_CLAIM_NEW_ALERTS = """
-local cursor = redis.call('GET', KEYS[2]) or '0-0'
-local entries = redis.call('XRANGE', KEYS[1], '(' .. cursor, '+', 'COUNT', ARGV[1])
-if #entries > 0 then
-  redis.call('SET', KEYS[2], entries[#entries][1], 'PX', ARGV[2])
-end
-return entries
-"""
-
 
 class _HasStore(Protocol):
     @property
     def store(self) -> Store: ...
-
-
-def _fields(flat: Sequence[str]) -> Mapping[str, str]:
-    return {flat[i]: flat[i + 1] for i in range(0, len(flat) - 1, 2)}
 
 
 class QuotaAlertService:
@@ -78,7 +60,6 @@ class QuotaAlertService:
         self.name = name
         self._handlers: list[AlertHandler] = []
         self._hub: AlertHub | None = None
-        self._claim_script: AsyncScript | None = None
 
     @property
     def store(self) -> Store:
@@ -109,19 +90,8 @@ class QuotaAlertService:
         subject = Subject(parse_scope(scope), identifier)
         if not 1 <= limit <= MAX_ALERTS_PER_CHECK:
             raise InvalidInput("limit", f"must be between 1 and {MAX_ALERTS_PER_CHECK}")
-        stream = subject_stream(subject)
-        cursor_key = f"{stream}:cursor:{self.name}"
-        if self._claim_script is None:
-            self._claim_script = self.store.client.register_script(_CLAIM_NEW_ALERTS)
-        script = self._claim_script
-        reply = await self.store.call(
-            lambda: script(keys=[stream, cursor_key], args=[limit, SUBJECT_STREAM_TTL_MS]), 1.0
-        )
-        alerts = []
-        for entry_id, flat in reply or []:
-            alert = decode_entry(entry_id, _fields(flat))
-            if alert is not None:
-                alerts.append(alert)
+        # One script reads the new entries and moves this name's cursor past them.
+        alerts = await AlertStreams(self.store).claim_new_alerts(subject, self.name, limit)
         for alert in alerts:
             await self.dispatch(alert)
         return alerts

@@ -29,26 +29,20 @@ import hmac
 import json
 import logging
 import os
-import re
 import secrets
 import socket
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from redis.exceptions import ResponseError
-
-from quota_sidecar.alerting.codec import ALERTS_STREAM
-from quota_sidecar.alerting.hub import LagObserver, decode_entry, entry_age
-from quota_sidecar.alerting.webhook_fields import WEBHOOK_FILTERS_SECTION, WEBHOOK_SECTION
-from quota_sidecar.config.bounded_yaml import load_bounded
-from quota_sidecar.domain.alert_filters import AlertFilter
-from quota_sidecar.domain.errors import ConfigError, InvalidInput, StoreUnavailable
+from quota_sidecar.alerting.hub import LagObserver, entry_age
+from quota_sidecar.alerting.webhook_config import WebhookConfig, load_webhooks, webhooks_of
+from quota_sidecar.domain.errors import StoreUnavailable
 from quota_sidecar.domain.money import from_nanos
 from quota_sidecar.domain.results import Alert
+from quota_sidecar.store.alert_streams import AlertEntry, AlertStreams
 from quota_sidecar.store.redis import Store
 
 __all__ = [
@@ -59,6 +53,7 @@ __all__ = [
     "load_webhooks",
     "sign",
     "start_webhooks",
+    "webhooks_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,24 +61,7 @@ SIGNATURE_HEADER = "X-Quota-Sidecar-Signature"
 ALERT_ID_HEADER = "X-Quota-Sidecar-Alert-Id"
 ATTEMPT_HEADER = "X-Quota-Sidecar-Delivery-Attempt"
 MAX_BACKOFF = 30.0
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _BATCH = 50
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookConfig:
-    name: str
-    url: str
-    secret: str
-    filter: AlertFilter
-    timeout: float = 5.0
-    max_attempts: int = 5
-    backoff: float = 0.5
-    retry_after: float = 60.0
-
-    @property
-    def group(self) -> str:
-        return f"qs:webhook:{self.name}"
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -122,90 +100,6 @@ def alert_payload(alert: Alert, webhook: str) -> dict[str, Any]:
     return body
 
 
-# --- configuration -----------------------------------------------------------------------------
-def _number(raw: Mapping[str, Any], key: str, default: float, where: str, source: str) -> float:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(
-            f"{where}.{key}", f"must be a positive number, got {value!r}", source=source
-        )
-    return float(value)
-
-
-def _parse_one(raw: Any, index: int, source: str) -> WebhookConfig:
-    where = f"webhooks[{index}]"
-    if not isinstance(raw, Mapping):
-        raise ConfigError(where, "must be a mapping with at least `url`", source=source)
-    unknown = set(raw) - WEBHOOK_SECTION.names
-    if unknown:
-        raise ConfigError(f"{where}.{sorted(unknown)[0]}", "unknown key", source=source)
-    url = raw.get("url")
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise ConfigError(f"{where}.url", "must be an http:// or https:// URL", source=source)
-    name = raw.get("name", f"webhook-{hashlib.sha256(url.encode()).hexdigest()[:12]}")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigError(
-            f"{where}.name", "1 to 64 of letters, digits, '_', '.', '-'", source=source
-        )
-    secret = raw.get("secret")
-    if "secret_env" in raw:
-        secret = os.environ.get(str(raw["secret_env"]))
-        if not secret:
-            message = f"environment variable {raw['secret_env']!r} is not set"
-            raise ConfigError(f"{where}.secret_env", message, source=source)
-    if not isinstance(secret, str) or not secret:
-        raise ConfigError(f"{where}.secret", "give `secret` or `secret_env`", source=source)
-    filters = raw.get("filters") or {}
-    if not isinstance(filters, Mapping) or set(filters) - WEBHOOK_FILTERS_SECTION.names:
-        message = "a mapping of kinds, min_severity, scopes, identifiers"
-        raise ConfigError(f"{where}.filters", message, source=source)
-    try:
-        flt = AlertFilter.of(
-            scopes=filters.get("scopes") or (),
-            identifiers=[str(i) for i in filters.get("identifiers") or ()],
-            kinds=filters.get("kinds") or (),
-            min_severity=filters.get("min_severity"),
-        )
-    except InvalidInput as exc:
-        raise ConfigError(f"{where}.filters.{exc.field}", exc.message, source=source) from None
-    attempts = raw.get("max_attempts", 5)
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 100:
-        raise ConfigError(f"{where}.max_attempts", "must be a whole number 1-100", source=source)
-    return WebhookConfig(
-        name=name,
-        url=url,
-        secret=secret,
-        filter=flt,
-        timeout=_number(raw, "timeout", 5.0, where, source),
-        max_attempts=attempts,
-        backoff=_number(raw, "backoff", 0.5, where, source),
-        retry_after=_number(raw, "retry_after", 60.0, where, source),
-    )
-
-
-def load_webhooks(config_path: Path) -> list[WebhookConfig]:
-    """The `webhooks:` list of a quota YAML file (other top-level keys are not ours)."""
-    source = str(config_path)
-    try:
-        text = config_path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("webhooks", f"cannot read the file: {exc}", source=source) from None
-    # Composed and checked as the quota file is (its size is checked by the quota file's loader,
-    # which runs first): a hostile value is a ConfigError at its line, never a traceback.
-    document = load_bounded(text, source)
-    if not isinstance(document, Mapping) or not document.get("webhooks"):
-        return []
-    raw = document["webhooks"]
-    if not isinstance(raw, list):
-        raise ConfigError("webhooks", "must be a list", source=source)
-    hooks = [_parse_one(item, index, source) for index, item in enumerate(raw)]
-    names = [hook.name for hook in hooks]
-    for name in names:
-        if names.count(name) > 1:
-            raise ConfigError("webhooks.name", f"{name!r} is used twice", source=source)
-    return hooks
-
-
 # --- delivery ----------------------------------------------------------------------------------
 def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
     """POST in a worker thread; the HTTP status, or 0 when the receiver could not be reached."""
@@ -222,117 +116,132 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int
 
 
 class WebhookRunner:
-    """Runs every configured webhook on this replica until close()."""
+    """Runs the configured webhooks on this replica until close(); configure() swaps them for
+    another list (a reload of the quota file) without a restart."""
 
     def __init__(
         self,
         store: Store,
-        webhooks: list[WebhookConfig],
+        webhooks: Sequence[WebhookConfig],
         *,
         block_ms: int = 1000,
         on_delivery: LagObserver | None = None,
     ):
-        self._store = store
+        self._streams = AlertStreams(store)
         self._on_delivery = on_delivery  # each delivered alert's lag, retries included
-        self.webhooks = webhooks
+        self.webhooks = list(webhooks)
         self._block_ms = block_ms
         self._consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-        self._tasks: list[asyncio.Task[None]] = []
+        # The running hook of each name, with its task; a task whose hook is no longer the one
+        # running under its name (changed or removed by configure) stops.
+        self._running: dict[str, tuple[WebhookConfig, asyncio.Task[None]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # every task not yet finished
+        self._configuring = asyncio.Lock()
         self._closing = False
 
     def start(self) -> WebhookRunner:
         for hook in self.webhooks:
-            task = asyncio.create_task(self._run(hook), name=f"webhook-{hook.name}")
-            self._tasks.append(task)
+            if hook.name not in self._running:
+                self._launch(hook)
         return self
+
+    def _launch(self, hook: WebhookConfig) -> None:
+        task = asyncio.create_task(self._run(hook), name=f"webhook-{hook.name}")
+        self._running[hook.name] = (hook, task)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _current(self, hook: WebhookConfig) -> bool:
+        running = self._running.get(hook.name)
+        return not self._closing and running is not None and running[0] is hook
+
+    async def configure(self, webhooks: Sequence[WebhookConfig]) -> None:
+        """Run exactly `webhooks` from now on: new ones start (their groups created first, so
+        alerts raised from here on are delivered), changed ones restart with their new
+        settings, removed ones stop. An alert in flight on a stopped hook stays pending and is
+        retried by the hook of that name, if any, after its `retry_after` (at least once)."""
+        async with self._configuring:
+            if self._closing:
+                return
+            wanted = {hook.name: hook for hook in webhooks}
+            for name, (hook, task) in list(self._running.items()):
+                if wanted.get(name) != hook:
+                    del self._running[name]
+                    task.cancel()
+                    log.info(
+                        "webhook %s stopped (%s)", name, "changed" if name in wanted else "removed"
+                    )
+            for hook in webhooks:
+                if hook.name in self._running:
+                    continue
+                try:
+                    await self._ensure_group(hook)
+                except StoreUnavailable as exc:  # the hook's loop creates it when Redis is back
+                    log.warning("webhook %s: group not created yet: %s", hook.name, exc)
+                self._launch(hook)
+                log.info("webhook %s started (%s)", hook.name, hook.url)
+            self.webhooks = [self._running[hook.name][0] for hook in webhooks]
 
     async def close(self) -> None:
         """Stop delivering; alerts in flight stay unacknowledged and are retried later."""
         # The flag as well as the cancel: the Redis driver may turn a cancel that lands
         # mid-command into a connection error, which the loop would otherwise retry.
         self._closing = True
-        for task in self._tasks:
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5.0)
-        for task in self._tasks:
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+        for task in tasks:
             if task.done() and not task.cancelled() and task.exception() is not None:
                 log.error("webhook task failed: %s", task.exception())
-        self._tasks.clear()
+        self._running.clear()
 
     async def _run(self, hook: WebhookConfig) -> None:
         backoff = 0.05
         loop = asyncio.get_running_loop()
         next_claim = 0.0
-        while not self._closing:
+        while self._current(hook):
             try:
                 await self._ensure_group(hook)
                 if loop.time() >= next_claim:
                     next_claim = loop.time() + min(hook.retry_after, 5.0)
-                    for entry_id, fields in await self._claim_stale(hook):
-                        await self._deliver(hook, entry_id, fields)
-                for entry_id, fields in await self._read_new(hook):
-                    await self._deliver(hook, entry_id, fields)
+                    for entry in await self._claim_stale(hook):
+                        await self._deliver(hook, entry)
+                for entry in await self._read_new(hook):
+                    await self._deliver(hook, entry)
                 backoff = 0.05
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis down, or anything else: keep the webhook alive
-                if self._closing:
+                if not self._current(hook):
                     return
                 log.warning("webhook %s: %s; retrying in %.2fs", hook.name, exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
     async def _ensure_group(self, hook: WebhookConfig) -> None:
-        try:
-            await self._store.call(
-                lambda: self._store.client.xgroup_create(
-                    ALERTS_STREAM, hook.group, id="$", mkstream=True
-                ),
-                1.0,
-            )
-        except (ResponseError, StoreUnavailable) as exc:
-            # The group exists already (another replica, or an earlier start). Store.call may
-            # report the reply as StoreUnavailable, since it treats "BUSY..." replies as busy.
-            if "BUSYGROUP" not in str(exc):
-                raise
+        # False (the group exists already: another replica, or an earlier start) is fine too.
+        await self._streams.ensure_group(hook.group)
 
-    async def _read_new(self, hook: WebhookConfig) -> list[tuple[str, Mapping[str, str]]]:
-        reply = await self._store.call(
-            lambda: self._store.client.xreadgroup(
-                hook.group, self._consumer, {ALERTS_STREAM: ">"}, count=_BATCH, block=self._block_ms
-            ),
-            self._block_ms / 1000 + 2.0,
+    async def _read_new(self, hook: WebhookConfig) -> list[AlertEntry]:
+        return await self._streams.read_group(
+            hook.group, self._consumer, count=_BATCH, block_ms=self._block_ms
         )
-        return [(i, f) for _stream, entries in reply or [] for i, f in entries]
 
-    async def _claim_stale(self, hook: WebhookConfig) -> list[tuple[str, Mapping[str, str]]]:
-        reply = await self._store.call(
-            lambda: self._store.client.xautoclaim(
-                ALERTS_STREAM,
-                hook.group,
-                self._consumer,
-                int(hook.retry_after * 1000),
-                "0-0",
-                count=_BATCH,
-            ),
-            2.0,
+    async def _claim_stale(self, hook: WebhookConfig) -> list[AlertEntry]:
+        claimed = await self._streams.claim_stale(
+            hook.group, self._consumer, min_idle_ms=int(hook.retry_after * 1000), count=_BATCH
         )
-        claimed = []
-        for entry_id, fields in reply[1]:
-            if fields is None:  # trimmed away (Redis 6.2 reports it like this): nothing to send
-                await self._ack(hook, entry_id)
-            else:
-                claimed.append((entry_id, fields))
-        return claimed
+        for entry_id in claimed.gone:  # trimmed away meanwhile: nothing left to send
+            await self._ack(hook, entry_id)
+        return claimed.entries
 
     async def _ack(self, hook: WebhookConfig, entry_id: str) -> None:
-        await self._store.call(
-            lambda: self._store.client.xack(ALERTS_STREAM, hook.group, entry_id), 1.0
-        )
+        await self._streams.ack(hook.group, entry_id)
 
-    async def _deliver(self, hook: WebhookConfig, entry_id: str, fields: Mapping[str, str]) -> None:
-        alert = decode_entry(entry_id, fields)
+    async def _deliver(self, hook: WebhookConfig, entry: AlertEntry) -> None:
+        entry_id, alert = entry.id, entry.alert
         if alert is None or not hook.filter.matches(alert):
             await self._ack(hook, entry_id)
             return
@@ -357,7 +266,7 @@ class WebhookRunner:
             log.warning(
                 "webhook %s: alert %s got %s (try %d)", hook.name, alert.id, status, attempt
             )
-            if attempt < hook.max_attempts and not self._closing:
+            if attempt < hook.max_attempts and self._current(hook):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
         # Left pending: any replica retries it after `retry_after` seconds (XAUTOCLAIM).
@@ -367,7 +276,8 @@ class WebhookRunner:
 async def start_webhooks(
     config_path: Path | None, store: Store, on_delivery: LagObserver | None = None
 ) -> WebhookRunner | None:
-    """Start the webhooks of the quota file, or return None when it configures none."""
+    """Start the webhooks of the quota file, or return None when it configures none. (The
+    server keeps a runner even without webhooks, so a reload can add some: server/app.py.)"""
     if config_path is None:
         return None
     hooks = load_webhooks(config_path)

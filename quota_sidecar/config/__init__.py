@@ -1,6 +1,7 @@
-"""The quota file (YAML): parsed and checked into QuotaConfig values, refusing hostile files.
-Part of the domain: imports only the domain modules (models, money, errors), never a layer;
-the server's watcher and the CLI's validate and admin commands use it.
+"""The quota file (YAML): parsed and checked into QuotaConfig values, refusing hostile files
+(the bounded YAML loader). Beside the domain, on a contract of its own: may import the domain,
+PyYAML and the price book's parser of its `prices:` section (pricing/), never a layer; the
+server's watcher and the CLI's validate and admin commands use it.
 """
 
 from __future__ import annotations

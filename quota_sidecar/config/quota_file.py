@@ -9,7 +9,8 @@
                      reset_hour: 0, time_zone: Europe/Berlin, failure_mode: closed}
         alert_thresholds: [80, 90, 95]
         shadow_mode: false
-    webhooks: ...        # read by the alerting module; ignored here
+    webhooks: ...        # kept as read (bounded, each entry with its line); their fields
+                         # are checked by alerting/webhook_config.py, which knows them
     runs:                # run templates: see config/run_templates.py
       default: {max_cost: 5.00, max_requests: 200, ttl: 2h}
     gateways: ...        # gateway descriptors -> subjects: see config/gateways.py
@@ -97,6 +98,9 @@ class QuotaDocument:
     unpriced: UnpricedPolicy | None = None
     runs: dict[str, RunLimits] = field(default_factory=dict)
     gateways: GatewaysConfig = field(default_factory=GatewaysConfig)  # config/gateways.py
+    # The `webhooks:` entries as read (plain values, bounded like the rest), each with its
+    # 1-based line: alerting/webhook_config.py checks their fields, so a reload carries them.
+    webhooks: tuple[tuple[int, Any], ...] = ()
 
 
 def load_quota_file(path: Path | str) -> list[QuotaConfig]:
@@ -153,6 +157,10 @@ class _Parser:
     def value(self, node: Node, field: str) -> Any:
         if not isinstance(node, ScalarNode | SequenceNode):
             raise self.error(field, "must be a value, not a mapping", node)
+        return self.plain(node, field)
+
+    def plain(self, node: Node, field: str) -> Any:
+        """The node as plain Python values, whatever its kind (composed and bounded already)."""
         try:
             return self._constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, TypeError, ArithmeticError, RecursionError) as exc:
@@ -305,7 +313,24 @@ def parse_quota_document(
     runs = parse_runs_node(parser, top.get("runs"))
     gateways = parse_gateways_node(parser, top.get("gateways"))
     return QuotaDocument(
-        _quotas(parser, top.get("quotas")), prices, unpriced, runs, gateways=gateways
+        _quotas(parser, top.get("quotas")),
+        prices,
+        unpriced,
+        runs,
+        gateways=gateways,
+        webhooks=_webhooks(parser, top.get("webhooks")),
+    )
+
+
+def _webhooks(parser: _Parser, node: Node | None) -> tuple[tuple[int, Any], ...]:
+    """The `webhooks:` entries as plain values with their lines ((), without a section)."""
+    if node is None or (isinstance(node, ScalarNode) and node.tag == _NULL_TAG):
+        return ()
+    if not isinstance(node, SequenceNode):
+        raise parser.error("webhooks", "must be a list of webhooks (each starting with '- ')", node)
+    return tuple(
+        (item.start_mark.line + 1, parser.plain(item, f"webhooks[{index}]"))
+        for index, item in enumerate(node.value)
     )
 
 

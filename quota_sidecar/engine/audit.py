@@ -1,43 +1,37 @@
-"""The append-only audit log of admin changes (a Redis stream, trimmed to a bounded length),
-and the alerts that admin changes raise.
+"""The append-only audit log of admin changes, and the alerts that admin changes raise.
 
-Each admin operation appends its audit entry in the same MULTI as the change itself, so a
-change is never without its record; its alert follows right after (publish_alert).
+Each admin operation hands its audit entry (`audit_entry`) to the store's gateway that writes
+the change, which appends it in the same step (a MULTI on a single Redis), so a change is never
+without its record; its alert follows right after (publish_alert). The stream itself, its
+format and its trimming are store/audit_log.py's.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from redis.asyncio.client import Pipeline
-from redis.asyncio.cluster import ClusterPipeline
-
-from quota_sidecar.alerting.codec import (
-    ALERTS_STREAM,
+from quota_sidecar.domain.clock import Clock
+from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import QuotaScope, Subject
+from quota_sidecar.domain.results import AlertKind, AuditEvent
+from quota_sidecar.store.alert_codec import (
     RETENTION_MS,
     SUBJECT_STREAM_MAXLEN,
     SUBJECT_STREAM_TTL_MS,
     encode_alert,
-    subject_stream,
 )
-from quota_sidecar.domain.clock import Clock, from_ms
-from quota_sidecar.domain.errors import InvalidInput
-from quota_sidecar.domain.models import QuotaScope, Subject
-from quota_sidecar.domain.results import AlertKind, AuditEvent
-from quota_sidecar.store.keys import AUDIT
+from quota_sidecar.store.alert_streams import OwnStream, append_alert
+from quota_sidecar.store.audit_log import AUDIT_MAXLEN, AuditEntry, append_audit, audit_page
 from quota_sidecar.store.redis import Store
 
-__all__ = ["AUDIT_MAXLEN", "append_audit", "audit_change", "list_audit_events", "publish_alert"]
+__all__ = ["AUDIT_MAXLEN", "audit_change", "audit_entry", "list_audit_events", "publish_alert"]
 
-AUDIT_MAXLEN = 1_000_000  # about 300 MB at the most; older entries are trimmed first
 _SCAN_BATCH = 500
 _ADMIN_TIMEOUT = 2.0  # seconds; not the hot path
 _DEPLOYMENT = Subject(QuotaScope.GLOBAL, "*")  # whom a deployment-wide change concerns
 
 
-def append_audit(
-    pipe: Pipeline | ClusterPipeline,
+def audit_entry(
     *,
     now_ms: int,
     action: str,
@@ -46,25 +40,12 @@ def append_audit(
     reason: str,
     before: object,
     after: object,
-) -> None:
-    """Queue the audit entry of one change on `pipe`, beside the change itself."""
+) -> AuditEntry:
+    """The audit entry of one change (the store writes it beside the change itself);
+    InvalidInput without an actor."""
     if not actor:
         raise InvalidInput("actor", "is required for admin changes")
-    pipe.xadd(
-        AUDIT,
-        {
-            "t": str(now_ms),
-            "actor": actor,
-            "action": action,
-            "s": subject.scope.value,
-            "i": subject.identifier,
-            "reason": reason,
-            "before": json.dumps(before, sort_keys=True, default=str),
-            "after": json.dumps(after, sort_keys=True, default=str),
-        },
-        maxlen=AUDIT_MAXLEN,
-        approximate=True,
-    )
+    return AuditEntry(now_ms, action, subject, actor, reason, before, after)
 
 
 # Only alerts about a subject's own budgets go to its stream (check_quota_alerts reads it);
@@ -84,16 +65,11 @@ async def audit_change(
     after: object,
 ) -> None:
     """Append one audit entry for a deployment-wide change (subject global:*) on its own."""
-
-    async def write() -> None:
-        pipe = store.client.pipeline(transaction=False)
-        append_audit(
-            pipe, now_ms=clock.now_ms(), action=action, subject=_DEPLOYMENT, actor=actor,
-            reason=reason, before=before, after=after,
-        )  # fmt: skip
-        await pipe.execute()
-
-    await store.call(write, _ADMIN_TIMEOUT)
+    entry = audit_entry(
+        now_ms=clock.now_ms(), action=action, subject=_DEPLOYMENT, actor=actor, reason=reason,
+        before=before, after=after,
+    )  # fmt: skip
+    await append_audit(store, entry, _ADMIN_TIMEOUT)
 
 
 async def publish_alert(
@@ -101,36 +77,14 @@ async def publish_alert(
 ) -> str:
     """Append an alert to the shared stream and, for budget alerts, to the subject's stream
     under the same id (as the Lua scripts do); return the id."""
-    fields: dict[Any, Any] = encode_alert(kind, subject, now_ms, message, **detail)
-    own = subject_stream(subject) if kind in _SUBJECT_STREAM_KINDS else None
-
-    async def append() -> str:
-        entry_id = str(
-            await store.client.xadd(
-                ALERTS_STREAM, fields, minid=str(now_ms - RETENTION_MS), approximate=True
-            )
-        )
-        if own is not None:
-            pipe = store.client.pipeline(transaction=False)
-            pipe.xadd(own, fields, id=entry_id, maxlen=SUBJECT_STREAM_MAXLEN, approximate=True)
-            pipe.pexpire(own, SUBJECT_STREAM_TTL_MS)
-            await pipe.execute()
-        return entry_id
-
-    result: str = await store.call(append, 2.0)
-    return result
-
-
-def _decode(entry_id: str, fields: dict[str, str]) -> AuditEvent:
-    return AuditEvent(
-        id=entry_id,
-        time=from_ms(int(fields["t"])),
-        actor=fields["actor"],
-        action=fields["action"],
-        subject=Subject(fields["s"], fields["i"]),  # type: ignore[arg-type]
-        reason=fields.get("reason", ""),
-        before=json.loads(fields.get("before", "null")),
-        after=json.loads(fields.get("after", "null")),
+    fields = encode_alert(kind, subject, now_ms, message, **detail)
+    own = (
+        OwnStream(subject, SUBJECT_STREAM_MAXLEN, SUBJECT_STREAM_TTL_MS)
+        if kind in _SUBJECT_STREAM_KINDS
+        else None
+    )
+    return await append_alert(
+        store, fields, trim_before_ms=now_ms - RETENTION_MS, own=own, timeout=2.0
     )
 
 
@@ -143,24 +97,18 @@ async def list_audit_events(
     page_size = page_size or 100
     if page_token and not _is_stream_id(page_token):
         raise InvalidInput("page_token", "is not a token this server issued")
-    upper = f"({page_token}" if page_token else "+"
+    cursor = page_token
     events: list[AuditEvent] = []
     while len(events) < page_size:
-        batch = await store.call(
-            lambda upper=upper: store.client.xrevrange(
-                AUDIT, max=upper, min="-", count=_SCAN_BATCH
-            ),
-            timeout=2.0,
-        )
+        batch = await audit_page(store, cursor, _SCAN_BATCH, _ADMIN_TIMEOUT)
         if not batch:
             return events, ""
-        for entry_id, fields in batch:
-            event = _decode(entry_id, fields)
+        for event in batch:
             if subject is None or event.subject == subject:
                 events.append(event)
                 if len(events) == page_size:
-                    return events, entry_id
-        upper = f"({batch[-1][0]}"
+                    return events, event.id
+        cursor = batch[-1].id
     return events, ""
 
 

@@ -52,11 +52,12 @@ from typing import Any
 
 from redis.crc import key_slot
 
-from quota_sidecar.alerting.codec import ALERTS_STREAM, RETENTION_MS
 from quota_sidecar.domain.errors import Overloaded, StoreUnavailable
 from quota_sidecar.domain.models import LimitKind
 from quota_sidecar.engine.plan import SubjectPlan
 from quota_sidecar.engine.replies import exact_int
+from quota_sidecar.store.alert_codec import ALERTS_STREAM, RETENTION_MS
+from quota_sidecar.store.alert_streams import SharedEntry, append_shared
 from quota_sidecar.store.redis import Store
 
 __all__ = [
@@ -341,16 +342,12 @@ async def publish_alerts(store: Store, entries: Sequence[Sequence[str]]) -> list
     if not entries:
         return []
 
-    async def append() -> list[Any]:
-        pipe = store.client.pipeline(transaction=False)
-        for entry in entries:
-            fields = dict(zip(entry[1::2], entry[2::2], strict=True))
-            minid = str(exact_int(fields["t"]) - RETENTION_MS)
-            pipe.xadd(ALERTS_STREAM, fields, minid=minid, approximate=True)  # type: ignore[arg-type]
-        return list(await pipe.execute())
-
+    shared = []
+    for entry in entries:
+        fields = dict(zip(entry[1::2], entry[2::2], strict=True))
+        shared.append(SharedEntry(fields, exact_int(fields["t"]) - RETENTION_MS))
     try:
-        ids = await store.call(append, _PUBLISH_TIMEOUT)
+        ids = await append_shared(store, shared, _PUBLISH_TIMEOUT)
     except StoreUnavailable as exc:
         log.error("could not publish %d alert(s) to %s: %s", len(entries), ALERTS_STREAM, exc)
         return [list(entry) for entry in entries]

@@ -53,6 +53,7 @@ async def record_across_slots(
     idempotency_key: str,
     named: int,
     history: HistoryRetention | None = None,
+    sample: tuple[list[str], list[Any]] = ([], []),
 ) -> list[Any]:
     """record.lua per slot group, each with its own idempotency key. `head` is record.lua's
     ARGV before N (now, cost, tokens in/out, fingerprint, dedupe ttl, hold id, release,
@@ -60,11 +61,12 @@ async def record_across_slots(
     reply in record.lua's format with the caller's indexes (never "stale": a group re-plans on
     its own, since earlier groups may already have recorded); updates `plans` in place when a
     group re-plans. Each group writes its subjects' history rollups (on their own slot); the
-    scope-wide top-spender sets are not kept on a cluster."""
+    scope-wide top-spender sets are not kept on a cluster. `sample`: the cost sample's keys
+    and arguments (engine/samples.py), for the group of the first subject, on its slot."""
     async with admitted_to(store):
         return await _record(
             store, configs, plans, now=now, head=head, key=idempotency_key, named=named,
-            history=history or HistoryRetention(),
+            history=history or HistoryRetention(), sample=sample,
         )  # fmt: skip
 
 
@@ -78,6 +80,7 @@ async def _record(
     key: str,
     named: int,
     history: HistoryRetention,
+    sample: tuple[list[str], list[Any]],
 ) -> list[Any]:
     release = str(head[7]) == "1"
     # Groups with a subject the record names first: a conflict is then found before any hold
@@ -96,6 +99,7 @@ async def _record(
         reply = await _record_group(
             store, configs, plans, group, now=now, head=head, dedupe=dedupe,
             only_released=only_released, history=history,
+            sample=sample if 0 in group.positions else ([], []),
         )  # fmt: skip
         if reply[0] in ("conflict", "closed"):
             return [reply[0]]
@@ -127,12 +131,13 @@ async def _record_group(
     dedupe: DedupeTarget,
     only_released: int,
     history: HistoryRetention,
+    sample: tuple[list[str], list[Any]],
 ) -> list[Any]:
     for _ in range(STALE_RETRIES):
         named = len(group.plans) - only_released
         more_keys, more_args = record_extras(group.plans, named, history, top=False)
-        args = [*head, len(group.plans), 0, only_released, *group.args, *more_args]
-        keys = [*group.keys, dedupe.legacy, dedupe.index, *more_keys]
+        args = [*head, len(group.plans), 0, only_released, *group.args, *more_args, *sample[1]]
+        keys = [*group.keys, dedupe.legacy, dedupe.index, *more_keys, *sample[0]]
         reply: list[Any] = await store.run("record.lua", keys, args)
         if reply[0] != "stale":
             return reply

@@ -34,8 +34,7 @@ from quota_sidecar.domain.clock import Clock
 from quota_sidecar.domain.errors import InvalidInput, NotFound, StoreBehind
 from quota_sidecar.domain.models import QuotaConfig, QuotaScope, Subject
 from quota_sidecar.domain.results import AlertKind
-from quota_sidecar.engine.audit import append_audit, publish_alert
-from quota_sidecar.engine.codec import config_from_json, config_to_dict, config_to_json
+from quota_sidecar.engine.audit import audit_entry, publish_alert
 from quota_sidecar.engine.defaults import (
     check_default,
     default_lookup,
@@ -43,16 +42,17 @@ from quota_sidecar.engine.defaults import (
     is_default,
     resolve_default,
     tenant_of,
-    write_default,
 )
-from quota_sidecar.store.keys import (
-    DEFAULTS,
-    QUOTA_INDEX,
-    WINDOWS_CACHED_FIELDS,
-    defaults_key,
-    subject_keys,
+from quota_sidecar.store.config_codec import config_from_json, config_to_dict, config_to_json
+from quota_sidecar.store.keys import DEFAULTS
+from quota_sidecar.store.quota_configs import (
+    delete_config,
+    list_configured,
+    put_config,
+    read_configs,
 )
 from quota_sidecar.store.redis import Store
+from quota_sidecar.store.scope_defaults import StoredDefault, defaults_key_of, write_default
 
 __all__ = ["CachedConfig", "ConfigRepository"]
 
@@ -147,38 +147,23 @@ class ConfigRepository:
         """The subjects' configs as the store holds them now (a default resolved where a
         subject has none of its own), in one pipelined round trip."""
         lookups = [default_lookup(s, tenant) for s in subjects]
-        cluster = self._store.is_cluster
-        dflt_keys = [defaults_key(s, cluster=cluster) for s in subjects]
-
-        async def load() -> list[list[str | None]]:
-            pipe = self._store.client.pipeline(transaction=False)
-            for s, lookup, dflt in zip(subjects, lookups, dflt_keys, strict=True):
-                pipe.hmget(subject_keys(s).config, ["v", "j", "u", "x"])
-                if lookup is not None:  # same slot as the subject: one round trip still
-                    pipe.hmget(dflt, lookup.fields)
-            return await pipe.execute()
-
-        rows = iter(await self._store.call(load, timeout))
+        names = [None if lookup is None else lookup.names for lookup in lookups]
+        stored = await read_configs(self._store, subjects, names, timeout)
         reads = []
-        for s, lookup, dflt in zip(subjects, lookups, dflt_keys, strict=True):
-            version, document, updated, ends = next(rows)
-            expires = int(ends) if ends else None
-            own, written = version or "0", int(updated or 0)
-            if document:
-                config = config_from_json(document, int(own), written)
-                entry = CachedConfig(config, own, expires, defaults_key=dflt, written_ms=written)
-                if lookup is not None:
-                    next(rows)  # read along in the same round trip; the own quota wins
+        for s, lookup, row in zip(subjects, lookups, stored, strict=True):
+            own, expires, written = row.version, row.expires_at_ms, row.written_ms
+            if row.document:  # the own quota wins over any default read along
+                config = config_from_json(row.document, int(own), written)
+                entry = CachedConfig(config, own, expires, None, row.defaults_key, written)
             elif lookup is not None:
-                row = next(rows)
-                resolved = resolve_default(s, lookup, row)
-                self._note_defaults(lookup.names, row)
+                resolved = resolve_default(s, lookup, row.defaults)
+                self._note_defaults(lookup.names, row.defaults)
                 versions = own + resolved.versions
                 entry = CachedConfig(
-                    resolved.config, versions, expires, resolved.name, dflt, written
+                    resolved.config, versions, expires, resolved.name, row.defaults_key, written
                 )
             else:
-                entry = CachedConfig(None, own, expires, defaults_key=dflt, written_ms=written)
+                entry = CachedConfig(None, own, expires, None, row.defaults_key, written)
             reads.append(entry)
         return reads
 
@@ -238,41 +223,25 @@ class ConfigRepository:
         subject = config.subject
         check_default(subject)
         before = await self.get(subject)
-        keys = subject_keys(subject)
         now = self._clock.now_ms()
-
-        async def write() -> list[object]:
-            pipe = self._store.client.pipeline(transaction=not self._store.is_cluster)
-            pipe.hincrby(keys.config, "v", 1)
-            pipe.hset(keys.config, mapping={"j": config_to_json(config), "u": str(now)})
-            pipe.hdel(keys.windows, *WINDOWS_CACHED_FIELDS)  # after the version: see keys.py
-            pipe.zadd(QUOTA_INDEX, {str(subject): 0})
-            append_audit(
-                pipe,
-                now_ms=now,
-                action="quota.put",
-                subject=subject,
-                actor=actor,
-                reason=reason,
-                before=config_to_dict(before) if before else None,
-                after=config_to_dict(config),
-            )
-            return await pipe.execute()
-
-        results = await self._store.call(write, _ADMIN_TIMEOUT)
-        version = int(str(results[0]))
+        audit = audit_entry(
+            now_ms=now, action="quota.put", subject=subject, actor=actor, reason=reason,
+            before=config_to_dict(before) if before else None, after=config_to_dict(config),
+        )  # fmt: skip
+        document = config_to_json(config)
+        version = await put_config(
+            self._store, subject, document, now_ms=now, audit=audit, timeout=_ADMIN_TIMEOUT
+        )
         if is_default(subject):  # every slot's copy, before the call is acknowledged
-            await write_default(
-                self._store, subject, version, config_to_json(config), timeout=_ADMIN_TIMEOUT
-            )
+            await write_default(self._store, subject, version, document, timeout=_ADMIN_TIMEOUT)
         verb = "changed" if before else "created"
         message = f"quota of {subject} {verb} by {actor}"
         await publish_alert(self._store, AlertKind.QUOTA_CHANGED, subject, now, message)
-        stored = config_from_json(config_to_json(config), version, now)
+        stored = config_from_json(document, version, now)
         # What this call wrote is the store's state now: remembered as it is, even over a
         # later version seen before (a quota put again after the store lost it).
         self._forget(subject)  # entries resolved per tenant, then the own quota (wins for all)
-        dflt = defaults_key(subject, cluster=self._store.is_cluster)
+        dflt = defaults_key_of(self._store, subject)
         entry = CachedConfig(stored, str(version), defaults_key=dflt, written_ms=now)
         self._remember((subject, ""), entry)
         return stored, before is None
@@ -281,33 +250,17 @@ class ConfigRepository:
         before = await self.get(subject)
         if before is None:
             raise NotFound(f"no quota is configured for {subject}")
-        keys = subject_keys(subject)
         now = self._clock.now_ms()
-
-        async def write() -> list[object]:
-            pipe = self._store.client.pipeline(transaction=not self._store.is_cluster)
-            pipe.hincrby(keys.config, "v", 1)  # the tombstone: see the module docstring
-            pipe.hdel(keys.config, "j")
-            pipe.hset(keys.config, "u", str(now))  # when it was deleted: see _supersedes
-            pipe.hdel(keys.windows, *WINDOWS_CACHED_FIELDS)  # after the version: see keys.py
-            pipe.zrem(QUOTA_INDEX, str(subject))
-            append_audit(
-                pipe,
-                now_ms=now,
-                action="quota.delete",
-                subject=subject,
-                actor=actor,
-                reason=reason,
-                before=config_to_dict(before),
-                after=None,
-            )
-            return await pipe.execute()
-
-        results = await self._store.call(write, _ADMIN_TIMEOUT)
-        if is_default(subject):  # the tombstone version, on every slot's copy
-            await write_default(
-                self._store, subject, int(str(results[0])), "", timeout=_ADMIN_TIMEOUT
-            )
+        audit = audit_entry(
+            now_ms=now, action="quota.delete", subject=subject, actor=actor, reason=reason,
+            before=config_to_dict(before), after=None,
+        )  # fmt: skip
+        # The tombstone (see the module docstring), and on every slot's copy of a default.
+        version = await delete_config(
+            self._store, subject, now_ms=now, audit=audit, timeout=_ADMIN_TIMEOUT
+        )
+        if is_default(subject):
+            await write_default(self._store, subject, version, "", timeout=_ADMIN_TIMEOUT)
         self._forget(subject)  # the next call resolves it afresh: a default may apply now
         message = f"quota of {subject} deleted by {actor}"
         await publish_alert(self._store, AlertKind.QUOTA_CHANGED, subject, now, message)
@@ -320,15 +273,7 @@ class ConfigRepository:
         if not 0 <= page_size <= 1000:
             raise InvalidInput("page_size", "must be between 1 and 1000")
         page_size = page_size or 100
-        if scope is not None:
-            low = f"[{scope.value}:" if not page_token else f"({page_token}"
-            high = f"[{scope.value};"  # ';' sorts right after ':'
-        else:
-            low, high = (f"({page_token}" if page_token else "-"), "+"
-        names: list[str] = await self._store.call(
-            lambda: self._store.client.zrangebylex(QUOTA_INDEX, low, high, 0, page_size + 1),
-            _ADMIN_TIMEOUT,
-        )
+        names = await list_configured(self._store, scope, page_token, page_size + 1, _ADMIN_TIMEOUT)
         subjects = [Subject.parse(name) for name in names[:page_size]]
         reads = await self._read(subjects, _ADMIN_TIMEOUT, "")
         self._merge(subjects, reads, "")
@@ -345,11 +290,10 @@ class ConfigRepository:
 
     # -- scope defaults while the store is unreachable ------------------------------------
 
-    def _note_defaults(self, names: Sequence[Subject], row: Sequence[str | None]) -> None:
-        for i, name in enumerate(names):
-            document = row[2 * i + 1]
+    def _note_defaults(self, names: Sequence[Subject], stored: Sequence[StoredDefault]) -> None:
+        for name, copy in zip(names, stored, strict=True):
             self._defaults_seen[name] = (
-                config_from_json(document, int(row[2 * i] or 0), 0) if document else None
+                config_from_json(copy.document, int(copy.version), 0) if copy.document else None
             )
 
     def under_known_default(self, subject: Subject, tenant: str = "") -> CachedConfig | None:

@@ -31,6 +31,7 @@ from quota_sidecar.engine.history_keys import record_extras
 from quota_sidecar.engine.plan import SubjectPlan, plan_subject, plan_subjects
 from quota_sidecar.engine.replies import decode_alerts, decode_totals, exact_int, window_length
 from quota_sidecar.engine.reservations import decode_reservation
+from quota_sidecar.engine.samples import sample_extras
 from quota_sidecar.store.keys import ALERTS, idempotency_home, subject_keys
 from quota_sidecar.store.redis import Store
 
@@ -91,10 +92,13 @@ class CostTracker:
         release: bool = False,
         timeout: float | None = None,
         identity: Sequence[Subject] | None = None,
+        sample: bool = False,
     ) -> RecordResult:
         """`model` is "provider/model" (or ""), for the breakdown. `identity`: the subjects
         the idempotency fingerprint is taken over when they are not `subjects` (a spooled record
-        replayed without the runs that ended meanwhile stays the record it was)."""
+        replayed without the runs that ended meanwhile stays the record it was). `sample`: a
+        record that counts also keeps its cost in the first subject's sample for history
+        estimates (engine/samples.py), in the same script call."""
         reply, plans = await self._record(
             subjects,
             cost_nanos=cost_nanos,
@@ -108,6 +112,7 @@ class CostTracker:
             release=release,
             timeout=timeout,
             identity=identity,
+            sample=sample,
         )
         return RecordResult(
             recorded=reply[0] == "ok",
@@ -132,6 +137,7 @@ class CostTracker:
         model: str = "",
         timeout: float | None = None,
         identity: Sequence[Subject] | None = None,
+        sample: bool = False,
     ) -> tuple[list[Any], list[SubjectPlan]]:
         hold_id, others = "", []
         if reservation_id:
@@ -150,6 +156,9 @@ class CostTracker:
         payload = "\x1f".join([*names, *parts, reservation_id or ""])
         entry = dedupe_entry(idempotency_key, payload)
         dedupe = DedupeTarget.on(idempotency_home(identity or subjects), idempotency_key)
+        samples = ([], []) if release or not sample else sample_extras(
+            subjects[0], tool_name=tool_name, model=model
+        )  # fmt: skip
         for _ in range(_STALE_RETRIES):
             now = self._clock.now_ms()
             cached = await self._configs.get_many(targets, timeout=timeout)
@@ -180,12 +189,14 @@ class CostTracker:
                     idempotency_key=key,
                     named=len(subjects),
                     history=self._history,
+                    sample=samples,
                 )
             else:
                 # The history rollups and top-spender sets, in the same script call.
                 more_keys, more_args = record_extras(plans, len(subjects), self._history, top=True)
-                keys += more_keys
-                args += more_args
+                # Then the cost sample (its list the last key), in the same script call too.
+                keys += more_keys + samples[0]
+                args += more_args + samples[1]
                 # A record must survive a failover once acknowledged; a release need not (a
                 # lost one leaves a hold its lease ends).
                 reply = await self._store.run(

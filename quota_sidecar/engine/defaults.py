@@ -4,8 +4,8 @@ A default is stored as a quota whose identifier is "*" (`user:*`, every user) or
 (`user:*@acme`, every user named in a call together with `tenant:acme`), through the same
 put/delete as any quota (so GetQuota, ListQuotas, the audit log and the quota file treat it
 alike). What the scripts read is a copy in a defaults hash: `qs:dflt` on a single Redis; on
-Redis Cluster one copy per slot (`qs:{<slot tag>}:dflt`, store/keys.py), written to all 16384
-slots before the admin call returns. A copy holds the default's version and JSON, so an
+Redis Cluster one copy per slot (`qs:{<slot tag>}:dflt`), written to all 16384 slots before the
+admin call returns (store/scope_defaults.py). A copy holds the default's version and JSON, so an
 identifier under a default costs nothing per identifier until it is used.
 
 Resolution for a subject without a document of its own, in order: its tenant's default, then
@@ -34,9 +34,9 @@ from quota_sidecar.domain.models import (
     check_default,
     is_default,
 )
-from quota_sidecar.engine.codec import config_from_json
-from quota_sidecar.store.keys import DEFAULTS, default_field, defaults_slot_keys
-from quota_sidecar.store.redis import Store
+from quota_sidecar.store.config_codec import config_from_json
+from quota_sidecar.store.keys import default_field
+from quota_sidecar.store.scope_defaults import StoredDefault
 
 __all__ = [
     "DEFAULT_SCOPES",
@@ -47,10 +47,7 @@ __all__ = [
     "is_default",
     "resolve_default",
     "tenant_of",
-    "write_default",
 ]
-
-_FAN_OUT_BATCH = 1024  # slot copies per pipeline round trip on Redis Cluster
 
 
 def tenant_of(subjects: Sequence[Subject]) -> str:
@@ -64,11 +61,6 @@ class DefaultLookup:
     """The defaults that can decide a subject's quota, most specific first."""
 
     names: tuple[Subject, ...]
-
-    @property
-    def fields(self) -> list[str]:
-        """Each default's version field, then its JSON field, for one HMGET."""
-        return [f for name in self.names for f in (default_field(name), default_field(name) + ":j")]
 
 
 def has_tenant_default(subject: Subject) -> bool:
@@ -101,41 +93,15 @@ class ResolvedDefault:
 
 
 def resolve_default(
-    subject: Subject, lookup: DefaultLookup, row: Sequence[str | None]
+    subject: Subject, lookup: DefaultLookup, stored: Sequence[StoredDefault]
 ) -> ResolvedDefault:
-    """The first default with a document, from one HMGET of `lookup.fields`; the defaults
-    before it are verified too (one created later must take over)."""
+    """The first default with a document, from the copies of `lookup.names` as read; the
+    defaults before it are verified too (one created later must take over)."""
     parts = []
-    for i, name in enumerate(lookup.names):
-        version, document = row[2 * i], row[2 * i + 1]
-        parts.append(f"|{default_field(name)}={version or '0'}")
-        if document:
-            found = config_from_json(document, int(version or 0), 0)
+    for name, copy in zip(lookup.names, stored, strict=True):
+        parts.append(f"|{default_field(name)}={copy.version}")
+        if copy.document:
+            found = config_from_json(copy.document, int(copy.version), 0)
             config = dataclasses.replace(found, identifier=subject.identifier, updated_at=None)
             return ResolvedDefault(config, name, "".join(parts))
     return ResolvedDefault(None, None, "".join(parts))
-
-
-async def write_default(
-    store: Store, name: Subject, version: int, document: str, *, timeout: float
-) -> None:
-    """Write a default's copy (document '' = removed) to the defaults hash, or on Redis Cluster
-    to every slot's copy, before returning: from then on every check sees it."""
-    field = default_field(name)
-    if not store.is_cluster:
-        await store.run("default_put.lua", [DEFAULTS], [field, version, document], timeout)
-        return
-    script = store.script("default_put.lua")
-    # SCRIPT LOAD goes to every master, so the pipelined EVALSHAs below find it on each.
-    await store.call(lambda: store.client.script_load(script.script), timeout)
-    keys = defaults_slot_keys()
-    for start in range(0, len(keys), _FAN_OUT_BATCH):
-        batch = keys[start : start + _FAN_OUT_BATCH]
-
-        async def send(batch: list[str] = batch) -> None:
-            pipe = store.client.pipeline(transaction=False)
-            for key in batch:
-                pipe.evalsha(script.sha, 1, key, field, version, document)
-            await pipe.execute()
-
-        await store.call(send, timeout)

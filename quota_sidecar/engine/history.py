@@ -14,12 +14,8 @@ forgives the budget (it deletes those hashes), but the spend happened and stays 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
-from functools import partial
-from typing import cast
 
 from quota_sidecar.domain.clock import Clock
 from quota_sidecar.domain.errors import InvalidInput
@@ -35,9 +31,16 @@ from quota_sidecar.domain.periods import Period, day_period, month_period, named
 from quota_sidecar.engine.configs import CachedConfig, ConfigRepository
 from quota_sidecar.engine.costs import breakdown_entries
 from quota_sidecar.engine.history_keys import calendar_name, calendar_of
-from quota_sidecar.engine.replies import exact_int
-from quota_sidecar.store.keys import subject_keys, top_calendars, top_day, top_month
 from quota_sidecar.store.redis import Store
+from quota_sidecar.store.usage_history import (
+    PeriodTotal,
+    Rollup,
+    TopSet,
+    calendars_of,
+    period_totals,
+    read_rollups,
+    top_page,
+)
 
 __all__ = ["PERIODS", "TOP_LIMIT_MAX", "HistoryReader"]
 
@@ -83,26 +86,29 @@ class HistoryReader:
         months = _months_between(first, last) if days else []
         kept = _months_back(this_month, self.retention.months - 1)
         months = [m for m in months if m >= kept]
-        keys = subject_keys(subject)
         day_periods = [named_day(d, reset_hour, time_zone) for d in days]
         month_periods = [named_month(m, reset_hour, time_zone) for m in months]
-        names = [keys.history_day(p.id) for p in day_periods]
-        names += [keys.history_month(p.id) for p in month_periods]
-        found = await self._hgetall(names)
+        day_rollups, month_rollups = await read_rollups(
+            self._store,
+            subject,
+            [p.id for p in day_periods],
+            [p.id for p in month_periods],
+            _READ_TIMEOUT,
+        )
         day_rows = tuple(
-            _day_row(d, p, fields)
-            for d, p, fields in zip(days, day_periods, found[: len(days)], strict=True)
+            _day_row(d, p, rollup)
+            for d, p, rollup in zip(days, day_periods, day_rollups, strict=True)
         )
         month_rows = tuple(
             UsageMonth(
                 month=p.id,
                 starts_at=p.start,
                 ends_at=p.end,
-                cost_nanos=exact_int(fields.get("c", 0)),
-                requests=exact_int(fields.get("r", 0)),
-                tokens=_tokens(fields),
+                cost_nanos=rollup.cost_nanos,
+                requests=rollup.records,
+                tokens=rollup.tokens,
             )
-            for p, fields in zip(month_periods, found[len(days) :], strict=True)
+            for p, rollup in zip(month_periods, month_rollups, strict=True)
         )
         return UsageHistory(
             subject=subject,
@@ -111,19 +117,6 @@ class HistoryReader:
             quota_source=cached.source,
             quota_default=_default_name(cached),
         )
-
-    async def _hgetall(self, names: Sequence[str]) -> list[dict[str, str]]:
-        if not names:
-            return []
-
-        async def read() -> list[dict[str, str]]:
-            # One subject's keys share its slot, so this pipeline is one node's on a cluster.
-            pipe = self._store.client.pipeline(transaction=False)
-            for name in names:
-                pipe.hgetall(name)
-            return list(await pipe.execute())
-
-        return list(await self._store.call(read, _READ_TIMEOUT))
 
     async def top_spenders(
         self, scope: QuotaScope, *, period: str = "today", limit: int = 10
@@ -140,17 +133,12 @@ class HistoryReader:
             raise InvalidInput("period", f"must be one of {', '.join(PERIODS)}: {period!r}")
         if not 1 <= limit <= TOP_LIMIT_MAX:
             raise InvalidInput("limit", f"must be from 1 to {TOP_LIMIT_MAX}: {limit}")
-        if self._store.is_cluster:
-            raise NotImplementedError("top spenders are not kept on Redis Cluster")
         now = self._clock.now_ms()
-        calendars = await self._store.call(
-            lambda: self._store.client.smembers(top_calendars(scope.value)), _READ_TIMEOUT
-        )
         totals: dict[Subject, int] = {}
         moved: dict[Subject, CachedConfig] = {}
-        for calendar in sorted(str(c) for c in calendars):
-            key = _current_set(scope, calendar, period, now)
-            await self._collect(_SetScan(scope, calendar, key, limit), totals, moved)
+        for calendar in await calendars_of(self._store, scope, _READ_TIMEOUT):
+            top = _current_set(scope, calendar, period, now)
+            await self._collect(_SetScan(top, limit), totals, moved)
         totals.update(await self._rescored(moved, period, now, skip=totals))
         ranked = sorted(totals.items(), key=lambda e: (-e[1], e[0].identifier))[:limit]
         configs = await self._configs.get_many([subject for subject, _ in ranked])
@@ -176,14 +164,12 @@ class HistoryReader:
         own: list[int] = []
         start = 0
         while True:
-            page = await self._store.call(
-                partial(self._page, scan.key, start, scan.limit), _READ_TIMEOUT
-            )
-            subjects = [Subject(scan.scope, member) for member, _ in page]
+            page = await top_page(self._store, scan.top, start, scan.limit, _READ_TIMEOUT)
+            subjects = [Subject(scan.top.scope, member) for member, _ in page]
             for subject, (_, score), cached in zip(
                 subjects, page, await self._configs.get_many(subjects), strict=True
             ):
-                if calendar_name(*calendar_of(cached.config)) == scan.calendar:
+                if calendar_name(*calendar_of(cached.config)) == scan.top.calendar:
                     totals[subject] = score
                     own.append(score)
                 else:
@@ -194,40 +180,23 @@ class HistoryReader:
             if len(own) >= scan.limit and page[-1][1] < sorted(own, reverse=True)[scan.limit - 1]:
                 return  # past the cut and past every tie with it
 
-    async def _page(self, key: str, start: int, count: int) -> list[tuple[str, int]]:
-        return cast(
-            "list[tuple[str, int]]",
-            await self._store.client.zrevrange(
-                key, start, start + count - 1, withscores=True, score_cast_func=_exact_score
-            ),
-        )
-
     async def _rescored(
         self, moved: dict[Subject, CachedConfig], period: str, now: int, *, skip: dict[Subject, int]
     ) -> dict[Subject, int]:
         """The current period's total of each subject met only in another calendar's set,
         from its rollup (the source of every set's scores); none if it recorded nothing in it."""
         subjects = [s for s in moved if s not in skip]
-        names = []
+        wanted = []
         for subject in subjects:
             reset_hour, time_zone = calendar_of(moved[subject].config)
-            keys = subject_keys(subject)
             if period == "today":
-                names.append(keys.history_day(day_period(now, reset_hour, time_zone).id))
+                period_id = day_period(now, reset_hour, time_zone).id
             else:
-                names.append(keys.history_month(month_period(now, reset_hour, time_zone).id))
-
-        async def read() -> list[list[str | None]]:
-            pipe = self._store.client.pipeline(transaction=False)
-            for name in names:
-                pipe.hmget(name, "c", "r")
-            return list(await pipe.execute())
-
-        found = await self._store.call(read, _READ_TIMEOUT) if names else []
+                period_id = month_period(now, reset_hour, time_zone).id
+            wanted.append(PeriodTotal(subject, period_id, monthly=period != "today"))
+        found = await period_totals(self._store, wanted, _READ_TIMEOUT)
         return {
-            subject: exact_int(cost or 0)
-            for subject, (cost, records) in zip(subjects, found, strict=True)
-            if records is not None
+            subject: cost for subject, cost in zip(subjects, found, strict=True) if cost is not None
         }
 
 
@@ -235,49 +204,33 @@ class HistoryReader:
 class _SetScan:
     """One calendar's top-spender set of the current period, read `limit` members a page."""
 
-    scope: QuotaScope
-    calendar: str
-    key: str
+    top: TopSet
     limit: int
 
 
-def _exact_score(raw: str | bytes) -> int:
-    """A set's score as the integer nanos it was written as (record.lua writes the exact text
-    of the rollup; Redis keeps doubles, exact below 2**53, as amounts are)."""
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    value = Decimal(text)
-    if value != value.to_integral_value():
-        raise ValueError(f"not an integer score: {text!r}")
-    return int(value)
-
-
-def _current_set(scope: QuotaScope, calendar: str, period: str, now: int) -> str:
+def _current_set(scope: QuotaScope, calendar: str, period: str, now: int) -> TopSet:
     hour, _, time_zone = calendar.partition("@")
     reset_hour = int(hour)
     if period == "today":
-        return top_day(scope.value, calendar, day_period(now, reset_hour, time_zone).id)
-    return top_month(scope.value, calendar, month_period(now, reset_hour, time_zone).id)
+        return TopSet(scope, calendar, day_period(now, reset_hour, time_zone).id, monthly=False)
+    return TopSet(scope, calendar, month_period(now, reset_hour, time_zone).id, monthly=True)
 
 
 def _default_name(cached: CachedConfig) -> str:
     return "" if cached.default is None else str(cached.default)
 
 
-def _tokens(fields: dict[str, str]) -> int:
-    return exact_int(fields.get("ti", 0)) + exact_int(fields.get("to", 0))
-
-
-def _day_row(day: date, period: Period, fields: dict[str, str]) -> UsageDay:
+def _day_row(day: date, period: Period, rollup: Rollup) -> UsageDay:
     return UsageDay(
         day=day,
         starts_at=period.start,
         ends_at=period.end,
-        cost_nanos=exact_int(fields.get("c", 0)),
-        requests=exact_int(fields.get("r", 0)),
-        tokens=_tokens(fields),
-        by_provider=breakdown_entries(fields, "p"),
-        by_tool=breakdown_entries(fields, "t"),
-        by_model=breakdown_entries(fields, "m"),
+        cost_nanos=rollup.cost_nanos,
+        requests=rollup.records,
+        tokens=rollup.tokens,
+        by_provider=breakdown_entries(rollup.fields, "p"),
+        by_tool=breakdown_entries(rollup.fields, "t"),
+        by_model=breakdown_entries(rollup.fields, "m"),
     )
 
 

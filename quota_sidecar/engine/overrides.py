@@ -15,27 +15,28 @@ crossing then alerts again.
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import UTC, datetime
-from typing import Any
 
 from quota_sidecar.domain.clock import Clock, from_ms, to_ms
 from quota_sidecar.domain.errors import InvalidInput, NotFound
-from quota_sidecar.domain.models import LimitKind, QuotaScope, Subject
+from quota_sidecar.domain.models import LimitKind, Subject
 from quota_sidecar.domain.money import MAX_LIMIT_NANOS
 from quota_sidecar.domain.results import AlertKind, Override, OverrideKind
-from quota_sidecar.engine.audit import append_audit, publish_alert
+from quota_sidecar.engine.audit import audit_entry, publish_alert
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.costs import CostTracker
 from quota_sidecar.engine.plan import SubjectPlan, plan_subject
-from quota_sidecar.store.keys import (
-    OVERRIDE_EXPIRY,
-    OVERRIDES_FLAG,
-    WINDOWS_CACHED_FIELDS,
-    subject_keys,
+from quota_sidecar.store.overrides import (
+    override_record,
+    read_override,
+    read_overrides,
+    remove_override,
+    reset_usage,
+    write_override,
 )
 from quota_sidecar.store.redis import Store
+from quota_sidecar.store.threshold_claims import ThresholdClaim, read_claims, release_claim
 
 __all__ = ["OverrideManager"]
 
@@ -89,37 +90,6 @@ def _check_raise(override: Override, plan: SubjectPlan) -> None:
         )
 
 
-def _to_json(override: Override) -> str:
-    return json.dumps(
-        {
-            "id": override.id,
-            "kind": override.kind.value,
-            "limit": override.limit.value if override.limit else None,
-            "value": override.value,
-            "expires_at": to_ms(override.expires_at),
-            "created_at": to_ms(override.created_at or datetime.now(UTC)),
-            "reason": override.reason,
-            "actor": override.actor,
-        },
-        sort_keys=True,
-    )
-
-
-def _from_json(subject: Subject, document: str) -> Override:
-    data: dict[str, Any] = json.loads(document)
-    return Override(
-        id=data["id"],
-        subject=subject,
-        kind=OverrideKind(data["kind"]),
-        limit=LimitKind(data["limit"]) if data.get("limit") else None,
-        value=int(data["value"]),
-        expires_at=from_ms(int(data["expires_at"])),
-        created_at=from_ms(int(data["created_at"])),
-        reason=data["reason"],
-        actor=data["actor"],
-    )
-
-
 class OverrideManager:
     """Grants, revokes and lists overrides; resets usage; resolves released thresholds."""
 
@@ -164,42 +134,17 @@ class OverrideManager:
             created_at=from_ms(now),
         )
         expiry = to_ms(granted.expires_at)
-        limit = granted.limit.value if granted.limit else ""
-        keys = subject_keys(subject)
         keep_until = max([expiry, *(to_ms(o.expires_at) for o in await self.in_force(subject))])
         ttl = keep_until - now + 60_000
         if plan.cached.expires_at_ms is not None:  # a run: nothing of it outlives it
             ttl = min(ttl, max(plan.cached.expires_at_ms - now, 1))
-
-        async def write() -> object:
-            pipe = self._store.client.pipeline(transaction=not self._store.is_cluster)
-            spec = f"{granted.kind.value}|{limit}|{granted.value}|{expiry}|{period}"
-            if subject.scope is not QuotaScope.RUN:
-                # The flag that makes the scripts read the overrides at all (see _lib.lua's
-                # apply_overrides), written before the override (a Cluster pipeline is no
-                # transaction), so no script sees the override without it. Never removed: a
-                # config hash lives as long as its subject. A run's config hash ends with the
-                # run, so a run's scripts read its overrides without a flag.
-                pipe.hset(keys.config, OVERRIDES_FLAG, 1)
-                pipe.hdel(keys.windows, *WINDOWS_CACHED_FIELDS)  # after the flag: see keys.py
-            pipe.hset(keys.overrides, granted.id, spec)
-            pipe.hset(keys.override_meta, granted.id, _to_json(granted))
-            pipe.pexpire(keys.overrides, ttl)
-            pipe.pexpire(keys.override_meta, ttl)
-            pipe.zadd(OVERRIDE_EXPIRY, {f"{subject}|{granted.id}": expiry})
-            append_audit(
-                pipe,
-                now_ms=now,
-                action="override.grant",
-                subject=subject,
-                actor=granted.actor,
-                reason=granted.reason,
-                before=None,
-                after=json.loads(_to_json(granted)),
-            )
-            return await pipe.execute()
-
-        await self._store.call(write, _ADMIN_TIMEOUT)
+        audit = audit_entry(
+            now_ms=now, action="override.grant", subject=subject, actor=granted.actor,
+            reason=granted.reason, before=None, after=override_record(granted),
+        )  # fmt: skip
+        await write_override(
+            self._store, granted, period=period, ttl_ms=ttl, audit=audit, timeout=_ADMIN_TIMEOUT
+        )
         message = (
             f"{granted.kind.value} override {granted.id} granted on {subject} by "
             f"{granted.actor} until {granted.expires_at.isoformat()}"
@@ -217,47 +162,27 @@ class OverrideManager:
     ) -> Override:
         if not actor:
             raise InvalidInput("actor", "is required for admin changes")
-        keys = subject_keys(subject)
-        document = await self._store.call(
-            lambda: self._store.client.hget(keys.override_meta, override_id), _ADMIN_TIMEOUT
-        )
-        if not document:
+        stored = await read_override(self._store, subject, override_id, _ADMIN_TIMEOUT)
+        if stored is None:
             raise NotFound(f"no override {override_id!r} is in force for {subject}")
-        revoked = _from_json(subject, document)
+        revoked = stored.override
         now = self._clock.now_ms()
-
-        async def write() -> object:
-            pipe = self._store.client.pipeline(transaction=not self._store.is_cluster)
-            pipe.hdel(keys.overrides, override_id)
-            pipe.hdel(keys.override_meta, override_id)
-            pipe.zrem(OVERRIDE_EXPIRY, f"{subject}|{override_id}")
-            append_audit(
-                pipe,
-                now_ms=now,
-                action="override.revoke",
-                subject=subject,
-                actor=actor,
-                reason=reason,
-                before=json.loads(document),
-                after=None,
-            )
-            return await pipe.execute()
-
-        await self._store.call(write, _ADMIN_TIMEOUT)
+        audit = audit_entry(
+            now_ms=now, action="override.revoke", subject=subject, actor=actor, reason=reason,
+            before=stored.record, after=None,
+        )  # fmt: skip
+        await remove_override(
+            self._store, subject, override_id, audit=audit, timeout=_ADMIN_TIMEOUT
+        )
         message = f"{revoked.kind.value} override {override_id} on {subject} revoked by {actor}"
         await publish_alert(self._store, AlertKind.OVERRIDE_REVOKED, subject, now, message)
         return revoked
 
     async def in_force(self, subject: Subject) -> list[Override]:
         """Overrides in force, soonest expiry first."""
-        meta: dict[str, str] = await self._store.call(
-            lambda: self._store.client.hgetall(subject_keys(subject).override_meta),
-            _ADMIN_TIMEOUT,
-        )
+        stored = await read_overrides(self._store, subject, _ADMIN_TIMEOUT)
         now = self._clock.now_ms()
-        live = [
-            o for o in (_from_json(subject, d) for d in meta.values()) if to_ms(o.expires_at) > now
-        ]
+        live = [o for o in stored if to_ms(o.expires_at) > now]
         return sorted(live, key=lambda o: (o.expires_at, o.id))
 
     async def reset(self, subject: Subject, *, actor: str, reason: str) -> tuple[int, int]:
@@ -267,30 +192,20 @@ class OverrideManager:
         before = await self._costs.usage(subject)
         now = self._clock.now_ms()
         plan = await self._plan(subject, now)
-        keys = subject_keys(subject)
         claims = await self._claims(plan)
         snapshot = {
             "cost_today_nanos": before.cost_today_nanos,
             "cost_this_month_nanos": before.cost_this_month_nanos,
             "requests_today": before.requests_today,
         }
-
-        async def write() -> object:
-            pipe = self._store.client.pipeline(transaction=not self._store.is_cluster)
-            pipe.delete(keys.windows, keys.day(plan.day.id), keys.month(plan.month.id))
-            append_audit(
-                pipe,
-                now_ms=now,
-                action="usage.reset",
-                subject=subject,
-                actor=actor,
-                reason=reason,
-                before=snapshot,
-                after=None,
-            )
-            return await pipe.execute()
-
-        await self._store.call(write, _ADMIN_TIMEOUT)
+        audit = audit_entry(
+            now_ms=now, action="usage.reset", subject=subject, actor=actor, reason=reason,
+            before=snapshot, after=None,
+        )  # fmt: skip
+        await reset_usage(
+            self._store, subject, day_id=plan.day.id, month_id=plan.month.id, audit=audit,
+            timeout=_ADMIN_TIMEOUT,
+        )  # fmt: skip
         message = f"usage of {subject} reset by {actor}"
         await publish_alert(self._store, AlertKind.USAGE_RESET, subject, now, message)
         for limit, pct, period in claims:
@@ -302,29 +217,12 @@ class OverrideManager:
                 )
         return before.cost_today_nanos, before.cost_this_month_nanos
 
-    async def _claims(self, plan: SubjectPlan) -> list[tuple[str, int, str]]:
-        """The threshold claims (limit, percent, period) of the current day and month."""
-        keys = subject_keys(plan.subject)
-        periods = ((keys.day(plan.day.id), f"day:{plan.day.id}"),
-                   (keys.month(plan.month.id), f"month:{plan.month.id}"),
-                   (keys.week(plan.week.id), f"week:{plan.week.id}"),
-                   (keys.lifetime, "lifetime"))  # fmt: skip
-
-        async def read() -> list[list[str]]:
-            pipe = self._store.client.pipeline(transaction=False)
-            for key, _ in periods:
-                pipe.hkeys(key)
-            return await pipe.execute()
-
-        found = []
-        for (_, period), fields in zip(
-            periods, await self._store.call(read, _ADMIN_TIMEOUT), strict=True
-        ):
-            for field in fields:
-                if field.startswith("a:") and not field.startswith("a:cost_per_request"):
-                    _, limit, pct = field.split(":")
-                    found.append((limit, int(pct), period))
-        return found
+    async def _claims(self, plan: SubjectPlan) -> list[ThresholdClaim]:
+        """The threshold claims of the current day, month and week, and of the lifetime."""
+        return await read_claims(
+            self._store, plan.subject, day_id=plan.day.id, month_id=plan.month.id,
+            week_id=plan.week.id, timeout=_ADMIN_TIMEOUT,
+        )  # fmt: skip
 
     async def _publish_resolved(
         self, subject: Subject, now: int, *, limit: str, pct: int, used: int, period: str
@@ -341,20 +239,13 @@ class OverrideManager:
         usage = await self._costs.usage(subject)
         now = self._clock.now_ms()
         plan = await self._plan(subject, now)
-        keys = subject_keys(subject)
         statuses = {s.limit.value: s for s in usage.limits}
-        for limit, pct, period in await self._claims(plan):
+        for claim in await self._claims(plan):
+            limit, pct, period = claim
             status = statuses.get(limit)
             if status is not None and status.used * 100 >= pct * status.limit_value:
                 continue
-            key = {
-                "day": keys.day(plan.day.id),
-                "month": keys.month(plan.month.id),
-                "week": keys.week(plan.week.id),
-                "lifetime": keys.lifetime,
-            }[period.split(":", 1)[0]]
-            field = f"a:{limit}:{pct}"
-            if await self._store.call(lambda k=key, f=field: self._store.client.hdel(k, f)):
+            if await release_claim(self._store, subject, claim, None):
                 used = status.used if status else 0
                 await self._publish_resolved(
                     subject, now, limit=limit, pct=pct, used=used, period=period

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from quota_sidecar.alerting.codec import decode_alert
 from quota_sidecar.domain.clock import EPOCH
 from quota_sidecar.domain.models import LimitKind
 from quota_sidecar.domain.results import Alert, LimitStatus, ThresholdWarning, UsageTotals
 from quota_sidecar.engine.plan import SubjectPlan
+from quota_sidecar.store.alert_codec import decode_alert
 
 __all__ = [
     "decode_alerts",

@@ -24,13 +24,13 @@ from quota_sidecar.domain.clock import Clock, from_ms
 from quota_sidecar.domain.errors import NotFound
 from quota_sidecar.domain.models import LimitKind, QuotaScope, Subject, validate_identifier
 from quota_sidecar.domain.results import Override, OverrideKind, RunEnd, RunUsage, Usage
-from quota_sidecar.engine.codec import config_from_json
 from quota_sidecar.engine.overrides import OverrideManager
-from quota_sidecar.engine.replies import exact_int
 from quota_sidecar.engine.reservations import hold_subjects
 from quota_sidecar.engine.runs import RunRegistry
-from quota_sidecar.store.keys import subject_keys
+from quota_sidecar.store.config_codec import config_from_json
+from quota_sidecar.store.holds import hold_ids, release_holds
 from quota_sidecar.store.redis import Store
+from quota_sidecar.store.runs import mark_ended, read_node
 
 __all__ = ["MAX_TREE_RUNS", "RunControl"]
 
@@ -59,14 +59,10 @@ class RunControl:
         chain = await self._runs.ancestors(run_id, timeout)
         run = chain[0]
         subject = Subject(QuotaScope.RUN, run_id)
-        keys = subject_keys(subject)
         now = self._clock.now_ms()
         if run.ends_at_ms <= now:
             raise NotFound(f"run {run_id} has ended")
-        marked = await self._store.call(
-            lambda: self._store.client.hsetnx(keys.config, "e", now), timeout
-        )
-        was_open = bool(marked)
+        was_open = await mark_ended(self._store, run_id, now, timeout)
         if was_open:
             await self._overrides.grant(
                 Override(
@@ -77,20 +73,13 @@ class RunControl:
                     actor=_ACTOR,
                 )
             )
-        hold_ids = [
-            str(h)
-            for h in await self._store.call(lambda: self._store.client.hkeys(keys.holds), timeout)
-            if str(h) != "_sum"
-        ]
+        ids_held = await hold_ids(self._store, subject, timeout)
         released = 0
         chain_subjects = [Subject(QuotaScope.RUN, info.run_id) for info in chain]
-        for holder, ids in _holders(hold_ids, chain_subjects).items():
-            k = subject_keys(holder)
-            count = await self._store.run(
-                "release_holds.lua", [k.holds, k.hold_expiry, k.lifetime], ids, timeout=timeout
-            )
+        for holder, ids in _holders(ids_held, chain_subjects).items():
+            count = await release_holds(self._store, holder, ids, timeout)
             if holder == subject:
-                released = exact_int(count)
+                released = count
         return RunEnd(run_id=run_id, was_open=was_open, released_holds=released)
 
     async def tree(self, run_id: str, *, timeout: float | None = None) -> RunUsage:
@@ -102,43 +91,32 @@ class RunControl:
     async def _node(self, run_id: str, budget: list[int], timeout: float | None) -> RunUsage:
         budget[0] -= 1
         subject = Subject(QuotaScope.RUN, run_id)
-        keys = subject_keys(subject)
-
-        async def read() -> list[object]:
-            pipe = self._store.client.pipeline(transaction=False)
-            pipe.hmget(keys.config, ["p", "x", "e", "j", "v"])
-            pipe.hmget(keys.lifetime, ["r", "t"])
-            pipe.smembers(keys.children)
-            return list(await pipe.execute())
-
-        (parent, ends, ended, document, version), (requests, tokens), kids = await self._store.call(
-            read, timeout
-        )
-        if not ends:
+        node = await read_node(self._store, run_id, timeout)
+        if node is None:
             raise NotFound(f"run {run_id} is not open (or has ended)")
         usage = await self._usage_of(subject)
-        config = config_from_json(str(document), exact_int(version or 0), None)
+        config = config_from_json(node.document, node.version, None)
         limits = config.limits()
         children = []
-        for kid in sorted(str(k) for k in kids):
+        for kid in node.children:
             if budget[0] <= 0:
                 break
             try:
                 children.append(await self._node(kid, budget, timeout))
             except NotFound:
                 continue  # the sub-run expired (or ended) since it was listed
-        ends_ms = exact_int(ends)
+        ends_ms = node.run.ends_at_ms
         return RunUsage(
             run_id=run_id,
-            parent_run_id=str(parent or ""),
+            parent_run_id=node.run.parent,
             ends_at=from_ms(ends_ms),
             # Ended itself (EndRun, end_run) or past its time to live; a run below an ended run
             # is not marked, though its checks are denied through that ancestor (docs/semantics.md).
-            ended=bool(ended) or ends_ms <= self._clock.now_ms(),
+            ended=node.ended or ends_ms <= self._clock.now_ms(),
             cost_nanos=usage.cost_lifetime_nanos,
             held_nanos=usage.held_nanos,
-            requests=exact_int(requests or 0),
-            tokens=exact_int(tokens or 0),
+            requests=node.requests,
+            tokens=node.tokens,
             max_cost_nanos=limits.get(LimitKind.COST_LIFETIME),
             max_requests=limits.get(LimitKind.REQUESTS_LIFETIME),
             max_tokens=limits.get(LimitKind.TOKENS_LIFETIME),

@@ -32,9 +32,9 @@ from quota_sidecar.domain.models import (
     validate_identifier,
 )
 from quota_sidecar.domain.money import Money, to_nanos
-from quota_sidecar.engine.codec import config_to_json
-from quota_sidecar.store.keys import subject_keys
+from quota_sidecar.store.config_codec import config_to_json
 from quota_sidecar.store.redis import Store
+from quota_sidecar.store.runs import index_child, open_run, read_run
 
 __all__ = ["MAX_RUN_DEPTH", "RunAsk", "RunInfo", "RunRegistry", "RunTemplate"]
 
@@ -204,13 +204,10 @@ class RunRegistry:
 
     async def _lookup(self, run_id: str, timeout: float | None) -> RunInfo | None:
         """The run as stored, or None when it is not open."""
-        parent, ends = await self._store.call(
-            lambda: self._store.client.hmget(subject_keys(_run(run_id)).config, ["p", "x"]),
-            timeout,
-        )
-        if not ends:
+        stored = await read_run(self._store, run_id, timeout)
+        if stored is None:
             return None
-        return self._remember(RunInfo(run_id, parent or None, int(ends)))
+        return self._remember(RunInfo(run_id, stored.parent or None, stored.ends_at_ms))
 
     async def _read(self, run_id: str, timeout: float | None) -> RunInfo:
         found = self._known.get(run_id) or await self._lookup(run_id, timeout)
@@ -300,13 +297,12 @@ class RunRegistry:
                 lifetime_limit=None if limit is None else Decimal(limit).scaleb(-9)
             ),
         )
-        keys = [subject_keys(_run(run_id)).config]
-        args = [config_to_json(config), parent_run_id, ends, now]
-        state, parent_id, stored_ends = await self._store.run(
-            "run_open.lua", keys, args, timeout=timeout
-        )
-        info = self._remember(RunInfo(run_id, str(parent_id) or None, int(stored_ends)))
-        if state != "opened":  # another replica opened it first: the store's parent stands
+        opened = await open_run(
+            self._store, run_id, document=config_to_json(config), parent=parent_run_id,
+            ends_at_ms=ends, now_ms=now, timeout=timeout,
+        )  # fmt: skip
+        info = self._remember(RunInfo(run_id, opened.run.parent or None, opened.run.ends_at_ms))
+        if opened.state != "opened":  # another replica opened it first: the store's parent stands
             return info
         if info.parent:
             await self._index_child(info, timeout)
@@ -317,16 +313,8 @@ class RunRegistry:
         parent's keys live on another cluster slot. The set ends with the parent."""
         assert info.parent is not None
         parent = await self._read(info.parent, timeout)
-        kids = subject_keys(_run(info.parent)).children
         left = max(parent.ends_at_ms - self._clock.now_ms(), 1)
-
-        async def write() -> object:
-            pipe = self._store.client.pipeline(transaction=False)
-            pipe.sadd(kids, info.run_id)
-            pipe.pexpire(kids, left)
-            return await pipe.execute()
-
-        await self._store.call(write, timeout)
+        await index_child(self._store, info.parent, info.run_id, left, timeout)
 
 
 def _same_parent(info: RunInfo, parent_run_id: str) -> None:
@@ -344,7 +332,3 @@ def _within(asked: int | None, cap: int | None, field: str, template_field: str)
             raise InvalidInput(field, f"is above the runs template's {template_field}")
         return asked
     return cap
-
-
-def _run(run_id: str) -> Subject:
-    return Subject(QuotaScope.RUN, run_id)

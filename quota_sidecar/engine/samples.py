@@ -6,9 +6,10 @@ p95 needs single calls. So a small bounded sample is kept beside them: after eac
 counts (not a duplicate, not spooled, not cut short) and names a tool or a model, its cost is
 pushed onto the first subject's list for that model (when the record names one) or else that
 tool, `qs:{s}:cs:m:<provider/model>` or `qs:{s}:cs:t:<tool>`: the newest SAMPLE_SIZE (64)
-costs, the list expiring SAMPLE_TTL (30 days) after its last sample. One small script call
-(sample.lua) per such record, on the subject's own slot; a failure to sample is logged and
-never fails the record (the estimate is advice; the record is the truth).
+costs, the list expiring SAMPLE_TTL (30 days) after its last sample. record.lua pushes it in
+the record's own script call (no extra round trip, and atomic with the record: a record that
+counts is sampled exactly once, a duplicate or a refused record never); `sample_extras` gives
+the list's key and the script's arguments. A spooled record replayed later is not sampled.
 
 The estimate is the nearest-rank 95th percentile of the list: the costs sorted, the one at
 rank ceil(0.95 * n) (for 64 samples, the 61st smallest; for fewer than 20, the largest), in
@@ -18,22 +19,20 @@ option).
 
 from __future__ import annotations
 
-import logging
 import math
 from datetime import timedelta
 
-from quota_sidecar.domain.errors import QuotaSidecarError
 from quota_sidecar.domain.models import Subject
 from quota_sidecar.engine.replies import exact_int
 from quota_sidecar.store.keys import subject_keys
 from quota_sidecar.store.redis import Store
 
-__all__ = ["SAMPLE_SIZE", "SAMPLE_TTL", "CostSamples", "p95"]
+__all__ = ["SAMPLE_SIZE", "SAMPLE_TTL", "CostSamples", "p95", "sample_extras"]
 
-log = logging.getLogger(__name__)
 SAMPLE_SIZE = 64
 SAMPLE_TTL = timedelta(days=30)
 _READ_TIMEOUT = 2.0
+_TTL_MS = int(SAMPLE_TTL / timedelta(milliseconds=1))
 
 
 def p95(costs: list[int]) -> int | None:
@@ -52,28 +51,25 @@ def _key(subject: Subject, tool_name: str, model: str) -> str | None:
     return None
 
 
+def sample_extras(subject: Subject, *, tool_name: str, model: str) -> tuple[list[str], list[int]]:
+    """The KEYS and ARGV record.lua takes after its history part to keep the record's cost in
+    `subject`'s sample for the model (else the tool); none when the record names neither."""
+    key = _key(subject, tool_name, model)
+    if key is None:
+        return [], []
+    return [key], [SAMPLE_SIZE, _TTL_MS]
+
+
 class CostSamples:
-    """The bounded samples of recent actual costs, written after records, read by checks."""
+    """The bounded samples of recent actual costs, read by checks (record.lua writes them)."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
-
-    async def add(self, subject: Subject, *, tool_name: str, model: str, cost_nanos: int) -> None:
-        key = _key(subject, tool_name, model)
-        if key is None:
-            return
-        ttl_ms = int(SAMPLE_TTL / timedelta(milliseconds=1))
-        try:
-            await self._store.run("sample.lua", [key], [cost_nanos, SAMPLE_SIZE, ttl_ms])
-        except QuotaSidecarError:
-            log.warning("could not keep a cost sample for %s", subject, exc_info=True)
 
     async def estimate(self, subject: Subject, *, tool_name: str, model: str) -> int | None:
         """The p95 of the recent costs for the model (else the tool); None without samples."""
         key = _key(subject, tool_name, model)
         if key is None:
             return None
-        found = await self._store.call(
-            lambda: self._store.client.lrange(key, 0, SAMPLE_SIZE - 1), _READ_TIMEOUT
-        )
+        found = await self._store.list_head(key, SAMPLE_SIZE, timeout=_READ_TIMEOUT)
         return p95([exact_int(v) for v in found])

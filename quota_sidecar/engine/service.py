@@ -317,11 +317,8 @@ class QuotaService:
             "model": name,
         }
         try:
-            result = await self._record(entry, timeout)
-            if result.recorded and not cut_short:
-                await self.samples.add(
-                    targets[0], tool_name=tool_name, model=name, cost_nanos=amount
-                )
+            # A whole call's cost joins the sample of history estimates, in the record's call.
+            result = await self._record(entry, timeout, sample=not cut_short)
             if end_run:  # once the record is confirmed: a spooled one leaves the run open
                 await self.end_run(run_id, timeout=timeout)
             ended = end_run
@@ -369,6 +366,8 @@ class QuotaService:
         entry: SpooledRecord,
         timeout: float | None = None,
         identity: Sequence[Subject] | None = None,
+        *,
+        sample: bool = False,
     ) -> RecordResult:
         result = await self.costs.record(
             [Subject.parse(name) for name in entry["subjects"]],
@@ -382,6 +381,7 @@ class QuotaService:
             reservation_id=entry["reservation_id"],
             timeout=timeout,
             identity=identity,
+            sample=sample,
         )
         return dataclasses.replace(result, idempotency_key=entry["idempotency_key"])
 

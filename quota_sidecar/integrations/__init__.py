@@ -7,7 +7,8 @@ One module per framework, each an optional extra; importing this package imports
     quota_sidecar.integrations.mcp             pip install 'quota-sidecar[mcp]'
 
 Each works with the remote client (quota_sidecar.client.QuotaClient) or the in-process engine
-(QuotaService): anything with the QuotaApi. The shared bookkeeping is in `budget`.
+(QuotaService): anything with the QuotaApi. The shared bookkeeping is in `budget`. May import
+the client and the domain (and its framework's SDK); never the engine, the store or the server.
 """
 
 from __future__ import annotations

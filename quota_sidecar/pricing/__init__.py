@@ -8,7 +8,8 @@
     overrides.py  the quota file's `prices:` section
     policy.py     UnpricedPolicy and what to do with a call nothing prices
 
-Pure Python over the domain modules (money, errors): no store, no gRPC.
+Beside the domain, on a contract of its own: may import the domain, genai-prices and the YAML
+nodes of its quota-file section; never a layer, the quota file's parser (config/) or gRPC.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from quota_sidecar.alerting.expiry import OverrideExpirySweeper
-from quota_sidecar.alerting.webhook import WebhookRunner, start_webhooks
+from quota_sidecar.config import QuotaDocument
 from quota_sidecar.dashboard import DashboardServer
 from quota_sidecar.domain.errors import ConfigError, StoreUnavailable
 from quota_sidecar.domain.history import HistoryRetention
@@ -48,6 +48,7 @@ from quota_sidecar.server.dashboard import (
     start_dashboard,
 )
 from quota_sidecar.server.envoy_servicer import ENVOY_SERVICE, EnvoyRateLimitServicer
+from quota_sidecar.server.file_webhooks import FileWebhooks
 from quota_sidecar.server.interceptors import SidecarInterceptor
 from quota_sidecar.server.metrics import Metrics, MetricsServer
 from quota_sidecar.server.options import ServerOptions, parse_listen
@@ -88,7 +89,7 @@ class Sidecar:
         self._metrics_server: MetricsServer | None = None
         self._watcher: QuotaFileWatcher | None = None
         self._alerts: AlertStreamer | None = None
-        self._webhooks: WebhookRunner | None = None
+        self._webhooks: FileWebhooks | None = None
         self._sweeper: OverrideExpirySweeper | None = None
         self._dashboard: DashboardServer | None = None
         self._health_task: asyncio.Task[None] | None = None
@@ -158,13 +159,17 @@ class Sidecar:
         self.store.on_state_change(self._store_state_changed)
         await self._set_health(serving=False)
         if opts.config_path is not None:
+            # Checked with the file in every worker (so all agree on it), sent by one.
+            webhooks = FileWebhooks(opts.config_path, run=not opts.config_prices_only)
+            self._webhooks = webhooks
             self._watcher = QuotaFileWatcher(
                 opts.config_path,
                 self._service,
                 interval=opts.config_interval,
                 on_result=self.metrics.config_result,
                 prices_only=opts.config_prices_only,
-                on_document=self._envoy.configure,
+                on_document=self._document_parsed,
+                check_document=webhooks.check,
             )
             await self._watcher.load_initial()  # a bad file stops the start here
             if self._aborting:  # a signal arrived while the file was being applied
@@ -178,10 +183,8 @@ class Sidecar:
         self._health_task = asyncio.create_task(self._watch_store(), name="store-health")
         if self._watcher is not None:
             self._watcher.start()
-        if not opts.config_prices_only:
-            self._webhooks = await start_webhooks(
-                opts.config_path, self.store, self.metrics.alert_delivered("webhook")
-            )
+        if self._webhooks is not None:  # started after the first apply; reloads follow
+            await self._webhooks.start(self.store, self.metrics.alert_delivered("webhook"))
         # Every replica sweeps: the sweep claims each due override atomically, so exactly one
         # replica announces its expiry.
         self._sweeper = OverrideExpirySweeper(self.store, opts.clock, interval=1.0).start()
@@ -193,6 +196,14 @@ class Sidecar:
             # One alert reader per process: the dashboard shares StreamAlerts' hub.
             self._dashboard = await start_dashboard(opts, self.service, self._alerts.hub)
         log.info("listening on %s", self.target)
+
+    def _document_parsed(self, document: QuotaDocument) -> None:
+        """Every version of the quota file that parses: the Envoy mapping and the webhooks
+        follow it."""
+        if self._envoy is not None:
+            self._envoy.configure(document)
+        if self._webhooks is not None:
+            self._webhooks.follow(document)
 
     def _make_alert_streamer(self, store: Store) -> AlertStreamer:
         return AlertStreamer(
@@ -209,8 +220,8 @@ class Sidecar:
             self.metrics,
             max_in_flight=opts.max_concurrent_rpcs,
         )
+        # No gRPC interceptors: the wrapper steps in at registration (server/interceptors.py).
         server = aio.server(
-            interceptors=[self._interceptor],
             options=[
                 ("grpc.max_receive_message_length", opts.max_message_bytes),
                 ("grpc.max_send_message_length", opts.max_message_bytes),
@@ -231,7 +242,9 @@ class Sidecar:
             ],
             # Not maximum_concurrent_rpcs: it counts health, admin and open streams alike.
         )
-        quota_pb2_grpc.add_QuotaServiceServicer_to_server(
+        wrap = self._interceptor.register
+        wrap(
+            quota_pb2_grpc.add_QuotaServiceServicer_to_server,
             QuotaServicer(
                 self.service,
                 self.metrics,
@@ -240,9 +253,13 @@ class Sidecar:
             ),
             server,
         )
-        admin_pb2_grpc.add_QuotaAdminServiceServicer_to_server(AdminServicer(self.service), server)
+        wrap(
+            admin_pb2_grpc.add_QuotaAdminServiceServicer_to_server,
+            AdminServicer(self.service),
+            server,
+        )
         assert self._envoy is not None
-        rls_pb2_grpc.add_RateLimitServiceServicer_to_server(self._envoy, server)
+        wrap(rls_pb2_grpc.add_RateLimitServiceServicer_to_server, self._envoy, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
             (
@@ -397,7 +414,7 @@ class Sidecar:
             return
         loop = asyncio.get_running_loop()
         while loop.time() < deadline:
-            quiet_for = time.monotonic() - interceptor.last_arrival
+            quiet_for = time.perf_counter() - interceptor.last_arrival
             if quiet_for >= _DRAIN_QUIET:
                 return
             await asyncio.sleep(min(_DRAIN_QUIET - quiet_for, max(0.0, deadline - loop.time())))

@@ -1,5 +1,6 @@
 """The one place where a call is authenticated, timed, and where domain exceptions become gRPC
-status codes:
+status codes (each of our handlers is wrapped once, when its servicer is registered: no gRPC
+interceptor runs per call):
 
     InvalidInput (and IdempotencyConflict, ConfigError)  → INVALID_ARGUMENT  "field: message"
     NotFound                                             → NOT_FOUND
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import grpc
@@ -56,6 +57,7 @@ __all__ = ["SidecarInterceptor", "status_of"]
 
 log = logging.getLogger(__name__)
 _OURS = (ADMIN_SERVICE_PREFIX, *DATA_PLANE_PREFIXES)
+_OK = grpc.StatusCode.OK
 
 
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
@@ -102,9 +104,14 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
     return deserialize
 
 
-class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
+class SidecarInterceptor:
     """Auth, load shedding, metrics, tracing and error mapping around every QuotaService /
-    QuotaAdminService handler."""
+    QuotaAdminService / Envoy handler.
+
+    Not a gRPC interceptor: an interceptor runs a coroutine chain on every call just to find
+    the handler (gRPC's own lookup is a dict). Each handler is wrapped once, when `register`
+    adds its servicer, and everything a wrapper can know from its method (the name, whether
+    auth or shedding can refuse it, its metric children) is settled then, not per call."""
 
     def __init__(
         self, auth: AuthPolicy, metrics: Metrics, max_in_flight: int | None = None
@@ -114,26 +121,27 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         self._max_in_flight = max_in_flight
         # Only the event loop's thread touches these, so plain numbers are enough.
         self._in_flight = 0
-        self.last_arrival = time.monotonic()  # of our services' calls; shutdown drains by it
-        # method -> (the servicer's handler, our wrapper of it): built once per method, not per
-        # call (the wrapper reads everything per call from the call's own context).
+        # Of our services' calls (perf_counter); shutdown drains by it.
+        self.last_arrival = time.perf_counter()
+        # method -> (the servicer's handler, our wrapper of it): built once per method.
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        # The gauge reads the count at scrape time: nothing to update per call.
+        metrics.rpcs_in_flight.set_function(lambda: self._in_flight)
 
     @property
     def in_flight(self) -> int:
         """Data-plane unary calls running now (the count that --max-concurrent-rpcs bounds)."""
         return self._in_flight
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
+    def register(self, add: Callable[[Any, Any], None], servicer: Any, server: Any) -> None:
+        """Add a servicer through its generated `add_..._to_server(servicer, server)`, with
+        every handler of ours wrapped (health, reflection and others go on untouched)."""
+        add(servicer, _Registrar(server, self.wrapped))
+
+    def wrapped(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """Our wrapper of one method's handler (the same one for every lookup)."""
         if handler is None or not method.startswith(_OURS):
-            return handler  # health, reflection and unknown methods pass untouched
-        self.last_arrival = time.monotonic()
+            return handler
         found = self._wrapped.get(method)
         if found is not None and found[0] is handler:
             return found[1]
@@ -158,10 +166,10 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         return handler  # the contract has no client-streaming RPCs
 
     def _refusal(
-        self, request: Any, method: str, name: str, metadata: Any, *, shed: bool
+        self, request: Any, method: str, name: str, context: Any, *, shed: bool
     ) -> tuple[grpc.StatusCode, str] | None:
         """Why the call is answered before its servicer runs: auth, bytes, then load."""
-        denial = self._auth.check(method, metadata)
+        denial = self._auth.check(method, context.invocation_metadata())
         if denial is not None:
             return denial.code, denial.message
         if isinstance(request, _Undecodable):
@@ -177,22 +185,30 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
 
     def _unary(self, behavior: Any, method: str, *, shed: bool) -> Any:
         name = method.rsplit("/", 1)[-1]
+        # Settled once: a policy that lets this method through without metadata lets every
+        # call through (AuthPolicy only refuses), so such calls never read their metadata.
+        guarded = self._auth.check(method, ()) is not None
+        limit = self._max_in_flight if shed else None
+        observe_ok, count_ok = self._metrics.rpc_children(name, _OK.name)
 
         async def call(request: Any, context: aio.ServicerContext) -> Any:
-            started = time.perf_counter()
-            metadata = context.invocation_metadata()
-            span = open_rpc_span(method, metadata)  # None: tracing off
-            code = grpc.StatusCode.OK
+            started = self.last_arrival = time.perf_counter()
+            span = open_rpc_span(method, context)  # None: tracing off
+            code = _OK
             admitted = False
             try:
-                refusal = self._refusal(request, method, name, metadata, shed=shed)
-                if refusal is not None:
-                    code = refusal[0]
-                    await context.abort(*refusal)
+                if (
+                    guarded
+                    or type(request) is _Undecodable
+                    or (limit is not None and self._in_flight >= limit)
+                ):
+                    refusal = self._refusal(request, method, name, context, shed=shed)
+                    if refusal is not None:
+                        code = refusal[0]
+                        await context.abort(*refusal)
                 if shed:
                     admitted = True
                     self._in_flight += 1
-                    self._metrics.rpcs_in_flight.inc()
                 return await behavior(request, context)
             except aio.AbortError:
                 code = _code_of(context, code)
@@ -203,8 +219,11 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
             finally:
                 if admitted:
                     self._in_flight -= 1
-                    self._metrics.rpcs_in_flight.dec()
-                self._observe(name, code, started)
+                if code is _OK:
+                    observe_ok(time.perf_counter() - started)
+                    count_ok()
+                else:
+                    self._observe(name, code, started)
                 if span is not None:
                     span.end(code)
 
@@ -214,15 +233,14 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         name = method.rsplit("/", 1)[-1]
 
         async def call(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
-            started = time.perf_counter()
-            metadata = context.invocation_metadata()
+            started = self.last_arrival = time.perf_counter()
             # Not made current: an async generator may be closed from another context, where
             # detaching would fail; a stream's span is the stream's length and status alone.
-            span = open_rpc_span(method, metadata, current=False)
+            span = open_rpc_span(method, context, current=False)
             code = grpc.StatusCode.OK
             self._metrics.streams_open.inc()
             try:
-                refusal = self._refusal(request, method, name, metadata, shed=False)
+                refusal = self._refusal(request, method, name, context, shed=False)
                 if refusal is not None:
                     code = refusal[0]
                     await context.abort(*refusal)
@@ -256,6 +274,42 @@ class SidecarInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
 
     def _observe(self, name: str, code: grpc.StatusCode, started: float) -> None:
         self._metrics.record_rpc(name, code.name, time.perf_counter() - started)
+
+
+class _Registrar:
+    """Stands in for the server in a generated `add_..._to_server`: each handler it is given
+    is wrapped (once per method) before the real server gets it."""
+
+    def __init__(
+        self, server: Any, wrap: Callable[[str, grpc.RpcMethodHandler], grpc.RpcMethodHandler]
+    ) -> None:
+        self._server = server
+        self._wrap = wrap
+
+    def add_generic_rpc_handlers(self, handlers: Iterable[grpc.GenericRpcHandler]) -> None:
+        self._server.add_generic_rpc_handlers(tuple(_Generic(h, self._wrap) for h in handlers))
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
+    ) -> None:
+        wrapped = {name: self._wrap(f"/{service}/{name}", h) for name, h in handlers.items()}
+        self._server.add_registered_method_handlers(service, wrapped)
+
+
+class _Generic(grpc.GenericRpcHandler):  # type: ignore[misc]
+    """A generic handler whose handlers come out wrapped (the lookup gRPC falls back to)."""
+
+    def __init__(
+        self,
+        inner: grpc.GenericRpcHandler,
+        wrap: Callable[[str, grpc.RpcMethodHandler], grpc.RpcMethodHandler],
+    ) -> None:
+        self._inner = inner
+        self._wrap = wrap
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        handler = self._inner.service(details)
+        return None if handler is None else self._wrap(details.method, handler)
 
 
 def _code_of(context: aio.ServicerContext, default: grpc.StatusCode) -> grpc.StatusCode:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,8 +20,11 @@ from prometheus_client import (
     generate_latest,
     start_http_server,
 )
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
-from quota_sidecar.domain.models import Subject
+from quota_sidecar.domain.models import QuotaScope, Subject
 from quota_sidecar.domain.results import Alert, CheckResult
 
 __all__ = ["Metrics", "MetricsServer"]
@@ -27,6 +32,11 @@ __all__ = ["Metrics", "MetricsServer"]
 log = logging.getLogger(__name__)
 # Sidecar calls take about a millisecond; the buckets resolve that range, plus slow outliers.
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# The buckets' "le" labels, as prometheus_client writes them.
+_LATENCY_LE = tuple(
+    str(floatToGoString(b))  # type: ignore[no-untyped-call]
+    for b in (*_LATENCY_BUCKETS, math.inf)
+)
 # A live alert arrives within ~100 ms; a webhook's retries and a Redis outage stretch it to hours.
 _ALERT_LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0, 1800.0, 3600.0)
 
@@ -37,26 +47,10 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.checks = Counter(
-            "quota_sidecar_checks",
-            "CheckQuota decisions, once per subject checked, by the subject's scope and result "
-            "(allowed, shadow_denied or the denial code)",
-            ["scope", "result"],
-            registry=r,
-        )
-        self.rpc_latency = Histogram(
-            "quota_sidecar_rpc_duration_seconds",
-            "Server-side latency of each RPC (streams: until the stream ends)",
-            ["method"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.rpcs = Counter(
-            "quota_sidecar_rpcs",
-            "RPCs handled, by method and gRPC status",
-            ["method", "code"],
-            registry=r,
-        )
+        # The per-call metrics (checks, RPC counts and latencies) are plain numbers, turned
+        # into their families only when the registry is collected: see _CallTallies.
+        self._tallies = _CallTallies()
+        r.register(self._tallies)
         self.rpcs_in_flight = Gauge(
             "quota_sidecar_rpcs_in_flight",
             "QuotaService unary calls running now; past --max-concurrent-rpcs they are shed",
@@ -134,34 +128,34 @@ class Metrics:
             "Bytes of records waiting in the spool files under --data-dir (0: nothing waits)",
             registry=r,
         )
-        # Labelled children by their label values: labels() takes a lock and builds a tuple on
-        # every call, and every RPC records three or four of them. (method, code) -> the RPC's
-        # latency and count children; (scope, result) -> the checks child.
-        self._children: dict[tuple[Any, ...], Any] = {}
         self._holds: dict[str, float] = {}  # reservation id -> monotonic lease end
         self._hold_ends: list[tuple[float, str]] = []  # a heap of the same, soonest first
         self._holds_lock = threading.Lock()
 
     # --- recorders -------------------------------------------------------------------------
+    def rpc_children(
+        self, method: str, code: str
+    ) -> tuple[Callable[[float], None], Callable[[], None]]:
+        """The `observe` of the RPC's latency and the `inc` of its count for one method and
+        status code, for a caller to keep (the interceptor binds each method's OK pair once)."""
+        return self._tallies.rpc(method, code)
+
     def record_rpc(self, method: str, code: str, seconds: float) -> None:
-        found = self._children.get((method, code))
-        if found is None:
-            found = (self.rpc_latency.labels(method), self.rpcs.labels(method, code))
-            self._children[(method, code)] = found
-        found[0].observe(seconds)
-        found[1].inc()
+        observe, count = self._tallies.rpc(method, code)
+        observe(seconds)
+        count()
 
     def record_check(self, subjects: Iterable[Subject], result: CheckResult) -> None:
         if result.allowed:
             outcome = "shadow_denied" if result.shadow_denied else "allowed"
         else:
             outcome = result.code.value if result.code else "denied"
+        checks = self._tallies.checks
         for subject in subjects:
-            key = (subject.scope, outcome)
-            found = self._children.get(key)
+            found = checks.get((subject.scope, outcome))
             if found is None:
-                found = self._children[key] = self.checks.labels(subject.scope.value, outcome)
-            found.inc()
+                found = self._tallies.check(subject.scope, outcome)
+            found.value += 1
         if result.decided_without_store:
             self.store_errors.labels("unavailable").inc()
 
@@ -223,6 +217,89 @@ class Metrics:
         self._refresh_holds()
         found = self.registry.get_sample_value(name, labels)
         return 0.0 if found is None else float(found)
+
+
+class _Count:
+    """One counter's value and creation time; bumped by the event loop's thread only."""
+
+    __slots__ = ("created", "value")
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.created = time.time()
+
+    def inc(self) -> None:
+        self.value += 1
+
+
+class _Latency:
+    """One histogram's counts per bucket (not cumulative: the last is past every bound)."""
+
+    __slots__ = ("counts", "created", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(_LATENCY_BUCKETS) + 1)
+        self.total = 0.0
+        self.created = time.time()
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect_left(_LATENCY_BUCKETS, seconds)] += 1  # a bucket is "<= bound"
+        self.total += seconds
+
+
+class _CallTallies(Collector):
+    """quota_sidecar_checks, quota_sidecar_rpcs and quota_sidecar_rpc_duration_seconds, exported
+    as prometheus_client's Counter and Histogram would (the same samples, _created included).
+
+    Why not those classes: each increment there takes a lock and runs four Python calls (an
+    observation six), and a check makes five of them, on the event loop that decides the next
+    call. Here an increment is one addition. Only the loop's thread writes; a scrape from the
+    metrics thread reads numbers at most one call old."""
+
+    def __init__(self) -> None:
+        self.checks: dict[tuple[QuotaScope, str], _Count] = {}  # (scope, result)
+        self.rpcs: dict[tuple[str, str], _Count] = {}  # (method, code)
+        self.latency: dict[str, _Latency] = {}  # method
+
+    def check(self, scope: QuotaScope, result: str) -> _Count:
+        return self.checks.setdefault((scope, result), _Count())
+
+    def rpc(self, method: str, code: str) -> tuple[Callable[[float], None], Callable[[], None]]:
+        latency = self.latency.get(method) or self.latency.setdefault(method, _Latency())
+        count = self.rpcs.get((method, code)) or self.rpcs.setdefault((method, code), _Count())
+        return latency.observe, count.inc
+
+    def collect(self) -> Iterable[Metric]:
+        checks = CounterMetricFamily(
+            "quota_sidecar_checks",
+            "CheckQuota decisions, once per subject checked, by the subject's scope and result "
+            "(allowed, shadow_denied or the denial code)",
+            labels=["scope", "result"],
+        )
+        for (scope, result), count in list(self.checks.items()):
+            checks.add_metric([scope.value, result], count.value, created=count.created)
+        latency = HistogramMetricFamily(
+            "quota_sidecar_rpc_duration_seconds",
+            "Server-side latency of each RPC (streams: until the stream ends)",
+            labels=["method"],
+        )
+        for method, found in list(self.latency.items()):
+            counts, running, buckets = list(found.counts), 0, []
+            for bound, n in zip(_LATENCY_LE, counts, strict=True):
+                running += n
+                buckets.append((bound, float(running)))
+            latency.add_metric([method], buckets, found.total)
+            latency.add_sample(
+                "quota_sidecar_rpc_duration_seconds_created", {"method": method}, found.created
+            )
+        rpcs = CounterMetricFamily(
+            "quota_sidecar_rpcs",
+            "RPCs handled, by method and gRPC status",
+            labels=["method", "code"],
+        )
+        for (method, code), count in list(self.rpcs.items()):
+            rpcs.add_metric([method, code], count.value, created=count.created)
+        return [checks, latency, rpcs]
 
 
 class MetricsServer:

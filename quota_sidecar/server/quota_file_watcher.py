@@ -7,6 +7,10 @@ it is deleted. Quotas created through the admin API, and quotas the file named b
 process started, are never deleted by the file: the file adds and updates, and removes only
 what it itself put there during this process's life.
 
+Webhooks (`webhooks:`) follow the file too: the server checks them with the rest of the file
+(`check_document`) and hands each applied document's webhooks to its WebhookRunner, which
+starts the new, restarts the changed and stops the removed ones (server/app.py).
+
 Run templates (`runs:`) live in each process, not in Redis, so every worker applies them (the
 prices-only workers too); a tenant's template that vanishes from the file is removed, and a
 change is audited (action `runs.put`, subject global:*) by the worker that audits quotas.
@@ -77,8 +81,12 @@ class QuotaFileWatcher:
         on_result: Callable[[str], None] | None = None,
         prices_only: bool = False,
         on_document: Callable[[QuotaDocument], None] | None = None,
+        check_document: Callable[[QuotaDocument], None] | None = None,
     ) -> None:
         self.path = Path(path)
+        # Checks the sections other layers read (the webhooks) in the parsing thread: its
+        # ConfigError rejects the file whole, as a bad quota would, so no reload is half-applied.
+        self._check_document = check_document or (lambda _document: None)
         # Told of every file that parses (before its quotas are written, so a store outage
         # never keeps this process on an old gateway mapping): the Envoy mapping follows it.
         self._on_document = on_document or (lambda _document: None)
@@ -106,7 +114,7 @@ class QuotaFileWatcher:
     async def load_initial(self) -> list[QuotaConfig]:
         """Load and apply the file at start. A bad file raises ConfigError (start must fail);
         an unreachable store is logged and retried by the poll loop."""
-        document = await asyncio.to_thread(quota_file.load_quota_document, self.path)
+        document = await asyncio.to_thread(self._load)
         self._seen_stamp = self._stamp()
         await self._apply(document, self._seen_stamp)
         return document.quotas
@@ -120,13 +128,19 @@ class QuotaFileWatcher:
         self._seen_stamp = stamp
         try:
             # Off the event loop: parsing a large file must not stall the calls being served.
-            document = await asyncio.to_thread(quota_file.load_quota_document, self.path)
+            document = await asyncio.to_thread(self._load)
         except ConfigError as exc:
             self.last_error = exc
             log.error("quota file rejected, the last good config stays in force: %s", exc)
             self._on_result("invalid")
             return "invalid"
         return await self._apply(document, stamp)
+
+    def _load(self) -> QuotaDocument:
+        """The file, parsed and checked whole (in a worker thread)."""
+        document = quota_file.load_quota_document(self.path)
+        self._check_document(document)
+        return document
 
     async def _apply(self, document: QuotaDocument, stamp: tuple[int, int, int] | None) -> str:
         self._on_document(document)

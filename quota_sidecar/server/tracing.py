@@ -8,8 +8,8 @@ never loads them. The other OTEL_* variables (sampler, batch delay, headers, TLS
 attributes, OTEL_SERVICE_NAME) keep their standard meaning; the service is named
 "quota-sidecar" unless they name it.
 
-Why our own interceptor step rather than opentelemetry-instrumentation-grpc: SidecarInterceptor
-already wraps every QuotaService/QuotaAdminService handler and is the one place that knows the
+Why our own step rather than opentelemetry-instrumentation-grpc: SidecarInterceptor already
+wraps every QuotaService/QuotaAdminService handler and is the one place that knows the
 final status code (refusals, aborts, mapped domain errors), so the span ends there with the
 right rpc.grpc.status_code. The instrumentation's aio interceptor would be a second wrapper
 that sees our aborts only as exceptions, traces health and reflection too (a span per kubelet
@@ -148,11 +148,10 @@ class RpcSpan:
             context.detach(self._token)
 
 
-def open_rpc_span(
-    method: str, metadata: Iterable[tuple[str, Any]] | None, *, current: bool = True
-) -> RpcSpan | None:
-    """The call's span, or None while tracing is off (the whole cost then: one check)."""
+def open_rpc_span(method: str, context: Any, *, current: bool = True) -> RpcSpan | None:
+    """The call's span, or None while tracing is off (the whole cost then: one check; the
+    call's metadata, for the caller's trace context, is read only when tracing is on)."""
     tracer = tracing.current_tracer()
     if tracer is None:
         return None
-    return RpcSpan(tracer, method, metadata, current=current)
+    return RpcSpan(tracer, method, context.invocation_metadata(), current=current)

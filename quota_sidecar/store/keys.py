@@ -18,7 +18,7 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
     qs:{user:alice}:hexp         zset    open holds by expiry, to return expired ones
     qs:{user:alice}:ovr          hash    overrides in force: id -> "kind|limit|value|expiry|period"
     qs:{user:alice}:ovrmeta      hash    overrides' reason, actor and times as JSON
-    qs:{user:alice}:alerts       stream  the subject's own alerts (see alerting/codec.py)
+    qs:{user:alice}:alerts       stream  the subject's own alerts (see store/alert_codec.py)
     qs:{user:alice}:ck:<id>      string  a recent check (60 s): 1 admitted, 0 undone first;
                                          so a check whose reply was lost can be undone
     qs:{run:r1}:kids             set     a run's sub-runs, for its tree; ends with the run

@@ -1,7 +1,8 @@
 """The connection to Redis, the registry of Lua scripts, and the store's state.
 
-Every operation of the engine is one script call (EVALSHA, reloaded on NOSCRIPT by redis-py's
-Script object). Driver exceptions are wrapped here and nowhere else.
+Every operation of the engine is one script call: FCALL of the scripts' Functions library
+(store/functions.py), or EVALSHA on a Redis without Functions (reloaded on NOSCRIPT by
+redis-py's Script object). Driver exceptions are wrapped here and nowhere else.
 
 Overload is not outage. The store is in one of two states:
   * reachable: calls wait for Redis, however long a burst makes them queue. At most
@@ -36,7 +37,6 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
-from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -48,6 +48,7 @@ from quota_sidecar.domain.errors import (
 )
 from quota_sidecar.store.clients import open_client, resolve_redis_url
 from quota_sidecar.store.embedded import EmbeddedRedis
+from quota_sidecar.store.functions import LibraryScript, ScriptLibrary
 from quota_sidecar.store.probe import Prober, probe_url
 from quota_sidecar.store.replication import run_confirmed
 from quota_sidecar.store.sentinel import FollowingPool, is_demoted
@@ -69,6 +70,16 @@ def _script_source(name: str) -> str:
     folder = resources.files("quota_sidecar.store") / "scripts"
     # Every script starts with the shared helpers, since Redis scripts cannot import each other.
     return (folder / _PRELUDE).read_text() + "\n" + (folder / name).read_text()
+
+
+def _library() -> ScriptLibrary:
+    folder = resources.files("quota_sidecar.store") / "scripts"
+    bodies = {
+        entry.name: entry.read_text()
+        for entry in folder.iterdir()
+        if entry.name.endswith(".lua") and entry.name != _PRELUDE
+    }
+    return ScriptLibrary((folder / _PRELUDE).read_text(), bodies)
 
 
 class Store:
@@ -97,7 +108,8 @@ class Store:
         self.max_queue = max_queue
         self.embedded = embedded
         self.is_cluster = isinstance(client, RedisCluster)
-        self._scripts: dict[str, AsyncScript] = {}
+        self._scripts: dict[str, LibraryScript] = {}
+        self._library: ScriptLibrary | None = None
         self._turns = asyncio.Semaphore(MAX_SCRIPTS_IN_FLIGHT)
         self._waiting = 0
         self._reachable = True
@@ -221,11 +233,15 @@ class Store:
             await self.ping()
 
     # --- calls -----------------------------------------------------------------------------
-    def script(self, name: str) -> AsyncScript:
-        """The registered script from store/scripts/NAME (loaded once, called by EVALSHA)."""
+    def script(self, name: str) -> LibraryScript:
+        """The script store/scripts/NAME: a function of the library (FCALL) where Redis has
+        Functions, else EVALSHA of its text (store/functions.py)."""
         found = self._scripts.get(name)
         if found is None:
-            found = self.client.register_script(_script_source(name))
+            if self._library is None:
+                self._library = _library()
+            fallback = self.client.register_script(_script_source(name))
+            found = LibraryScript(self._library, name, fallback)
             self._scripts[name] = found
         return found
 
@@ -270,7 +286,7 @@ class Store:
             self._turns.release()
 
     async def _send(
-        self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any], *, replicated: bool
+        self, script: LibraryScript, keys: Sequence[str], args: Sequence[Any], *, replicated: bool
     ) -> Any:
         for attempt in range(2):
             try:
@@ -308,6 +324,12 @@ class Store:
         deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         with store_span(getattr(operation, "__name__", "operation"), script=False):
             return await self._within(operation(), deadline)
+
+    async def list_head(self, key: str, count: int, timeout: float | None = None) -> list[Any]:
+        """The first `count` items of a list (LRANGE; [] when it does not exist), under the
+        same rules as `call`."""
+        found = await self.call(lambda: self.client.lrange(key, 0, count - 1), timeout)
+        return list(found)
 
     def _refuse_if_unreachable(self) -> None:
         if not self._reachable:

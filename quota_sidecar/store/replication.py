@@ -21,17 +21,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from quota_sidecar.domain.errors import StoreUnavailable
+from quota_sidecar.store.functions import LibraryScript
 
 __all__ = ["run_confirmed"]
 
 
 async def run_confirmed(
     client: aioredis.Redis,
-    script: AsyncScript,
+    script: LibraryScript,
     keys: Sequence[str],
     args: Sequence[Any],
     *,

@@ -57,16 +57,16 @@ def add_limit_statuses(container: Any, statuses: Iterable[LimitStatus]) -> None:
         subject = entry.subject
         subject.scope = SCOPE_VALUES[status.subject.scope]
         subject.identifier = status.subject.identifier
+        # Assigning a sub-message's field makes it present, even a zero (the epoch, an empty
+        # span): no SetInParent needed, and a check has 20 of these.
         if status.reset_at is not None:
             stamp = entry.reset_at
-            stamp.SetInParent()  # present even at the epoch, as a set message is
             delta = status.reset_at - EPOCH
             stamp.seconds = delta.days * 86_400 + delta.seconds
             stamp.nanos = delta.microseconds * 1000
         window = status.window
         if window is not None:
             span = entry.window
-            span.SetInParent()
             if window.days < 0:  # never for a window; duration_parts knows the signs
                 span.seconds, span.nanos = duration_parts(window)
             else:

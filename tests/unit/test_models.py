@@ -10,8 +10,8 @@ import pytest
 import quota_sidecar
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, RateLimitConfig, Subject
 from quota_sidecar.domain.errors import InvalidInput
-from quota_sidecar.engine.codec import config_from_json, config_to_json
 from quota_sidecar.engine.reservations import decode_reservation, encode_reservation
+from quota_sidecar.store.config_codec import config_from_json, config_to_json
 
 
 def test_public_api_is_sorted_and_importable() -> None:

@@ -1,6 +1,8 @@
 """Envoy's rate limit service protocol (envoy.service.ratelimit.v3), from the generated code of
 the xds-protos package: descriptors -> subjects and hits (mapping), and a check's result ->
-RateLimitResponse (response)."""
+RateLimitResponse (response). May import the domain, config/ and xds-protos' generated code
+only, like the rest of gateways/.
+"""
 
 from __future__ import annotations
 

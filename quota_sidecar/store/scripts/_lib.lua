@@ -16,6 +16,10 @@
 --   Every number that becomes text (a hold, an alert field, a reply string) goes through
 --   itoa(): Lua 5.1's tostring() and `..` use %.14g, which turns 1e14 nanos ($100,000) into
 --   "1e+14". Integer replies are exact already (Redis converts a Lua number to an integer).
+--   Every script is also a function of one Redis Functions library (store/functions.py): this
+--   file's top level is then run once, at FUNCTION LOAD, where Redis 7.0 offers no global but
+--   `redis`. So the top level keeps to plain Lua: string methods (`('d'):rep(n)`), `#`, numeric
+--   for; no string., math., table., ipairs or tonumber outside a function.
 
 local KEYS_PER_SUBJECT = 11
 local SUB_BUCKETS = 10
@@ -71,7 +75,7 @@ end
 -- comes from: split by ONE
 -- string.match (a gmatch loop, a field at a time, cost most of the parsing).
 -- `head` is how many ARGV precede the subject arguments.
-local SUBJECT_FIELDS = '^' .. string.rep('(%S+) ', 25) .. '(%S+)$'
+local SUBJECT_FIELDS = '^' .. ('(%S+) '):rep(25) .. '(%S+)$'
 
 local function subject(i, head)
   local k = (i - 1) * KEYS_PER_SUBJECT
@@ -214,11 +218,11 @@ end
 -- index hold counts of buckets the window has left; they are zeroed when read. A subject's
 -- rings are read in one HMGET of a field per ring and written in one HSET by flush_rings:
 -- unpacking one field is one C call, where a field per slot cost a hash lookup each.
-local RING_FORMAT = '<' .. string.rep('d', SUB_BUCKETS + 3)
+local RING_FORMAT = '<' .. ('d'):rep(SUB_BUCKETS + 3)
 local RING_SLOTS = SUB_BUCKETS + 1
 local RING_SPECS = {}
-for _, spec in ipairs(LIMITS) do
-  if spec.ring then RING_SPECS[#RING_SPECS + 1] = spec end
+for j = 1, #LIMITS do
+  if LIMITS[j].ring then RING_SPECS[#RING_SPECS + 1] = LIMITS[j] end
 end
 
 -- One ring as read at `now`: r.v is the packed array (v[1] newest bucket, v[2] began, v[3 +
@@ -382,7 +386,7 @@ local function emit_alert(s, global_stream, now, kind, severity, limit, pct, use
     fields[#fields + 1] = 'bd'
     fields[#fields + 1] = breakdown
   end
-  if s.quota_source then -- whether the quota came from a default (see alerting/codec.py)
+  if s.quota_source then -- whether the quota came from a default (see store/alert_codec.py)
     fields[#fields + 1] = 'qs'
     fields[#fields + 1] = s.quota_source
     fields[#fields + 1] = 'qd'

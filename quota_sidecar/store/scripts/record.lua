@@ -17,6 +17,9 @@
 --       calendar ("<reset_hour>@<zone>") per named subject. With history, KEYS end with two
 --       keys per named subject (day and month rollup, engine/history.py), then with top
 --       spenders three per named subject (day zset, month zset, the scope's calendar set).
+--       After the history part (optional; absent or '' = no sample): the cost sample's size
+--       cap and its TTL ms, with its list as the last key: a record that counts ('ok') pushes
+--       its cost onto that list (engine/samples.py), in the same atomic call.
 -- Reply: {'stale', {indexes}} | {'conflict'} | {'closed', index of a run that is not open} |
 --        {'ok'|'duplicate'|'released', settled holds, totals, alerts}
 --   totals: flat {index, cost today, cost this month, requests today, tokens today} * (N - M)
@@ -36,6 +39,10 @@ if global_stream ~= '' then history_at = history_at + 1 end
 local history_day_ms = ARGV[HEAD + n + 1]
 local history_month_ms = int(ARGV[HEAD + n + 2])
 local with_top = ARGV[HEAD + n + 3] == '1'
+local sample_at = HEAD + n + 4
+if with_top then sample_at = sample_at + named end
+local sample_cap = ARGV[sample_at]
+if sample_cap == '' then sample_cap = nil end
 
 local subjects, stale_list = {}, {}
 for i = 1, n do
@@ -375,4 +382,17 @@ for _, s in ipairs(subjects) do
   expire_with_subject(s, now, extra)
 end
 if release then return { 'released', settled, totals(), alerts } end
+if sample_cap then
+  -- One more actual cost for history estimates: newest first, at most the cap, the list kept
+  -- its TTL after its last sample. Only here: a record that counts (not a duplicate, not a
+  -- release, nothing refused) is sampled, exactly once as it is counted once. pcall: the
+  -- sample is advice and the record the truth, so a sample that cannot be kept (a key of
+  -- another type) never fails the record (nor would an error undo the writes above).
+  local list = KEYS[#KEYS]
+  local pushed = redis.pcall('LPUSH', list, ARGV[2]) -- the cost as the caller sent it
+  if type(pushed) == 'number' then
+    if pushed > int(sample_cap) then redis.call('LTRIM', list, 0, int(sample_cap) - 1) end
+    redis.call('PEXPIRE', list, int(ARGV[sample_at + 1]))
+  end
+end
 return { 'ok', settled, totals(), alerts }

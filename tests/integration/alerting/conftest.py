@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
-from quota_sidecar.alerting.codec import ALERTS_STREAM, encode_alert, subject_stream
 from quota_sidecar.domain.clock import SystemClock
 from quota_sidecar.domain.models import LimitKind, QuotaScope, Subject
 from quota_sidecar.domain.results import AlertKind
 from quota_sidecar.server.alert_stream import AlertStreamer
+from quota_sidecar.store.alert_codec import ALERTS_STREAM, encode_alert, subject_stream
 from quota_sidecar.store.redis import Store
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc
 

@@ -11,12 +11,12 @@ from decimal import Decimal
 
 import pytest
 
-from quota_sidecar.alerting.codec import ALERTS_STREAM, decode_alert
 from quota_sidecar.alerting.expiry import OverrideExpirySweeper
 from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.domain.models import CostQuota, LimitKind, QuotaConfig, QuotaScope, Subject
 from quota_sidecar.domain.results import Alert, AlertKind, Override, OverrideKind
 from quota_sidecar.engine.service import EngineSettings, QuotaService
+from quota_sidecar.store.alert_codec import ALERTS_STREAM, decode_alert
 from quota_sidecar.store.redis import Store
 
 NOON = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -7,11 +7,11 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
-from quota_sidecar.alerting.codec import ALERTS_STREAM, decode_alert, subject_stream
 from quota_sidecar.alerting.expiry import OverrideExpirySweeper
 from quota_sidecar.domain.clock import ManualClock, to_ms
 from quota_sidecar.domain.models import LimitKind, QuotaScope, Subject
 from quota_sidecar.domain.results import AlertKind
+from quota_sidecar.store.alert_codec import ALERTS_STREAM, decode_alert, subject_stream
 from quota_sidecar.store.keys import OVERRIDE_EXPIRY, subject_keys
 from quota_sidecar.store.redis import Store
 from tests.integration.alerting.conftest import until

@@ -8,11 +8,11 @@ import asyncio
 import grpc
 import pytest
 
-from quota_sidecar.alerting.codec import ALERTS_STREAM
 from quota_sidecar.alerting.hub import AlertHub, SubscriberTooSlow
 from quota_sidecar.domain.alert_filters import AlertFilter
 from quota_sidecar.domain.models import QuotaScope
 from quota_sidecar.domain.results import Alert, AlertKind
+from quota_sidecar.store.alert_codec import ALERTS_STREAM
 from quota_sidecar.store.redis import Store
 from quota_sidecar.v1 import quota_pb2, types_pb2
 from tests.integration.alerting.conftest import (

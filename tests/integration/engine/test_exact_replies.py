@@ -12,10 +12,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, Subject
-from quota_sidecar.alerting.codec import ALERTS_STREAM, decode_alert
 from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.domain.results import AlertKind
 from quota_sidecar.engine.service import QuotaService
+from quota_sidecar.store.alert_codec import ALERTS_STREAM, decode_alert
 
 NANOS = 10**9
 BIG = Subject(QuotaScope.USER, "big")

@@ -161,7 +161,7 @@ def test_errors_name_the_line_and_field(text: str, line: int, field: str, words:
 
 
 def test_max_concurrent_in_the_quota_file_round_trips_through_the_stored_json() -> None:
-    from quota_sidecar.engine.codec import config_from_json, config_to_json
+    from quota_sidecar.store.config_codec import config_from_json, config_to_json
 
     (quota,) = parse_quota_text(
         "quotas:\n  - {scope: tenant, identifier: acme, rate_limits: {max_concurrent: 5}}\n"

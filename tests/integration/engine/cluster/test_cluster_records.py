@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, QuotaService, RateLimitConfig
-from quota_sidecar.alerting.codec import ALERTS_STREAM, subject_stream
 from quota_sidecar.alerting.hub import AlertHub
 from quota_sidecar.domain.alert_filters import AlertFilter
 from quota_sidecar.domain.errors import IdempotencyConflict, StoreUnavailable
 from quota_sidecar.domain.models import Subject
 from quota_sidecar.domain.results import Alert, AlertKind
+from quota_sidecar.store.alert_codec import ALERTS_STREAM, subject_stream
 from tests.integration.engine.cluster.conftest import ClusterFactory, RedisCluster, slot_of, spread
 from tests.support.seed import QUICK_START_OUTPUT, seed_quick_start
 

@@ -27,6 +27,7 @@ The entry id ("<ms>-<seq>", assigned by Redis) is the alert id and the resume cu
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from quota_sidecar.domain.clock import from_ms
@@ -40,10 +41,12 @@ __all__ = [
     "SUBJECT_STREAM_MAXLEN",
     "SUBJECT_STREAM_TTL_MS",
     "decode_alert",
+    "decode_entry",
     "encode_alert",
     "subject_stream",
 ]
 
+log = logging.getLogger(__name__)
 ALERTS_STREAM = "qs:alerts"
 RETENTION_MS = 7 * 24 * 3600 * 1000
 SUBJECT_STREAM_MAXLEN = 1000
@@ -114,6 +117,16 @@ def decode_alert(entry_id: str, fields: Mapping[str, str]) -> Alert:
         quota_default=fields.get("qd", ""),
         **_breakdown(fields.get("bd", "")),
     )
+
+
+def decode_entry(entry_id: str, fields: Mapping[str, str]) -> Alert | None:
+    """An Alert from a stream entry, or None (logged) for a malformed one: one bad entry must
+    not stop a reader, which still moves past its id."""
+    try:
+        return decode_alert(entry_id, fields)
+    except (KeyError, ValueError) as exc:
+        log.warning("skipping malformed alert entry %s: %s", entry_id, exc)
+        return None
 
 
 _BREAKDOWN_KINDS = {"p": "by_provider", "t": "by_tool", "m": "by_model"}
