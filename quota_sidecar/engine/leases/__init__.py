@@ -5,6 +5,9 @@ slice counts in Redis at once, as that many admitted checks in the current bucke
 interval of a window's length ever admits more than its limit, whoever admits from the slice.
 The replica then admits checks from its slices without Redis (all subjects of a check, or
 none), until the bucket ends, and gives back what it did not use.
+
+Part of the engine: may import the store and the domain (and the engine's plans), never the
+server or wire.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import pytest
 from quota_sidecar.config import parse_quota_text
 from quota_sidecar.domain.errors import ConfigError, InvalidInput
 from quota_sidecar.domain.models import QuotaConfig, QuotaScope
-from quota_sidecar.engine.codec import config_from_json, config_to_json
+from quota_sidecar.store.config_codec import config_from_json, config_to_json
 
 
 def test_lease_auto_is_read_and_kept_through_the_store_codec() -> None:
