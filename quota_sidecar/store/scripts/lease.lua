@@ -72,6 +72,7 @@ for i = 1, n do
     if int(ARGV[HEAD + n + n * 3 + (i - 1) * 3 + 1]) > 0 then
       stale_list[#stale_list + 1] = i
     else
+      s.stale = true -- its limits are the old config's: it claims no threshold
       read_rings(s, s.specs, now)
     end
   end
@@ -138,7 +139,7 @@ for i, s in ipairs(subjects) do
       replies[i] = { 'deny', denied, retry, till, statuses_of(s, others, 0) }
     else
       -- Near the limit a slice shrinks with the room, so what other holders keep unused (an
-      -- under-admission until they give it back) is at most room / k.
+      -- under-admission until they give it back) shrinks with it: room / (k * holders) each.
       local slice = math.min(wanted, math.floor(room / (k * (holders + 1))))
       slice = math.max(slice, need)
       for _, r in pairs(s.rings) do ring_add(s, r, slice) end -- request rings only (leasable)
@@ -154,11 +155,11 @@ for i, s in ipairs(subjects) do
   -- A day threshold is claimed on what closed slices used, never on open slices' room: the
   -- ring's count less every open slice (the holders tell what they used by giving back).
   local rd = s.rings.requests_per_day
-  if rd then
+  if rd and not s.stale then
     local mine = replies[i][1] == 'ok' and replies[i][2] or 0
     local alerts = {} -- in the streams already; the reply need not carry them
-    claim_thresholds(s, KEYS[n * KEYS_PER_SUBJECT + n + 1], now, s.day, 'day:' .. s.day_id, 'requests_per_day',
-      rd.sum - others - mine, s.limits.requests_per_day, alerts)
+    claim_thresholds(s, KEYS[n * KEYS_PER_SUBJECT + n + 1], now, s.day, 'day:' .. s.day_id,
+      'requests_per_day', rd.sum - others - mine, s.limits.requests_per_day, alerts)
   end
 end
 return replies
