@@ -7,8 +7,8 @@ that one limit: the callers' allowed answers must total at most the limit, acros
 processes (a check decided without the store would count as admitted too). Users' own limits
 never bind. Reported, after a warm-up of WARMUP_SECONDS: decisions per second (all answers),
 Redis commands per 1000 decisions (INFO commandstats, scripts' own commands included), Redis
-calls (script calls, EVALSHA: the round trips) per 1000 decisions, the redis-server's CPU per
-decision; and, from the start, the over-admission count (admitted beyond the limit), which
+calls (script calls, FCALL or EVALSHA: the round trips) per 1000 decisions, the redis-server's
+CPU per decision; and, from the start, the over-admission count (admitted beyond the limit), which
 must be 0.
 
 Leases off against on, in the same run: the same fleet with every quota `lease: off`, then
@@ -160,7 +160,7 @@ def _run_fleet(settings: Settings, lease: str, hot_limit: int) -> dict[str, Any]
         commands = sum(delta.values())
         # Round trips the sidecars made: each check or lease step is one script call (config
         # reads, cached, are the only other client commands, and are rare).
-        scripts = delta.get("evalsha", 0) + delta.get("eval", 0)
+        scripts = sum(delta.get(name, 0) for name in ("fcall", "fcall_ro", "evalsha", "eval"))
         client.close()
     finally:
         for sidecar in sidecars:
