@@ -71,6 +71,14 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
          _get(results, "redis_cost", "keyed_record", "bytes_kept"), lambda v: v <= 64),
         ("fleet of 4: checks admitted beyond the hot subject's limit", "== 0",
          _get(results, "fleet", "over_admitted"), lambda v: v == 0),
+        ("fleet of 4, leases on: checks admitted beyond the hot subject's limit", "== 0",
+         _get(results, "fleet", "leases_on", "over_admitted"), lambda v: v == 0),
+        ("fleet of 4, leases on: Redis calls (scripts) per 1000 decisions on a hot subject",
+         "<= 50", _get(results, "fleet", "leases_on", "script_calls_per_1000_decisions"),
+         lambda v: v <= 50),
+        ("fleet of 4, leases on, limit never reached: Redis calls (scripts) per 1000 decisions",
+         "<= 50", _get(results, "fleet", "unbound_on", "script_calls_per_1000_decisions"),
+         lambda v: v <= 50),
         ("Alert delivery p99 across replicas (ms)", "<= 100",
          _get(results, "alerts", "p99_ms") if _get(results, "alerts", "samples") else None,
          lambda v: v <= 100),
@@ -294,11 +302,27 @@ def _decision_cost_lines(cost: dict[str, Any] | None) -> list[str]:
 def _fleet_lines(fleet: dict[str, Any] | None) -> list[str]:
     if not fleet or "error" in fleet:
         return []
-    return ["", f"## j. A fleet: {fleet['sidecars']} `quota-sidecar serve` processes on one "
-            "Redis, one hot tool subject plus each process's own users", "",
-            f"{fleet['in_flight']} checks in flight for {fleet['seconds']:.1f} s: "
+    lines = _fleet_run_lines(fleet, "Leases off")
+    lines[1:1] = [f"## j. A fleet: {fleet['sidecars']} `quota-sidecar serve` processes on one "
+                  "Redis, one hot tool subject plus each process's own users", ""]  # fmt: skip
+    for key, title in (
+        ("leases_on", "Leases on (`lease: auto`)"),
+        ("unbound_off", "Leases off, a hot limit that never binds"),
+        ("unbound_on", "Leases on, a hot limit that never binds"),
+    ):
+        if key in fleet:
+            lines += _fleet_run_lines(fleet[key], title)
+    return lines
+
+
+def _fleet_run_lines(fleet: dict[str, Any], title: str) -> list[str]:
+    return ["", f"{title}: "
+            f"{fleet['in_flight']} checks in flight for {fleet['seconds']:.1f} s after a "
+            f"{fleet.get('warmup_seconds', 0):.1f} s warm-up: "
             f"{fleet['decisions_per_s']:,.0f} decisions/s, "
-            f"{fleet['redis_calls_per_1000_decisions']:,.0f} Redis calls per 1000 decisions, "
+            f"{fleet.get('script_calls_per_1000_decisions', 0):,.1f} Redis calls (scripts: "
+            f"round trips) and {fleet['redis_calls_per_1000_decisions']:,.0f} Redis commands "
+            "(scripts' own included) per 1000 decisions, "
             f"{fleet['redis_cpu_us_per_decision']:.1f} us of Redis CPU per decision. The hot "
             f"tool allows {fleet['hot_limit_per_minute']} a minute: {fleet['admitted']} of "
             f"{fleet['decisions']} checks admitted, {fleet['over_admitted']} beyond the limit "

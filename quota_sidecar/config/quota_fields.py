@@ -84,6 +84,13 @@ QUOTA_SECTION = FileSection(
         FileField(
             "shadow_mode", "`true` or `false`", "evaluate and report, never deny", default="`false`"
         ),
+        FileField(
+            "lease",
+            "`off` or `auto`",
+            "`auto`: a replica that checks the subject often admits from exact local leases "
+            "(slices of its request windows; docs/semantics.md, Leases)",
+            default="`off`",
+        ),
     ),
 )
 

@@ -233,6 +233,8 @@ class _Parser:
             kwargs["description"] = self.typed(
                 fields["description"], f"{path}.description", str, "text"
             )
+        if "lease" in fields:
+            kwargs["lease"] = self.typed(fields["lease"], f"{path}.lease", str, "off or auto")
         config: QuotaConfig = self.construct(QuotaConfig, kwargs, path, node)
         try:
             check_default(config.subject, f"{path}.identifier")

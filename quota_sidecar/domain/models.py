@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_SCOPES",
     "DEFAULT_TENANT_MARK",
     "DEFAULT_THRESHOLDS",
+    "LEASE_MODES",
     "CostQuota",
     "DenialCode",
     "FailureMode",
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 DEFAULT_THRESHOLDS = (80, 90, 95)
+LEASE_MODES = ("off", "auto")  # a quota's `lease`: see docs/semantics.md, Leases
 MAX_IDENTIFIER_LENGTH = 128
 MAX_COUNT_LIMIT = 10**12
 _IDENTIFIER = re.compile(r"^[^\s\x00-\x1f\x7f]{1,128}$")
@@ -352,6 +354,9 @@ class QuotaConfig:
     description: str = ""
     version: int = 0
     updated_at: datetime | None = None
+    # "auto": a replica that checks this subject often admits from exact local leases (slices
+    # of its request windows taken in Redis; engine/leases/). "off": every check goes to Redis.
+    lease: str = "off"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scope", parse_scope(self.scope))
@@ -363,6 +368,8 @@ class QuotaConfig:
         object.__setattr__(self, "alert_thresholds", thresholds)
         if len(self.description) > 1024:
             raise InvalidInput("description", "is longer than 1024 characters")
+        if self.lease not in LEASE_MODES:
+            raise InvalidInput("lease", f"must be off or auto, got {self.lease!r}")
 
     @property
     def subject(self) -> Subject:

@@ -32,10 +32,14 @@ from quota_sidecar.engine.plan import SubjectPlan, plan_subject, plan_subjects
 from quota_sidecar.engine.replies import decode_alerts, decode_totals, exact_int, window_length
 from quota_sidecar.engine.reservations import decode_reservation
 from quota_sidecar.engine.samples import sample_extras
-from quota_sidecar.store.keys import ALERTS, idempotency_home
+from quota_sidecar.store.keys import ALERTS, idempotency_home, subject_keys
 from quota_sidecar.store.redis import Store
 
 _LIFETIME_FIELDS = {LimitKind.REQUESTS_LIFETIME: "r", LimitKind.TOKENS_LIFETIME: "t"}
+# The windows lease slices count in (engine/leases/): their open slices show as held.
+_REQUEST_WINDOWS = frozenset(
+    {LimitKind.REQUESTS_PER_MINUTE, LimitKind.REQUESTS_PER_HOUR, LimitKind.REQUESTS_PER_DAY}
+)
 
 __all__ = [
     "DEDUPE_WINDOW_MS",
@@ -232,13 +236,17 @@ class CostTracker:
             now = self._clock.now_ms()
             (cached,) = await self._configs.get_many([subject], tenant=tenant)
             plan = plan_subject(subject, cached, now)
-            reply = await self._store.run("usage.lua", plan.keys, [now, *plan.args])
+            keys = [*plan.keys, subject_keys(subject).lease_registry]
+            reply = await self._store.run("usage.lua", keys, [now, *plan.args])
             if reply[0] != "stale":
                 break
             await self._configs.refresh([subject], tenant=tenant)
         else:
             raise StoreUnavailable("quota configuration kept changing during the read")
-        _, day_flat, month_flat, held, rings_flat, limits_flat, slots, week_flat, life_flat = reply
+        _, day_flat, month_flat, held, rings_flat, limits_flat, slots, week_flat, life_flat = reply[
+            :9
+        ]
+        leased = exact_int(reply[9])  # open lease slices: counted, shown as held (not used)
         day, month = _pairs(day_flat), _pairs(month_flat)
         week, life = _pairs(week_flat), _pairs(life_flat)
         rings = {
@@ -252,7 +260,10 @@ class CostTracker:
         held = exact_int(held)
         statuses = []
         for kind, value in limits.items():
-            if kind.window is not None:
+            if kind in _REQUEST_WINDOWS:
+                used, reset_ms = rings[kind]
+                used, item_held = max(0, used - leased), min(leased, used)
+            elif kind.window is not None:
                 used, reset_ms = rings[kind]
                 item_held = 0
             elif kind is LimitKind.COST_PER_REQUEST:
@@ -287,11 +298,11 @@ class CostTracker:
             cost_today_nanos=exact_int(day.get("c", 0)),
             cost_this_month_nanos=exact_int(month.get("c", 0)),
             held_nanos=held,
-            requests_today=exact_int(day.get("r", 0)),
+            requests_today=max(0, exact_int(day.get("r", 0)) - leased),
             tokens_today=exact_int(day.get("ti", 0)) + exact_int(day.get("to", 0)),
-            requests_last_minute=rings[LimitKind.REQUESTS_PER_MINUTE][0],
-            requests_last_hour=rings[LimitKind.REQUESTS_PER_HOUR][0],
-            requests_last_day=rings[LimitKind.REQUESTS_PER_DAY][0],
+            requests_last_minute=max(0, rings[LimitKind.REQUESTS_PER_MINUTE][0] - leased),
+            requests_last_hour=max(0, rings[LimitKind.REQUESTS_PER_HOUR][0] - leased),
+            requests_last_day=max(0, rings[LimitKind.REQUESTS_PER_DAY][0] - leased),
             tokens_last_minute=rings[LimitKind.TOKENS_PER_MINUTE][0],
             tokens_last_day=rings[LimitKind.TOKENS_PER_DAY][0],
             limits=tuple(statuses),

@@ -30,6 +30,7 @@ from quota_sidecar.engine.configs import CachedConfig, ConfigRepository
 from quota_sidecar.engine.defaults import tenant_of
 from quota_sidecar.engine.durability.failure import decide_without_store
 from quota_sidecar.engine.durability.undo import CheckUndoer, new_check_id
+from quota_sidecar.engine.leases import LeaseManager
 from quota_sidecar.engine.plan import SubjectPlan, plan_subjects
 from quota_sidecar.engine.replies import (
     decode_statuses,
@@ -55,6 +56,7 @@ class RateLimitManager:
         self._configs = configs
         self._clock = clock
         self._undo = CheckUndoer(store)
+        self.leases = LeaseManager(store, clock)  # exact local leases: engine/leases/
 
     @property
     def undos_pending(self) -> int:
@@ -62,7 +64,8 @@ class RateLimitManager:
         return self._undo.pending
 
     async def close(self) -> None:
-        """Send the undos still waiting (bounded)."""
+        """Give back open lease slices; send the undos still waiting (bounded)."""
+        await self.leases.close()
         await self._undo.close()
 
     async def check(
@@ -123,6 +126,11 @@ class RateLimitManager:
             cached = await self._configs.get_many(subjects, timeout=_left(deadline))
             _refuse_ended_runs(subjects, cached)
             plans = plan_subjects(subjects, cached, now)
+            leased = await self.leases.admit(
+                plans, now, reserve=reserve, requests=requests, timeout=_left(deadline)
+            )
+            if leased is not None:  # decided from this replica's lease slices
+                return leased
             check_id = "" if self._store.is_cluster else new_check_id()
             keys = [k for p in plans for k in p.keys]
             shared = not self._store.is_cluster

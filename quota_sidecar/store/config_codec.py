@@ -41,6 +41,7 @@ def config_to_dict(config: QuotaConfig) -> dict[str, Any]:
         "alert_thresholds": list(config.alert_thresholds),
         "shadow_mode": config.shadow_mode,
         "description": config.description,
+        "lease": config.lease,
         "version": config.version,
     }
 
@@ -65,7 +66,7 @@ def config_to_json(config: QuotaConfig) -> str:
         }
         if values:
             compact[section] = values
-    for name in ("alert_thresholds", "shadow_mode", "description"):
+    for name in ("alert_thresholds", "shadow_mode", "description", "lease"):
         if full[name] != _DEFAULTS[name]:
             compact[name] = full[name]
     return json.dumps(compact, sort_keys=True, separators=(",", ":"))
@@ -100,6 +101,7 @@ def config_from_json(document: str, version: int, updated_ms: int | None) -> Quo
         alert_thresholds=tuple(data.get("alert_thresholds") or ()),
         shadow_mode=bool(data.get("shadow_mode", False)),
         description=str(data.get("description", "")),
+        lease=str(data.get("lease", "off")),
         version=version,
         updated_at=updated,
     )

@@ -8,6 +8,7 @@ one subject lives on one cluster slot; a TTL on every key, set by the script tha
                                          newest bucket, when it began, the counts (packed);
                                          and copies of cfg's v and o, so a check reads both
                                          in one HMGET (WINDOWS_CACHED_FIELDS, see below)
+    qs:{user:alice}:ls           hash    open lease slices: holder -> "slice|until" (lease.lua)
     qs:{user:alice}:d:2026-11-28 hash    the quota day: cost, requests, tokens, breakdown, claims
     qs:{user:alice}:M:2026-11    hash    the quota month: the same fields but requests
     qs:{user:alice}:W:2026-11-16 hash    the quota week (named by its first day): cost, claims
@@ -138,6 +139,11 @@ class SubjectKeys:
     @property
     def windows(self) -> str:
         return f"{self.base}:rw"
+
+    @property
+    def lease_registry(self) -> str:
+        """The open lease slices of the subject, per holder (lease.lua; engine/leases/)."""
+        return f"{self.base}:ls"
 
     def day(self, period_id: str) -> str:
         return f"{self.base}:d:{period_id}"

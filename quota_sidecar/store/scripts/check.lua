@@ -174,6 +174,22 @@ local function evaluate(s)
   return chosen
 end
 
+-- The open lease slices of the subject (engine/leases/, lease.lua): counted in its request
+-- rings but not known to be used, so a day threshold is never claimed on them. Read only once
+-- the count reaches the lowest threshold (a claim may be due); the registry is the subject's
+-- `ls` key, on its slot (the rings key with another suffix).
+local function leased_open(s, now, count)
+  local lowest = s.thresholds[1] or 100
+  for _, t in ipairs(s.thresholds) do lowest = math.min(lowest, t) end
+  if not reaches(count, s.limits.requests_per_day, lowest) then return 0 end
+  local sum = 0
+  for _, v in ipairs(redis.call('HVALS', string.sub(s.rw, 1, -3) .. 'ls')) do
+    local amount, expiry = string.match(v, '^(%d+)|(%d+)$')
+    if expiry and int(expiry) > now then sum = sum + int(amount) end
+  end
+  return sum
+end
+
 for _, s in ipairs(subjects) do
   apply_overrides(s, now)
   -- What is held counts only against a budget (and a reserving check takes a hold): without
@@ -249,7 +265,9 @@ if not denial and not dry then
     for _, name in ipairs({ 'requests_per_day', 'tokens_per_day' }) do
       local r = s.rings[name]
       if r then
-        claim_thresholds(s, global_stream, now, s.day, period, name, r.sum, s.limits[name], alerts)
+        local used = r.sum
+        if name == 'requests_per_day' then used = used - leased_open(s, now, used) end
+        claim_thresholds(s, global_stream, now, s.day, period, name, used, s.limits[name], alerts)
       end
     end
   end
