@@ -12,7 +12,9 @@ TOKEN_RINGS = ("tokens_per_minute", "tokens_per_day")
 
 
 def usage(r: redis.Redis, subject: LuaSubject) -> list[object]:
-    reply = eval_script(r, "usage.lua", subject.script_keys(), [NOW, subject.arg()])
+    # The subject's 11 keys, then its lease registry (open slices: engine/leases/).
+    keys = [*subject.script_keys(), f"{subject.base}:ls"]
+    reply = eval_script(r, "usage.lua", keys, [NOW, subject.arg()])
     assert isinstance(reply, list)
     return reply
 
@@ -28,7 +30,7 @@ def test_usage_reads_every_part_and_writes_nothing(r: redis.Redis) -> None:
     before = snapshot(r)
     reply = usage(r, alice)
     assert snapshot(r) == before
-    verdict, day, month, held, rings, limits, slots, week, life = reply
+    verdict, day, month, held, rings, limits, slots, week, life, leased = reply
     assert verdict == "ok"
     assert day == ["c", "250", "r", "3"]  # flat HGETALL: strings, exact
     assert (month, week, life) == (["c", "900"], ["c", "400"], [])
@@ -37,6 +39,7 @@ def test_usage_reads_every_part_and_writes_nothing(r: redis.Redis) -> None:
     assert rings[1::3] == [0] * 5 and rings[2::3] == [0] * 5  # sums, reset instants: integers
     assert limits == ["requests_per_minute", 10, "cost_daily", 1000]
     assert slots == [1, NOW + 30_000]
+    assert leased == 0  # no lease slices open
 
 
 def test_usage_returns_expired_holds_to_the_budget(r: redis.Redis) -> None:
