@@ -57,6 +57,7 @@ class _Call:
 @dataclass(slots=True)
 class _Batch:
     calls: list[_Call]
+    waiting: int  # callers still waiting for their replies
     reading: bool = False  # replies are being read: the only time abandoning it is safe
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -90,7 +91,7 @@ class Coalescer:
         self._pending = []
         if not calls:
             return
-        batch = _Batch(calls)
+        batch = _Batch(calls, len(calls))
         batch.task = asyncio.get_running_loop().create_task(self._send(batch))
         self._batches.add(batch.task)
         batch.task.add_done_callback(self._batches.discard)
@@ -204,11 +205,7 @@ def _fail(calls: list[_Call], exc: BaseException) -> None:
 def _abandon_if_unwanted(batch: _Batch, _settled: asyncio.Future[Any]) -> None:
     # Every caller stopped waiting (timeouts, or the store became unreachable): stop reading a
     # connection that may never answer. Only mid-read, so a connection is never left half-read.
+    batch.waiting -= 1
     task = batch.task
-    if (
-        batch.reading
-        and task is not None
-        and not task.done()
-        and all(c.future.done() for c in batch.calls)
-    ):
+    if not batch.waiting and batch.reading and task is not None and not task.done():
         task.cancel()

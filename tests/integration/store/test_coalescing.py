@@ -14,7 +14,7 @@ from redis.exceptions import ResponseError
 
 from quota_sidecar import QuotaConfig, QuotaScope, QuotaService, RateLimitConfig
 from quota_sidecar.domain.clock import ManualClock
-from quota_sidecar.domain.errors import Overloaded, StoreUnavailable
+from quota_sidecar.domain.errors import DeadlineExceeded, Overloaded, StoreUnavailable
 from quota_sidecar.engine.service import EngineSettings
 from quota_sidecar.store.coalesce import Coalescer
 from quota_sidecar.store.redis import MAX_SCRIPTS_IN_FLIGHT, Store
@@ -99,6 +99,46 @@ async def test_noscript_reloads_once_and_resends_only_the_missing_calls(
     assert (coalescer.round_trips - trips, coalescer.calls - calls) == (2, 40)
 
 
+async def test_a_caller_that_stops_waiting_leaves_the_others_their_replies(
+    store: Store, redis_url: str
+) -> None:
+    await _sample(store, "qs:test:warm")
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        admin.execute_command("CLIENT", "PAUSE", 300, "WRITE")  # Redis holds the batch a while
+        impatient = store.run(SAMPLE, ["qs:test:impatient"], [1, 10, 60_000], timeout=0.05)
+        patient = [_sample(store, "qs:test:patient") for _ in range(10)]
+        replies = await asyncio.gather(impatient, *patient, return_exceptions=True)
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")
+        admin.close()
+    assert isinstance(replies[0], DeadlineExceeded) and replies[0].maybe_applied
+    assert sorted(replies[1:]) == list(range(1, 11))  # type: ignore[type-var]
+    assert await _sample(store, "qs:test:patient") == 11  # the connection is still in step
+
+
+async def test_a_batch_every_caller_left_is_abandoned_and_its_connection_dropped(
+    store: Store, redis_url: str
+) -> None:
+    await _sample(store, "qs:test:warm")
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        admin.execute_command("CLIENT", "PAUSE", 30_000, "WRITE")
+        calls = [
+            store.run(SAMPLE, ["qs:test:left"], [1, 10, 60_000], timeout=0.05) for _ in range(5)
+        ]
+        replies = await asyncio.gather(*calls, return_exceptions=True)
+        assert all(isinstance(r, DeadlineExceeded) and r.maybe_applied for r in replies)
+        # The batch's connection was dropped, not left half-read in the pool.
+        pool: Any = store.client.connection_pool
+        await until(lambda: not pool._in_use_connections, "the batch still holds a connection")
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")
+        admin.close()
+    reply = await _sample(store, "qs:test:left")
+    assert reply == await store.client.llen("qs:test:left")  # type: ignore[misc]
+
+
 async def test_the_queue_bound_still_sheds_with_overloaded(redis_url: str) -> None:
     store = Store.from_url(redis_url, max_queue=10)
     try:
@@ -123,18 +163,21 @@ RATES = QuotaConfig(
 
 
 async def _engine(url: str) -> QuotaService:
-    engine = QuotaService(
-        url, clock=ManualClock(), settings=EngineSettings(store_timeout=0.25)
-    )
+    engine = QuotaService(url, clock=ManualClock(), settings=EngineSettings(store_timeout=0.25))
     await engine.put_quota(RATES)
     assert (await engine.check_quota(scope="user", identifier="rates")).allowed
     return engine
 
 
 def _kill_clients(url: str) -> None:
+    """CLIENT KILL every connection of the store's pool (not the probe's, whose PINGs decide
+    reachability: this test is about replies lost on a reachable Redis)."""
     admin = redis.Redis.from_url(url)
     try:
-        admin.client_kill_filter(_type="normal", skipme=True)
+        me = admin.client_id()
+        for client in admin.client_list(_type="normal"):
+            if int(client["id"]) != me and client["cmd"] != "ping":
+                admin.client_kill_filter(_id=client["id"])
     finally:
         admin.close()
 
@@ -196,6 +239,7 @@ async def test_connections_killed_under_load_leave_every_outcome_known(redis_url
     running = False
     await asyncio.gather(*workers)
     await _settled(engine)
+    assert not any(getattr(r, "decided_without_store", False) for r in results)
     by_store = sum(1 for r in results if not isinstance(r, StoreUnavailable) and r.allowed)
     lost = sum(1 for r in results if isinstance(r, StoreUnavailable))
     assert lost > 0
@@ -204,5 +248,3 @@ async def test_connections_killed_under_load_leave_every_outcome_known(redis_url
     # Replies read before a kill count; checks whose replies were lost were undone.
     assert usage.requests_last_minute == by_store + 1  # + the warm-up check
     await engine.close()
-
-
