@@ -1,15 +1,18 @@
 """Coalescing: the script calls made in one event-loop turn share one round trip to Redis.
 
-Each call is still its own EVALSHA, sent back to back with the others on one connection and
+Each call is still its own FCALL (EVALSHA where Redis has no Functions: store/functions.py),
+sent back to back with the others on one connection and
 answered in order (a non-transactional pipeline). So each call keeps its own atomic outcome:
 Redis runs one script at a time, and a script error, a denial or a refused argument in one
 call is that call's reply alone. What a batch shares is only the wire:
 
   * a call whose arguments cannot be packed (redis-py's DataError) fails alone; nothing of it
     is sent, and the rest of the batch goes out;
-  * a NOSCRIPT reply (Redis restarted, or SCRIPT FLUSH) is per call: once every reply of the
-    batch is read, the missing scripts are loaded and only those calls are sent again, on the
-    same connection, in one more round trip;
+  * a reply saying the call's script did not run (NOSCRIPT, "Function not found" after a
+    restart or a flush; no Functions on this Redis) is per call: once every reply of the batch
+    is read, what is missing is loaded (SCRIPT LOAD, FUNCTION LOAD) and only those calls are
+    sent again, on the same connection, in one more round trip (by EVALSHA where Functions
+    turned out unusable);
   * a connection that fails mid-batch gives every call whose reply was already read its real
     reply, and every other call the connection error, exactly as a lone call gets it today:
     the store turns it into StoreUnavailable(maybe_applied=True) and the engine undoes the
@@ -38,20 +41,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
-from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from quota_sidecar.store.functions import LibraryScript, lacks_function, refuses_functions
+
 __all__ = ["Coalescer"]
+
+# Sends of one call at most: the worst is an ACL user that may FCALL but not FUNCTION LOAD, on
+# a Redis without our library: FCALL (not found), FUNCTION LOAD (refused) + FCALL, EVALSHA
+# (NOSCRIPT), SCRIPT LOAD + EVALSHA.
+_SENDS = 4
 
 
 @dataclass(slots=True)
 class _Call:
-    script: AsyncScript
+    script: LibraryScript
     keys: Sequence[str]
     args: Sequence[Any]
     future: asyncio.Future[Any]
+    by_function: bool = True  # sent as FCALL (else EVALSHA)
 
 
 @dataclass(slots=True)
@@ -75,7 +85,7 @@ class Coalescer:
         self.round_trips = 0
         self.calls = 0
 
-    def call(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    def call(self, script: LibraryScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """An awaitable of the script's reply, raising what a lone EVALSHA would raise."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
@@ -116,59 +126,92 @@ class Coalescer:
                 await self._pool.release(connection)
 
     async def _exchange(self, connection: AbstractConnection, batch: _Batch) -> None:
-        sent = _packed(connection, batch.calls)
-        missing = await self._round_trip(connection, [], sent, batch)
-        if missing:
-            # Each script the batch lacked is loaded once, ahead of the calls that need it
-            # (the sha does not change, so their packed EVALSHAs are sent as they were).
-            scripts = {c.script.sha: c.script for c, _ in missing}
-            loads = [connection.pack_command("SCRIPT", "LOAD", s.script) for s in scripts.values()]
-            missing = await self._round_trip(connection, loads, missing, batch)
-            for call, _ in missing:  # loaded and still missing: nothing of it ran
-                _settle(call, exc=NoScriptError("the script was not found after loading it"))
+        calls = batch.calls
+        loads: list[tuple[str, ...]] = []
+        unrun: list[tuple[_Call, ResponseError]] = []
+        for _ in range(_SENDS):
+            sent = _packed(connection, calls)
+            if not sent:
+                return
+            unrun, loads = await self._round_trip(connection, loads, sent, batch)
+            calls = [call for call, _ in unrun]
+        for call, exc in unrun:  # still not run after loading: as a lone call reports it
+            _settle(call, exc=exc)
 
     async def _round_trip(
         self,
         connection: AbstractConnection,
-        first: list[list[bytes]],
+        loads: list[tuple[str, ...]],
         calls: list[tuple[_Call, list[bytes]]],
         batch: _Batch,
-    ) -> list[tuple[_Call, list[bytes]]]:
-        """Send `first` (SCRIPT LOADs) and then `calls`, read every reply in order and settle
-        each call; returns the calls that met NOSCRIPT."""
-        if not calls:
-            return []
+    ) -> tuple[list[tuple[_Call, ResponseError]], list[tuple[str, ...]]]:
+        """Send `loads` and then `calls`, read every reply in order and settle each call.
+        Returns the calls whose scripts did not run, and what to load before sending them
+        again."""
         self.round_trips += 1
         self.calls += len(calls)
         batch.reading = True
-        wire = [part for packed in first for part in packed]
+        wire = [part for load in loads for part in connection.pack_command(*load)]
         wire += [part for _, packed in calls for part in packed]
         await connection.send_packed_command(wire)
-        for _ in first:
-            await connection.read_response()  # the sha, known already
-        missing: list[tuple[_Call, list[bytes]]] = []
-        for call, packed in calls:
+        for load in loads:
+            try:
+                await connection.read_response()
+            except ResponseError as exc:  # FUNCTION LOAD refused: run by EVALSHA from now on
+                if load[0] == "FUNCTION":
+                    calls[0][0].script.library.give_up(exc)
+        unrun: list[tuple[_Call, ResponseError]] = []
+        needed: dict[str, tuple[str, ...]] = {}
+        for call, _ in calls:
             try:
                 reply = await connection.read_response()
-            except NoScriptError:
-                missing.append((call, packed))
+            except ResponseError as exc:
+                if _did_not_run(call, exc, needed):
+                    unrun.append((call, exc))
+                else:  # the script's own error: this call's reply alone
+                    _settle(call, exc=exc)
                 continue
-            except ResponseError as exc:  # the script's own error: this call's reply alone
-                _settle(call, exc=exc)
-                continue
+            if call.by_function:
+                call.script.library.usable = True
             _settle(call, reply=reply)
         batch.reading = False
-        return missing
+        return unrun, list(needed.values())
+
+
+def _did_not_run(call: _Call, exc: ResponseError, needed: dict[str, tuple[str, ...]]) -> bool:
+    """Whether `exc` says that the call's script did not run, so that sending it again is safe;
+    notes in `needed` what to load first."""
+    script, text = call.script, str(exc)
+    if isinstance(exc, NoScriptError):
+        needed[script.sha] = ("SCRIPT", "LOAD", script.script)
+        return True
+    if not call.by_function:
+        return False
+    if refuses_functions(text):
+        script.library.give_up(text)
+        return True
+    if lacks_function(text):
+        if script.library.usable is not False:
+            needed[""] = ("FUNCTION", "LOAD", "REPLACE", script.library.code)
+        return True
+    return False
 
 
 def _packed(connection: AbstractConnection, calls: list[_Call]) -> list[tuple[_Call, list[bytes]]]:
-    """Each call with its EVALSHA packed; a call whose arguments do not pack fails alone, with
-    nothing of it sent."""
+    """Each call packed, as FCALL while this Redis may run our functions, else EVALSHA; a call
+    whose arguments do not pack fails alone, with nothing of it sent."""
     kept: list[tuple[_Call, list[bytes]]] = []
     for call in calls:
+        script = call.script
+        call.by_function = script.library.usable is not False
+        name = script.function if call.by_function else script.sha
         try:
             packed = connection.pack_command(
-                "EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args
+                "FCALL" if call.by_function else "EVALSHA",
+                name,
+                len(call.keys),
+                *call.keys,
+                *call.args,
             )
         except DataError as exc:
             _settle(call, exc=exc)

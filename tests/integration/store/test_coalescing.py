@@ -1,6 +1,8 @@
 """Coalescing on a real Redis: script calls made in one loop turn share a round trip, each keeps
-its own outcome (a bad argument, a script error, NOSCRIPT), and a connection killed mid-batch
-leaves every outcome known: replies read count, lost checks are undone."""
+its own outcome (a bad argument, a script error, a script or function Redis lost), and a
+connection killed mid-batch leaves every outcome known: replies read count, lost checks are
+undone. The store-level tests run on the session's Redis 7 (FCALL) and on the embedded 6.2
+(no Functions: EVALSHA)."""
 
 from __future__ import annotations
 
@@ -24,8 +26,8 @@ SAMPLE = "sample.lua"  # LPUSH, LTRIM, PEXPIRE; replies the list's length: count
 
 
 @pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[Store]:
-    opened = Store.from_url(redis_url)
+async def store(any_redis_url: str) -> AsyncIterator[Store]:
+    opened = Store.from_url(any_redis_url)
     yield opened
     await opened.close()
 
@@ -35,11 +37,11 @@ def _coalescer(store: Store) -> Coalescer:
     return store.coalescer
 
 
-def _evalsha_calls(url: str) -> int:
+def _script_calls(url: str) -> int:
     admin = redis.Redis.from_url(url)
     try:
         stats: dict[str, Any] = admin.info("commandstats")
-        return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+        return sum(int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("evalsha", "fcall"))
     finally:
         admin.close()
 
@@ -49,15 +51,15 @@ def _sample(store: Store, key: str, cap: Any = 10_000) -> Any:
 
 
 async def test_300_concurrent_calls_share_round_trips_and_count_exactly(
-    store: Store, redis_url: str
+    store: Store, any_redis_url: str
 ) -> None:
     await _sample(store, "qs:test:warm")  # the script loaded, a connection open
     coalescer = _coalescer(store)
-    trips, calls, evalshas = coalescer.round_trips, coalescer.calls, _evalsha_calls(redis_url)
+    trips, calls, scripts = coalescer.round_trips, coalescer.calls, _script_calls(any_redis_url)
     replies = await asyncio.gather(*(_sample(store, "qs:test:list") for _ in range(300)))
     assert sorted(replies) == list(range(1, 301))  # each call its own atomic step
     assert coalescer.calls - calls == 300
-    assert _evalsha_calls(redis_url) - evalshas == 300  # one EVALSHA per call, none lost
+    assert _script_calls(any_redis_url) - scripts == 300  # one FCALL/EVALSHA a call, none lost
     shared = coalescer.round_trips - trips
     print(f"300 calls in {shared} round trips")
     # At most MAX_SCRIPTS_IN_FLIGHT calls hold a turn at once, so a batch holds at most that.
@@ -84,26 +86,29 @@ async def test_a_bad_argument_and_a_script_error_touch_only_their_own_calls(
     assert await _sample(store, "qs:test:good") == 31  # the connection is still in step
 
 
-async def test_noscript_reloads_once_and_resends_only_the_missing_calls(
-    store: Store, redis_url: str
+async def test_a_lost_script_is_loaded_once_and_only_its_calls_sent_again(
+    store: Store, any_redis_url: str
 ) -> None:
     await _sample(store, "qs:test:warm")
-    admin = redis.Redis.from_url(redis_url)
+    admin = redis.Redis.from_url(any_redis_url)
     admin.script_flush()
+    if store.script(SAMPLE).library.usable:  # Redis 7: the calls are FCALLs of the library
+        admin.function_flush()
     admin.close()
     coalescer = _coalescer(store)
     trips, calls = coalescer.round_trips, coalescer.calls
     replies = await asyncio.gather(*(_sample(store, "qs:test:reloaded") for _ in range(20)))
     assert sorted(replies) == list(range(1, 21))
-    # One round trip met NOSCRIPT for all 20; one more loaded the script and sent them again.
+    # One round trip met NOSCRIPT (or "Function not found") for all 20; one more loaded what
+    # was missing and sent them again.
     assert (coalescer.round_trips - trips, coalescer.calls - calls) == (2, 40)
 
 
 async def test_a_caller_that_stops_waiting_leaves_the_others_their_replies(
-    store: Store, redis_url: str
+    store: Store, any_redis_url: str
 ) -> None:
     await _sample(store, "qs:test:warm")
-    admin = redis.Redis.from_url(redis_url)
+    admin = redis.Redis.from_url(any_redis_url)
     try:
         admin.execute_command("CLIENT", "PAUSE", 300, "WRITE")  # Redis holds the batch a while
         impatient = store.run(SAMPLE, ["qs:test:impatient"], [1, 10, 60_000], timeout=0.05)
@@ -118,10 +123,10 @@ async def test_a_caller_that_stops_waiting_leaves_the_others_their_replies(
 
 
 async def test_a_batch_every_caller_left_is_abandoned_and_its_connection_dropped(
-    store: Store, redis_url: str
+    store: Store, any_redis_url: str
 ) -> None:
     await _sample(store, "qs:test:warm")
-    admin = redis.Redis.from_url(redis_url)
+    admin = redis.Redis.from_url(any_redis_url)
     try:
         admin.execute_command("CLIENT", "PAUSE", 30_000, "WRITE")
         calls = [
@@ -248,3 +253,17 @@ async def test_connections_killed_under_load_leave_every_outcome_known(redis_url
     # Replies read before a kill count; checks whose replies were lost were undone.
     assert usage.requests_last_minute == by_store + 1  # + the warm-up check
     await engine.close()
+
+
+async def test_a_first_batch_finds_its_way_on_any_redis(any_redis_url: str) -> None:
+    """No warm-up: the first batch learns whether this Redis runs our functions (the embedded
+    6.2 does not: every call falls back to EVALSHA, loaded on NOSCRIPT), each call once."""
+    admin = redis.Redis.from_url(any_redis_url)
+    admin.script_flush()
+    admin.close()
+    store = Store.from_url(any_redis_url)
+    try:
+        replies = await asyncio.gather(*(_sample(store, "qs:test:first") for _ in range(20)))
+        assert sorted(replies) == list(range(1, 21))
+    finally:
+        await store.close()
