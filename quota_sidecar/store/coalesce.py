@@ -27,8 +27,9 @@ it holds one of the store's turns (store/redis.py), so a batch is never larger t
 in flight, and a call refused with Overloaded was never queued here.
 
 Calls are gathered until the loop runs the flush scheduled by the first of them (call_soon):
-every call made before that, in the same turn of the loop, rides along. Nothing waits for a
-batch to fill, so a lone call costs what it did (one round trip) plus one loop turn.
+every call made before that, in the same turn of the loop, rides along. While
+BATCHES_IN_FLIGHT batches are out, calls gather until one comes back. Nothing waits for a batch
+to fill, so a lone call costs what it did (one round trip) plus one loop turn.
 """
 
 from __future__ import annotations
@@ -47,7 +48,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from quota_sidecar.store.functions import LibraryScript, lacks_function, refuses_functions
 
-__all__ = ["Coalescer"]
+__all__ = ["BATCHES_IN_FLIGHT", "Coalescer"]
+
+# Batches on the wire at once. Calls made while all are out wait for one to come back and then
+# go together: under a gRPC server, requests arrive one per loop turn, so batching by turn alone
+# would send each call alone. Two keep Redis busy while the sidecar reads a batch's replies.
+BATCHES_IN_FLIGHT = 2
 
 # Sends of one call at most: the worst is an ACL user that may FCALL but not FUNCTION LOAD, on
 # a Redis without our library: FCALL (not found), FUNCTION LOAD (refused) + FCALL, EVALSHA
@@ -78,23 +84,27 @@ class Coalescer:
     `round_trips` and `calls` count what was sent (a NOSCRIPT reload is one more round trip),
     so tests and benchmarks can tell how much was shared without MONITOR."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: ConnectionPool, batches_in_flight: int = BATCHES_IN_FLIGHT) -> None:
         self._pool = pool
         self._pending: list[_Call] = []
-        self._batches: set[asyncio.Task[None]] = set()  # strong references until each ends
+        self._scheduled = False  # a flush is due on the loop
+        self._batches: set[asyncio.Task[None]] = set()  # in flight; strong references
+        self._most = batches_in_flight
         self.round_trips = 0
         self.calls = 0
 
     def call(self, script: LibraryScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """An awaitable of the script's reply, raising what a lone EVALSHA would raise."""
+        """An awaitable of the script's reply, raising what a lone call would raise."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        if not self._pending:
-            loop.call_soon(self._flush)
         self._pending.append(_Call(script, keys, args, future))
+        if not self._scheduled and len(self._batches) < self._most:
+            self._scheduled = True
+            loop.call_soon(self._flush)
         return future
 
     def _flush(self) -> None:
+        self._scheduled = False
         # A call abandoned before it was sent (its caller's timeout) is left out: nothing of it
         # reaches Redis.
         calls = [c for c in self._pending if not c.future.done()]
@@ -104,10 +114,16 @@ class Coalescer:
         batch = _Batch(calls, len(calls))
         batch.task = asyncio.get_running_loop().create_task(self._send(batch))
         self._batches.add(batch.task)
-        batch.task.add_done_callback(self._batches.discard)
+        batch.task.add_done_callback(self._batch_done)
         abandon = functools.partial(_abandon_if_unwanted, batch)
         for call in calls:
             call.future.add_done_callback(abandon)
+
+    def _batch_done(self, task: asyncio.Task[None]) -> None:
+        self._batches.discard(task)
+        # The calls that arrived while the batches in flight were all taken go now, together.
+        if self._pending and not self._scheduled:
+            self._flush()
 
     async def _send(self, batch: _Batch) -> None:
         connection: AbstractConnection | None = None

@@ -18,7 +18,7 @@ from quota_sidecar import QuotaConfig, QuotaScope, QuotaService, RateLimitConfig
 from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.domain.errors import DeadlineExceeded, Overloaded, StoreUnavailable
 from quota_sidecar.engine.service import EngineSettings
-from quota_sidecar.store.coalesce import Coalescer
+from quota_sidecar.store.coalesce import BATCHES_IN_FLIGHT, Coalescer
 from quota_sidecar.store.redis import MAX_SCRIPTS_IN_FLIGHT, Store
 from tests.support.waiting import until
 
@@ -142,6 +142,27 @@ async def test_a_batch_every_caller_left_is_abandoned_and_its_connection_dropped
         admin.close()
     reply = await _sample(store, "qs:test:left")
     assert reply == await store.client.llen("qs:test:left")  # type: ignore[misc]
+
+
+async def test_calls_made_while_the_batches_are_out_go_together(
+    store: Store, any_redis_url: str
+) -> None:
+    await _sample(store, "qs:test:warm")
+    coalescer = _coalescer(store)
+    trips = coalescer.round_trips
+    admin = redis.Redis.from_url(any_redis_url)
+    try:
+        admin.execute_command("CLIENT", "PAUSE", 200, "WRITE")  # the first batches stay out
+        calls = []
+        for _ in range(12):  # one call per loop turn: batching by turn alone would send 12
+            calls.append(asyncio.ensure_future(_sample(store, "qs:test:later")))
+            await asyncio.sleep(0.005)
+        replies = await asyncio.gather(*calls)
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")
+        admin.close()
+    assert sorted(replies) == list(range(1, 13))
+    assert coalescer.round_trips - trips == BATCHES_IN_FLIGHT + 1
 
 
 async def test_the_queue_bound_still_sheds_with_overloaded(redis_url: str) -> None:
