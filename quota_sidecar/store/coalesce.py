@@ -79,7 +79,8 @@ class _Batch:
 
 
 class Coalescer:
-    """Sends the script calls of one event-loop turn as one pipeline on one pooled connection.
+    """Sends the script calls of one event-loop turn (or made while BATCHES_IN_FLIGHT batches
+    were out) as one pipeline on one pooled connection.
 
     `round_trips` and `calls` count what was sent (a NOSCRIPT reload is one more round trip),
     so tests and benchmarks can tell how much was shared without MONITOR."""
@@ -218,6 +219,8 @@ def _packed(connection: AbstractConnection, calls: list[_Call]) -> list[tuple[_C
     whose arguments do not pack fails alone, with nothing of it sent."""
     kept: list[tuple[_Call, list[bytes]]] = []
     for call in calls:
+        if call.future.done():  # its caller left before it was sent: nothing of it goes
+            continue
         script = call.script
         call.by_function = script.library.usable is not False
         name = script.function if call.by_function else script.sha
