@@ -19,15 +19,44 @@ from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.domain.errors import DeadlineExceeded, Overloaded, StoreUnavailable
 from quota_sidecar.engine.service import EngineSettings
 from quota_sidecar.store.coalesce import BATCHES_IN_FLIGHT, Coalescer
+from quota_sidecar.store.functions import LibraryScript, ScriptLibrary
 from quota_sidecar.store.redis import MAX_SCRIPTS_IN_FLIGHT, Store
 from tests.support.waiting import until
 
-SAMPLE = "sample.lua"  # LPUSH, LTRIM, PEXPIRE; replies the list's length: counts exactly
+SAMPLE = "counter.lua"  # a script of this test's own; its replies count exactly
+_COUNTER = """
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+return redis.call('LLEN', KEYS[1])
+"""
+
+
+def _opened(url: str, **options: Any) -> Store:
+    """A store that also runs counter.lua, as a Functions library of its own (FCALL) or by
+    EVALSHA, exactly as it runs store/scripts/*.lua."""
+    store = Store.from_url(url, **options)
+    library = ScriptLibrary("", {SAMPLE: _COUNTER})
+    counter = LibraryScript(library, SAMPLE, store.client.register_script(_COUNTER))
+    store._scripts[SAMPLE] = counter
+    return store
+
+
+@pytest.fixture(params=["redis", "embedded"])
+def plain_url(request: pytest.FixtureRequest) -> str:
+    """The session's Redis 7 (FCALL), then the embedded 6.2 (EVALSHA), flushed. Not a Cluster:
+    the store does not coalesce there (see the last test)."""
+    name = "redis_url" if request.param == "redis" else "_embedded_redis_url"
+    url = str(request.getfixturevalue(name))
+    admin = redis.Redis.from_url(url)
+    admin.flushdb()
+    admin.close()
+    return url
 
 
 @pytest.fixture
-async def store(any_redis_url: str) -> AsyncIterator[Store]:
-    opened = Store.from_url(any_redis_url)
+async def store(plain_url: str) -> AsyncIterator[Store]:
+    opened = _opened(plain_url)
     yield opened
     await opened.close()
 
@@ -51,15 +80,15 @@ def _sample(store: Store, key: str, cap: Any = 10_000) -> Any:
 
 
 async def test_300_concurrent_calls_share_round_trips_and_count_exactly(
-    store: Store, any_redis_url: str
+    store: Store, plain_url: str
 ) -> None:
     await _sample(store, "qs:test:warm")  # the script loaded, a connection open
     coalescer = _coalescer(store)
-    trips, calls, scripts = coalescer.round_trips, coalescer.calls, _script_calls(any_redis_url)
+    trips, calls, scripts = coalescer.round_trips, coalescer.calls, _script_calls(plain_url)
     replies = await asyncio.gather(*(_sample(store, "qs:test:list") for _ in range(300)))
     assert sorted(replies) == list(range(1, 301))  # each call its own atomic step
     assert coalescer.calls - calls == 300
-    assert _script_calls(any_redis_url) - scripts == 300  # one FCALL/EVALSHA a call, none lost
+    assert _script_calls(plain_url) - scripts == 300  # one FCALL/EVALSHA a call, none lost
     shared = coalescer.round_trips - trips
     print(f"300 calls in {shared} round trips")
     # At most MAX_SCRIPTS_IN_FLIGHT calls hold a turn at once, so a batch holds at most that.
@@ -87,10 +116,10 @@ async def test_a_bad_argument_and_a_script_error_touch_only_their_own_calls(
 
 
 async def test_a_lost_script_is_loaded_once_and_only_its_calls_sent_again(
-    store: Store, any_redis_url: str
+    store: Store, plain_url: str
 ) -> None:
     await _sample(store, "qs:test:warm")
-    admin = redis.Redis.from_url(any_redis_url)
+    admin = redis.Redis.from_url(plain_url)
     admin.script_flush()
     if store.script(SAMPLE).library.usable:  # Redis 7: the calls are FCALLs of the library
         admin.function_flush()
@@ -105,10 +134,10 @@ async def test_a_lost_script_is_loaded_once_and_only_its_calls_sent_again(
 
 
 async def test_a_caller_that_stops_waiting_leaves_the_others_their_replies(
-    store: Store, any_redis_url: str
+    store: Store, plain_url: str
 ) -> None:
     await _sample(store, "qs:test:warm")
-    admin = redis.Redis.from_url(any_redis_url)
+    admin = redis.Redis.from_url(plain_url)
     try:
         admin.execute_command("CLIENT", "PAUSE", 300, "WRITE")  # Redis holds the batch a while
         impatient = store.run(SAMPLE, ["qs:test:impatient"], [1, 10, 60_000], timeout=0.05)
@@ -123,10 +152,10 @@ async def test_a_caller_that_stops_waiting_leaves_the_others_their_replies(
 
 
 async def test_a_batch_every_caller_left_is_abandoned_and_its_connection_dropped(
-    store: Store, any_redis_url: str
+    store: Store, plain_url: str
 ) -> None:
     await _sample(store, "qs:test:warm")
-    admin = redis.Redis.from_url(any_redis_url)
+    admin = redis.Redis.from_url(plain_url)
     try:
         admin.execute_command("CLIENT", "PAUSE", 30_000, "WRITE")
         calls = [
@@ -145,12 +174,12 @@ async def test_a_batch_every_caller_left_is_abandoned_and_its_connection_dropped
 
 
 async def test_calls_made_while_the_batches_are_out_go_together(
-    store: Store, any_redis_url: str
+    store: Store, plain_url: str
 ) -> None:
     await _sample(store, "qs:test:warm")
     coalescer = _coalescer(store)
     trips = coalescer.round_trips
-    admin = redis.Redis.from_url(any_redis_url)
+    admin = redis.Redis.from_url(plain_url)
     try:
         admin.execute_command("CLIENT", "PAUSE", 200, "WRITE")  # the first batches stay out
         calls = []
@@ -166,7 +195,7 @@ async def test_calls_made_while_the_batches_are_out_go_together(
 
 
 async def test_the_queue_bound_still_sheds_with_overloaded(redis_url: str) -> None:
-    store = Store.from_url(redis_url, max_queue=10)
+    store = _opened(redis_url, max_queue=10)
     try:
         await _sample(store, "qs:test:warm")
         extra = 5
@@ -283,15 +312,23 @@ async def test_connections_killed_under_load_leave_every_outcome_known(redis_url
         await engine.close()
 
 
-async def test_a_first_batch_finds_its_way_on_any_redis(any_redis_url: str) -> None:
+async def test_a_first_batch_finds_its_way_on_any_redis(plain_url: str) -> None:
     """No warm-up: the first batch learns whether this Redis runs our functions (the embedded
     6.2 does not: every call falls back to EVALSHA, loaded on NOSCRIPT), each call once."""
-    admin = redis.Redis.from_url(any_redis_url)
+    admin = redis.Redis.from_url(plain_url)
     admin.script_flush()
     admin.close()
-    store = Store.from_url(any_redis_url)
+    store = _opened(plain_url)
     try:
         replies = await asyncio.gather(*(_sample(store, "qs:test:first") for _ in range(20)))
         assert sorted(replies) == list(range(1, 21))
+    finally:
+        await store.close()
+
+
+async def test_on_a_cluster_each_call_goes_alone(cluster_url: str) -> None:
+    store = Store.from_url(cluster_url)
+    try:
+        assert store.coalescer is None  # engine/cluster.py sends one script per slot group
     finally:
         await store.close()
