@@ -36,13 +36,23 @@ from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
-__all__ = ["LibraryScript", "ScriptLibrary"]
+__all__ = ["LibraryScript", "ScriptLibrary", "lacks_function", "refuses_functions"]
 
 log = logging.getLogger(__name__)
 
 # Replies that say this Redis can't have our functions: no FCALL (before 7.0), no right to load.
 _NO_FUNCTIONS = ("unknown command", "NOPERM", "Error registering functions")
 _NOT_LOADED = "Function not found"
+
+
+def refuses_functions(reply: str) -> bool:
+    """Whether an error reply says this Redis can't run our functions (nothing ran)."""
+    return any(marker in reply for marker in _NO_FUNCTIONS)
+
+
+def lacks_function(reply: str) -> bool:
+    """Whether an error reply says the function is not loaded (nothing ran)."""
+    return _NOT_LOADED in reply
 
 
 class ScriptLibrary:
@@ -88,6 +98,15 @@ class LibraryScript:
         self._client: aioredis.Redis | RedisCluster = fallback.registered_client
 
     @property
+    def library(self) -> ScriptLibrary:
+        return self._library
+
+    @property
+    def function(self) -> str:
+        """The name to FCALL (store/coalesce.py pipelines it)."""
+        return self._function
+
+    @property
     def sha(self) -> str:
         return str(self._fallback.sha)
 
@@ -114,10 +133,10 @@ class LibraryScript:
                 reply = await target.fcall(self._function, len(keys), *keys, *args)
             except ResponseError as exc:
                 text = str(exc)
-                if any(marker in text for marker in _NO_FUNCTIONS):
+                if refuses_functions(text):
                     self._library.give_up(text)
                     return await self._fallback(keys=keys, args=args, client=target)
-                if _NOT_LOADED not in text or attempt:
+                if not lacks_function(text) or attempt:
                     raise
                 # Nothing ran: the function is not there. Load the library and call again.
                 try:

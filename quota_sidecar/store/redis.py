@@ -1,8 +1,10 @@
 """The connection to Redis, the registry of Lua scripts, and the store's state.
 
 Every operation of the engine is one script call: FCALL of the scripts' Functions library
-(store/functions.py), or EVALSHA on a Redis without Functions (reloaded on NOSCRIPT by
-redis-py's Script object). Driver exceptions are wrapped here and nowhere else.
+(store/functions.py), or EVALSHA on a Redis without Functions (reloaded on NOSCRIPT). The calls
+made in one turn of the event loop share one round trip (store/coalesce.py), each keeping its
+own outcome; not on Cluster, and not for records replicas must confirm. Driver exceptions are
+wrapped here and nowhere else.
 
 Overload is not outage. The store is in one of two states:
   * reachable: calls wait for Redis, however long a burst makes them queue. At most
@@ -47,6 +49,7 @@ from quota_sidecar.domain.errors import (
     StoreUnavailable,
 )
 from quota_sidecar.store.clients import open_client, resolve_redis_url
+from quota_sidecar.store.coalesce import Coalescer
 from quota_sidecar.store.embedded import EmbeddedRedis
 from quota_sidecar.store.functions import LibraryScript, ScriptLibrary
 from quota_sidecar.store.probe import Prober, probe_url
@@ -101,6 +104,7 @@ class Store:
         sentinel: AsyncSentinel | None = None,
         replica_acks: int = 0,
         replica_ack_timeout_ms: int = 0,
+        coalesce: bool = True,
     ) -> None:
         self.client = client
         self.sentinel = sentinel  # the sentinels naming the master, closed with the store
@@ -113,6 +117,14 @@ class Store:
         self.max_queue = max_queue
         self.embedded = embedded
         self.is_cluster = isinstance(client, RedisCluster)
+        # On Cluster each call goes alone: a batch would have to be split by node, and redirects
+        # (MOVED, ASK) during a reshard answered per call; engine/cluster.py already sends one
+        # script per slot group.
+        self.coalescer = (
+            Coalescer(client.connection_pool)
+            if coalesce and isinstance(client, aioredis.Redis)
+            else None
+        )
         self._scripts: dict[str, LibraryScript] = {}
         self._library: ScriptLibrary | None = None
         self._turns = asyncio.Semaphore(MAX_SCRIPTS_IN_FLIGHT)
@@ -138,6 +150,7 @@ class Store:
         timeout: float = DEFAULT_TIMEOUT,
         data_dir: Path | None = None,
         max_queue: int = DEFAULT_MAX_QUEUE,
+        coalesce: bool = True,
     ) -> Store:
         resolved, embedded = resolve_redis_url(url, data_dir)
         opened = open_client(resolved)
@@ -150,6 +163,7 @@ class Store:
             sentinel=opened.sentinel,
             replica_acks=opened.replica_acks,
             replica_ack_timeout_ms=opened.replica_ack_timeout_ms,
+            coalesce=coalesce,
         )
 
     # --- state -----------------------------------------------------------------------------
@@ -308,6 +322,8 @@ class Store:
                         timeout_ms=self.replica_ack_timeout_ms,
                         replicas_known=self.replicas,
                     )
+                if self.coalescer is not None:
+                    return await self.coalescer.call(script, keys, args)
                 return await script(keys=list(keys), args=list(args))
             except (RedisConnectionError, ResponseError) as exc:
                 # A master demoted by a failover refuses the script's first write: nothing ran.
