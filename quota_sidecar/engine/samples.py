@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from quota_sidecar.domain.models import Subject
 from quota_sidecar.engine.replies import exact_int
+from quota_sidecar.store.cost_samples import read_samples
 from quota_sidecar.store.keys import subject_keys
 from quota_sidecar.store.redis import Store
 
@@ -71,5 +72,5 @@ class CostSamples:
         key = _key(subject, tool_name, model)
         if key is None:
             return None
-        found = await self._store.list_head(key, SAMPLE_SIZE, timeout=_READ_TIMEOUT)
+        found = await read_samples(self._store, key, SAMPLE_SIZE, _READ_TIMEOUT)
         return p95([exact_int(v) for v in found])

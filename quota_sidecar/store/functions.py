@@ -28,6 +28,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -43,6 +44,25 @@ log = logging.getLogger(__name__)
 # Replies that say this Redis can't have our functions: no FCALL (before 7.0), no right to load.
 _NO_FUNCTIONS = ("unknown command", "NOPERM", "Error registering functions")
 _NOT_LOADED = "Function not found"
+_PRELUDE = "_lib.lua"
+
+
+def script_source(name: str) -> str:
+    """store/scripts/NAME as EVALSHA runs it: after the shared helpers, since Redis scripts
+    cannot import each other."""
+    folder = resources.files("quota_sidecar.store") / "scripts"
+    return (folder / _PRELUDE).read_text() + "\n" + (folder / name).read_text()
+
+
+def package_library() -> ScriptLibrary:
+    """Every script of store/scripts as one library."""
+    folder = resources.files("quota_sidecar.store") / "scripts"
+    bodies = {
+        entry.name: entry.read_text()
+        for entry in folder.iterdir()
+        if entry.name.endswith(".lua") and entry.name != _PRELUDE
+    }
+    return ScriptLibrary((folder / _PRELUDE).read_text(), bodies)
 
 
 def refuses_functions(reply: str) -> bool:

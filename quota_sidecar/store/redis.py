@@ -32,7 +32,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +50,20 @@ from quota_sidecar.domain.errors import (
 from quota_sidecar.store.clients import open_client, resolve_redis_url
 from quota_sidecar.store.coalesce import Coalescer
 from quota_sidecar.store.embedded import EmbeddedRedis
-from quota_sidecar.store.functions import LibraryScript, ScriptLibrary
+from quota_sidecar.store.functions import (
+    LibraryScript,
+    ScriptLibrary,
+    package_library,
+    script_source,
+)
 from quota_sidecar.store.probe import Prober, probe_url
 from quota_sidecar.store.replication import run_confirmed
-from quota_sidecar.store.sentinel import FollowingPool, is_demoted
+from quota_sidecar.store.sentinel import (
+    FollowingPool,
+    drop_idle_connections,
+    follow_new_master,
+    is_demoted,
+)
 from quota_sidecar.tracing import store_span
 
 __all__ = ["DEFAULT_MAX_QUEUE", "DEFAULT_TIMEOUT", "Store", "resolve_redis_url"]
@@ -71,23 +80,6 @@ DEFAULT_MAX_QUEUE = 10_000  # calls waiting for a turn, past which Overloaded
 # loaded machine's scheduling hiccup is not an outage; a dead Redis is noticed in about twice it.
 DEFAULT_TIMEOUT = 0.25
 _BUSY_REPLIES = ("LOADING", "BUSY ", "MASTERDOWN")
-_PRELUDE = "_lib.lua"
-
-
-def _script_source(name: str) -> str:
-    folder = resources.files("quota_sidecar.store") / "scripts"
-    # Every script starts with the shared helpers, since Redis scripts cannot import each other.
-    return (folder / _PRELUDE).read_text() + "\n" + (folder / name).read_text()
-
-
-def _library() -> ScriptLibrary:
-    folder = resources.files("quota_sidecar.store") / "scripts"
-    bodies = {
-        entry.name: entry.read_text()
-        for entry in folder.iterdir()
-        if entry.name.endswith(".lua") and entry.name != _PRELUDE
-    }
-    return ScriptLibrary((folder / _PRELUDE).read_text(), bodies)
 
 
 class Store:
@@ -261,8 +253,8 @@ class Store:
         found = self._scripts.get(name)
         if found is None:
             if self._library is None:
-                self._library = _library()
-            fallback = self.client.register_script(_script_source(name))
+                self._library = package_library()
+            fallback = self.client.register_script(script_source(name))
             found = LibraryScript(self._library, name, fallback)
             self._scripts[name] = found
         return found
@@ -331,13 +323,7 @@ class Store:
                 if attempt or not is_demoted(exc):
                     raise
                 log.warning("the master was demoted (%s): sending to the new one", exc)
-                pool = (
-                    self.client.connection_pool if isinstance(self.client, aioredis.Redis) else None
-                )
-                if isinstance(pool, FollowingPool):
-                    await pool.get_master_address()  # the pool moves to the new master
-                else:
-                    await self._drop_idle_connections()
+                await follow_new_master(self.client)
         raise AssertionError("unreachable")  # the loop returns or raises
 
     async def call(self, operation: Any, timeout: float | None = None) -> Any:
@@ -355,12 +341,6 @@ class Store:
             return await operation()
         async with self._cluster_calls:
             return await operation()
-
-    async def list_head(self, key: str, count: int, timeout: float | None = None) -> list[Any]:
-        """The first `count` items of a list (LRANGE; [] when it does not exist), under the
-        same rules as `call`."""
-        found = await self.call(lambda: self.client.lrange(key, 0, count - 1), timeout)
-        return list(found)
 
     def _refuse_if_unreachable(self) -> None:
         if not self._reachable:
@@ -384,14 +364,14 @@ class Store:
             what = "before Redis answered" if sent else "while the call waited for its turn"
             raise DeadlineExceeded(f"the timeout passed {what}", maybe_applied=sent) from exc
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            await self._drop_idle_connections()
+            await drop_idle_connections(self.client)
             await self._connection_failed(f"{type(exc).__name__}: {exc}")
             applied = sent and not is_demoted(exc)  # a demoted master wrote nothing
             raise StoreUnavailable(f"Redis is unreachable: {exc}", maybe_applied=applied) from exc
         except ResponseError as exc:
             message = str(exc)
             if is_demoted(exc):  # still no master after a second try: nothing was written
-                await self._drop_idle_connections()
+                await drop_idle_connections(self.client)
                 await self._connection_failed(f"the master was demoted: {message}")
                 raise StoreUnavailable(f"no master now: {message}") from exc
             # A server that cannot answer now ran nothing; BUSYGROUP and the like are errors.
@@ -402,15 +382,6 @@ class Store:
             raise
         except RedisError as exc:
             raise StoreUnavailable(f"Redis failed: {exc}", maybe_applied=sent) from exc
-
-    async def _drop_idle_connections(self) -> None:
-        # One broken connection means Redis went away (or restarted): the idle ones in the pool
-        # are most likely broken too, and each would fail one more call after Redis is back.
-        # Drop them, so calls after a restart start on fresh connections. In-use ones are left
-        # to their callers.
-        if isinstance(self.client, aioredis.Redis):
-            with contextlib.suppress(Exception):
-                await self.client.connection_pool.disconnect(inuse_connections=False)
 
     async def ping(self, timeout: float | None = None) -> bool:
         """Probe now, on a fresh connection off the event loop; updates the state. Callers
