@@ -28,6 +28,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -36,13 +37,39 @@ from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
-__all__ = ["LibraryScript", "ScriptLibrary", "lacks_function", "refuses_functions"]
+__all__ = [
+    "LibraryScript",
+    "ScriptLibrary",
+    "bundled_library",
+    "bundled_script",
+    "lacks_function",
+    "refuses_functions",
+]
 
 log = logging.getLogger(__name__)
 
 # Replies that say this Redis can't have our functions: no FCALL (before 7.0), no right to load.
 _NO_FUNCTIONS = ("unknown command", "NOPERM", "Error registering functions")
 _NOT_LOADED = "Function not found"
+_PRELUDE = "_lib.lua"
+
+
+def bundled_script(name: str) -> str:
+    """The text of store/scripts/NAME as EVALSHA runs it."""
+    folder = resources.files("quota_sidecar.store") / "scripts"
+    # Every script starts with the shared helpers, since Redis scripts cannot import each other.
+    return (folder / _PRELUDE).read_text() + "\n" + (folder / name).read_text()
+
+
+def bundled_library() -> ScriptLibrary:
+    """The library of every script under store/scripts."""
+    folder = resources.files("quota_sidecar.store") / "scripts"
+    bodies = {
+        entry.name: entry.read_text()
+        for entry in folder.iterdir()
+        if entry.name.endswith(".lua") and entry.name != _PRELUDE
+    }
+    return ScriptLibrary((folder / _PRELUDE).read_text(), bodies)
 
 
 def refuses_functions(reply: str) -> bool:

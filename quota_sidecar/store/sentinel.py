@@ -40,6 +40,7 @@ __all__ = [
     "FollowingPool",
     "SentinelTarget",
     "async_master",
+    "following_pool",
     "is_demoted",
     "parse_sentinel_url",
     "sync_master",
@@ -198,6 +199,12 @@ class FollowingPool(SentinelConnectionPool, BlockingConnectionPool):
             await self.release(connection)
             raise
         return connection
+
+
+def following_pool(client: object) -> FollowingPool | None:
+    """The client's connection pool when it follows the sentinels' master, else None."""
+    pool = client.connection_pool if isinstance(client, aioredis.Redis) else None
+    return pool if isinstance(pool, FollowingPool) else None
 
 
 def async_master(
