@@ -20,7 +20,7 @@ import logging
 from quota_sidecar.domain.clock import Clock, SystemClock, from_ms
 from quota_sidecar.domain.models import LimitKind, Subject
 from quota_sidecar.domain.results import AlertKind
-from quota_sidecar.store.alert_codec import encode_alert
+from quota_sidecar.store.alert_codec import NewAlert, encode_alert
 from quota_sidecar.store.alert_streams import AlertStreams
 from quota_sidecar.store.redis import Store
 
@@ -99,13 +99,15 @@ class OverrideExpirySweeper:
             return False  # extended after the sweep read the index; a later sweep handles it
         limit_kind = LimitKind(limit) if limit in LimitKind._value2member_map_ else None
         fields = encode_alert(
-            AlertKind.OVERRIDE_EXPIRED,
-            subject,
-            now,
-            f"{kind.lower() or 'override'} override {override_id} for {subject} expired"
-            + (f" at {from_ms(int(expiry)).isoformat()}" if expiry.isdigit() else ""),
-            limit=limit_kind,
-            limit_value=int(value) if value.lstrip("-").isdigit() else 0,
+            NewAlert(
+                AlertKind.OVERRIDE_EXPIRED,
+                subject,
+                now,
+                f"{kind.lower() or 'override'} override {override_id} for {subject} expired"
+                + (f" at {from_ms(int(expiry)).isoformat()}" if expiry.isdigit() else ""),
+                limit=limit_kind,
+                limit_value=int(value) if value.lstrip("-").isdigit() else 0,
+            )
         )
         # Deleted only if still the value read, with the alert in the same step: exactly once.
         alert_id = await self._streams.expire_override(subject, override_id, stored, now, fields)

@@ -18,6 +18,7 @@ from quota_sidecar.store.alert_codec import (
     RETENTION_MS,
     SUBJECT_STREAM_MAXLEN,
     SUBJECT_STREAM_TTL_MS,
+    NewAlert,
     encode_alert,
 )
 from quota_sidecar.store.alert_streams import OwnStream, append_alert
@@ -77,7 +78,7 @@ async def publish_alert(
 ) -> str:
     """Append an alert to the shared stream and, for budget alerts, to the subject's stream
     under the same id (as the Lua scripts do); return the id."""
-    fields = encode_alert(kind, subject, now_ms, message, **detail)
+    fields = encode_alert(NewAlert(kind, subject, now_ms, message, **detail))
     own = (
         OwnStream(subject, SUBJECT_STREAM_MAXLEN, SUBJECT_STREAM_TTL_MS)
         if kind in _SUBJECT_STREAM_KINDS

@@ -27,7 +27,6 @@ import signal
 import time
 from datetime import timedelta
 
-import grpc
 from envoy.service.ratelimit.v3 import rls_pb2_grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -36,12 +35,12 @@ from grpc_reflection.v1alpha import reflection
 from quota_sidecar.alerting.expiry import OverrideExpirySweeper
 from quota_sidecar.config import QuotaDocument
 from quota_sidecar.dashboard import DashboardServer
-from quota_sidecar.domain.errors import ConfigError, StoreUnavailable
 from quota_sidecar.domain.history import HistoryRetention
 from quota_sidecar.engine.service import EngineSettings, QuotaService
 from quota_sidecar.server.admin_servicer import AdminServicer
 from quota_sidecar.server.alert_stream import AlertStreamer
 from quota_sidecar.server.auth import AuthPolicy
+from quota_sidecar.server.binding import bind
 from quota_sidecar.server.dashboard import (
     announce_dashboard,
     check_dashboard_options,
@@ -54,6 +53,7 @@ from quota_sidecar.server.metrics import Metrics, MetricsServer
 from quota_sidecar.server.options import ServerOptions, parse_listen
 from quota_sidecar.server.quota_file_watcher import QuotaFileWatcher
 from quota_sidecar.server.quota_servicer import QuotaServicer
+from quota_sidecar.server.store_health import StoreHealth
 from quota_sidecar.server.tracing import TracingHandle, start_tracing
 from quota_sidecar.store.redis import Store
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
@@ -68,7 +68,6 @@ ADMIN_SERVICE = admin_pb2.DESCRIPTOR.services_by_name["QuotaAdminService"].full_
 # right for readiness but would make a liveness probe restart every pod during a Redis outage.
 LIVENESS_SERVICE = "liveness"
 _SERVING = health_pb2.HealthCheckResponse.SERVING
-_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 # Calls gRPC core may hold before the server takes them (see _make_server).
 _PENDING_BACKLOG = 100_000
 # Shutdown drain: the queue of sent calls is empty once none has arrived for this long.
@@ -92,15 +91,12 @@ class Sidecar:
         self._webhooks: FileWebhooks | None = None
         self._sweeper: OverrideExpirySweeper | None = None
         self._dashboard: DashboardServer | None = None
-        self._health_task: asyncio.Task[None] | None = None
+        self._store_health: StoreHealth | None = None
         self._interceptor: SidecarInterceptor | None = None
         self._envoy: EnvoyRateLimitServicer | None = None
         self._tracing: TracingHandle | None = None
         self._aborting = False
         self._stopped = asyncio.Event()
-        self._replay_now = asyncio.Event()
-        self._health_lock = asyncio.Lock()
-        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def service(self) -> QuotaService:
@@ -156,31 +152,51 @@ class Sidecar:
         if self._service.spool is not None:
             self.metrics.watch_spool(self._service.spool.waiting_bytes)
         self._envoy = EnvoyRateLimitServicer(self._service, self.metrics)
-        self.store.on_state_change(self._store_state_changed)
-        await self._set_health(serving=False)
+        self._store_health = StoreHealth(
+            self.health,
+            ("", QUOTA_SERVICE, ADMIN_SERVICE, ENVOY_SERVICE),
+            self.metrics,
+            self._service,
+            stopped=self._stopped,
+            interval=opts.health_interval,
+        )
+        self.store.on_state_change(self._store_health.state_changed)
+        await self._store_health.set(serving=False)
         if opts.config_path is not None:
-            # Checked with the file in every worker (so all agree on it), sent by one.
-            webhooks = FileWebhooks(opts.config_path, run=not opts.config_prices_only)
-            self._webhooks = webhooks
-            self._watcher = QuotaFileWatcher(
-                opts.config_path,
-                self._service,
-                interval=opts.config_interval,
-                on_result=self.metrics.config_result,
-                prices_only=opts.config_prices_only,
-                on_document=self._document_parsed,
-                check_document=webhooks.check,
-            )
-            await self._watcher.load_initial()  # a bad file stops the start here
-            if self._aborting:  # a signal arrived while the file was being applied
-                raise asyncio.CancelledError
+            await self._load_quota_file()
         self._alerts = self._make_alert_streamer(self.store)
         self._server = self._make_server()
-        self.port = self._bind(host, port)
+        self.port = bind(self._server, opts, host, port)
         await self._server.start()
         await self.health.set(LIVENESS_SERVICE, _SERVING)
         await self.check_store()  # so health is right from the first call, not a probe later
-        self._health_task = asyncio.create_task(self._watch_store(), name="store-health")
+        self._store_health.start()
+        await self._start_background()
+        log.info("listening on %s", self.target)
+
+    async def _load_quota_file(self) -> None:
+        opts = self.options
+        assert opts.config_path is not None
+        # Checked with the file in every worker (so all agree on it), sent by one.
+        webhooks = FileWebhooks(opts.config_path, run=not opts.config_prices_only)
+        self._webhooks = webhooks
+        self._watcher = QuotaFileWatcher(
+            opts.config_path,
+            self.service,
+            interval=opts.config_interval,
+            on_result=self.metrics.config_result,
+            prices_only=opts.config_prices_only,
+            on_document=self._document_parsed,
+            check_document=webhooks.check,
+        )
+        await self._watcher.load_initial()  # a bad file stops the start here
+        if self._aborting:  # a signal arrived while the file was being applied
+            raise asyncio.CancelledError
+
+    async def _start_background(self) -> None:
+        """The tasks and endpoints that run beside the gRPC server, once it takes calls."""
+        opts = self.options
+        assert self.store is not None
         if self._watcher is not None:
             self._watcher.start()
         if self._webhooks is not None:  # started after the first apply; reloads follow
@@ -195,7 +211,6 @@ class Sidecar:
             assert self._alerts is not None
             # One alert reader per process: the dashboard shares StreamAlerts' hub.
             self._dashboard = await start_dashboard(opts, self.service, self._alerts.hub)
-        log.info("listening on %s", self.target)
 
     def _document_parsed(self, document: QuotaDocument) -> None:
         """Every version of the quota file that parses: the Envoy mapping and the webhooks
@@ -273,86 +288,10 @@ class Sidecar:
         )
         return server
 
-    def _bind(self, host: str, port: int) -> int:
-        address = f"{host}:{port}"
-        try:
-            bound = self._add_port(address)
-        except RuntimeError as exc:  # grpc raises when nothing could be bound
-            raise ConfigError("listen", f"cannot listen on {address}: {exc}") from None
-        if not bound:
-            raise ConfigError("listen", f"cannot listen on {address} (in use or not local?)")
-        return int(bound)
-
-    def _add_port(self, address: str) -> int:
-        assert self._server is not None
-        opts = self.options
-        if opts.tls_cert is None and opts.tls_key is None:
-            bound = self._server.add_insecure_port(address)
-        else:
-            if opts.tls_cert is None or opts.tls_key is None:
-                raise ConfigError("tls_cert", "TLS needs both --tls-cert and --tls-key")
-            ca = opts.tls_client_ca.read_bytes() if opts.tls_client_ca else None
-            credentials = grpc.ssl_server_credentials(
-                [(opts.tls_key.read_bytes(), opts.tls_cert.read_bytes())],
-                root_certificates=ca,
-                require_client_auth=ca is not None,
-            )
-            bound = self._server.add_secure_port(address, credentials)
-        return int(bound)
-
-    # --- health ----------------------------------------------------------------------------
-    async def _set_health(self, *, serving: bool) -> None:
-        status = _SERVING if serving else _NOT_SERVING
-        self.metrics.store_up.set(1 if serving else 0)
-        for name in ("", QUOTA_SERVICE, ADMIN_SERVICE, ENVOY_SERVICE):
-            await self.health.set(name, status)
-
     async def check_store(self) -> bool:
         """Probe the store once; the store's state, and so health, follow the answer."""
-        assert self.store is not None
-        up = await self.store.ping()
-        await self._publish_health()
-        return up
-
-    def _store_state_changed(self, reachable: bool) -> None:
-        # Health follows the store's state (store/redis.py) at once: NOT_SERVING while Redis
-        # is unreachable, so a load balancer stops sending before the failure modes decide.
-        if not self._stopped.is_set():
-            task = asyncio.get_running_loop().create_task(self._publish_health())
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-        if reachable:
-            self._replay_now.set()
-
-    async def _publish_health(self) -> None:
-        assert self.store is not None
-        async with self._health_lock:  # one publisher at a time, and the last state wins
-            while not self._stopped.is_set():
-                serving = self.store.reachable
-                await self._set_health(serving=serving)
-                if self.store.reachable == serving:
-                    break
-
-    async def _watch_store(self) -> None:
-        # Replays the spool when the store comes back, and every health_interval after that
-        # while records wait. The stop flag, not only cancellation, ends the loop: a cancel that
-        # lands inside the Redis driver's connection handling can be absorbed there.
-        assert self.store is not None
-        while not self._stopped.is_set():
-            if self.store.reachable:
-                await self._replay_spool()
-            self._replay_now.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.options.health_interval):
-                    await self._replay_now.wait()
-
-    async def _replay_spool(self) -> None:
-        try:
-            await self.service.replay_spool(on_recorded=self.metrics.records_replayed.inc)
-        except StoreUnavailable:
-            pass  # away again: the next probe tries once more
-        except Exception:  # the loop must go on; the records stay on disk
-            log.exception("replaying the record spool failed")
+        assert self._store_health is not None
+        return await self._store_health.check()
 
     # --- stop ------------------------------------------------------------------------------
     def abort_start(self) -> None:
@@ -381,10 +320,8 @@ class Sidecar:
             remaining = max(0.0, deadline - asyncio.get_running_loop().time())
             await self._server.stop(remaining)
         log.debug("grpc server stopped")
-        if self._health_task is not None:
-            self._health_task.cancel()
-            # Bounded: the flag ends the loop after at most one more probe.
-            await asyncio.wait({self._health_task}, timeout=1.0)
+        if self._store_health is not None:
+            await self._store_health.close()  # bounded: at most one more probe
         log.debug("health probe stopped")
         if self._watcher is not None:
             await self._watcher.close()

@@ -51,6 +51,16 @@ class Metrics:
         # into their families only when the registry is collected: see _CallTallies.
         self._tallies = _CallTallies()
         r.register(self._tallies)
+        # Registered in this order, which is the order of the exposition.
+        self._add_serving_metrics(r)
+        self._add_event_metrics(r)
+        self._add_delivery_metrics(r)
+        self._holds: dict[str, float] = {}  # reservation id -> monotonic lease end
+        self._hold_ends: list[tuple[float, str]] = []  # a heap of the same, soonest first
+        self._holds_lock = threading.Lock()
+
+    def _add_serving_metrics(self, r: CollectorRegistry) -> None:
+        """Calls and holds in flight, and the store's state."""
         self.rpcs_in_flight = Gauge(
             "quota_sidecar_rpcs_in_flight",
             "QuotaService unary calls running now; past --max-concurrent-rpcs they are shed",
@@ -75,6 +85,9 @@ class Metrics:
             "Holds taken through this server that are neither settled nor past their lease",
             registry=r,
         )
+
+    def _add_event_metrics(self, r: CollectorRegistry) -> None:
+        """Alerts raised, quota files applied, Envoy decisions."""
         self.alerts_raised = Counter(
             "quota_sidecar_alerts_raised",
             "Alerts raised by RecordUsage calls on this server, by kind",
@@ -104,6 +117,9 @@ class Metrics:
             ["domain"],
             registry=r,
         )
+
+    def _add_delivery_metrics(self, r: CollectorRegistry) -> None:
+        """Alerts delivered, and records kept in the spool and replayed."""
         self.alert_delivery_lag = Histogram(
             "quota_sidecar_alert_delivery_lag_seconds",
             "From an alert's raising (its stream entry's Redis time) to its delivery, by path: "
@@ -128,9 +144,6 @@ class Metrics:
             "Bytes of records waiting in the spool files under --data-dir (0: nothing waits)",
             registry=r,
         )
-        self._holds: dict[str, float] = {}  # reservation id -> monotonic lease end
-        self._hold_ends: list[tuple[float, str]] = []  # a heap of the same, soonest first
-        self._holds_lock = threading.Lock()
 
     # --- recorders -------------------------------------------------------------------------
     def rpc_children(

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from quota_sidecar.domain.clock import from_ms
 from quota_sidecar.domain.models import LimitKind, Subject, parse_scope
@@ -40,6 +41,7 @@ __all__ = [
     "RETENTION_MS",
     "SUBJECT_STREAM_MAXLEN",
     "SUBJECT_STREAM_TTL_MS",
+    "NewAlert",
     "decode_alert",
     "decode_entry",
     "encode_alert",
@@ -70,31 +72,35 @@ def subject_stream(subject: Subject) -> str:
     return subject_keys(subject).alerts
 
 
-def encode_alert(
-    kind: AlertKind,
-    subject: Subject,
-    now_ms: int,
-    message: str,
-    *,
-    limit: LimitKind | None = None,
-    percent: int = 0,
-    used: int = 0,
-    limit_value: int = 0,
-    period: str = "",
-) -> dict[str, str]:
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """An alert raised from Python (admin events), before Redis gives it its id."""
+
+    kind: AlertKind
+    subject: Subject
+    now_ms: int
+    message: str
+    limit: LimitKind | None = None
+    percent: int = 0
+    used: int = 0
+    limit_value: int = 0
+    period: str = ""
+
+
+def encode_alert(alert: NewAlert) -> dict[str, str]:
     """The stream fields of an alert raised from Python (admin events)."""
     return {
-        "k": kind.value,
-        "sv": SEVERITY_OF[kind].value,
-        "s": subject.scope.value,
-        "i": subject.identifier,
-        "l": limit.value if limit else "",
-        "p": str(percent),
-        "u": str(used),
-        "lv": str(limit_value),
-        "pe": period,
-        "t": str(now_ms),
-        "m": message,
+        "k": alert.kind.value,
+        "sv": SEVERITY_OF[alert.kind].value,
+        "s": alert.subject.scope.value,
+        "i": alert.subject.identifier,
+        "l": alert.limit.value if alert.limit else "",
+        "p": str(alert.percent),
+        "u": str(alert.used),
+        "lv": str(alert.limit_value),
+        "pe": alert.period,
+        "t": str(alert.now_ms),
+        "m": alert.message,
     }
 
 

@@ -3,6 +3,7 @@ set of sentinels names."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from quota_sidecar.store.embedded import EmbeddedRedis, default_data_dir
 from quota_sidecar.store.packing import use_c_packer
 from quota_sidecar.store.sentinel import SENTINEL_SCHEME, async_master, parse_sentinel_url
 
-__all__ = ["Opened", "open_client", "resolve_redis_url"]
+__all__ = ["Opened", "drop_idle_connections", "open_client", "resolve_redis_url"]
 
 MAX_CONNECTIONS = 128
 _CONNECT_TIMEOUT = 30.0  # seconds
@@ -77,3 +78,14 @@ def open_client(url: str) -> Opened:
     )
     use_c_packer(pool)  # a check's 30-odd arguments packed in C: see packing.py
     return Opened(aioredis.Redis.from_pool(pool))  # the client owns and closes the pool
+
+
+async def drop_idle_connections(client: aioredis.Redis | RedisCluster) -> None:
+    """Disconnect the pool's idle connections (a plain Redis's; a cluster's are left)."""
+    # One broken connection means Redis went away (or restarted): the idle ones in the pool
+    # are most likely broken too, and each would fail one more call after Redis is back.
+    # Drop them, so calls after a restart start on fresh connections. In-use ones are left
+    # to their callers.
+    if isinstance(client, aioredis.Redis):
+        with contextlib.suppress(Exception):
+            await client.connection_pool.disconnect(inuse_connections=False)

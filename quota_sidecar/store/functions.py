@@ -37,7 +37,14 @@ from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
-__all__ = ["LibraryScript", "ScriptLibrary", "lacks_function", "refuses_functions"]
+__all__ = [
+    "LibraryScript",
+    "ScriptLibrary",
+    "bundled_library",
+    "bundled_script",
+    "lacks_function",
+    "refuses_functions",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +54,15 @@ _NOT_LOADED = "Function not found"
 _PRELUDE = "_lib.lua"
 
 
-def script_source(name: str) -> str:
-    """store/scripts/NAME as EVALSHA runs it: after the shared helpers, since Redis scripts
-    cannot import each other."""
+def bundled_script(name: str) -> str:
+    """The text of store/scripts/NAME as EVALSHA runs it."""
     folder = resources.files("quota_sidecar.store") / "scripts"
+    # Every script starts with the shared helpers, since Redis scripts cannot import each other.
     return (folder / _PRELUDE).read_text() + "\n" + (folder / name).read_text()
 
 
-def package_library() -> ScriptLibrary:
-    """Every script of store/scripts as one library."""
+def bundled_library() -> ScriptLibrary:
+    """The library of every script under store/scripts."""
     folder = resources.files("quota_sidecar.store") / "scripts"
     bodies = {
         entry.name: entry.read_text()

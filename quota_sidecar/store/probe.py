@@ -23,6 +23,7 @@ connection asks the sentinels again. ROLE also says how many replicas are connec
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -36,7 +37,7 @@ from redis.sentinel import Sentinel
 
 from quota_sidecar.store.sentinel import SENTINEL_SCHEME, parse_sentinel_url, sync_master
 
-__all__ = ["Prober", "probe_url"]
+__all__ = ["Prober", "SharedProbe", "probe_url"]
 
 log = logging.getLogger(__name__)
 
@@ -188,3 +189,22 @@ def probe_url(url: str, timeout: float) -> tuple[bool, str, bool]:
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class SharedProbe:
+    """One on-demand probe at a time (Store.ping), off the event loop: callers that ask while
+    one is under way share its answer."""
+
+    def __init__(self) -> None:
+        self._future: asyncio.Future[tuple[bool, str, bool]] | None = None
+        self._sent = 0.0
+
+    async def probe(self, url: str, timeout: float) -> tuple[bool, str, bool, float]:
+        """`probe_url`'s (ok, reason, missed), and when the probe answering was sent
+        (time.monotonic())."""
+        if self._future is None or self._future.done():
+            self._sent = time.monotonic()
+            self._future = asyncio.ensure_future(asyncio.to_thread(probe_url, url, timeout))
+        sent = self._sent
+        ok, reason, missed = await asyncio.shield(self._future)
+        return ok, reason, missed, sent

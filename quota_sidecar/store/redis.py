@@ -42,31 +42,23 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from quota_sidecar.domain.errors import (
-    DeadlineExceeded,
-    Overloaded,
-    StoreUnavailable,
-)
-from quota_sidecar.store.clients import open_client, resolve_redis_url
+from quota_sidecar.domain.errors import DeadlineExceeded, Overloaded, StoreUnavailable
+from quota_sidecar.store.clients import drop_idle_connections, open_client, resolve_redis_url
 from quota_sidecar.store.coalesce import Coalescer
 from quota_sidecar.store.embedded import EmbeddedRedis
 from quota_sidecar.store.functions import (
     LibraryScript,
     ScriptLibrary,
-    package_library,
-    script_source,
+    bundled_library,
+    bundled_script,
 )
-from quota_sidecar.store.probe import Prober, probe_url
+from quota_sidecar.store.options import DEFAULT_MAX_QUEUE, DEFAULT_TIMEOUT, StoreOptions
+from quota_sidecar.store.probe import Prober, SharedProbe
 from quota_sidecar.store.replication import run_confirmed
-from quota_sidecar.store.sentinel import (
-    FollowingPool,
-    drop_idle_connections,
-    follow_new_master,
-    is_demoted,
-)
+from quota_sidecar.store.sentinel import following_pool, is_demoted
 from quota_sidecar.tracing import store_span
 
-__all__ = ["DEFAULT_MAX_QUEUE", "DEFAULT_TIMEOUT", "Store", "resolve_redis_url"]
+__all__ = ["DEFAULT_MAX_QUEUE", "DEFAULT_TIMEOUT", "Store", "StoreOptions", "resolve_redis_url"]
 
 log = logging.getLogger(__name__)
 MAX_SCRIPTS_IN_FLIGHT = 32
@@ -75,10 +67,6 @@ MAX_SCRIPTS_IN_FLIGHT = 32
 # which would read as an outage) where a single Redis's blocking pool makes it wait; with the
 # scripts' turns this leaves room for the direct commands and the probe.
 MAX_CLUSTER_CALLS_IN_FLIGHT = 48
-DEFAULT_MAX_QUEUE = 10_000  # calls waiting for a turn, past which Overloaded
-# Seconds a probe may go unanswered (and the interval between probes). Generous enough that a
-# loaded machine's scheduling hiccup is not an outage; a dead Redis is noticed in about twice it.
-DEFAULT_TIMEOUT = 0.25
 _BUSY_REPLIES = ("LOADING", "BUSY ", "MASTERDOWN")
 
 
@@ -88,25 +76,20 @@ class Store:
     def __init__(
         self,
         client: aioredis.Redis | RedisCluster,
+        options: StoreOptions | None = None,
         *,
-        timeout: float = DEFAULT_TIMEOUT,
         embedded: EmbeddedRedis | None = None,
         url: str | None = None,
-        max_queue: int = DEFAULT_MAX_QUEUE,
         sentinel: AsyncSentinel | None = None,
-        replica_acks: int = 0,
-        replica_ack_timeout_ms: int = 0,
-        coalesce: bool = True,
     ) -> None:
+        self.options = options = options or StoreOptions()
         self.client = client
         self.sentinel = sentinel  # the sentinels naming the master, closed with the store
-        # Replicas that must confirm a record before it counts as recorded (0: none); see
-        # store/replication.py.
-        self.replica_acks = replica_acks
-        self.replica_ack_timeout_ms = replica_ack_timeout_ms
+        self.replica_acks = options.replica_acks
+        self.replica_ack_timeout_ms = options.replica_ack_timeout_ms
         self.url = url
-        self.timeout = timeout  # the probe's: see the module docstring
-        self.max_queue = max_queue
+        self.timeout = options.timeout  # the probe's: see the module docstring
+        self.max_queue = options.max_queue
         self.embedded = embedded
         self.is_cluster = isinstance(client, RedisCluster)
         # On Cluster each call goes alone: a batch would have to be split by node, and redirects
@@ -114,7 +97,7 @@ class Store:
         # script per slot group.
         self.coalescer = (
             Coalescer(client.connection_pool)
-            if coalesce and isinstance(client, aioredis.Redis)
+            if options.coalesce and isinstance(client, aioredis.Redis)
             else None
         )
         self._scripts: dict[str, LibraryScript] = {}
@@ -130,8 +113,7 @@ class Store:
         self._in_flight: set[asyncio.Timeout] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._prober: Prober | None = None
-        self._probing: asyncio.Future[tuple[bool, str, bool]] | None = None
-        self._probing_sent = 0.0
+        self._probing = SharedProbe()  # on-demand probes (ping)
         self._verdict_sent = 0.0  # when the probe behind the state in force was sent
 
     @classmethod
@@ -146,16 +128,15 @@ class Store:
     ) -> Store:
         resolved, embedded = resolve_redis_url(url, data_dir)
         opened = open_client(resolved)
-        return cls(
-            opened.client,
+        options = StoreOptions(
             timeout=timeout,
-            embedded=embedded,
-            url=resolved,
             max_queue=max_queue,
-            sentinel=opened.sentinel,
             replica_acks=opened.replica_acks,
             replica_ack_timeout_ms=opened.replica_ack_timeout_ms,
             coalesce=coalesce,
+        )
+        return cls(
+            opened.client, options, embedded=embedded, url=resolved, sentinel=opened.sentinel
         )
 
     # --- state -----------------------------------------------------------------------------
@@ -225,14 +206,9 @@ class Store:
 
     def _follow_master(self) -> None:
         # On Sentinel, the probe verifies the master the sentinels name; the pool moves there.
-        pool = self.client.connection_pool if isinstance(self.client, aioredis.Redis) else None
+        pool = following_pool(self.client)
         named = None if self._prober is None else self._prober.master
-        if (
-            isinstance(pool, FollowingPool)
-            and named is not None
-            and pool.master_address is not None
-            and named != pool.master_address
-        ):
+        if pool is not None and named is not None and pool.master_address not in (None, named):
             log.warning("the sentinels name a new master, %s:%s", *named)
             pool.follow(named)
 
@@ -253,8 +229,8 @@ class Store:
         found = self._scripts.get(name)
         if found is None:
             if self._library is None:
-                self._library = package_library()
-            fallback = self.client.register_script(script_source(name))
+                self._library = bundled_library()
+            fallback = self.client.register_script(bundled_script(name))
             found = LibraryScript(self._library, name, fallback)
             self._scripts[name] = found
         return found
@@ -323,7 +299,11 @@ class Store:
                 if attempt or not is_demoted(exc):
                     raise
                 log.warning("the master was demoted (%s): sending to the new one", exc)
-                await follow_new_master(self.client)
+                pool = following_pool(self.client)
+                if pool is not None:
+                    await pool.get_master_address()  # the pool moves to the new master
+                else:
+                    await drop_idle_connections(self.client)
         raise AssertionError("unreachable")  # the loop returns or raises
 
     async def call(self, operation: Any, timeout: float | None = None) -> Any:
@@ -389,13 +369,7 @@ class Store:
         self._bind_loop()
         if self.url is None:
             return self._reachable
-        if self._probing is None or self._probing.done():
-            self._probing_sent = time.monotonic()
-            self._probing = asyncio.ensure_future(
-                asyncio.to_thread(probe_url, self.url, timeout or self.timeout)
-            )
-        sent = self._probing_sent
-        ok, reason, missed = await asyncio.shield(self._probing)
+        ok, reason, missed, sent = await self._probing.probe(self.url, timeout or self.timeout)
         if ok or not missed:
             self._observe(ok, reason, sent)
         elif self._prober is not None:

@@ -17,14 +17,12 @@ master) is closed and reported as a ConnectionError, so the next one goes to the
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import BlockingConnectionPool
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
@@ -42,8 +40,7 @@ __all__ = [
     "FollowingPool",
     "SentinelTarget",
     "async_master",
-    "drop_idle_connections",
-    "follow_new_master",
+    "following_pool",
     "is_demoted",
     "parse_sentinel_url",
     "sync_master",
@@ -204,6 +201,12 @@ class FollowingPool(SentinelConnectionPool, BlockingConnectionPool):
         return connection
 
 
+def following_pool(client: object) -> FollowingPool | None:
+    """The client's connection pool when it follows the sentinels' master, else None."""
+    pool = client.connection_pool if isinstance(client, aioredis.Redis) else None
+    return pool if isinstance(pool, FollowingPool) else None
+
+
 def async_master(
     target: SentinelTarget, *, max_connections: int, connect_timeout: float
 ) -> tuple[AsyncSentinel, aioredis.Redis]:
@@ -246,23 +249,3 @@ def is_demoted(exc: BaseException) -> bool:
     if isinstance(exc, RedisConnectionError) and isinstance(exc.__context__, ReadOnlyError):
         return True
     return isinstance(exc, ResponseError) and "READONLY" in str(exc)
-
-
-async def drop_idle_connections(client: aioredis.Redis | RedisCluster) -> None:
-    """One broken connection means Redis went away (or restarted): the idle ones in the pool
-    are most likely broken too, and each would fail one more call after Redis is back. Drop
-    them, so calls after a restart start on fresh connections. In-use ones are left to their
-    callers."""
-    if isinstance(client, aioredis.Redis):
-        with contextlib.suppress(Exception):
-            await client.connection_pool.disconnect(inuse_connections=False)
-
-
-async def follow_new_master(client: aioredis.Redis | RedisCluster) -> None:
-    """After a demoted master refused a write: a pool that follows the sentinels asks them for
-    the new master; any other drops its idle connections to the old one."""
-    pool = client.connection_pool if isinstance(client, aioredis.Redis) else None
-    if isinstance(pool, FollowingPool):
-        await pool.get_master_address()  # the pool moves to the new master
-    else:
-        await drop_idle_connections(client)

@@ -17,7 +17,12 @@ from quota_sidecar.domain.clock import SystemClock
 from quota_sidecar.domain.models import LimitKind, QuotaScope, Subject
 from quota_sidecar.domain.results import AlertKind
 from quota_sidecar.server.alert_stream import AlertStreamer
-from quota_sidecar.store.alert_codec import ALERTS_STREAM, encode_alert, subject_stream
+from quota_sidecar.store.alert_codec import (
+    ALERTS_STREAM,
+    NewAlert,
+    encode_alert,
+    subject_stream,
+)
 from quota_sidecar.store.redis import Store
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc
 
@@ -44,15 +49,17 @@ def raise_alert(store: Store) -> RaiseAlert:
     ) -> str:
         subject = Subject(scope, identifier)
         fields = encode_alert(
-            kind,
-            subject,
-            SystemClock().now_ms(),
-            message or f"{kind.value} for {subject}",
-            limit=LimitKind.COST_DAILY,
-            percent=percent,
-            used=8_000_000_000,
-            limit_value=10_000_000_000,
-            period="day:2026-11-28",
+            NewAlert(
+                kind,
+                subject,
+                SystemClock().now_ms(),
+                message or f"{kind.value} for {subject}",
+                limit=LimitKind.COST_DAILY,
+                percent=percent,
+                used=8_000_000_000,
+                limit_value=10_000_000_000,
+                period="day:2026-11-28",
+            )
         )
         entry_id: str = await store.client.xadd(ALERTS_STREAM, fields)  # type: ignore[arg-type]
         await store.client.xadd(subject_stream(subject), fields, id=entry_id)  # type: ignore[arg-type]

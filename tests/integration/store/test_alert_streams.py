@@ -13,7 +13,7 @@ from quota_sidecar.domain.clock import SystemClock
 from quota_sidecar.domain.errors import StoreUnavailable
 from quota_sidecar.domain.models import QuotaScope, Subject
 from quota_sidecar.domain.results import AlertKind
-from quota_sidecar.store.alert_codec import encode_alert, subject_stream
+from quota_sidecar.store.alert_codec import NewAlert, encode_alert, subject_stream
 from quota_sidecar.store.alert_streams import AlertStreams
 from quota_sidecar.store.keys import subject_keys
 from quota_sidecar.store.redis import Store
@@ -50,7 +50,7 @@ async def test_claims_and_group_reads_answer_alerts(store: Store) -> None:
     subject = Subject(QuotaScope.USER, fresh("alice").replace(":", "-"))
     streams = AlertStreams(store, fresh("alerts"))
     assert await streams.ensure_group("g")
-    fields = encode_alert(AlertKind.USAGE_RESET, subject, SystemClock().now_ms(), "reset")
+    fields = encode_alert(NewAlert(AlertKind.USAGE_RESET, subject, SystemClock().now_ms(), "reset"))
     entry_id = await store.client.xadd(streams.stream, fields)  # type: ignore[arg-type]
     await store.client.xadd(subject_stream(subject), fields, id=entry_id)  # type: ignore[arg-type]
     await store.client.xadd(streams.stream, {"k": "NOT_A_KIND"})
@@ -73,7 +73,7 @@ async def test_an_override_expires_once_with_its_alert(store: Store) -> None:
     keys = subject_keys(subject)
     await store.client.hset(keys.overrides, "o1", "BOOST|cost_daily|5|1")
     now = SystemClock().now_ms()
-    fields = encode_alert(AlertKind.OVERRIDE_EXPIRED, subject, now, "expired")
+    fields = encode_alert(NewAlert(AlertKind.OVERRIDE_EXPIRED, subject, now, "expired"))
     assert await streams.stored_override(subject, "o1") == "BOOST|cost_daily|5|1"
     assert await streams.expire_override(subject, "o1", "something else", now, fields) is None
     alert_id = await streams.expire_override(subject, "o1", "BOOST|cost_daily|5|1", now, fields)
