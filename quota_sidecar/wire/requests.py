@@ -57,7 +57,10 @@ def _subjects(subjects: Sequence[types_pb2.Subject]) -> tuple[Subject, ...]:
     """Each subject converted, naming its index; how many, and repeats, are validation's."""
     if len(subjects) > MAX_SUBJECTS:  # before converting a flood of them
         raise InvalidInput("subjects", f"at most {MAX_SUBJECTS} subjects, got {len(subjects)}")
-    return tuple(subject_from_proto(s, f"subjects[{i}]") for i, s in enumerate(subjects))
+    found = []
+    for index, subject in enumerate(subjects):  # a loop: no generator call per subject
+        found.append(subject_from_proto(subject, f"subjects[{index}]"))
+    return tuple(found)
 
 
 def _lease(
