@@ -20,7 +20,6 @@ from quota_sidecar.wire import requests as wire
 from quota_sidecar.wire import runs
 from quota_sidecar.wire.fields import subject_to_proto
 
-
 ALICE = Subject(QuotaScope.USER, "alice")
 
 
