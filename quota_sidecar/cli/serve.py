@@ -259,6 +259,47 @@ def _run_loop(options: Any) -> int:
     return int(uvloop.run(serve(options)))
 
 
+def _worker_argv(args: argparse.Namespace, options: Any, redis_url: str, k: int) -> list[str]:
+    """The command line of worker `k` (see _run_workers)."""
+    from quota_sidecar.server.options import parse_listen
+
+    argv = [sys.executable, "-m", "quota_sidecar", "serve", "--workers", "1", "--reuse-port",
+            "--listen", options.listen, "--redis-url", redis_url,
+            "--data-dir", str(options.data_dir),
+            "--store-timeout-ms", str(args.store_timeout_ms),
+            "--hold-lease-seconds", str(args.hold_lease_seconds),
+            "--history-days", str(args.history_days),
+            "--history-months", str(args.history_months),
+            "--grace-seconds", str(args.grace_seconds),
+            "--max-message-bytes", str(args.max_message_bytes),
+            "--max-metadata-bytes", str(args.max_metadata_bytes),
+            "--max-concurrent-rpcs", str(args.max_concurrent_rpcs),
+            "--log-format", args.log_format, "--log-level", args.log_level,
+            "--trace-identifiers", str(args.trace_identifiers).lower()]  # fmt: skip
+    if options.otlp_endpoint:
+        argv += ["--otlp-endpoint", options.otlp_endpoint]
+    for flag, value in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key),
+                        ("--tls-client-ca", args.tls_client_ca)):  # fmt: skip
+        if value:
+            argv += [flag, str(value)]
+    if args.config:
+        # Worker 0 applies the quotas (one writer) and runs the webhooks; every worker
+        # needs the prices, which live in each process's price book.
+        argv += ["--config", str(args.config)]
+    if args.http_listen and k == 0:
+        argv += ["--http-listen", args.http_listen]  # one dashboard: its sessions live there
+        argv += ["--http-allow-insecure", str(options.http_allow_insecure).lower()]
+        for name in options.dashboard_hosts:
+            argv += ["--dashboard-host", name]
+    if args.metrics_listen:
+        metrics_host, metrics_port = parse_listen(args.metrics_listen, "metrics_listen")
+        argv += [
+            "--metrics-listen",
+            f"{metrics_host}:{metrics_port + k if metrics_port else 0}",
+        ]
+    return argv
+
+
 def _run_workers(args: argparse.Namespace, options: Any) -> int:
     """N copies of `serve` on one port (SO_REUSEPORT) and one Redis. With the embedded Redis
     this parent starts it and the workers share it. Only worker 0 watches the quota file (the
@@ -297,40 +338,7 @@ def _run_workers(args: argparse.Namespace, options: Any) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     for k in range(args.workers):
-        argv = [sys.executable, "-m", "quota_sidecar", "serve", "--workers", "1", "--reuse-port",
-                "--listen", options.listen, "--redis-url", redis_url,
-                "--data-dir", str(options.data_dir),
-                "--store-timeout-ms", str(args.store_timeout_ms),
-                "--hold-lease-seconds", str(args.hold_lease_seconds),
-                "--history-days", str(args.history_days),
-                "--history-months", str(args.history_months),
-                "--grace-seconds", str(args.grace_seconds),
-                "--max-message-bytes", str(args.max_message_bytes),
-                "--max-metadata-bytes", str(args.max_metadata_bytes),
-                "--max-concurrent-rpcs", str(args.max_concurrent_rpcs),
-                "--log-format", args.log_format, "--log-level", args.log_level,
-                "--trace-identifiers", str(args.trace_identifiers).lower()]  # fmt: skip
-        if options.otlp_endpoint:
-            argv += ["--otlp-endpoint", options.otlp_endpoint]
-        for flag, value in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key),
-                            ("--tls-client-ca", args.tls_client_ca)):  # fmt: skip
-            if value:
-                argv += [flag, str(value)]
-        if args.config:
-            # Worker 0 applies the quotas (one writer) and runs the webhooks; every worker
-            # needs the prices, which live in each process's price book.
-            argv += ["--config", str(args.config)]
-        if args.http_listen and k == 0:
-            argv += ["--http-listen", args.http_listen]  # one dashboard: its sessions live there
-            argv += ["--http-allow-insecure", str(options.http_allow_insecure).lower()]
-            for name in options.dashboard_hosts:
-                argv += ["--dashboard-host", name]
-        if args.metrics_listen:
-            metrics_host, metrics_port = parse_listen(args.metrics_listen, "metrics_listen")
-            argv += [
-                "--metrics-listen",
-                f"{metrics_host}:{metrics_port + k if metrics_port else 0}",
-            ]
+        argv = _worker_argv(args, options, redis_url, k)
         child_env = {**env, _PRICES_ONLY_ENV: "1" if k else "", _PARENT_ENV: str(os.getpid())}
         children.append(subprocess.Popen(argv, env=child_env, stdout=subprocess.PIPE, text=True))
     # Announce the port only once every worker listens (each prints one line when it does), so

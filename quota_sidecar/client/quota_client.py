@@ -36,7 +36,12 @@ import grpc.aio
 
 from quota_sidecar.client.guard import QuotaGuard
 from quota_sidecar.client.pending import PendingCall, run_blocking_put
-from quota_sidecar.client.requests import check_request, record_request
+from quota_sidecar.client.requests import (
+    check_message,
+    extension_message,
+    given_cost,
+    record_message,
+)
 from quota_sidecar.client.streams import GuardedStream, StreamSpec
 from quota_sidecar.client.transport import (
     CHANNEL_OPTIONS,
@@ -57,7 +62,8 @@ from quota_sidecar.domain.models import (
     parse_scope,
     validate_identifier,
 )
-from quota_sidecar.domain.money import Money, to_nanos
+from quota_sidecar.domain.money import Money
+from quota_sidecar.domain.requests import CheckRequest, ExtendRequest, RecordRequest
 from quota_sidecar.domain.results import (
     Alert,
     AlertKind,
@@ -69,12 +75,13 @@ from quota_sidecar.domain.results import (
     Severity,
     Usage,
 )
+from quota_sidecar.domain.validation import resolve_subjects, run_limits
 from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
 from quota_sidecar.wire import history
 from quota_sidecar.wire import replies as convert
 from quota_sidecar.wire.fields import scope_to_proto
-from quota_sidecar.wire.runs import RunCheck, run_end_from_proto, run_usage_from_proto
-from quota_sidecar.wire.streams import ExtensionAsk, extension_from_proto, extension_request
+from quota_sidecar.wire.runs import run_end_from_proto, run_usage_from_proto
+from quota_sidecar.wire.streams import extension_from_proto
 
 __all__ = [
     "QuotaClient",
@@ -298,19 +305,20 @@ class QuotaClient:
         to the sidecar's `runs:` template) and its ancestors join the same atomic check. With
         estimate_from_history and no estimate, the sidecar estimates from recent actual costs
         ("Estimates from history" in docs/semantics.md)."""
-        request = check_request(
-            scope, identifier, estimated_cost,
-            subjects=subjects, estimated_cost_nanos=estimated_cost_nanos,
-            estimated_tokens=estimated_tokens, tool_name=tool_name, provider=provider,
-            reserve=reserve, request_id=request_id, reservation_lease=reservation_lease,
-            model=model, estimated_input_tokens=estimated_input_tokens,
-            estimated_output_tokens=estimated_output_tokens,
-            skip_model_subject=skip_model_subject,
-            run=RunCheck(
-                run_id, parent_run_id, run_max_cost, run_ttl, run_max_requests, run_max_tokens
-            ),
+        req = CheckRequest(
+            subjects=resolve_subjects(scope, identifier, subjects),
+            # A check's estimate is a plain field: 0 with tokens means "price the tokens".
+            estimated_cost_nanos=given_cost(estimated_cost, estimated_cost_nanos,
+                                            "estimated_cost") or 0,
+            estimated_tokens=estimated_tokens, estimated_input_tokens=estimated_input_tokens,
+            estimated_output_tokens=estimated_output_tokens, tool_name=tool_name,
+            provider=provider, model=model, request_id=request_id, reserve=reserve,
+            reservation_lease=reservation_lease, skip_model_subject=skip_model_subject,
+            run=run_limits(run_id, parent_run_id, max_cost=run_max_cost, ttl=run_ttl,
+                           max_requests=run_max_requests, max_tokens=run_max_tokens),
+            estimate_from_history=estimate_from_history,
         )  # fmt: skip
-        request.estimate_from_history = estimate_from_history
+        request = check_message(req)
         response = await self._unary("CheckQuota", request, timeout=timeout)
         return convert.check_result_from_proto(response)
 
@@ -343,15 +351,16 @@ class QuotaClient:
         (`priced_by` says how); an explicit cost, 0 included, is taken as given. With a
         run_id the spend counts on the run and its ancestors; end_run=True then ends the run.
         cut_short=True: the call stopped early (a stream); what it used so far is charged."""
-        request = record_request(
-            scope, identifier, cost, provider, tool_name,
-            subjects=subjects, cost_nanos=cost_nanos, input_tokens=input_tokens,
+        req = RecordRequest(
+            subjects=resolve_subjects(scope, identifier, subjects),
+            cost_nanos=given_cost(cost, cost_nanos, "cost"),
+            provider=provider, tool_name=tool_name, model=model, input_tokens=input_tokens,
             output_tokens=output_tokens, cache_read_tokens=cache_read_tokens,
             cache_write_tokens=cache_write_tokens, idempotency_key=idempotency_key,
-            reservation_id=reservation_id, model=model, skip_model_subject=skip_model_subject,
-            run_id=run_id, parent_run_id=parent_run_id, end_run=end_run,
+            reservation_id=reservation_id, skip_model_subject=skip_model_subject,
+            run_id=run_id, parent_run_id=parent_run_id, end_run=end_run, cut_short=cut_short,
         )  # fmt: skip
-        request.cut_short = cut_short
+        request = record_message(req)
         response = await self._unary("RecordUsage", request, timeout=timeout)
         return convert.record_result_from_proto(response)
 
@@ -379,13 +388,14 @@ class QuotaClient:
         or the price of total tokens for the provider and model. All its subjects or none;
         extended=False (with the reason) means the stream must stop. NotFound when the hold is
         no longer open."""
-        nanos = hold_cost_nanos
-        if nanos is None and hold_cost is not None:
-            nanos = to_nanos(hold_cost, "hold_cost")
-        ask = ExtensionAsk(
-            reservation_id, nanos, input_tokens, output_tokens, provider, model, reservation_lease
-        )
-        response = await self._unary("ExtendReservation", extension_request(ask), timeout=timeout)
+        req = ExtendRequest(
+            reservation_id,
+            hold_cost_nanos=given_cost(hold_cost, hold_cost_nanos, "hold_cost") or None,
+            input_tokens=input_tokens, output_tokens=output_tokens, provider=provider,
+            model=model, reservation_lease=reservation_lease,
+        )  # fmt: skip
+        request = extension_message(req)
+        response = await self._unary("ExtendReservation", request, timeout=timeout)
         return extension_from_proto(response)
 
     async def end_run(self, run_id: str, *, timeout: float | None = None) -> RunEnd:

@@ -25,6 +25,7 @@ from quota_sidecar.domain.models import (
     Subject,
     UnpricedPolicy,
 )
+from quota_sidecar.domain.requests import model_name
 from quota_sidecar.domain.results import CheckResult
 from quota_sidecar.engine.configs import CachedConfig, ConfigRepository
 from quota_sidecar.engine.defaults import tenant_of
@@ -39,7 +40,7 @@ from quota_sidecar.pricing import (
     unpriced_error,
 )
 
-__all__ = ["UNKNOWN_BUDGET", "Charge", "Pricer", "charge_call", "unpriced_denial"]
+__all__ = ["UNKNOWN_BUDGET", "Charge", "ChargeAsk", "Pricer", "charge_call", "unpriced_denial"]
 
 _BUDGETS = (
     LimitKind.COST_PER_REQUEST,
@@ -165,38 +166,50 @@ def _has_budget(config: QuotaConfig) -> bool:
     return any(kind in limits for kind in _BUDGETS)
 
 
+@dataclass(frozen=True, slots=True)
+class ChargeAsk:
+    """What a call asks to be charged: the caller's cost (`given`, None when none was given),
+    else its tokens (input, output, cache read, cache write) priced for its provider and model.
+    A check asks with its estimate, a record with its actual usage."""
+
+    provider: str
+    model: str
+    given: int | None
+    tokens: tuple[int, int, int, int] = (0, 0, 0, 0)
+    skip_model_subject: bool = False
+    is_check: bool = True
+
+    @property
+    def name(self) -> str:
+        return model_name(self.provider, self.model)
+
+
 async def charge_call(
     pricer: Pricer,
     configs: ConfigRepository,
     targets: list[Subject],
-    *,
-    name: str,
-    provider: str,
-    model: str,
-    usage: TokenUsage,
-    given: int | None,
-    skip_model_subject: bool,
-    is_check: bool,
+    ask: ChargeAsk,
     timeout: float | None,
 ) -> tuple[list[Subject], Charge]:
     """The subjects a call is charged to (the model's own quota joins unless skipped) and what
     it is charged. While the store is away a record includes an unknown model quota (it is
     spooled anyway) and a check leaves it out (it would deny by the failure modes)."""
-    if not skip_model_subject:
+    if not ask.skip_model_subject and ask.model:
         targets = await with_model_subject(
-            configs, targets, name, include_if_unknown=not is_check, timeout=timeout
+            configs, targets, ask.name, include_if_unknown=not ask.is_check, timeout=timeout
         )
-    if given is not None or not (model and usage.has_tokens):
+    given = ask.given
+    if given is not None or not (ask.model and (ask.tokens[0] or ask.tokens[1])):
         # Nothing to price: the hot path of a call with a cost, or without a model, needs no
         # quota lookup here (the check or record reads them once, itself).
         return targets, Charge(given or 0, "caller" if given is not None else "")
     charge = pricer.charge(
-        provider=provider,
-        model=model,
-        usage=usage,
+        provider=ask.provider,
+        model=ask.model,
+        usage=TokenUsage(*ask.tokens),
         cost_nanos=given,
         configs=await _configs_for_pricing(configs, targets, timeout),
-        is_check=is_check,
+        is_check=ask.is_check,
     )
     return targets, charge
 

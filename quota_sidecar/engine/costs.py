@@ -5,6 +5,7 @@ breakdown. Each operation is one script call."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from quota_sidecar.domain.clock import Clock, from_ms
@@ -45,6 +46,7 @@ __all__ = [
     "DEDUPE_WINDOW_MS",
     "GENERATED_DEDUPE_WINDOW_MS",
     "GENERATED_KEY_PREFIX",
+    "CostEntry",
     "CostTracker",
     "breakdown_entries",
     "record_identity",
@@ -60,6 +62,22 @@ def record_identity(subjects: Sequence[Subject]) -> list[Subject]:
     has none to read), so a retry after its run ended is still the same record."""
     runs = [s for s in subjects if s.scope is QuotaScope.RUN]
     return [s for s in subjects if s.scope is not QuotaScope.RUN] + runs[:1]
+
+
+@dataclass(frozen=True, slots=True)
+class CostEntry:
+    """One record as the store applies it: its subjects (the model's and the runs' included),
+    its cost in nanos, its labels ("provider/model" as `model`, or ""), and its key."""
+
+    subjects: tuple[Subject, ...]
+    cost_nanos: int
+    provider: str = ""
+    tool_name: str = ""
+    model: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    idempotency_key: str = ""
+    reservation_id: str | None = None
 
 
 class CostTracker:
@@ -79,40 +97,18 @@ class CostTracker:
 
     async def record(
         self,
-        subjects: Sequence[Subject],
+        entry: CostEntry,
         *,
-        cost_nanos: int,
-        provider: str = "",
-        tool_name: str = "",
-        model: str = "",
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        idempotency_key: str = "",
-        reservation_id: str | None = None,
-        release: bool = False,
         timeout: float | None = None,
         identity: Sequence[Subject] | None = None,
         sample: bool = False,
     ) -> RecordResult:
-        """`model` is "provider/model" (or ""), for the breakdown. `identity`: the subjects
-        the idempotency fingerprint is taken over when they are not `subjects` (a spooled record
-        replayed without the runs that ended meanwhile stays the record it was). `sample`: a
-        record that counts also keeps its cost in the first subject's sample for history
-        estimates (engine/samples.py), in the same script call."""
+        """`identity`: the subjects the idempotency fingerprint is taken over when they are not
+        the entry's (a spooled record replayed without the runs that ended meanwhile stays the
+        record it was). `sample`: a record that counts also keeps its cost in the first
+        subject's sample for history estimates (engine/samples.py), in the same script call."""
         reply, plans = await self._record(
-            subjects,
-            cost_nanos=cost_nanos,
-            provider=provider,
-            tool_name=tool_name,
-            model=model,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            idempotency_key=idempotency_key,
-            reservation_id=reservation_id,
-            release=release,
-            timeout=timeout,
-            identity=identity,
-            sample=sample,
+            entry, release=False, timeout=timeout, identity=identity, sample=sample
         )
         return RecordResult(
             recorded=reply[0] == "ok",
@@ -124,21 +120,17 @@ class CostTracker:
 
     async def _record(
         self,
-        subjects: Sequence[Subject],
+        record: CostEntry,
         *,
-        cost_nanos: int,
-        provider: str,
-        tool_name: str,
-        input_tokens: int,
-        output_tokens: int,
-        idempotency_key: str,
-        reservation_id: str | None,
         release: bool,
-        model: str = "",
         timeout: float | None = None,
         identity: Sequence[Subject] | None = None,
         sample: bool = False,
     ) -> tuple[list[Any], list[SubjectPlan]]:
+        subjects, cost_nanos = record.subjects, record.cost_nanos
+        provider, tool_name, model = record.provider, record.tool_name, record.model
+        input_tokens, output_tokens = record.input_tokens, record.output_tokens
+        idempotency_key, reservation_id = record.idempotency_key, record.reservation_id
         hold_id, others = "", []
         if reservation_id:
             hold_id, reserved = decode_reservation(reservation_id)
@@ -219,15 +211,7 @@ class CostTracker:
         """Return a hold; False when it had already been settled, released or expired."""
         _, subjects = decode_reservation(reservation_id)
         reply, _ = await self._record(
-            subjects,
-            cost_nanos=0,
-            provider="",
-            tool_name="",
-            input_tokens=0,
-            output_tokens=0,
-            idempotency_key="",
-            reservation_id=reservation_id,
-            release=True,
+            CostEntry(tuple(subjects), 0, reservation_id=reservation_id), release=True
         )
         return exact_int(reply[1]) > 0
 

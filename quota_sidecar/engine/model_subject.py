@@ -16,21 +16,11 @@ from collections.abc import Sequence
 
 from quota_sidecar.domain.errors import InvalidInput, StoreUnavailable
 from quota_sidecar.domain.models import QuotaScope, Subject
-from quota_sidecar.domain.validation import MAX_SUBJECTS, check_label
+from quota_sidecar.domain.validation import MAX_SUBJECTS
 from quota_sidecar.engine.configs import ConfigRepository
 from quota_sidecar.engine.defaults import tenant_of
 
-__all__ = ["model_name", "model_subject", "with_model_subject"]
-
-
-def model_name(provider: str, model: str) -> str:
-    """ "provider/model" for the breakdown and the model subject; "" without a model."""
-    check_label(model, "model")
-    if not model:
-        return ""
-    if not provider:
-        raise InvalidInput("provider", "is required with a model (the model is the provider's)")
-    return f"{provider}/{model}"
+__all__ = ["model_subject", "with_model_subject"]
 
 
 def model_subject(name: str) -> Subject | None:

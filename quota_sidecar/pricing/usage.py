@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from quota_sidecar.domain.errors import InvalidInput
 
-__all__ = ["MAX_TOKENS", "TokenUsage"]
+# The bound of every count, from the one place all surfaces read it: far beyond a real call,
+# and small enough that token x price stays a modest exact integer product.
+from quota_sidecar.domain.validation import MAX_TOKENS
 
-# The same bound as every other count in the quota file: far beyond a real call, and small
-# enough that token x price stays a modest exact integer product.
-MAX_TOKENS = 10**12
+__all__ = ["MAX_TOKENS", "TokenUsage"]
 
 
 @dataclass(frozen=True, slots=True)

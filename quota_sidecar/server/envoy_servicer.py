@@ -13,6 +13,8 @@ from grpc import aio
 
 from quota_sidecar.config import EnvoyGateway, QuotaDocument
 from quota_sidecar.domain.clock import from_ms
+from quota_sidecar.domain.requests import CheckRequest
+from quota_sidecar.domain.validation import checked_check
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.gateways.envoy import build_response, plan_request
 from quota_sidecar.server.metrics import Metrics
@@ -43,12 +45,13 @@ class EnvoyRateLimitServicer(rls_pb2_grpc.RateLimitServiceServicer):  # type: ig
             self._metrics.envoy_unmapped.labels(plan.domain_label).inc(plan.unmapped)
         result = None
         if plan.subjects:
-            result = await self._service.check_quota(
-                subjects=plan.subjects,
+            req = CheckRequest(
+                subjects=tuple(plan.subjects),
                 requests=plan.requests,
                 estimated_tokens=plan.tokens,
                 timeout=context.time_remaining(),  # Envoy's timeout: past it, nothing counted
             )
+            result = await self._service.check(checked_check(req))
             self._metrics.record_check(plan.subjects, result)
         response = build_response(plan, result, from_ms(self._service.clock.now_ms()))
         code = _CODE_NAMES.get(response.overall_code, "UNKNOWN")

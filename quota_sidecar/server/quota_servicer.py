@@ -12,11 +12,11 @@ from grpc import aio
 from quota_sidecar import tracing
 from quota_sidecar.domain.errors import InvalidInput, NotFound
 from quota_sidecar.domain.models import QuotaScope, validate_identifier
-from quota_sidecar.domain.money import check_nanos
+from quota_sidecar.domain.validation import check_reservation_id
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.server.metrics import Metrics
 from quota_sidecar.v1 import quota_pb2, quota_pb2_grpc
-from quota_sidecar.wire import fields, history, replies, responses, runs, streams
+from quota_sidecar.wire import fields, history, replies, requests, responses, runs, streams
 
 __all__ = ["AlertSource", "QuotaServicer"]
 
@@ -49,39 +49,14 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
     async def CheckQuota(
         self, request: quota_pb2.CheckQuotaRequest, context: aio.ServicerContext
     ) -> quota_pb2.CheckQuotaResponse:
-        subjects = fields.subjects_from_proto(request.subjects)
-        tracing.annotate_subjects(subjects)
-        lease = fields.lease_from_proto(request)
-        run = runs.check_run_from_proto(request)
-        result = await self._service.check_quota(
-            subjects=subjects,
-            estimated_cost_nanos=check_nanos(request.estimated_cost_nanos, "estimated_cost_nanos"),
-            estimated_tokens=fields.check_count(request.estimated_tokens, "estimated_tokens"),
-            tool_name=fields.check_short_text(request.tool_name, "tool_name"),
-            provider=fields.check_short_text(request.provider, "provider"),
-            reserve=request.reserve,
-            request_id=fields.check_short_text(request.request_id, "request_id"),
-            reservation_lease=lease,
-            timeout=context.time_remaining(),  # the caller's deadline: past it, nothing held
-            model=fields.check_short_text(request.model, "model"),
-            skip_model_subject=request.skip_model_subject,
-            estimated_input_tokens=fields.check_count(
-                request.estimated_input_tokens, "estimated_input_tokens"
-            ),
-            estimated_output_tokens=fields.check_count(
-                request.estimated_output_tokens, "estimated_output_tokens"
-            ),
-            run_id=run.run_id,
-            parent_run_id=run.parent_run_id,
-            run_max_cost=run.max_cost,
-            run_ttl=run.ttl,
-            run_max_requests=run.max_requests,
-            run_max_tokens=run.max_tokens,
-            estimate_from_history=request.estimate_from_history,
-        )
-        self._metrics.record_check(subjects, result)
+        # The caller's deadline: past it, nothing is held or counted.
+        req = requests.check_from_proto(request, context.time_remaining())
+        tracing.annotate_subjects(req.subjects)
+        result = await self._service.check(req)
+        self._metrics.record_check(req.subjects, result)
         tracing.annotate_decision(result.allowed, result.code)
         if result.reservation_id:
+            lease = req.reservation_lease
             seconds = lease.total_seconds() if lease is not None else self._default_lease
             self._metrics.hold_opened(result.reservation_id, seconds)
         return responses.check_response(result)
@@ -89,51 +64,14 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
     async def RecordUsage(
         self, request: quota_pb2.RecordUsageRequest, context: aio.ServicerContext
     ) -> quota_pb2.RecordUsageResponse:
-        reservation_id = fields.reservation_id_from_proto(request.reservation_id)
-        # 0 with a model and tokens means "price my tokens": see RecordUsageRequest.cost_nanos.
-        cost = check_nanos(request.cost_nanos, "cost_nanos") if request.cost_nanos else None
-        input_tokens = fields.check_count(request.input_tokens, "input_tokens")
-        output_tokens = fields.check_count(request.output_tokens, "output_tokens")
-        tool_name = fields.check_short_text(request.tool_name, "tool_name")
-        provider = fields.check_short_text(request.provider, "provider")
-        idempotency_key = fields.check_short_text(request.idempotency_key, "idempotency_key")
-        run_id, parent_run_id, end_run = runs.record_run_from_proto(request)
         if request.release:
-            if run_id:
-                raise InvalidInput("run_id", "a release names its hold only: no run_id")
-            if reservation_id is None:
-                raise InvalidInput("reservation_id", "is required when release is true")
-            if cost or input_tokens or output_tokens:
-                raise InvalidInput(
-                    "release", "a release records nothing: cost and tokens must be 0"
-                )
-            # The reservation id names its subjects, so a release needs no subjects.
-            settled = await self._service.release_reservation(reservation_id)
-            self._metrics.hold_closed(reservation_id)
-            return quota_pb2.RecordUsageResponse(hold_settled=settled)
-        subjects = fields.subjects_from_proto(request.subjects)
-        tracing.annotate_subjects(subjects)
-        result = await self._service.record_usage(
-            subjects=subjects,
-            cost_nanos=cost,
-            provider=provider,
-            tool_name=tool_name,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            idempotency_key=idempotency_key,
-            reservation_id=reservation_id,
-            timeout=context.time_remaining(),  # past the deadline it is spooled under its key
-            model=fields.check_short_text(request.model, "model"),
-            skip_model_subject=request.skip_model_subject,
-            cache_read_tokens=fields.check_count(request.cache_read_tokens, "cache_read_tokens"),
-            cache_write_tokens=fields.check_count(request.cache_write_tokens, "cache_write_tokens"),
-            run_id=run_id,
-            parent_run_id=parent_run_id,
-            end_run=end_run,
-            cut_short=request.cut_short,
-        )
-        if reservation_id is not None:
-            self._metrics.hold_closed(reservation_id)
+            return await self._release(request)
+        # Past the deadline a record is spooled under its key.
+        req = requests.record_from_proto(request, context.time_remaining())
+        tracing.annotate_subjects(req.subjects)
+        result = await self._service.record(req)
+        if req.reservation_id is not None:
+            self._metrics.hold_closed(req.reservation_id)
         self._metrics.record_alerts(result.alerts)
         if result.spooled:
             self._metrics.records_spooled.inc()
@@ -150,34 +88,39 @@ class QuotaServicer(quota_pb2_grpc.QuotaServiceServicer):
             run_ended=result.run_ended,
         )
 
+    async def _release(
+        self, request: quota_pb2.RecordUsageRequest
+    ) -> quota_pb2.RecordUsageResponse:
+        """A release names its hold only: the reservation id names its subjects."""
+        if request.run_id:
+            raise InvalidInput("run_id", "a release names its hold only: no run_id")
+        reservation_id = check_reservation_id(request.reservation_id)
+        if reservation_id is None:
+            raise InvalidInput("reservation_id", "is required when release is true")
+        if request.cost_nanos or request.input_tokens or request.output_tokens:
+            raise InvalidInput("release", "a release records nothing: cost and tokens must be 0")
+        settled = await self._service.release_reservation(reservation_id)
+        self._metrics.hold_closed(reservation_id)
+        return quota_pb2.RecordUsageResponse(hold_settled=settled)
+
     async def ExtendReservation(
         self, request: quota_pb2.ExtendReservationRequest, context: aio.ServicerContext
     ) -> quota_pb2.ExtendReservationResponse:
-        ask = streams.extension_request_from_proto(request)
-        result = await self._service.extend_reservation(
-            ask.reservation_id,
-            hold_cost_nanos=ask.hold_cost_nanos,
-            input_tokens=ask.input_tokens,
-            output_tokens=ask.output_tokens,
-            provider=ask.provider,
-            model=ask.model,
-            reservation_lease=ask.lease,
-            timeout=context.time_remaining(),
-        )
+        req = requests.extension_from_proto(request, context.time_remaining())
+        result = await self._service.extend(req)
         return streams.extension_to_proto(result)
 
     async def GetUsage(
         self, request: quota_pb2.GetUsageRequest, context: aio.ServicerContext
     ) -> quota_pb2.GetUsageResponse:
-        subject = fields.required_subject_from_proto(request)
-        tenant = validate_identifier(request.tenant, "tenant") if request.tenant else ""
-        usage = await self._service.get_usage(subject, tenant=tenant)
+        req = requests.usage_from_proto(request)
+        usage = await self._service.usage(req)
         response = responses.usage_response(usage)
-        if subject.scope is QuotaScope.RUN:
+        if req.subject.scope is QuotaScope.RUN:
             # A run past its time to live (or never opened) has no tree: its usage is all zeros.
             with contextlib.suppress(NotFound):
                 tree = await self._service.run_usage(
-                    subject.identifier, timeout=context.time_remaining()
+                    req.subject.identifier, timeout=context.time_remaining()
                 )
                 response.run.CopyFrom(runs.run_usage_to_proto(tree))
         return response

@@ -7,7 +7,6 @@ The conventions of every wire module.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,21 +14,20 @@ from typing import Any
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from quota_sidecar.domain import validation
 from quota_sidecar.domain.errors import InvalidInput
 from quota_sidecar.domain.models import (
-    MAX_COUNT_LIMIT,
     DenialCode,
     FailureMode,
     LimitKind,
     QuotaScope,
     Subject,
-    validate_identifier,
 )
+from quota_sidecar.domain.validation import MAX_LABEL, MAX_SUBJECTS
 from quota_sidecar.v1 import quota_pb2, types_pb2
 
 __all__ = [
     "LIMIT_VALUES",
-    "MAX_SUBJECTS",
     "SCOPE_VALUES",
     "check_count",
     "check_short_text",
@@ -39,7 +37,6 @@ __all__ = [
     "duration_to_proto",
     "failure_mode_from_proto",
     "failure_mode_to_proto",
-    "lease_from_proto",
     "limit_from_proto",
     "limit_to_proto",
     "optional_subject_from_proto",
@@ -56,40 +53,24 @@ __all__ = [
     "timestamp_to_proto",
 ]
 
-MAX_SUBJECTS = 8
-MAX_TEXT = 128
-MAX_RESERVATION_ID = 512
-MAX_LEASE = timedelta(hours=24)
-# Reservation ids are opaque to the server; the engine parses them. This only keeps out what no
-# id the engine hands out can contain (whitespace, control characters) and absurd lengths.
-_PRINTABLE = re.compile(r"^[^\s\x00-\x1f\x7f]+$")
+MAX_TEXT = MAX_LABEL  # free text: the bound every surface shares (domain/validation.py)
 
 
 # --- scalars ---------------------------------------------------------------------------------
-def check_count(value: int, field: str, maximum: int = MAX_COUNT_LIMIT) -> int:
-    """A token or request count: 0 to `maximum`."""
-    if value < 0:
-        raise InvalidInput(field, f"must not be negative, got {value}")
-    if value > maximum:
-        raise InvalidInput(field, f"is absurdly large ({value} > {maximum})")
-    return value
+def check_count(value: int, field: str) -> int:
+    """A count in an admin request (an override's value, a quota limit): 0 to MAX_COUNT."""
+    return validation.check_count(value, field)
 
 
 def check_short_text(value: str, field: str, *, required: bool = False) -> str:
-    """Free text such as an actor, a tool name or a request id: at most 128 characters."""
+    """Free text such as an actor or a reason: at most MAX_LABEL characters, printable."""
     if required and not value.strip():
         raise InvalidInput(field, "is required")
-    if len(value) > MAX_TEXT:
-        raise InvalidInput(field, f"is longer than {MAX_TEXT} characters")
-    return value
+    return validation.check_label(value, field)
 
 
 def reservation_id_from_proto(value: str, field: str = "reservation_id") -> str | None:
-    if not value:
-        return None
-    if len(value) > MAX_RESERVATION_ID or not _PRINTABLE.match(value):
-        raise InvalidInput(field, "is not a reservation id returned by CheckQuota")
-    return value
+    return validation.check_reservation_id(value, field)
 
 
 def page_size_from_proto(value: int, field: str = "page_size") -> int:
@@ -150,15 +131,6 @@ def duration_from_proto(duration: Duration, field: str) -> timedelta:
         raise InvalidInput(field, "nanos must be within ±999999999, of the seconds' sign")
     micros = abs(nanos) // 1000  # toward zero, as Duration.ToTimedelta does
     return timedelta(seconds=seconds, microseconds=micros if nanos >= 0 else -micros)
-
-
-def lease_from_proto(request: quota_pb2.CheckQuotaRequest) -> timedelta | None:
-    if not request.HasField("reservation_lease"):
-        return None
-    lease = duration_from_proto(request.reservation_lease, "reservation_lease")
-    if not timedelta(0) < lease <= MAX_LEASE:
-        raise InvalidInput("reservation_lease", "must be more than 0 and at most 24 hours")
-    return lease
 
 
 # --- enums -----------------------------------------------------------------------------------
@@ -225,8 +197,10 @@ def denial_to_proto(code: DenialCode | None) -> quota_pb2.DenialCode.ValueType:
 # --- subjects --------------------------------------------------------------------------------
 def subject_from_proto(subject: types_pb2.Subject, field: str = "subject") -> Subject:
     scope = scope_from_proto(subject.scope, f"{field}.scope")
-    identifier = validate_identifier(subject.identifier, f"{field}.identifier")
-    return Subject(scope, identifier)
+    try:
+        return Subject(scope, subject.identifier)  # which checks the identifier, once
+    except InvalidInput as exc:
+        raise InvalidInput(f"{field}.identifier", exc.message) from None
 
 
 def optional_subject_from_proto(message: Any, field: str = "subject") -> Subject | None:

@@ -5,60 +5,76 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
+from quota_sidecar.client.requests import check_message, record_message
 from quota_sidecar.domain.errors import InvalidInput
+from quota_sidecar.domain.models import QuotaScope, Subject
+from quota_sidecar.domain.requests import NO_RUN, CheckRequest, RecordRequest
 from quota_sidecar.domain.results import RunEnd, RunUsage
+from quota_sidecar.domain.validation import run_limits
 from quota_sidecar.v1 import quota_pb2
+from quota_sidecar.wire import requests as wire
 from quota_sidecar.wire import runs
+from quota_sidecar.wire.fields import subject_to_proto
+
+ALICE = Subject(QuotaScope.USER, "alice")
 
 
 def test_a_checks_run_fields_round_trip_exactly() -> None:
-    asked = runs.RunCheck(
-        run_id="child", parent_run_id="root", max_cost=Decimal("0.123456789"),
+    asked = run_limits(
+        "child", "root", max_cost=Decimal("0.123456789"),
         ttl=timedelta(minutes=90, microseconds=5), max_requests=0, max_tokens=10**12,
     )  # fmt: skip
+    assert asked.max_cost_nanos == 123_456_789  # dollars become nanos once, at the edge
     request = quota_pb2.CheckQuotaRequest()
-    runs.check_run_to_proto(request, asked)
+    wire.run_to_proto(request, asked)
     assert request.run_max_cost_nanos == 123_456_789
-    read = runs.check_run_from_proto(request)
+    read = wire.run_from_proto(request)
     assert read == asked  # 0 requests stays a cap of 0, not "no cap"
-    assert runs.check_run_from_proto(quota_pb2.CheckQuotaRequest()) == runs.RunCheck()
+    assert wire.run_from_proto(quota_pb2.CheckQuotaRequest()) is NO_RUN
 
 
 @pytest.mark.parametrize(
     ("run", "field"),
     [
-        (runs.RunCheck(parent_run_id="p"), "parent_run_id"),
-        (runs.RunCheck(max_cost=1), "run_id"),
-        (runs.RunCheck(run_id="r", max_cost="0.0000000001"), "run_max_cost"),
-        (runs.RunCheck(run_id="r", max_cost=-1), "run_max_cost"),
-        (runs.RunCheck(run_id="r", ttl=timedelta(0)), "run_ttl"),
-        (runs.RunCheck(run_id="r", max_tokens=-1), "run_max_tokens"),
-        (runs.RunCheck(run_id="tab\there"), "run_id"),
+        ({"parent_run_id": "p"}, "parent_run_id"),
+        ({"max_cost": 1}, "run_max_cost_nanos"),  # as the server names it
+        ({"run_id": "r", "max_cost": "0.0000000001"}, "run_max_cost"),
+        ({"run_id": "r", "max_cost": -1}, "run_max_cost"),
+        ({"run_id": "r", "ttl": timedelta(0)}, "run_ttl"),
+        ({"run_id": "r", "max_tokens": -1}, "run_max_tokens"),
+        ({"run_id": "tab\there"}, "run_id"),
     ],
 )
-def test_the_client_refuses_bad_run_fields_before_sending(run: runs.RunCheck, field: str) -> None:
+def test_the_client_refuses_bad_run_fields_before_sending(run: dict[str, Any], field: str) -> None:
+    fields: dict[str, Any] = {"max_cost": None, "ttl": None, "max_requests": None}
+    fields.update({"max_tokens": None, **run})
     with pytest.raises(InvalidInput) as failed:
-        runs.check_run_to_proto(quota_pb2.CheckQuotaRequest(), run)
+        limits = run_limits(fields.pop("run_id", ""), fields.pop("parent_run_id", ""), **fields)
+        check_message(CheckRequest((ALICE,), run=limits))
     assert failed.value.field == field
 
 
 def test_a_records_run_fields() -> None:
-    request = quota_pb2.RecordUsageRequest()
-    runs.record_run_to_proto(request, "r", "p", True)
-    assert runs.record_run_from_proto(request) == ("r", "p", True)
+    sent = record_message(RecordRequest((ALICE,), run_id="r", parent_run_id="p", end_run=True))
+    read = wire.record_from_proto(sent)
+    assert (read.run_id, read.parent_run_id, read.end_run) == ("r", "p", True)
     for run_id, parent, end, field in (
         ("", "p", False, "parent_run_id"),
         ("", "", True, "end_run"),
     ):
+        asked = RecordRequest((ALICE,), run_id=run_id, parent_run_id=parent, end_run=end)
         with pytest.raises(InvalidInput) as failed:
-            runs.record_run_to_proto(quota_pb2.RecordUsageRequest(), run_id, parent, end)
+            record_message(asked)
         assert failed.value.field == field
-        wire = quota_pb2.RecordUsageRequest(run_id=run_id, parent_run_id=parent, end_run=end)
+        message = quota_pb2.RecordUsageRequest(
+            subjects=[subject_to_proto(ALICE)], run_id=run_id, parent_run_id=parent, end_run=end
+        )
         with pytest.raises(InvalidInput) as failed:
-            runs.record_run_from_proto(wire)
+            wire.record_from_proto(message)
         assert failed.value.field == field
 
 
