@@ -16,6 +16,7 @@ Alerts a group raises are published to the shared stream as on checks (engine/cl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from quota_sidecar.domain.errors import StoreUnavailable
@@ -40,49 +41,41 @@ from quota_sidecar.engine.replies import exact_int
 from quota_sidecar.store.keys import idempotency_home
 from quota_sidecar.store.redis import Store
 
-__all__ = ["record_across_slots"]
+__all__ = ["SlotRecord", "record_across_slots"]
+
+
+@dataclass(frozen=True, slots=True)
+class SlotRecord:
+    """A record's parts that every slot group shares. `head` is record.lua's ARGV before N
+    (now, cost, tokens in/out, fingerprint, dedupe ttl, hold id, release, provider, tool); the
+    plans after the first `named` only release their holds. `sample`: the cost sample's keys
+    and arguments (engine/samples.py), for the group of the first subject, on its slot."""
+
+    now: int
+    head: Sequence[Any]
+    idempotency_key: str
+    named: int
+    history: HistoryRetention = field(default_factory=HistoryRetention)
+    sample: tuple[list[str], list[Any]] = ([], [])
 
 
 async def record_across_slots(
-    store: Store,
-    configs: ConfigRepository,
-    plans: list[SubjectPlan],
-    *,
-    now: int,
-    head: Sequence[Any],
-    idempotency_key: str,
-    named: int,
-    history: HistoryRetention | None = None,
-    sample: tuple[list[str], list[Any]] = ([], []),
+    store: Store, configs: ConfigRepository, plans: list[SubjectPlan], record: SlotRecord
 ) -> list[Any]:
-    """record.lua per slot group, each with its own idempotency key. `head` is record.lua's
-    ARGV before N (now, cost, tokens in/out, fingerprint, dedupe ttl, hold id, release,
-    provider, tool); the plans after the first `named` only release their holds. Returns a
-    reply in record.lua's format with the caller's indexes (never "stale": a group re-plans on
-    its own, since earlier groups may already have recorded); updates `plans` in place when a
-    group re-plans. Each group writes its subjects' history rollups (on their own slot); the
-    scope-wide top-spender sets are not kept on a cluster. `sample`: the cost sample's keys
-    and arguments (engine/samples.py), for the group of the first subject, on its slot."""
+    """record.lua per slot group, each with its own idempotency key. Returns a reply in
+    record.lua's format with the caller's indexes (never "stale": a group re-plans on its own,
+    since earlier groups may already have recorded); updates `plans` in place when a group
+    re-plans. Each group writes its subjects' history rollups (on their own slot); the
+    scope-wide top-spender sets are not kept on a cluster."""
     async with admitted_to(store):
-        return await _record(
-            store, configs, plans, now=now, head=head, key=idempotency_key, named=named,
-            history=history or HistoryRetention(), sample=sample,
-        )  # fmt: skip
+        return await _record(store, configs, plans, record)
 
 
 async def _record(
-    store: Store,
-    configs: ConfigRepository,
-    plans: list[SubjectPlan],
-    *,
-    now: int,
-    head: Sequence[Any],
-    key: str,
-    named: int,
-    history: HistoryRetention,
-    sample: tuple[list[str], list[Any]],
+    store: Store, configs: ConfigRepository, plans: list[SubjectPlan], record: SlotRecord
 ) -> list[Any]:
-    release = str(head[7]) == "1"
+    named, key = record.named, record.idempotency_key
+    release = str(record.head[7]) == "1"
     # Groups with a subject the record names first: a conflict is then found before any hold
     # of the other subjects is released.
     # The group of the record's run (its leaf, the first run named) before all: a run that is
@@ -97,9 +90,8 @@ async def _record(
     for group, dedupe in zip(groups, dedupes, strict=True):
         only_released = sum(1 for p in group.positions if p >= named)
         reply = await _record_group(
-            store, configs, plans, group, now=now, head=head, dedupe=dedupe,
-            only_released=only_released, history=history,
-            sample=sample if 0 in group.positions else ([], []),
+            store, configs, plans, group, record, dedupe=dedupe, only_released=only_released,
+            sample=record.sample if 0 in group.positions else ([], []),
         )  # fmt: skip
         if reply[0] in ("conflict", "closed"):
             return [reply[0]]
@@ -125,18 +117,24 @@ async def _record_group(
     configs: ConfigRepository,
     plans: list[SubjectPlan],
     group: SlotGroup,
+    record: SlotRecord,
     *,
-    now: int,
-    head: Sequence[Any],
     dedupe: DedupeTarget,
     only_released: int,
-    history: HistoryRetention,
     sample: tuple[list[str], list[Any]],
 ) -> list[Any]:
     for _ in range(STALE_RETRIES):
         named = len(group.plans) - only_released
-        more_keys, more_args = record_extras(group.plans, named, history, top=False)
-        args = [*head, len(group.plans), 0, only_released, *group.args, *more_args, *sample[1]]
+        more_keys, more_args = record_extras(group.plans, named, record.history, top=False)
+        args = [
+            *record.head,
+            len(group.plans),
+            0,
+            only_released,
+            *group.args,
+            *more_args,
+            *sample[1],
+        ]
         keys = [*group.keys, dedupe.legacy, dedupe.index, *more_keys, *sample[0]]
         reply: list[Any] = await store.run("record.lua", keys, args)
         if reply[0] != "stale":
@@ -146,7 +144,7 @@ async def _record_group(
         await configs.refresh(stale, tenant=tenant)
         subjects = [p.subject for p in group.plans]
         cached = await configs.get_many(subjects, tenant=tenant)
-        group.plans = plan_subjects(subjects, cached, now)
+        group.plans = plan_subjects(subjects, cached, record.now)
         for position, plan in zip(group.positions, group.plans, strict=True):
             plans[position] = plan
     raise StoreUnavailable("quota configuration kept changing during the record")
