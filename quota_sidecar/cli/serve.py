@@ -76,6 +76,15 @@ def add_serve_command(subparsers: Any) -> None:
         "token can also be given directly as QUOTA_SIDECAR_ADMIN_TOKEN, the data-plane token "
         "as QUOTA_SIDECAR_DATA_TOKEN, the dashboard token as QUOTA_SIDECAR_DASHBOARD_TOKEN.",
     )
+    _add_store_flags(p)
+    _add_access_flags(p)
+    _add_limit_flags(p)
+    _add_ops_flags(p)
+    p.set_defaults(func=_run_serve)
+
+
+def _add_store_flags(p: argparse.ArgumentParser) -> None:
+    """Where to listen, the store and the quota file."""
     _add(p, "--listen", "HOST:PORT to serve gRPC on (port 0 picks a free one)",
          default="127.0.0.1:50051")  # fmt: skip
     _add(p, "--redis-url", "redis://, rediss://, unix://, redis+cluster:// or "
@@ -84,6 +93,10 @@ def add_serve_command(subparsers: Any) -> None:
     _add(p, "--config", "YAML quota file, applied at start and whenever it changes", type=Path)
     _add(p, "--data-dir", "where the embedded Redis keeps its files", type=Path, default="data")
     _add(p, "--metrics-listen", "HOST:PORT for Prometheus /metrics (unset: no endpoint)")
+
+
+def _add_access_flags(p: argparse.ArgumentParser) -> None:
+    """Tokens, the dashboard and TLS."""
     _add(p, "--admin-token-file", "file holding the admin bearer token (without one the admin "
          "API is closed)", type=Path)  # fmt: skip
     _add(p, "--data-token-file", "file holding the bearer token QuotaService calls must send "
@@ -118,6 +131,10 @@ def add_serve_command(subparsers: Any) -> None:
     _add(p, "--tls-key", "server private key (PEM)", type=Path)
     _add(p, "--tls-client-ca", "CA (PEM) that client certificates must chain to; enables mTLS",
          type=Path)  # fmt: skip
+
+
+def _add_limit_flags(p: argparse.ArgumentParser) -> None:
+    """Timeouts, leases, history retention and message and call limits."""
     _add(p, "--store-timeout-ms", "how long one probe of Redis waits for its answer; four "
          "unanswered in a row make the store unreachable (noticed within about 5x this)",
          type=_positive_int, default="250")  # fmt: skip
@@ -137,6 +154,10 @@ def add_serve_command(subparsers: Any) -> None:
     _add(p, "--max-concurrent-rpcs", "QuotaService calls served at once; more get "
          "RESOURCE_EXHAUSTED (retryable). Admin, health and alert streams are not counted",
          type=_positive_int, default="1000")  # fmt: skip
+
+
+def _add_ops_flags(p: argparse.ArgumentParser) -> None:
+    """Logging, tracing and worker processes."""
     _add(p, "--log-format", "text or json", choices=["text", "json"], default="text")
     _add(p, "--log-level", "DEBUG, INFO, WARNING or ERROR", default="INFO",
          type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"])  # fmt: skip
@@ -149,7 +170,6 @@ def add_serve_command(subparsers: Any) -> None:
     _add(p, "--workers", "server processes sharing the port (SO_REUSEPORT) and one Redis",
          type=_positive_int, default="1")  # fmt: skip
     p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
-    p.set_defaults(func=_run_serve)
 
 
 def _admin_token(args: argparse.Namespace) -> tuple[str | None, bool]:
