@@ -29,13 +29,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import date, timedelta
-from typing import Any
 
 import grpc
 import grpc.aio
 
+from quota_sidecar.client.admin import AdminCalls
 from quota_sidecar.client.guard import QuotaGuard
-from quota_sidecar.client.pending import PendingCall, run_blocking_put
 from quota_sidecar.client.requests import (
     check_message,
     extension_message,
@@ -44,7 +43,6 @@ from quota_sidecar.client.requests import (
 )
 from quota_sidecar.client.streams import GuardedStream, StreamSpec
 from quota_sidecar.client.transport import (
-    CHANNEL_OPTIONS,
     RetryPolicy,
     SidecarError,
     SidecarTimeout,
@@ -53,10 +51,9 @@ from quota_sidecar.client.transport import (
     with_trace_context,
 )
 from quota_sidecar.client.transport import error_from_rpc as _error
-from quota_sidecar.domain.errors import InvalidInput, NotFound
-from quota_sidecar.domain.history import TopSpender, UsageHistory
+from quota_sidecar.domain.errors import NotFound
+from quota_sidecar.domain.history import UsageHistory
 from quota_sidecar.domain.models import (
-    QuotaConfig,
     QuotaScope,
     Subject,
     parse_scope,
@@ -76,10 +73,9 @@ from quota_sidecar.domain.results import (
     Usage,
 )
 from quota_sidecar.domain.validation import resolve_subjects, run_limits
-from quota_sidecar.v1 import admin_pb2, admin_pb2_grpc, quota_pb2, quota_pb2_grpc
+from quota_sidecar.v1 import quota_pb2
 from quota_sidecar.wire import history
 from quota_sidecar.wire import replies as convert
-from quota_sidecar.wire.fields import scope_to_proto
 from quota_sidecar.wire.runs import run_end_from_proto, run_usage_from_proto
 from quota_sidecar.wire.streams import extension_from_proto
 
@@ -93,183 +89,8 @@ __all__ = [
 ]
 
 
-class QuotaClient:
+class QuotaClient(AdminCalls):
     """An async client of one quota sidecar; see the module docstring."""
-
-    def __init__(
-        self,
-        target: str,
-        token: str | None = None,
-        tls: TlsOptions | None = None,
-        timeout: float = 5.0,
-        *,
-        admin_token: str | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        self.target = target
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self._tls = tls
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
-        admin = admin_token or token
-        self._admin_metadata = (("authorization", f"Bearer {admin}"),) if admin else ()
-        self._channel: grpc.aio.Channel | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._quota: Any = None
-        self._admin: Any = None
-        self._pending: set[PendingCall[QuotaConfig]] = set()
-
-    # --- connection ----------------------------------------------------------------------------
-    def _options(self) -> list[tuple[str, Any]]:
-        options: list[tuple[str, Any]] = list(CHANNEL_OPTIONS)
-        if self._tls is not None and self._tls.server_name:
-            options.append(("grpc.ssl_target_name_override", self._tls.server_name))
-        return options
-
-    def _stubs(self) -> tuple[Any, Any]:
-        loop = asyncio.get_running_loop()
-        if self._channel is None or self._loop is not loop:
-            if self._tls is None:
-                channel = grpc.aio.insecure_channel(self.target, options=self._options())
-            else:
-                channel = grpc.aio.secure_channel(
-                    self.target, self._tls.credentials(), options=self._options()
-                )
-            self._channel, self._loop = channel, loop
-            self._quota = quota_pb2_grpc.QuotaServiceStub(channel)
-            self._admin = admin_pb2_grpc.QuotaAdminServiceStub(channel)
-        return self._quota, self._admin
-
-    async def close(self) -> None:
-        """Wait for unawaited registrations, then close the channel."""
-        await self._settle_pending(raise_errors=False)
-        if self._channel is not None and self._loop is asyncio.get_running_loop():
-            await self._channel.close()
-        self._channel = self._loop = None
-
-    async def __aenter__(self) -> QuotaClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    async def _settle_pending(self, *, raise_errors: bool = True) -> None:
-        """Let registrations made without await finish before any later call is sent, so the
-        seed's `register_quota(q)` followed by `await check_quota(...)` sees the quota. A
-        failed registration nobody awaited is raised here, once, rather than lost."""
-        while self._pending:
-            batch = list(self._pending)
-            errors = [await pending.wait() for pending in batch]
-            self._pending.difference_update(batch)
-            for pending, error in zip(batch, errors, strict=True):
-                if error is not None and raise_errors and pending.claim_unobserved_error():
-                    raise error
-
-    async def _unary(
-        self,
-        rpc: str,
-        request: Any,
-        *,
-        admin: bool = False,
-        timeout: float | None = None,  # a gRPC deadline per attempt
-        settle: bool = True,
-    ) -> Any:
-        if settle:
-            await self._settle_pending()
-        quota, admin_stub = self._stubs()
-        method = getattr(admin_stub if admin else quota, rpc)
-        metadata = with_trace_context(self._admin_metadata if admin else self._metadata)
-        for attempt in range(self.retry.attempts):
-            try:
-                return await method(request, timeout=timeout or self.timeout, metadata=metadata)
-            except grpc.aio.AioRpcError as exc:
-                last = attempt + 1 == self.retry.attempts
-                if exc.code() != grpc.StatusCode.UNAVAILABLE or last:
-                    raise _error(exc) from exc
-            await asyncio.sleep(self.retry.backoff(attempt))
-        raise AssertionError("unreachable: the last attempt returns or raises")
-
-    # --- configuration -------------------------------------------------------------------------
-    def register_quota(
-        self, config: QuotaConfig, *, actor: str = "api", reason: str = ""
-    ) -> PendingCall[QuotaConfig]:
-        """Store a quota (admin PutQuota). Works without await, as the seed calls it: inside an
-        event loop the call starts at once and every later call of this client waits for it;
-        without a loop it is made before this returns. Await the result for the stored config."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return PendingCall.finished(
-                lambda: self._blocking_put(config, actor=actor, reason=reason)
-            )
-        pending = PendingCall.start(self._put(config, actor=actor, reason=reason))
-        self._pending.add(pending)
-        return pending
-
-    def _blocking_put(self, config: QuotaConfig, *, actor: str, reason: str) -> QuotaConfig:
-        request = admin_pb2.PutQuotaRequest(
-            config=convert.config_to_proto(config), actor=actor, reason=reason
-        )
-        credentials = None if self._tls is None else self._tls.credentials()
-        try:
-            response = run_blocking_put(
-                self.target,
-                request,
-                credentials=credentials,
-                options=self._options(),
-                metadata=with_trace_context(self._admin_metadata),
-                timeout=self.timeout,
-            )
-        except grpc.RpcError as exc:
-            raise _error(exc) from exc
-        return convert.config_from_proto(response.config)
-
-    async def _put(self, config: QuotaConfig, *, actor: str, reason: str) -> QuotaConfig:
-        stored, _created = await self._put_quota(config, actor=actor, reason=reason)
-        return stored
-
-    async def _put_quota(
-        self, config: QuotaConfig, *, actor: str, reason: str
-    ) -> tuple[QuotaConfig, bool]:
-        request = admin_pb2.PutQuotaRequest(
-            config=convert.config_to_proto(config), actor=actor, reason=reason
-        )
-        # Not settled first: this is itself one of the pending registrations.
-        response = await self._unary("PutQuota", request, admin=True, settle=False)
-        return convert.config_from_proto(response.config), bool(response.created)
-
-    async def put_quota(
-        self, config: QuotaConfig, *, actor: str = "api", reason: str = ""
-    ) -> tuple[QuotaConfig, bool]:
-        """Create or replace a quota; returns (stored config with its version, created)."""
-        await self._settle_pending()
-        return await self._put_quota(config, actor=actor, reason=reason)
-
-    async def get_quota(self, subject: Subject) -> QuotaConfig | None:
-        request = admin_pb2.GetQuotaRequest(subject=convert.subject_to_proto(subject))
-        try:
-            response = await self._unary("GetQuota", request, admin=True)
-        except NotFound:
-            return None
-        return convert.config_from_proto(response.config)
-
-    async def delete_quota(self, subject: Subject, *, actor: str, reason: str = "") -> QuotaConfig:
-        """Raises NotFound when the subject has no quota."""
-        request = admin_pb2.DeleteQuotaRequest(
-            subject=convert.subject_to_proto(subject), actor=actor, reason=reason
-        )
-        response = await self._unary("DeleteQuota", request, admin=True)
-        return convert.config_from_proto(response.deleted)
-
-    async def reset_usage(
-        self, subject: Subject, *, actor: str, reason: str = ""
-    ) -> tuple[int, int]:
-        """Clear usage; returns (cost today, cost this month) in nanos as they were."""
-        request = admin_pb2.ResetUsageRequest(
-            subject=convert.subject_to_proto(subject), actor=actor, reason=reason
-        )
-        response = await self._unary("ResetUsage", request, admin=True)
-        return int(response.cost_today_nanos), int(response.cost_this_month_nanos)
 
     # --- data plane ----------------------------------------------------------------------------
     async def check_quota(
@@ -432,20 +253,6 @@ class QuotaClient:
             end_date=history.date_to_proto(end),
         )
         return history.history_from_proto(await self._unary("GetUsageHistory", request))
-
-    async def top_spenders(
-        self, scope: QuotaScope | str, *, period: str = "today", limit: int = 10
-    ) -> tuple[TopSpender, ...]:
-        """The scope's subjects by spend in their current quota day or month (admin)."""
-        if period not in ("today", "month"):
-            raise InvalidInput("period", f"must be today or month: {period!r}")
-        request = admin_pb2.ListTopSpendersRequest(
-            scope=scope_to_proto(parse_scope(scope)),
-            period=history.period_to_proto(period),
-            limit=limit,
-        )
-        response = await self._unary("ListTopSpenders", request, admin=True)
-        return tuple(history.top_spender_from_proto(t) for t in response.spenders)
 
     def guard(
         self,
