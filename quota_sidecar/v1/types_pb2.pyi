@@ -179,6 +179,33 @@ FAILURE_MODE_CLOSED: FailureMode.ValueType  # 2
 """Deny the call with DENIAL_CODE_STORE_UNAVAILABLE."""
 Global___FailureMode: _TypeAlias = FailureMode  # noqa: Y015
 
+class _LeaseMode:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LeaseModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LeaseMode.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LEASE_MODE_UNSPECIFIED: _LeaseMode.ValueType  # 0
+    """As LEASE_MODE_OFF."""
+    LEASE_MODE_OFF: _LeaseMode.ValueType  # 1
+    """Every check goes to the store."""
+    LEASE_MODE_AUTO: _LeaseMode.ValueType  # 2
+    """A replica that checks the subject often admits from leases, where they apply."""
+
+class LeaseMode(_LeaseMode, metaclass=_LeaseModeEnumTypeWrapper):
+    """Whether a replica may admit checks of a hot subject from exact local leases: slices of its
+    request windows counted in the store before they are used, so no interval ever admits more
+    than the limit across replicas (docs/semantics.md, "Leases for hot subjects").
+    """
+
+LEASE_MODE_UNSPECIFIED: LeaseMode.ValueType  # 0
+"""As LEASE_MODE_OFF."""
+LEASE_MODE_OFF: LeaseMode.ValueType  # 1
+"""Every check goes to the store."""
+LEASE_MODE_AUTO: LeaseMode.ValueType  # 2
+"""A replica that checks the subject often admits from leases, where they apply."""
+Global___LeaseMode: _TypeAlias = LeaseMode  # noqa: Y015
+
 class _UnpricedPolicy:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -493,12 +520,15 @@ class QuotaConfig(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    LEASE_FIELD_NUMBER: _builtins.int
     shadow_mode: _builtins.bool
     """When true the quota is evaluated and reported as if enforced, but every check is allowed."""
     description: _builtins.str
     """Free text for operators."""
     version: _builtins.int
     """Bumped by the store on every change; read-only for clients."""
+    lease: Global___LeaseMode.ValueType
+    """Exact local leases for this subject; unset means off."""
     @_builtins.property
     def subject(self) -> Global___Subject:
         """Whom the quota applies to."""
@@ -532,10 +562,11 @@ class QuotaConfig(_message.Message):
         description: _builtins.str = ...,
         version: _builtins.int = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        lease: Global___LeaseMode.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cost_quota", b"cost_quota", "rate_limits", b"rate_limits", "subject", b"subject", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert_thresholds", b"alert_thresholds", "cost_quota", b"cost_quota", "description", b"description", "rate_limits", b"rate_limits", "shadow_mode", b"shadow_mode", "subject", b"subject", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert_thresholds", b"alert_thresholds", "cost_quota", b"cost_quota", "description", b"description", "lease", b"lease", "rate_limits", b"rate_limits", "shadow_mode", b"shadow_mode", "subject", b"subject", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -22,6 +22,8 @@ from quota_sidecar.wire.fields import (
     check_count,
     failure_mode_from_proto,
     failure_mode_to_proto,
+    lease_from_proto,
+    lease_to_proto,
     required_subject_from_proto,
     subject_to_proto,
     timestamp_to_proto,
@@ -91,6 +93,7 @@ def config_from_proto(config: types_pb2.QuotaConfig, field: str = "config") -> Q
             alert_thresholds=thresholds,
             shadow_mode=config.shadow_mode,
             description=config.description,
+            lease=lease_from_proto(config.lease, f"{field}.lease"),
         )
     except InvalidInput as exc:
         # The domain names its fields after the dataclasses; say where they sit in the request.
@@ -124,6 +127,7 @@ def config_to_proto(config: QuotaConfig) -> types_pb2.QuotaConfig:
         alert_thresholds=list(config.alert_thresholds),
         shadow_mode=config.shadow_mode,
         description=config.description,
+        lease=lease_to_proto(config.lease),
         version=config.version,
         updated_at=timestamp_to_proto(config.updated_at),
     )

@@ -37,6 +37,8 @@ __all__ = [
     "duration_to_proto",
     "failure_mode_from_proto",
     "failure_mode_to_proto",
+    "lease_from_proto",
+    "lease_to_proto",
     "limit_from_proto",
     "limit_to_proto",
     "optional_subject_from_proto",
@@ -186,6 +188,26 @@ def failure_mode_to_proto(mode: FailureMode) -> types_pb2.FailureMode.ValueType:
     if mode is FailureMode.OPEN:
         return types_pb2.FAILURE_MODE_OPEN
     return types_pb2.FAILURE_MODE_CLOSED
+
+
+_LEASE_MODES = {
+    types_pb2.LEASE_MODE_UNSPECIFIED: "off",
+    types_pb2.LEASE_MODE_OFF: "off",
+    types_pb2.LEASE_MODE_AUTO: "auto",
+}
+
+
+def lease_from_proto(value: int, field: str) -> str:
+    """A quota's `lease` (domain/models.py LEASE_MODES) from its proto enum."""
+    found = _LEASE_MODES.get(value)  # type: ignore[call-overload]
+    if found is None:
+        raise InvalidInput(field, f"unknown lease mode {value}")
+    return str(found)
+
+
+def lease_to_proto(lease: str) -> types_pb2.LeaseMode.ValueType:
+    # Off stays unset, so a quota without leases reads back as it always did.
+    return types_pb2.LEASE_MODE_AUTO if lease == "auto" else types_pb2.LEASE_MODE_UNSPECIFIED
 
 
 def denial_to_proto(code: DenialCode | None) -> quota_pb2.DenialCode.ValueType:

@@ -272,6 +272,13 @@ export declare type QuotaConfig = Message<"quota_sidecar.v1.QuotaConfig"> & {
    * @generated from field: google.protobuf.Timestamp updated_at = 8;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * Exact local leases for this subject; unset means off.
+   *
+   * @generated from field: quota_sidecar.v1.LeaseMode lease = 9;
+   */
+  lease: LeaseMode;
 };
 
 /**
@@ -717,6 +724,41 @@ export enum FailureMode {
  * Describes the enum quota_sidecar.v1.FailureMode.
  */
 export declare const FailureModeSchema: GenEnum<FailureMode>;
+
+/**
+ * Whether a replica may admit checks of a hot subject from exact local leases: slices of its
+ * request windows counted in the store before they are used, so no interval ever admits more
+ * than the limit across replicas (docs/semantics.md, "Leases for hot subjects").
+ *
+ * @generated from enum quota_sidecar.v1.LeaseMode
+ */
+export enum LeaseMode {
+  /**
+   * As LEASE_MODE_OFF.
+   *
+   * @generated from enum value: LEASE_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Every check goes to the store.
+   *
+   * @generated from enum value: LEASE_MODE_OFF = 1;
+   */
+  OFF = 1,
+
+  /**
+   * A replica that checks the subject often admits from leases, where they apply.
+   *
+   * @generated from enum value: LEASE_MODE_AUTO = 2;
+   */
+  AUTO = 2,
+}
+
+/**
+ * Describes the enum quota_sidecar.v1.LeaseMode.
+ */
+export declare const LeaseModeSchema: GenEnum<LeaseMode>;
 
 /**
  * What happens to a budget when a call's model has no price and no cost was given.

@@ -241,7 +241,7 @@ public enum AlertKind
   }
   public static final com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return dev.quotasidecar.v1.Types.getDescriptor().getEnumTypes().get(4);
+    return dev.quotasidecar.v1.Types.getDescriptor().getEnumTypes().get(5);
   }
 
   private static final AlertKind[] VALUES = values();

@@ -22,6 +22,7 @@ private static final long serialVersionUID = 0L;
   private QuotaConfig() {
     alertThresholds_ = emptyIntList();
     description_ = "";
+    lease_ = 0;
   }
 
   @java.lang.Override
@@ -322,6 +323,32 @@ private static final long serialVersionUID = 0L;
     return updatedAt_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : updatedAt_;
   }
 
+  public static final int LEASE_FIELD_NUMBER = 9;
+  private int lease_ = 0;
+  /**
+   * <pre>
+   * Exact local leases for this subject; unset means off.
+   * </pre>
+   *
+   * <code>.quota_sidecar.v1.LeaseMode lease = 9;</code>
+   * @return The enum numeric value on the wire for lease.
+   */
+  @java.lang.Override public int getLeaseValue() {
+    return lease_;
+  }
+  /**
+   * <pre>
+   * Exact local leases for this subject; unset means off.
+   * </pre>
+   *
+   * <code>.quota_sidecar.v1.LeaseMode lease = 9;</code>
+   * @return The lease.
+   */
+  @java.lang.Override public dev.quotasidecar.v1.LeaseMode getLease() {
+    dev.quotasidecar.v1.LeaseMode result = dev.quotasidecar.v1.LeaseMode.forNumber(lease_);
+    return result == null ? dev.quotasidecar.v1.LeaseMode.UNRECOGNIZED : result;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -364,6 +391,9 @@ private static final long serialVersionUID = 0L;
     }
     if (updatedAt_ != null) {
       output.writeMessage(8, getUpdatedAt());
+    }
+    if (lease_ != dev.quotasidecar.v1.LeaseMode.LEASE_MODE_UNSPECIFIED.getNumber()) {
+      output.writeEnum(9, lease_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -415,6 +445,10 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(8, getUpdatedAt());
     }
+    if (lease_ != dev.quotasidecar.v1.LeaseMode.LEASE_MODE_UNSPECIFIED.getNumber()) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeEnumSize(9, lease_);
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -458,6 +492,7 @@ private static final long serialVersionUID = 0L;
       if (!getUpdatedAt()
           .equals(other.getUpdatedAt())) return false;
     }
+    if (lease_ != other.lease_) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -497,6 +532,8 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + UPDATED_AT_FIELD_NUMBER;
       hash = (53 * hash) + getUpdatedAt().hashCode();
     }
+    hash = (37 * hash) + LEASE_FIELD_NUMBER;
+    hash = (53 * hash) + lease_;
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -654,6 +691,7 @@ private static final long serialVersionUID = 0L;
         updatedAtBuilder_.dispose();
         updatedAtBuilder_ = null;
       }
+      lease_ = 0;
       return this;
     }
 
@@ -724,6 +762,9 @@ private static final long serialVersionUID = 0L;
         result.updatedAt_ = updatedAtBuilder_ == null
             ? updatedAt_
             : updatedAtBuilder_.build();
+      }
+      if (((from_bitField0_ & 0x00000100) != 0)) {
+        result.lease_ = lease_;
       }
     }
 
@@ -803,6 +844,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.hasUpdatedAt()) {
         mergeUpdatedAt(other.getUpdatedAt());
+      }
+      if (other.lease_ != 0) {
+        setLeaseValue(other.getLeaseValue());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -889,6 +933,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000080;
               break;
             } // case 66
+            case 72: {
+              lease_ = input.readEnum();
+              bitField0_ |= 0x00000100;
+              break;
+            } // case 72
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1820,6 +1869,79 @@ private static final long serialVersionUID = 0L;
         updatedAt_ = null;
       }
       return updatedAtBuilder_;
+    }
+
+    private int lease_ = 0;
+    /**
+     * <pre>
+     * Exact local leases for this subject; unset means off.
+     * </pre>
+     *
+     * <code>.quota_sidecar.v1.LeaseMode lease = 9;</code>
+     * @return The enum numeric value on the wire for lease.
+     */
+    @java.lang.Override public int getLeaseValue() {
+      return lease_;
+    }
+    /**
+     * <pre>
+     * Exact local leases for this subject; unset means off.
+     * </pre>
+     *
+     * <code>.quota_sidecar.v1.LeaseMode lease = 9;</code>
+     * @param value The enum numeric value on the wire for lease to set.
+     * @return This builder for chaining.
+     */
+    public Builder setLeaseValue(int value) {
+      lease_ = value;
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Exact local leases for this subject; unset means off.
+     * </pre>
+     *
+     * <code>.quota_sidecar.v1.LeaseMode lease = 9;</code>
+     * @return The lease.
+     */
+    @java.lang.Override
+    public dev.quotasidecar.v1.LeaseMode getLease() {
+      dev.quotasidecar.v1.LeaseMode result = dev.quotasidecar.v1.LeaseMode.forNumber(lease_);
+      return result == null ? dev.quotasidecar.v1.LeaseMode.UNRECOGNIZED : result;
+    }
+    /**
+     * <pre>
+     * Exact local leases for this subject; unset means off.
+     * </pre>
+     *
+     * <code>.quota_sidecar.v1.LeaseMode lease = 9;</code>
+     * @param value The lease to set.
+     * @return This builder for chaining.
+     */
+    public Builder setLease(dev.quotasidecar.v1.LeaseMode value) {
+      if (value == null) {
+        throw new NullPointerException();
+      }
+      bitField0_ |= 0x00000100;
+      lease_ = value.getNumber();
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Exact local leases for this subject; unset means off.
+     * </pre>
+     *
+     * <code>.quota_sidecar.v1.LeaseMode lease = 9;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearLease() {
+      bitField0_ = (bitField0_ & ~0x00000100);
+      lease_ = 0;
+      onChanged();
+      return this;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

@@ -186,4 +186,23 @@ public interface QuotaConfigOrBuilder extends
    * <code>.google.protobuf.Timestamp updated_at = 8;</code>
    */
   com.google.protobuf.TimestampOrBuilder getUpdatedAtOrBuilder();
+
+  /**
+   * <pre>
+   * Exact local leases for this subject; unset means off.
+   * </pre>
+   *
+   * <code>.quota_sidecar.v1.LeaseMode lease = 9;</code>
+   * @return The enum numeric value on the wire for lease.
+   */
+  int getLeaseValue();
+  /**
+   * <pre>
+   * Exact local leases for this subject; unset means off.
+   * </pre>
+   *
+   * <code>.quota_sidecar.v1.LeaseMode lease = 9;</code>
+   * @return The lease.
+   */
+  dev.quotasidecar.v1.LeaseMode getLease();
 }

@@ -139,7 +139,7 @@ public enum Severity
   }
   public static final com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return dev.quotasidecar.v1.Types.getDescriptor().getEnumTypes().get(5);
+    return dev.quotasidecar.v1.Types.getDescriptor().getEnumTypes().get(6);
   }
 
   private static final Severity[] VALUES = values();

@@ -86,69 +86,72 @@ public final class Types {
       "\022\022\n\nweek_start\030\n \001(\tB\024\n\022_daily_limit_nan" +
       "osB\026\n\024_monthly_limit_nanosB\032\n\030_per_reque" +
       "st_limit_nanosB\025\n\023_weekly_limit_nanosB\027\n" +
-      "\025_lifetime_limit_nanos\"\242\002\n\013QuotaConfig\022*" +
+      "\025_lifetime_limit_nanos\"\316\002\n\013QuotaConfig\022*" +
       "\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1.Subje" +
       "ct\0221\n\013rate_limits\030\002 \001(\0132\034.quota_sidecar." +
       "v1.RateLimits\022/\n\ncost_quota\030\003 \001(\0132\033.quot" +
       "a_sidecar.v1.CostQuota\022\030\n\020alert_threshol" +
       "ds\030\004 \003(\r\022\023\n\013shadow_mode\030\005 \001(\010\022\023\n\013descrip" +
       "tion\030\006 \001(\t\022\017\n\007version\030\007 \001(\003\022.\n\nupdated_a" +
-      "t\030\010 \001(\0132\032.google.protobuf.Timestamp\"\203\002\n\013" +
-      "LimitStatus\022*\n\007subject\030\001 \001(\0132\031.quota_sid" +
-      "ecar.v1.Subject\022*\n\005limit\030\002 \001(\0162\033.quota_s" +
-      "idecar.v1.LimitKind\022\024\n\014limit_amount\030\003 \001(" +
-      "\003\022\014\n\004used\030\004 \001(\003\022\014\n\004held\030\005 \001(\003\022\021\n\tremaini" +
-      "ng\030\006 \001(\003\022,\n\010reset_at\030\007 \001(\0132\032.google.prot" +
-      "obuf.Timestamp\022)\n\006window\030\010 \001(\0132\031.google." +
-      "protobuf.Duration\"\237\001\n\020ThresholdWarning\022*" +
-      "\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1.Subje" +
-      "ct\022*\n\005limit\030\002 \001(\0162\033.quota_sidecar.v1.Lim" +
-      "itKind\022\017\n\007percent\030\003 \001(\r\022\014\n\004used\030\004 \001(\003\022\024\n" +
-      "\014limit_amount\030\005 \001(\003\"\373\002\n\005Alert\022\n\n\002id\030\001 \001(" +
-      "\t\022)\n\004kind\030\002 \001(\0162\033.quota_sidecar.v1.Alert" +
-      "Kind\022,\n\010severity\030\003 \001(\0162\032.quota_sidecar.v" +
-      "1.Severity\022*\n\007subject\030\004 \001(\0132\031.quota_side" +
-      "car.v1.Subject\022*\n\005limit\030\005 \001(\0162\033.quota_si" +
-      "decar.v1.LimitKind\022\031\n\021threshold_percent\030" +
-      "\006 \001(\r\022\014\n\004used\030\007 \001(\003\022\024\n\014limit_amount\030\010 \001(" +
-      "\003\022\016\n\006period\030\t \001(\t\022(\n\004time\030\n \001(\0132\032.google" +
-      ".protobuf.Timestamp\022\017\n\007message\030\013 \001(\t\022\024\n\014" +
-      "quota_source\030\014 \001(\t\022\025\n\rquota_default\030\r \001(" +
-      "\t*\226\001\n\005Scope\022\025\n\021SCOPE_UNSPECIFIED\020\000\022\016\n\nSC" +
-      "OPE_USER\020\001\022\016\n\nSCOPE_TOOL\020\002\022\022\n\016SCOPE_PROV" +
-      "IDER\020\003\022\020\n\014SCOPE_TENANT\020\004\022\020\n\014SCOPE_GLOBAL" +
-      "\020\005\022\017\n\013SCOPE_MODEL\020\006\022\r\n\tSCOPE_RUN\020\007*\303\003\n\tL" +
-      "imitKind\022\032\n\026LIMIT_KIND_UNSPECIFIED\020\000\022\"\n\036" +
-      "LIMIT_KIND_REQUESTS_PER_MINUTE\020\001\022 \n\034LIMI" +
-      "T_KIND_REQUESTS_PER_HOUR\020\002\022\037\n\033LIMIT_KIND" +
-      "_REQUESTS_PER_DAY\020\003\022 \n\034LIMIT_KIND_TOKENS" +
-      "_PER_MINUTE\020\004\022\035\n\031LIMIT_KIND_TOKENS_PER_D" +
-      "AY\020\005\022\037\n\033LIMIT_KIND_COST_PER_REQUEST\020\006\022\031\n" +
-      "\025LIMIT_KIND_COST_DAILY\020\007\022\033\n\027LIMIT_KIND_C" +
-      "OST_MONTHLY\020\010\022\035\n\031LIMIT_KIND_MAX_CONCURRE" +
-      "NT\020\t\022\032\n\026LIMIT_KIND_COST_WEEKLY\020\n\022\034\n\030LIMI" +
-      "T_KIND_COST_LIFETIME\020\013\022 \n\034LIMIT_KIND_REQ" +
-      "UESTS_LIFETIME\020\014\022\036\n\032LIMIT_KIND_TOKENS_LI" +
-      "FETIME\020\r*[\n\013FailureMode\022\034\n\030FAILURE_MODE_" +
-      "UNSPECIFIED\020\000\022\025\n\021FAILURE_MODE_OPEN\020\001\022\027\n\023" +
-      "FAILURE_MODE_CLOSED\020\002*\215\001\n\016UnpricedPolicy" +
-      "\022\037\n\033UNPRICED_POLICY_UNSPECIFIED\020\000\022\030\n\024UNP" +
-      "RICED_POLICY_DENY\020\001\022 \n\034UNPRICED_POLICY_R" +
-      "EQUIRE_COST\020\002\022\036\n\032UNPRICED_POLICY_ALLOW_Z" +
-      "ERO\020\003*\304\002\n\tAlertKind\022\032\n\026ALERT_KIND_UNSPEC" +
-      "IFIED\020\000\022 \n\034ALERT_KIND_THRESHOLD_WARNING\020" +
-      "\001\022\030\n\024ALERT_KIND_EXHAUSTED\020\002\022)\n%ALERT_KIN" +
-      "D_PER_REQUEST_LIMIT_EXCEEDED\020\003\022\027\n\023ALERT_" +
-      "KIND_RESOLVED\020\004\022\037\n\033ALERT_KIND_OVERRIDE_G" +
-      "RANTED\020\005\022\037\n\033ALERT_KIND_OVERRIDE_REVOKED\020" +
-      "\006\022\037\n\033ALERT_KIND_OVERRIDE_EXPIRED\020\007\022\034\n\030AL" +
-      "ERT_KIND_QUOTA_CHANGED\020\010\022\032\n\026ALERT_KIND_U" +
-      "SAGE_RESET\020\t*d\n\010Severity\022\030\n\024SEVERITY_UNS" +
-      "PECIFIED\020\000\022\021\n\rSEVERITY_INFO\020\001\022\024\n\020SEVERIT" +
-      "Y_WARNING\020\002\022\025\n\021SEVERITY_CRITICAL\020\003Bk\n\023de" +
-      "v.quotasidecar.v1P\001Z@github.com/quota-si" +
-      "decar/quota-sidecar/clients/go/quotaside" +
-      "carv1\252\002\017QuotaSidecar.V1b\006proto3"
+      "t\030\010 \001(\0132\032.google.protobuf.Timestamp\022*\n\005l" +
+      "ease\030\t \001(\0162\033.quota_sidecar.v1.LeaseMode\"" +
+      "\203\002\n\013LimitStatus\022*\n\007subject\030\001 \001(\0132\031.quota" +
+      "_sidecar.v1.Subject\022*\n\005limit\030\002 \001(\0162\033.quo" +
+      "ta_sidecar.v1.LimitKind\022\024\n\014limit_amount\030" +
+      "\003 \001(\003\022\014\n\004used\030\004 \001(\003\022\014\n\004held\030\005 \001(\003\022\021\n\trem" +
+      "aining\030\006 \001(\003\022,\n\010reset_at\030\007 \001(\0132\032.google." +
+      "protobuf.Timestamp\022)\n\006window\030\010 \001(\0132\031.goo" +
+      "gle.protobuf.Duration\"\237\001\n\020ThresholdWarni" +
+      "ng\022*\n\007subject\030\001 \001(\0132\031.quota_sidecar.v1.S" +
+      "ubject\022*\n\005limit\030\002 \001(\0162\033.quota_sidecar.v1" +
+      ".LimitKind\022\017\n\007percent\030\003 \001(\r\022\014\n\004used\030\004 \001(" +
+      "\003\022\024\n\014limit_amount\030\005 \001(\003\"\373\002\n\005Alert\022\n\n\002id\030" +
+      "\001 \001(\t\022)\n\004kind\030\002 \001(\0162\033.quota_sidecar.v1.A" +
+      "lertKind\022,\n\010severity\030\003 \001(\0162\032.quota_sidec" +
+      "ar.v1.Severity\022*\n\007subject\030\004 \001(\0132\031.quota_" +
+      "sidecar.v1.Subject\022*\n\005limit\030\005 \001(\0162\033.quot" +
+      "a_sidecar.v1.LimitKind\022\031\n\021threshold_perc" +
+      "ent\030\006 \001(\r\022\014\n\004used\030\007 \001(\003\022\024\n\014limit_amount\030" +
+      "\010 \001(\003\022\016\n\006period\030\t \001(\t\022(\n\004time\030\n \001(\0132\032.go" +
+      "ogle.protobuf.Timestamp\022\017\n\007message\030\013 \001(\t" +
+      "\022\024\n\014quota_source\030\014 \001(\t\022\025\n\rquota_default\030" +
+      "\r \001(\t*\226\001\n\005Scope\022\025\n\021SCOPE_UNSPECIFIED\020\000\022\016" +
+      "\n\nSCOPE_USER\020\001\022\016\n\nSCOPE_TOOL\020\002\022\022\n\016SCOPE_" +
+      "PROVIDER\020\003\022\020\n\014SCOPE_TENANT\020\004\022\020\n\014SCOPE_GL" +
+      "OBAL\020\005\022\017\n\013SCOPE_MODEL\020\006\022\r\n\tSCOPE_RUN\020\007*\303" +
+      "\003\n\tLimitKind\022\032\n\026LIMIT_KIND_UNSPECIFIED\020\000" +
+      "\022\"\n\036LIMIT_KIND_REQUESTS_PER_MINUTE\020\001\022 \n\034" +
+      "LIMIT_KIND_REQUESTS_PER_HOUR\020\002\022\037\n\033LIMIT_" +
+      "KIND_REQUESTS_PER_DAY\020\003\022 \n\034LIMIT_KIND_TO" +
+      "KENS_PER_MINUTE\020\004\022\035\n\031LIMIT_KIND_TOKENS_P" +
+      "ER_DAY\020\005\022\037\n\033LIMIT_KIND_COST_PER_REQUEST\020" +
+      "\006\022\031\n\025LIMIT_KIND_COST_DAILY\020\007\022\033\n\027LIMIT_KI" +
+      "ND_COST_MONTHLY\020\010\022\035\n\031LIMIT_KIND_MAX_CONC" +
+      "URRENT\020\t\022\032\n\026LIMIT_KIND_COST_WEEKLY\020\n\022\034\n\030" +
+      "LIMIT_KIND_COST_LIFETIME\020\013\022 \n\034LIMIT_KIND" +
+      "_REQUESTS_LIFETIME\020\014\022\036\n\032LIMIT_KIND_TOKEN" +
+      "S_LIFETIME\020\r*[\n\013FailureMode\022\034\n\030FAILURE_M" +
+      "ODE_UNSPECIFIED\020\000\022\025\n\021FAILURE_MODE_OPEN\020\001" +
+      "\022\027\n\023FAILURE_MODE_CLOSED\020\002*P\n\tLeaseMode\022\032" +
+      "\n\026LEASE_MODE_UNSPECIFIED\020\000\022\022\n\016LEASE_MODE" +
+      "_OFF\020\001\022\023\n\017LEASE_MODE_AUTO\020\002*\215\001\n\016Unpriced" +
+      "Policy\022\037\n\033UNPRICED_POLICY_UNSPECIFIED\020\000\022" +
+      "\030\n\024UNPRICED_POLICY_DENY\020\001\022 \n\034UNPRICED_PO" +
+      "LICY_REQUIRE_COST\020\002\022\036\n\032UNPRICED_POLICY_A" +
+      "LLOW_ZERO\020\003*\304\002\n\tAlertKind\022\032\n\026ALERT_KIND_" +
+      "UNSPECIFIED\020\000\022 \n\034ALERT_KIND_THRESHOLD_WA" +
+      "RNING\020\001\022\030\n\024ALERT_KIND_EXHAUSTED\020\002\022)\n%ALE" +
+      "RT_KIND_PER_REQUEST_LIMIT_EXCEEDED\020\003\022\027\n\023" +
+      "ALERT_KIND_RESOLVED\020\004\022\037\n\033ALERT_KIND_OVER" +
+      "RIDE_GRANTED\020\005\022\037\n\033ALERT_KIND_OVERRIDE_RE" +
+      "VOKED\020\006\022\037\n\033ALERT_KIND_OVERRIDE_EXPIRED\020\007" +
+      "\022\034\n\030ALERT_KIND_QUOTA_CHANGED\020\010\022\032\n\026ALERT_" +
+      "KIND_USAGE_RESET\020\t*d\n\010Severity\022\030\n\024SEVERI" +
+      "TY_UNSPECIFIED\020\000\022\021\n\rSEVERITY_INFO\020\001\022\024\n\020S" +
+      "EVERITY_WARNING\020\002\022\025\n\021SEVERITY_CRITICAL\020\003" +
+      "Bk\n\023dev.quotasidecar.v1P\001Z@github.com/qu" +
+      "ota-sidecar/quota-sidecar/clients/go/quo" +
+      "tasidecarv1\252\002\017QuotaSidecar.V1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -179,7 +182,7 @@ public final class Types {
     internal_static_quota_sidecar_v1_QuotaConfig_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_quota_sidecar_v1_QuotaConfig_descriptor,
-        new java.lang.String[] { "Subject", "RateLimits", "CostQuota", "AlertThresholds", "ShadowMode", "Description", "Version", "UpdatedAt", });
+        new java.lang.String[] { "Subject", "RateLimits", "CostQuota", "AlertThresholds", "ShadowMode", "Description", "Version", "UpdatedAt", "Lease", });
     internal_static_quota_sidecar_v1_LimitStatus_descriptor =
       getDescriptor().getMessageTypes().get(4);
     internal_static_quota_sidecar_v1_LimitStatus_fieldAccessorTable = new

@@ -139,7 +139,7 @@ public enum UnpricedPolicy
   }
   public static final com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return dev.quotasidecar.v1.Types.getDescriptor().getEnumTypes().get(3);
+    return dev.quotasidecar.v1.Types.getDescriptor().getEnumTypes().get(4);
   }
 
   private static final UnpricedPolicy[] VALUES = values();
