@@ -88,6 +88,12 @@ def self_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def redis_cpu_us(client: redis.Redis) -> float:
+    """The redis-server's CPU so far (user + sys, INFO cpu), in microseconds."""
+    info = client.info("cpu")
+    return (float(info["used_cpu_sys"]) + float(info["used_cpu_user"])) * 1e6
+
+
 def median_of(values: Sequence[float]) -> float:
     return statistics.median(values) if values else 0.0
 

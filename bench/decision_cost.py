@@ -28,7 +28,7 @@ from typing import Any
 
 import redis
 
-from bench.common import Settings
+from bench.common import Settings, redis_cpu_us
 from bench.experiments.lua_ab import SCRIPTS, capture_seed_check, replay
 
 __all__ = ["run_decision_cost"]
@@ -58,16 +58,11 @@ def _command_us(before: tuple[int, float, float], after: tuple[int, float, float
     return script if script > 0 else plain
 
 
-def _cpu_us(client: redis.Redis) -> float:
-    info = client.info("cpu")
-    return (float(info["used_cpu_sys"]) + float(info["used_cpu_user"])) * 1e6
-
-
 async def _per_call(
     client: redis.Redis, n: int, call: Callable[[int], Awaitable[object]]
 ) -> dict[str, float]:
     memory = client.info("memory")["used_memory"]
-    commands, cpu = _commands(client), _cpu_us(client)
+    commands, cpu = _commands(client), redis_cpu_us(client)
     started = time.perf_counter()
     for i in range(n):
         await call(i)
@@ -76,7 +71,7 @@ async def _per_call(
     return {
         "commands": (after[0] - commands[0]) / n,
         "command_us": _command_us(commands, after) / n,
-        "redis_cpu_us": (_cpu_us(client) - cpu) / n,
+        "redis_cpu_us": (redis_cpu_us(client) - cpu) / n,
         "bytes_kept": (client.info("memory")["used_memory"] - memory) / n,
         "calls_per_s": n / elapsed,
     }

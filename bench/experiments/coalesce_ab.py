@@ -18,15 +18,11 @@ from typing import Any
 import redis
 import uvloop
 
+from bench.common import redis_cpu_us
 from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, QuotaService, RateLimitConfig, Subject
 from quota_sidecar.domain.clock import ManualClock
 from quota_sidecar.store.redis import Store
 from tests.support.redis_servers import RedisProcess
-
-
-def _redis_cpu(admin: redis.Redis) -> float:
-    info: dict[str, Any] = admin.info("cpu")
-    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
 async def _engine(url: str, coalesce: bool) -> tuple[QuotaService, list[Subject]]:
@@ -66,15 +62,15 @@ async def _point(
             result = await engine.check_quota(subjects=subjects, estimated_cost="0.01")
             assert result.allowed and not result.decided_without_store
 
-    cpu0, rcpu0, wall0 = time.process_time(), _redis_cpu(admin), time.perf_counter()
+    cpu0, rcpu0, wall0 = time.process_time(), redis_cpu_us(admin), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(in_flight)))
-    cpu1, rcpu1, wall1 = time.process_time(), _redis_cpu(admin), time.perf_counter()
+    cpu1, rcpu1, wall1 = time.process_time(), redis_cpu_us(admin), time.perf_counter()
     done = per_worker * in_flight
     trips = done if trips0 is None else store.coalescer.round_trips - trips0
     return {
         "qps": done / (wall1 - wall0),
         "cpu_us": (cpu1 - cpu0) / done * 1e6,
-        "redis_cpu_us": (rcpu1 - rcpu0) / done * 1e6,
+        "redis_cpu_us": (rcpu1 - rcpu0) / done,
         "trips_per_1000": trips / done * 1000,
     }
 

@@ -15,29 +15,24 @@ loaded Redis does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import redis
 
+from bench.common import redis_cpu_us
+from bench.procs import start_private_redis
+
 __all__ = ["capture_seed_check", "replay"]
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "quota_sidecar" / "store" / "scripts"
 FIXED = "INCRBY+EXPIRE x5"
-
-
-def _cpu_us(client: redis.Redis) -> float:
-    info = client.info("cpu")
-    return (float(info["used_cpu_sys"]) + float(info["used_cpu_user"])) * 1e6
 
 
 async def capture_seed_check(engine: Any, subjects: list[Any]) -> tuple[list[str], list[Any]]:
@@ -103,14 +98,14 @@ def _fixed_call(client: redis.Redis) -> Callable[[], None]:
 
 def _round(client: redis.Redis, run: Callable[[], None], calls: int, gap_s: float) -> tuple[
         float, float]:  # fmt: skip
-    before_cpu = _cpu_us(client)
+    before_cpu = redis_cpu_us(client)
     before = sum(float(v["usec"]) for v in client.info("commandstats").values())
     for _ in range(calls):
         run()
         if gap_s:
             time.sleep(gap_s)
     after = sum(float(v["usec"]) for v in client.info("commandstats").values())
-    return (after - before) / calls, (_cpu_us(client) - before_cpu) / calls
+    return (after - before) / calls, (redis_cpu_us(client) - before_cpu) / calls
 
 
 def replay(
@@ -144,26 +139,6 @@ def replay(
     }
 
 
-@contextlib.contextmanager
-def _private_redis() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly",
-                             "no"], stdout=subprocess.DEVNULL)  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        for _ in range(100):
-            with contextlib.suppress(redis.ConnectionError):
-                redis.Redis.from_url(url).ping()
-                break
-            time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait()
-
-
 async def _seed_check(url: str) -> tuple[list[str], list[Any]]:
     from quota_sidecar import CostQuota, QuotaConfig, QuotaScope, RateLimitConfig, Subject
     from quota_sidecar.engine.service import QuotaService
@@ -187,9 +162,12 @@ def main() -> None:
     variants = {"check.lua": SCRIPTS / "check.lua"}
     variants.update({f"{i}:{p}": Path(p) for i, p in enumerate(sys.argv[1:], 1)})
     gap = float(os.environ.get("AB_GAP_S", "0"))
-    with _private_redis() as url:
-        keys, args = asyncio.run(_seed_check(url))
-        rows = replay(url, keys, args, variants, gap_s=gap)
+    server: Any = start_private_redis()
+    try:
+        keys, args = asyncio.run(_seed_check(server.url))
+        rows = replay(server.url, keys, args, variants, gap_s=gap)
+    finally:
+        server.cleanup()
     print(f"{'variant':32} {'cmd us':>8} {'CPU us':>8} {'CPU / fixed':>12}   gap {gap * 1e3} ms")
     for label, row in rows.items():
         print(f"{label:32} {row['command_us']:8.1f} {row['redis_cpu_us']:8.1f} "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -12,6 +11,7 @@ from quota_sidecar.domain.models import LimitKind
 from quota_sidecar.domain.results import Alert, LimitStatus, ThresholdWarning, UsageTotals
 from quota_sidecar.engine.plan import SubjectPlan
 from quota_sidecar.store.alert_codec import decode_alert
+from quota_sidecar.store.decoding import exact_int
 
 __all__ = [
     "decode_alerts",
@@ -21,25 +21,6 @@ __all__ = [
     "exact_int",
     "window_length",
 ]
-
-_INTEGER = re.compile(r"-?[0-9]+")
-
-
-def exact_int(value: Any) -> int:
-    """An integer from a script reply: an integer reply, or integer text ("123", "-4"). Never
-    through float: "1.7e+14" or 1.5 is a script bug to surface, not a number to round."""
-    if type(value) is int:  # the common case first: most of a reply is integer replies
-        return value
-    if isinstance(value, bool):
-        raise ValueError(f"not an integer reply: {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, bytes):
-        value = value.decode()
-    if isinstance(value, str) and _INTEGER.fullmatch(value):
-        return int(value)
-    raise ValueError(f"not an integer reply: {value!r}")
-
 
 _KINDS = {kind.value: kind for kind in LimitKind}
 # A rate limit's window is fixed by its kind; a budget's period is the plan's (see below).

@@ -1,8 +1,8 @@
 """Decoding of plain Redis replies (hash fields, sorted-set scores) into exact integers.
 
 Owns: the rule that an integer read back from Redis is an integer reply or integer text, never
-a float rounded into one. engine/replies.py applies the same rule to the Lua scripts' replies;
-this copy is the store's, since the store imports only the domain and redis.
+a float rounded into one, for plain replies and the Lua scripts' alike (engine/replies.py
+re-exports it).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ _INTEGER = re.compile(r"-?[0-9]+")
 def exact_int(value: Any) -> int:
     """An integer reply, or integer text ("123", "-4"). Never through float: "1.7e+14" or 1.5
     is a bug to surface, not a number to round."""
+    if type(value) is int:  # the common case first: most of a script's reply is integers
+        return value
     if isinstance(value, bool):
         raise ValueError(f"not an integer reply: {value!r}")
     if isinstance(value, int):
